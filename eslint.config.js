@@ -1,0 +1,49 @@
+// Type-checked typescript-eslint, plus the rule that keeps src/core pure (STYLE.md practice 1).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const impureModules = [
+  'node:*',
+  'fs',
+  'child_process',
+  'pino',
+  '@aws-sdk/*',
+  '@octokit/*',
+  'probot',
+  'dynalite',
+  '../store/*',
+  '../forges/*',
+  '../server/*',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', 'test-results/**', '.spotcheck-data/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: impureModules }],
+      'no-restricted-globals': ['error', 'process', 'setTimeout', 'setInterval'],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'src/core takes `now` as an argument.' },
+        { object: 'Math', property: 'random', message: 'src/core is deterministic.' },
+      ],
+      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'src/core takes `now` as an argument.' }],
+    },
+  },
+  {
+    files: ['**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

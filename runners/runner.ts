@@ -1,0 +1,78 @@
+import type { GithubContext, MatrixCell, OrderRecord, RunRecord, StepResult, StepSpec } from '../src/core/types.ts';
+
+/** Identifies one attempt of one order; every report carries it so stale attempts can be refused. */
+export interface OrderRef {
+  readonly runId: string;
+  readonly orderId: string;
+  readonly attempt: number;
+}
+
+/** Everything an agent needs to execute an order, and nothing more (no bot secrets). */
+export interface OrderJob {
+  readonly ref: OrderRef;
+  readonly repository: string;
+  /** A URL git can clone (a local path for the local runner; a tokenised https URL for cloud agents). */
+  readonly cloneUrl: string;
+  readonly sha: string;
+  readonly github: GithubContext;
+  readonly matrix: MatrixCell;
+  /** Results and outputs of the orders' needed jobs, for `needs.*` in expressions. */
+  readonly needs: Readonly<Record<string, { readonly result: string; readonly outputs: Readonly<Record<string, string>> }>>;
+  /** Workflow env then job env, unevaluated (expressions may read matrix, needs, github, steps). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly steps: readonly StepSpec[];
+  readonly outputExprs: Readonly<Record<string, string>>;
+  readonly timeoutMinutes: number;
+}
+
+/** What an agent tells the orchestrator; the same shapes travel in-process (local) and over HTTP (cloud). */
+export type AgentReport =
+  | { readonly type: 'running' }
+  | { readonly type: 'log'; readonly chunk: string }
+  | { readonly type: 'step'; readonly result: StepResult }
+  | {
+      readonly type: 'finished';
+      readonly conclusion: 'success' | 'failure' | 'cancelled' | 'timed_out';
+      readonly outputs: Readonly<Record<string, string>>;
+      readonly stepResults: readonly StepResult[];
+      readonly reason?: string;
+    }
+  | { readonly type: 'interrupted'; readonly reason: string };
+
+/** The completion path: the orchestrator implements it; the callback route forwards HTTP reports to it. */
+export interface ReportSink {
+  report(ref: OrderRef, report: AgentReport): Promise<void>;
+}
+
+/** Operator config for a `runs-on` label. */
+export interface Route {
+  readonly label: string;
+  readonly runner: 'local' | 'spot' | 'codebuild' | 'skip';
+  readonly settings: Readonly<Record<string, unknown>>;
+}
+
+export interface LaunchRequest {
+  readonly run: RunRecord;
+  readonly order: OrderRecord;
+  readonly route: Route;
+  readonly job: OrderJob;
+}
+
+export interface LaunchResult {
+  /** Runner-specific handle (pid, instance id, build id) kept on the order for terminate and the watchdog. */
+  readonly handle: string;
+}
+
+/**
+ * Where an order executes. Contract:
+ * - `launch` is idempotent per run/order/attempt: calling it twice for the same attempt starts one execution.
+ * - The execution reports through the `ReportSink` given at construction, ending with `finished` or `interrupted`.
+ * - `terminate` stops an execution and everything it started; terminating a gone handle is not an error.
+ */
+export interface Runner {
+  readonly kind: 'local' | 'spot' | 'codebuild';
+  launch(request: LaunchRequest): Promise<LaunchResult>;
+  terminate(handle: string, reason: string): Promise<void>;
+  /** Whether the execution behind a handle still exists (the watchdog asks). */
+  isAlive(handle: string): Promise<boolean>;
+}

@@ -1,0 +1,283 @@
+/**
+ * spotcheck's own vocabulary. Every port (Forge, Runner, Store) speaks these types; adapters map vendor shapes
+ * to them at the edge. Nothing here does I/O.
+ */
+
+/** Where a diagnostic points: 1-based line and column in a workflow file. */
+export interface SourcePos {
+  readonly line: number;
+  readonly col: number;
+}
+
+/** A problem found in user input (a workflow file), reported where the user will see it. */
+export interface Diagnostic extends SourcePos {
+  readonly file: string;
+  readonly message: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Workflow model (the parsed `.spotcheck/workflows/*.yml`). String values may hold `${{ }}` expressions; they are
+// evaluated at plan or dispatch time, never by the parser.
+// ---------------------------------------------------------------------------------------------------------------
+
+export const EVENT_NAMES = ['push', 'pull_request', 'testme'] as const;
+export type EventName = (typeof EVENT_NAMES)[number];
+
+/** GitHub's documented filters for push / pull_request (testme takes the pull_request ones). */
+export interface TriggerFilter {
+  readonly branches?: readonly string[];
+  readonly branchesIgnore?: readonly string[];
+  readonly tags?: readonly string[];
+  readonly tagsIgnore?: readonly string[];
+  readonly paths?: readonly string[];
+  readonly pathsIgnore?: readonly string[];
+}
+
+export type WorkflowTriggers = Partial<Record<EventName, TriggerFilter>>;
+
+export interface StepSpec {
+  /** 0-based position in the job. */
+  readonly index: number;
+  readonly name?: string;
+  readonly id?: string;
+  readonly run: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly workingDirectory?: string;
+  /** `bash` (default, run as `bash --noprofile --norc -eo pipefail {0}`), `sh`, or a template with `{0}`. */
+  readonly shell?: string;
+  readonly if?: string;
+  readonly continueOnError: boolean;
+  readonly timeoutMinutes?: number;
+  readonly pos: SourcePos;
+}
+
+export type MatrixValue = string | number | boolean | null | readonly MatrixValue[] | { readonly [k: string]: MatrixValue };
+export type MatrixCell = Readonly<Record<string, MatrixValue>>;
+
+export interface MatrixSpec {
+  /** Axis name → values. */
+  readonly axes: Readonly<Record<string, readonly MatrixValue[]>>;
+  readonly include: readonly MatrixCell[];
+  readonly exclude: readonly MatrixCell[];
+}
+
+export interface JobSpec {
+  readonly id: string;
+  readonly name?: string;
+  /** A route label (may be an expression such as `${{ matrix.os }}`). */
+  readonly runsOn: string;
+  readonly needs: readonly string[];
+  readonly if?: string;
+  readonly timeoutMinutes: number;
+  readonly env: Readonly<Record<string, string>>;
+  readonly matrix?: MatrixSpec;
+  readonly failFast: boolean;
+  readonly maxParallel?: number;
+  /** `true`/`false`, or an expression evaluated per matrix cell. */
+  readonly continueOnError: boolean | string;
+  readonly outputs: Readonly<Record<string, string>>;
+  readonly steps: readonly StepSpec[];
+  readonly pos: SourcePos;
+}
+
+export interface ConcurrencySpec {
+  /** May hold expressions over `github` (and `inputs`, unsupported). */
+  readonly group: string;
+  readonly cancelInProgress: boolean;
+}
+
+export interface Workflow {
+  /** Path relative to the repository root, e.g. `.spotcheck/workflows/ci.yml`. */
+  readonly file: string;
+  readonly name: string;
+  readonly on: WorkflowTriggers;
+  readonly env: Readonly<Record<string, string>>;
+  readonly concurrency?: ConcurrencySpec;
+  /** In file order. */
+  readonly jobs: readonly JobSpec[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Events that start runs, in spotcheck's words (handlers map forge payloads to these).
+// ---------------------------------------------------------------------------------------------------------------
+
+export type TriggerEvent =
+  | {
+      readonly kind: 'push';
+      /** Full ref: `refs/heads/main` or `refs/tags/v1`. */
+      readonly ref: string;
+      readonly deleted: boolean;
+      /** Changed paths, or `null` when the forge could not tell (counts as "paths match"). */
+      readonly changedFiles: readonly string[] | null;
+    }
+  | {
+      readonly kind: 'pull_request' | 'testme';
+      /** The pull request's target branch, short name (`main`). */
+      readonly baseRef: string;
+      readonly changedFiles: readonly string[] | null;
+    };
+
+export interface TriggerMatch {
+  readonly matched: boolean;
+  /** Human sentence: why it matched or not. */
+  readonly reason: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Plan: a workflow + an event → orders (matrix cells) and their graph.
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The `github` expression context, the subset spotcheck fills. */
+export interface GithubContext {
+  readonly event_name: EventName;
+  readonly ref: string;
+  readonly ref_name: string;
+  readonly ref_type: 'branch' | 'tag';
+  readonly sha: string;
+  readonly repository: string;
+  readonly repository_owner: string;
+  readonly actor: string;
+  readonly base_ref: string;
+  readonly head_ref: string;
+  readonly server_url: string;
+  readonly run_id: string;
+  readonly workflow: string;
+  readonly event: Readonly<Record<string, unknown>>;
+}
+
+export interface OrderSpec {
+  /** Stable within a run: the job id, or `<job>.<n>` (n from 1) for the n-th matrix cell in expansion order. */
+  readonly id: string;
+  readonly job: string;
+  /** Display name: the job's name (or id), plus ` (v1, v2)` of the matrix values for matrix cells. */
+  readonly name: string;
+  /** Job ids this order's job needs (as written in the workflow). */
+  readonly needs: readonly string[];
+  /** Order ids this order waits for: every order of every needed job. */
+  readonly needsOrders: readonly string[];
+  /** Route label, expressions already evaluated. */
+  readonly runsOn: string;
+  /** `{}` when the job has no matrix. */
+  readonly matrix: MatrixCell;
+  /** The job's `if`, evaluated by the engine when the order becomes ready (it may read `needs`). */
+  readonly if?: string;
+  readonly timeoutMinutes: number;
+  readonly continueOnError: boolean;
+  readonly failFast: boolean;
+  readonly maxParallel?: number;
+  /** Workflow env, then job env (values may still hold expressions over steps/runner contexts). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly steps: readonly StepSpec[];
+  /** The job's `outputs:` definitions (expressions over `steps`), evaluated by whoever runs the order. */
+  readonly outputExprs: Readonly<Record<string, string>>;
+}
+
+export interface RunPlan {
+  readonly file: string;
+  readonly workflowName: string;
+  readonly orders: readonly OrderSpec[];
+  /** Evaluated concurrency group, if the workflow declares one. */
+  readonly concurrency?: { readonly group: string; readonly cancelInProgress: boolean };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Run and order state (what the store holds; what the engine transitions).
+// ---------------------------------------------------------------------------------------------------------------
+
+export const ORDER_STATES = [
+  'queued',
+  'dispatching',
+  'running',
+  'interrupted',
+  'succeeded',
+  'failed',
+  'timed_out',
+  'cancelled',
+  'skipped',
+] as const;
+export type OrderState = (typeof ORDER_STATES)[number];
+
+export const FINAL_ORDER_STATES = ['succeeded', 'failed', 'timed_out', 'cancelled', 'skipped'] as const;
+export type FinalOrderState = (typeof FINAL_ORDER_STATES)[number];
+
+export function isFinalOrderState(state: OrderState): state is FinalOrderState {
+  return (FINAL_ORDER_STATES as readonly string[]).includes(state);
+}
+
+/** GitHub's vocabulary for `needs.<job>.result` and the job result. */
+export type JobResult = 'success' | 'failure' | 'cancelled' | 'skipped';
+
+export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export type ForgeKind = 'local' | 'github' | 'gitea';
+
+export interface RepoRef {
+  readonly forge: ForgeKind;
+  /** Forge host (`github.com`, `gitea.example.org`, `local`), so two hosts of one forge never share keys. */
+  readonly host: string;
+  readonly owner: string;
+  readonly name: string;
+}
+
+export interface StepResult {
+  readonly index: number;
+  readonly name: string;
+  readonly outcome: 'success' | 'failure' | 'cancelled' | 'skipped';
+  /** Outcome after continue-on-error. */
+  readonly conclusion: 'success' | 'failure' | 'cancelled' | 'skipped';
+  readonly exitCode?: number;
+  readonly durationMs: number;
+}
+
+export interface RunRecord {
+  readonly runId: string;
+  readonly repo: RepoRef;
+  readonly file: string;
+  readonly workflowName: string;
+  readonly event: EventName;
+  readonly ref: string;
+  readonly sha: string;
+  readonly pr?: number;
+  /** Who caused the run (pusher, PR author, `!testme` commenter). */
+  readonly actor: string;
+  readonly github: GithubContext;
+  readonly status: RunStatus;
+  readonly orderCount: number;
+  readonly concurrencyGroup?: string;
+  readonly createdAt: number;
+  readonly finishedAt?: number;
+  /** Why the run was cancelled, when it was. */
+  readonly reason?: string;
+  /** Epoch ms after which the record may be deleted (set, then filtered on read: no TTL reliance). */
+  readonly expiresAt: number;
+}
+
+export interface OrderRecord extends OrderSpec {
+  readonly runId: string;
+  readonly state: OrderState;
+  /** 1 for the first try; incremented on retry after an interruption. */
+  readonly attempt: number;
+  /** Needs not yet final. The order is ready when this is 0. */
+  readonly pendingNeeds: number;
+  /** Order ids that need this one. */
+  readonly dependents: readonly string[];
+  readonly result?: JobResult;
+  /** Job output values, once the order finished. */
+  readonly outputs: Readonly<Record<string, string>>;
+  readonly stepResults?: readonly StepResult[];
+  /** The runner kind the route chose (`local`, `spot`, `codebuild`). */
+  readonly runner?: string;
+  /** Runner-specific handle (instance id, build id, pid), for terminate and the watchdog. */
+  readonly handle?: string;
+  /** Human sentence: why skipped / failed / cancelled / waiting. */
+  readonly reason?: string;
+  readonly createdAt: number;
+  /** Set while the order is ready but held back (capacity cap, max-parallel); cleared when it dispatches. */
+  readonly waitingSince?: number;
+  readonly dispatchedAt?: number;
+  readonly startedAt?: number;
+  readonly finishedAt?: number;
+  /** Epoch ms when the order times out (set when it starts running). */
+  readonly deadline?: number;
+}

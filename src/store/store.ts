@@ -1,0 +1,68 @@
+import type { OrderRecord, OrderState, RepoRef, RunRecord, RunStatus } from '../core/types.ts';
+
+/**
+ * Persistence stays dumb: conditional writes and reads. The engine decides which transitions are legal; a lost
+ * race is an expected outcome (`undefined`), never an exception. No transactions (dynalite has none) and no TTL
+ * reliance: records carry `expiresAt` and reads filter them.
+ */
+export interface Store {
+  /** Writes the run and all its orders. Idempotent: a second call with the same runId is a no-op returning false. */
+  createRun(run: RunRecord, orders: readonly OrderRecord[]): Promise<boolean>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  /** Every order of a run (paginated query). Used at run start/end and for rendering, not per completion. */
+  listOrders(runId: string): Promise<OrderRecord[]>;
+  getOrder(runId: string, orderId: string): Promise<OrderRecord | undefined>;
+  /** Batch read of a few orders (dependents, needs, siblings). Missing ids are omitted. */
+  getOrders(runId: string, orderIds: readonly string[]): Promise<OrderRecord[]>;
+  /**
+   * Applies `changes` iff the order's state is one of `expect.states` (and its attempt equals `expect.attempt`
+   * when given). Returns the record after the write, or undefined when the condition failed.
+   */
+  updateOrder(
+    runId: string,
+    orderId: string,
+    expect: { readonly states: readonly OrderState[]; readonly attempt?: number },
+    changes: Partial<OrderRecord>,
+  ): Promise<OrderRecord | undefined>;
+  /**
+   * Records, at most once per `needId`, that a need of `orderId` is final: decrements `pendingNeeds` by one.
+   * Returns the order after the call and whether this call was the one that decremented.
+   */
+  satisfyNeed(
+    runId: string,
+    orderId: string,
+    needId: string,
+  ): Promise<{ readonly order: OrderRecord; readonly applied: boolean } | undefined>;
+  /** Applies `changes` iff the run's status is one of `expect.statuses`; undefined when the condition failed. */
+  updateRun(
+    runId: string,
+    expect: { readonly statuses: readonly RunStatus[] },
+    changes: Partial<RunRecord>,
+  ): Promise<RunRecord | undefined>;
+  /**
+   * Atomically adds `delta` to a named counter (created at 0). With `max`, a positive delta is applied only if the
+   * result stays ≤ max; returns the new value, or undefined when the bound refused it.
+   */
+  addCounter(key: string, delta: number, max?: number): Promise<number | undefined>;
+  getCounter(key: string): Promise<number>;
+  /** Newest first. `repo` narrows to one repository; `status` to one status; `concurrencyGroup` needs `repo`. */
+  listRuns(query: {
+    readonly repo?: RepoRef;
+    readonly status?: RunStatus;
+    readonly concurrencyGroup?: string;
+    readonly limit?: number;
+  }): Promise<RunRecord[]>;
+  /** Orders in dispatching, running or interrupted across all runs (for the watchdog), via a sparse index. */
+  listActiveOrders(): Promise<OrderRecord[]>;
+  /**
+   * Orders held back while ready (state `queued`, `waitingSince` set: a capacity cap or max-parallel), oldest
+   * first, via a sparse index.
+   */
+  listWaitingOrders(limit: number): Promise<OrderRecord[]>;
+  /**
+   * Claims a key once (webhook delivery ids, bootstrap tokens). Returns true for the first claim; a claim whose
+   * previous holder released it (failed processing) can be taken again.
+   */
+  claim(key: string, expiresAt: number): Promise<boolean>;
+  release(key: string): Promise<void>;
+}
