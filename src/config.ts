@@ -1,0 +1,173 @@
+/**
+ * Operator configuration (`spotcheck.yml` beside the server, or the file named by SPOTCHECK_CONFIG): routes,
+ * limits, store, forges. Validated strictly once at start-up; every error reported at once; secrets never printed.
+ */
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { ConfigError } from './errors.ts';
+import type { Route } from '../runners/runner.ts';
+
+export interface Limits {
+  /** Orders running at once across all runs; more wait in a queue (oldest first). */
+  readonly maxConcurrentOrders: number;
+  /** Orders one run may have after matrix expansion. */
+  readonly maxOrdersPerRun: number;
+  /** Attempts per order when its runner is interrupted. */
+  readonly maxAttempts: number;
+  /** Days a run's records are kept (expiresAt). */
+  readonly retentionDays: number;
+}
+
+export interface StoreConfig {
+  /** `embedded`: dynalite on a local folder; `dynamodb`: a real table. */
+  readonly kind: 'embedded' | 'dynamodb';
+  readonly dir: string;
+  readonly table: string;
+  readonly region?: string;
+  readonly endpoint?: string;
+}
+
+export interface OperatorConfig {
+  readonly routes: ReadonlyMap<string, Route>;
+  readonly limits: Limits;
+  readonly store: StoreConfig;
+  /** The org whose members may run PR code; unset = the repository owner when it is an org. */
+  readonly org?: string;
+  /** Base URL the forge and agents reach the server at (log links, callbacks). */
+  readonly publicUrl: string;
+}
+
+const RUNNER_KINDS = ['local', 'spot', 'codebuild', 'skip'] as const;
+
+/** Labels every install knows, all on the local runner: what `spotcheck run` and the demo use. */
+export const DEFAULT_LOCAL_LABELS = ['local', 'self-hosted', 'linux', 'ubuntu-latest'] as const;
+
+export const DEFAULT_LIMITS: Limits = {
+  maxConcurrentOrders: 4,
+  maxOrdersPerRun: 1000,
+  maxAttempts: 3,
+  retentionDays: 30,
+};
+
+export function defaultConfig(overrides: { dataDir?: string; publicUrl?: string } = {}): OperatorConfig {
+  return {
+    routes: new Map(DEFAULT_LOCAL_LABELS.map((label) => [label, { label, runner: 'local', settings: {} }])),
+    limits: DEFAULT_LIMITS,
+    store: { kind: 'embedded', dir: overrides.dataDir ?? '.spotcheck-data', table: 'spotcheck' },
+    publicUrl: overrides.publicUrl ?? 'http://localhost:3000',
+  };
+}
+
+/** Parses and validates a config document; throws one ConfigError listing every problem. */
+export function parseConfig(text: string, source: string, base: OperatorConfig = defaultConfig()): OperatorConfig {
+  const errors: string[] = [];
+  let doc: unknown;
+  try {
+    doc = parse(text, { maxAliasCount: 50, uniqueKeys: true });
+  } catch (error) {
+    throw new ConfigError(`${source}: not valid YAML: ${(error as Error).message}`, { source });
+  }
+  if (doc === null || doc === undefined) return base;
+  if (!isMap(doc)) throw new ConfigError(`${source}: the top level must be a map`, { source });
+  checkKeys(doc, ['routes', 'limits', 'store', 'org', 'publicUrl', 'defaultRoutes'], '', errors);
+
+  const routes = new Map<string, Route>(doc.defaultRoutes === false ? [] : base.routes);
+  if (doc.routes !== undefined) {
+    if (!isMap(doc.routes)) errors.push('routes: must be a map of label → route');
+    else
+      for (const [label, raw] of Object.entries(doc.routes)) {
+        const route = parseRoute(label, raw, errors);
+        if (route) routes.set(label, route);
+      }
+  }
+  const limits = { ...base.limits };
+  if (doc.limits !== undefined) {
+    if (!isMap(doc.limits)) errors.push('limits: must be a map');
+    else {
+      checkKeys(doc.limits, Object.keys(DEFAULT_LIMITS), 'limits.', errors);
+      for (const key of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) {
+        const value = doc.limits[key];
+        if (value === undefined) continue;
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+          errors.push(`limits.${key}: must be a positive whole number`);
+        else limits[key] = value;
+      }
+    }
+  }
+  let store = base.store;
+  if (doc.store !== undefined) {
+    if (!isMap(doc.store)) errors.push('store: must be a map');
+    else {
+      checkKeys(doc.store, ['kind', 'dir', 'table', 'region', 'endpoint'], 'store.', errors);
+      const kind = doc.store.kind ?? base.store.kind;
+      if (kind !== 'embedded' && kind !== 'dynamodb') errors.push('store.kind: must be "embedded" or "dynamodb"');
+      store = {
+        kind: kind === 'dynamodb' ? 'dynamodb' : 'embedded',
+        dir: str(doc.store.dir, 'store.dir', errors) ?? base.store.dir,
+        table: str(doc.store.table, 'store.table', errors) ?? base.store.table,
+        ...optional('region', str(doc.store.region, 'store.region', errors)),
+        ...optional('endpoint', str(doc.store.endpoint, 'store.endpoint', errors)),
+      };
+    }
+  }
+  const org = str(doc.org, 'org', errors) ?? base.org;
+  const publicUrl = str(doc.publicUrl, 'publicUrl', errors) ?? base.publicUrl;
+  if (errors.length > 0) {
+    throw new ConfigError(`${source}: ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n  - ${errors.join('\n  - ')}`, {
+      source,
+    });
+  }
+  return { routes, limits, store, publicUrl, ...optional('org', org) };
+}
+
+export async function loadConfig(path: string | undefined, base?: OperatorConfig): Promise<OperatorConfig> {
+  if (path === undefined) return base ?? defaultConfig();
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {
+      source: path,
+      cause: error,
+    });
+  }
+  return parseConfig(text, path, base);
+}
+
+function parseRoute(label: string, raw: unknown, errors: string[]): Route | undefined {
+  const where = `routes.${label}`;
+  if (typeof raw === 'string') raw = { runner: raw };
+  if (!isMap(raw)) {
+    errors.push(`${where}: must be a runner name (${RUNNER_KINDS.join(', ')}) or a map with "runner"`);
+    return undefined;
+  }
+  const runner = raw.runner;
+  if (!(RUNNER_KINDS as readonly unknown[]).includes(runner)) {
+    errors.push(`${where}.runner: must be one of ${RUNNER_KINDS.join(', ')}`);
+    return undefined;
+  }
+  const { runner: _runner, ...settings } = raw;
+  return { label, runner: runner as Route['runner'], settings };
+}
+
+function checkKeys(map: Record<string, unknown>, allowed: readonly string[], prefix: string, errors: string[]): void {
+  for (const key of Object.keys(map))
+    if (!allowed.includes(key)) errors.push(`${prefix}${key}: unknown key (allowed: ${allowed.join(', ')})`);
+}
+
+function str(value: unknown, where: string, errors: string[]): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') {
+    errors.push(`${where}: must be a non-empty string`);
+    return undefined;
+  }
+  return value;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

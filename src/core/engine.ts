@@ -1,0 +1,383 @@
+/**
+ * The engine: pure decisions about order and run state. `transition(slice, event, now)` returns conditional updates
+ * (each with the effects to run if, and only if, its conditional write wins). The orchestrator loads the slice the
+ * event needs (the order, its dependents' needs, a job's siblings; never the whole run per completion), writes each
+ * update with its `expect` condition, and executes the effects of the updates that won.
+ */
+import { evaluateCondition, type JobStatus } from './expressions.ts';
+import {
+  isFinalOrderState,
+  type FinalOrderState,
+  type JobResult,
+  type OrderRecord,
+  type OrderState,
+  type RunRecord,
+  type RunStatus,
+  type StepResult,
+} from './types.ts';
+
+/** Something the orchestrator does after the update it belongs to was written. Idempotent by construction. */
+export type Effect =
+  /** Start the order's current attempt on its route's runner (token derived from run/order/attempt). */
+  | { readonly type: 'launch' }
+  /** Stop a runner execution (instance, build, process group). */
+  | { readonly type: 'terminate'; readonly handle: string; readonly runner: string; readonly reason: string }
+  /** The order reached a final state: release capacity, satisfy dependents' needs, count towards run completion. */
+  | { readonly type: 'order-final'; readonly result: JobResult }
+  /** Tell the forge / the terminal (commit status, sticky comment, progress). */
+  | { readonly type: 'notify' };
+
+export interface OrderExpectation {
+  readonly states: readonly OrderState[];
+  readonly attempt?: number;
+}
+
+/** A conditional update of one order plus what to do once it is written. */
+export interface Decision {
+  readonly orderId: string;
+  readonly expect: OrderExpectation;
+  readonly changes: Partial<OrderRecord>;
+  readonly effects: readonly Effect[];
+}
+
+export interface EngineOptions {
+  /** Attempts an order gets when its runner is interrupted (Spot reclaim) before it fails. */
+  readonly maxAttempts: number;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = { maxAttempts: 3 };
+
+/** What the orchestrator loaded for an event: the run and the orders the event concerns. */
+export interface RunSlice {
+  readonly run: RunRecord;
+  readonly orders: ReadonlyMap<string, OrderRecord>;
+}
+
+export type FinishedConclusion = 'success' | 'failure' | 'cancelled' | 'timed_out';
+
+export type EngineEvent =
+  /** A new run: the slice holds every order; roots become ready. */
+  | { readonly type: 'started' }
+  /** An order's last need became final (pendingNeeds reached 0): the slice holds it and its needs. */
+  | { readonly type: 'ready'; readonly orderId: string }
+  /** The runner accepted the launch. */
+  | {
+      readonly type: 'dispatched';
+      readonly orderId: string;
+      readonly attempt: number;
+      readonly runner: string;
+      readonly handle: string;
+    }
+  /** The launch failed for good (after the runner's own fallbacks), or the route is unknown. */
+  | { readonly type: 'launch-failed'; readonly orderId: string; readonly attempt: number; readonly reason: string }
+  /** The order's route says `skip` (a standing runner serves that label elsewhere). */
+  | { readonly type: 'route-skipped'; readonly orderId: string; readonly attempt: number; readonly reason: string }
+  | { readonly type: 'order-running'; readonly orderId: string; readonly attempt: number }
+  | {
+      readonly type: 'order-finished';
+      readonly orderId: string;
+      readonly attempt: number;
+      readonly conclusion: FinishedConclusion;
+      readonly outputs: Readonly<Record<string, string>>;
+      readonly stepResults: readonly StepResult[];
+      readonly reason?: string;
+    }
+  /** The runner went away under the order (Spot interruption, lost instance): retried while attempts remain. */
+  | { readonly type: 'order-interrupted'; readonly orderId: string; readonly attempt: number; readonly reason: string }
+  /** The watchdog saw the order past its deadline. */
+  | { readonly type: 'timeout'; readonly orderId: string; readonly attempt: number }
+  /** A matrix cell failed under fail-fast: the slice holds its siblings. */
+  | { readonly type: 'fail-fast'; readonly failedOrderId: string }
+  /** Cancel every non-final order of the slice (PR closed, superseded by concurrency, user request). */
+  | { readonly type: 'cancel'; readonly reason: string };
+
+export interface Transition {
+  readonly decisions: readonly Decision[];
+  /** Set when the event is refused (stale attempt, finished order): the caller logs it and answers 409. */
+  readonly rejected?: string;
+}
+
+const LIVE_STATES = ['dispatching', 'running'] as const satisfies readonly OrderState[];
+const NOT_FINAL = ['queued', 'dispatching', 'running', 'interrupted'] as const satisfies readonly OrderState[];
+
+export function transition(
+  slice: RunSlice,
+  event: EngineEvent,
+  now: number,
+  options: EngineOptions = DEFAULT_ENGINE_OPTIONS,
+): Transition {
+  switch (event.type) {
+    case 'started':
+      return accept(
+        [...slice.orders.values()].filter((o) => o.state === 'queued' && o.pendingNeeds === 0).map((o) => ready(slice, o, now)),
+      );
+    case 'ready': {
+      const order = slice.orders.get(event.orderId);
+      if (!order) return reject(`order ${event.orderId} is not loaded`);
+      if (order.state !== 'queued') return reject(`order ${order.id} is ${order.state}, not queued`);
+      if (order.pendingNeeds > 0) return reject(`order ${order.id} still waits for ${order.pendingNeeds} needs`);
+      return accept([ready(slice, order, now)]);
+    }
+    case 'dispatched':
+      return withOrder(slice, event.orderId, event.attempt, ['dispatching'], (order) => ({
+        orderId: order.id,
+        expect: { states: ['dispatching'], attempt: order.attempt },
+        changes: { runner: event.runner, handle: event.handle },
+        effects: [],
+      }));
+    case 'launch-failed':
+      return withOrder(slice, event.orderId, event.attempt, ['queued', 'dispatching'], (order) =>
+        finish(order, 'failed', 'failure', now, { reason: event.reason }),
+      );
+    case 'route-skipped':
+      return withOrder(slice, event.orderId, event.attempt, ['dispatching'], (order) =>
+        finish(order, 'skipped', 'skipped', now, { reason: event.reason }),
+      );
+    case 'order-running':
+      return withOrder(slice, event.orderId, event.attempt, ['dispatching'], (order) => ({
+        orderId: order.id,
+        expect: { states: ['dispatching'], attempt: order.attempt },
+        changes: { state: 'running', startedAt: now, deadline: now + order.timeoutMinutes * 60_000 },
+        effects: [{ type: 'notify' }],
+      }));
+    case 'order-finished':
+      return withOrder(slice, event.orderId, event.attempt, LIVE_STATES, (order) => finished(order, event, now));
+    case 'order-interrupted':
+      return withOrder(slice, event.orderId, event.attempt, LIVE_STATES, (order) =>
+        interrupted(order, event.reason, now, options),
+      );
+    case 'timeout':
+      return withOrder(slice, event.orderId, event.attempt, LIVE_STATES, (order) => {
+        const minutes = order.timeoutMinutes;
+        const decision = finish(order, 'timed_out', 'failure', now, {
+          reason: `timed out after ${minutes} minute${minutes === 1 ? '' : 's'} (timeout-minutes)`,
+        });
+        return withTerminate(decision, order, 'timed out');
+      });
+    case 'fail-fast': {
+      const failed = slice.orders.get(event.failedOrderId);
+      if (!failed) return reject(`order ${event.failedOrderId} is not loaded`);
+      const siblings = [...slice.orders.values()].filter(
+        (o) => o.job === failed.job && o.id !== failed.id && !isFinalOrderState(o.state),
+      );
+      const reason = `cancelled by fail-fast: ${failed.name} failed`;
+      return accept(siblings.map((o) => cancel(o, reason, now)));
+    }
+    case 'cancel':
+      return accept(
+        [...slice.orders.values()].filter((o) => !isFinalOrderState(o.state)).map((o) => cancel(o, event.reason, now)),
+      );
+  }
+}
+
+/** Whether a fail-fast cancellation of siblings should follow a finished order (the orchestrator asks). */
+export function triggersFailFast(order: OrderRecord): boolean {
+  return (
+    order.failFast &&
+    Object.keys(order.matrix).length > 0 &&
+    !order.continueOnError &&
+    (order.state === 'failed' || order.state === 'timed_out')
+  );
+}
+
+/**
+ * An order whose needs are all final: skip it (its `if` says so, or a need did not succeed and the `if` does not
+ * ask for that), or dispatch it. GitHub's rule: "If a job fails or is skipped, all jobs that need it are skipped
+ * unless the jobs use a conditional expression that causes the job to continue."
+ */
+function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
+  const needs: Record<string, { result: string; outputs: Readonly<Record<string, string>> }> = {};
+  const results: JobResult[] = [];
+  for (const job of order.needs) {
+    const cells = order.needsOrders.map((id) => slice.orders.get(id)).filter((o) => o?.job === job);
+    const result = jobResult(cells.map((o) => o?.result ?? 'skipped'));
+    results.push(result);
+    // For a matrix job, `needs.<job>.outputs` holds the outputs of the last cell that set them (GitHub's behaviour).
+    const outputs = Object.assign({}, ...cells.map((o) => o?.outputs ?? {})) as Record<string, string>;
+    needs[job] = { result, outputs };
+  }
+  const status: JobStatus = results.includes('failure')
+    ? 'failure'
+    : results.includes('cancelled')
+      ? 'cancelled'
+      : 'success';
+  const allSucceeded = results.every((r) => r === 'success');
+  const condition = order.if;
+  const usesStatusFunction = condition !== undefined && /\b(always|failure|cancelled|success)\s*\(/.test(condition);
+  if (!allSucceeded && !usesStatusFunction) {
+    const culprit = order.needs.find((_, i) => results[i] !== 'success') ?? '';
+    return finish(order, 'skipped', 'skipped', now, {
+      reason: `skipped: needed job "${culprit}" ${describeResult(results[order.needs.indexOf(culprit)])}`,
+    });
+  }
+  const verdict = evaluateCondition(
+    condition,
+    { github: slice.run.github, matrix: order.matrix, needs, env: order.env },
+    status,
+  );
+  if (!verdict.ok) {
+    return finish(order, 'failed', 'failure', now, { reason: `invalid if: ${verdict.error}` });
+  }
+  if (!verdict.value) {
+    return finish(order, 'skipped', 'skipped', now, { reason: `skipped: if: ${condition ?? ''} was false` });
+  }
+  return {
+    orderId: order.id,
+    expect: { states: ['queued'] },
+    changes: { state: 'dispatching', dispatchedAt: now, waitingSince: undefined },
+    effects: [{ type: 'launch' }, { type: 'notify' }],
+  };
+}
+
+function finished(
+  order: OrderRecord,
+  event: Extract<EngineEvent, { type: 'order-finished' }>,
+  now: number,
+): Decision {
+  const base = { outputs: event.outputs, stepResults: event.stepResults };
+  switch (event.conclusion) {
+    case 'success':
+      return finish(order, 'succeeded', 'success', now, base);
+    case 'cancelled':
+      return finish(order, 'cancelled', 'cancelled', now, { ...base, reason: event.reason ?? 'cancelled' });
+    case 'timed_out':
+      return finish(order, 'timed_out', order.continueOnError ? 'success' : 'failure', now, {
+        ...base,
+        reason: event.reason ?? 'timed out',
+      });
+    case 'failure': {
+      // Job-level continue-on-error: the job shows as failed, but the run and its dependents treat it as success.
+      const reason = event.reason ?? failedStepReason(event.stepResults);
+      return finish(order, 'failed', order.continueOnError ? 'success' : 'failure', now, {
+        ...base,
+        ...(reason === undefined ? {} : { reason: order.continueOnError ? `${reason} (continue-on-error)` : reason }),
+      });
+    }
+  }
+}
+
+function interrupted(order: OrderRecord, reason: string, now: number, options: EngineOptions): Decision {
+  if (order.attempt >= options.maxAttempts) {
+    return finish(order, 'failed', 'failure', now, {
+      reason: `interrupted ${order.attempt} times, giving up: ${reason}`,
+    });
+  }
+  // A fresh attempt: a new launch token (run/order/attempt), so the dead attempt's late reports are refused.
+  return {
+    orderId: order.id,
+    expect: { states: LIVE_STATES, attempt: order.attempt },
+    changes: {
+      state: 'dispatching',
+      attempt: order.attempt + 1,
+      reason: `retrying (attempt ${order.attempt + 1} of ${options.maxAttempts}): ${reason}`,
+      handle: undefined,
+      startedAt: undefined,
+      deadline: undefined,
+    },
+    effects: [{ type: 'launch' }, { type: 'notify' }],
+  };
+}
+
+function cancel(order: OrderRecord, reason: string, now: number): Decision {
+  return withTerminate(finish(order, 'cancelled', 'cancelled', now, { reason }), order, reason);
+}
+
+function finish(
+  order: OrderRecord,
+  state: FinalOrderState,
+  result: JobResult,
+  now: number,
+  extra: Partial<OrderRecord>,
+): Decision {
+  return {
+    orderId: order.id,
+    expect: { states: NOT_FINAL, attempt: order.attempt },
+    changes: {
+      ...extra,
+      state,
+      result,
+      finishedAt: now,
+      waitingSince: undefined,
+      deadline: undefined,
+    },
+    effects: [{ type: 'order-final', result }, { type: 'notify' }],
+  };
+}
+
+function withTerminate(decision: Decision, order: OrderRecord, reason: string): Decision {
+  if (!order.handle || !order.runner || !(LIVE_STATES as readonly string[]).includes(order.state)) return decision;
+  return {
+    ...decision,
+    effects: [{ type: 'terminate', handle: order.handle, runner: order.runner, reason }, ...decision.effects],
+  };
+}
+
+function withOrder(
+  slice: RunSlice,
+  orderId: string,
+  attempt: number,
+  states: readonly OrderState[],
+  decide: (order: OrderRecord) => Decision,
+): Transition {
+  const order = slice.orders.get(orderId);
+  if (!order) return reject(`unknown order ${orderId}`);
+  if (attempt !== order.attempt) return reject(`attempt ${attempt} of ${orderId} was superseded by ${order.attempt}`);
+  if (!states.includes(order.state)) return reject(`order ${orderId} is ${order.state}`);
+  return accept([decide(order)]);
+}
+
+/** A job's result from its cells: any failure fails it, then cancelled, then success; all skipped is skipped. */
+export function jobResult(cells: readonly JobResult[]): JobResult {
+  if (cells.includes('failure')) return 'failure';
+  if (cells.includes('cancelled')) return 'cancelled';
+  if (cells.includes('success')) return 'success';
+  return 'skipped';
+}
+
+/** The run's status once every order is final. */
+export function runOutcome(orders: readonly OrderRecord[], cancelled: boolean): RunStatus {
+  if (orders.some((o) => !isFinalOrderState(o.state))) return 'running';
+  if (orders.some((o) => o.result === 'failure')) return 'failed';
+  if (cancelled || orders.some((o) => o.result === 'cancelled')) return 'cancelled';
+  return 'succeeded';
+}
+
+/** Which running runs a new run supersedes under `concurrency` (same group, cancel-in-progress). */
+export function supersededRuns(newRun: RunRecord, running: readonly RunRecord[], cancelInProgress: boolean): RunRecord[] {
+  if (!cancelInProgress || newRun.concurrencyGroup === undefined) return [];
+  return running.filter(
+    (r) =>
+      r.runId !== newRun.runId &&
+      r.status === 'running' &&
+      r.concurrencyGroup === newRun.concurrencyGroup &&
+      r.createdAt <= newRun.createdAt,
+  );
+}
+
+function failedStepReason(steps: readonly StepResult[]): string | undefined {
+  const step = steps.find((s) => s.conclusion === 'failure');
+  if (!step) return undefined;
+  return `step "${step.name}" failed${step.exitCode === undefined ? '' : ` (exit code ${step.exitCode})`}`;
+}
+
+function describeResult(result: JobResult | undefined): string {
+  switch (result) {
+    case 'failure':
+      return 'failed';
+    case 'cancelled':
+      return 'was cancelled';
+    case 'skipped':
+    case undefined:
+      return 'was skipped';
+    case 'success':
+      return 'succeeded';
+  }
+}
+
+function accept(decisions: readonly Decision[]): Transition {
+  return { decisions };
+}
+
+function reject(reason: string): Transition {
+  return { decisions: [], rejected: reason };
+}

@@ -1,0 +1,417 @@
+/**
+ * The imperative shell around the engine: load the slice an event needs, ask `transition`, write each decision with
+ * its condition, then execute the effects of the writes that won. Every effect is idempotent (launch tokens derive
+ * from run/order/attempt; statuses and the comment are "set to"), so a crash between write and effect is repaired
+ * by `tick` (the watchdog), which re-drives what was left half-done.
+ */
+import type { Logger } from 'pino';
+import {
+  DEFAULT_ENGINE_OPTIONS,
+  runOutcome,
+  supersededRuns,
+  transition,
+  triggersFailFast,
+  type Decision,
+  type EngineEvent,
+  type EngineOptions,
+} from './core/engine.ts';
+import {
+  type GithubContext,
+  type OrderRecord,
+  type RepoRef,
+  type RunPlan,
+  type RunRecord,
+} from './core/types.ts';
+import type { Limits } from './config.ts';
+import type { AgentReport, OrderJob, OrderRef, ReportSink, Route, Runner } from '../runners/runner.ts';
+import type { Store } from './store/store.ts';
+
+/** Tells the outside world (forge statuses and sticky comment, terminal progress, metrics). */
+export interface Reporter {
+  orderChanged(run: RunRecord, order: OrderRecord): Promise<void>;
+  runChanged(run: RunRecord): Promise<void>;
+}
+
+export interface StartRunInput {
+  /** Deterministic ids make a redelivered webhook start nothing new (createRun is idempotent). */
+  readonly runId: string;
+  readonly repo: RepoRef;
+  readonly plan: RunPlan;
+  readonly event: GithubContext['event_name'];
+  readonly ref: string;
+  readonly sha: string;
+  readonly actor: string;
+  readonly github: GithubContext;
+  readonly pr?: number;
+}
+
+export interface OrchestratorOptions {
+  readonly store: Store;
+  readonly runners: Partial<Record<Runner['kind'], Runner>>;
+  readonly routes: ReadonlyMap<string, Route>;
+  readonly limits: Limits;
+  readonly reporter: Reporter;
+  /** Builds what an agent needs for an order (clone URL and credentials are the forge's business). */
+  readonly jobFor: (run: RunRecord, order: OrderRecord, needs: OrderJob['needs']) => Promise<OrderJob>;
+  readonly logger: Logger;
+  readonly now?: () => number;
+  /** How long an order may sit in `dispatching` without a handle before the watchdog re-drives its launch. */
+  readonly redriveAfterMs?: number;
+}
+
+const GLOBAL_INFLIGHT = 'inflight';
+
+export class Orchestrator implements ReportSink {
+  readonly #store: Store;
+  readonly #options: OrchestratorOptions;
+  readonly #engine: EngineOptions;
+  readonly #now: () => number;
+  readonly #log: Logger;
+
+  constructor(options: OrchestratorOptions) {
+    this.#options = options;
+    this.#store = options.store;
+    this.#engine = { ...DEFAULT_ENGINE_OPTIONS, maxAttempts: options.limits.maxAttempts };
+    this.#now = options.now ?? Date.now;
+    this.#log = options.logger;
+  }
+
+  /** Persists a run and its orders, supersedes runs of its concurrency group, dispatches the roots. */
+  async startRun(input: StartRunInput): Promise<{ run: RunRecord; created: boolean }> {
+    const now = this.#now();
+    const { plan } = input;
+    const run: RunRecord = {
+      runId: input.runId,
+      repo: input.repo,
+      file: plan.file,
+      workflowName: plan.workflowName,
+      event: input.event,
+      ref: input.ref,
+      sha: input.sha,
+      actor: input.actor,
+      github: { ...input.github, run_id: input.runId },
+      status: plan.orders.length === 0 ? 'succeeded' : 'running',
+      orderCount: plan.orders.length,
+      createdAt: now,
+      expiresAt: now + this.#options.limits.retentionDays * 86_400_000,
+      ...(input.pr === undefined ? {} : { pr: input.pr }),
+      ...(plan.concurrency ? { concurrencyGroup: plan.concurrency.group } : {}),
+      ...(plan.orders.length === 0 ? { finishedAt: now } : {}),
+    };
+    const dependents = new Map<string, string[]>();
+    for (const order of plan.orders)
+      for (const need of order.needsOrders) dependents.set(need, [...(dependents.get(need) ?? []), order.id]);
+    const orders: OrderRecord[] = plan.orders.map((spec) => ({
+      ...spec,
+      runId: run.runId,
+      state: 'queued',
+      attempt: 1,
+      pendingNeeds: spec.needsOrders.length,
+      dependents: dependents.get(spec.id) ?? [],
+      outputs: {},
+      createdAt: now,
+    }));
+    const created = await this.#store.createRun(run, orders);
+    if (!created) {
+      const existing = await this.#store.getRun(run.runId);
+      return { run: existing ?? run, created: false };
+    }
+    this.#log.info({ runId: run.runId, file: run.file, orders: orders.length }, 'run created');
+    if (plan.concurrency) await this.#supersede(run, plan.concurrency.cancelInProgress);
+    await this.#options.reporter.runChanged(run);
+    await this.#apply(run, transition({ run, orders: byId(orders) }, { type: 'started' }, now, this.#engine).decisions, byId(orders));
+    return { run, created: true };
+  }
+
+  /** The completion path: local runners call it in-process, the callback route after verifying the agent's token. */
+  async report(ref: OrderRef, report: AgentReport): Promise<void> {
+    if (report.type === 'log' || report.type === 'step') return; // logs and live steps go to the log store
+    const run = await this.#store.getRun(ref.runId);
+    const order = await this.#store.getOrder(ref.runId, ref.orderId);
+    if (!run || !order) {
+      this.#log.warn({ ...ref }, 'report for an unknown order');
+      return;
+    }
+    const event: EngineEvent =
+      report.type === 'running'
+        ? { type: 'order-running', orderId: ref.orderId, attempt: ref.attempt }
+        : report.type === 'interrupted'
+          ? { type: 'order-interrupted', orderId: ref.orderId, attempt: ref.attempt, reason: report.reason }
+          : {
+              type: 'order-finished',
+              orderId: ref.orderId,
+              attempt: ref.attempt,
+              conclusion: report.conclusion,
+              outputs: report.outputs,
+              stepResults: report.stepResults,
+              ...(report.reason === undefined ? {} : { reason: report.reason }),
+            };
+    await this.#drive(run, [order], event);
+  }
+
+  /** Cancels every unfinished order of a run (PR closed, superseded, user request). */
+  async cancelRun(runId: string, reason: string): Promise<void> {
+    const run = await this.#store.updateRun(runId, { statuses: ['running'] }, { reason });
+    if (!run) return;
+    this.#log.info({ runId, reason }, 'run cancelled');
+    const orders = await this.#store.listOrders(runId);
+    await this.#drive(run, orders, { type: 'cancel', reason });
+    await this.#maybeFinishRun(run, 'recount');
+  }
+
+  /**
+   * The watchdog: timeouts, launches left half-done by a crash, executions that vanished, orders waiting for
+   * capacity, and runs whose last completion was lost. Safe to run from several replicas at once.
+   */
+  async tick(): Promise<void> {
+    const now = this.#now();
+    const redriveAfter = this.#options.redriveAfterMs ?? 60_000;
+    for (const order of await this.#store.listActiveOrders()) {
+      const run = await this.#store.getRun(order.runId);
+      if (!run) continue;
+      if (order.state === 'running' && order.deadline !== undefined && order.deadline <= now) {
+        await this.#drive(run, [order], { type: 'timeout', orderId: order.id, attempt: order.attempt });
+      } else if (order.state === 'dispatching' && order.handle === undefined) {
+        if ((order.dispatchedAt ?? 0) + redriveAfter <= now) await this.#launch(run, order);
+      } else if (order.handle !== undefined && order.runner !== undefined) {
+        const runner = this.#options.runners[order.runner as Runner['kind']];
+        if (runner && !(await runner.isAlive(order.handle))) {
+          await this.#drive(run, [order], {
+            type: 'order-interrupted',
+            orderId: order.id,
+            attempt: order.attempt,
+            reason: `the ${order.runner} execution ${order.handle} is gone`,
+          });
+        }
+      }
+    }
+    await this.#pullWaiting();
+    for (const run of await this.#store.listRuns({ status: 'running', limit: 100 })) {
+      // A completion lost to a crash leaves the final-count short; after an hour of that, recount the hard way.
+      await this.#maybeFinishRun(run, now - run.createdAt < 3_600_000 ? 'counter' : 'recount');
+    }
+  }
+
+  async #supersede(run: RunRecord, cancelInProgress: boolean): Promise<void> {
+    if (run.concurrencyGroup === undefined) return;
+    const running = await this.#store.listRuns({
+      repo: run.repo,
+      concurrencyGroup: run.concurrencyGroup,
+      status: 'running',
+    });
+    for (const old of supersededRuns(run, running, cancelInProgress)) {
+      await this.cancelRun(old.runId, `superseded by a newer run in concurrency group "${run.concurrencyGroup}"`);
+    }
+  }
+
+  /** Runs one engine event over a slice and applies its decisions. */
+  async #drive(run: RunRecord, orders: readonly OrderRecord[], event: EngineEvent): Promise<void> {
+    const slice = byId(orders);
+    const result = transition({ run, orders: slice }, event, this.#now(), this.#engine);
+    if (result.rejected !== undefined) {
+      this.#log.debug({ runId: run.runId, event: event.type, why: result.rejected }, 'event refused');
+      return;
+    }
+    await this.#apply(run, result.decisions, slice);
+  }
+
+  async #apply(run: RunRecord, decisions: readonly Decision[], before: ReadonlyMap<string, OrderRecord>): Promise<void> {
+    await Promise.all(decisions.map((d) => this.#applyOne(run, d, before.get(d.orderId))));
+  }
+
+  async #applyOne(run: RunRecord, decision: Decision, before: OrderRecord | undefined): Promise<void> {
+    let { changes, effects } = decision;
+    const { expect } = decision;
+    const launches = effects.some((e) => e.type === 'launch');
+    // A fresh dispatch takes capacity first; without it the order stays queued and waits (oldest first).
+    const takesCapacity = launches && before?.state === 'queued';
+    let held: string[] = [];
+    if (takesCapacity && before) {
+      const capacity = await this.#acquire(before);
+      if (capacity === undefined) {
+        changes = { waitingSince: before.waitingSince ?? this.#now() };
+        effects = [{ type: 'notify' }];
+      } else held = capacity;
+    }
+    const order = await this.#store.updateOrder(run.runId, decision.orderId, expect, changes);
+    if (!order) {
+      await this.#releaseKeys(held); // lost the race: someone else made this transition
+      return;
+    }
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'launch':
+          await this.#launch(run, order);
+          break;
+        case 'terminate':
+          await this.#terminate(effect.runner, effect.handle, effect.reason);
+          break;
+        case 'notify':
+          await this.#options.reporter.orderChanged(run, order);
+          break;
+        case 'order-final':
+          await this.#onFinal(run, order, before);
+          break;
+      }
+    }
+  }
+
+  /** Capacity: the global cap and the job's max-parallel, as bounded counters. Returns the keys taken. */
+  async #acquire(order: OrderRecord): Promise<string[] | undefined> {
+    const taken: string[] = [];
+    const wants: [string, number][] = [[GLOBAL_INFLIGHT, this.#options.limits.maxConcurrentOrders]];
+    if (order.maxParallel !== undefined) wants.push([jobInflightKey(order), order.maxParallel]);
+    for (const [key, max] of wants) {
+      if ((await this.#store.addCounter(key, 1, max)) === undefined) {
+        await this.#releaseKeys(taken);
+        return undefined;
+      }
+      taken.push(key);
+    }
+    return taken;
+  }
+
+  async #releaseKeys(keys: readonly string[]): Promise<void> {
+    for (const key of keys) await this.#store.addCounter(key, -1);
+  }
+
+  async #launch(run: RunRecord, order: OrderRecord): Promise<void> {
+    const route = this.#options.routes.get(order.runsOn);
+    const ref = { orderId: order.id, attempt: order.attempt };
+    if (!route) {
+      const known = [...this.#options.routes.keys()].sort().join(', ') || '(none)';
+      await this.#drive(run, [order], {
+        type: 'launch-failed',
+        ...ref,
+        reason: `no route for runs-on label "${order.runsOn}"; known labels: ${known}`,
+      });
+      return;
+    }
+    if (route.runner === 'skip') {
+      await this.#drive(run, [order], {
+        type: 'route-skipped',
+        ...ref,
+        reason: `skipped: label "${order.runsOn}" is served by another runner (route: skip)`,
+      });
+      return;
+    }
+    const runner = this.#options.runners[route.runner];
+    if (!runner) {
+      await this.#drive(run, [order], {
+        type: 'launch-failed',
+        ...ref,
+        reason: `the "${route.runner}" runner is not enabled on this server (runs-on: ${order.runsOn})`,
+      });
+      return;
+    }
+    try {
+      const needs = await this.#needsContext(order);
+      const job = await this.#options.jobFor(run, order, needs);
+      const { handle } = await runner.launch({ run, order, route, job });
+      const fresh = await this.#store.getOrder(run.runId, order.id);
+      if (fresh) await this.#drive(run, [fresh], { type: 'dispatched', ...ref, runner: runner.kind, handle });
+    } catch (error) {
+      // Retryable failures stay in `dispatching` for the watchdog to re-drive with the same token.
+      if (isRetryable(error)) {
+        this.#log.warn({ err: error, runId: run.runId, orderId: order.id }, 'launch failed, will retry');
+        return;
+      }
+      await this.#drive(run, [order], {
+        type: 'launch-failed',
+        ...ref,
+        reason: `launch failed: ${(error as Error).message}`,
+      });
+    }
+  }
+
+  async #needsContext(order: OrderRecord): Promise<OrderJob['needs']> {
+    if (order.needsOrders.length === 0) return {};
+    const needed = await this.#store.getOrders(order.runId, order.needsOrders);
+    const context: Record<string, { result: string; outputs: Record<string, string> }> = {};
+    for (const job of order.needs) {
+      const cells = needed.filter((o) => o.job === job);
+      context[job] = {
+        result: cells.some((o) => o.result === 'failure') ? 'failure' : (cells[0]?.result ?? 'skipped'),
+        outputs: Object.assign({}, ...cells.map((o) => o.outputs)) as Record<string, string>,
+      };
+    }
+    return context;
+  }
+
+  async #terminate(kind: string, handle: string, reason: string): Promise<void> {
+    const runner = this.#options.runners[kind as Runner['kind']];
+    try {
+      await runner?.terminate(handle, reason);
+    } catch (error) {
+      // The janitor sweeps what could not be terminated now.
+      this.#log.warn({ err: error, handle }, 'terminate failed');
+    }
+  }
+
+  /** An order became final: free its capacity, satisfy dependents, fail fast, and count towards the run's end. */
+  async #onFinal(run: RunRecord, order: OrderRecord, before: OrderRecord | undefined): Promise<void> {
+    const heldCapacity = before !== undefined && before.state !== 'queued';
+    if (heldCapacity) {
+      await this.#releaseKeys(order.maxParallel === undefined ? [GLOBAL_INFLIGHT] : [GLOBAL_INFLIGHT, jobInflightKey(order)]);
+    }
+    await Promise.all(
+      order.dependents.map(async (dependentId) => {
+        const result = await this.#store.satisfyNeed(run.runId, dependentId, order.id);
+        if (!result?.applied || result.order.pendingNeeds !== 0) return;
+        const needs = await this.#store.getOrders(run.runId, result.order.needsOrders);
+        await this.#drive(run, [result.order, ...needs], { type: 'ready', orderId: dependentId });
+      }),
+    );
+    if (triggersFailFast(order)) {
+      const siblings = (await this.#store.listOrders(run.runId)).filter((o) => o.job === order.job);
+      await this.#drive(run, siblings, { type: 'fail-fast', failedOrderId: order.id });
+    }
+    const finals = await this.#store.addCounter(finalCountKey(run.runId), 1);
+    if (finals !== undefined && finals >= run.orderCount) await this.#maybeFinishRun(run, 'none');
+    if (heldCapacity) await this.#pullWaiting();
+  }
+
+  /** Dispatches orders that wait for capacity, oldest first, while capacity lasts. */
+  async #pullWaiting(): Promise<void> {
+    const waiting = await this.#store.listWaitingOrders(this.#options.limits.maxConcurrentOrders);
+    for (const order of waiting) {
+      const run = await this.#store.getRun(order.runId);
+      if (!run || run.status !== 'running') continue;
+      const needs = await this.#store.getOrders(run.runId, order.needsOrders);
+      await this.#drive(run, [order, ...needs], { type: 'ready', orderId: order.id });
+    }
+  }
+
+  /**
+   * Ends a run when every order is final. The counter says when to look; the full read (once per run) decides, so
+   * a counter that drifted after a crash costs a late finish from the watchdog, never a wrong one.
+   */
+  async #maybeFinishRun(run: RunRecord, check: 'none' | 'counter' | 'recount'): Promise<void> {
+    if (check === 'counter' && (await this.#store.getCounter(finalCountKey(run.runId))) < run.orderCount) return;
+    const orders = await this.#store.listOrders(run.runId);
+    const fresh = (await this.#store.getRun(run.runId)) ?? run;
+    const status = runOutcome(orders, fresh.reason !== undefined);
+    if (status === 'running') return;
+    const finished = await this.#store.updateRun(run.runId, { statuses: ['running'] }, { status, finishedAt: this.#now() });
+    if (!finished) return;
+    this.#log.info({ runId: run.runId, status }, 'run finished');
+    await this.#options.reporter.runChanged(finished);
+  }
+
+}
+
+function byId(orders: readonly OrderRecord[]): Map<string, OrderRecord> {
+  return new Map(orders.map((o) => [o.id, o]));
+}
+
+function jobInflightKey(order: OrderRecord): string {
+  return `run#${order.runId}#job#${order.job}#inflight`;
+}
+
+function finalCountKey(runId: string): string {
+  return `run#${runId}#final`;
+}
+
+function isRetryable(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && 'retryable' in error && error.retryable === true;
+}
