@@ -1,0 +1,451 @@
+/**
+ * `${{ }}` expressions and `if:` conditions, evaluated by GitHub's own `@actions/expressions` (the lexer, parser and
+ * evaluator behind actions/languageservices), never by a home-made evaluator. This module only:
+ * - splits templates into literal text and `${{ }}` segments the way GitHub's template reader does,
+ * - supplies the status functions `success() failure() cancelled() always()` as extension functions (the library
+ *   leaves them to the host, see actions/languageservices `workflow-parser/src/model/converter/if-condition.ts`),
+ * - converts plain JS values to the library's `data.*` values and back,
+ * - turns every throw of the library into a result.
+ * Pure: no I/O, no clock.
+ */
+import { Evaluator, Lexer, Parser, data } from '@actions/expressions';
+import { Star } from '@actions/expressions/ast';
+import type {
+  Binary,
+  ContextAccess,
+  Expr,
+  ExprVisitor,
+  FunctionCall,
+  Grouping,
+  IndexAccess,
+  Literal,
+  Logical,
+  Unary,
+} from '@actions/expressions/ast';
+import type { FunctionDefinition, FunctionInfo } from '@actions/expressions/funcs/info';
+
+/**
+ * Longest single expression (or `if:` condition) we parse. GitHub's own cap is 21,000 characters
+ * (`MAX_EXPRESSION_LENGTH` in @actions/expressions); workflow files are untrusted input, so we bound the work lower.
+ */
+export const MAX_EXPRESSION_LENGTH = 4096;
+
+/** Deepest JS value converted into expression data (context payloads are trees; a cycle or a bomb stops here). */
+const MAX_DATA_DEPTH = 64;
+
+export interface ExpressionContext {
+  github?: Readonly<Record<string, unknown>>;
+  env?: Readonly<Record<string, string>>;
+  matrix?: Readonly<Record<string, unknown>>;
+  needs?: Readonly<Record<string, { result: string; outputs: Readonly<Record<string, string>> }>>;
+  steps?: Readonly<Record<string, { outcome: string; conclusion: string; outputs: Readonly<Record<string, string>> }>>;
+  runner?: Readonly<Record<string, unknown>>;
+  job?: Readonly<Record<string, unknown>>;
+  strategy?: Readonly<Record<string, unknown>>;
+}
+
+/** The job status the status functions read: success() is true iff 'success', failure() iff 'failure', cancelled() iff 'cancelled'. */
+export type JobStatus = 'success' | 'failure' | 'cancelled';
+
+export type Evaluated<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** The named contexts spotcheck provides (DESIGN.md "Workflow files"); anything else is a parse error. */
+const CONTEXT_NAMES = [
+  'github',
+  'env',
+  'matrix',
+  'needs',
+  'steps',
+  'runner',
+  'job',
+  'strategy',
+] as const satisfies readonly (keyof ExpressionContext)[];
+
+const STATUS_FUNCTION_NAMES = ['success', 'failure', 'cancelled', 'always'] as const;
+
+const STATUS_FUNCTIONS: FunctionInfo[] = STATUS_FUNCTION_NAMES.map((name) => ({ name, minArgs: 0, maxArgs: 0 }));
+
+const OPEN = '${{';
+const CLOSE = '}}';
+
+// ---------------------------------------------------------------------------------------------------------------
+// JS values <-> @actions/expressions data
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Converts a plain JS value to expression data: `null`/`undefined` → Null, booleans, finite and non-finite numbers,
+ * strings, arrays, plain objects (own enumerable keys in insertion order). Anything else (functions, symbols) and
+ * anything nested deeper than the bound becomes Null.
+ */
+export function toExpressionData(value: unknown, depth = 0): data.ExpressionData {
+  if (value === null || value === undefined) return new data.Null();
+  switch (typeof value) {
+    case 'boolean':
+      return new data.BooleanData(value);
+    case 'number':
+      return new data.NumberData(value);
+    case 'bigint':
+      return new data.NumberData(Number(value));
+    case 'string':
+      return new data.StringData(value);
+    case 'object':
+      break;
+    default:
+      return new data.Null();
+  }
+  if (depth >= MAX_DATA_DEPTH) return new data.Null();
+  if (Array.isArray(value)) {
+    return new data.Array(...value.map((item: unknown) => toExpressionData(item, depth + 1)));
+  }
+  const dict = new data.Dictionary();
+  for (const [key, item] of Object.entries(value)) dict.add(key, toExpressionData(item, depth + 1));
+  return dict;
+}
+
+/** Converts expression data back to a plain JS value (Dictionary → object, Array → array, Null → null). */
+export function fromExpressionData(value: data.ExpressionData): unknown {
+  switch (value.kind) {
+    case data.Kind.Null:
+      return null;
+    case data.Kind.Boolean:
+    case data.Kind.Number:
+    case data.Kind.String:
+      return value.value;
+    case data.Kind.Array:
+      return value.values().map(fromExpressionData);
+    case data.Kind.Dictionary:
+      // fromEntries defines properties, so a key such as `__proto__` stays a plain key.
+      return Object.fromEntries(value.pairs().map((pair) => [pair.key, fromExpressionData(pair.value)]));
+    default:
+      return null;
+  }
+}
+
+/**
+ * GitHub's string coercion of a result spliced into a template: null → '', booleans → 'true'/'false', numbers as
+ * the library formats them (at most 15 significant digits, `-0` → '0'), strings as is, objects and arrays as the
+ * pretty JSON `toJSON()` would print.
+ */
+export function coerceToString(value: data.ExpressionData): string {
+  if (value.kind === data.Kind.Dictionary || value.kind === data.Kind.Array) {
+    return JSON.stringify(value, data.replacer, 2);
+  }
+  return value.coerceString();
+}
+
+function contextData(ctx: ExpressionContext): data.Dictionary {
+  const dict = new data.Dictionary();
+  // Every known context is present, empty when not supplied: the evaluator reads a missing one as `undefined`.
+  for (const name of CONTEXT_NAMES) dict.add(name, toExpressionData(ctx[name] ?? {}));
+  return dict;
+}
+
+function statusFunctions(status: JobStatus): Map<string, FunctionDefinition> {
+  const is = (wanted: JobStatus) => (): data.ExpressionData => new data.BooleanData(status === wanted);
+  return new Map<string, FunctionDefinition>([
+    ['success', { name: 'success', minArgs: 0, maxArgs: 0, call: is('success') }],
+    ['failure', { name: 'failure', minArgs: 0, maxArgs: 0, call: is('failure') }],
+    ['cancelled', { name: 'cancelled', minArgs: 0, maxArgs: 0, call: is('cancelled') }],
+    ['always', { name: 'always', minArgs: 0, maxArgs: 0, call: () => new data.BooleanData(true) }],
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------------------------------------------
+
+type Parsed = { ok: true; tree: Expr | undefined } | { ok: false; error: string };
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Library messages, made actionable for spotcheck users. */
+function explainParseError(message: string): string {
+  if (/^Unrecognized function: 'hashFiles'/i.test(message)) {
+    return `${message}: hashFiles() is not available in spotcheck (the plan is made before any workspace exists)`;
+  }
+  if (message.startsWith('Unrecognized named-value')) {
+    return `${message} (spotcheck provides: ${CONTEXT_NAMES.join(', ')})`;
+  }
+  return message;
+}
+
+function parseExpression(source: string, withStatusFunctions: boolean): Parsed {
+  if (source.length > MAX_EXPRESSION_LENGTH) {
+    return {
+      ok: false,
+      error: `Expression is ${source.length} characters long; the maximum is ${MAX_EXPRESSION_LENGTH}`,
+    };
+  }
+  try {
+    const { tokens } = new Lexer(source).lex();
+    // Parser.parse() returns undefined for an empty token list although its declared type says Expr.
+    const tree: Expr | undefined = new Parser(
+      tokens,
+      [...CONTEXT_NAMES],
+      withStatusFunctions ? STATUS_FUNCTIONS : [],
+    ).parse();
+    return { ok: true, tree };
+  } catch (err) {
+    return { ok: false, error: explainParseError(errorMessage(err)) };
+  }
+}
+
+/** What an expression refers to: lower-cased context names and function names. */
+interface References {
+  readonly contexts: Set<string>;
+  readonly functions: Set<string>;
+}
+
+class ReferenceCollector implements ExprVisitor<void> {
+  readonly refs: References = { contexts: new Set(), functions: new Set() };
+  visitLiteral(_literal: Literal): void {}
+  visitUnary(unary: Unary): void {
+    unary.expr.accept(this);
+  }
+  visitBinary(binary: Binary): void {
+    binary.left.accept(this);
+    binary.right.accept(this);
+  }
+  visitLogical(logical: Logical): void {
+    for (const arg of logical.args) arg.accept(this);
+  }
+  visitGrouping(grouping: Grouping): void {
+    grouping.group.accept(this);
+  }
+  visitContextAccess(contextAccess: ContextAccess): void {
+    this.refs.contexts.add(contextAccess.name.lexeme.toLowerCase());
+  }
+  visitIndexAccess(indexAccess: IndexAccess): void {
+    indexAccess.expr.accept(this);
+    // `[*]` is a Star node: no children, and its accept() is not meant to be called.
+    if (!(indexAccess.index instanceof Star)) indexAccess.index.accept(this);
+  }
+  visitFunctionCall(functionCall: FunctionCall): void {
+    this.refs.functions.add(functionCall.functionName.lexeme.toLowerCase());
+    for (const arg of functionCall.args) arg.accept(this);
+  }
+}
+
+function referencesOf(tree: Expr | undefined): References {
+  const collector = new ReferenceCollector();
+  tree?.accept(collector);
+  return collector.refs;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Templates
+// ---------------------------------------------------------------------------------------------------------------
+
+type Segment = { readonly literal: string } | { readonly expression: string };
+type Split = { ok: true; segments: Segment[] } | { ok: false; error: string };
+
+/**
+ * Splits a template into literal text and expressions, as GitHub's template reader does
+ * (actions/languageservices `workflow-parser/src/templates/template-reader.ts` parseScalar): an expression runs
+ * from `${{` to the first `}}` outside a single-quoted string literal; an unclosed `${{` and an empty expression
+ * are errors.
+ */
+function splitTemplate(template: string): Split {
+  const segments: Segment[] = [];
+  let i = 0;
+  while (i < template.length) {
+    const start = template.indexOf(OPEN, i);
+    if (start < 0) {
+      segments.push({ literal: template.slice(i) });
+      break;
+    }
+    if (start > i) segments.push({ literal: template.slice(i, start) });
+    let end = -1;
+    let inString = false;
+    for (let j = start + OPEN.length; j < template.length; j++) {
+      const c = template[j];
+      // Toggling on every quote also handles the escaped quote of a literal ('it''s').
+      if (c === "'") inString = !inString;
+      else if (!inString && c === '}' && template[j - 1] === '}' && j - 1 >= start + OPEN.length) {
+        end = j - 1;
+        break;
+      }
+    }
+    if (end < 0) {
+      return {
+        ok: false,
+        error:
+          'The expression is not closed. An unescaped ${{ sequence was found, but the closing }} sequence was not found.',
+      };
+    }
+    const expression = template.slice(start + OPEN.length, end).trim();
+    if (expression === '') return { ok: false, error: 'An expression was expected' };
+    segments.push({ expression });
+    i = end + CLOSE.length;
+  }
+  return { ok: true, segments };
+}
+
+function evaluateParsed(
+  tree: Expr | undefined,
+  ctx: ExpressionContext,
+  status?: JobStatus,
+): Evaluated<data.ExpressionData> {
+  if (tree === undefined) return { ok: true, value: new data.Null() };
+  try {
+    const functions = status === undefined ? undefined : statusFunctions(status);
+    return { ok: true, value: new Evaluator(tree, contextData(ctx), functions).evaluate() };
+  } catch (err) {
+    return { ok: false, error: errorMessage(err) };
+  }
+}
+
+function evaluateExpression(expression: string, ctx: ExpressionContext): Evaluated<data.ExpressionData> {
+  const parsed = parseExpression(expression, false);
+  if (!parsed.ok) return { ok: false, error: `${parsed.error} in \${{ ${expression} }}` };
+  const result = evaluateParsed(parsed.tree, ctx);
+  return result.ok ? result : { ok: false, error: `${result.error} in \${{ ${expression} }}` };
+}
+
+/** Whether a string contains `${{`. */
+export function hasExpression(source: string): boolean {
+  return source.includes(OPEN);
+}
+
+/** Replaces each `${{ expr }}` in a string with the expression's string coercion (see `coerceToString`). A string with no `${{` is returned as is. */
+export function interpolate(template: string, ctx: ExpressionContext): Evaluated<string> {
+  if (!hasExpression(template)) return { ok: true, value: template };
+  const split = splitTemplate(template);
+  if (!split.ok) return split;
+  const parts: string[] = [];
+  for (const segment of split.segments) {
+    if ('literal' in segment) {
+      parts.push(segment.literal);
+      continue;
+    }
+    const result = evaluateExpression(segment.expression, ctx);
+    if (!result.ok) return result;
+    parts.push(coerceToString(result.value));
+  }
+  return { ok: true, value: parts.join('') };
+}
+
+/** A value that is exactly one `${{ expr }}` evaluates to the raw value (objects/arrays for fromJSON); otherwise interpolate. */
+export function evaluateValue(template: string, ctx: ExpressionContext): Evaluated<unknown> {
+  if (!hasExpression(template)) return { ok: true, value: template };
+  const split = splitTemplate(template);
+  if (!split.ok) return split;
+  const only = split.segments.length === 1 ? split.segments[0] : undefined;
+  if (only !== undefined && 'expression' in only) {
+    const result = evaluateExpression(only.expression, ctx);
+    return result.ok ? { ok: true, value: fromExpressionData(result.value) } : result;
+  }
+  return interpolate(template, ctx);
+}
+
+/** Escapes literal text for a `format('…')` string: quotes doubled, braces doubled (GitHub's template reader does the same). */
+function formatLiteral(text: string): string {
+  return text.replace(/'/g, "''").replace(/\{/g, '{{').replace(/\}/g, '}}');
+}
+
+/**
+ * The expression text of an `if:` value: a value wrapped in exactly one `${{ }}` is unwrapped; text mixed with
+ * `${{ }}` becomes `format('text {0}', expr)`, exactly as GitHub's template reader rewrites it (so such a condition
+ * is a non-empty string, hence truthy — GitHub's behaviour, surprising as it is).
+ */
+function conditionSource(condition: string): Evaluated<string> {
+  const trimmed = condition.trim();
+  if (!hasExpression(trimmed)) return { ok: true, value: trimmed };
+  const split = splitTemplate(trimmed);
+  if (!split.ok) return split;
+  const only = split.segments.length === 1 ? split.segments[0] : undefined;
+  if (only !== undefined && 'expression' in only) return { ok: true, value: only.expression };
+  let format = '';
+  const args: string[] = [];
+  for (const segment of split.segments) {
+    if ('literal' in segment) {
+      format += formatLiteral(segment.literal);
+    } else {
+      format += `{${args.length}}`;
+      args.push(segment.expression);
+    }
+  }
+  return { ok: true, value: `format('${format}'${args.map((a) => `, ${a}`).join('')})` };
+}
+
+/**
+ * `if:` semantics: the condition may or may not be wrapped in `${{ }}`; an empty condition means success();
+ * a condition that calls no status function is implicitly `success() && (cond)` (GitHub's rule, see
+ * actions/languageservices `if-condition.ts` ensureStatusFunction).
+ */
+export function evaluateCondition(
+  condition: string | undefined,
+  ctx: ExpressionContext,
+  status: JobStatus,
+): Evaluated<boolean> {
+  const source = conditionSource(condition ?? '');
+  if (!source.ok) return source;
+  const parsed = parseExpression(source.value, true);
+  if (!parsed.ok) return { ok: false, error: `${parsed.error} in if: ${condition ?? ''}` };
+  let tree = parsed.tree;
+  const usesStatus = STATUS_FUNCTION_NAMES.some((name) => referencesOf(tree).functions.has(name));
+  if (tree === undefined || !usesStatus) {
+    const wrapped = parseExpression(tree === undefined ? 'success()' : `success() && (${source.value})`, true);
+    if (!wrapped.ok) return { ok: false, error: `${wrapped.error} in if: ${condition ?? ''}` };
+    tree = wrapped.tree;
+  }
+  const result = evaluateParsed(tree, ctx, status);
+  if (!result.ok) return { ok: false, error: `${result.error} in if: ${condition ?? ''}` };
+  return { ok: true, value: truthy(result.value) };
+}
+
+/** GitHub's truthiness: null, false, 0, NaN and '' are falsy; arrays and objects are truthy. */
+function truthy(value: data.ExpressionData): boolean {
+  switch (value.kind) {
+    case data.Kind.Null:
+      return false;
+    case data.Kind.Boolean:
+      return value.value;
+    case data.Kind.Number: {
+      const n = value.value;
+      return n !== 0 && !Number.isNaN(n);
+    }
+    case data.Kind.String:
+      return value.value.length > 0;
+    default:
+      return true;
+  }
+}
+
+/** Syntax check for the validator: unbalanced `${{`, lexer/parser errors, unknown named contexts/functions. */
+export function expressionError(source: string, kind: 'condition' | 'template'): string | undefined {
+  if (kind === 'condition') {
+    const cond = conditionSource(source);
+    if (!cond.ok) return cond.error;
+    const parsed = parseExpression(cond.value, true);
+    return parsed.ok ? undefined : parsed.error;
+  }
+  if (!hasExpression(source)) return undefined;
+  const split = splitTemplate(source);
+  if (!split.ok) return split.error;
+  for (const segment of split.segments) {
+    if ('literal' in segment) continue;
+    const parsed = parseExpression(segment.expression, false);
+    if (!parsed.ok) return `${parsed.error} in \${{ ${segment.expression} }}`;
+  }
+  return undefined;
+}
+
+/**
+ * The contexts a template's expressions read (lower-cased), or undefined when it does not parse. The planner uses
+ * it to decide whether a value can be evaluated at plan time (only `github`, `matrix`, `strategy`).
+ */
+export function contextsUsed(template: string): ReadonlySet<string> | undefined {
+  const split = splitTemplate(template);
+  if (!split.ok) return undefined;
+  const used = new Set<string>();
+  for (const segment of split.segments) {
+    if ('literal' in segment) continue;
+    const parsed = parseExpression(segment.expression, false);
+    if (!parsed.ok) return undefined;
+    for (const name of referencesOf(parsed.tree).contexts) used.add(name);
+  }
+  return used;
+}
