@@ -113,9 +113,12 @@ export function parseConfig(text: string, source: string, base: OperatorConfig =
   const org = str(doc.org, 'org', errors) ?? base.org;
   const publicUrl = str(doc.publicUrl, 'publicUrl', errors) ?? base.publicUrl;
   if (errors.length > 0) {
-    throw new ConfigError(`${source}: ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n  - ${errors.join('\n  - ')}`, {
-      source,
-    });
+    throw new ConfigError(
+      `${source}: ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n  - ${errors.join('\n  - ')}`,
+      {
+        source,
+      },
+    );
   }
   return { routes, limits, store, publicUrl, ...optional('org', org) };
 }

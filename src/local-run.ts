@@ -44,7 +44,9 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     root = await readRepoRoot(options.dir);
     sha = await resolveCommit(root, options.sha ?? 'HEAD');
   } catch {
-    err.write(`spotcheck: ${options.dir} is not a git repository with a commit${options.sha ? ` ${options.sha}` : ''}\n`);
+    err.write(
+      `spotcheck: ${options.dir} is not a git repository with a commit${options.sha ? ` ${options.sha}` : ''}\n`,
+    );
     return 2;
   }
   const ref = normaliseRef(options.ref ?? (await readCurrentRef(root)) ?? 'refs/heads/main');
@@ -94,7 +96,8 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
   const runner = createLocalRunner({
     sink,
     dataDir,
-    baseEnv: () => Object.fromEntries(Object.entries(options.env).filter((e): e is [string, string] => e[1] !== undefined)),
+    baseEnv: () =>
+      Object.fromEntries(Object.entries(options.env).filter((e): e is [string, string] => e[1] !== undefined)),
     logger: options.logger,
   });
   const orchestrator: Orchestrator = new Orchestrator({
@@ -137,7 +140,15 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
       if (run) views.push({ run, orders: await embedded.store.listOrders(runId) });
     }
     progress.stop();
-    out.write('\n' + renderComment({ runs: views, logUrl: (r, o) => `file://${logPath(dataDir, { runId: r, orderId: o, attempt: 1 })}`, now: Date.now() }) + '\n');
+    out.write(
+      '\n' +
+        renderComment({
+          runs: views,
+          logUrl: (r, o) => `file://${logPath(dataDir, { runId: r, orderId: o, attempt: 1 })}`,
+          now: Date.now(),
+        }) +
+        '\n',
+    );
     out.write(`\nlogs: ${join(dataDir, 'logs')}\n`);
     return views.every((v) => v.run.status === 'succeeded') ? 0 : 1;
   } finally {
@@ -145,7 +156,8 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     options.signal?.removeEventListener('abort', onAbort);
     await runner.idle();
     await embedded.close();
-    if (options.env.SPOTCHECK_KEEP_LOGS === undefined) await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
+    if (options.env.SPOTCHECK_KEEP_LOGS === undefined)
+      await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 

@@ -15,13 +15,7 @@ import {
   type EngineEvent,
   type EngineOptions,
 } from './core/engine.ts';
-import {
-  type GithubContext,
-  type OrderRecord,
-  type RepoRef,
-  type RunPlan,
-  type RunRecord,
-} from './core/types.ts';
+import { type GithubContext, type OrderRecord, type RepoRef, type RunPlan, type RunRecord } from './core/types.ts';
 import type { Limits } from './config.ts';
 import type { AgentReport, OrderJob, OrderRef, ReportSink, Route, Runner } from '../runners/runner.ts';
 import type { Store } from './store/store.ts';
@@ -119,7 +113,11 @@ export class Orchestrator implements ReportSink {
     this.#log.info({ runId: run.runId, file: run.file, orders: orders.length }, 'run created');
     if (plan.concurrency) await this.#supersede(run, plan.concurrency.cancelInProgress);
     await this.#options.reporter.runChanged(run);
-    await this.#apply(run, transition({ run, orders: byId(orders) }, { type: 'started' }, now, this.#engine).decisions, byId(orders));
+    await this.#apply(
+      run,
+      transition({ run, orders: byId(orders) }, { type: 'started' }, now, this.#engine).decisions,
+      byId(orders),
+    );
     return { run, created: true };
   }
 
@@ -215,12 +213,16 @@ export class Orchestrator implements ReportSink {
     await this.#apply(run, result.decisions, slice);
   }
 
-  async #apply(run: RunRecord, decisions: readonly Decision[], before: ReadonlyMap<string, OrderRecord>): Promise<void> {
+  async #apply(
+    run: RunRecord,
+    decisions: readonly Decision[],
+    before: ReadonlyMap<string, OrderRecord>,
+  ): Promise<void> {
     await Promise.all(decisions.map((d) => this.#applyOne(run, d, before.get(d.orderId))));
   }
 
   async #applyOne(run: RunRecord, decision: Decision, before: OrderRecord | undefined): Promise<void> {
-    let { changes, effects } = decision;
+    let { changes, effects }: { changes: Decision['changes']; effects: Decision['effects'] } = decision;
     const { expect } = decision;
     const launches = effects.some((e) => e.type === 'launch');
     // A fresh dispatch takes capacity first; without it the order stays queued and waits (oldest first).
@@ -352,7 +354,9 @@ export class Orchestrator implements ReportSink {
   async #onFinal(run: RunRecord, order: OrderRecord, before: OrderRecord | undefined): Promise<void> {
     const heldCapacity = before !== undefined && before.state !== 'queued';
     if (heldCapacity) {
-      await this.#releaseKeys(order.maxParallel === undefined ? [GLOBAL_INFLIGHT] : [GLOBAL_INFLIGHT, jobInflightKey(order)]);
+      await this.#releaseKeys(
+        order.maxParallel === undefined ? [GLOBAL_INFLIGHT] : [GLOBAL_INFLIGHT, jobInflightKey(order)],
+      );
     }
     await Promise.all(
       order.dependents.map(async (dependentId) => {
@@ -392,12 +396,15 @@ export class Orchestrator implements ReportSink {
     const fresh = (await this.#store.getRun(run.runId)) ?? run;
     const status = runOutcome(orders, fresh.reason !== undefined);
     if (status === 'running') return;
-    const finished = await this.#store.updateRun(run.runId, { statuses: ['running'] }, { status, finishedAt: this.#now() });
+    const finished = await this.#store.updateRun(
+      run.runId,
+      { statuses: ['running'] },
+      { status, finishedAt: this.#now() },
+    );
     if (!finished) return;
     this.#log.info({ runId: run.runId, status }, 'run finished');
     await this.#options.reporter.runChanged(finished);
   }
-
 }
 
 function byId(orders: readonly OrderRecord[]): Map<string, OrderRecord> {

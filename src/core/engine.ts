@@ -27,6 +27,9 @@ export type Effect =
   /** Tell the forge / the terminal (commit status, sticky comment, progress). */
   | { readonly type: 'notify' };
 
+/** A partial update; a key set to `undefined` removes that field (the store's `RecordChanges`). */
+export type OrderChanges = { readonly [K in keyof OrderRecord]?: OrderRecord[K] | undefined };
+
 export interface OrderExpectation {
   readonly states: readonly OrderState[];
   readonly attempt?: number;
@@ -36,7 +39,7 @@ export interface OrderExpectation {
 export interface Decision {
   readonly orderId: string;
   readonly expect: OrderExpectation;
-  readonly changes: Partial<OrderRecord>;
+  readonly changes: OrderChanges;
   readonly effects: readonly Effect[];
 }
 
@@ -109,7 +112,9 @@ export function transition(
   switch (event.type) {
     case 'started':
       return accept(
-        [...slice.orders.values()].filter((o) => o.state === 'queued' && o.pendingNeeds === 0).map((o) => ready(slice, o, now)),
+        [...slice.orders.values()]
+          .filter((o) => o.state === 'queued' && o.pendingNeeds === 0)
+          .map((o) => ready(slice, o, now)),
       );
     case 'ready': {
       const order = slice.orders.get(event.orderId);
@@ -229,11 +234,7 @@ function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
   };
 }
 
-function finished(
-  order: OrderRecord,
-  event: Extract<EngineEvent, { type: 'order-finished' }>,
-  now: number,
-): Decision {
+function finished(order: OrderRecord, event: Extract<EngineEvent, { type: 'order-finished' }>, now: number): Decision {
   const base = { outputs: event.outputs, stepResults: event.stepResults };
   switch (event.conclusion) {
     case 'success':
@@ -287,7 +288,7 @@ function finish(
   state: FinalOrderState,
   result: JobResult,
   now: number,
-  extra: Partial<OrderRecord>,
+  extra: OrderChanges,
 ): Decision {
   return {
     orderId: order.id,
@@ -343,7 +344,11 @@ export function runOutcome(orders: readonly OrderRecord[], cancelled: boolean): 
 }
 
 /** Which running runs a new run supersedes under `concurrency` (same group, cancel-in-progress). */
-export function supersededRuns(newRun: RunRecord, running: readonly RunRecord[], cancelInProgress: boolean): RunRecord[] {
+export function supersededRuns(
+  newRun: RunRecord,
+  running: readonly RunRecord[],
+  cancelInProgress: boolean,
+): RunRecord[] {
   if (!cancelInProgress || newRun.concurrencyGroup === undefined) return [];
   return running.filter(
     (r) =>

@@ -1,0 +1,404 @@
+import { describe, expect, it } from 'vitest';
+import {
+  jobResult,
+  runOutcome,
+  supersededRuns,
+  transition,
+  triggersFailFast,
+  type EngineEvent,
+  type Transition,
+} from '../../src/core/engine.ts';
+import type { JobResult, OrderRecord, RunRecord } from '../../src/core/types.ts';
+
+const NOW = 1_700_000_000_000;
+
+function run(overrides: Partial<RunRecord> = {}): RunRecord {
+  return {
+    runId: 'r1',
+    repo: { forge: 'local', host: 'local', owner: 'o', name: 'n' },
+    file: '.spotcheck/workflows/ci.yml',
+    workflowName: 'ci',
+    event: 'push',
+    ref: 'refs/heads/main',
+    sha: 'a'.repeat(40),
+    actor: 'alice',
+    github: {
+      event_name: 'push',
+      ref: 'refs/heads/main',
+      ref_name: 'main',
+      ref_type: 'branch',
+      sha: 'a'.repeat(40),
+      repository: 'o/n',
+      repository_owner: 'o',
+      actor: 'alice',
+      base_ref: '',
+      head_ref: '',
+      server_url: 'https://github.com',
+      run_id: 'r1',
+      workflow: 'ci',
+      event: {},
+    },
+    status: 'running',
+    orderCount: 3,
+    createdAt: NOW - 1000,
+    expiresAt: NOW + 1e9,
+    ...overrides,
+  };
+}
+
+function order(id: string, overrides: Partial<OrderRecord> = {}): OrderRecord {
+  return {
+    id,
+    job: id.split('.')[0] ?? id,
+    name: id,
+    needs: [],
+    needsOrders: [],
+    runsOn: 'local',
+    matrix: {},
+    timeoutMinutes: 10,
+    continueOnError: false,
+    failFast: true,
+    env: {},
+    steps: [],
+    outputExprs: {},
+    runId: 'r1',
+    state: 'queued',
+    attempt: 1,
+    pendingNeeds: 0,
+    dependents: [],
+    outputs: {},
+    createdAt: NOW - 1000,
+    ...overrides,
+  };
+}
+
+function done(id: string, result: JobResult, overrides: Partial<OrderRecord> = {}): OrderRecord {
+  const state = { success: 'succeeded', failure: 'failed', cancelled: 'cancelled', skipped: 'skipped' } as const;
+  return order(id, { state: state[result], result, finishedAt: NOW - 10, ...overrides });
+}
+
+function step(orders: OrderRecord[], event: EngineEvent, r: RunRecord = run()): Transition {
+  return transition({ run: r, orders: new Map(orders.map((o) => [o.id, o])) }, event, NOW, { maxAttempts: 3 });
+}
+
+/** The one decision of a transition, asserting there is exactly one. */
+function only(t: Transition) {
+  expect(t.rejected).toBeUndefined();
+  expect(t.decisions).toHaveLength(1);
+  return t.decisions[0]!;
+}
+
+function effectTypes(t: Transition): string[] {
+  return only(t).effects.map((e) => e.type);
+}
+
+describe('started', () => {
+  it('dispatches exactly the roots', () => {
+    const t = step([order('a'), order('b'), order('c', { needs: ['a'], needsOrders: ['a'], pendingNeeds: 1 })], {
+      type: 'started',
+    });
+    expect(t.decisions.map((d) => [d.orderId, d.changes.state])).toEqual([
+      ['a', 'dispatching'],
+      ['b', 'dispatching'],
+    ]);
+    for (const d of t.decisions) {
+      expect(d.expect.states).toEqual(['queued']);
+      expect(d.effects.map((e) => e.type)).toEqual(['launch', 'notify']);
+      expect(d.changes.dispatchedAt).toBe(NOW);
+    }
+  });
+});
+
+describe('ready: needs and if', () => {
+  const needsBuild = { needs: ['build'], needsOrders: ['build'] };
+  const cases: {
+    name: string;
+    need: JobResult;
+    if?: string;
+    outputs?: Record<string, string>;
+    github?: Partial<RunRecord['github']>;
+    state: string;
+    reason?: RegExp;
+  }[] = [
+    { name: 'all needs succeeded, no if', need: 'success', state: 'dispatching' },
+    { name: 'a need failed, no if', need: 'failure', state: 'skipped', reason: /needed job "build" failed/ },
+    { name: 'a need was skipped, no if', need: 'skipped', state: 'skipped', reason: /"build" was skipped/ },
+    { name: 'a need was cancelled, no if', need: 'cancelled', state: 'skipped', reason: /was cancelled/ },
+    { name: 'failure() after a failed need', need: 'failure', if: 'failure()', state: 'dispatching' },
+    { name: 'failure() after a successful need', need: 'success', if: 'failure()', state: 'skipped', reason: /if/ },
+    { name: 'always() after a failed need', need: 'failure', if: 'always()', state: 'dispatching' },
+    { name: '${{ always() }} wrapped', need: 'skipped', if: '${{ always() }}', state: 'dispatching' },
+    { name: 'cancelled() after a cancelled need', need: 'cancelled', if: 'cancelled()', state: 'dispatching' },
+    { name: '!cancelled() after a failed need', need: 'failure', if: '!cancelled()', state: 'dispatching' },
+    {
+      name: 'needs.X.result in if',
+      need: 'failure',
+      if: "always() && needs.build.result == 'failure'",
+      state: 'dispatching',
+    },
+    {
+      name: 'if false on github context',
+      need: 'success',
+      if: "github.event_name == 'testme'",
+      state: 'skipped',
+      reason: /if: github.event_name == 'testme' was false/,
+    },
+    { name: 'if true on github context', need: 'success', if: "github.ref == 'refs/heads/main'", state: 'dispatching' },
+    {
+      name: 'needs outputs in if',
+      need: 'success',
+      if: "needs.build.outputs.deploy == 'yes'",
+      outputs: { deploy: 'yes' },
+      state: 'dispatching',
+    },
+    { name: 'needs outputs mismatch', need: 'success', if: "needs.build.outputs.deploy == 'yes'", state: 'skipped' },
+    { name: 'invalid if fails the order', need: 'success', if: 'github.ref ==', state: 'failed', reason: /invalid if/ },
+  ];
+  it.each(cases)('$name → $state', (c) => {
+    const t = step(
+      [
+        done('build', c.need, { outputs: c.outputs ?? {} }),
+        order('deploy', { ...needsBuild, ...(c.if === undefined ? {} : { if: c.if }) }),
+      ],
+      { type: 'ready', orderId: 'deploy' },
+    );
+    const d = only(t);
+    expect(d.changes.state).toBe(c.state);
+    if (c.reason) expect(d.changes.reason).toMatch(c.reason);
+    if (c.state === 'dispatching') expect(d.effects.map((e) => e.type)).toContain('launch');
+    else
+      expect(d.effects).toContainEqual({ type: 'order-final', result: c.state === 'failed' ? 'failure' : 'skipped' });
+  });
+
+  it('a matrix need fails when any cell failed', () => {
+    const t = step(
+      [
+        done('test.1', 'success', { job: 'test' }),
+        done('test.2', 'failure', { job: 'test' }),
+        order('report', {
+          needs: ['test'],
+          needsOrders: ['test.1', 'test.2'],
+          if: "needs.test.result == 'failure' && always()",
+        }),
+      ],
+      { type: 'ready', orderId: 'report' },
+    );
+    expect(only(t).changes.state).toBe('dispatching');
+  });
+
+  it('refuses an order that still waits for needs or is not queued', () => {
+    expect(step([order('x', { pendingNeeds: 1 })], { type: 'ready', orderId: 'x' }).rejected).toMatch(/waits/);
+    expect(step([order('x', { state: 'running' })], { type: 'ready', orderId: 'x' }).rejected).toMatch(/running/);
+  });
+});
+
+describe('runner reports', () => {
+  const running = order('a', { state: 'running', handle: 'pid-1', runner: 'local', startedAt: NOW - 5000 });
+
+  it('dispatched records the handle', () => {
+    const d = only(
+      step([order('a', { state: 'dispatching' })], {
+        type: 'dispatched',
+        orderId: 'a',
+        attempt: 1,
+        runner: 'local',
+        handle: 'h',
+      }),
+    );
+    expect(d.changes).toEqual({ runner: 'local', handle: 'h' });
+    expect(d.expect).toEqual({ states: ['dispatching'], attempt: 1 });
+  });
+
+  it('running sets the deadline from timeout-minutes', () => {
+    const d = only(step([order('a', { state: 'dispatching' })], { type: 'order-running', orderId: 'a', attempt: 1 }));
+    expect(d.changes).toMatchObject({ state: 'running', startedAt: NOW, deadline: NOW + 10 * 60_000 });
+  });
+
+  const finishCases: {
+    conclusion: 'success' | 'failure' | 'cancelled' | 'timed_out';
+    continueOnError?: boolean;
+    state: string;
+    result: JobResult;
+    reason?: RegExp;
+  }[] = [
+    { conclusion: 'success', state: 'succeeded', result: 'success' },
+    { conclusion: 'failure', state: 'failed', result: 'failure', reason: /step "Test" failed \(exit code 2\)/ },
+    { conclusion: 'failure', continueOnError: true, state: 'failed', result: 'success', reason: /continue-on-error/ },
+    { conclusion: 'cancelled', state: 'cancelled', result: 'cancelled' },
+    { conclusion: 'timed_out', state: 'timed_out', result: 'failure' },
+  ];
+  it.each(finishCases)('finished $conclusion (continue-on-error $continueOnError) → $state/$result', (c) => {
+    const d = only(
+      step([{ ...running, continueOnError: c.continueOnError ?? false }], {
+        type: 'order-finished',
+        orderId: 'a',
+        attempt: 1,
+        conclusion: c.conclusion,
+        outputs: { v: '1' },
+        stepResults: [
+          { index: 0, name: 'Test', outcome: 'failure', conclusion: 'failure', exitCode: 2, durationMs: 5 },
+        ],
+      }),
+    );
+    expect(d.changes).toMatchObject({ state: c.state, result: c.result, finishedAt: NOW, outputs: { v: '1' } });
+    if (c.reason) expect(d.changes.reason).toMatch(c.reason);
+    expect(d.effects).toContainEqual({ type: 'order-final', result: c.result });
+    expect(d.expect.attempt).toBe(1);
+  });
+
+  it('refuses a report from a superseded attempt', () => {
+    const t = step([{ ...running, attempt: 2 }], {
+      type: 'order-finished',
+      orderId: 'a',
+      attempt: 1,
+      conclusion: 'success',
+      outputs: {},
+      stepResults: [],
+    });
+    expect(t.decisions).toEqual([]);
+    expect(t.rejected).toMatch(/superseded/);
+  });
+
+  it.each(['succeeded', 'failed', 'cancelled', 'skipped', 'timed_out'] as const)(
+    'nothing changes a %s order',
+    (state) => {
+      const t = step([{ ...running, state }], {
+        type: 'order-finished',
+        orderId: 'a',
+        attempt: 1,
+        conclusion: 'success',
+        outputs: {},
+        stepResults: [],
+      });
+      expect(t.decisions).toEqual([]);
+      expect(t.rejected).toBeDefined();
+    },
+  );
+
+  it('an interruption retries with a new attempt while attempts remain', () => {
+    const d = only(step([running], { type: 'order-interrupted', orderId: 'a', attempt: 1, reason: 'spot reclaimed' }));
+    expect(d.changes).toMatchObject({ state: 'dispatching', attempt: 2, handle: undefined });
+    expect(d.changes.reason).toMatch(/attempt 2 of 3.*spot reclaimed/);
+    expect(d.effects.map((e) => e.type)).toEqual(['launch', 'notify']);
+  });
+
+  it('the last interruption fails the order', () => {
+    const d = only(
+      step([{ ...running, attempt: 3 }], { type: 'order-interrupted', orderId: 'a', attempt: 3, reason: 'gone' }),
+    );
+    expect(d.changes).toMatchObject({ state: 'failed', result: 'failure' });
+    expect(d.changes.reason).toMatch(/interrupted 3 times/);
+  });
+
+  it('a timeout terminates the execution and marks timed_out', () => {
+    const t = step([running], { type: 'timeout', orderId: 'a', attempt: 1 });
+    expect(effectTypes(t)).toEqual(['terminate', 'order-final', 'notify']);
+    expect(only(t).effects[0]).toEqual({ type: 'terminate', handle: 'pid-1', runner: 'local', reason: 'timed out' });
+    expect(only(t).changes).toMatchObject({ state: 'timed_out', result: 'failure' });
+    expect(only(t).changes.reason).toMatch(/10 minutes/);
+  });
+
+  it('a failed launch fails the order with the reason', () => {
+    const d = only(
+      step([order('a', { state: 'dispatching' })], {
+        type: 'launch-failed',
+        orderId: 'a',
+        attempt: 1,
+        reason: 'no route for "gpu"',
+      }),
+    );
+    expect(d.changes).toMatchObject({ state: 'failed', result: 'failure', reason: 'no route for "gpu"' });
+  });
+
+  it('a skip route skips the order', () => {
+    const d = only(
+      step([order('a', { state: 'dispatching' })], { type: 'route-skipped', orderId: 'a', attempt: 1, reason: 'host' }),
+    );
+    expect(d.changes).toMatchObject({ state: 'skipped', result: 'skipped' });
+  });
+});
+
+describe('cancel and fail-fast', () => {
+  it('cancel finishes every unfinished order and terminates live ones', () => {
+    const t = step(
+      [
+        done('a', 'success'),
+        order('b', { state: 'running', handle: 'h', runner: 'spot' }),
+        order('c', { pendingNeeds: 1 }),
+        order('d', { state: 'dispatching' }),
+      ],
+      { type: 'cancel', reason: 'PR closed' },
+    );
+    expect(t.decisions.map((d) => d.orderId)).toEqual(['b', 'c', 'd']);
+    for (const d of t.decisions)
+      expect(d.changes).toMatchObject({ state: 'cancelled', result: 'cancelled', reason: 'PR closed' });
+    expect(t.decisions[0]!.effects[0]).toEqual({ type: 'terminate', handle: 'h', runner: 'spot', reason: 'PR closed' });
+    expect(t.decisions[1]!.effects.map((e) => e.type)).toEqual(['order-final', 'notify']);
+  });
+
+  it('fail-fast cancels the failed cell’s unfinished siblings only', () => {
+    const m = (n: number) => ({ job: 'test', matrix: { shard: n } });
+    const t = step(
+      [
+        done('test.1', 'failure', m(1)),
+        done('test.2', 'success', m(2)),
+        order('test.3', { ...m(3), state: 'running', handle: 'h3', runner: 'local' }),
+        order('test.4', m(4)),
+        order('lint', { state: 'running' }),
+      ],
+      { type: 'fail-fast', failedOrderId: 'test.1' },
+    );
+    expect(t.decisions.map((d) => d.orderId)).toEqual(['test.3', 'test.4']);
+    expect(t.decisions[0]!.changes.reason).toMatch(/fail-fast/);
+  });
+
+  const failFastCases: { name: string; o: Partial<OrderRecord>; expected: boolean }[] = [
+    { name: 'failed matrix cell', o: { state: 'failed', matrix: { a: 1 } }, expected: true },
+    { name: 'timed out matrix cell', o: { state: 'timed_out', matrix: { a: 1 } }, expected: true },
+    { name: 'fail-fast: false', o: { state: 'failed', matrix: { a: 1 }, failFast: false }, expected: false },
+    { name: 'not a matrix job', o: { state: 'failed' }, expected: false },
+    { name: 'continue-on-error', o: { state: 'failed', matrix: { a: 1 }, continueOnError: true }, expected: false },
+    { name: 'succeeded', o: { state: 'succeeded', matrix: { a: 1 } }, expected: false },
+  ];
+  it.each(failFastCases)('triggersFailFast: $name → $expected', (c) => {
+    expect(triggersFailFast(order('x', c.o))).toBe(c.expected);
+  });
+});
+
+describe('results', () => {
+  it.each([
+    [['success', 'success'], 'success'],
+    [['success', 'failure'], 'failure'],
+    [['cancelled', 'success'], 'cancelled'],
+    [['failure', 'cancelled'], 'failure'],
+    [['skipped', 'success'], 'success'],
+    [['skipped'], 'skipped'],
+    [[], 'skipped'],
+  ] as [JobResult[], JobResult][])('jobResult(%j) = %s', (cells, expected) => {
+    expect(jobResult(cells)).toBe(expected);
+  });
+
+  it.each([
+    { orders: [done('a', 'success'), done('b', 'skipped')], cancelled: false, status: 'succeeded' },
+    { orders: [done('a', 'success'), done('b', 'failure')], cancelled: false, status: 'failed' },
+    { orders: [done('a', 'failure', { state: 'failed', result: 'success' })], cancelled: false, status: 'succeeded' },
+    { orders: [done('a', 'success'), order('b', { state: 'running' })], cancelled: false, status: 'running' },
+    { orders: [done('a', 'cancelled')], cancelled: false, status: 'cancelled' },
+    { orders: [done('a', 'success'), done('b', 'cancelled')], cancelled: true, status: 'cancelled' },
+  ])('runOutcome → $status', ({ orders, cancelled, status }) => {
+    expect(runOutcome(orders, cancelled)).toBe(status);
+  });
+
+  it('supersededRuns cancels older running runs of the same group only', () => {
+    const newer = run({ runId: 'new', concurrencyGroup: 'g', createdAt: NOW });
+    const runs = [
+      run({ runId: 'old', concurrencyGroup: 'g', createdAt: NOW - 5 }),
+      run({ runId: 'other', concurrencyGroup: 'h', createdAt: NOW - 5 }),
+      run({ runId: 'done', concurrencyGroup: 'g', status: 'succeeded', createdAt: NOW - 5 }),
+      run({ runId: 'later', concurrencyGroup: 'g', createdAt: NOW + 5 }),
+      newer,
+    ];
+    expect(supersededRuns(newer, runs, true).map((r) => r.runId)).toEqual(['old']);
+    expect(supersededRuns(newer, runs, false)).toEqual([]);
+  });
+});
