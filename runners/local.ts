@@ -1,0 +1,312 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { executeOrder } from './agent/execute-order.ts';
+import type { AgentReport, LaunchRequest, LaunchResult, OrderJob, OrderRef, ReportSink, Runner } from './runner.ts';
+
+export interface LocalRunnerOptions {
+  readonly sink: ReportSink;
+  /** Working directories go to `<dataDir>/work/`, logs to `<dataDir>/logs/` (see `logPath`). */
+  readonly dataDir: string;
+  /**
+   * The environment steps start from, asked once per launch. Under `serve` this is a clean PATH/HOME — never the
+   * bot's own environment (private key, webhook secret, forge token, AWS credentials); `spotcheck run` passes the
+   * caller's environment through, as `make` would.
+   */
+  readonly baseEnv: () => Record<string, string>;
+  readonly logger?: Logger;
+  /** SIGTERM → SIGKILL grace when a step is stopped. */
+  readonly killGraceMs?: number;
+  /** Log chunks are coalesced into one `log` report per this many ms … */
+  readonly logFlushMs?: number;
+  /** … or per this many bytes, whichever comes first. */
+  readonly logFlushBytes?: number;
+  readonly maxLogBytes?: number;
+}
+
+export type LocalRunner = Runner & {
+  /** Resolves once no execution is in flight (every launched order has reported `finished` or `interrupted`). */
+  idle(): Promise<void>;
+};
+
+const DEFAULT_LOG_FLUSH_MS = 250;
+const DEFAULT_LOG_FLUSH_BYTES = 64 * 1024;
+/** Finished executions remembered for launch idempotency; older ones are forgotten first. */
+const MAX_REMEMBERED = 10_000;
+
+/** Where the log of one attempt of one order is written; the server's log page and the CLI read it. */
+export function logPath(dataDir: string, ref: OrderRef): string {
+  return path.join(dataDir, 'logs', safeSegment(ref.runId), `${safeSegment(ref.orderId)}.${ref.attempt}.log`);
+}
+
+interface Execution {
+  readonly handle: string;
+  readonly controller: AbortController;
+  done: boolean;
+  promise: Promise<void>;
+}
+
+/**
+ * Runs orders as local processes: clones the commit into a fresh directory under `dataDir`, runs the steps with
+ * `executeOrder`, streams the log to a file and to the sink, and removes the directory afterwards. Steps run on
+ * this host with its privileges — production routes use Spot or CodeBuild (README, "Security").
+ */
+export function createLocalRunner(opts: LocalRunnerOptions): LocalRunner {
+  const executions = new Map<string, Execution>();
+  const inFlight = new Set<Execution>();
+
+  const forgetOldest = (): void => {
+    if (executions.size <= MAX_REMEMBERED) return;
+    for (const [handle, execution] of executions) {
+      if (executions.size <= MAX_REMEMBERED) break;
+      if (execution.done) executions.delete(handle);
+    }
+  };
+
+  return {
+    kind: 'local',
+
+    launch(request: LaunchRequest): Promise<LaunchResult> {
+      const handle = handleOf(request.job.ref);
+      // Idempotent per run/order/attempt (the Runner contract): a repeated launch starts nothing.
+      if (executions.has(handle)) return Promise.resolve({ handle });
+      const execution: Execution = { handle, controller: new AbortController(), done: false, promise: Promise.resolve() };
+      executions.set(handle, execution);
+      inFlight.add(execution);
+      execution.promise = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => runExecution(request.job, execution.controller.signal, opts))
+        .catch((err: unknown) => opts.logger?.error({ err, handle }, 'local execution crashed'))
+        .finally(() => {
+          execution.done = true;
+          inFlight.delete(execution);
+          forgetOldest();
+        });
+      return Promise.resolve({ handle });
+    },
+
+    terminate(handle: string, reason: string): Promise<void> {
+      const execution = executions.get(handle);
+      // Terminating a gone or unknown handle is not an error (the Runner contract).
+      if (execution !== undefined && !execution.done) execution.controller.abort(reason);
+      return Promise.resolve();
+    },
+
+    isAlive(handle: string): Promise<boolean> {
+      const execution = executions.get(handle);
+      return Promise.resolve(execution !== undefined && !execution.done);
+    },
+
+    async idle(): Promise<void> {
+      while (inFlight.size > 0) {
+        await Promise.all([...inFlight].map((execution) => execution.promise));
+      }
+    },
+  };
+}
+
+function handleOf(ref: OrderRef): string {
+  return `local:${ref.runId}/${ref.orderId}/${ref.attempt}`;
+}
+
+/** One attempt, start to end. Every path reports exactly one `finished` or `interrupted`, last. */
+async function runExecution(job: OrderJob, signal: AbortSignal, opts: LocalRunnerOptions): Promise<void> {
+  const { ref } = job;
+  const logger = opts.logger?.child({ runId: ref.runId, orderId: ref.orderId, attempt: ref.attempt });
+  const reporter = createReporter(opts.sink, ref, logger, {
+    flushMs: opts.logFlushMs ?? DEFAULT_LOG_FLUSH_MS,
+    flushBytes: opts.logFlushBytes ?? DEFAULT_LOG_FLUSH_BYTES,
+  });
+  let final: AgentReport | undefined;
+  let workBase: string | undefined;
+  let logFile: ReturnType<typeof createWriteStream> | undefined;
+  try {
+    void reporter.send({ type: 'running' });
+    const file = logPath(opts.dataDir, ref);
+    await mkdir(path.dirname(file), { recursive: true });
+    const stream = createWriteStream(file, { flags: 'w' });
+    stream.on('error', (err) => logger?.warn({ err }, 'cannot write the order log'));
+    logFile = stream;
+    const onLog = (chunk: string): void => {
+      stream.write(chunk);
+      reporter.log(chunk);
+    };
+
+    const workRoot = path.join(opts.dataDir, 'work');
+    await mkdir(workRoot, { recursive: true });
+    workBase = await mkdtemp(path.join(workRoot, `${safeSegment(ref.runId)}-${safeSegment(ref.orderId)}-`));
+    const workdir = path.join(workBase, 'src');
+    const tempDir = path.join(workBase, 'tmp');
+    await mkdir(tempDir);
+    const baseEnv = opts.baseEnv();
+
+    onLog(`##[checkout] ${job.sha}\n`);
+    const checkout = await checkoutCommit(job, workdir, baseEnv, signal);
+    if (!checkout.ok) {
+      onLog(`##[error] checkout failed: ${checkout.error}\n`);
+      final = signal.aborted
+        ? { type: 'finished', conclusion: 'cancelled', outputs: {}, stepResults: [], reason: reasonOf(signal) }
+        : {
+            type: 'finished',
+            conclusion: checkout.timedOut ? 'timed_out' : 'failure',
+            outputs: {},
+            stepResults: [],
+            reason: `checkout failed: ${checkout.error}`,
+          };
+    } else {
+      const outcome = await executeOrder({
+        job,
+        workdir,
+        tempDir,
+        baseEnv,
+        onLog,
+        onStep: (result) => void reporter.send({ type: 'step', result }),
+        signal,
+        ...(opts.killGraceMs === undefined ? {} : { killGraceMs: opts.killGraceMs }),
+        ...(opts.maxLogBytes === undefined ? {} : { maxLogBytes: opts.maxLogBytes }),
+      });
+      onLog(`##[conclusion] ${outcome.conclusion}${outcome.reason === undefined ? '' : `: ${outcome.reason}`}\n`);
+      final = { type: 'finished', ...outcome };
+    }
+  } catch (err) {
+    logger?.error({ err }, 'local execution failed');
+    final = { type: 'interrupted', reason: `local runner error: ${err instanceof Error ? err.message : String(err)}` };
+  } finally {
+    if (logFile !== undefined) {
+      const stream = logFile;
+      await new Promise<void>((resolve) => stream.end(resolve));
+    }
+    if (workBase !== undefined) {
+      await rm(workBase, { recursive: true, force: true }).catch((err: unknown) =>
+        logger?.warn({ err }, 'cannot remove the working directory'),
+      );
+    }
+  }
+  await reporter.send(final ?? { type: 'interrupted', reason: 'local runner error: no outcome' });
+}
+
+interface Reporter {
+  /** Queues a report after every earlier one (and after the log chunks buffered so far). */
+  send(report: AgentReport): Promise<void>;
+  log(chunk: string): void;
+}
+
+/**
+ * Reports to the sink strictly in order. Log chunks are coalesced so a chatty step costs a few reports a second,
+ * not one per write. A failing sink is logged and skipped: the orchestrator's watchdog (`isAlive`) recovers an
+ * order whose reports were lost.
+ */
+function createReporter(
+  sink: ReportSink,
+  ref: OrderRef,
+  logger: Logger | undefined,
+  limits: { readonly flushMs: number; readonly flushBytes: number },
+): Reporter {
+  let chain = Promise.resolve();
+  let buffered: string[] = [];
+  let bufferedBytes = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  const enqueue = (report: AgentReport): Promise<void> => {
+    chain = chain.then(
+      () =>
+        sink.report(ref, report).catch((err: unknown) => {
+          logger?.warn({ err, report: report.type }, 'report to the sink failed');
+        }),
+      () => undefined,
+    );
+    return chain;
+  };
+  const flush = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (buffered.length === 0) return;
+    const chunk = buffered.join('');
+    buffered = [];
+    bufferedBytes = 0;
+    void enqueue({ type: 'log', chunk });
+  };
+
+  return {
+    send(report) {
+      flush();
+      return enqueue(report);
+    },
+    log(chunk) {
+      buffered.push(chunk);
+      bufferedBytes += Buffer.byteLength(chunk);
+      if (bufferedBytes >= limits.flushBytes) flush();
+      else timer ??= setTimeout(flush, limits.flushMs);
+    },
+  };
+}
+
+type CheckoutResult = { ok: true } | { ok: false; error: string; timedOut: boolean };
+
+/**
+ * `git clone --no-checkout` then `git checkout --detach <sha>`: works for a local path and for a URL. A commit no
+ * branch or tag reaches (a PR head) is fetched by id first, which GitHub and Gitea allow.
+ */
+async function checkoutCommit(
+  job: OrderJob,
+  workdir: string,
+  baseEnv: Readonly<Record<string, string>>,
+  signal: AbortSignal,
+): Promise<CheckoutResult> {
+  // The sha goes on a git command line: accept an object id only, so it can never be read as an option.
+  if (!/^[0-9a-f]{7,64}$/i.test(job.sha)) return { ok: false, error: `'${job.sha}' is not a commit id`, timedOut: false };
+  // Never prompt for credentials: a prompt would hang the order until its timeout.
+  const env = { ...baseEnv, GIT_TERMINAL_PROMPT: '0' };
+  const timeoutMs = Math.max(1, Math.round(job.timeoutMinutes * 60_000));
+  const gitSignal = AbortSignal.any([signal, AbortSignal.timeout(Math.min(timeoutMs, 2 ** 31 - 1))]);
+  const run = (args: string[], cwd: string) => runGit(args, cwd, env, gitSignal, job.cloneUrl);
+  const fail = (error: string): CheckoutResult => ({ ok: false, error, timedOut: gitSignal.aborted && !signal.aborted });
+
+  const clone = await run(['clone', '--no-checkout', '--quiet', '--', job.cloneUrl, workdir], path.dirname(workdir));
+  if (!clone.ok) return fail(clone.error);
+  let checkout = await run(['checkout', '--detach', '--quiet', job.sha], workdir);
+  if (!checkout.ok && !gitSignal.aborted) {
+    const fetch = await run(['fetch', '--quiet', 'origin', job.sha], workdir);
+    if (fetch.ok) checkout = await run(['checkout', '--detach', '--quiet', job.sha], workdir);
+  }
+  return checkout.ok ? { ok: true } : fail(checkout.error);
+}
+
+function runGit(
+  args: string[],
+  cwd: string,
+  env: Readonly<Record<string, string>>,
+  signal: AbortSignal,
+  cloneUrl: string,
+): Promise<{ ok: true } | { ok: false; error: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('git', args, { cwd, env: { ...env }, stdio: ['ignore', 'ignore', 'pipe'], signal });
+    let stderr = '';
+    child.stderr.on('data', (data: Buffer) => {
+      if (stderr.length < 8192) stderr += data.toString('utf8');
+    });
+    child.once('error', (err) => resolve({ ok: false, error: redact(err.message, cloneUrl) }));
+    child.once('close', (code) => {
+      if (code === 0) return resolve({ ok: true });
+      const message = stderr.trim().split('\n').slice(-3).join(' ') || `git ${args[0] ?? ''} exited with ${code}`;
+      resolve({ ok: false, error: redact(message, cloneUrl) });
+    });
+  });
+}
+
+/** Clone URLs of cloud agents carry a token; git's messages must not carry it into logs and statuses. */
+function redact(message: string, cloneUrl: string): string {
+  return message.replaceAll(cloneUrl, '<clone-url>').replace(/(\/\/)[^/@\s]+@/g, '$1***@');
+}
+
+function reasonOf(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return typeof reason === 'string' && reason !== '' ? reason : 'the order was cancelled';
+}
+
+/** A path segment that cannot escape its directory. */
+function safeSegment(value: string): string {
+  const cleaned = value.replace(/[^A-Za-z0-9._-]/g, '_');
+  return /^\.*$/.test(cleaned) ? `_${cleaned}` : cleaned;
+}
