@@ -1,6 +1,13 @@
 import type { OrderRecord, OrderState, RepoRef, RunRecord, RunStatus } from '../core/types.ts';
 
 /**
+ * A partial update. A key present with the value `undefined` removes that field from the stored record (e.g.
+ * `{ waitingSince: undefined }`); an absent key leaves the field as it is. (`Partial<T>` cannot say this under
+ * `exactOptionalPropertyTypes`.)
+ */
+export type RecordChanges<T> = { readonly [K in keyof T]?: T[K] | undefined };
+
+/**
  * Persistence stays dumb: conditional writes and reads. The engine decides which transitions are legal; a lost
  * race is an expected outcome (`undefined`), never an exception. No transactions (dynalite has none) and no TTL
  * reliance: records carry `expiresAt` and reads filter them.
@@ -16,13 +23,14 @@ export interface Store {
   getOrders(runId: string, orderIds: readonly string[]): Promise<OrderRecord[]>;
   /**
    * Applies `changes` iff the order's state is one of `expect.states` (and its attempt equals `expect.attempt`
-   * when given). Returns the record after the write, or undefined when the condition failed.
+   * when given). Returns the record after the write, or undefined when the condition failed. A key of `changes`
+   * set to `undefined` removes that field.
    */
   updateOrder(
     runId: string,
     orderId: string,
     expect: { readonly states: readonly OrderState[]; readonly attempt?: number },
-    changes: Partial<OrderRecord>,
+    changes: RecordChanges<OrderRecord>,
   ): Promise<OrderRecord | undefined>;
   /**
    * Records, at most once per `needId`, that a need of `orderId` is final: decrements `pendingNeeds` by one.
@@ -33,11 +41,14 @@ export interface Store {
     orderId: string,
     needId: string,
   ): Promise<{ readonly order: OrderRecord; readonly applied: boolean } | undefined>;
-  /** Applies `changes` iff the run's status is one of `expect.statuses`; undefined when the condition failed. */
+  /**
+   * Applies `changes` iff the run's status is one of `expect.statuses`; undefined when the condition failed. A key
+   * of `changes` set to `undefined` removes that field.
+   */
   updateRun(
     runId: string,
     expect: { readonly statuses: readonly RunStatus[] },
-    changes: Partial<RunRecord>,
+    changes: RecordChanges<RunRecord>,
   ): Promise<RunRecord | undefined>;
   /**
    * Atomically adds `delta` to a named counter (created at 0). With `max`, a positive delta is applied only if the

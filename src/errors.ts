@@ -1,0 +1,38 @@
+/**
+ * spotcheck's typed errors. Vendor errors (AWS SDK, Octokit, fetch) are converted to these at the adapter that
+ * met them, so callers branch on our classes and fields, never on a vendor's error names. Expected outcomes (a lost
+ * race, a refused claim) are results, not errors: these classes are for what the caller cannot simply carry on from.
+ */
+
+/** Context fields are for logs and reports: never put a secret in them. */
+export type ErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export interface SpotcheckErrorOptions {
+  readonly cause?: unknown;
+  readonly context?: ErrorContext;
+}
+
+export class SpotcheckError extends Error {
+  override readonly name: string = 'SpotcheckError';
+  readonly context: ErrorContext;
+
+  constructor(message: string, options: SpotcheckErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.context = options.context ?? {};
+  }
+}
+
+/**
+ * A store request failed for a reason other than a lost condition. `retryable` says whether the same request may
+ * succeed later (throttling, a 5xx, a network error, after the SDK's own retries ran out) or never will (a
+ * validation error, a missing table, an item over the size limit).
+ */
+export class StoreError extends SpotcheckError {
+  override readonly name: string = 'StoreError';
+  readonly retryable: boolean;
+
+  constructor(message: string, options: SpotcheckErrorOptions & { readonly retryable: boolean }) {
+    super(message, options);
+    this.retryable = options.retryable;
+  }
+}
