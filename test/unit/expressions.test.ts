@@ -1,0 +1,267 @@
+import { data } from '@actions/expressions';
+import { describe, expect, it } from 'vitest';
+import {
+  MAX_EXPRESSION_LENGTH,
+  coerceToString,
+  contextsUsed,
+  evaluateCondition,
+  evaluateValue,
+  expressionError,
+  fromExpressionData,
+  hasExpression,
+  interpolate,
+  toExpressionData,
+  type ExpressionContext,
+  type JobStatus,
+} from '../../src/core/expressions.ts';
+
+const ctx: ExpressionContext = {
+  github: {
+    event_name: 'push',
+    ref: 'refs/heads/main',
+    ref_name: 'main',
+    sha: 'abc123',
+    event: { head_commit: { message: 'fix: things' }, labels: ['bug', 'ci'], nothing: null },
+  },
+  env: { GREETING: 'hello' },
+  matrix: { os: 'linux', node: 20, experimental: false },
+  needs: {
+    build: { result: 'failure', outputs: { x: 'forty-two', json: '{"a":[1,2]}' } },
+    lint: { result: 'success', outputs: {} },
+  },
+  steps: { s1: { outcome: 'success', conclusion: 'success', outputs: { v: '7' } } },
+};
+
+describe('evaluateCondition: status functions and the implicit success()', () => {
+  const cases: { cond: string | undefined; status: JobStatus; want: boolean }[] = [
+    // An empty or missing condition means success().
+    { cond: undefined, status: 'success', want: true },
+    { cond: undefined, status: 'failure', want: false },
+    { cond: '', status: 'success', want: true },
+    { cond: '   ', status: 'cancelled', want: false },
+    // No status function: implicitly success() && (cond).
+    { cond: "github.ref == 'refs/heads/main'", status: 'success', want: true },
+    { cond: "github.ref == 'refs/heads/main'", status: 'failure', want: false },
+    { cond: "github.ref == 'refs/heads/other'", status: 'success', want: false },
+    // always() runs whatever happened.
+    { cond: 'always()', status: 'success', want: true },
+    { cond: 'always()', status: 'failure', want: true },
+    { cond: 'always()', status: 'cancelled', want: true },
+    // failure() after a failed need.
+    { cond: 'failure()', status: 'failure', want: true },
+    { cond: 'failure()', status: 'success', want: false },
+    { cond: 'success()', status: 'success', want: true },
+    { cond: 'cancelled()', status: 'cancelled', want: true },
+    { cond: 'cancelled()', status: 'failure', want: false },
+    // !cancelled() runs after success and failure, not after cancel.
+    { cond: '!cancelled()', status: 'success', want: true },
+    { cond: '!cancelled()', status: 'failure', want: true },
+    { cond: '!cancelled()', status: 'cancelled', want: false },
+    // Wrapped in ${{ }}, and case-insensitive function names.
+    { cond: '${{ failure() }}', status: 'failure', want: true },
+    { cond: '${{ Always() }}', status: 'failure', want: true },
+    { cond: "${{ github.event_name == 'push' }}", status: 'failure', want: false },
+    // A status function anywhere disables the implicit success().
+    { cond: "always() && needs.build.result == 'failure'", status: 'failure', want: true },
+    { cond: "needs.build.result == 'failure' || success()", status: 'failure', want: true },
+    // needs.* under the implicit success().
+    { cond: "needs.build.result == 'failure'", status: 'success', want: true },
+    { cond: "needs.lint.result == 'success'", status: 'success', want: true },
+    { cond: "needs.build.outputs.x == 'FORTY-TWO'", status: 'success', want: true }, // == ignores case
+    // The word 'success()' inside a string literal is not a call.
+    { cond: "github.ref == 'success()'", status: 'failure', want: false },
+    // Truthiness of non-booleans.
+    { cond: 'matrix.node', status: 'success', want: true },
+    { cond: 'matrix.experimental', status: 'success', want: false },
+    { cond: 'github.event.nothing', status: 'success', want: false },
+    { cond: "contains(github.event.labels, 'ci')", status: 'success', want: true },
+    // Text mixed with ${{ }} is a format() string: non-empty, hence truthy (GitHub's behaviour).
+    { cond: "${{ github.ref }} == 'nope'", status: 'success', want: true },
+  ];
+  it.each(cases)('if: $cond with status $status → $want', ({ cond, status, want }) => {
+    expect(evaluateCondition(cond, ctx, status)).toEqual({ ok: true, value: want });
+  });
+
+  it('reports a syntax error as a result, not a throw', () => {
+    const result = evaluateCondition("github.ref == 'x", ctx, 'success');
+    expect(result.ok).toBe(false);
+  });
+
+  it('reports an unknown context naming it', () => {
+    const result = evaluateCondition('secrets.TOKEN', ctx, 'success');
+    expect(result).toMatchObject({ ok: false });
+    if (!result.ok) expect(result.error).toContain("'secrets'");
+  });
+});
+
+describe('interpolate', () => {
+  const cases: { template: string; want: string }[] = [
+    { template: 'no expressions here', want: 'no expressions here' },
+    { template: 'echo ${{ matrix.os }}', want: 'echo linux' },
+    { template: '${{ matrix.os }}-${{ matrix.node }}', want: 'linux-20' },
+    { template: 'x${{github.sha}}y', want: 'xabc123y' },
+    { template: 'msg=${{ github.event.head_commit.message }}', want: 'msg=fix: things' },
+    { template: 'null=[${{ github.event.nothing }}]', want: 'null=[]' },
+    { template: 'missing=[${{ github.event.nope.deeper }}]', want: 'missing=[]' },
+    { template: 'bool=${{ matrix.experimental }}', want: 'bool=false' },
+    { template: 'n=${{ 1.50 }}', want: 'n=1.5' },
+    { template: 'n=${{ -0 }}', want: 'n=0' },
+    { template: 'n=${{ 0xff }}', want: 'n=255' },
+    { template: 'n=${{ 0.84551240822557006 }}', want: 'n=0.84551240822557' },
+    { template: 'arr=${{ github.event.labels }}', want: 'arr=[\n  "bug",\n  "ci"\n]' },
+    { template: '${{ toJSON(matrix) }}', want: '{\n  "os": "linux",\n  "node": 20,\n  "experimental": false\n}' },
+    { template: "${{ format('{0}/{1}', github.ref_name, matrix.os) }}", want: 'main/linux' },
+    { template: "${{ format('{{0}}', 'abc') }}", want: '{0}' },
+    { template: "${{ join(github.event.labels, '+') }}", want: 'bug+ci' },
+    { template: "${{ startsWith(github.ref, 'refs/heads/') }}", want: 'true' },
+    { template: "${{ endsWith(github.ref, '/MAIN') }}", want: 'true' },
+    { template: "${{ contains('Hello', 'ell') }}", want: 'true' },
+    { template: '${{ fromJSON(needs.build.outputs.json).a[1] }}', want: '2' },
+    { template: "${{ '}}' }}", want: '}}' },
+    { template: "${{ 'it''s' }}", want: "it's" },
+    { template: "${{ '{{ literal }}' }}", want: '{{ literal }}' },
+    { template: "${{ github['ref_name'] }}", want: 'main' },
+    { template: '${{ steps.s1.outputs.v }}', want: '7' },
+    { template: '${{ env.GREETING }}', want: 'hello' },
+  ];
+  it.each(cases)('$template', ({ template, want }) => {
+    expect(interpolate(template, ctx)).toEqual({ ok: true, value: want });
+  });
+
+  const errors: { template: string; fragment: string }[] = [
+    { template: 'echo ${{ matrix.os', fragment: 'not closed' },
+    { template: 'echo ${{ }}', fragment: 'An expression was expected' },
+    { template: "${{ fromJSON('{') }}", fragment: 'JSON' },
+    { template: "${{ format('{0}') }}", fragment: 'format string' },
+    { template: "${{ hashFiles('**/go.sum') }}", fragment: 'hashFiles() is not available' },
+    { template: '${{ vars.X }}', fragment: "Unrecognized named-value: 'vars'" },
+    { template: '${{ github.sha ==  }}', fragment: 'Unexpected' },
+  ];
+  it.each(errors)('error: $template', ({ template, fragment }) => {
+    const result = interpolate(template, ctx);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error).toContain(fragment);
+  });
+
+  it('refuses an expression over the length bound', () => {
+    const long = `\${{ '${'a'.repeat(MAX_EXPRESSION_LENGTH)}' }}`;
+    const result = interpolate(long, ctx);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error).toContain(String(MAX_EXPRESSION_LENGTH));
+  });
+});
+
+describe('evaluateValue', () => {
+  const cases: { template: string; want: unknown }[] = [
+    { template: 'plain', want: 'plain' },
+    { template: '${{ matrix.node }}', want: 20 },
+    { template: '${{ matrix.experimental }}', want: false },
+    { template: '${{ github.event.nothing }}', want: null },
+    { template: '${{ fromJSON(\'[1, {"a": true}]\') }}', want: [1, { a: true }] },
+    { template: '${{ fromJSON(\'{"x": null}\') }}', want: { x: null } },
+    { template: '${{ github.event.labels }}', want: ['bug', 'ci'] },
+    { template: 'v${{ matrix.node }}', want: 'v20' },
+    { template: ' ${{ matrix.node }}', want: ' 20' },
+    { template: '${{ matrix.node }}${{ matrix.os }}', want: '20linux' },
+  ];
+  it.each(cases)('$template', ({ template, want }) => {
+    expect(evaluateValue(template, ctx)).toEqual({ ok: true, value: want });
+  });
+});
+
+describe('expressionError', () => {
+  const cases: { source: string; kind: 'condition' | 'template'; bad: string | undefined }[] = [
+    { source: 'echo hi', kind: 'template', bad: undefined },
+    { source: 'echo ${{ github.sha }}', kind: 'template', bad: undefined },
+    { source: 'echo ${{ github.sha', kind: 'template', bad: 'not closed' },
+    { source: 'echo ${{ secrets.TOKEN }}', kind: 'template', bad: 'secrets' },
+    { source: 'echo ${{ success() }}', kind: 'template', bad: 'Unrecognized function' },
+    { source: "echo ${{ hashFiles('x') }}", kind: 'template', bad: 'hashFiles' },
+    { source: "echo ${{ contains('a') }}", kind: 'template', bad: 'Too few parameters' },
+    { source: 'echo ${{ a b }}', kind: 'template', bad: 'Unrecognized named-value' },
+    { source: '${{ 1 == }}', kind: 'template', bad: 'Unexpected' },
+    { source: '', kind: 'condition', bad: undefined },
+    { source: 'success()', kind: 'condition', bad: undefined },
+    { source: '${{ always() }}', kind: 'condition', bad: undefined },
+    { source: "needs.build.result == 'failure'", kind: 'condition', bad: undefined },
+    { source: 'failure(1)', kind: 'condition', bad: 'Too many parameters' },
+    { source: "github.ref == 'x", kind: 'condition', bad: 'Unexpected symbol' },
+    { source: '${{ github.ref', kind: 'condition', bad: 'not closed' },
+    { source: 'inputs.x', kind: 'condition', bad: 'inputs' },
+    { source: 'x'.repeat(MAX_EXPRESSION_LENGTH + 1), kind: 'condition', bad: 'maximum' },
+  ];
+  it.each(cases)('$kind: $source', ({ source, kind, bad }) => {
+    const error = expressionError(source, kind);
+    if (bad === undefined) expect(error).toBeUndefined();
+    else expect(error).toContain(bad);
+  });
+});
+
+describe('hasExpression and contextsUsed', () => {
+  it.each([
+    ['plain', false],
+    ['${{ x }}', true],
+    ['{{ x }}', false],
+    ['$ {{ x }}', false],
+  ] as const)('hasExpression(%j) = %s', (source, want) => {
+    expect(hasExpression(source)).toBe(want);
+  });
+
+  it('lists the contexts a template reads, lower-cased, ignoring function names and string literals', () => {
+    expect(contextsUsed("${{ Matrix.os }}-${{ format('{0}', steps.a.outputs.b) }}-${{ 'github' }}")).toEqual(
+      new Set(['matrix', 'steps']),
+    );
+    expect(contextsUsed('${{ github.event.*.x }}')).toEqual(new Set(['github']));
+    expect(contextsUsed('${{ broken')).toBeUndefined();
+  });
+});
+
+describe('JS values <-> expression data', () => {
+  const roundTrips: unknown[] = [
+    null,
+    true,
+    false,
+    0,
+    -1.5,
+    'text',
+    '',
+    [],
+    [1, 'a', null],
+    {},
+    { a: { b: [1, { c: false }] } },
+  ];
+  it.each(roundTrips.map((value) => [JSON.stringify(value), value]))('round-trips %s', (_label, value) => {
+    expect(fromExpressionData(toExpressionData(value))).toEqual(value);
+  });
+
+  it('maps undefined, functions and symbols to null', () => {
+    expect(fromExpressionData(toExpressionData(undefined))).toBeNull();
+    expect(fromExpressionData(toExpressionData(() => 1))).toBeNull();
+    expect(fromExpressionData(toExpressionData(Symbol('s')))).toBeNull();
+  });
+
+  it('never lets a __proto__ key reach a prototype (the library Dictionary drops the key)', () => {
+    const value = JSON.parse('{"__proto__": {"polluted": true}, "ok": 1}') as unknown;
+    const back = fromExpressionData(toExpressionData(value)) as Record<string, unknown>;
+    expect(back).toEqual({ ok: 1 });
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('stops at a cycle instead of looping', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic['self'] = cyclic;
+    const converted = toExpressionData(cyclic);
+    expect(converted.kind).toBe(data.Kind.Dictionary);
+  });
+
+  it('coerces to strings the way GitHub does (actions/languageservices testdata coerce_string.json)', () => {
+    expect(coerceToString(new data.Null())).toBe('');
+    expect(coerceToString(new data.BooleanData(true))).toBe('true');
+    expect(coerceToString(new data.NumberData(123456.789))).toBe('123456.789');
+    expect(coerceToString(new data.NumberData(-0))).toBe('0');
+    expect(coerceToString(new data.NumberData(Infinity))).toBe('Infinity');
+    expect(coerceToString(new data.NumberData(NaN))).toBe('NaN');
+    expect(coerceToString(toExpressionData({ a: 1 }))).toBe('{\n  "a": 1\n}');
+  });
+});
