@@ -15,8 +15,10 @@
  * (hence `test`, `match`, `search`) runs that same automaton rather than the backtracking engine.
  */
 
-/** GitHub caps ref names and patterns nowhere in its docs; 255 bounds automaton size and log lines. */
-export const MAX_FILTER_PATTERN_LENGTH = 255;
+import { MAX_FILTER_PATTERN_LENGTH } from './limits.ts';
+
+/** Re-exported for the validator and tests; the cap bounds automaton size (GitHub documents none). */
+export { MAX_FILTER_PATTERN_LENGTH };
 
 export type CompiledFilterPattern =
   | { readonly ok: true; readonly negated: boolean; readonly regex: RegExp }
