@@ -13,6 +13,7 @@ import {
   type ExpressionContext,
 } from './expressions.ts';
 import { MAX_MATRIX_FILTER_ENTRIES, MAX_MATRIX_ORDERS, MAX_MATRIX_PRODUCT } from './limits.ts';
+import { validateNeedsGraph } from './workflow-parser.ts';
 import type {
   Diagnostic,
   GithubContext,
@@ -207,53 +208,15 @@ export function expandMatrix(matrix: MatrixSpec | undefined): MatrixExpansion {
 // ---------------------------------------------------------------------------------------------------------------
 
 /**
- * Unknown `needs` and cycles, each reported at the job that declares it. A cycle is named in full (`a → b → a`) once,
- * at the first job of it in file order.
+ * Unknown `needs` and cycles (GitHub rejects both before running anything), checked by the workflow parser's
+ * `validateNeedsGraph` and reported here at the position of the job that declares the problem. The parser reports
+ * them too; the planner checks again because it may be handed a workflow that did not come from the parser.
  */
 export function checkNeedsGraph(jobs: readonly JobSpec[], file: string): Diagnostic[] {
-  const diagnostics: Diagnostic[] = [];
   const byId = new Map(jobs.map((job) => [job.id, job]));
-  for (const job of jobs) {
-    for (const need of job.needs) {
-      if (!byId.has(need)) {
-        diagnostics.push(
-          at(file, job.pos, `Job '${job.id}' needs job '${need}', which does not exist in this workflow`),
-        );
-      }
-    }
-  }
-  // Depth-first search; grey = on the current path. Iterative so a long chain cannot overflow the stack.
-  const colour = new Map<string, 'grey' | 'black'>();
-  for (const root of jobs) {
-    if (colour.has(root.id)) continue;
-    const path: string[] = [root.id];
-    const next: number[] = [0];
-    colour.set(root.id, 'grey');
-    while (path.length > 0) {
-      const id = path[path.length - 1] as string;
-      const needs = (byId.get(id)?.needs ?? []).filter((need) => byId.has(need));
-      const i = next[next.length - 1] as number;
-      if (i >= needs.length) {
-        colour.set(id, 'black');
-        path.pop();
-        next.pop();
-        continue;
-      }
-      next[next.length - 1] = i + 1;
-      const need = needs[i] as string;
-      const state = colour.get(need);
-      if (state === 'grey') {
-        const cycle = [...path.slice(path.indexOf(need)), need];
-        const first = jobs.find((job) => cycle.includes(job.id)) ?? root;
-        diagnostics.push(at(file, first.pos, `Job dependencies form a cycle: ${cycle.join(' → ')}`));
-      } else if (state === undefined) {
-        colour.set(need, 'grey');
-        path.push(need);
-        next.push(0);
-      }
-    }
-  }
-  return diagnostics;
+  return validateNeedsGraph(jobs).problems.map((problem) =>
+    at(file, byId.get(problem.job)?.pos ?? { line: 1, col: 1 }, problem.message),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -358,23 +358,23 @@ describe('planRun: graph validation', () => {
           file: '.spotcheck/workflows/ci.yml',
           line: 7,
           col: 3,
-          message: "Job 'a' needs job 'ghost', which does not exist in this workflow",
+          message: 'job `a` needs `ghost`, which is not a job in this workflow (jobs: `a`)',
         },
       ],
     });
   });
 
   const cycles: { name: string; jobs: JobSpec[]; want: string[] }[] = [
-    { name: 'self', jobs: [job('a', { needs: ['a'] })], want: ['Job dependencies form a cycle: a → a'] },
+    { name: 'self', jobs: [job('a', { needs: ['a'] })], want: ['job `a` needs itself'] },
     {
       name: 'two',
       jobs: [job('a', { needs: ['b'] }), job('b', { needs: ['a'] })],
-      want: ['Job dependencies form a cycle: a → b → a'],
+      want: ['jobs form a cycle through `needs`: a → b → a; no job of it could ever start'],
     },
     {
       name: 'three behind a root',
       jobs: [job('root'), job('x', { needs: ['root', 'z'] }), job('y', { needs: ['x'] }), job('z', { needs: ['y'] })],
-      want: ['Job dependencies form a cycle: x → z → y → x'],
+      want: ['jobs form a cycle through `needs`: x → z → y → x; no job of it could ever start'],
     },
   ];
   it.each(cycles)('names a cycle: $name', ({ jobs, want }) => {
