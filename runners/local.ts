@@ -72,7 +72,12 @@ export function createLocalRunner(opts: LocalRunnerOptions): LocalRunner {
       const handle = handleOf(request.job.ref);
       // Idempotent per run/order/attempt (the Runner contract): a repeated launch starts nothing.
       if (executions.has(handle)) return Promise.resolve({ handle });
-      const execution: Execution = { handle, controller: new AbortController(), done: false, promise: Promise.resolve() };
+      const execution: Execution = {
+        handle,
+        controller: new AbortController(),
+        done: false,
+        promise: Promise.resolve(),
+      };
       executions.set(handle, execution);
       inFlight.add(execution);
       execution.promise = new Promise<void>((resolve) => setImmediate(resolve))
@@ -255,13 +260,18 @@ async function checkoutCommit(
   signal: AbortSignal,
 ): Promise<CheckoutResult> {
   // The sha goes on a git command line: accept an object id only, so it can never be read as an option.
-  if (!/^[0-9a-f]{7,64}$/i.test(job.sha)) return { ok: false, error: `'${job.sha}' is not a commit id`, timedOut: false };
+  if (!/^[0-9a-f]{7,64}$/i.test(job.sha))
+    return { ok: false, error: `'${job.sha}' is not a commit id`, timedOut: false };
   // Never prompt for credentials: a prompt would hang the order until its timeout.
   const env = { ...baseEnv, GIT_TERMINAL_PROMPT: '0' };
   const timeoutMs = Math.max(1, Math.round(job.timeoutMinutes * 60_000));
   const gitSignal = AbortSignal.any([signal, AbortSignal.timeout(Math.min(timeoutMs, 2 ** 31 - 1))]);
   const run = (args: string[], cwd: string) => runGit(args, cwd, env, gitSignal, job.cloneUrl);
-  const fail = (error: string): CheckoutResult => ({ ok: false, error, timedOut: gitSignal.aborted && !signal.aborted });
+  const fail = (error: string): CheckoutResult => ({
+    ok: false,
+    error,
+    timedOut: gitSignal.aborted && !signal.aborted,
+  });
 
   const clone = await run(['clone', '--no-checkout', '--quiet', '--', job.cloneUrl, workdir], path.dirname(workdir));
   if (!clone.ok) return fail(clone.error);

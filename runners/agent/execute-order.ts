@@ -71,7 +71,8 @@ export async function executeOrder(opts: ExecuteOptions): Promise<OrderOutcome> 
   if (opts.signal?.aborted === true) requestStop('cancelled');
   else opts.signal?.addEventListener('abort', onAbort, { once: true });
   const orderTimeoutMs = minutesToMs(job.timeoutMinutes);
-  const orderTimer = orderTimeoutMs === undefined ? undefined : setTimeout(() => requestStop('timed_out'), orderTimeoutMs);
+  const orderTimer =
+    orderTimeoutMs === undefined ? undefined : setTimeout(() => requestStop('timed_out'), orderTimeoutMs);
 
   const groups: GroupProcess[] = [];
   const kills: Promise<void>[] = [];
@@ -116,7 +117,13 @@ export async function executeOrder(opts: ExecuteOptions): Promise<OrderOutcome> 
     let jobStatus: 'success' | 'failure' = 'success';
     let firstFailure: string | undefined;
 
-    const record = (step: StepSpec, name: string, outcome: Outcome, exitCode: number | undefined, startedAt: number) => {
+    const record = (
+      step: StepSpec,
+      name: string,
+      outcome: Outcome,
+      exitCode: number | undefined,
+      startedAt: number,
+    ) => {
       const conclusion: Outcome = outcome === 'failure' && step.continueOnError ? 'success' : outcome;
       const result: StepResult = {
         index: step.index,
@@ -137,8 +144,12 @@ export async function executeOrder(opts: ExecuteOptions): Promise<OrderOutcome> 
 
     for (const step of job.steps) {
       const startedAt = Date.now();
-      const ctx = (env: Record<string, string>): ExpressionContext =>
-        ({ ...baseCtx, env, steps, job: { status: jobStatus } });
+      const ctx = (env: Record<string, string>): ExpressionContext => ({
+        ...baseCtx,
+        env,
+        steps,
+        job: { status: jobStatus },
+      });
       const envCtx = { ...jobEnv, ...addedEnv };
       const name = stepName(step, ctx(envCtx));
       log.meta(`##[step] ${name}`);
@@ -245,7 +256,9 @@ export async function executeOrder(opts: ExecuteOptions): Promise<OrderOutcome> 
         continue;
       }
       if (killedFor === 'order') {
-        log.meta(`##[error] the step was stopped: the order was ${stopKind === 'timed_out' ? 'timed out' : 'cancelled'}`);
+        log.meta(
+          `##[error] the step was stopped: the order was ${stopKind === 'timed_out' ? 'timed out' : 'cancelled'}`,
+        );
         finish('cancelled');
         continue;
       }
@@ -491,7 +504,12 @@ function createCappedLog(onLog: (chunk: string) => void, maxBytes: number): Capp
       const room = maxBytes - written;
       written = maxBytes;
       truncated = true;
-      emit(Buffer.from(chunk).subarray(0, room).toString('utf8').replace(/\uFFFD$/, ''));
+      emit(
+        Buffer.from(chunk)
+          .subarray(0, room)
+          .toString('utf8')
+          .replace(/\uFFFD$/, ''),
+      );
       emit(`${atLineStart ? '' : '\n'}##[warning] log truncated at ${maxBytes} bytes; further step output dropped\n`);
     },
     meta(line) {
