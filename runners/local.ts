@@ -264,8 +264,10 @@ async function checkoutCommit(
     return { ok: false, error: `'${job.sha}' is not a commit id`, timedOut: false };
   // Never prompt for credentials: a prompt would hang the order until its timeout.
   const env = { ...baseEnv, GIT_TERMINAL_PROMPT: '0' };
-  const timeoutMs = Math.max(1, Math.round(job.timeoutMinutes * 60_000));
-  const gitSignal = AbortSignal.any([signal, AbortSignal.timeout(Math.min(timeoutMs, 2 ** 31 - 1))]);
+  // The checkout counts against the order's timeout (no limit when it has none, as in executeOrder).
+  const minutes = job.timeoutMinutes;
+  const timeoutMs = Number.isFinite(minutes) && minutes > 0 ? Math.min(Math.round(minutes * 60_000), 2 ** 31 - 1) : 0;
+  const gitSignal = timeoutMs > 0 ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : signal;
   const run = (args: string[], cwd: string) => runGit(args, cwd, env, gitSignal, job.cloneUrl);
   const fail = (error: string): CheckoutResult => ({
     ok: false,
