@@ -185,6 +185,9 @@ describe('orders', () => {
     await store.createRun(makeRun(runId), [makeOrder(runId, 'a')]);
     const updated = await store.updateOrder(runId, 'a', { states: ['queued'] }, { id: 'b', runId: 'x', name: 'A' });
     expect(updated).toMatchObject({ id: 'a', runId, name: 'A' });
+    // Nothing left to write: still a conditional check, answered with the record.
+    expect(await store.updateOrder(runId, 'a', { states: ['queued'] }, { id: 'c' })).toEqual(updated);
+    expect(await store.updateOrder(runId, 'a', { states: ['running'] }, {})).toBeUndefined();
   });
 
   it('updateOrder of an unknown order is undefined and creates nothing', async () => {
