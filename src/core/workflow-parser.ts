@@ -28,6 +28,8 @@ import {
   MAX_YAML_DEPTH,
   MAX_YAML_NODES,
 } from './limits.ts';
+import { expressionError } from './expressions.ts';
+import { filterPatternError } from './filter-pattern.ts';
 import { EVENT_NAMES } from './types.ts';
 import type {
   ConcurrencySpec,
@@ -813,20 +815,38 @@ function readPatterns(sink: Sink, v: YValue, path: string): string[] | undefined
     return undefined;
   }
   const patterns: string[] = [];
+  const ignoreList = path.endsWith('-ignore');
   for (const item of items) {
     const p = readString(sink, item, `${path} entry`, { nonEmpty: true, noExpression: true });
     if (p === undefined) continue;
     const problem = patternProblem(p);
     if (problem) sink.error(item.pos, `\`${path}\` pattern \`${clip(p)}\`: ${problem}`);
-    else patterns.push(p);
+    else if (ignoreList && p.startsWith('!')) {
+      // GitHub documents `!` for the positive lists only; in an `-ignore` list it would re-include nothing.
+      const positive = path.slice(0, -'-ignore'.length);
+      sink.error(
+        item.pos,
+        `\`${path}\` cannot hold \`!\` patterns: use \`${positive.split('.').pop() ?? positive}\` with \`!\` entries instead`,
+      );
+    } else patterns.push(p);
+  }
+  if (patterns.length === items.length && !ignoreList && patterns.every((p) => p.startsWith('!'))) {
+    // The last matching pattern wins and a value no pattern matches is excluded, so negations alone match nothing.
+    sink.error(
+      v.pos,
+      `\`${path}\` has only \`!\` patterns, which can match nothing: add a positive pattern first, or use the \`-ignore\` list`,
+    );
+    return undefined;
   }
   return patterns.length === items.length ? patterns : undefined;
 }
 
 /**
  * Bounds and syntax of one filter pattern. GitHub's filter pattern cheat sheet defines `*`, `**`, `?`, `+`,
- * `[]` and a leading `!`, escaped with `\`; `{a,b}` alternation is not part of it, and a glob library that expands
- * braces would turn `{a,b}` repeated 30 times into 2^30 patterns, so an unescaped brace is refused.
+ * `[]` and a leading `!`, escaped with `\`; `{a,b}` alternation is not part of it. spotcheck's matcher
+ * (filter-pattern.ts) reads a brace literally, so nothing expands, but a user writing `{a,b}` means alternation and
+ * would get a filter that silently never matches: an unescaped brace is refused. The rest of the syntax is checked
+ * by the matcher itself, so the validator and the matcher cannot disagree.
  */
 function patternProblem(p: string): string | undefined {
   if (p.length > MAX_FILTER_PATTERN_LENGTH)
@@ -838,7 +858,7 @@ function patternProblem(p: string): string | undefined {
     else if (c === '{' || c === '}')
       return "`{…}` alternation is not part of GitHub's filter pattern syntax (`*`, `**`, `?`, `+`, `[]`, `!`): list each alternative as its own pattern, or write `\\{` for a literal brace";
   }
-  return undefined;
+  return filterPatternError(p);
 }
 
 // --- env, concurrency ---------------------------------------------------------------------------------------------
@@ -1456,10 +1476,7 @@ function isWholeExpression(text: string): boolean {
   return t.startsWith('${{') && t.endsWith('}}');
 }
 
-/**
- * Expression syntax. GitHub evaluates `${{ }}` with @actions/expressions; src/core/expressions.ts (another module)
- * checks the syntax with it. Here: the delimiters balance, so a typo is reported at parse time with its position.
- */
+/** `${{ }}` syntax, checked by src/core/expressions.ts with GitHub's own @actions/expressions parser. */
 function checkExpression(
   sink: Sink,
   text: string,
@@ -1467,23 +1484,9 @@ function checkExpression(
   pos: SourcePos,
   path: string,
 ): boolean {
-  const problem = expressionProblem(text, kind);
+  const problem = expressionError(text, kind);
   if (problem) sink.error(pos, `\`${path}\`: ${problem}`);
   return problem === undefined;
-}
-
-function expressionProblem(text: string, kind: 'condition' | 'template'): string | undefined {
-  let at = 0;
-  for (;;) {
-    const open = text.indexOf('${{', at);
-    if (open < 0) break;
-    const close = text.indexOf('}}', open + 3);
-    if (close < 0) return 'an expression opened with `${{` is never closed with `}}`';
-    if (text.slice(open + 3, close).trim() === '') return 'empty expression `${{ }}`';
-    at = close + 2;
-  }
-  if (kind === 'condition' && text.trim() === '') return 'empty condition';
-  return undefined;
 }
 
 function describe(v: YValue): string {
