@@ -79,9 +79,11 @@ function cliLogger(io: CliIo): pino.Logger {
   return pino({ level: io.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
 }
 
-function args(argv: readonly string[], options: Parameters<typeof parseArgs>[0]['options']) {
+type ArgOptions = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
+
+function args(argv: readonly string[], options: ArgOptions) {
   try {
-    return parseArgs({ args: [...argv], options: options ?? {}, allowPositionals: true, strict: true });
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

@@ -36,3 +36,12 @@ export class StoreError extends SpotcheckError {
     this.retryable = options.retryable;
   }
 }
+
+/** The operator configuration is invalid: the message lists every problem at once, with no secret in it. */
+export class ConfigError extends SpotcheckError {
+  override readonly name: string = 'ConfigError';
+
+  constructor(message: string, options: SpotcheckErrorOptions & { readonly source: string }) {
+    super(message, { ...options, context: { source: options.source } });
+  }
+}

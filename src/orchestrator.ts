@@ -15,7 +15,14 @@ import {
   type EngineEvent,
   type EngineOptions,
 } from './core/engine.ts';
-import { type GithubContext, type OrderRecord, type RepoRef, type RunPlan, type RunRecord } from './core/types.ts';
+import {
+  isFinalOrderState,
+  type GithubContext,
+  type OrderRecord,
+  type RepoRef,
+  type RunPlan,
+  type RunRecord,
+} from './core/types.ts';
 import type { Limits } from './config.ts';
 import type { AgentReport, OrderJob, OrderRef, ReportSink, Route, Runner } from '../runners/runner.ts';
 import type { Store } from './store/store.ts';
@@ -54,6 +61,7 @@ export interface OrchestratorOptions {
 }
 
 const GLOBAL_INFLIGHT = 'inflight';
+const RUN_CACHE_SIZE = 1000;
 
 export class Orchestrator implements ReportSink {
   readonly #store: Store;
@@ -61,6 +69,7 @@ export class Orchestrator implements ReportSink {
   readonly #engine: EngineOptions;
   readonly #now: () => number;
   readonly #log: Logger;
+  readonly #runs = new Map<string, RunRecord>();
 
   constructor(options: OrchestratorOptions) {
     this.#options = options;
@@ -124,8 +133,7 @@ export class Orchestrator implements ReportSink {
   /** The completion path: local runners call it in-process, the callback route after verifying the agent's token. */
   async report(ref: OrderRef, report: AgentReport): Promise<void> {
     if (report.type === 'log' || report.type === 'step') return; // logs and live steps go to the log store
-    const run = await this.#store.getRun(ref.runId);
-    const order = await this.#store.getOrder(ref.runId, ref.orderId);
+    const [run, order] = await Promise.all([this.#runFor(ref.runId), this.#store.getOrder(ref.runId, ref.orderId)]);
     if (!run || !order) {
       this.#log.warn({ ...ref }, 'report for an unknown order');
       return;
@@ -145,6 +153,21 @@ export class Orchestrator implements ReportSink {
               ...(report.reason === undefined ? {} : { reason: report.reason }),
             };
     await this.#drive(run, [order], event);
+  }
+
+  /**
+   * A run's identity (repo, SHA, github context, order count) never changes after creation, so reports read it
+   * from a small cache; only status and reason change, and those are re-read where they matter.
+   */
+  async #runFor(runId: string): Promise<RunRecord | undefined> {
+    const cached = this.#runs.get(runId);
+    if (cached) return cached;
+    const run = await this.#store.getRun(runId);
+    if (run) {
+      this.#runs.set(runId, run);
+      if (this.#runs.size > RUN_CACHE_SIZE) this.#runs.delete(this.#runs.keys().next().value!);
+    }
+    return run;
   }
 
   /** Cancels every unfinished order of a run (PR closed, superseded, user request). */
@@ -218,10 +241,11 @@ export class Orchestrator implements ReportSink {
     decisions: readonly Decision[],
     before: ReadonlyMap<string, OrderRecord>,
   ): Promise<void> {
-    await Promise.all(decisions.map((d) => this.#applyOne(run, d, before.get(d.orderId))));
+    await Promise.all(decisions.map((d) => this.#applyOne(run, d, before)));
   }
 
-  async #applyOne(run: RunRecord, decision: Decision, before: OrderRecord | undefined): Promise<void> {
+  async #applyOne(run: RunRecord, decision: Decision, slice: ReadonlyMap<string, OrderRecord>): Promise<void> {
+    const before = slice.get(decision.orderId);
     let { changes, effects }: { changes: Decision['changes']; effects: Decision['effects'] } = decision;
     const { expect } = decision;
     const launches = effects.some((e) => e.type === 'launch');
@@ -243,7 +267,7 @@ export class Orchestrator implements ReportSink {
     for (const effect of effects) {
       switch (effect.type) {
         case 'launch':
-          await this.#launch(run, order);
+          await this.#launch(run, order, before === undefined ? undefined : slice);
           break;
         case 'terminate':
           await this.#terminate(effect.runner, effect.handle, effect.reason);
@@ -277,7 +301,8 @@ export class Orchestrator implements ReportSink {
     for (const key of keys) await this.#store.addCounter(key, -1);
   }
 
-  async #launch(run: RunRecord, order: OrderRecord): Promise<void> {
+  /** `loaded` may hold the order's needs already (the slice that made it ready), saving a read. */
+  async #launch(run: RunRecord, order: OrderRecord, loaded?: ReadonlyMap<string, OrderRecord>): Promise<void> {
     const route = this.#options.routes.get(order.runsOn);
     const ref = { orderId: order.id, attempt: order.attempt };
     if (!route) {
@@ -307,11 +332,11 @@ export class Orchestrator implements ReportSink {
       return;
     }
     try {
-      const needs = await this.#needsContext(order);
+      const needs = await this.#needsContext(order, loaded);
       const job = await this.#options.jobFor(run, order, needs);
       const { handle } = await runner.launch({ run, order, route, job });
-      const fresh = await this.#store.getOrder(run.runId, order.id);
-      if (fresh) await this.#drive(run, [fresh], { type: 'dispatched', ...ref, runner: runner.kind, handle });
+      // `order` is the record this launch's own write produced: the dispatched transition only needs its attempt.
+      await this.#drive(run, [order], { type: 'dispatched', ...ref, runner: runner.kind, handle });
     } catch (error) {
       // Retryable failures stay in `dispatching` for the watchdog to re-drive with the same token.
       if (isRetryable(error)) {
@@ -326,9 +351,12 @@ export class Orchestrator implements ReportSink {
     }
   }
 
-  async #needsContext(order: OrderRecord): Promise<OrderJob['needs']> {
+  async #needsContext(order: OrderRecord, loaded?: ReadonlyMap<string, OrderRecord>): Promise<OrderJob['needs']> {
     if (order.needsOrders.length === 0) return {};
-    const needed = await this.#store.getOrders(order.runId, order.needsOrders);
+    const preloaded = order.needsOrders.map((id) => loaded?.get(id));
+    const needed = preloaded.every((o) => o !== undefined && isFinalOrderState(o.state))
+      ? (preloaded as OrderRecord[])
+      : await this.#store.getOrders(order.runId, order.needsOrders);
     const context: Record<string, { result: string; outputs: Record<string, string> }> = {};
     for (const job of order.needs) {
       const cells = needed.filter((o) => o.job === job);
@@ -353,10 +381,16 @@ export class Orchestrator implements ReportSink {
   /** An order became final: free its capacity, satisfy dependents, fail fast, and count towards the run's end. */
   async #onFinal(run: RunRecord, order: OrderRecord, before: OrderRecord | undefined): Promise<void> {
     const heldCapacity = before !== undefined && before.state !== 'queued';
+    // Orders wait only after an acquire failed at a full cap, so only a release from a full cap may unblock them;
+    // other releases skip the query (the watchdog tick pulls as a backstop).
+    let mayUnblock = false;
     if (heldCapacity) {
-      await this.#releaseKeys(
-        order.maxParallel === undefined ? [GLOBAL_INFLIGHT] : [GLOBAL_INFLIGHT, jobInflightKey(order)],
-      );
+      const caps: [string, number][] = [[GLOBAL_INFLIGHT, this.#options.limits.maxConcurrentOrders]];
+      if (order.maxParallel !== undefined) caps.push([jobInflightKey(order), order.maxParallel]);
+      for (const [key, cap] of caps) {
+        const left = await this.#store.addCounter(key, -1);
+        if (left !== undefined && left >= cap - 1) mayUnblock = true;
+      }
     }
     await Promise.all(
       order.dependents.map(async (dependentId) => {
@@ -372,7 +406,7 @@ export class Orchestrator implements ReportSink {
     }
     const finals = await this.#store.addCounter(finalCountKey(run.runId), 1);
     if (finals !== undefined && finals >= run.orderCount) await this.#maybeFinishRun(run, 'none');
-    if (heldCapacity) await this.#pullWaiting();
+    if (mayUnblock) await this.#pullWaiting();
   }
 
   /** Dispatches orders that wait for capacity, oldest first, while capacity lasts. */

@@ -217,7 +217,7 @@ function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
   }
   const verdict = evaluateCondition(
     condition,
-    { github: slice.run.github, matrix: order.matrix, needs, env: order.env },
+    { github: { ...slice.run.github }, matrix: order.matrix, needs, env: order.env },
     status,
   );
   if (!verdict.ok) {
@@ -301,7 +301,7 @@ function finish(
       waitingSince: undefined,
       deadline: undefined,
     },
-    effects: [{ type: 'order-final', result }, { type: 'notify' }],
+    effects: [{ type: 'notify' }, { type: 'order-final', result }],
   };
 }
 

@@ -51,7 +51,8 @@ export interface StepSpec {
   readonly pos: SourcePos;
 }
 
-export type MatrixValue = string | number | boolean | null | readonly MatrixValue[] | { readonly [k: string]: MatrixValue };
+export type MatrixValue =
+  string | number | boolean | null | readonly MatrixValue[] | { readonly [k: string]: MatrixValue };
 export type MatrixCell = Readonly<Record<string, MatrixValue>>;
 
 export interface MatrixSpec {

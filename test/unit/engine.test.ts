@@ -292,7 +292,7 @@ describe('runner reports', () => {
 
   it('a timeout terminates the execution and marks timed_out', () => {
     const t = step([running], { type: 'timeout', orderId: 'a', attempt: 1 });
-    expect(effectTypes(t)).toEqual(['terminate', 'order-final', 'notify']);
+    expect(effectTypes(t)).toEqual(['terminate', 'notify', 'order-final']);
     expect(only(t).effects[0]).toEqual({ type: 'terminate', handle: 'pid-1', runner: 'local', reason: 'timed out' });
     expect(only(t).changes).toMatchObject({ state: 'timed_out', result: 'failure' });
     expect(only(t).changes.reason).toMatch(/10 minutes/);
@@ -333,7 +333,7 @@ describe('cancel and fail-fast', () => {
     for (const d of t.decisions)
       expect(d.changes).toMatchObject({ state: 'cancelled', result: 'cancelled', reason: 'PR closed' });
     expect(t.decisions[0]!.effects[0]).toEqual({ type: 'terminate', handle: 'h', runner: 'spot', reason: 'PR closed' });
-    expect(t.decisions[1]!.effects.map((e) => e.type)).toEqual(['order-final', 'notify']);
+    expect(t.decisions[1]!.effects.map((e) => e.type)).toEqual(['notify', 'order-final']);
   });
 
   it('fail-fast cancels the failed cell’s unfinished siblings only', () => {
