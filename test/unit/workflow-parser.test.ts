@@ -1,0 +1,541 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  formatDiagnostic,
+  parseWorkflow,
+  parseWorkflowFiles,
+  validateNeedsGraph,
+} from '../../src/core/workflow-parser.ts';
+import { MAX_JOBS, MAX_STEPS_PER_JOB, MAX_WORKFLOW_FILES } from '../../src/core/limits.ts';
+import type { Diagnostic, Workflow } from '../../src/core/types.ts';
+
+const fixture = (name: string): string =>
+  readFileSync(new URL(`../fixtures/workflows/valid/${name}`, import.meta.url), 'utf8');
+
+function valid(text: string, file = 'w.yml'): Workflow {
+  const { workflow, diagnostics } = parseWorkflow(file, text);
+  expect(diagnostics.map(formatDiagnostic)).toEqual([]);
+  if (!workflow) throw new Error('no workflow');
+  return workflow;
+}
+
+function errors(text: string): Diagnostic[] {
+  const result = parseWorkflow('w.yml', text);
+  expect(result.workflow).toBeUndefined();
+  expect(result.diagnostics.length).toBeGreaterThan(0);
+  return result.diagnostics;
+}
+
+/** A minimal valid workflow with `extra` spliced into job `a` (indented 4) — for job- and step-level cases. */
+const job = (extra: string, steps = '      - run: make\n'): string =>
+  `on: push\njobs:\n  a:\n    runs-on: local\n${extra}    steps:\n${steps}`;
+
+describe('parseWorkflow: valid files', () => {
+  it('parses the DESIGN.md example (concurrency quoted) to the expected model', () => {
+    const w = valid(fixture('design-example.yml'), '.spotcheck/workflows/ci.yml');
+    expect(w).toEqual({
+      file: '.spotcheck/workflows/ci.yml',
+      name: 'ci',
+      on: {
+        push: { branches: ['main', 'release/**'], paths: ['src/**', 'package.json'] },
+        pull_request: { branches: ['main'] },
+        testme: {},
+      },
+      env: {},
+      concurrency: { group: 'ci-${{ github.ref }}', cancelInProgress: true },
+      jobs: [
+        {
+          id: 'build',
+          runsOn: 'go',
+          needs: [],
+          timeoutMinutes: 20,
+          env: {},
+          failFast: true,
+          continueOnError: false,
+          outputs: {},
+          steps: [{ index: 0, run: 'make build', env: {}, continueOnError: false, pos: { line: 15, col: 9 } }],
+          pos: { line: 11, col: 3 },
+        },
+        {
+          id: 'test',
+          runsOn: 'docker',
+          needs: ['build'],
+          timeoutMinutes: 360,
+          env: {},
+          matrix: { axes: { shard: [1, 2, 3] }, include: [], exclude: [] },
+          failFast: false,
+          continueOnError: false,
+          outputs: {},
+          steps: [
+            {
+              index: 0,
+              run: 'make test SHARD=${{ matrix.shard }}',
+              env: {},
+              continueOnError: false,
+              pos: { line: 21, col: 9 },
+            },
+          ],
+          pos: { line: 16, col: 3 },
+        },
+        {
+          id: 'e2e',
+          runsOn: 'big',
+          needs: ['test'],
+          if: "github.event_name == 'testme'",
+          timeoutMinutes: 360,
+          env: {},
+          failFast: true,
+          continueOnError: false,
+          outputs: {},
+          steps: [{ index: 0, run: './e2e.sh', env: {}, continueOnError: false, pos: { line: 27, col: 9 } }],
+          pos: { line: 22, col: 3 },
+        },
+      ],
+    });
+  });
+
+  it('explains why the verbatim DESIGN.md concurrency line (unquoted ${{ }} in a flow mapping) is not YAML', () => {
+    const text = fixture('design-example.yml').replace(
+      /^concurrency:.*$/m,
+      'concurrency: { group: ci-${{ github.ref }}, cancel-in-progress: true }',
+    );
+    const d = errors(text);
+    expect(d).toHaveLength(1); // the first syntax error only, not its echoes
+    expect(d[0]).toMatchObject({ line: 9, col: 27 });
+    expect(d[0]?.message).toContain('must be quoted');
+  });
+
+  it('reads every supported key', () => {
+    const w = valid(fixture('full.yml'));
+    expect(w.name).toBe('full');
+    expect(w.on).toEqual({ push: {}, testme: {} });
+    // Scalars become strings as on GitHub (3.10 is the number 3.1); an empty value is "".
+    expect(w.env).toEqual({ GREETING: 'hello', PY: '3.1', DEBUG: 'true', EMPTY: '', ['__proto__']: 'kept' });
+    expect(Object.getPrototypeOf(w.env)).toBe(Object.prototype);
+    expect(w.concurrency).toEqual({ group: 'deploy', cancelInProgress: false });
+    const [setup, matrix] = w.jobs;
+    expect(setup).toMatchObject({
+      id: '_setup',
+      name: 'Set up',
+      runsOn: 'local',
+      outputs: { version: '${{ steps.ver.outputs.version }}' },
+    });
+    expect(setup?.steps[0]).toMatchObject({ id: 'ver', name: 'Compute version' });
+    expect(matrix).toMatchObject({
+      needs: ['_setup'],
+      runsOn: '${{ matrix.os }}',
+      timeoutMinutes: 30,
+      continueOnError: '${{ matrix.experimental }}',
+      failFast: false,
+      maxParallel: 2,
+      matrix: {
+        axes: { os: ['linux', 'big'], node: [18, 20] },
+        include: [
+          { os: 'linux', node: 20, experimental: true },
+          { os: 'windows', node: 20 },
+        ],
+        exclude: [{ os: 'big', node: 18 }],
+      },
+    });
+    expect(matrix?.steps[0]).toEqual({
+      index: 0,
+      name: 'test',
+      run: 'npm ci\nnpm test\n',
+      env: { NODE: '${{ matrix.node }}' },
+      workingDirectory: 'app',
+      shell: 'bash',
+      if: '${{ success() }}',
+      continueOnError: true,
+      timeoutMinutes: 10,
+      pos: { line: 44, col: 9 },
+    });
+    expect(matrix?.steps[1]).toMatchObject({ index: 1, if: 'always()', continueOnError: false });
+  });
+
+  it('expands anchors and aliases', () => {
+    const w = valid(fixture('anchors.yml'));
+    expect(w.name).toBe('w.yml'); // no `name:`: GitHub shows the file path
+    expect(w.jobs.map((j) => [j.id, j.env, j.steps.map((s) => s.run)])).toEqual([
+      ['a', { LANG: 'C' }, ['make']],
+      ['b', { LANG: 'C' }, ['make']],
+    ]);
+  });
+
+  it.each([
+    ['a string', 'on: testme', { testme: {} }],
+    ['a list', 'on: [push, pull_request]', { push: {}, pull_request: {} }],
+    ['a map with empty events', 'on:\n  push:\n  testme: {}', { push: {}, testme: {} }],
+    ['a single-string filter', 'on:\n  push:\n    tags: v*', { push: { tags: ['v*'] } }],
+    [
+      'every push filter',
+      "on:\n  push:\n    branches-ignore: [wip]\n    tags-ignore: ['x']\n    paths-ignore: [docs/**]",
+      { push: { branchesIgnore: ['wip'], tagsIgnore: ['x'], pathsIgnore: ['docs/**'] } },
+    ],
+    [
+      'negations after a positive pattern',
+      "on:\n  pull_request:\n    paths: ['**', '!docs/**']",
+      { pull_request: { paths: ['**', '!docs/**'] } },
+    ],
+  ])('`on` as %s', (_label, on, expected) => {
+    expect(valid(`${on}\njobs:\n  a:\n    runs-on: local\n    steps:\n      - run: make\n`).on).toEqual(expected);
+  });
+
+  it.each([
+    ['needs as a string', '    needs: b\n', { needs: ['b'] }],
+    ['needs listed twice', '    needs: [b, b]\n', { needs: ['b'] }],
+    ['one-element runs-on list', '', { runsOn: 'local' }],
+    ['if: true', '    if: true\n', { if: 'true' }],
+    ['continue-on-error: true', '    continue-on-error: true\n', { continueOnError: true }],
+    ['fractional timeout', '    timeout-minutes: 1.5\n', { timeoutMinutes: 1.5 }],
+  ])('job: %s', (_label, extra, expected) => {
+    const text = `on: push\njobs:\n  a:\n    runs-on: [local]\n${extra}    steps:\n      - run: make\n  b:\n    runs-on: local\n    steps:\n      - run: make\n`;
+    expect(valid(text).jobs[0]).toMatchObject(expected);
+  });
+
+  it('counts matrix includes that match no combination as extra orders, and accepts include-only matrices', () => {
+    const w = valid(job('    strategy:\n      matrix:\n        include: [{ a: 1 }, { a: 2 }]\n'));
+    expect(w.jobs[0]?.matrix).toEqual({ axes: {}, include: [{ a: 1 }, { a: 2 }], exclude: [] });
+  });
+
+  it('accepts a matrix of exactly 256 orders after excludes', () => {
+    const vals = Array.from({ length: 17 }, (_, i) => i).join(', ');
+    // 17 × 16 = 272, minus the 16 combinations with x = 0 → 256.
+    const text = job(
+      `    strategy:\n      matrix:\n        x: [${vals}]\n        y: [${Array.from({ length: 16 }, (_, i) => i).join(', ')}]\n        exclude: [{ x: 0 }]\n`,
+    );
+    expect(valid(text).jobs[0]?.matrix?.exclude).toEqual([{ x: 0 }]);
+  });
+});
+
+describe('parseWorkflow: errors, with positions', () => {
+  it.each([
+    // [label, text, line, col, message fragment]
+    [
+      'unknown top-level key',
+      'on: push\npermissionz: {}\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      2,
+      1,
+      'unknown key `permissionz` in the top level of a workflow; allowed keys: name, on, env, concurrency, jobs',
+    ],
+    [
+      'permissions',
+      'on: push\npermissions: read-all\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      2,
+      1,
+      'no GITHUB_TOKEN',
+    ],
+    ['missing on', 'jobs: {a: {runs-on: x, steps: [{run: y}]}}', 1, 1, 'missing `on:`'],
+    ['missing jobs', 'on: push', 1, 1, 'missing `jobs:`'],
+    ['empty jobs', 'on: push\njobs: {}', 2, 7, '`jobs` is empty'],
+    [
+      'workflow_dispatch',
+      'on: [push, workflow_dispatch]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      1,
+      12,
+      'event `workflow_dispatch` is not supported',
+    ],
+    [
+      'schedule',
+      'on:\n  schedule:\n    - cron: "0 0 * * *"\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      2,
+      3,
+      'event `schedule` is not supported',
+    ],
+    [
+      'types on pull_request',
+      'on:\n  pull_request:\n    types: [opened]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      3,
+      5,
+      '`types:` is not supported',
+    ],
+    [
+      'tags on testme',
+      'on:\n  testme:\n    tags: [v1]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      3,
+      5,
+      'tag filters apply to `push` only',
+    ],
+    [
+      'branches with branches-ignore',
+      'on:\n  push:\n    branches: [a]\n    branches-ignore: [b]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      4,
+      5,
+      'cannot both filter',
+    ],
+    [
+      '! in an ignore list',
+      "on:\n  push:\n    paths-ignore: ['!x']\njobs: {a: {runs-on: x, steps: [{run: y}]}}",
+      3,
+      20,
+      'cannot hold `!` patterns',
+    ],
+    [
+      'only negations',
+      "on:\n  push:\n    branches: ['!x']\njobs: {a: {runs-on: x, steps: [{run: y}]}}",
+      3,
+      15,
+      'only `!` patterns',
+    ],
+    [
+      'empty filter list',
+      'on:\n  push:\n    branches: []\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      3,
+      15,
+      'empty list',
+    ],
+    [
+      'too long pattern',
+      `on:\n  push:\n    branches: [${'a'.repeat(256)}]\njobs: {a: {runs-on: x, steps: [{run: y}]}}`,
+      3,
+      16,
+      'at most 255',
+    ],
+    [
+      'too many patterns',
+      `on:\n  push:\n    branches: [${Array.from({ length: 101 }, (_, i) => `b${i}`).join(', ')}]\njobs: {a: {runs-on: x, steps: [{run: y}]}}`,
+      3,
+      15,
+      'at most 100',
+    ],
+    [
+      'invalid pattern (filter-pattern.ts)',
+      "on:\n  push:\n    branches: ['[z-a]']\njobs: {a: {runs-on: x, steps: [{run: y}]}}",
+      3,
+      16,
+      '`on.push.branches` pattern `[z-a]`',
+    ],
+    [
+      'expression in a filter',
+      "on:\n  push:\n    branches: ['${{ x }}']\njobs: {a: {runs-on: x, steps: [{run: y}]}}",
+      3,
+      16,
+      'cannot use `${{ }}` expressions',
+    ],
+    [
+      'bad job id',
+      'on: push\njobs:\n  1a: {runs-on: x, steps: [{run: y}]}',
+      3,
+      3,
+      'job id `1a` must start with a letter or `_`',
+    ],
+    [
+      'reusable workflow',
+      'on: push\njobs:\n  a:\n    uses: o/r/.github/workflows/w.yml@v1',
+      4,
+      5,
+      'reusable workflows (`jobs.<id>.uses`) are not supported',
+    ],
+    ['services', job('    services:\n      db: postgres\n'), 5, 5, '`services:` containers are not supported'],
+    ['container', job('    container: node:20\n'), 5, 5, '`container:` is not supported'],
+    [
+      'unknown job key',
+      job('    runs_on: x\n'),
+      5,
+      5,
+      'unknown key `runs_on` in job `a`; allowed keys: name, runs-on, needs',
+    ],
+    ['needs: 3', job('    needs: 3\n'), 5, 12, '`jobs.a.needs` must name jobs by id, but this is the number `3`'],
+    [
+      'unknown need',
+      job('    needs: [nope]\n'),
+      5,
+      13,
+      'job `a` needs `nope`, which is not a job in this workflow (jobs: `a`)',
+    ],
+    ['self need', job('    needs: a\n'), 5, 12, 'job `a` needs itself'],
+    [
+      'several runs-on labels',
+      'on: push\njobs:\n  a:\n    runs-on: [linux, big]\n    steps: [{run: y}]',
+      4,
+      14,
+      'routes a job by exactly one label',
+    ],
+    ['missing runs-on', 'on: push\njobs:\n  a:\n    steps: [{run: y}]', 3, 3, 'has no `runs-on`'],
+    ['missing steps', 'on: push\njobs:\n  a:\n    runs-on: x', 3, 3, 'has no `steps`'],
+    ['timeout as expression', job('    timeout-minutes: ${{ 5 }}\n'), 5, 22, 'must be a number of minutes'],
+    ['timeout zero', job('    timeout-minutes: 0\n'), 5, 22, 'more than 0'],
+    [
+      'matrix expression',
+      job('    strategy:\n      matrix: ${{ fromJSON(x) }}\n'),
+      6,
+      15,
+      'built from an expression is not supported',
+    ],
+    ['empty axis', job('    strategy:\n      matrix:\n        os: []\n'), 7, 13, 'an axis needs at least one value'],
+    [
+      'exclude key not an axis',
+      job('    strategy:\n      matrix:\n        os: [a]\n        exclude: [{ oz: a }]\n'),
+      8,
+      19,
+      'key `oz` is not a matrix axis',
+    ],
+    [
+      'all excluded',
+      job('    strategy:\n      matrix:\n        os: [a]\n        exclude: [{ os: a }]\n'),
+      7,
+      9,
+      'no combination',
+    ],
+    ['fail-fast not boolean', job('    strategy:\n      fail-fast: "no"\n'), 6, 18, 'must be true or false'],
+    ['max-parallel 0', job('    strategy:\n      max-parallel: 0\n'), 6, 21, 'whole number of at least 1'],
+    ['uses step', job('', '      - uses: actions/checkout@v4\n'), 6, 9, 'spotcheck runs `run:` steps only'],
+    ['step without run', job('', '      - name: nothing\n'), 6, 9, 'has no `run:`'],
+    ['unknown step key', job('', '      - run: x\n        with: {a: 1}\n'), 7, 9, '`with:` passes inputs to an action'],
+    [
+      'duplicate step id',
+      job('', '      - {id: s, run: x}\n      - {id: s, run: y}\n'),
+      7,
+      9,
+      'step id `s` is already used by another step of this job (line 6)',
+    ],
+    ['bad step id', job('', '      - {id: "a b", run: x}\n'), 6, 14, 'step id `a b` must start'],
+    [
+      'step continue-on-error expression',
+      job('', '      - run: x\n        continue-on-error: ${{ true }}\n'),
+      7,
+      28,
+      'must be true or false',
+    ],
+    [
+      'env value as a map',
+      'on: push\nenv:\n  A: {b: 1}\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      3,
+      6,
+      '`env.A` must be a string, not a mapping',
+    ],
+    ['bad if expression', job('    if: github.ref ==\n'), 5, 9, '`jobs.a.if`'],
+    ['bad template expression', job('', '      - run: echo ${{ matrix.x\n'), 6, 14, '`jobs.a.steps[0].run`'],
+    [
+      'concurrency without group',
+      'on: push\nconcurrency: {cancel-in-progress: true}\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      2,
+      14,
+      'needs a `group`',
+    ],
+    ['top level a list', '- on: push', 1, 1, 'must be a mapping'],
+    ['merge key', 'on: push\nx: &x {runs-on: x, steps: [{run: y}]}\njobs:\n  a:\n    <<: *x', 2, 1, 'unknown key `x`'],
+    [
+      'multi-document',
+      'on: push\njobs: {a: {runs-on: x, steps: [{run: y}]}}\n---\non: push\n',
+      3,
+      1,
+      'one YAML document',
+    ],
+    ['undefined alias', 'on: push\njobs: *nope', 2, 7, 'alias `*nope` refers to no anchor'],
+    ['custom tag', 'on: !weird push\njobs: {a: {runs-on: x, steps: [{run: y}]}}', 1, 5, 'custom `!tags`'],
+  ])('%s', (_label, text, line, col, fragment) => {
+    const d = errors(text);
+    const hit = d.find((x) => x.message.includes(fragment));
+    expect(hit, d.map(formatDiagnostic).join('\n')).toBeDefined();
+    expect(hit).toMatchObject({ file: 'w.yml', line, col });
+  });
+
+  it('reports every problem of a file at once, sorted by position', () => {
+    const text = [
+      'on: [push, schedule]',
+      'jobs:',
+      '  a:',
+      '    runs-on: [x, y]',
+      '    needs: [zz]',
+      '    steps:',
+      '      - uses: foo@v1',
+      '      - run: ok',
+      '        colour: red',
+    ].join('\n');
+    const d = errors(text);
+    expect(d.map((x) => [x.line, x.col])).toEqual([
+      [1, 12],
+      [4, 14],
+      [7, 9],
+      [9, 9],
+    ]);
+    expect(d.map(formatDiagnostic)[0]).toBe(
+      'w.yml:1:12: event `schedule` is not supported: spotcheck supports push, pull_request and testme (a `!testme` comment on a pull request)',
+    );
+  });
+
+  it('rejects more jobs and steps than the limits', () => {
+    const jobs = Array.from({ length: MAX_JOBS + 1 }, (_, i) => `  j${i}: {runs-on: x, steps: [{run: y}]}`).join('\n');
+    expect(errors(`on: push\njobs:\n${jobs}`)[0]?.message).toContain(`at most ${MAX_JOBS} are allowed`);
+    const steps = Array.from({ length: MAX_STEPS_PER_JOB + 1 }, () => '      - run: y\n').join('');
+    expect(errors(job('', steps))[0]?.message).toContain(`at most ${MAX_STEPS_PER_JOB} are allowed`);
+  });
+
+  it('rejects a matrix whose includes add orders past 256', () => {
+    const include = Array.from({ length: 2 }, (_, i) => `{ x: new${i} }`).join(', ');
+    const vals = Array.from({ length: 255 }, (_, i) => i).join(', ');
+    const d = errors(job(`    strategy:\n      matrix:\n        x: [${vals}]\n        include: [${include}]\n`));
+    expect(d[0]?.message).toContain('expands to 257 orders');
+  });
+
+  it('caps the diagnostics of one file and says how many were left out', () => {
+    const keys = Array.from({ length: 80 }, (_, i) => `bad${i}: 1`).join('\n');
+    const d = parseWorkflow('w.yml', `on: push\n${keys}\njobs: {a: {runs-on: x, steps: [{run: y}]}}`).diagnostics;
+    expect(d).toHaveLength(51);
+    expect(d[50]?.message).toContain('and 30 more problems');
+  });
+});
+
+describe('validateNeedsGraph', () => {
+  const jobs = (spec: Record<string, string[]>) => Object.entries(spec).map(([id, needs]) => ({ id, needs }));
+
+  it.each([
+    ['a chain', { a: [], b: ['a'], c: ['b'] }, ['a', 'b', 'c']],
+    ['a diamond, file order among equals', { d: ['b', 'c'], c: ['a'], b: ['a'], a: [] }, ['a', 'c', 'b', 'd']],
+    ['independent jobs', { x: [], y: [] }, ['x', 'y']],
+  ])('orders %s', (_label, spec, order) => {
+    expect(validateNeedsGraph(jobs(spec))).toEqual({ problems: [], order });
+  });
+
+  it('names each cycle once, starting from its first job in file order', () => {
+    const { problems, order } = validateNeedsGraph(
+      jobs({ a: ['c'], b: ['a'], c: ['b'], d: ['a'], e: ['f'], f: ['e'], g: ['g'] }),
+    );
+    expect(order).toBeUndefined();
+    expect(problems.map((p) => [p.kind, p.job, p.need, p.cycle?.join(' → ')])).toEqual([
+      ['cycle', 'a', 'c', 'a → c → b → a'],
+      ['cycle', 'e', 'f', 'e → f → e'],
+      ['cycle', 'g', 'g', 'g → g'],
+    ]);
+    expect(problems[0]?.message).toBe(
+      'jobs form a cycle through `needs`: a → c → b → a; no job of it could ever start',
+    );
+  });
+
+  it('reports unknown needs and leaves them out of the graph', () => {
+    const { problems } = validateNeedsGraph(jobs({ a: ['x'], b: ['a'] }));
+    expect(problems).toEqual([
+      {
+        kind: 'unknown-need',
+        job: 'a',
+        need: 'x',
+        message: 'job `a` needs `x`, which is not a job in this workflow (jobs: `a`, `b`)',
+      },
+    ]);
+  });
+});
+
+describe('parseWorkflowFiles and formatDiagnostic', () => {
+  it('returns the valid workflows and the diagnostics of the others', () => {
+    const { workflows, diagnostics } = parseWorkflowFiles([
+      { path: 'a.yml', text: fixture('design-example.yml') },
+      { path: 'b.yml', text: 'on: push\njobs: {}' },
+      { path: 'c.yml', text: fixture('anchors.yml') },
+    ]);
+    expect(workflows.map((w) => w.file)).toEqual(['a.yml', 'c.yml']);
+    expect(diagnostics.map(formatDiagnostic)).toEqual([
+      'b.yml:2:7: `jobs` is empty: a workflow needs at least one job',
+    ]);
+  });
+
+  it('reads at most MAX_WORKFLOW_FILES files', () => {
+    const files = Array.from({ length: MAX_WORKFLOW_FILES + 3 }, (_, i) => ({
+      path: `w${i}.yml`,
+      text: fixture('anchors.yml'),
+    }));
+    const { workflows, diagnostics } = parseWorkflowFiles(files);
+    expect(workflows).toHaveLength(MAX_WORKFLOW_FILES);
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]?.file).toBe(`w${MAX_WORKFLOW_FILES}.yml`);
+  });
+});
