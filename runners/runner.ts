@@ -17,7 +17,9 @@ export interface OrderJob {
   readonly github: GithubContext;
   readonly matrix: MatrixCell;
   /** Results and outputs of the orders' needed jobs, for `needs.*` in expressions. */
-  readonly needs: Readonly<Record<string, { readonly result: string; readonly outputs: Readonly<Record<string, string>> }>>;
+  readonly needs: Readonly<
+    Record<string, { readonly result: string; readonly outputs: Readonly<Record<string, string>> }>
+  >;
   /** Workflow env then job env, unevaluated (expressions may read matrix, needs, github, steps). */
   readonly env: Readonly<Record<string, string>>;
   readonly steps: readonly StepSpec[];

@@ -104,9 +104,10 @@ export class Orchestrator implements ReportSink {
     const dependents = new Map<string, string[]>();
     for (const order of plan.orders)
       for (const need of order.needsOrders) dependents.set(need, [...(dependents.get(need) ?? []), order.id]);
-    const orders: OrderRecord[] = plan.orders.map((spec) => ({
+    const orders: OrderRecord[] = plan.orders.map((spec, seq) => ({
       ...spec,
       runId: run.runId,
+      seq,
       state: 'queued',
       attempt: 1,
       pendingNeeds: spec.needsOrders.length,

@@ -84,13 +84,19 @@ export function sortOrdersForDisplay(orders: readonly OrderRecord[]): OrderRecor
     const suffix = o.id.startsWith(`${o.job}.`) ? o.id.slice(o.job.length + 1) : '';
     return /^\d+$/.test(suffix) ? Number(suffix) : 0;
   };
-  return orders
-    .map((o, i) => ({ o, i }))
-    .sort(
-      (a, b) =>
-        (jobRank.get(a.o.job) ?? 0) - (jobRank.get(b.o.job) ?? 0) || cellIndex(a.o) - cellIndex(b.o) || a.i - b.i,
-    )
-    .map(({ o }) => o);
+  return (
+    orders
+      .map((o, i) => ({ o, i }))
+      // Plan position first: records from the store come back sorted by id, not by plan.
+      .sort(
+        (a, b) =>
+          a.o.seq - b.o.seq ||
+          (jobRank.get(a.o.job) ?? 0) - (jobRank.get(b.o.job) ?? 0) ||
+          cellIndex(a.o) - cellIndex(b.o) ||
+          a.i - b.i,
+      )
+      .map(({ o }) => o)
+  );
 }
 
 /** Counts per state that occurs, in ORDER_STATES order (so the same orders always give the same list). */

@@ -256,6 +256,8 @@ export interface RunRecord {
 
 export interface OrderRecord extends OrderSpec {
   readonly runId: string;
+  /** Position in the plan (0-based): the order people read orders in. */
+  readonly seq: number;
   readonly state: OrderState;
   /** 1 for the first try; incremented on retry after an interruption. */
   readonly attempt: number;

@@ -74,6 +74,7 @@ export function makeOrder(runId: string, id: string, overrides: Partial<OrderRec
   return {
     runId,
     id,
+    seq: 0,
     job: id.split('.')[0] ?? id,
     name: id,
     needs: [],

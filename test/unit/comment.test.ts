@@ -52,6 +52,7 @@ function makeOrder(id: string, over: Partial<OrderRecord> = {}): OrderRecord {
   const job = over.job ?? id.split('.')[0] ?? id;
   const base: OrderRecord = {
     id,
+    seq: 0,
     job,
     name: id,
     needs: [],

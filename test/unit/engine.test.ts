@@ -49,6 +49,7 @@ function run(overrides: Partial<RunRecord> = {}): RunRecord {
 function order(id: string, overrides: Partial<OrderRecord> = {}): OrderRecord {
   return {
     id,
+    seq: 0,
     job: id.split('.')[0] ?? id,
     name: id,
     needs: [],

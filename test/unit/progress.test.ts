@@ -47,6 +47,7 @@ function makeRun(over: Partial<RunRecord> = {}): RunRecord {
 function makeOrder(id: string, over: Partial<OrderRecord> = {}): OrderRecord {
   const base: OrderRecord = {
     id,
+    seq: 0,
     job: id.split('.')[0] ?? id,
     name: id,
     needs: [],
