@@ -9,7 +9,7 @@ import pino from 'pino';
 import { planWorkflows } from './core/plan-workflows.ts';
 import { WORKFLOWS_DIR } from './core/workflow-files.ts';
 import { formatDiagnostic, parseWorkflowFiles } from './core/workflow-parser.ts';
-import { EVENT_NAMES, type EventName, type TriggerEvent } from './core/types.ts';
+import { EVENT_NAMES, type Diagnostic, type EventName, type TriggerEvent } from './core/types.ts';
 import { MAX_WORKFLOW_FILE_BYTES } from './core/limits.ts';
 import { loadConfig } from './config.ts';
 import { normaliseRef, runLocal } from './local-run.ts';
@@ -25,19 +25,37 @@ export interface CliIo {
 const USAGE = `usage: spotcheck <command> [options]
 
 commands:
-  run [dir] [--event push|pull_request|testme] [--ref REF] [--sha SHA] [--base-ref BRANCH]
-      run a local git repository's workflows on this machine
+  run [dir] [--event push|pull_request|testme] [--ref REF] [--sha SHA] [--base-ref BRANCH] [--config FILE]
+      run a local git repository's workflows on this machine (steps see your environment, as make would pass it)
   validate [dir]
       check the workflow files in dir/.spotcheck/workflows
-  plan (--workflow FILE | --dir DIR) --event push|pull_request|testme [--ref REF] [--base-ref BRANCH]
+  plan (--workflow FILE | --dir DIR) [--event push|pull_request|testme] [--ref REF] [--base-ref BRANCH]
        [--deleted] [--changed-file LIST] [--json]
       show which workflows an event runs and their orders, without running anything
   demo
       run the example repository's workflows (embedded store, local runner)
+
+options:
+  --event      the event to plan or run (default push)
+  --ref        the pushed ref: a full ref (refs/heads/NAME, refs/tags/NAME), or a bare NAME, which is a branch
+               (a tag must be written refs/tags/NAME); default refs/heads/main for plan, the current branch for run
+  --base-ref   a pull request's target branch, for pull_request and testme (default main)
+  --deleted    the pushed branch or tag was deleted (nothing runs)
+  --changed-file LIST
+               a file with one changed path per line; an empty file means no file changed; without it the
+               changed files are unknown, which counts as "paths match"
+  --json       print one JSON object: {"workflows":[{"file","matched","reason","orders":[...]}]}
+
+exit codes: 0 ok, 1 a run failed, 2 invalid workflow, input or usage
 `;
 
 export async function main(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
   const [command, ...rest] = argv;
+  // `spotcheck <command> --help` prints the usage rather than failing on an unknown option.
+  if (command !== undefined && rest.some((a) => a === '--help' || a === '-h')) {
+    io.out.write(USAGE);
+    return 0;
+  }
   try {
     switch (command) {
       case 'run':
@@ -129,12 +147,15 @@ async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
 async function validateCommand(argv: readonly string[], io: CliIo): Promise<number> {
   const { positionals } = args(argv, {});
   const dir = resolve(io.cwd, positionals[0] ?? '.');
-  const sources = await readWorkflowDir(dir);
-  if (sources.length === 0) {
+  const read = await readWorkflowDir(dir);
+  if (read.length === 0) {
     io.err.write(`spotcheck: no workflow files in ${join(dir, WORKFLOWS_DIR)}\n`);
     return 2;
   }
-  const { workflows, diagnostics } = parseWorkflowFiles(sources);
+  const { sources, oversized } = splitOversized(read);
+  const parsed = parseWorkflowFiles(sources);
+  const workflows = parsed.workflows;
+  const diagnostics = [...oversized, ...parsed.diagnostics];
   for (const d of diagnostics) io.err.write(`${formatDiagnostic(d)}\n`);
   if (diagnostics.length > 0) {
     io.err.write(`${diagnostics.length} error${diagnostics.length === 1 ? '' : 's'}\n`);
@@ -159,23 +180,24 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
   const files = (values.workflow as string[] | undefined) ?? [];
   const dir = str(values.dir);
   if (files.length === 0 && dir === undefined) throw new UsageError('plan needs --workflow FILE or --dir DIR');
-  const sources = [
+  const dirSources = dir === undefined ? [] : await readWorkflowDir(resolve(io.cwd, dir));
+  // An empty folder is almost always the wrong folder: say so rather than print an empty plan.
+  if (dir !== undefined && dirSources.length === 0)
+    throw new UsageError(`no workflow files in ${join(resolve(io.cwd, dir), WORKFLOWS_DIR)}`);
+  const { sources, oversized } = splitOversized([
     ...(await Promise.all(files.map((f) => readSource(resolve(io.cwd, f), f)))),
-    ...(dir === undefined ? [] : await readWorkflowDir(resolve(io.cwd, dir))),
-  ];
+    ...dirSources,
+  ]);
   const event = eventName(values.event);
   const changedList = str(values['changed-file']);
-  const changedFiles =
-    changedList === undefined
-      ? null
-      : (await readFile(resolve(io.cwd, changedList), 'utf8')).split(/\r?\n/).filter((line) => line.trim() !== '');
+  const changedFiles = changedList === undefined ? null : await readChangedList(resolve(io.cwd, changedList));
   const baseRef = str(values['base-ref']) ?? 'main';
   const ref = normaliseRef(str(values.ref) ?? (event === 'push' ? 'refs/heads/main' : `refs/heads/${baseRef}`));
   const trigger: TriggerEvent =
     event === 'push'
       ? { kind: 'push', ref, deleted: values.deleted === true, changedFiles }
       : { kind: event, baseRef: baseRef.replace(/^refs\/heads\//, ''), changedFiles };
-  const { decisions, diagnostics } = planWorkflows(sources, trigger, {
+  const planned = planWorkflows(sources, trigger, {
     event,
     ref,
     sha: str(values.sha) ?? '0000000000000000000000000000000000000000',
@@ -184,6 +206,8 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     serverUrl: 'https://github.com',
     ...(event === 'push' ? {} : { baseRef, headRef: 'head' }),
   });
+  const { decisions } = planned;
+  const diagnostics = [...oversized, ...planned.diagnostics];
   if (diagnostics.length > 0) {
     for (const d of diagnostics) io.err.write(`${formatDiagnostic(d)}\n`);
     return 2;
@@ -214,7 +238,43 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
   return 0;
 }
 
-async function readWorkflowDir(dir: string): Promise<{ path: string; text: string }[]> {
+interface ReadSource {
+  readonly path: string;
+  readonly text: string;
+  /** The file's size on disk; above MAX_WORKFLOW_FILE_BYTES `text` holds only the first bytes. */
+  readonly size: number;
+}
+
+/** Oversized files become one diagnostic each with their real size (the parser would only see the first bytes). */
+function splitOversized(read: readonly ReadSource[]): { sources: ReadSource[]; oversized: Diagnostic[] } {
+  const sources: ReadSource[] = [];
+  const oversized: Diagnostic[] = [];
+  for (const source of read) {
+    if (source.size <= MAX_WORKFLOW_FILE_BYTES) sources.push(source);
+    else
+      oversized.push({
+        file: source.path,
+        line: 1,
+        col: 1,
+        message: `file is too large (${formatBytes(source.size)}): workflow files are limited to ${formatBytes(MAX_WORKFLOW_FILE_BYTES)}; it was not read`,
+      });
+  }
+  return { sources, oversized };
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = Number.isInteger(value) ? value.toString() : value.toFixed(1);
+  return `${digits} ${units[unit] ?? 'bytes'}`;
+}
+
+async function readWorkflowDir(dir: string): Promise<ReadSource[]> {
   const folder = join(dir, WORKFLOWS_DIR);
   let names: string[];
   try {
@@ -226,25 +286,39 @@ async function readWorkflowDir(dir: string): Promise<{ path: string; text: strin
 }
 
 /**
- * Reads a workflow file. A huge one is not buffered: its first bytes past the cap are enough for the parser to
- * reject it with its usual message.
+ * Reads a workflow file, never more than one byte past the cap: those bytes are enough for the parser to reject it
+ * with its usual message, and a huge file (or one that grows while read) costs no more than that. Only regular
+ * files are opened, so a symlink to a device or a FIFO cannot make the command block or read forever.
  */
-async function readSource(path: string, display: string): Promise<{ path: string; text: string }> {
-  let size: number;
-  try {
-    size = (await stat(path)).size;
-  } catch {
-    throw new UsageError(`cannot read ${display}`);
-  }
-  if (size <= MAX_WORKFLOW_FILE_BYTES) return { path: display, text: await readFile(path, 'utf8') };
+async function readSource(path: string, display: string): Promise<ReadSource> {
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined) throw new UsageError(`cannot read ${display}: no such file`);
+  if (!info.isFile()) throw new UsageError(`cannot read ${display}: not a regular file`);
   const handle = await open(path, 'r');
   try {
-    const buffer = Buffer.alloc(MAX_WORKFLOW_FILE_BYTES + 1);
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return { path: display, text: buffer.subarray(0, bytesRead).toString('utf8') };
+    const buffer = Buffer.allocUnsafe(MAX_WORKFLOW_FILE_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buffer.length) break;
+    }
+    return { path: display, text: buffer.subarray(0, length).toString('utf8'), size: Math.max(info.size, length) };
   } finally {
     await handle.close();
   }
+}
+
+/** `--changed-file LIST`: one path per line; blank lines are ignored, so an empty file means "no file changed". */
+async function readChangedList(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read --changed-file ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  return text.split(/\r?\n/).filter((line) => line.trim() !== '');
 }
 
 function str(value: unknown): string | undefined {
