@@ -45,3 +45,22 @@ export class ConfigError extends SpotcheckError {
     super(message, { ...options, context: { source: options.source } });
   }
 }
+
+/**
+ * A forge request failed after the client's own retries (network, 5xx, rate limit exhausted, unexpected 4xx).
+ * `status` is the HTTP status when there was one; `retryable` whether the same request may succeed later.
+ */
+export class ForgeError extends SpotcheckError {
+  override readonly name: string = 'ForgeError';
+  readonly status: number | undefined;
+  readonly retryable: boolean;
+
+  constructor(
+    message: string,
+    options: SpotcheckErrorOptions & { readonly status?: number; readonly retryable: boolean },
+  ) {
+    super(message, options);
+    this.status = options.status;
+    this.retryable = options.retryable;
+  }
+}

@@ -44,6 +44,7 @@ export interface StartRunInput {
   readonly actor: string;
   readonly github: GithubContext;
   readonly pr?: number;
+  readonly installationId?: number;
 }
 
 export interface OrchestratorOptions {
@@ -98,16 +99,19 @@ export class Orchestrator implements ReportSink {
       createdAt: now,
       expiresAt: now + this.#options.limits.retentionDays * 86_400_000,
       ...(input.pr === undefined ? {} : { pr: input.pr }),
+      ...(input.installationId === undefined ? {} : { installationId: input.installationId }),
       ...(plan.concurrency ? { concurrencyGroup: plan.concurrency.group } : {}),
       ...(plan.orders.length === 0 ? { finishedAt: now } : {}),
     };
     const dependents = new Map<string, string[]>();
     for (const order of plan.orders)
       for (const need of order.needsOrders) dependents.set(need, [...(dependents.get(need) ?? []), order.id]);
+    const waves = graphDepths(plan);
     const orders: OrderRecord[] = plan.orders.map((spec, seq) => ({
       ...spec,
       runId: run.runId,
       seq,
+      wave: waves.get(spec.id) ?? 0,
       state: 'queued',
       attempt: 1,
       pendingNeeds: spec.needsOrders.length,
@@ -440,6 +444,35 @@ export class Orchestrator implements ReportSink {
     this.#log.info({ runId: run.runId, status }, 'run finished');
     await this.#options.reporter.runChanged(finished);
   }
+}
+
+/** Each order's depth in the needs graph (the plan validated it is acyclic); iterative, so deep chains are fine. */
+function graphDepths(plan: RunPlan): Map<string, number> {
+  const specs = new Map(plan.orders.map((o) => [o.id, o]));
+  const depth = new Map<string, number>();
+  const visiting = new Set<string>();
+  for (const root of plan.orders) {
+    const stack = [root.id];
+    while (stack.length > 0) {
+      const id = stack[stack.length - 1]!;
+      if (depth.has(id)) {
+        stack.pop();
+        continue;
+      }
+      const needs = specs.get(id)?.needsOrders ?? [];
+      // A need already on the path would be a cycle; plans reject those, but never loop on one.
+      const pending = needs.filter((n) => !depth.has(n) && specs.has(n) && !visiting.has(n));
+      if (pending.length > 0 && !visiting.has(id)) {
+        visiting.add(id);
+        stack.push(...pending);
+        continue;
+      }
+      depth.set(id, needs.length === 0 ? 0 : 1 + Math.max(...needs.map((n) => depth.get(n) ?? 0)));
+      visiting.delete(id);
+      stack.pop();
+    }
+  }
+  return depth;
 }
 
 function byId(orders: readonly OrderRecord[]): Map<string, OrderRecord> {

@@ -240,6 +240,8 @@ export interface RunRecord {
   readonly ref: string;
   readonly sha: string;
   readonly pr?: number;
+  /** The GitHub App installation that reported the event (the forge adapter needs it to act on the repo). */
+  readonly installationId?: number;
   /** Who caused the run (pusher, PR author, `!testme` commenter). */
   readonly actor: string;
   readonly github: GithubContext;
@@ -258,6 +260,8 @@ export interface OrderRecord extends OrderSpec {
   readonly runId: string;
   /** Position in the plan (0-based): the order people read orders in. */
   readonly seq: number;
+  /** Depth in the needs graph: 0 for orders that need nothing, else 1 + the deepest need. */
+  readonly wave: number;
   readonly state: OrderState;
   /** 1 for the first try; incremented on retry after an interruption. */
   readonly attempt: number;

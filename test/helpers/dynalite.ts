@@ -75,6 +75,7 @@ export function makeOrder(runId: string, id: string, overrides: Partial<OrderRec
     runId,
     id,
     seq: 0,
+    wave: 0,
     job: id.split('.')[0] ?? id,
     name: id,
     needs: [],

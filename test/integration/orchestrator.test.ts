@@ -151,6 +151,8 @@ describe('orchestrator on the embedded store', () => {
       report: 'succeeded',
     });
     expect([...instant.launches.values()]).toEqual([1, 1, 1, 1]);
+    const waves = Object.fromEntries((await store.listOrders(runId)).map((o) => [o.id, o.wave]));
+    expect(waves).toEqual({ build: 0, 'test.1': 1, 'test.2': 1, report: 2 });
     // report started only after both test cells finished
     const reportDispatch = reporter.orderEvents.findIndex(([id, s]) => id === 'report' && s === 'dispatching');
     const lastTest = reporter.orderEvents.findLastIndex(([id, s]) => id.startsWith('test') && s === 'succeeded');

@@ -53,6 +53,7 @@ function makeOrder(id: string, over: Partial<OrderRecord> = {}): OrderRecord {
   const base: OrderRecord = {
     id,
     seq: 0,
+    wave: 0,
     job,
     name: id,
     needs: [],

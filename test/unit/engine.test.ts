@@ -50,6 +50,7 @@ function order(id: string, overrides: Partial<OrderRecord> = {}): OrderRecord {
   return {
     id,
     seq: 0,
+    wave: 0,
     job: id.split('.')[0] ?? id,
     name: id,
     needs: [],

@@ -48,6 +48,7 @@ function makeOrder(id: string, over: Partial<OrderRecord> = {}): OrderRecord {
   const base: OrderRecord = {
     id,
     seq: 0,
+    wave: 0,
     job: id.split('.')[0] ?? id,
     name: id,
     needs: [],

@@ -1,0 +1,90 @@
+/**
+ * The Forge port: what spotcheck needs from GitHub or Gitea, in spotcheck's words. Adapters (github.ts, gitea.ts)
+ * map the vendor's shapes at the edge, state their limits, and convert vendor errors to `ForgeError`.
+ */
+import type { RepoRef } from '../core/types.ts';
+
+export interface WorkflowSource {
+  /** Repository-relative path, e.g. `.spotcheck/workflows/ci.yml`. */
+  readonly path: string;
+  readonly text: string;
+}
+
+export interface PullRequestInfo {
+  readonly number: number;
+  readonly state: 'open' | 'closed';
+  readonly merged: boolean;
+  readonly headSha: string;
+  /** Short branch names. */
+  readonly headRef: string;
+  readonly baseRef: string;
+  readonly author: string;
+  /** `owner/name` of the head repository (differs from the base for forks). */
+  readonly headRepo: string;
+}
+
+export type CommitState = 'pending' | 'success' | 'failure' | 'error';
+
+export interface CommitStatus {
+  /** `spotcheck/<workflow>/<job>[ (<matrix>)]`. */
+  readonly context: string;
+  readonly state: CommitState;
+  /** Truncated by the adapter to the forge's limit (GitHub: 140 characters). */
+  readonly description: string;
+  readonly targetUrl?: string;
+}
+
+export interface IssueComment {
+  readonly id: number;
+  readonly body: string;
+}
+
+/** The answer to "may this user run code here?": never true on doubt. */
+export interface MembershipAnswer {
+  readonly member: boolean;
+  /** Why not, in one line a user can read (`not a member of acme`, `membership check failed: HTTP 502`). */
+  readonly reason?: string;
+}
+
+export interface CloneCredentials {
+  /** An https URL git can clone, credentials included (never logged). */
+  readonly url: string;
+  readonly expiresAt: number;
+}
+
+/**
+ * One forge host, seen by one installation (GitHub) or bot token (Gitea). Methods return results for expected
+ * outcomes (a missing file, a non-member) and throw `ForgeError` for the rest (network, 5xx after retries).
+ */
+export interface Forge {
+  readonly kind: 'github' | 'gitea';
+  /** Host name used in store keys (`github.com`, `ghe.example.com`, `gitea.example.org`). */
+  readonly host: string;
+  /** Workflow files under `.spotcheck/workflows/` at a commit, in as few requests as the forge allows. */
+  readWorkflows(repo: RepoRef, sha: string): Promise<WorkflowSource[]>;
+  /**
+   * Files changed between two commits (`base...head`), or `null` when the forge cannot tell (truncated list, base
+   * unknown): triggers then treat paths as matching.
+   */
+  changedFiles(repo: RepoRef, base: string, head: string): Promise<string[] | null>;
+  /** Files a pull request changes, or null when the forge truncates the list. */
+  pullRequestFiles(repo: RepoRef, pr: number): Promise<string[] | null>;
+  pullRequest(repo: RepoRef, pr: number): Promise<PullRequestInfo | undefined>;
+  /** Membership, public or private; any error answers "no". */
+  isOrgMember(org: string, user: string): Promise<MembershipAnswer>;
+  /** Whether an account is an organization (the default authorizing org is the repository owner when it is one). */
+  isOrganization(owner: string): Promise<boolean>;
+  setStatus(repo: RepoRef, sha: string, status: CommitStatus): Promise<void>;
+  /** The sticky comment: marker in the body and written by this bot's own account. */
+  findStickyComment(repo: RepoRef, pr: number, marker: string): Promise<IssueComment | undefined>;
+  createComment(repo: RepoRef, pr: number, body: string): Promise<IssueComment>;
+  updateComment(repo: RepoRef, commentId: number, body: string): Promise<void>;
+  /** Adds a 👀 (`eyes`) reaction to a comment: "seen, working on it". */
+  reactToComment(repo: RepoRef, commentId: number, reaction: 'eyes' | '+1' | '-1'): Promise<void>;
+  /** Short-lived, read-only credentials for cloning this repository (agents and the local runner). */
+  cloneCredentials(repo: RepoRef): Promise<CloneCredentials>;
+  /** Largest comment body the forge accepts. */
+  readonly maxCommentLength: number;
+  /** Largest status description the forge accepts. */
+  readonly maxStatusDescription: number;
+}
