@@ -3,7 +3,7 @@
  * limits, store, forges. Validated strictly once at start-up; every error reported at once; secrets never printed.
  */
 import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
+import { parse, YAMLError } from 'yaml';
 import { ConfigError } from './errors.ts';
 import type { Route } from '../runners/runner.ts';
 
@@ -39,6 +39,41 @@ export interface OperatorConfig {
 
 const RUNNER_KINDS = ['local', 'spot', 'codebuild', 'skip'] as const;
 
+type SettingType = 'string' | 'strings' | 'boolean' | 'count';
+
+/**
+ * The settings each kind of route takes (DESIGN.md, "Operator configuration"). Anything else is an error, so a
+ * misspelt key or a secret pasted into a route is reported (by its key, never its value) instead of ignored.
+ */
+const ROUTE_SETTINGS = {
+  local: {},
+  skip: { reason: 'string' },
+  spot: {
+    instanceTypes: 'strings',
+    onDemandFallback: 'boolean',
+    subnets: 'strings',
+    securityGroups: 'strings',
+    ami: 'string',
+    launchTemplate: 'string',
+    maxLifetimeMinutes: 'count',
+    region: 'string',
+  },
+  codebuild: { project: 'string', computeType: 'string', image: 'string', region: 'string' },
+} as const satisfies Record<(typeof RUNNER_KINDS)[number], Record<string, SettingType>>;
+
+const SETTING_RULES: Record<SettingType, { test: (value: unknown) => boolean; says: string }> = {
+  string: { test: (v) => typeof v === 'string' && v !== '', says: 'must be a non-empty string' },
+  strings: {
+    test: (v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x !== ''),
+    says: 'must be a non-empty list of non-empty strings',
+  },
+  boolean: { test: (v) => typeof v === 'boolean', says: 'must be true or false' },
+  count: {
+    test: (v) => typeof v === 'number' && Number.isInteger(v) && v >= 1,
+    says: 'must be a positive whole number',
+  },
+};
+
 /** Labels every install knows, all on the local runner: what `spotcheck run` and the demo use. */
 export const DEFAULT_LOCAL_LABELS = ['local', 'self-hosted', 'linux', 'ubuntu-latest'] as const;
 
@@ -65,7 +100,7 @@ export function parseConfig(text: string, source: string, base: OperatorConfig =
   try {
     doc = parse(text, { maxAliasCount: 50, uniqueKeys: true });
   } catch (error) {
-    throw new ConfigError(`${source}: not valid YAML: ${(error as Error).message}`, { source });
+    throw new ConfigError(`${source}: ${yamlErrorSummary(error)}`, { source });
   }
   if (doc === null || doc === undefined) return base;
   if (!isMap(doc)) throw new ConfigError(`${source}: the top level must be a map`, { source });
@@ -149,8 +184,41 @@ function parseRoute(label: string, raw: unknown, errors: string[]): Route | unde
     errors.push(`${where}.runner: must be one of ${RUNNER_KINDS.join(', ')}`);
     return undefined;
   }
+  const kind = runner as Route['runner'];
+  const allowed: Readonly<Record<string, SettingType>> = ROUTE_SETTINGS[kind];
   const { runner: _runner, ...settings } = raw;
-  return { label, runner: runner as Route['runner'], settings };
+  let ok = true;
+  // Messages name the key and what it must be, never the value: a misplaced token must not end up in a log.
+  for (const [key, value] of Object.entries(settings)) {
+    const type = allowed[key];
+    if (type === undefined) {
+      const names = Object.keys(allowed);
+      errors.push(
+        `${where}.${key}: unknown key for a ${kind} route (${names.length > 0 ? `allowed: runner, ${names.join(', ')}` : 'it takes only runner'})`,
+      );
+      ok = false;
+    } else if (!SETTING_RULES[type].test(value)) {
+      errors.push(`${where}.${key}: ${SETTING_RULES[type].says}`);
+      ok = false;
+    }
+  }
+  return ok ? { label, runner: kind, settings } : undefined;
+}
+
+/**
+ * A YAML syntax error in one line, without the source excerpt `yaml` appends to its messages: the excerpt is the
+ * config's own text, and the line next to the error may hold a secret.
+ */
+function yamlErrorSummary(error: unknown): string {
+  if (error instanceof YAMLError) {
+    const head = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+    // Some messages end with the offending source text (`Unresolved tag: !x`): keep only the description.
+    const what = head.split(': ')[0] ?? head;
+    const where = error.linePos ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}` : '';
+    return `not valid YAML${where}: ${what}`;
+  }
+  // yaml's alias-count guard and other non-syntax failures carry no source text.
+  return `not valid YAML: ${error instanceof Error ? error.message : 'unreadable'}`;
 }
 
 function checkKeys(map: Record<string, unknown>, allowed: readonly string[], prefix: string, errors: string[]): void {
