@@ -114,6 +114,7 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     for (const run of progress.runs()) void orchestrator.cancelRun(run.runId, 'cancelled by the user (interrupt)');
   };
   options.signal?.addEventListener('abort', onAbort);
+  let keepLogs = options.env.SPOTCHECK_KEEP_LOGS !== undefined;
   try {
     const runIds: string[] = [];
     for (const { plan, github } of plans) {
@@ -140,6 +141,13 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
       if (run) views.push({ run, orders: await embedded.store.listOrders(runId) });
     }
     progress.stop();
+    const succeeded = views.every((v) => v.run.status === 'succeeded');
+    // A failed run's logs are what the developer needs next, so they stay; a green run's are removed unless asked.
+    keepLogs ||= !succeeded;
+    out.write(
+      keepLogs ? `\nlogs: ${join(dataDir, 'logs')}\n` : '\nlogs removed (set SPOTCHECK_KEEP_LOGS=1 to keep them)\n',
+    );
+    // The comment comes last: it is the run's summary, as the bot would post it.
     out.write(
       '\n' +
         renderComment({
@@ -149,15 +157,13 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
         }) +
         '\n',
     );
-    out.write(`\nlogs: ${join(dataDir, 'logs')}\n`);
-    return views.every((v) => v.run.status === 'succeeded') ? 0 : 1;
+    return succeeded ? 0 : 1;
   } finally {
     clearInterval(watchdog);
     options.signal?.removeEventListener('abort', onAbort);
     await runner.idle();
     await embedded.close();
-    if (options.env.SPOTCHECK_KEEP_LOGS === undefined)
-      await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
+    if (!keepLogs) await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
