@@ -217,8 +217,10 @@ function yamlErrorSummary(error: unknown): string {
     const where = error.linePos ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}` : '';
     return `not valid YAML${where}: ${what}`;
   }
-  // yaml's alias-count guard and other non-syntax failures carry no source text.
-  return `not valid YAML: ${error instanceof Error ? error.message : 'unreadable'}`;
+  // Failures while building values (an alias without its anchor, the alias-count guard) are not YAMLErrors but
+  // may still end with source text (`Unresolved alias ...: name`): keep only the description here too.
+  const message = error instanceof Error ? error.message : 'unreadable';
+  return `not valid YAML: ${message.split('\n')[0]?.split(': ')[0] ?? 'unreadable'}`;
 }
 
 function checkKeys(map: Record<string, unknown>, allowed: readonly string[], prefix: string, errors: string[]): void {
