@@ -1,0 +1,306 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS, DEFAULT_LOCAL_LABELS, defaultConfig, loadConfig, parseConfig } from '../../src/config.ts';
+import { ConfigError } from '../../src/errors.ts';
+
+/** The ConfigError a document raises (the test fails if it parses). */
+function configError(text: string): ConfigError {
+  try {
+    parseConfig(text, 'spotcheck.yml');
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError, but the config parsed');
+}
+
+/** The bullet lines of a ConfigError message ("  - where: what"). */
+function problems(error: ConfigError): string[] {
+  return error.message
+    .split('\n')
+    .filter((line) => line.startsWith('  - '))
+    .map((line) => line.slice(4));
+}
+
+describe('parseConfig: defaults', () => {
+  it.each([
+    ['an empty document', ''],
+    ['a document of comments only', '# nothing configured yet\n'],
+    ['an explicit null', '~\n'],
+  ])('%s gives the defaults', (_label, text) => {
+    const config = parseConfig(text, 'spotcheck.yml');
+    expect(config.limits).toEqual(DEFAULT_LIMITS);
+    expect([...config.routes.keys()]).toEqual([...DEFAULT_LOCAL_LABELS]);
+    expect([...config.routes.values()].every((r) => r.runner === 'local')).toBe(true);
+    expect(config.store).toEqual({ kind: 'embedded', dir: '.spotcheck-data', table: 'spotcheck' });
+    expect(config.publicUrl).toBe('http://localhost:3000');
+    expect(config.org).toBeUndefined();
+  });
+
+  it('keeps the default routes beside configured ones, or drops them with defaultRoutes: false', () => {
+    const kept = parseConfig('routes: { big: spot }\n', 'spotcheck.yml');
+    expect([...kept.routes.keys()]).toEqual([...DEFAULT_LOCAL_LABELS, 'big']);
+    const dropped = parseConfig('defaultRoutes: false\nroutes: { big: spot }\n', 'spotcheck.yml');
+    expect([...dropped.routes.keys()]).toEqual(['big']);
+  });
+
+  it('overrides only the limits it names', () => {
+    const config = parseConfig('limits: { maxConcurrentOrders: 16 }\n', 'spotcheck.yml');
+    expect(config.limits).toEqual({ ...DEFAULT_LIMITS, maxConcurrentOrders: 16 });
+  });
+
+  it('reads store, org and publicUrl', () => {
+    const config = parseConfig(
+      [
+        'org: acme',
+        'publicUrl: https://ci.example.com',
+        'store: { kind: dynamodb, table: ci, region: eu-west-1, endpoint: http://127.0.0.1:8000 }',
+      ].join('\n'),
+      'spotcheck.yml',
+    );
+    expect(config.org).toBe('acme');
+    expect(config.publicUrl).toBe('https://ci.example.com');
+    expect(config.store).toEqual({
+      kind: 'dynamodb',
+      dir: '.spotcheck-data',
+      table: 'ci',
+      region: 'eu-west-1',
+      endpoint: 'http://127.0.0.1:8000',
+    });
+  });
+});
+
+describe('parseConfig: routes', () => {
+  it('takes the string shorthand (label: runner) and the map form with settings', () => {
+    const config = parseConfig(
+      [
+        'routes:',
+        '  go: local',
+        '  nothing: skip',
+        '  big:',
+        '    runner: spot',
+        '    instanceTypes: [c7i.2xlarge, c6i.2xlarge]',
+        '    onDemandFallback: true',
+        '    subnets: [subnet-1, subnet-2]',
+        '    securityGroups: [sg-1]',
+        '    ami: ami-123',
+        '    maxLifetimeMinutes: 120',
+        '  long:',
+        '    runner: codebuild',
+        '    project: spotcheck-long',
+        '    computeType: BUILD_GENERAL1_LARGE',
+      ].join('\n'),
+      'spotcheck.yml',
+    );
+    expect(config.routes.get('go')).toEqual({ label: 'go', runner: 'local', settings: {} });
+    expect(config.routes.get('nothing')).toEqual({ label: 'nothing', runner: 'skip', settings: {} });
+    expect(config.routes.get('big')).toEqual({
+      label: 'big',
+      runner: 'spot',
+      settings: {
+        instanceTypes: ['c7i.2xlarge', 'c6i.2xlarge'],
+        onDemandFallback: true,
+        subnets: ['subnet-1', 'subnet-2'],
+        securityGroups: ['sg-1'],
+        ami: 'ami-123',
+        maxLifetimeMinutes: 120,
+      },
+    });
+    expect(config.routes.get('long')).toEqual({
+      label: 'long',
+      runner: 'codebuild',
+      settings: { project: 'spotcheck-long', computeType: 'BUILD_GENERAL1_LARGE' },
+    });
+  });
+
+  it('lets a configured label replace a default one', () => {
+    const config = parseConfig('routes: { ubuntu-latest: codebuild }\n', 'spotcheck.yml');
+    expect(config.routes.get('ubuntu-latest')?.runner).toBe('codebuild');
+  });
+
+  it.each([
+    [
+      'an unknown runner name',
+      'routes: { big: lambda }',
+      'routes.big.runner: must be one of local, spot, codebuild, skip',
+    ],
+    ['a map without runner', 'routes: { big: { ami: ami-1 } }', 'routes.big.runner: must be one of'],
+    ['a list instead of a runner', 'routes: { big: [spot] }', 'routes.big: must be a runner name'],
+    ['routes as a list', 'routes: [big]', 'routes: must be a map of label → route'],
+    [
+      'a misspelt setting',
+      'routes: { big: { runner: spot, instanceType: c7i.large } }',
+      'routes.big.instanceType: unknown key for a spot route',
+    ],
+    [
+      'a setting of another runner kind',
+      'routes: { big: { runner: codebuild, ami: ami-1 } }',
+      'routes.big.ami: unknown key for a codebuild route',
+    ],
+    [
+      'settings on a local route',
+      'routes: { go: { runner: local, project: p } }',
+      'routes.go.project: unknown key for a local route (it takes only runner)',
+    ],
+    [
+      'instance types not a list',
+      'routes: { big: { runner: spot, instanceTypes: c7i.large } }',
+      'routes.big.instanceTypes: must be a non-empty list of non-empty strings',
+    ],
+    [
+      'a lifetime that is not a count',
+      'routes: { big: { runner: spot, maxLifetimeMinutes: 1.5 } }',
+      'routes.big.maxLifetimeMinutes: must be a positive whole number',
+    ],
+    [
+      'a fallback that is not a boolean',
+      'routes: { big: { runner: spot, onDemandFallback: "yes" } }',
+      'routes.big.onDemandFallback: must be true or false',
+    ],
+  ])('rejects %s', (_label, text, message) => {
+    const error = configError(text);
+    expect(problems(error)).toHaveLength(1);
+    expect(problems(error)[0]).toContain(message);
+  });
+});
+
+describe('parseConfig: every problem at once', () => {
+  it.each([
+    ['zero', 'maxConcurrentOrders: 0'],
+    ['negative', 'maxOrdersPerRun: -5'],
+    ['fractional', 'maxAttempts: 2.5'],
+    ['a string', 'retentionDays: "30"'],
+  ])('rejects a %s limit', (_label, limit) => {
+    const error = configError(`limits: { ${limit} }`);
+    const key = limit.split(':')[0] ?? '';
+    expect(problems(error)).toEqual([`limits.${key}: must be a positive whole number`]);
+  });
+
+  it('reports unknown keys, bad runners and bad limits in one ConfigError, each once', () => {
+    const error = configError(
+      [
+        'rotues: {}',
+        'routes:',
+        '  big: lambda',
+        '  long: { runner: codebuild, projcet: p }',
+        'limits:',
+        '  maxConcurrentOrders: 0',
+        '  maxOrdersPerRun: many',
+        '  maxRetries: 3',
+        'store: { kind: postgres, dri: /var/lib }',
+        'publicUrl: ""',
+      ].join('\n'),
+    );
+    expect(error.message).toMatch(/^spotcheck\.yml: 9 problems:\n/);
+    expect(problems(error).sort()).toEqual(
+      [
+        'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes)',
+        'routes.big.runner: must be one of local, spot, codebuild, skip',
+        'routes.long.projcet: unknown key for a codebuild route (allowed: runner, project, computeType, image, region)',
+        'limits.maxRetries: unknown key (allowed: maxConcurrentOrders, maxOrdersPerRun, maxAttempts, retentionDays)',
+        'limits.maxConcurrentOrders: must be a positive whole number',
+        'limits.maxOrdersPerRun: must be a positive whole number',
+        'store.dri: unknown key (allowed: kind, dir, table, region, endpoint)',
+        'store.kind: must be "embedded" or "dynamodb"',
+        'publicUrl: must be a non-empty string',
+      ].sort(),
+    );
+    expect(error.context).toEqual({ source: 'spotcheck.yml' });
+  });
+
+  it.each([
+    ['a list', '- routes\n', 'spotcheck.yml: the top level must be a map'],
+    ['a scalar', 'routes\n', 'spotcheck.yml: the top level must be a map'],
+  ])('rejects a top level that is %s', (_label, text, message) => {
+    expect(configError(text).message).toBe(message);
+  });
+});
+
+describe('parseConfig: secrets never appear in an error', () => {
+  const SECRET = 'ghp_0123456789abcdefSECRETxyz';
+
+  it('names a bogus token key under a route, not its value', () => {
+    const error = configError(`routes:\n  big:\n    runner: spot\n    token: ${SECRET}\n`);
+    expect(problems(error)).toEqual([
+      'routes.big.token: unknown key for a spot route (allowed: runner, instanceTypes, onDemandFallback, subnets, securityGroups, ami, launchTemplate, maxLifetimeMinutes, region)',
+    ]);
+    expect(error.message).not.toContain(SECRET);
+    expect(error.message).not.toContain('ghp_');
+  });
+
+  it.each([
+    ['a secret as a wrongly typed setting', `routes: { big: { runner: spot, ami: [${SECRET}] } }`],
+    ['a secret as a runner name', `routes: { big: ${SECRET} }`],
+    ['a secret as a limit', `limits: { maxAttempts: ${SECRET} }`],
+    ['a secret as a store kind', `store: { kind: ${SECRET} }`],
+    ['a secret as an org that is not a string', `org: [${SECRET}]`],
+    [
+      'a duplicate key holding a secret (YAML error)',
+      `routes:\n  big:\n    runner: spot\n    token: ${SECRET}\n    token: ${SECRET}\n`,
+    ],
+    ['a syntax error next to a secret (YAML error)', `routes:\n  big: { runner: spot, token: "${SECRET}"\n`],
+    ['bad indentation next to a secret (YAML error)', `routes:\n  big:\n    runner: spot\n   token: ${SECRET} : x\n`],
+    ['an alias named like a secret (YAML error)', `org: *${SECRET}\n`],
+  ])('%s', (_label, text) => {
+    const error = configError(text);
+    expect(error.message).not.toContain(SECRET);
+    expect(error.message).not.toContain('ghp_');
+    expect(JSON.stringify(error.context)).not.toContain(SECRET);
+  });
+
+  it('still says where a YAML error is', () => {
+    const error = configError(`routes:\n  big:\n    runner: spot\n    token: ${SECRET}\n    token: ${SECRET}\n`);
+    expect(error.message).toBe('spotcheck.yml: not valid YAML at line 5, column 5: Map keys must be unique');
+  });
+});
+
+describe('loadConfig', () => {
+  it('gives the defaults (or the given base) without a path', async () => {
+    expect((await loadConfig(undefined)).limits).toEqual(DEFAULT_LIMITS);
+    const base = defaultConfig({ publicUrl: 'https://base.example' });
+    expect(await loadConfig(undefined, base)).toBe(base);
+  });
+
+  it('reports a missing file as a ConfigError naming the path and the reason', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spotcheck-config-'));
+    try {
+      const path = join(dir, 'missing.yml');
+      const error = await loadConfig(path).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toBe(`cannot read config ${path}: ENOENT`);
+      expect((error as ConfigError).context).toEqual({ source: path });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('parses a file on disk against the base', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spotcheck-config-'));
+    try {
+      const path = join(dir, 'spotcheck.yml');
+      await writeFile(path, 'routes:\n  big: { runner: codebuild, project: p }\nlimits: { maxAttempts: 5 }\n');
+      const config = await loadConfig(path, defaultConfig({ publicUrl: 'https://base.example' }));
+      expect(config.routes.get('big')?.runner).toBe('codebuild');
+      expect(config.limits.maxAttempts).toBe(5);
+      expect(config.publicUrl).toBe('https://base.example');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the file in a parse error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spotcheck-config-'));
+    try {
+      const path = join(dir, 'spotcheck.yml');
+      await writeFile(path, 'limits: { maxAttempts: 0 }\n');
+      await expect(loadConfig(path)).rejects.toThrow(`${path}: 1 problem:\n  - limits.maxAttempts:`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
