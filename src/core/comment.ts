@@ -179,7 +179,8 @@ function hasLog(o: OrderRecord): boolean {
 
 function orderCells(o: OrderRecord, input: CommentInput): string[] {
   const ms = orderDurationMs(o, input.now);
-  const why = o.state !== 'succeeded' && o.reason !== undefined ? escapeMarkdown(o.reason, CAP.reason) : '';
+  // A succeeded order has a reason only when a step failed under continue-on-error: worth showing.
+  const why = o.reason !== undefined ? escapeMarkdown(o.reason, CAP.reason) : '';
   return [
     `${ORDER_STATE_ICONS[o.state]} ${stateWord(o.state)}`,
     escapeMarkdown(o.name, CAP.name),

@@ -237,8 +237,14 @@ function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
 function finished(order: OrderRecord, event: Extract<EngineEvent, { type: 'order-finished' }>, now: number): Decision {
   const base = { outputs: event.outputs, stepResults: event.stepResults };
   switch (event.conclusion) {
-    case 'success':
-      return finish(order, 'succeeded', 'success', now, base);
+    case 'success': {
+      const tolerated = event.stepResults.filter((s) => s.outcome === 'failure' && s.conclusion === 'success');
+      const reason =
+        tolerated.length === 0
+          ? undefined
+          : `${tolerated.map((s) => `step "${s.name}"`).join(', ')} failed (continue-on-error)`;
+      return finish(order, 'succeeded', 'success', now, reason === undefined ? base : { ...base, reason });
+    }
     case 'cancelled':
       return finish(order, 'cancelled', 'cancelled', now, { ...base, reason: event.reason ?? 'cancelled' });
     case 'timed_out':
@@ -294,6 +300,8 @@ function finish(
     orderId: order.id,
     expect: { states: NOT_FINAL, attempt: order.attempt },
     changes: {
+      // A reason left from an earlier attempt ("retrying …") no longer applies once the order is final.
+      reason: undefined,
       ...extra,
       state,
       result,

@@ -248,6 +248,33 @@ describe('runner reports', () => {
     expect(d.expect.attempt).toBe(1);
   });
 
+  it('a success with a step failed under continue-on-error says so; a stale retry reason is cleared', () => {
+    const d = only(
+      step([{ ...running, reason: 'retrying (attempt 2 of 3): gone' }], {
+        type: 'order-finished',
+        orderId: 'a',
+        attempt: 1,
+        conclusion: 'success',
+        outputs: {},
+        stepResults: [
+          { index: 1, name: 'Lint', outcome: 'failure', conclusion: 'success', exitCode: 3, durationMs: 1 },
+        ],
+      }),
+    );
+    expect(d.changes.reason).toBe('step "Lint" failed (continue-on-error)');
+    const clean = only(
+      step([{ ...running, reason: 'retrying (attempt 2 of 3): gone' }], {
+        type: 'order-finished',
+        orderId: 'a',
+        attempt: 1,
+        conclusion: 'success',
+        outputs: {},
+        stepResults: [],
+      }),
+    );
+    expect('reason' in clean.changes && clean.changes.reason === undefined).toBe(true);
+  });
+
   it('refuses a report from a superseded attempt', () => {
     const t = step([{ ...running, attempt: 2 }], {
       type: 'order-finished',
