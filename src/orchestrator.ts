@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import {
   DEFAULT_ENGINE_OPTIONS,
   runOutcome,
-  supersededRuns,
+  concurrencyDecision,
+  nextPendingRun,
   transition,
   triggersFailFast,
   type Decision,
@@ -94,7 +95,8 @@ export class Orchestrator implements ReportSink {
       sha: input.sha,
       actor: input.actor,
       github: { ...input.github, run_id: input.runId },
-      status: plan.orders.length === 0 ? 'succeeded' : 'running',
+      // A run of a concurrency group starts pending and is promoted once the group lets it run.
+      status: plan.orders.length === 0 ? 'succeeded' : plan.concurrency ? 'pending' : 'running',
       orderCount: plan.orders.length,
       createdAt: now,
       expiresAt: now + this.#options.limits.retentionDays * 86_400_000,
@@ -125,14 +127,57 @@ export class Orchestrator implements ReportSink {
       return { run: existing ?? run, created: false };
     }
     this.#log.info({ runId: run.runId, file: run.file, orders: orders.length }, 'run created');
-    if (plan.concurrency) await this.#supersede(run, plan.concurrency.cancelInProgress);
+    if (run.status === 'pending' && plan.concurrency) {
+      const group = await this.#groupRuns(run);
+      const decision = concurrencyDecision(run, group, plan.concurrency.cancelInProgress);
+      for (const old of decision.cancel) {
+        await this.cancelRun(old.runId, `superseded by a newer run in concurrency group "${run.concurrencyGroup}"`);
+      }
+      if (!decision.start) {
+        await this.#options.reporter.runChanged(run);
+        return { run, created: true };
+      }
+      return { run: (await this.#promote(run, orders)) ?? run, created: true };
+    }
     await this.#options.reporter.runChanged(run);
+    await this.#dispatchRoots(run, orders);
+    return { run, created: true };
+  }
+
+  /** A pending run's turn: mark it running (one replica wins) and dispatch its roots. */
+  async #promote(run: RunRecord, orders?: readonly OrderRecord[]): Promise<RunRecord | undefined> {
+    const running = await this.#store.updateRun(run.runId, { statuses: ['pending'] }, { status: 'running' });
+    if (!running) return undefined;
+    this.#log.info({ runId: run.runId }, 'run started');
+    await this.#options.reporter.runChanged(running);
+    await this.#dispatchRoots(running, orders ?? (await this.#store.listOrders(run.runId)));
+    return running;
+  }
+
+  async #dispatchRoots(run: RunRecord, orders: readonly OrderRecord[]): Promise<void> {
+    const slice = byId(orders);
     await this.#apply(
       run,
-      transition({ run, orders: byId(orders) }, { type: 'started' }, now, this.#engine).decisions,
-      byId(orders),
+      transition({ run, orders: slice }, { type: 'started' }, this.#now(), this.#engine).decisions,
+      slice,
     );
-    return { run, created: true };
+  }
+
+  async #groupRuns(run: RunRecord): Promise<RunRecord[]> {
+    if (run.concurrencyGroup === undefined) return [];
+    const query = { repo: run.repo, concurrencyGroup: run.concurrencyGroup };
+    const [running, pending] = await Promise.all([
+      this.#store.listRuns({ ...query, status: 'running' }),
+      this.#store.listRuns({ ...query, status: 'pending' }),
+    ]);
+    return [...running, ...pending];
+  }
+
+  /** After a run of a group ends (or on the watchdog tick), start the group's pending run if it may now run. */
+  async #startNextInGroup(run: RunRecord): Promise<void> {
+    if (run.concurrencyGroup === undefined) return;
+    const next = nextPendingRun(await this.#groupRuns(run));
+    if (next) await this.#promote(next);
   }
 
   /** The completion path: local runners call it in-process, the callback route after verifying the agent's token. */
@@ -177,7 +222,7 @@ export class Orchestrator implements ReportSink {
 
   /** Cancels every unfinished order of a run (PR closed, superseded, user request). */
   async cancelRun(runId: string, reason: string): Promise<void> {
-    const run = await this.#store.updateRun(runId, { statuses: ['running'] }, { reason });
+    const run = await this.#store.updateRun(runId, { statuses: ['running', 'pending'] }, { reason });
     if (!run) return;
     this.#log.info({ runId, reason }, 'run cancelled');
     const orders = await this.#store.listOrders(runId);
@@ -212,21 +257,12 @@ export class Orchestrator implements ReportSink {
       }
     }
     await this.#pullWaiting();
+    for (const run of await this.#store.listRuns({ status: 'pending', limit: 100 })) {
+      await this.#startNextInGroup(run); // a promotion lost to a crash
+    }
     for (const run of await this.#store.listRuns({ status: 'running', limit: 100 })) {
       // A completion lost to a crash leaves the final-count short; after an hour of that, recount the hard way.
       await this.#maybeFinishRun(run, now - run.createdAt < 3_600_000 ? 'counter' : 'recount');
-    }
-  }
-
-  async #supersede(run: RunRecord, cancelInProgress: boolean): Promise<void> {
-    if (run.concurrencyGroup === undefined) return;
-    const running = await this.#store.listRuns({
-      repo: run.repo,
-      concurrencyGroup: run.concurrencyGroup,
-      status: 'running',
-    });
-    for (const old of supersededRuns(run, running, cancelInProgress)) {
-      await this.cancelRun(old.runId, `superseded by a newer run in concurrency group "${run.concurrencyGroup}"`);
     }
   }
 
@@ -437,12 +473,13 @@ export class Orchestrator implements ReportSink {
     if (status === 'running') return;
     const finished = await this.#store.updateRun(
       run.runId,
-      { statuses: ['running'] },
+      { statuses: ['running', 'pending'] },
       { status, finishedAt: this.#now() },
     );
     if (!finished) return;
     this.#log.info({ runId: run.runId, status }, 'run finished');
     await this.#options.reporter.runChanged(finished);
+    await this.#startNextInGroup(finished);
   }
 }
 

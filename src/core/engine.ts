@@ -351,20 +351,32 @@ export function runOutcome(orders: readonly OrderRecord[], cancelled: boolean): 
   return 'succeeded';
 }
 
-/** Which running runs a new run supersedes under `concurrency` (same group, cancel-in-progress). */
-export function supersededRuns(
+/**
+ * What a new run does to its concurrency group (GitHub's rules): with cancel-in-progress it cancels the group's
+ * running and pending runs and starts; without, it starts only when no run of the group is running, else it waits
+ * as the group's one pending run and any older pending run is cancelled.
+ */
+export function concurrencyDecision(
   newRun: RunRecord,
-  running: readonly RunRecord[],
+  group: readonly RunRecord[],
   cancelInProgress: boolean,
-): RunRecord[] {
-  if (!cancelInProgress || newRun.concurrencyGroup === undefined) return [];
-  return running.filter(
+): { readonly start: boolean; readonly cancel: readonly RunRecord[] } {
+  if (newRun.concurrencyGroup === undefined) return { start: true, cancel: [] };
+  const others = group.filter(
     (r) =>
       r.runId !== newRun.runId &&
-      r.status === 'running' &&
       r.concurrencyGroup === newRun.concurrencyGroup &&
+      (r.status === 'running' || r.status === 'pending') &&
       r.createdAt <= newRun.createdAt,
   );
+  if (cancelInProgress) return { start: true, cancel: others };
+  return { start: !others.some((r) => r.status === 'running'), cancel: others.filter((r) => r.status === 'pending') };
+}
+
+/** The oldest pending run of a group, once none of it is running. */
+export function nextPendingRun(group: readonly RunRecord[]): RunRecord | undefined {
+  if (group.some((r) => r.status === 'running')) return undefined;
+  return group.filter((r) => r.status === 'pending').sort((a, b) => a.createdAt - b.createdAt)[0];
 }
 
 function failedStepReason(steps: readonly StepResult[]): string | undefined {

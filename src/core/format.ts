@@ -20,6 +20,7 @@ export const ORDER_STATE_ICONS = {
 
 /** Emoji per run status, as DESIGN.md "Reporting" names them. */
 export const RUN_STATUS_ICONS = {
+  pending: '⏸️',
   running: '⏳',
   succeeded: '✅',
   failed: '❌',
@@ -114,7 +115,7 @@ export function countStates(orders: Iterable<OrderRecord>): [OrderState, number]
  * cancelled if any was cancelled, else succeeded.
  */
 export function overallStatus(statuses: readonly RunStatus[]): RunStatus {
-  for (const s of ['running', 'failed', 'cancelled'] as const) if (statuses.includes(s)) return s;
+  for (const s of ['running', 'pending', 'failed', 'cancelled'] as const) if (statuses.includes(s)) return s;
   return 'succeeded';
 }
 

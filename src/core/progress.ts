@@ -34,6 +34,7 @@ const TRIGGER_WORDS = {
 
 /** ECMA-48 SGR colours: green done, red failed, yellow in flight, dim for what did not or will not run yet. */
 const SGR = {
+  pending: '2',
   queued: '2',
   dispatching: '33',
   running: '33',

@@ -208,7 +208,11 @@ export function isFinalOrderState(state: OrderState): state is FinalOrderState {
 /** GitHub's vocabulary for `needs.<job>.result` and the job result. */
 export type JobResult = 'success' | 'failure' | 'cancelled' | 'skipped';
 
-export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'cancelled'] as const;
+/**
+ * `pending`: waiting for a running run of its concurrency group to finish (GitHub's rule when cancel-in-progress is
+ * false: at most one running and one pending run per group).
+ */
+export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export type ForgeKind = 'local' | 'github' | 'gitea';

@@ -101,7 +101,11 @@ function setup(
   return { orchestrator, reporter, instant, sinks };
 }
 
-async function start(orchestrator: Orchestrator, p: RunPlan, extra: { group?: string } = {}): Promise<string> {
+async function start(
+  orchestrator: Orchestrator,
+  p: RunPlan,
+  extra: { group?: string; cancelInProgress?: boolean } = {},
+): Promise<string> {
   const runId = `run-${++counter}`;
   const github = buildGithubContext({
     event: 'push',
@@ -115,7 +119,9 @@ async function start(orchestrator: Orchestrator, p: RunPlan, extra: { group?: st
   await orchestrator.startRun({
     runId,
     repo: { forge: 'github', host: 'github.com', owner: 'o', name: 'n' },
-    plan: extra.group ? { ...p, concurrency: { group: extra.group, cancelInProgress: true } } : p,
+    plan: extra.group
+      ? { ...p, concurrency: { group: extra.group, cancelInProgress: extra.cancelInProgress ?? true } }
+      : p,
     event: 'push',
     ref: 'refs/heads/main',
     sha: 'a'.repeat(40),
@@ -320,6 +326,27 @@ describe('orchestrator on the embedded store', () => {
     expect(old.reason).toMatch(/superseded/);
     expect((await store.getRun(second))?.status).toBe('running');
     await orchestrator.cancelRun(second, 'cleanup');
+  });
+
+  it('without cancel-in-progress a newer run waits for the running one, replacing an older waiting run', async () => {
+    const { orchestrator, reporter } = setup({ conclude: () => 'hang' });
+    const group = { group: 'deploy', cancelInProgress: false };
+    const first = await start(orchestrator, plan([spec('a')]), group);
+    const second = await start(orchestrator, plan([spec('a')]), group);
+    const third = await start(orchestrator, plan([spec('a')]), group);
+    expect((await store.getRun(first))?.status).toBe('running');
+    expect((await reporter.finishedRun(second)).status).toBe('cancelled');
+    expect((await store.getRun(third))?.status).toBe('pending');
+    expect((await store.getOrder(third, 'a'))?.state).toBe('queued');
+    await orchestrator.report({ runId: first, orderId: 'a', attempt: 1 }, { type: 'running' });
+    await orchestrator.report(
+      { runId: first, orderId: 'a', attempt: 1 },
+      { type: 'finished', conclusion: 'success', outputs: {}, stepResults: [] },
+    );
+    expect((await reporter.finishedRun(first)).status).toBe('succeeded');
+    expect((await store.getRun(third))?.status).toBe('running');
+    expect((await store.getOrder(third, 'a'))?.state).toBe('dispatching');
+    await orchestrator.cancelRun(third, 'cleanup');
   });
 
   it('starting the same run id twice starts nothing new', async () => {

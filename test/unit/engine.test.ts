@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   jobResult,
   runOutcome,
-  supersededRuns,
+  concurrencyDecision,
+  nextPendingRun,
   transition,
   triggersFailFast,
   type EngineEvent,
@@ -418,16 +419,37 @@ describe('results', () => {
     expect(runOutcome(orders, cancelled)).toBe(status);
   });
 
-  it('supersededRuns cancels older running runs of the same group only', () => {
-    const newer = run({ runId: 'new', concurrencyGroup: 'g', createdAt: NOW });
-    const runs = [
-      run({ runId: 'old', concurrencyGroup: 'g', createdAt: NOW - 5 }),
+  describe('concurrency groups', () => {
+    const newer = run({ runId: 'new', concurrencyGroup: 'g', createdAt: NOW, status: 'pending' });
+    const running = run({ runId: 'old', concurrencyGroup: 'g', createdAt: NOW - 5 });
+    const pending = run({ runId: 'waiting', concurrencyGroup: 'g', createdAt: NOW - 3, status: 'pending' });
+    const unrelated = [
       run({ runId: 'other', concurrencyGroup: 'h', createdAt: NOW - 5 }),
       run({ runId: 'done', concurrencyGroup: 'g', status: 'succeeded', createdAt: NOW - 5 }),
       run({ runId: 'later', concurrencyGroup: 'g', createdAt: NOW + 5 }),
-      newer,
     ];
-    expect(supersededRuns(newer, runs, true).map((r) => r.runId)).toEqual(['old']);
-    expect(supersededRuns(newer, runs, false)).toEqual([]);
+    const ids = (runs: readonly RunRecord[]) => runs.map((r) => r.runId);
+
+    it('cancel-in-progress cancels the running and pending runs and starts', () => {
+      const d = concurrencyDecision(newer, [running, pending, ...unrelated, newer], true);
+      expect(d.start).toBe(true);
+      expect(ids(d.cancel)).toEqual(['old', 'waiting']);
+    });
+    it('without cancel-in-progress it waits behind the running run and replaces the pending one', () => {
+      const d = concurrencyDecision(newer, [running, pending, ...unrelated, newer], false);
+      expect(d.start).toBe(false);
+      expect(ids(d.cancel)).toEqual(['waiting']);
+    });
+    it('starts at once when nothing of the group runs', () => {
+      expect(concurrencyDecision(newer, [...unrelated, newer], false)).toEqual({ start: true, cancel: [] });
+    });
+    it('no group: always starts', () => {
+      const { concurrencyGroup: _g, ...plain } = newer;
+      expect(concurrencyDecision(plain, [running], false)).toEqual({ start: true, cancel: [] });
+    });
+    it('nextPendingRun: the oldest pending once nothing runs', () => {
+      expect(nextPendingRun([running, pending, newer])).toBeUndefined();
+      expect(nextPendingRun([newer, pending])?.runId).toBe('waiting');
+    });
   });
 });
