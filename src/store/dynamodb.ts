@@ -9,6 +9,7 @@ import {
 import {
   BatchGetCommand,
   BatchWriteCommand,
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -20,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { OrderRecord, OrderState, RepoRef, RunRecord, RunStatus } from '../core/types.ts';
 import { RUN_STATUSES } from '../core/types.ts';
 import { StoreError } from '../errors.ts';
-import type { Store } from './store.ts';
+import type { DocValue, Store, StoredDoc } from './store.ts';
 
 /**
  * The Store on DynamoDB, single-table. Items:
@@ -31,6 +32,7 @@ import type { Store } from './store.ts';
  * | order   | `RUN#<runId>`     | `ORDER#<orderId>` | OrderRecord + the run's expiresAt + `doneNeeds` (string set) |
  * | counter | `COUNTER#<key>`   | `COUNTER`         | `v`                                                         |
  * | claim   | `CLAIM#<key>`     | `CLAIM`           | `expiresAt`, `released`                                     |
+ * | doc     | `DOC#<kind>#<key>`| `DOC`             | `value` (a map), `version`, `expiresAt`, `docKind`, `docKey`  |
  *
  * Global secondary indexes (all project ALL, so a query needs no second read):
  * - `byRepo` (repoPk, createdSk): runs of one repository, newest first. repoPk is built from forge, host, owner and
@@ -40,6 +42,8 @@ import type { Store } from './store.ts';
  * - `active` (activePk, activeSk): sparse, orders in dispatching/running/interrupted. Set or removed in the same
  *   UpdateItem that changes the state, so the index never disagrees with the state it was written with.
  * - `waiting` (waitPk, waitSk): sparse, queued orders with `waitingSince`, ordered by waitingSince.
+ * - `docs` (docsPk, docsSk): sparse and sharded per kind, documents whose value has a numeric `due`, ordered by it
+ *   (pending inbox intents); a write without `due` removes the document from it in the same UpdateItem.
  *
  * Only conditional single-item writes (no transactions: dynalite has none) and no reliance on TTL deletion
  * (dynalite never expires; DynamoDB deletes expired items "typically within a few days"): every record carries
@@ -75,6 +79,7 @@ const INDEXES = {
   byGroup: { pk: 'groupPk', sk: 'createdSk' },
   active: { pk: 'activePk', sk: 'activeSk' },
   waiting: { pk: 'waitPk', sk: 'waitSk' },
+  docs: { pk: 'docsPk', sk: 'docsSk' },
 } as const satisfies Record<string, { pk: string; sk: string }>;
 type IndexName = keyof typeof INDEXES;
 
@@ -149,6 +154,22 @@ function runIndexKeys(run: Pick<RunRecord, 'runId' | 'repo' | 'status' | 'create
   if (run.concurrencyGroup !== undefined) keys['groupPk'] = `${repoKey(run.repo)}#GROUP#${part(run.concurrencyGroup)}`;
   return keys;
 }
+
+const docPk = (kind: string, key: string): string => `DOC#${part(kind)}#${part(key)}`;
+
+function docIndexKeys(kind: string, key: string, due: number): Item {
+  return {
+    docsPk: `DOCS#${part(kind)}#${String(shardOf(key))}`,
+    docsSk: `${timeKey(due)}#${part(key)}`,
+  };
+}
+
+const dueOf = (value: unknown): number | undefined => {
+  const due = typeof value === 'object' && value !== null ? (value as Item)['due'] : undefined;
+  return typeof due === 'number' && Number.isFinite(due) ? due : undefined;
+};
+
+const toDoc = (item: Item): StoredDoc => ({ value: item['value'] as DocValue, version: item['version'] as number });
 
 const isActive = (state: OrderState): boolean => (ACTIVE_STATES as readonly string[]).includes(state);
 const ttlOf = (expiresAt: number): number => Math.ceil(expiresAt / 1000);
@@ -794,6 +815,85 @@ export function createDynamoStore(opts: DynamoStoreOptions): DynamoStore {
           }),
         ),
       );
+    },
+
+    async putDoc(kind, key, value, options) {
+      const e = new Expr();
+      const set: Item = {
+        kind: 'doc',
+        docKind: kind,
+        docKey: key,
+        value,
+        expiresAt: options.expiresAt,
+        ttl: ttlOf(options.expiresAt),
+      };
+      const remove: string[] = [];
+      const due = dueOf(value);
+      // The listing index is kept in the same write as the value that decides it, so it never lists a stale `due`.
+      if (due !== undefined) Object.assign(set, docIndexKeys(kind, key, due));
+      else remove.push('docsPk', 'docsSk');
+      const version = e.name('version');
+      const expiresAt = e.name('expiresAt');
+      // An expired document counts as absent (reads filter it), so "must not exist" also takes an expired one. The
+      // version keeps counting up across such a re-creation, so a writer holding the old version can never match.
+      const condition =
+        options.ifVersion === undefined
+          ? `attribute_not_exists(${e.name('pk')}) OR ${expiresAt} <= ${e.value(now())}`
+          : `${version} = ${e.value(options.ifVersion)} AND ${expiresAt} > ${e.value(now())}`;
+      const out = await sendConditional('UpdateItem', () =>
+        doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: { pk: docPk(kind, key), sk: 'DOC' },
+            UpdateExpression: `${e.update(set, remove)} ADD ${version} ${e.value(1)}`,
+            ConditionExpression: condition,
+            ReturnValues: 'UPDATED_NEW',
+            ...e.params(),
+          }),
+        ),
+      );
+      const written: unknown = out?.Attributes?.['version'];
+      return typeof written === 'number' ? written : undefined;
+    },
+
+    async getDoc(kind, key) {
+      const item = await getItem(docPk(kind, key), 'DOC');
+      return live(item) ? toDoc(item) : undefined;
+    },
+
+    async deleteDoc(kind, key) {
+      // Idempotent by nature: deleting a missing item succeeds, and nothing else depends on the old value.
+      await send('DeleteItem', () =>
+        doc.send(new DeleteCommand({ TableName: table, Key: { pk: docPk(kind, key), sk: 'DOC' } })),
+      );
+    },
+
+    async listDocs(kind, q) {
+      if (q.limit <= 0 || (q.dueBefore !== undefined && q.dueBefore < 0)) return [];
+      const keep = (item: Item): boolean => live(item) && dueOf(item['value']) !== undefined;
+      const shards = await Promise.all(
+        Array.from({ length: INDEX_SHARDS }, (_, i) => {
+          const e = new Expr();
+          const pk = `${e.name('docsPk')} = ${e.value(`DOCS#${part(kind)}#${String(i)}`)}`;
+          // docsSk starts with the zero-padded due, so `< timeKey(dueBefore + 1)` is exactly `due <= dueBefore`.
+          const sk = q.dueBefore === undefined ? '' : ` AND ${e.name('docsSk')} < ${e.value(timeKey(q.dueBefore + 1))}`;
+          return query(
+            {
+              IndexName: 'docs',
+              KeyConditionExpression: pk + sk,
+              Limit: Math.min(1000, q.limit),
+              ...e.params(),
+            },
+            keep,
+            q.limit,
+          );
+        }),
+      );
+      return shards
+        .flat()
+        .sort((a, b) => String(a['docsSk']).localeCompare(String(b['docsSk'])))
+        .slice(0, q.limit)
+        .map((item) => ({ key: item['docKey'] as string, ...toDoc(item) }));
     },
   };
   return store;

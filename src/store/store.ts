@@ -7,6 +7,22 @@ import type { OrderRecord, OrderState, RepoRef, RunRecord, RunStatus } from '../
  */
 export type RecordChanges<T> = { readonly [K in keyof T]?: T[K] | undefined };
 
+/** A small JSON object kept by kind and key (inbox intents, PR head records). A numeric `due` makes it listable. */
+export type DocValue = Readonly<Record<string, unknown>>;
+
+export interface StoredDoc {
+  readonly value: DocValue;
+  /** 1 when created; +1 per write. The condition for the next write (`ifVersion`). */
+  readonly version: number;
+}
+
+export interface PutDocOptions {
+  /** Epoch ms after which the document reads as absent (filtered on read, like every record). */
+  readonly expiresAt: number;
+  /** Omitted: the document must not exist (or have expired). A number: its current version must equal it. */
+  readonly ifVersion?: number;
+}
+
 /**
  * Persistence stays dumb: conditional writes and reads. The engine decides which transitions are legal; a lost
  * race is an expected outcome (`undefined`), never an exception. No transactions (dynalite has none) and no TTL
@@ -76,4 +92,20 @@ export interface Store {
    */
   claim(key: string, expiresAt: number): Promise<boolean>;
   release(key: string): Promise<void>;
+  /**
+   * Writes a document iff the `ifVersion` condition holds; returns its new version, or undefined when the condition
+   * failed (an expected outcome: another writer won). A numeric `value.due` puts it in the listing of its kind.
+   */
+  putDoc(kind: string, key: string, value: DocValue, options: PutDocOptions): Promise<number | undefined>;
+  getDoc(kind: string, key: string): Promise<StoredDoc | undefined>;
+  /** Deleting a missing document is not an error. */
+  deleteDoc(kind: string, key: string): Promise<void>;
+  /**
+   * Documents of a kind that have a numeric `due` field (≤ `dueBefore` when given), soonest due first, via a sparse
+   * index: documents without `due` are not listed.
+   */
+  listDocs(
+    kind: string,
+    query: { readonly dueBefore?: number; readonly limit: number },
+  ): Promise<(StoredDoc & { readonly key: string })[]>;
 }
