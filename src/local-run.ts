@@ -18,7 +18,7 @@ import { readChangedFiles, readCurrentRef, readRepoRoot, readWorkflowsAt, resolv
 import { Orchestrator, type Reporter } from './orchestrator.ts';
 import { startEmbeddedStore } from './store/embedded.ts';
 import { createLocalRunner, logPath } from '../runners/local.ts';
-import type { OrderJob } from '../runners/runner.ts';
+import { buildOrderJob } from '../runners/order-job.ts';
 
 export interface LocalRunOptions {
   readonly dir: string;
@@ -107,7 +107,7 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     limits: config.limits,
     reporter: progress,
     logger: options.logger,
-    jobFor: (run, order, needs) => Promise.resolve(jobFor(run, order, needs, root)),
+    jobFor: (run, order, needs) => Promise.resolve(buildOrderJob(run, order, needs, root)),
   });
   const watchdog = setInterval(() => void orchestrator.tick().catch(() => undefined), 1000);
   const onAbort = (): void => {
@@ -165,22 +165,6 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     await embedded.close();
     if (!keepLogs) await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
   }
-}
-
-function jobFor(run: RunRecord, order: OrderRecord, needs: OrderJob['needs'], root: string): OrderJob {
-  return {
-    ref: { runId: run.runId, orderId: order.id, attempt: order.attempt },
-    repository: run.github.repository,
-    cloneUrl: root,
-    sha: run.sha,
-    github: run.github,
-    matrix: order.matrix,
-    needs,
-    env: order.env,
-    steps: order.steps,
-    outputExprs: order.outputExprs,
-    timeoutMinutes: order.timeoutMinutes,
-  };
 }
 
 /** `main` → `refs/heads/main`; full refs unchanged. */

@@ -10,6 +10,7 @@ import { countRequests } from '../../src/store/request-counter.ts';
 import type { Store } from '../../src/store/store.ts';
 import type { LaunchRequest, ReportSink, Route, Runner } from '../../runners/runner.ts';
 import { createInstantRunner } from '../helpers/instant-runner.ts';
+import { buildOrderJob } from '../../runners/order-job.ts';
 import { layeredPlan, plan, spec } from '../helpers/plans.ts';
 
 const routes = new Map<string, Route>([
@@ -82,20 +83,7 @@ function setup(
     reporter,
     logger: pino({ level: 'silent' }),
     ...(opts.now ? { now: opts.now } : {}),
-    jobFor: (run, order, needs) =>
-      Promise.resolve({
-        ref: { runId: run.runId, orderId: order.id, attempt: order.attempt },
-        repository: 'o/n',
-        cloneUrl: '/dev/null',
-        sha: run.sha,
-        github: run.github,
-        matrix: order.matrix,
-        needs,
-        env: order.env,
-        steps: order.steps,
-        outputExprs: order.outputExprs,
-        timeoutMinutes: order.timeoutMinutes,
-      }),
+    jobFor: (run, order, needs) => Promise.resolve(buildOrderJob(run, order, needs, '/dev/null')),
   });
   sinks.push(orchestrator);
   return { orchestrator, reporter, instant, sinks };
