@@ -12,8 +12,7 @@ import { formatDiagnostic, parseWorkflowFiles } from './core/workflow-parser.ts'
 import { EVENT_NAMES, type Diagnostic, type EventName, type TriggerEvent } from './core/types.ts';
 import { MAX_WORKFLOW_FILE_BYTES } from './core/limits.ts';
 import { loadConfig } from './config.ts';
-import { normaliseRef, runLocal } from './local-run.ts';
-import { runDemo } from './demo.ts';
+import { normaliseRef } from './core/github-context.ts';
 
 export interface CliIo {
   readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -65,7 +64,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
       case 'plan':
         return await planCommand(rest, io);
       case 'demo':
-        return await runDemo({ ...io, logger: cliLogger(io) });
+        return await (await import('./demo.ts')).runDemo({ ...io, logger: cliLogger(io) });
       case undefined:
       case 'help':
       case '--help':
@@ -126,6 +125,8 @@ async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
   process.once('SIGINT', onSignal);
   try {
     const config = await loadConfig(str(values.config) ?? io.env.SPOTCHECK_CONFIG);
+    // Loaded on demand: the store, orchestrator and runner stack would double the start-up time of plan/validate.
+    const { runLocal } = await import('./local-run.ts');
     return await runLocal({
       dir: resolve(io.cwd, positionals[0] ?? '.'),
       event: eventName(values.event),

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { renderComment, type RunView } from './core/comment.ts';
-import { shortRef } from './core/github-context.ts';
+import { normaliseRef, shortRef } from './core/github-context.ts';
 import { planWorkflows } from './core/plan-workflows.ts';
 import { renderProgressTable, renderTransitionLine } from './core/progress.ts';
 import { formatDiagnostic } from './core/workflow-parser.ts';
@@ -165,11 +165,6 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     await embedded.close();
     if (!keepLogs) await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
   }
-}
-
-/** `main` → `refs/heads/main`; full refs unchanged. */
-export function normaliseRef(ref: string): string {
-  return ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
 }
 
 /** Live progress: a redrawn table on a TTY, one line per transition otherwise. */

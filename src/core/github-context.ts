@@ -37,6 +37,14 @@ export function buildGithubContext(input: GithubContextInput): GithubContext {
   };
 }
 
+/**
+ * A ref as given on the command line → a full ref: `main` → `refs/heads/main` (a bare name is a branch, as in
+ * `git push origin main`); full refs (`refs/tags/v1`) unchanged.
+ */
+export function normaliseRef(ref: string): string {
+  return ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
+}
+
 /** `refs/heads/main` → `main`, `refs/tags/v1` → `v1`; anything else unchanged. */
 export function shortRef(ref: string): string {
   for (const prefix of ['refs/heads/', 'refs/tags/']) if (ref.startsWith(prefix)) return ref.slice(prefix.length);
