@@ -1,0 +1,19 @@
+import type { Probot } from 'probot';
+import { PULL_REQUEST_ACTIONS, toPullRequestIntent, type Intent } from '../src/intents.ts';
+import type { HandlerOptions } from './index.ts';
+
+/** pull_request opened/synchronize/reopened/closed → a pull_request Intent; other actions are not subscribed. */
+export function registerPullRequestHandler(
+  app: Probot,
+  sink: (intent: Intent) => Promise<void>,
+  opts: HandlerOptions,
+): void {
+  app.on(
+    PULL_REQUEST_ACTIONS.map((action) => `pull_request.${action}` as const),
+    async (context) => {
+      const result = toPullRequestIntent(context, { now: opts.now(), appSlug: opts.appSlug });
+      if ('ignore' in result) return context.log.debug({ reason: result.ignore }, 'pull_request ignored');
+      await sink(result);
+    },
+  );
+}
