@@ -759,7 +759,7 @@ jobs:
     const out = await plan(['--workflow', await file('matrix.yml', MATRIX), '--event', 'push']);
     expect(out.workflows).toEqual([
       {
-        file: expect.stringMatching(/matrix\.yml$/) as unknown as string,
+        file: expect.stringMatching(/matrix\.yml$/),
         matched: true,
         reason: 'matched push to refs/heads/main',
         orders: [
