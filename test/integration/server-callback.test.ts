@@ -26,7 +26,7 @@ let embedded: EmbeddedStore;
 let listening: ListeningServer;
 let orchestrator: Orchestrator;
 let dataDir: string;
-let clock = Date.now();
+const clock = Date.now();
 
 beforeAll(async () => {
   embedded = await startEmbeddedStore({});
