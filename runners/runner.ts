@@ -77,4 +77,17 @@ export interface Runner {
   terminate(handle: string, reason: string): Promise<void>;
   /** Whether the execution behind a handle still exists (the watchdog asks). */
   isAlive(handle: string): Promise<boolean>;
+  /**
+   * Optional, for cloud runners: what the provider says about a handle, so the watchdog can tell a reclaimed Spot
+   * instance (`interrupted`: retry the order) from an execution that died (failed).
+   */
+  inspect?(handle: string): Promise<ExecutionStatus>;
+}
+
+/** What the provider reports about an execution. `reason` is a human sentence (the provider's own code in it). */
+export interface ExecutionStatus {
+  readonly alive: boolean;
+  /** Gone because the provider took it back (Spot interruption), not because it failed. */
+  readonly interrupted: boolean;
+  readonly reason: string;
 }

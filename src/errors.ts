@@ -64,3 +64,23 @@ export class ForgeError extends SpotcheckError {
     this.retryable = options.retryable;
   }
 }
+
+/**
+ * A runner could not start (or reach) an execution. `retryable`: the same launch may succeed later (capacity,
+ * throttling, a 5xx) — the orchestrator then leaves the order in `dispatching` for the watchdog to re-drive with the
+ * same token; otherwise the order fails with this message. `code` is the vendor's error code, for logs.
+ */
+export class RunnerError extends SpotcheckError {
+  override readonly name: string = 'RunnerError';
+  readonly retryable: boolean;
+  readonly code: string | undefined;
+
+  constructor(
+    message: string,
+    options: SpotcheckErrorOptions & { readonly retryable: boolean; readonly code?: string },
+  ) {
+    super(message, options);
+    this.retryable = options.retryable;
+    this.code = options.code;
+  }
+}
