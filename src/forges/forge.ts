@@ -8,6 +8,11 @@ export interface WorkflowSource {
   /** Repository-relative path, e.g. `.spotcheck/workflows/ci.yml`. */
   readonly path: string;
   readonly text: string;
+  /**
+   * Size in bytes as the forge listed it, when it did. A file above MAX_WORKFLOW_FILE_BYTES is not downloaded: its
+   * `text` is '' and the caller reports it as too large (as `spotcheck run` does).
+   */
+  readonly size?: number;
 }
 
 export interface PullRequestInfo {

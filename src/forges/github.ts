@@ -1,0 +1,428 @@
+/**
+ * The GitHub Forge adapter, over Probot's octokit for one installation. It maps GitHub's REST shapes to the Forge
+ * port, states GitHub's limits (status description 140 characters, comment 65,536, compare 300 files, pull request
+ * files 3,000) and converts every Octokit error to `ForgeError` in one place (`toForgeError`).
+ */
+import type { ProbotOctokit } from 'probot';
+import { MAX_WORKFLOW_FILE_BYTES, MAX_WORKFLOW_FILES } from '../core/limits.ts';
+import type { RepoRef } from '../core/types.ts';
+import { WORKFLOWS_DIR, isWorkflowPath } from '../core/workflow-files.ts';
+import { ForgeError } from '../errors.ts';
+import type {
+  CloneCredentials,
+  CommitStatus,
+  Forge,
+  IssueComment,
+  MembershipAnswer,
+  PullRequestInfo,
+  WorkflowSource,
+} from './forge.ts';
+
+/**
+ * Every GitHub REST endpoint spotcheck calls, as `METHOD /path/template` of GitHub's OpenAPI description. The
+ * contract tests check each exists there and that app.yml grants the permission it needs.
+ */
+export const GITHUB_ENDPOINTS = [
+  'GET /repos/{owner}/{repo}/contents/{path}',
+  'GET /repos/{owner}/{repo}/compare/{basehead}',
+  'GET /repos/{owner}/{repo}/pulls/{pull_number}',
+  'GET /repos/{owner}/{repo}/pulls/{pull_number}/files',
+  'GET /orgs/{org}/members/{username}',
+  'GET /users/{username}',
+  'POST /repos/{owner}/{repo}/statuses/{sha}',
+  'GET /repos/{owner}/{repo}/issues/{issue_number}/comments',
+  'POST /repos/{owner}/{repo}/issues/{issue_number}/comments',
+  'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}',
+  'POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions',
+  'POST /app/installations/{installation_id}/access_tokens',
+] as const;
+export type GitHubEndpoint = (typeof GITHUB_ENDPOINTS)[number];
+
+/** Endpoints called as the app itself (a JWT), not as an installation: they need no installation permission. */
+export const GITHUB_APP_ENDPOINTS = [
+  'POST /app/installations/{installation_id}/access_tokens',
+] as const satisfies readonly GitHubEndpoint[];
+
+/** GitHub's limit on a commit status description ("Create a commit status": longer ones are rejected with 422). */
+export const GITHUB_MAX_STATUS_DESCRIPTION = 140;
+/** GitHub's limit on an issue comment body ("body is too long (maximum is 65536 characters)"). */
+export const GITHUB_MAX_COMMENT_LENGTH = 65_536;
+/** "Compare two commits": the changed-file list holds at most 300 files for the entire comparison. */
+export const GITHUB_COMPARE_MAX_FILES = 300;
+/** "List pull requests files": responses include a maximum of 3000 files. */
+export const GITHUB_PULL_FILES_MAX = 3000;
+/** Workflow files downloaded at once. */
+const DOWNLOAD_CONCURRENCY = 8;
+
+export interface GitHubForgeOptions {
+  /** Probot's octokit, authenticated as the installation (retry and throttling are Probot's). */
+  readonly octokit: ProbotOctokit;
+  /** Web host (`github.com`, `ghe.example.com`): store keys and clone URLs. */
+  readonly host: string;
+  /** The app's slug: its comments are written by `${appSlug}[bot]`. */
+  readonly appSlug: string;
+  /** A short-lived token that can read this repository's contents, and when it expires (epoch ms). */
+  readonly mintCloneToken: (repo: RepoRef) => Promise<{ readonly token: string; readonly expiresAt: number }>;
+  /** Scheme of clone URLs (GHE_PROTOCOL); `https` by default. */
+  readonly protocol?: 'https' | 'http';
+}
+
+export function createGitHubForge(opts: GitHubForgeOptions): Forge {
+  const { octokit, host, appSlug, mintCloneToken } = opts;
+  const protocol = opts.protocol ?? 'https';
+  const botLogin = `${appSlug}[bot]`;
+
+  async function call<T>(action: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw toForgeError(error, action);
+    }
+  }
+
+  async function readFile(repo: RepoRef, sha: string, path: string): Promise<string> {
+    const response = await call(`read ${path}`, () =>
+      octokit.rest.repos.getContent({
+        owner: repo.owner,
+        repo: repo.name,
+        path,
+        ref: sha,
+        // The raw media type returns the file's bytes, without base64 and without the 1 MB JSON limit.
+        headers: { accept: 'application/vnd.github.raw+json' },
+      }),
+    );
+    return decodeContent(response.data);
+  }
+
+  return {
+    kind: 'github',
+    host,
+    maxCommentLength: GITHUB_MAX_COMMENT_LENGTH,
+    maxStatusDescription: GITHUB_MAX_STATUS_DESCRIPTION,
+
+    /**
+     * One request lists the folder, then one per workflow file: W + 1 requests. A file above
+     * MAX_WORKFLOW_FILE_BYTES (by its listed size) and files past MAX_WORKFLOW_FILES are not downloaded: they come
+     * back with `text: ''` and their listed `size`, for the caller to report (the parser reports the count).
+     */
+    async readWorkflows(repo, sha) {
+      let listing: unknown;
+      try {
+        listing = (
+          await octokit.rest.repos.getContent({ owner: repo.owner, repo: repo.name, path: WORKFLOWS_DIR, ref: sha })
+        ).data;
+      } catch (error) {
+        if (statusOf(error) === 404) return []; // no `.spotcheck/workflows` at this commit: no workflows
+        throw toForgeError(error, 'list workflow files');
+      }
+      // A file (not a folder) at that path holds no workflows either.
+      if (!Array.isArray(listing)) return [];
+      const entries = listing
+        .filter(isDirectoryEntry)
+        // Regular files only: a symlink's target is not a workflow file in this folder.
+        .filter((e) => e.type === 'file' && isWorkflowPath(e.path))
+        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      const sources: WorkflowSource[] = new Array<WorkflowSource>(entries.length);
+      const wanted: number[] = [];
+      entries.forEach((e, i) => {
+        if (i < MAX_WORKFLOW_FILES && e.size <= MAX_WORKFLOW_FILE_BYTES) wanted.push(i);
+        else sources[i] = { path: e.path, text: '', size: e.size };
+      });
+      for (let start = 0; start < wanted.length; start += DOWNLOAD_CONCURRENCY) {
+        await Promise.all(
+          wanted.slice(start, start + DOWNLOAD_CONCURRENCY).map(async (i) => {
+            const e = entries[i];
+            if (e === undefined) return;
+            sources[i] = { path: e.path, text: await readFile(repo, sha, e.path), size: e.size };
+          }),
+        );
+      }
+      return sources;
+    },
+
+    async changedFiles(repo, base, head) {
+      // A new branch's push has a zero `before`: there is nothing to compare with.
+      if (/^0*$/.test(base)) return null;
+      let data: { files?: readonly ChangedFile[] };
+      try {
+        // per_page=1 asks for the paginated form: files are listed on the first page (up to 300 for the whole
+        // comparison) while only one commit is returned, which keeps the response small.
+        data = (
+          await octokit.rest.repos.compareCommitsWithBasehead({
+            owner: repo.owner,
+            repo: repo.name,
+            basehead: `${base}...${head}`,
+            per_page: 1,
+          })
+        ).data;
+      } catch (error) {
+        const status = statusOf(error);
+        // 404: a base GitHub does not know (force-pushed away, another network); 422: no common history.
+        if (status === 404 || status === 422) return null;
+        throw toForgeError(error, 'compare commits');
+      }
+      const files = data.files ?? [];
+      // At the cap the list may be truncated and GitHub does not say so: treat it as unknown.
+      if (files.length >= GITHUB_COMPARE_MAX_FILES) return null;
+      return changedPaths(files);
+    },
+
+    async pullRequestFiles(repo, pr) {
+      const files: ChangedFile[] = [];
+      await call('list pull request files', async () => {
+        for await (const page of octokit.paginate.iterator(octokit.rest.pulls.listFiles, {
+          owner: repo.owner,
+          repo: repo.name,
+          pull_number: pr,
+          per_page: 100,
+        })) {
+          files.push(...page.data);
+        }
+      });
+      if (files.length >= GITHUB_PULL_FILES_MAX) return null;
+      return changedPaths(files);
+    },
+
+    async pullRequest(repo, pr) {
+      let data;
+      try {
+        data = (await octokit.rest.pulls.get({ owner: repo.owner, repo: repo.name, pull_number: pr })).data;
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined;
+        throw toForgeError(error, 'read pull request');
+      }
+      const info: PullRequestInfo = {
+        number: data.number,
+        state: data.state === 'open' ? 'open' : 'closed',
+        merged: data.merged,
+        headSha: data.head.sha,
+        headRef: data.head.ref,
+        baseRef: data.base.ref,
+        author: data.user.login,
+        // `head.repo` is null when the fork was deleted after the pull request was opened.
+        headRepo: data.head.repo?.full_name ?? '',
+      };
+      return info;
+    },
+
+    /**
+     * GitHub's "Check organization membership for a user": 204 member, 404 not a member, 302 when the requester
+     * cannot see the organization's members (the installation lacks the Members permission or is not in that
+     * org). Redirects are not followed: following the 302 would answer for public membership only.
+     */
+    async isOrgMember(org, user): Promise<MembershipAnswer> {
+      try {
+        const response = await octokit.rest.orgs.checkMembershipForUser({
+          org,
+          username: user,
+          request: { redirect: 'manual' },
+        });
+        const status: number = response.status;
+        if (status === 204) return { member: true };
+        if (status === 302) {
+          return {
+            member: false,
+            reason: `cannot see the members of ${org}: the app is not installed there or lacks the Members (read) permission`,
+          };
+        }
+        return { member: false, reason: `membership check failed: HTTP ${status}` };
+      } catch (error) {
+        const status = statusOf(error);
+        if (status === 404) return { member: false, reason: `${user} is not a member of ${org}` };
+        // Deny on doubt (DESIGN.md, security model): an error is never a yes.
+        return { member: false, reason: `membership check failed: ${describeFailure(error)}` };
+      }
+    },
+
+    async isOrganization(owner) {
+      try {
+        const { data } = await octokit.rest.users.getByUsername({ username: owner });
+        return data.type === 'Organization';
+      } catch {
+        return false;
+      }
+    },
+
+    async setStatus(repo, sha, status: CommitStatus) {
+      await call('set commit status', () =>
+        octokit.rest.repos.createCommitStatus({
+          owner: repo.owner,
+          repo: repo.name,
+          sha,
+          state: status.state,
+          context: status.context,
+          description: truncate(status.description, GITHUB_MAX_STATUS_DESCRIPTION),
+          ...(status.targetUrl === undefined ? {} : { target_url: status.targetUrl }),
+        }),
+      );
+    },
+
+    async findStickyComment(repo, pr, marker) {
+      return call('list comments', async () => {
+        // Comments come oldest first; the first sticky comment is the one that is kept up to date.
+        for await (const page of octokit.paginate.iterator(octokit.rest.issues.listComments, {
+          owner: repo.owner,
+          repo: repo.name,
+          issue_number: pr,
+          per_page: 100,
+        })) {
+          for (const c of page.data) {
+            // Authorship matters: anyone can paste the marker into a comment of their own.
+            const own = c.user?.login === botLogin && c.user.type === 'Bot';
+            if (own && c.body !== undefined && c.body.trimStart().startsWith(marker)) {
+              const found: IssueComment = { id: c.id, body: c.body };
+              return found;
+            }
+          }
+        }
+        return undefined;
+      });
+    },
+
+    async createComment(repo, pr, body) {
+      const { data } = await call('create comment', () =>
+        octokit.rest.issues.createComment({
+          owner: repo.owner,
+          repo: repo.name,
+          issue_number: pr,
+          body: truncate(body, GITHUB_MAX_COMMENT_LENGTH),
+        }),
+      );
+      return { id: data.id, body: data.body ?? body };
+    },
+
+    async updateComment(repo, commentId, body) {
+      await call('update comment', () =>
+        octokit.rest.issues.updateComment({
+          owner: repo.owner,
+          repo: repo.name,
+          comment_id: commentId,
+          body: truncate(body, GITHUB_MAX_COMMENT_LENGTH),
+        }),
+      );
+    },
+
+    async reactToComment(repo, commentId, reaction) {
+      await call('react to comment', () =>
+        octokit.rest.reactions.createForIssueComment({
+          owner: repo.owner,
+          repo: repo.name,
+          comment_id: commentId,
+          content: reaction,
+        }),
+      );
+    },
+
+    async cloneCredentials(repo): Promise<CloneCredentials> {
+      const { token, expiresAt } = await call('mint clone token', () => mintCloneToken(repo));
+      // The `x-access-token` user name is how GitHub takes an installation token over HTTPS.
+      const url = `${protocol}://x-access-token:${encodeURIComponent(token)}@${host}/${repo.owner}/${repo.name}.git`;
+      return { url, expiresAt };
+    },
+  };
+}
+
+/**
+ * The one place GitHub errors are classified. Retryable: 5xx, 429, a network failure (Octokit reports it as a
+ * status-500 error without a response), and a 403 that is a rate limit (`x-ratelimit-remaining: 0` or
+ * `retry-after`, GitHub's primary and secondary limits). The message names the action and the status, never the
+ * request's headers (Octokit already redacts the token in the error it keeps as `cause`).
+ */
+export function toForgeError(error: unknown, action: string): ForgeError {
+  if (error instanceof ForgeError) return error;
+  const status = statusOf(error);
+  const headers = responseHeadersOf(error);
+  const rateLimited =
+    status === 403 && headers !== undefined && (headers['x-ratelimit-remaining'] === '0' || 'retry-after' in headers);
+  const retryable =
+    status === undefined ? false : status >= 500 || status === 429 || rateLimited || isNetworkError(error);
+  const message = `GitHub: ${action} failed: ${describeFailure(error)}`;
+  return new ForgeError(message, {
+    cause: error,
+    retryable,
+    ...(status === undefined ? {} : { status }),
+    context: { forge: 'github', action, ...(status === undefined ? {} : { status }) },
+  });
+}
+
+interface ChangedFile {
+  readonly filename: string;
+  readonly previous_filename?: string;
+}
+
+interface DirectoryEntry {
+  readonly type: string;
+  readonly path: string;
+  readonly size: number;
+}
+
+function isDirectoryEntry(value: unknown): value is DirectoryEntry {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.type === 'string' && typeof v.path === 'string' && typeof v.size === 'number';
+}
+
+/**
+ * A renamed file counts under both names, so a rename out of a filtered folder still matches its `paths` filter
+ * (the list is a superset of what changed, never a subset).
+ */
+function changedPaths(files: readonly ChangedFile[]): string[] {
+  const paths = new Set<string>();
+  for (const f of files) {
+    paths.add(f.filename);
+    if (f.previous_filename !== undefined) paths.add(f.previous_filename);
+  }
+  return [...paths];
+}
+
+/** The raw media type answers text (or bytes, by content type); a server that ignores it answers JSON + base64. */
+function decodeContent(data: unknown): string {
+  if (typeof data === 'string') return data;
+  // Invalid UTF-8 becomes U+FFFD, which the parser reports as a binary file.
+  if (data instanceof ArrayBuffer || Object.prototype.toString.call(data) === '[object ArrayBuffer]') {
+    return Buffer.from(data as ArrayBuffer).toString('utf8');
+  }
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
+  if (typeof data === 'object' && data !== null) {
+    const { content, encoding } = data as { content?: unknown; encoding?: unknown };
+    if (typeof content === 'string' && encoding === 'base64') return Buffer.from(content, 'base64').toString('utf8');
+    if (typeof content === 'string' && encoding === undefined) return content;
+  }
+  throw new ForgeError('GitHub: read workflow file failed: unexpected response shape', {
+    retryable: false,
+    context: { forge: 'github', action: 'read workflow file' },
+  });
+}
+
+/** Cuts to `max` characters (code points, so an emoji is never split), ending in `…` when cut. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const chars = Array.from(text);
+  if (chars.length <= max) return text;
+  return `${chars.slice(0, max - 1).join('')}…`;
+}
+
+function statusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null || !('status' in error)) return undefined;
+  const status = error.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function responseHeadersOf(error: unknown): Readonly<Record<string, string | undefined>> | undefined {
+  if (typeof error !== 'object' || error === null || !('response' in error)) return undefined;
+  const response = (error as { response?: { headers?: Record<string, string | undefined> } }).response;
+  return response?.headers;
+}
+
+/** Octokit turns a failed fetch (DNS, reset, refused) into a status-500 error that has no response. */
+function isNetworkError(error: unknown): boolean {
+  return statusOf(error) !== undefined && responseHeadersOf(error) === undefined;
+}
+
+/** One line for users and logs: the HTTP status, or that the network failed. Never the request itself. */
+function describeFailure(error: unknown): string {
+  const status = statusOf(error);
+  if (status === undefined) return error instanceof Error ? error.name : 'unknown error';
+  if (isNetworkError(error)) return 'network error';
+  return `HTTP ${status}`;
+}

@@ -1,0 +1,566 @@
+/**
+ * The GitHub Forge adapter: the shared Forge contract over the OpenAPI-checked nock harness, then GitHub's own
+ * cases (truncated compare, 302 on membership, raw content, pagination, error conversion, the registry with a real
+ * Probot).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RepoRef } from '../../src/core/types.ts';
+import { ForgeError } from '../../src/errors.ts';
+import type { Forge } from '../../src/forges/forge.ts';
+import { createGitHubForge, toForgeError } from '../../src/forges/github.ts';
+import { createGitHubForges } from '../../src/forges/registry.ts';
+import {
+  checkGitHubRequest,
+  createGitHubApi,
+  createTestOctokit,
+  createTestProbot,
+  type GitHubApi,
+  type GitHubApiOptions,
+} from '../helpers/github-api.ts';
+import { defineForgeContract, type ForgeStub, type ReceivedStatus, type ReceivedWrite } from './forge-contract.ts';
+
+const APP_SLUG = 'spotcheck';
+const REPO: RepoRef = { forge: 'github', host: 'github.com', owner: 'acme', name: 'widgets' };
+const SHA = '8d3a1f0c2b4e6a7d9c1e3f5a7b9d1c3e5f7a9b1d';
+const BASE = '1c3e5f7a9b1d8d3a1f0c2b4e6a7d9c1e3f5a7b9d';
+const MARKER = '<!-- spotcheck:sticky -->';
+const DIR = '.spotcheck/workflows';
+
+const bot = { login: `${APP_SLUG}[bot]`, type: 'Bot' };
+const human = { login: 'mallory', type: 'User' };
+
+function repoPath(repo: RepoRef): string {
+  return `/repos/${repo.owner}/${repo.name}`;
+}
+
+/** The Forge contract's stub, spoken as GitHub's REST API through the harness. */
+function createGitHubStub(api: GitHubApi): ForgeStub {
+  const statuses: ReceivedStatus[] = [];
+  const writes: ReceivedWrite[] = [];
+  return {
+    workflows(repo, sha, files) {
+      const listing = api.get(`${repoPath(repo)}/contents/${DIR}?ref=${sha}`);
+      if (files === undefined) {
+        listing.reply(404, { message: 'Not Found' });
+        return;
+      }
+      // GitHub lists a folder in its own order; the adapter must sort.
+      const entries = Object.entries(files)
+        .reverse()
+        .map(([path, text]) => fileEntry(path, Buffer.byteLength(text)));
+      listing.reply(200, entries);
+      for (const [path, text] of Object.entries(files)) {
+        if (!/\.ya?ml$/.test(path)) continue;
+        api
+          .get(`${repoPath(repo)}/contents/${path}?ref=${sha}`)
+          .reply(200, text, { 'content-type': 'text/plain; charset=utf-8' });
+      }
+    },
+    compare(repo, base, head, files) {
+      api
+        .get(`${repoPath(repo)}/compare/${base}...${head}?per_page=1`)
+        .reply(200, compareBody(files.map((filename) => ({ filename, status: 'modified' }))));
+    },
+    unknownBase(repo, base, head) {
+      api.get(`${repoPath(repo)}/compare/${base}...${head}?per_page=1`).reply(404, { message: 'Not Found' });
+    },
+    membership(org, user, answer) {
+      const status = answer === 'member' ? 204 : answer === 'not-member' ? 404 : 502;
+      api.get(`/orgs/${org}/members/${user}`).reply(status, status === 204 ? undefined : { message: 'x' });
+    },
+    acceptStatus(repo, sha) {
+      api.post(`${repoPath(repo)}/statuses/${sha}`).reply((request) => {
+        const body = request.body as Record<string, string>;
+        statuses.push({
+          sha,
+          context: body.context ?? '',
+          state: body.state ?? '',
+          description: body.description ?? '',
+          ...(body.target_url === undefined ? {} : { targetUrl: body.target_url }),
+        });
+        return { status: 201, body: { id: statuses.length, state: body.state, context: body.context } };
+      });
+    },
+    comments(repo, pr, comments) {
+      api.get(`${repoPath(repo)}/issues/${pr}/comments?per_page=100`).reply(
+        200,
+        comments.map((c) => ({ id: c.id, body: c.body, user: c.mine ? bot : human })),
+      );
+    },
+    acceptNewComment(repo, pr, id) {
+      api.post(`${repoPath(repo)}/issues/${pr}/comments`).reply((request) => {
+        const body = (request.body as { body: string }).body;
+        writes.push({ kind: 'create', pr, body });
+        return { status: 201, body: { id, body, user: bot } };
+      });
+    },
+    acceptCommentEdit(repo, id) {
+      api.patch(`${repoPath(repo)}/issues/comments/${id}`).reply((request) => {
+        const body = (request.body as { body: string }).body;
+        writes.push({ kind: 'edit', id, body });
+        return { status: 200, body: { id, body, user: bot } };
+      });
+    },
+    acceptReaction(repo, id) {
+      api.post(`${repoPath(repo)}/issues/comments/${id}/reactions`).reply((request) => {
+        const content = (request.body as { content: string }).content;
+        writes.push({ kind: 'reaction', id, content });
+        return { status: 201, body: { id: 1, content } };
+      });
+    },
+    statuses: () => [...statuses],
+    writes: () => [...writes],
+  };
+}
+
+function fileEntry(path: string, size: number, type = 'file'): Record<string, unknown> {
+  return { type, name: path.slice(path.lastIndexOf('/') + 1), path, size, sha: 'f'.repeat(40) };
+}
+
+function compareBody(files: readonly Record<string, unknown>[]): Record<string, unknown> {
+  return { status: 'ahead', ahead_by: 1, behind_by: 0, total_commits: 1, commits: [], files };
+}
+
+function newForge(api: GitHubApi, overrides: Partial<Parameters<typeof createGitHubForge>[0]> = {}): Forge {
+  return createGitHubForge({
+    octokit: createTestOctokit(api.baseUrl),
+    host: 'github.com',
+    appSlug: APP_SLUG,
+    mintCloneToken: () => Promise.resolve({ token: 'ghs_clone', expiresAt: 1_900_000_000_000 }),
+    ...overrides,
+  });
+}
+
+defineForgeContract('GitHub', () => {
+  const api = createGitHubApi();
+  return {
+    forge: newForge(api),
+    stub: createGitHubStub(api),
+    repo: REPO,
+    teardown() {
+      api.close();
+      api.assertDone();
+    },
+  };
+});
+
+defineForgeContract('GitHub Enterprise Server (/api/v3)', () => {
+  const api = createGitHubApi({ baseUrl: 'https://ghe.example.com/api/v3', spec: 'ghes-3.19' });
+  return {
+    forge: newForge(api, { host: 'ghe.example.com' }),
+    stub: createGitHubStub(api),
+    repo: { ...REPO, host: 'ghe.example.com' },
+    teardown() {
+      api.close();
+      api.assertDone();
+    },
+  };
+});
+
+/** A harness per test, closed and checked after it. */
+function useApi(options: GitHubApiOptions = {}): () => GitHubApi {
+  let api: GitHubApi | undefined;
+  beforeEach(() => {
+    api = createGitHubApi(options);
+  });
+  afterEach(() => {
+    api?.close();
+    api?.assertDone();
+  });
+  return () => api!;
+}
+
+describe('GitHub forge: workflow files', () => {
+  const api = useApi();
+
+  it('reads W files in W + 1 requests and decodes raw text, raw bytes and base64 JSON alike', async () => {
+    const dir = `${repoPath(REPO)}/contents/${DIR}`;
+    api()
+      .get(`${dir}?ref=${SHA}`)
+      .reply(200, [fileEntry(`${DIR}/a.yml`, 8), fileEntry(`${DIR}/b.yml`, 8), fileEntry(`${DIR}/c.yml`, 8)]);
+    api().get(`${dir}/a.yml?ref=${SHA}`).reply(200, 'name: a\n', { 'content-type': 'text/plain; charset=utf-8' });
+    // No charset: Octokit hands the body over as bytes.
+    api().get(`${dir}/b.yml?ref=${SHA}`).reply(200, 'name: ü\n', { 'content-type': 'application/vnd.github.raw+json' });
+    // A server that ignores the raw media type answers the JSON form.
+    api()
+      .get(`${dir}/c.yml?ref=${SHA}`)
+      .reply(200, { type: 'file', encoding: 'base64', content: Buffer.from('name: c\n').toString('base64') });
+    const files = await newForge(api()).readWorkflows(REPO, SHA);
+    expect(files.map((f) => f.text)).toEqual(['name: a\n', 'name: ü\n', 'name: c\n']);
+    expect(api().requests()).toHaveLength(4);
+    for (const r of api().requests({ path: /\.yml$/ }))
+      expect(r.headers.accept).toBe('application/vnd.github.raw+json');
+  });
+
+  it('does not download a file above 512 KiB, nor symlinks, nor sub-folders', async () => {
+    const dir = `${repoPath(REPO)}/contents/${DIR}`;
+    api()
+      .get(`${dir}?ref=${SHA}`)
+      .reply(200, [
+        fileEntry(`${DIR}/huge.yml`, 512 * 1024 + 1),
+        fileEntry(`${DIR}/link.yml`, 10, 'symlink'),
+        fileEntry(`${DIR}/nested.yml`, 0, 'dir'),
+        fileEntry(`${DIR}/ok.yml`, 512 * 1024),
+      ]);
+    api().get(`${dir}/ok.yml?ref=${SHA}`).reply(200, 'name: ok\n', { 'content-type': 'text/plain; charset=utf-8' });
+    const files = await newForge(api()).readWorkflows(REPO, SHA);
+    expect(files).toEqual([
+      { path: `${DIR}/huge.yml`, text: '', size: 512 * 1024 + 1 },
+      { path: `${DIR}/ok.yml`, text: 'name: ok\n', size: 512 * 1024 },
+    ]);
+  });
+
+  it('reads no workflows when the path is a file, not a folder', async () => {
+    api()
+      .get(`${repoPath(REPO)}/contents/${DIR}?ref=${SHA}`)
+      .reply(200, { type: 'file', path: DIR, size: 3, encoding: 'base64', content: '' });
+    expect(await newForge(api()).readWorkflows(REPO, SHA)).toEqual([]);
+  });
+
+  it('fails with a retryable ForgeError when listing answers 502', async () => {
+    api()
+      .get(`${repoPath(REPO)}/contents/${DIR}?ref=${SHA}`)
+      .reply(502, { message: 'Bad Gateway' });
+    const error = await newForge(api())
+      .readWorkflows(REPO, SHA)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ForgeError);
+    expect(error).toMatchObject({ status: 502, retryable: true });
+  });
+});
+
+describe('GitHub forge: changed files', () => {
+  const api = useApi();
+  const compare = `${repoPath(REPO)}/compare/${BASE}...${SHA}?per_page=1`;
+
+  it.each([
+    [299, 'listed'],
+    [300, 'null'],
+  ] as const)('%i files → %s (GitHub lists at most 300 files of a comparison)', async (count, outcome) => {
+    const files = Array.from({ length: count }, (_, i) => ({ filename: `f${i}.txt`, status: 'added' }));
+    api().get(compare).reply(200, compareBody(files));
+    const result = await newForge(api()).changedFiles(REPO, BASE, SHA);
+    if (outcome === 'null') expect(result).toBeNull();
+    else expect(result).toHaveLength(count);
+  });
+
+  it('counts a renamed file under both names', async () => {
+    api()
+      .get(compare)
+      .reply(200, compareBody([{ filename: 'lib/a.ts', previous_filename: 'src/a.ts', status: 'renamed' }]));
+    expect(await newForge(api()).changedFiles(REPO, BASE, SHA)).toEqual(['lib/a.ts', 'src/a.ts']);
+  });
+
+  it('answers null on 422 (no common history)', async () => {
+    api().get(compare).reply(422, { message: 'No common ancestor' });
+    expect(await newForge(api()).changedFiles(REPO, BASE, SHA)).toBeNull();
+  });
+
+  it('pages through pull request files and answers null at 3000', async () => {
+    const page = (n: number, start: number) =>
+      Array.from({ length: n }, (_, i) => ({ filename: `f${start + i}`, status: 'modified' }));
+    const path = `${repoPath(REPO)}/pulls/5/files`;
+    api()
+      .get(`${path}?per_page=100`)
+      .reply(200, page(100, 0), { link: `<${api().baseUrl}${path}?per_page=100&page=2>; rel="next"` });
+    api().get(`${path}?per_page=100&page=2`).reply(200, page(3, 100));
+    expect(await newForge(api()).pullRequestFiles(REPO, 5)).toHaveLength(103);
+
+    const last = 30;
+    for (let p = 1; p <= last; p++) {
+      const link = p < last ? { link: `<${api().baseUrl}${path}?per_page=100&page=${p + 1}>; rel="next"` } : undefined;
+      api()
+        .get(p === 1 ? `${path}?per_page=100` : `${path}?per_page=100&page=${p}`)
+        .reply(200, page(100, p * 100), link);
+    }
+    expect(await newForge(api()).pullRequestFiles(REPO, 5)).toBeNull();
+  });
+});
+
+describe('GitHub forge: pull requests, accounts, membership', () => {
+  const api = useApi();
+
+  it('maps a pull request and answers undefined for a missing one', async () => {
+    api()
+      .get(`${repoPath(REPO)}/pulls/9`)
+      .reply(200, {
+        number: 9,
+        state: 'open',
+        merged: false,
+        user: { login: 'octocat' },
+        head: { sha: SHA, ref: 'feature', repo: { full_name: 'octocat/widgets' } },
+        base: { sha: BASE, ref: 'main', repo: { full_name: 'acme/widgets' } },
+      });
+    api()
+      .get(`${repoPath(REPO)}/pulls/10`)
+      .reply(404, { message: 'Not Found' });
+    const forge = newForge(api());
+    expect(await forge.pullRequest(REPO, 9)).toEqual({
+      number: 9,
+      state: 'open',
+      merged: false,
+      headSha: SHA,
+      headRef: 'feature',
+      baseRef: 'main',
+      author: 'octocat',
+      headRepo: 'octocat/widgets',
+    });
+    expect(await forge.pullRequest(REPO, 10)).toBeUndefined();
+  });
+
+  it('answers not a member on 302 (the token cannot see private members) without following the redirect', async () => {
+    api()
+      .get('/orgs/acme/members/octocat')
+      .reply(302, '', { location: `${api().baseUrl}/orgs/acme/public_members/octocat` });
+    const answer = await newForge(api()).isOrgMember('acme', 'octocat');
+    expect(answer.member).toBe(false);
+    expect(answer.reason).toMatch(/Members \(read\) permission/);
+    expect(api().requests()).toHaveLength(1);
+  });
+
+  it('answers not a member on a network error, naming it', async () => {
+    api().get('/orgs/acme/members/octocat').replyWithNetworkError('ECONNRESET');
+    expect(await newForge(api()).isOrgMember('acme', 'octocat')).toEqual({
+      member: false,
+      reason: 'membership check failed: network error',
+    });
+  });
+
+  it.each([
+    ['acme', 200, { login: 'acme', type: 'Organization' }, true],
+    ['octocat', 200, { login: 'octocat', type: 'User' }, false],
+    ['acme', 500, { message: 'boom' }, false],
+  ] as const)('isOrganization(%s): HTTP %i %j → %s', async (owner, status, body, expected) => {
+    api().get(`/users/${owner}`).reply(status, body);
+    expect(await newForge(api()).isOrganization(owner)).toBe(expected);
+  });
+});
+
+describe('GitHub forge: comments', () => {
+  const api = useApi();
+
+  it('pages through comments and stops at the first sticky comment of its own', async () => {
+    const path = `${repoPath(REPO)}/issues/3/comments`;
+    const next = (page: number) => ({ link: `<${api().baseUrl}${path}?per_page=100&page=${page}>; rel="next"` });
+    api()
+      .get(`${path}?per_page=100`)
+      .reply(
+        200,
+        [
+          { id: 1, body: `${MARKER}\nquoted`, user: human },
+          { id: 2, body: `${MARKER}\nanother app`, user: { login: 'other-app[bot]', type: 'Bot' } },
+          { id: 3, body: `${MARKER}\nimpostor`, user: { login: `${APP_SLUG}[bot]`, type: 'User' } },
+        ],
+        next(2),
+      );
+    api()
+      .get(`${path}?per_page=100&page=2`)
+      .reply(200, [{ id: 4, body: `\n${MARKER}\nmine`, user: bot }], next(3));
+    const found = await newForge(api()).findStickyComment(REPO, 3, MARKER);
+    expect(found).toEqual({ id: 4, body: `\n${MARKER}\nmine` });
+    expect(api().requests()).toHaveLength(2);
+  });
+
+  it('cuts a comment above 65,536 characters', async () => {
+    api()
+      .post(`${repoPath(REPO)}/issues/3/comments`)
+      .reply((request) => ({ status: 201, body: { id: 5, body: (request.body as { body: string }).body } }));
+    const created = await newForge(api()).createComment(REPO, 3, 'y'.repeat(70_000));
+    expect(created.body).toHaveLength(65_536);
+    expect(created.body.endsWith('…')).toBe(true);
+  });
+});
+
+describe('GitHub forge: errors', () => {
+  const api = useApi();
+
+  it.each([
+    ['HTTP 500', 500, {}, true],
+    ['HTTP 502', 502, {}, true],
+    ['HTTP 429', 429, {}, true],
+    ['a primary rate limit (403, no requests left)', 403, { 'x-ratelimit-remaining': '0' }, true],
+    ['a secondary rate limit (403, retry-after)', 403, { 'retry-after': '60' }, true],
+    ['HTTP 403 (forbidden)', 403, {}, false],
+    ['HTTP 404', 404, {}, false],
+    ['HTTP 422', 422, {}, false],
+  ] as const)('setStatus on %s → ForgeError, retryable: %s', async (_label, status, headers, retryable) => {
+    api()
+      .post(`${repoPath(REPO)}/statuses/${SHA}`)
+      .reply(status, { message: 'nope' }, { 'content-type': 'application/json', ...headers });
+    const error = await newForge(api())
+      .setStatus(REPO, SHA, { context: 'spotcheck/ci/build', state: 'success', description: 'ok' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ForgeError);
+    expect(error).toMatchObject({ status, retryable, message: `GitHub: set commit status failed: HTTP ${status}` });
+  });
+
+  it('a network error is retryable and says so', async () => {
+    api()
+      .post(`${repoPath(REPO)}/issues/comments/8/reactions`)
+      .replyWithNetworkError();
+    const error = await newForge(api())
+      .reactToComment(REPO, 8, 'eyes')
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      name: 'ForgeError',
+      retryable: true,
+      message: 'GitHub: react to comment failed: network error',
+    });
+  });
+
+  it('keeps tokens out of messages', () => {
+    const error = toForgeError(
+      Object.assign(new Error('Bad credentials for token ghs_secret123'), { status: 401, response: { headers: {} } }),
+      'read pull request',
+    );
+    expect(error.message).toBe('GitHub: read pull request failed: HTTP 401');
+    expect(error.retryable).toBe(false);
+    expect(toForgeError(new TypeError('x is undefined'), 'compare')).toMatchObject({
+      retryable: false,
+      status: undefined,
+    });
+  });
+
+  it('builds clone credentials from the minted token and converts a failed mint', async () => {
+    const forge = newForge(api(), { host: 'ghe.example.com', protocol: 'http' });
+    expect(await forge.cloneCredentials(REPO)).toEqual({
+      url: 'http://x-access-token:ghs_clone@ghe.example.com/acme/widgets.git',
+      expiresAt: 1_900_000_000_000,
+    });
+    const failing = newForge(api(), {
+      mintCloneToken: () => Promise.reject(Object.assign(new Error('x'), { status: 503, response: { headers: {} } })),
+    });
+    await expect(failing.cloneCredentials(REPO)).rejects.toMatchObject({
+      name: 'ForgeError',
+      status: 503,
+      retryable: true,
+    });
+  });
+});
+
+describe('GitHub forges registry (a real Probot with a generated app key)', () => {
+  const api = useApi();
+
+  it('acts as the installation and mints narrowed clone tokens as the app', async () => {
+    const probot = createTestProbot();
+    const forges = createGitHubForges({ probot, host: 'github.com', appSlug: APP_SLUG });
+    api()
+      .post('/app/installations/42/access_tokens')
+      .reply(201, { token: 'ghs_installation', expires_at: '2030-01-01T00:00:00Z', permissions: {} });
+    api()
+      .post(`${repoPath(REPO)}/statuses/${SHA}`)
+      .reply(201, { id: 1 });
+    api()
+      .post('/app/installations/42/access_tokens')
+      .body({ repositories: ['widgets'], permissions: { contents: 'read' } })
+      .reply(201, { token: 'ghs_clone_only', expires_at: '2030-01-01T01:00:00Z' });
+
+    const forge = await forges.forInstallation(42);
+    expect(await forges.forInstallation({ installationId: 42 })).toBe(forge);
+    await forge.setStatus(REPO, SHA, { context: 'spotcheck/ci/build', state: 'pending', description: 'queued' });
+    expect(await forge.cloneCredentials(REPO)).toEqual({
+      url: 'https://x-access-token:ghs_clone_only@github.com/acme/widgets.git',
+      expiresAt: Date.parse('2030-01-01T01:00:00Z'),
+    });
+
+    const [installationToken, status, cloneToken] = api().requests();
+    expect(installationToken?.headers.authorization).toMatch(/^bearer /i); // the app's JWT
+    expect(status?.headers.authorization).toBe('token ghs_installation');
+    expect(cloneToken?.headers.authorization).toMatch(/^bearer /i);
+  });
+
+  it('rejects an event without an installation id', async () => {
+    const forges = createGitHubForges({ probot: createTestProbot(), host: 'github.com', appSlug: APP_SLUG });
+    await expect(forges.forInstallation({})).rejects.toThrow(/installation id/);
+  });
+
+  it('builds a new forge after the cache time', async () => {
+    let clock = 0;
+    const forges = createGitHubForges({
+      probot: createTestProbot(),
+      host: 'github.com',
+      appSlug: APP_SLUG,
+      cacheMs: 1000,
+      now: () => clock,
+    });
+    const first = await forges.forInstallation(7);
+    clock = 999;
+    expect(await forges.forInstallation(7)).toBe(first);
+    clock = 1000;
+    expect(await forges.forInstallation(7)).not.toBe(first);
+  });
+});
+
+describe('the harness itself', () => {
+  it.each([
+    ['GET', '/repos/o/r/pulls/1', undefined, []],
+    ['GET', '/repos/o/r/nope/1', undefined, ["GET /repos/o/r/nope/1: no path in GitHub's OpenAPI description matches"]],
+    ['DELETE', '/users/octocat', undefined, ['DELETE /users/octocat: /users/{username} has no DELETE (it has GET)']],
+    [
+      'POST',
+      '/repos/o/r/statuses/abc',
+      { description: 'no state' },
+      ['POST /repos/{owner}/{repo}/statuses/{sha}: body.state is required'],
+    ],
+    [
+      'POST',
+      '/repos/o/r/issues/comments/1/reactions',
+      { content: 'party' },
+      [
+        'POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions: body.content must be one of "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes", got "party"',
+      ],
+    ],
+    [
+      'GET',
+      '/repos/o/r/issues/undefined/comments',
+      undefined,
+      ['GET /repos/{owner}/{repo}/issues/{issue_number}/comments: path parameter issue_number is "undefined"'],
+    ],
+    [
+      'GET',
+      '/repos/o/r/contents/a%2Fb.yml?rev=main',
+      undefined,
+      ['GET /repos/{owner}/{repo}/contents/{path}: query parameter rev is not declared'],
+    ],
+    ['GET', 'https://ghe.example.com/api/v3/repos/o/r/compare/a...b?per_page=1', undefined, []],
+    [
+      'PATCH',
+      '/repos/o/r/issues/comments/1',
+      undefined,
+      ['PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}: the JSON request body is required'],
+    ],
+  ] as const)('checkGitHubRequest(%s %s)', (method, url, body, problems) => {
+    expect(checkGitHubRequest(method, url, body)).toEqual(problems);
+  });
+
+  it('fails on an expectation left unused and on a request nothing was set up for', async () => {
+    const api = createGitHubApi();
+    try {
+      api.get('/users/unused').reply(200, {});
+      const octokit = createTestOctokit();
+      await expect(octokit.request('GET /users/{username}', { username: 'other' })).rejects.toMatchObject({
+        status: 501,
+      });
+      expect(api.problems()).toEqual(['no interceptor for GET /users/other']);
+      expect(() => api.assertDone()).toThrow(
+        /no interceptor for GET \/users\/other[\s\S]*set up but not called: GET \/users\/unused/,
+      );
+    } finally {
+      api.close();
+    }
+  });
+
+  it('records an OpenAPI violation even when an expectation answered it', async () => {
+    const api = createGitHubApi();
+    try {
+      api.post('/repos/o/r/statuses/abc').reply(201, {});
+      // A route string Octokit has no types for, so the wrong state compiles and reaches the harness.
+      await createTestOctokit().request('POST /repos/o/r/statuses/abc', { state: 'sunny' });
+      expect(api.problems()).toEqual([
+        'POST /repos/{owner}/{repo}/statuses/{sha}: body.state must be one of "error", "failure", "pending", "success", got "sunny"',
+      ]);
+    } finally {
+      api.close();
+    }
+  });
+});
