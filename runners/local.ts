@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { checkoutCommit } from './agent/checkout.ts';
 import { executeOrder } from './agent/execute-order.ts';
 import type { AgentReport, LaunchRequest, LaunchResult, OrderJob, OrderRef, ReportSink, Runner } from './runner.ts';
 
@@ -245,71 +245,6 @@ function createReporter(
       else timer ??= setTimeout(flush, limits.flushMs);
     },
   };
-}
-
-type CheckoutResult = { ok: true } | { ok: false; error: string; timedOut: boolean };
-
-/**
- * `git clone --no-checkout` then `git checkout --detach <sha>`: works for a local path and for a URL. A commit no
- * branch or tag reaches (a PR head) is fetched by id first, which GitHub and Gitea allow.
- */
-async function checkoutCommit(
-  job: OrderJob,
-  workdir: string,
-  baseEnv: Readonly<Record<string, string>>,
-  signal: AbortSignal,
-): Promise<CheckoutResult> {
-  // The sha goes on a git command line: accept an object id only, so it can never be read as an option.
-  if (!/^[0-9a-f]{7,64}$/i.test(job.sha))
-    return { ok: false, error: `'${job.sha}' is not a commit id`, timedOut: false };
-  // Never prompt for credentials: a prompt would hang the order until its timeout.
-  const env = { ...baseEnv, GIT_TERMINAL_PROMPT: '0' };
-  // The checkout counts against the order's timeout (no limit when it has none, as in executeOrder).
-  const minutes = job.timeoutMinutes;
-  const timeoutMs = Number.isFinite(minutes) && minutes > 0 ? Math.min(Math.round(minutes * 60_000), 2 ** 31 - 1) : 0;
-  const gitSignal = timeoutMs > 0 ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : signal;
-  const run = (args: string[], cwd: string) => runGit(args, cwd, env, gitSignal, job.cloneUrl);
-  const fail = (error: string): CheckoutResult => ({
-    ok: false,
-    error,
-    timedOut: gitSignal.aborted && !signal.aborted,
-  });
-
-  const clone = await run(['clone', '--no-checkout', '--quiet', '--', job.cloneUrl, workdir], path.dirname(workdir));
-  if (!clone.ok) return fail(clone.error);
-  let checkout = await run(['checkout', '--detach', '--quiet', job.sha], workdir);
-  if (!checkout.ok && !gitSignal.aborted) {
-    const fetch = await run(['fetch', '--quiet', 'origin', job.sha], workdir);
-    if (fetch.ok) checkout = await run(['checkout', '--detach', '--quiet', job.sha], workdir);
-  }
-  return checkout.ok ? { ok: true } : fail(checkout.error);
-}
-
-function runGit(
-  args: string[],
-  cwd: string,
-  env: Readonly<Record<string, string>>,
-  signal: AbortSignal,
-  cloneUrl: string,
-): Promise<{ ok: true } | { ok: false; error: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('git', args, { cwd, env: { ...env }, stdio: ['ignore', 'ignore', 'pipe'], signal });
-    let stderr = '';
-    child.stderr.on('data', (data: Buffer) => {
-      if (stderr.length < 8192) stderr += data.toString('utf8');
-    });
-    child.once('error', (err) => resolve({ ok: false, error: redact(err.message, cloneUrl) }));
-    child.once('close', (code) => {
-      if (code === 0) return resolve({ ok: true });
-      const message = stderr.trim().split('\n').slice(-3).join(' ') || `git ${args[0] ?? ''} exited with ${code}`;
-      resolve({ ok: false, error: redact(message, cloneUrl) });
-    });
-  });
-}
-
-/** Clone URLs of cloud agents carry a token; git's messages must not carry it into logs and statuses. */
-function redact(message: string, cloneUrl: string): string {
-  return message.replaceAll(cloneUrl, '<clone-url>').replace(/(\/\/)[^/@\s]+@/g, '$1***@');
 }
 
 function reasonOf(signal: AbortSignal): string {
