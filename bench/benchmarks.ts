@@ -1,0 +1,5 @@
+import type { Benchmark } from './benchmark.ts';
+import { engineBenchmark } from './engine.bench.ts';
+
+/** Every benchmark `npm run bench` runs, in this order (BENCHMARKS.md keeps it). */
+export const BENCHMARKS: readonly Benchmark[] = [engineBenchmark];
