@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse, YAMLError } from 'yaml';
 import { ConfigError } from './errors.ts';
+import { parseRouteSettings } from '../runners/route-settings.ts';
 import type { Route } from '../runners/runner.ts';
 
 export interface Limits {
@@ -38,41 +39,6 @@ export interface OperatorConfig {
 }
 
 const RUNNER_KINDS = ['local', 'spot', 'codebuild', 'skip'] as const;
-
-type SettingType = 'string' | 'strings' | 'boolean' | 'count';
-
-/**
- * The settings each kind of route takes (DESIGN.md, "Operator configuration"). Anything else is an error, so a
- * misspelt key or a secret pasted into a route is reported (by its key, never its value) instead of ignored.
- */
-const ROUTE_SETTINGS = {
-  local: {},
-  skip: { reason: 'string' },
-  spot: {
-    instanceTypes: 'strings',
-    onDemandFallback: 'boolean',
-    subnets: 'strings',
-    securityGroups: 'strings',
-    ami: 'string',
-    launchTemplate: 'string',
-    maxLifetimeMinutes: 'count',
-    region: 'string',
-  },
-  codebuild: { project: 'string', computeType: 'string', image: 'string', region: 'string' },
-} as const satisfies Record<(typeof RUNNER_KINDS)[number], Record<string, SettingType>>;
-
-const SETTING_RULES: Record<SettingType, { test: (value: unknown) => boolean; says: string }> = {
-  string: { test: (v) => typeof v === 'string' && v !== '', says: 'must be a non-empty string' },
-  strings: {
-    test: (v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string' && x !== ''),
-    says: 'must be a non-empty list of non-empty strings',
-  },
-  boolean: { test: (v) => typeof v === 'boolean', says: 'must be true or false' },
-  count: {
-    test: (v) => typeof v === 'number' && Number.isInteger(v) && v >= 1,
-    says: 'must be a positive whole number',
-  },
-};
 
 /** Labels every install knows, all on the local runner: what `spotcheck run` and the demo use. */
 export const DEFAULT_LOCAL_LABELS = ['local', 'self-hosted', 'linux', 'ubuntu-latest'] as const;
@@ -185,24 +151,22 @@ function parseRoute(label: string, raw: unknown, errors: string[]): Route | unde
     return undefined;
   }
   const kind = runner as Route['runner'];
-  const allowed: Readonly<Record<string, SettingType>> = ROUTE_SETTINGS[kind];
   const { runner: _runner, ...settings } = raw;
-  let ok = true;
-  // Messages name the key and what it must be, never the value: a misplaced token must not end up in a log.
-  for (const [key, value] of Object.entries(settings)) {
-    const type = allowed[key];
-    if (type === undefined) {
-      const names = Object.keys(allowed);
-      errors.push(
-        `${where}.${key}: unknown key for a ${kind} route (${names.length > 0 ? `allowed: runner, ${names.join(', ')}` : 'it takes only runner'})`,
-      );
-      ok = false;
-    } else if (!SETTING_RULES[type].test(value)) {
-      errors.push(`${where}.${key}: ${SETTING_RULES[type].says}`);
-      ok = false;
-    }
-  }
-  return ok ? { label, runner: kind, settings } : undefined;
+  const route: Route = { label, runner: kind, settings };
+  // Each runner kind owns its settings schema (runners/route-settings.ts); its messages name the key and what it
+  // must be, never the value, so a secret pasted into a route does not end up in a log. `local` and `skip` routes
+  // take no settings at all, so anything beside `runner` is a mistake.
+  const problems =
+    kind === 'local' || kind === 'skip'
+      ? Object.keys(settings).map((key) => `${where}.${key}: unknown key for a ${kind} route (it takes only runner)`)
+      : routeSettingsErrors(route);
+  errors.push(...problems);
+  return problems.length === 0 ? route : undefined;
+}
+
+function routeSettingsErrors(route: Route): readonly string[] {
+  const parsed = parseRouteSettings(route);
+  return parsed.ok ? [] : parsed.errors;
 }
 
 /**

@@ -40,9 +40,9 @@ describe('parseConfig: defaults', () => {
   });
 
   it('keeps the default routes beside configured ones, or drops them with defaultRoutes: false', () => {
-    const kept = parseConfig('routes: { big: spot }\n', 'spotcheck.yml');
+    const kept = parseConfig('routes: { big: skip }\n', 'spotcheck.yml');
     expect([...kept.routes.keys()]).toEqual([...DEFAULT_LOCAL_LABELS, 'big']);
-    const dropped = parseConfig('defaultRoutes: false\nroutes: { big: spot }\n', 'spotcheck.yml');
+    const dropped = parseConfig('defaultRoutes: false\nroutes: { big: skip }\n', 'spotcheck.yml');
     expect([...dropped.routes.keys()]).toEqual(['big']);
   });
 
@@ -83,9 +83,9 @@ describe('parseConfig: routes', () => {
         '    runner: spot',
         '    instanceTypes: [c7i.2xlarge, c6i.2xlarge]',
         '    onDemandFallback: true',
-        '    subnets: [subnet-1, subnet-2]',
-        '    securityGroups: [sg-1]',
-        '    ami: ami-123',
+        '    subnets: [subnet-0123456789abcdef0, subnet-0123456789abcdef1]',
+        '    securityGroups: [sg-0123456789abcdef0]',
+        '    ami: ami-0123456789abcdef0',
         '    maxLifetimeMinutes: 120',
         '  long:',
         '    runner: codebuild',
@@ -102,9 +102,9 @@ describe('parseConfig: routes', () => {
       settings: {
         instanceTypes: ['c7i.2xlarge', 'c6i.2xlarge'],
         onDemandFallback: true,
-        subnets: ['subnet-1', 'subnet-2'],
-        securityGroups: ['sg-1'],
-        ami: 'ami-123',
+        subnets: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+        securityGroups: ['sg-0123456789abcdef0'],
+        ami: 'ami-0123456789abcdef0',
         maxLifetimeMinutes: 120,
       },
     });
@@ -116,9 +116,13 @@ describe('parseConfig: routes', () => {
   });
 
   it('lets a configured label replace a default one', () => {
-    const config = parseConfig('routes: { ubuntu-latest: codebuild }\n', 'spotcheck.yml');
+    const config = parseConfig('routes: { ubuntu-latest: { runner: codebuild, project: ci } }\n', 'spotcheck.yml');
     expect(config.routes.get('ubuntu-latest')?.runner).toBe('codebuild');
   });
+
+  /** A valid spot route, for cases that change one thing about it. */
+  const SPOT =
+    'runner: spot, instanceTypes: [c7i.large], subnets: [subnet-0123456789abcdef0], ami: ami-0123456789abcdef0';
 
   it.each([
     [
@@ -131,13 +135,13 @@ describe('parseConfig: routes', () => {
     ['routes as a list', 'routes: [big]', 'routes: must be a map of label → route'],
     [
       'a misspelt setting',
-      'routes: { big: { runner: spot, instanceType: c7i.large } }',
-      'routes.big.instanceType: unknown key for a spot route',
+      `routes: { big: { ${SPOT}, instanceType: c7i.large } }`,
+      'routes.big.instanceType: unknown key for spot',
     ],
     [
       'a setting of another runner kind',
-      'routes: { big: { runner: codebuild, ami: ami-1 } }',
-      'routes.big.ami: unknown key for a codebuild route',
+      'routes: { big: { runner: codebuild, project: ci, ami: ami-0123456789abcdef0 } }',
+      'routes.big.ami: unknown key for codebuild',
     ],
     [
       'settings on a local route',
@@ -145,20 +149,31 @@ describe('parseConfig: routes', () => {
       'routes.go.project: unknown key for a local route (it takes only runner)',
     ],
     [
-      'instance types not a list',
-      'routes: { big: { runner: spot, instanceTypes: c7i.large } }',
-      'routes.big.instanceTypes: must be a non-empty list of non-empty strings',
+      'settings on a skip route',
+      'routes: { off: { runner: skip, reason: later } }',
+      'routes.off.reason: unknown key for a skip route (it takes only runner)',
     ],
     [
-      'a lifetime that is not a count',
-      'routes: { big: { runner: spot, maxLifetimeMinutes: 1.5 } }',
-      'routes.big.maxLifetimeMinutes: must be a positive whole number',
+      'instance types not a list',
+      `routes: { big: { ${SPOT.replace('[c7i.large]', 'c7i.large')} } }`,
+      'routes.big.instanceTypes: must be a non-empty list',
+    ],
+    [
+      'a lifetime that is not a whole number',
+      `routes: { big: { ${SPOT}, maxLifetimeMinutes: 1.5 } }`,
+      'routes.big.maxLifetimeMinutes: must be a whole number',
     ],
     [
       'a fallback that is not a boolean',
-      'routes: { big: { runner: spot, onDemandFallback: "yes" } }',
+      `routes: { big: { ${SPOT}, onDemandFallback: "yes" } }`,
       'routes.big.onDemandFallback: must be true or false',
     ],
+    [
+      'a spot route without an image',
+      'routes: { big: { runner: spot, instanceTypes: [c7i.large], subnets: [subnet-0123456789abcdef0] } }',
+      'routes.big: needs "ami" or "launchTemplate"',
+    ],
+    ['a codebuild route without a project (shorthand)', 'routes: { long: codebuild }', 'routes.long.project: required'],
   ])('rejects %s', (_label, text, message) => {
     const error = configError(text);
     expect(problems(error)).toHaveLength(1);
@@ -193,12 +208,13 @@ describe('parseConfig: every problem at once', () => {
         'publicUrl: ""',
       ].join('\n'),
     );
-    expect(error.message).toMatch(/^spotcheck\.yml: 9 problems:\n/);
+    expect(error.message).toMatch(/^spotcheck\.yml: 10 problems:\n/);
     expect(problems(error).sort()).toEqual(
       [
         'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes)',
         'routes.big.runner: must be one of local, spot, codebuild, skip',
-        'routes.long.projcet: unknown key for a codebuild route (allowed: runner, project, computeType, image, region)',
+        'routes.long.projcet: unknown key for codebuild (allowed: project, computeType, image, timeoutMinutes, region)',
+        'routes.long.project: required (the CodeBuild project to start builds in)',
         'limits.maxRetries: unknown key (allowed: maxConcurrentOrders, maxOrdersPerRun, maxAttempts, retentionDays)',
         'limits.maxConcurrentOrders: must be a positive whole number',
         'limits.maxOrdersPerRun: must be a positive whole number',
@@ -221,17 +237,28 @@ describe('parseConfig: every problem at once', () => {
 describe('parseConfig: secrets never appear in an error', () => {
   const SECRET = 'ghp_0123456789abcdefSECRETxyz';
 
-  it('names a bogus token key under a route, not its value', () => {
-    const error = configError(`routes:\n  big:\n    runner: spot\n    token: ${SECRET}\n`);
-    expect(problems(error)).toEqual([
-      'routes.big.token: unknown key for a spot route (allowed: runner, instanceTypes, onDemandFallback, subnets, securityGroups, ami, launchTemplate, maxLifetimeMinutes, region)',
-    ]);
+  it.each([
+    [
+      'spot',
+      'runner: spot\n    instanceTypes: [c7i.large]\n    subnets: [subnet-0123456789abcdef0]\n    ami: ami-0123456789abcdef0',
+    ],
+    ['codebuild', 'runner: codebuild\n    project: ci'],
+    ['local', 'runner: local'],
+  ])('names a bogus token key under a %s route, not its value', (_kind, route) => {
+    const error = configError(`routes:\n  big:\n    ${route}\n    token: ${SECRET}\n`);
+    expect(problems(error)).toHaveLength(1);
+    expect(problems(error)[0]).toMatch(/^routes\.big\.token: unknown key for/);
     expect(error.message).not.toContain(SECRET);
     expect(error.message).not.toContain('ghp_');
   });
 
   it.each([
     ['a secret as a wrongly typed setting', `routes: { big: { runner: spot, ami: [${SECRET}] } }`],
+    [
+      'a secret as a malformed id',
+      `routes: { big: { runner: spot, instanceTypes: [c7i.large], subnets: [${SECRET}], ami: ${SECRET} } }`,
+    ],
+    ['a secret as a codebuild project', `routes: { big: { runner: codebuild, project: '${SECRET} x' } }`],
     ['a secret as a runner name', `routes: { big: ${SECRET} }`],
     ['a secret as a limit', `limits: { maxAttempts: ${SECRET} }`],
     ['a secret as a store kind', `store: { kind: ${SECRET} }`],
@@ -283,7 +310,7 @@ describe('loadConfig', () => {
     const dir = await mkdtemp(join(tmpdir(), 'spotcheck-config-'));
     try {
       const path = join(dir, 'spotcheck.yml');
-      await writeFile(path, 'routes:\n  big: { runner: codebuild, project: p }\nlimits: { maxAttempts: 5 }\n');
+      await writeFile(path, 'routes:\n  big: { runner: codebuild, project: ci }\nlimits: { maxAttempts: 5 }\n');
       const config = await loadConfig(path, defaultConfig({ publicUrl: 'https://base.example' }));
       expect(config.routes.get('big')?.runner).toBe('codebuild');
       expect(config.limits.maxAttempts).toBe(5);
