@@ -3,11 +3,11 @@
  * cases (truncated compare, 302 on membership, raw content, pagination, error conversion, the registry with a real
  * Probot).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RepoRef } from '../../src/core/types.ts';
 import { ForgeError } from '../../src/errors.ts';
 import type { Forge } from '../../src/forges/forge.ts';
-import { createGitHubForge, toForgeError } from '../../src/forges/github.ts';
+import { GITHUB_ENDPOINTS, createGitHubForge, toForgeError } from '../../src/forges/github.ts';
 import { createGitHubForges } from '../../src/forges/registry.ts';
 import {
   checkGitHubRequest,
@@ -16,6 +16,7 @@ import {
   createTestProbot,
   type GitHubApi,
   type GitHubApiOptions,
+  sameEndpoint,
 } from '../helpers/github-api.ts';
 import { defineForgeContract, type ForgeStub, type ReceivedStatus, type ReceivedWrite } from './forge-contract.ts';
 
@@ -34,6 +35,27 @@ function repoPath(repo: RepoRef): string {
 }
 
 /** The Forge contract's stub, spoken as GitHub's REST API through the harness. */
+/** Endpoints the adapter was seen calling, across this file. */
+const seenEndpoints = new Set<string>();
+
+/** Closes a harness; fails on its problems, unused expectations, and calls to endpoints not in GITHUB_ENDPOINTS. */
+function finish(api: GitHubApi): void {
+  api.close();
+  for (const r of api.requests()) {
+    const endpoint = r.endpoint;
+    if (endpoint === undefined) continue;
+    const listed = GITHUB_ENDPOINTS.find((e) => sameEndpoint(e, endpoint));
+    expect(listed, `${endpoint} is called but not in GITHUB_ENDPOINTS`).toBeDefined();
+    if (listed !== undefined) seenEndpoints.add(listed);
+  }
+  api.assertDone();
+}
+
+afterAll(() => {
+  // GITHUB_ENDPOINTS drives app.yml's permission test: an entry nothing calls would justify a permission unused.
+  expect(GITHUB_ENDPOINTS.filter((e) => !seenEndpoints.has(e))).toEqual([]);
+});
+
 function createGitHubStub(api: GitHubApi): ForgeStub {
   const statuses: ReceivedStatus[] = [];
   const writes: ReceivedWrite[] = [];
@@ -138,8 +160,7 @@ defineForgeContract('GitHub', () => {
     stub: createGitHubStub(api),
     repo: REPO,
     teardown() {
-      api.close();
-      api.assertDone();
+      finish(api);
     },
   };
 });
@@ -151,8 +172,7 @@ defineForgeContract('GitHub Enterprise Server (/api/v3)', () => {
     stub: createGitHubStub(api),
     repo: { ...REPO, host: 'ghe.example.com' },
     teardown() {
-      api.close();
-      api.assertDone();
+      finish(api);
     },
   };
 });
@@ -164,8 +184,7 @@ function useApi(options: GitHubApiOptions = {}): () => GitHubApi {
     api = createGitHubApi(options);
   });
   afterEach(() => {
-    api?.close();
-    api?.assertDone();
+    if (api !== undefined) finish(api);
   });
   return () => api!;
 }

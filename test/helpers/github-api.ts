@@ -148,6 +148,15 @@ export function hasGitHubEndpoint(method: string, template: string, spec: GitHub
   return item !== undefined && typeof item[method.toLowerCase()] === 'object';
 }
 
+/**
+ * Whether two `METHOD /template` strings name the same requests: parameter names aside, and `{base}...{head}`
+ * equal to `{basehead}` (GitHub's description has both spellings of "Compare two commits").
+ */
+export function sameEndpoint(a: string, b: string): boolean {
+  const norm = (e: string) => e.replace(/\{[^}]+\}\.\.\.\{[^}]+\}/g, '{}').replace(/\{[^}]+\}/g, '{}');
+  return norm(a) === norm(b);
+}
+
 export interface CheckOptions {
   readonly spec?: GitHubSpecName;
 }
