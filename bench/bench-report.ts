@@ -18,6 +18,8 @@ export interface MachineInfo {
   readonly platform: string;
   /** ISO 8601, from the caller's clock. */
   readonly date: string;
+  /** The spotcheck commit measured, when known. */
+  readonly commit?: string;
 }
 
 export interface Column {
@@ -109,6 +111,7 @@ export function renderMachine(machine: MachineInfo): string {
       ['Node.js', machine.nodeVersion],
       ['platform', machine.platform],
       ['date', machine.date],
+      ...(machine.commit === undefined ? [] : [['commit', machine.commit]]),
     ],
   );
 }

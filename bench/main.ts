@@ -10,8 +10,9 @@ import { parseArgs } from 'node:util';
 import { renderBenchReport, type BenchSection } from './bench-report.ts';
 import type { BenchContext } from './benchmark.ts';
 import { BENCHMARKS } from './benchmarks.ts';
-import { readMachine } from './machine.ts';
+import { readCommit, readMachine } from './machine.ts';
 
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DEFAULT_OUT = fileURLToPath(new URL('../BENCHMARKS.md', import.meta.url));
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -32,7 +33,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const selected = positionals.length === 0 ? BENCHMARKS : BENCHMARKS.filter((b) => positionals.includes(b.name));
   const context: BenchContext = { log: (line) => process.stderr.write(`${line}\n`), gc: loadGc() };
-  const machine = readMachine(new Date());
+  const machine = readMachine(new Date(), await readCommit(ROOT));
   const sections: BenchSection[] = [];
   for (const benchmark of selected) {
     context.log(`bench: ${benchmark.name}`);

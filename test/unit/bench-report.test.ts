@@ -136,6 +136,7 @@ describe('renderBenchReport', () => {
     nodeVersion: 'v20.20.2',
     platform: 'linux 6.1',
     date: '2026-01-02T03:04:05.000Z',
+    commit: 'db93b80',
   };
 
   it('puts the machine first, then a summary, then one section per benchmark in order', () => {
@@ -148,6 +149,7 @@ describe('renderBenchReport', () => {
     expect(md).toContain('| memory   | 8.0 GiB                  |');
     expect(md).toContain('| Node.js  | v20.20.2                 |');
     expect(md).toContain('| date     | 2026-01-02T03:04:05.000Z |');
+    expect(md).toContain('| commit   | db93b80                  |');
     expect(md).toContain('All criteria held (2 benchmarks).');
     expect(md.indexOf('| CPU')).toBeLessThan(md.indexOf('## First'));
     expect(md.indexOf('## First\n\none\n\n## Second\n\ntwo\n')).toBeGreaterThan(0);
