@@ -569,6 +569,22 @@ describe('the harness itself', () => {
     }
   });
 
+  it('fails a request to a host without a harness instead of letting it reach the network', async () => {
+    const api = createGitHubApi();
+    try {
+      await expect(
+        createTestOctokit('https://elsewhere.example.com').request('GET /users/octocat'),
+      ).rejects.toMatchObject({
+        status: 500,
+      });
+      expect(api.problems()).toEqual([
+        expect.stringMatching(/^request without a harness: GET .*elsewhere\.example\.com/),
+      ]);
+    } finally {
+      api.close();
+    }
+  });
+
   it('records an OpenAPI violation even when an expectation answered it', async () => {
     const api = createGitHubApi();
     try {

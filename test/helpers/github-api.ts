@@ -489,7 +489,10 @@ export function createGitHubApi(options: GitHubApiOptions = {}): GitHubApi {
     }
     expectation.remaining--;
     const responder = expectation.responder;
-    if (responder === undefined) throw new Error(`${expectation.label}: reply() was never called`);
+    if (responder === undefined) {
+      problems.push(`${expectation.label}: set up without a reply()`);
+      return { kind: 'reply', status: 501, body: { message: 'github-api harness: no reply set up' } };
+    }
     if (responder.kind === 'network-error') return { kind: 'network-error', message: responder.message };
     const reply = responder.reply(request);
     return { kind: 'reply', status: reply.status, body: reply.body, headers: reply.headers ?? {} };
