@@ -78,7 +78,8 @@ export type BuildResult =
       readonly reason: string;
     };
 
-export type CodeBuildRunner = Runner & {
+export type CodeBuildRunner = Omit<Runner, 'launch'> & {
+  readonly kind: 'codebuild';
   launch(request: LaunchRequest): Promise<CodeBuildLaunchResult>;
   inspect(handle: string): Promise<ExecutionStatus>;
   buildResult(handle: string): Promise<BuildResult>;

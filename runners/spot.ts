@@ -92,7 +92,8 @@ export interface SpotStats {
   readonly calls: Readonly<Record<string, number>>;
 }
 
-export type SpotRunner = Runner & {
+export type SpotRunner = Omit<Runner, 'launch'> & {
+  readonly kind: 'spot';
   launch(request: LaunchRequest): Promise<SpotLaunchResult>;
   inspect(handle: string): Promise<ExecutionStatus>;
   stats(): SpotStats;
