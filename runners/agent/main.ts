@@ -354,7 +354,8 @@ export async function agentMain(
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals) => (): void => controller.abort(`${name}: the instance is shutting down`);
   const handlers = (['SIGTERM', 'SIGINT'] as const).map((name) => [name, onSignal(name)] as const);
-  for (const [name, handler] of handlers) process.once(name, handler);
+  // `on`, not `once`: a second signal while the final report is on its way must not kill the agent before it.
+  for (const [name, handler] of handlers) process.on(name, handler);
   try {
     const result = await runAgent({
       bootstrapUrl,

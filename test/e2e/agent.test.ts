@@ -27,6 +27,8 @@ import type { EmbeddedStore } from '../../src/store/embedded.ts';
 import { buildOrderJob } from '../../runners/order-job.ts';
 import type { OrderRef, Route, Runner } from '../../runners/runner.ts';
 import { runAgent, type AgentOptions } from '../../runners/agent/main.ts';
+import { createImdsClient } from '../../runners/agent/imds.ts';
+import { redactCloneUrl, withoutCredentials } from '../../runners/agent/checkout.ts';
 import { createIsolatedStore, startTestStore } from '../helpers/dynalite.ts';
 import { startImdsStub, type ImdsStub } from '../helpers/imds-stub.ts';
 import { plan, spec } from '../helpers/plans.ts';
@@ -573,5 +575,54 @@ describe('runAgent in-process', () => {
     expect(result.final).toMatchObject({ type: 'finished', conclusion: 'cancelled' });
     expect(opts.offs).toHaveLength(1);
     expect((await h.store.getOrder(runId, 'build'))?.state).toBe('cancelled');
+  });
+});
+
+describe('the IMDSv2 client against the stand-in', () => {
+  it('takes a session token, sees no notice (404), renews a rejected token, then sees the notice', async () => {
+    const imds = await startImdsStub();
+    try {
+      // Without a token the service refuses (IMDSv2 required).
+      const bare = await fetch(`${imds.url}/latest/meta-data/spot/instance-action`);
+      expect(bare.status).toBe(401);
+      const client = createImdsClient({ baseUrl: imds.url });
+      expect(await client.instanceAction()).toEqual({ ok: true, notice: undefined });
+      expect(await client.instanceAction()).toEqual({ ok: true, notice: undefined });
+      // One token for both looks.
+      expect(imds.requests.filter((r) => r.startsWith('PUT')).length).toBe(1);
+      imds.expireTokens();
+      imds.interrupt({ action: 'terminate', time: '2025-01-01T00:02:00Z' });
+      expect(await client.instanceAction()).toEqual({
+        ok: true,
+        notice: { action: 'terminate', time: '2025-01-01T00:02:00Z' },
+      });
+      expect(imds.requests.filter((r) => r.startsWith('PUT')).length).toBe(2);
+    } finally {
+      await imds.close();
+    }
+  });
+
+  it('reports an unreachable service as a result, not a throw', async () => {
+    const client = createImdsClient({ baseUrl: 'http://127.0.0.1:9' });
+    expect(await client.instanceAction()).toMatchObject({ ok: false });
+  });
+});
+
+describe('clone URL credentials', () => {
+  it.each([
+    ['https://x-access-token:ghs_abc@github.com/o/r.git', 'https://github.com/o/r.git'],
+    ['https://oauth2:tok@gitea.example.com/o/r.git', 'https://gitea.example.com/o/r.git'],
+    ['https://github.com/o/r.git', 'https://github.com/o/r.git'],
+    ['/tmp/local/repo', '/tmp/local/repo'],
+  ])('%s is kept in the checkout as %s', (url, bare) => {
+    expect(withoutCredentials(url)).toBe(bare);
+  });
+
+  it('removes the URL and any user-info from a message', () => {
+    const url = 'https://x-access-token:ghs_abc@github.com/o/r.git';
+    expect(redactCloneUrl(`fatal: unable to access '${url}/': 403`, url)).toBe(
+      "fatal: unable to access '<clone-url>/': 403",
+    );
+    expect(redactCloneUrl('fatal: https://u:ghs_abc@github.com/x', url)).toBe('fatal: https://***@github.com/x');
   });
 });
