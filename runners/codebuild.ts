@@ -106,21 +106,23 @@ export function createCodeBuildRunner(opts: CodeBuildRunnerOptions): CodeBuildRu
     stats.calls[command] = (stats.calls[command] ?? 0) + 1;
   };
 
-  const getBuilds = async (ids: readonly string[]): Promise<Build[]> => {
+  const getBuilds = async (ids: readonly string[], onCall?: () => void): Promise<Build[]> => {
     count('BatchGetBuilds');
+    onCall?.();
     const out = await opts.codebuild.send(new BatchGetBuildsCommand({ ids: [...ids] }));
     return out.builds ?? [];
   };
 
   /** The newest page of the project's builds (newest first): an attempt's build, if any, is recent. */
-  const findAttemptBuild = async (project: string, ref: OrderRef): Promise<Build | undefined> => {
+  const findAttemptBuild = async (project: string, ref: OrderRef, onCall: () => void): Promise<Build | undefined> => {
     count('ListBuildsForProject');
+    onCall();
     const listed = await opts.codebuild.send(
       new ListBuildsForProjectCommand({ projectName: project, sortOrder: 'DESCENDING' }),
     );
     const ids = listed.ids ?? [];
     if (ids.length === 0) return undefined;
-    const builds = await getBuilds(ids.slice(0, 100));
+    const builds = await getBuilds(ids.slice(0, 100), onCall);
     return builds.find((build) => {
       const marker = markersOf(build);
       return (
@@ -162,9 +164,8 @@ export function createCodeBuildRunner(opts: CodeBuildRunnerOptions): CodeBuildRu
       };
     };
     const adoptExisting = async (project: string): Promise<CodeBuildLaunchResult | undefined> => {
-      calls += 2;
       try {
-        const existing = await findAttemptBuild(project, ref);
+        const existing = await findAttemptBuild(project, ref, () => (calls += 1));
         return existing?.id === undefined ? undefined : done(existing.id, true);
       } catch (error) {
         throw fail('cannot look up earlier builds of this attempt; will retry', true, codeOf(error), error);

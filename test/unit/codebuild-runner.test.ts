@@ -104,7 +104,7 @@ describe('codebuild runner: StartBuild', () => {
     expect(second).toMatchObject({ handle: first.handle, adopted: true });
     clock.now = T0 + 10 * 60_000; // CodeBuild has forgotten the token; the watchdog re-drives
     const third = await runner.launch(launchRequest({ route: buildRoute(), dispatchedAt: T0 }));
-    expect(third).toMatchObject({ handle: first.handle, adopted: true });
+    expect(third).toMatchObject({ handle: first.handle, adopted: true, counts: { calls: 2 } });
     expect(cb.builds.size).toBe(1);
     const other = await runner.launch(launchRequest({ route: buildRoute(), attempt: 2, dispatchedAt: clock.now }));
     expect(other.handle).not.toBe(first.handle);
