@@ -55,7 +55,7 @@ cat > "$AGENT_DIR/bin/spotcheck-agent" <<'LAUNCHER'
 # Starts the spotcheck agent; SPOTCHECK_BOOTSTRAP_URL and SPOTCHECK_BOOTSTRAP_TOKEN come from user data.
 set -euo pipefail
 cd /opt/spotcheck/agent
-exec node --import tsx runners/agent/main.ts "$@"
+exec node bin/spotcheck-agent.js "$@"
 LAUNCHER
 chmod 0755 "$AGENT_DIR/bin/spotcheck-agent"
 rm -f "$AGENT_BUNDLE"
