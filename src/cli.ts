@@ -1,5 +1,5 @@
 /**
- * `spotcheck <command>`: run, validate, plan, demo (and serve / watchdog from the server issue). Exit codes: 0 ok,
+ * `spotcheck <command>`: run, validate, plan, demo, serve. Exit codes: 0 ok,
  * 1 the run failed, 2 invalid input or usage.
  */
 import { open, readdir, readFile, stat } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import pino from 'pino';
 import { planWorkflows } from './core/plan-workflows.ts';
 import { WORKFLOWS_DIR } from './core/workflow-files.ts';
 import { formatDiagnostic, parseWorkflowFiles } from './core/workflow-parser.ts';
-import { EVENT_NAMES, type Diagnostic, type EventName, type TriggerEvent } from './core/types.ts';
+import { EVENT_NAMES, type EventName, type TriggerEvent } from './core/types.ts';
 import { MAX_WORKFLOW_FILE_BYTES } from './core/limits.ts';
 import { loadConfig } from './config.ts';
 import { normaliseRef } from './core/github-context.ts';
@@ -33,6 +33,9 @@ commands:
       show which workflows an event runs and their orders, without running anything
   demo
       run the example repository's workflows (embedded store, local runner)
+  serve
+      the GitHub App server (npm start); configured by APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET,
+      GHE_HOST, GHE_PROTOCOL, PORT, HOST, LOG_LEVEL, PUBLIC_URL and SPOTCHECK_CONFIG
 
 options:
   --event      the event to plan or run (default push)
@@ -65,6 +68,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         return await planCommand(rest, io);
       case 'demo':
         return await (await import('./demo.ts')).runDemo({ ...io, logger: cliLogger(io) });
+      case 'serve':
+        return await (await import('./serve.ts')).serveCommand(io);
       case undefined:
       case 'help':
       case '--help':
@@ -153,10 +158,7 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
     io.err.write(`spotcheck: no workflow files in ${join(dir, WORKFLOWS_DIR)}\n`);
     return 2;
   }
-  const { sources, oversized } = splitOversized(read);
-  const parsed = parseWorkflowFiles(sources);
-  const workflows = parsed.workflows;
-  const diagnostics = [...oversized, ...parsed.diagnostics];
+  const { workflows, diagnostics } = parseWorkflowFiles(read);
   for (const d of diagnostics) io.err.write(`${formatDiagnostic(d)}\n`);
   if (diagnostics.length > 0) {
     io.err.write(`${diagnostics.length} error${diagnostics.length === 1 ? '' : 's'}\n`);
@@ -185,10 +187,7 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
   // An empty folder is almost always the wrong folder: say so rather than print an empty plan.
   if (dir !== undefined && dirSources.length === 0)
     throw new UsageError(`no workflow files in ${join(resolve(io.cwd, dir), WORKFLOWS_DIR)}`);
-  const { sources, oversized } = splitOversized([
-    ...(await Promise.all(files.map((f) => readSource(resolve(io.cwd, f), f)))),
-    ...dirSources,
-  ]);
+  const sources = [...(await Promise.all(files.map((f) => readSource(resolve(io.cwd, f), f)))), ...dirSources];
   const event = eventName(values.event);
   const changedList = str(values['changed-file']);
   const changedFiles = changedList === undefined ? null : await readChangedList(resolve(io.cwd, changedList));
@@ -207,8 +206,7 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     serverUrl: 'https://github.com',
     ...(event === 'push' ? {} : { baseRef, headRef: 'head' }),
   });
-  const { decisions } = planned;
-  const diagnostics = [...oversized, ...planned.diagnostics];
+  const { decisions, diagnostics } = planned;
   if (diagnostics.length > 0) {
     for (const d of diagnostics) io.err.write(`${formatDiagnostic(d)}\n`);
     return 2;
@@ -242,37 +240,8 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
 interface ReadSource {
   readonly path: string;
   readonly text: string;
-  /** The file's size on disk; above MAX_WORKFLOW_FILE_BYTES `text` holds only the first bytes. */
+  /** The file's size on disk; above MAX_WORKFLOW_FILE_BYTES the parser reports it and `text` is ''. */
   readonly size: number;
-}
-
-/** Oversized files become one diagnostic each with their real size (the parser would only see the first bytes). */
-function splitOversized(read: readonly ReadSource[]): { sources: ReadSource[]; oversized: Diagnostic[] } {
-  const sources: ReadSource[] = [];
-  const oversized: Diagnostic[] = [];
-  for (const source of read) {
-    if (source.size <= MAX_WORKFLOW_FILE_BYTES) sources.push(source);
-    else
-      oversized.push({
-        file: source.path,
-        line: 1,
-        col: 1,
-        message: `file is too large (${formatBytes(source.size)}): workflow files are limited to ${formatBytes(MAX_WORKFLOW_FILE_BYTES)}; it was not read`,
-      });
-  }
-  return { sources, oversized };
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  const digits = Number.isInteger(value) ? value.toString() : value.toFixed(1);
-  return `${digits} ${units[unit] ?? 'bytes'}`;
 }
 
 async function readWorkflowDir(dir: string): Promise<ReadSource[]> {
@@ -287,25 +256,26 @@ async function readWorkflowDir(dir: string): Promise<ReadSource[]> {
 }
 
 /**
- * Reads a workflow file, never more than one byte past the cap: those bytes are enough for the parser to reject it
- * with its usual message, and a huge file (or one that grows while read) costs no more than that. Only regular
- * files are opened, so a symlink to a device or a FIFO cannot make the command block or read forever.
+ * Reads a workflow file. One over the cap is not read at all (its size is enough for the parser to report it), and
+ * no read goes more than one byte past the cap, even for a file that grows meanwhile. Only regular files are
+ * opened, so a symlink to a device or a FIFO cannot make the command block or read forever.
  */
 async function readSource(path: string, display: string): Promise<ReadSource> {
   const info = await stat(path).catch(() => undefined);
   if (info === undefined) throw new UsageError(`cannot read ${display}: no such file`);
   if (!info.isFile()) throw new UsageError(`cannot read ${display}: not a regular file`);
+  if (info.size > MAX_WORKFLOW_FILE_BYTES) return { path: display, text: '', size: info.size };
   const handle = await open(path, 'r');
   try {
+    // Read at most one byte past the cap even if the file grew since stat: the parser then rejects it as too large.
     const buffer = Buffer.allocUnsafe(MAX_WORKFLOW_FILE_BYTES + 1);
     let length = 0;
     for (;;) {
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length === buffer.length) break;
+      if (bytesRead === 0 || (length += bytesRead) === buffer.length) break;
     }
-    return { path: display, text: buffer.subarray(0, length).toString('utf8'), size: Math.max(info.size, length) };
+    const text = buffer.subarray(0, length).toString('utf8');
+    return { path: display, text, size: length > MAX_WORKFLOW_FILE_BYTES ? length : info.size };
   } finally {
     await handle.close();
   }

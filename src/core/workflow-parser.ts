@@ -61,8 +61,14 @@ export function formatDiagnostic(d: Diagnostic): string {
   return `${d.file}:${d.line}:${d.col}: ${d.message}`;
 }
 
-/** Parses every workflow file; `workflows` holds the valid ones, `diagnostics` the problems of all the others. */
-export function parseWorkflowFiles(files: readonly { readonly path: string; readonly text: string }[]): {
+/**
+ * Parses every workflow file; `workflows` holds the valid ones, `diagnostics` the problems of all the others. A
+ * file whose `size` (bytes, as its source listed it) is over the cap is reported with that size and not parsed: a
+ * reader that did not download it (the forge adapters, `spotcheck run`/`validate`) passes `text: ''`.
+ */
+export function parseWorkflowFiles(
+  files: readonly { readonly path: string; readonly text: string; readonly size?: number }[],
+): {
   workflows: Workflow[];
   diagnostics: Diagnostic[];
 } {
@@ -78,6 +84,15 @@ export function parseWorkflowFiles(files: readonly { readonly path: string; read
       });
     }
     if (i >= MAX_WORKFLOW_FILES) return;
+    if (f.size !== undefined && f.size > MAX_WORKFLOW_FILE_BYTES) {
+      diagnostics.push({
+        file: f.path,
+        line: 1,
+        col: 1,
+        message: `file is too large (${formatBytes(f.size)}): workflow files are limited to ${kib(MAX_WORKFLOW_FILE_BYTES)}; it was not read`,
+      });
+      return;
+    }
     const result = parseWorkflow(f.path, f.text);
     if (result.workflow) workflows.push(result.workflow);
     diagnostics.push(...result.diagnostics);
@@ -340,6 +355,18 @@ function readYaml(sink: Sink, text: string): YValue | undefined {
 
 function kib(bytes: number): string {
   return bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/** 5368709120 → `5 GiB`, 5767168 → `5.5 MiB`: a size a reader takes in at a glance. */
+function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${Number.isInteger(value) ? value.toString() : value.toFixed(1)} ${units[unit] ?? 'bytes'}`;
 }
 
 function ordinal(n: number): string {
