@@ -4,13 +4,16 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { MAX_WORKFLOW_FILE_BYTES } from './core/limits.ts';
 import { WORKFLOWS_DIR } from './core/workflow-files.ts';
 
 const exec = promisify(execFile);
 
 export interface WorkflowSource {
   readonly path: string;
+  /** '' when the file is over MAX_WORKFLOW_FILE_BYTES: it is not read, and the parser reports it by `size`. */
   readonly text: string;
+  readonly size: number;
 }
 
 async function git(dir: string, args: readonly string[]): Promise<string> {
@@ -35,15 +38,25 @@ export async function readCurrentRef(dir: string): Promise<string | undefined> {
   }
 }
 
-/** Workflow files as committed at `sha` (not the working tree: a run is for one commit). */
+/**
+ * Workflow files as committed at `sha` (not the working tree: a run is for one commit). Sizes come from the tree
+ * listing, so a huge blob is never read; only regular files are workflow files (not symlinks or submodules).
+ */
 export async function readWorkflowsAt(dir: string, sha: string): Promise<WorkflowSource[]> {
-  const listing = await git(dir, ['ls-tree', '-z', '--name-only', `${sha}:${WORKFLOWS_DIR}`]).catch(() => '');
-  const names = listing.split('\0').filter((n) => /\.ya?ml$/.test(n));
+  const listing = await git(dir, ['ls-tree', '-z', '-l', `${sha}:${WORKFLOWS_DIR}`]).catch(() => '');
+  const entries = listing
+    .split('\0')
+    // Regular files only (mode 100644/100755): a symlink is a blob too, but its text is a path, not a workflow.
+    .map((line) => /^100(?:644|755) blob [0-9a-f]+ +(\d+)\t(.+)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null && /\.ya?ml$/.test(m[2] ?? ''))
+    .map((m) => ({ path: `${WORKFLOWS_DIR}/${m[2] ?? ''}`, size: Number(m[1]) }))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return Promise.all(
-    names.sort().map(async (name) => {
-      const path = `${WORKFLOWS_DIR}/${name}`;
-      return { path, text: await git(dir, ['show', `${sha}:${path}`]) };
-    }),
+    entries.map(async ({ path, size }) => ({
+      path,
+      size,
+      text: size > MAX_WORKFLOW_FILE_BYTES ? '' : await git(dir, ['show', `${sha}:${path}`]),
+    })),
   );
 }
 

@@ -269,6 +269,20 @@ describe.concurrent('spotcheck run', () => {
     expect(result.stdout).not.toContain(MARKER);
   });
 
+  it('exits 2 for a committed workflow over the size cap, without reading it', async () => {
+    const big = join(root, 'big-repo');
+    await mkdir(big);
+    await git(big, 'init', '-q', '-b', 'main');
+    await write(big, '.spotcheck/workflows/big.yml', `on: push\n${'#'.repeat(5 * 1024 * 1024 - 9)}`);
+    await git(big, 'add', '-A');
+    await git(big, 'commit', '-q', '-m', 'big');
+    const result = await cli(['run', big]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      '.spotcheck/workflows/big.yml:1:1: file is too large (5 MiB): workflow files are limited to 512 KiB; it was not read\n',
+    );
+  });
+
   it('exits 2 outside a git repository', async () => {
     const plain = join(root, 'not-a-repo');
     await mkdir(plain, { recursive: true });
