@@ -1,0 +1,311 @@
+/**
+ * The composition root of `spotcheck serve`: reads the environment Probot users expect, builds every part with its
+ * defaults (embedded store, local runner) and wires them. Nothing else in the code base reads the environment for
+ * the server; every part takes its dependencies through options.
+ */
+import { createHmac } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Logger } from 'pino';
+import { Probot } from 'probot';
+import { registerHandlers } from '../handlers/index.ts';
+import { createLocalRunner } from '../runners/local.ts';
+import { buildOrderJob } from '../runners/order-job.ts';
+import type { Runner } from '../runners/runner.ts';
+import type { OperatorConfig } from './config.ts';
+import type { RunRecord } from './core/types.ts';
+import { createAuthorizer } from './authorize.ts';
+import { ConfigError } from './errors.ts';
+import type { Forge } from './forges/forge.ts';
+import { createGitHubForges } from './forges/registry.ts';
+import { createForgeReporter } from './forge-reporter.ts';
+import { createInbox } from './inbox.ts';
+import { createIntake } from './intake.ts';
+import type { ForgeInstallation, ForgeLookup } from './intents.ts';
+import { Orchestrator } from './orchestrator.ts';
+import { createCallbackRoute } from './server/callback-route.ts';
+import { createGithubWebhookRoute } from './server/github-webhook-route.ts';
+import { createHealthRoute } from './server/health-route.ts';
+import { createFileLogStore } from './server/log-store.ts';
+import { createLogRoute } from './server/log-route.ts';
+import { createHttpServer, listenHttp } from './server/node-http.ts';
+import { createRouter } from './server/router.ts';
+import { createDynamoStore } from './store/dynamodb.ts';
+import { startEmbeddedStore } from './store/embedded.ts';
+import type { Store } from './store/store.ts';
+
+/** The GitHub App settings, from the variables Probot documents. */
+export interface GitHubSettings {
+  readonly appId: string;
+  readonly privateKey: string;
+  readonly webhookSecret: string;
+  /** REST base URL: `https://api.github.com`, or `<protocol>://<GHE_HOST>/api/v3`. */
+  readonly baseUrl: string;
+  /** Web host, for clone URLs and store keys. */
+  readonly host: string;
+  readonly protocol: 'https' | 'http';
+  readonly appSlug?: string;
+}
+
+export interface ServerSettings {
+  readonly port: number;
+  readonly host: string;
+  readonly github: GitHubSettings;
+  /** Secret for agents' per-order tokens (≥ 32 bytes). */
+  readonly agentSecret: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, GHE_HOST, GHE_PROTOCOL, PORT, HOST,
+ * SPOTCHECK_AGENT_SECRET and APP_SLUG. Every problem is reported at once; no value is ever printed.
+ */
+export async function readServerSettings(env: Env): Promise<ServerSettings> {
+  const problems: string[] = [];
+  const appId = env.APP_ID?.trim();
+  if (!appId || !/^\d+$/.test(appId)) problems.push('APP_ID must be the GitHub App id (a number)');
+  let privateKey = env.PRIVATE_KEY?.replace(/\\n/g, '\n');
+  if (!privateKey && env.PRIVATE_KEY_PATH) {
+    try {
+      privateKey = await readFile(env.PRIVATE_KEY_PATH, 'utf8');
+    } catch {
+      problems.push('PRIVATE_KEY_PATH names a file that cannot be read');
+    }
+  }
+  if (!privateKey) problems.push('PRIVATE_KEY or PRIVATE_KEY_PATH is required');
+  else if (!privateKey.includes('PRIVATE KEY-----')) problems.push('the private key is not a PEM key');
+  const webhookSecret = env.WEBHOOK_SECRET;
+  if (!webhookSecret) problems.push('WEBHOOK_SECRET is required (the GitHub App webhook secret)');
+  const protocol = env.GHE_PROTOCOL ?? 'https';
+  if (protocol !== 'https' && protocol !== 'http') problems.push('GHE_PROTOCOL must be https or http');
+  const port = Number(env.PORT ?? '3000');
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) problems.push('PORT must be a port number');
+  const agentSecret = env.SPOTCHECK_AGENT_SECRET;
+  if (agentSecret !== undefined && Buffer.byteLength(agentSecret) < 32)
+    problems.push('SPOTCHECK_AGENT_SECRET must be at least 32 bytes');
+  if (problems.length > 0 || !appId || !privateKey || !webhookSecret) {
+    throw new ConfigError(`cannot start the server:\n  - ${problems.join('\n  - ')}`, { source: 'environment' });
+  }
+  const gheHost = env.GHE_HOST?.trim();
+  const scheme = protocol === 'http' ? 'http' : 'https';
+  return {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    github: {
+      appId,
+      privateKey,
+      webhookSecret,
+      baseUrl: gheHost ? `${scheme}://${gheHost}/api/v3` : 'https://api.github.com',
+      host: gheHost ?? 'github.com',
+      protocol: scheme,
+      ...(env.APP_SLUG ? { appSlug: env.APP_SLUG } : {}),
+    },
+    // Agents' tokens need a secret every replica shares; derived from the webhook secret unless set on its own.
+    agentSecret: agentSecret ?? createHmac('sha256', webhookSecret).update('spotcheck agent tokens').digest('hex'),
+  };
+}
+
+export interface StartServerOptions {
+  readonly settings: ServerSettings;
+  readonly config: OperatorConfig;
+  readonly logger: Logger;
+  readonly now?: () => number;
+  /** Watchdog and inbox reconcile interval; 0 disables the timer (tests call `tick`). */
+  readonly tickMs?: number;
+  /** The environment steps on the local runner start from (PATH and HOME only, by default). */
+  readonly stepEnv?: () => Record<string, string>;
+  /**
+   * Where an order's checkout comes from. By default the forge mints short-lived, read-only credentials for the
+   * repository; tests point it at a local repository.
+   */
+  readonly cloneUrlFor?: (run: RunRecord) => Promise<string>;
+  /** Extra runners (the cloud runners are registered here by their issue). */
+  readonly runners?: Partial<Record<Runner['kind'], Runner>>;
+}
+
+export interface SpotcheckServer {
+  readonly url: string;
+  readonly store: Store;
+  readonly orchestrator: Orchestrator;
+  /** One watchdog tick and inbox reconcile (what the timer runs). */
+  tick(): Promise<void>;
+  /** Waits for background work (intent processing, reporting, local executions) to settle. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startSpotcheckServer(options: StartServerOptions): Promise<SpotcheckServer> {
+  const { settings, config, logger } = options;
+  const now = options.now ?? Date.now;
+  const dataDir = config.store.dir;
+  const opened = await openStore(config, dataDir);
+  const { store } = opened;
+
+  const probot = new Probot({
+    appId: settings.github.appId,
+    privateKey: settings.github.privateKey,
+    secret: settings.github.webhookSecret,
+    baseUrl: settings.github.baseUrl,
+    log: logger.child({ name: 'probot' }),
+  });
+  const appSlug = settings.github.appSlug ?? (await readAppSlug(probot, logger));
+  const githubForges = createGitHubForges({
+    probot,
+    host: settings.github.host,
+    appSlug,
+    protocol: settings.github.protocol,
+    now,
+  });
+  const forges: ForgeLookup = {
+    forInstallation: (install: ForgeInstallation) => {
+      if (install.forge !== 'github')
+        throw new ConfigError(`no ${install.forge} forge is configured`, { source: 'forge' });
+      return githubForges.forInstallation(install);
+    },
+  };
+  const forgeForRun = (installationId: number | undefined): Promise<Forge> | undefined =>
+    installationId === undefined ? undefined : githubForges.forInstallation(installationId);
+
+  const logs = createFileLogStore(dataDir);
+  const reporter = createForgeReporter({
+    store,
+    forges: { forRun: (run) => forgeForRun(run.installationId) ?? Promise.resolve(undefined) },
+    publicUrl: config.publicUrl,
+    logger: logger.child({ name: 'reporter' }),
+    now,
+  });
+  const sink = { report: (...args: Parameters<Orchestrator['report']>) => orchestrator.report(...args) };
+  const local = createLocalRunner({
+    sink,
+    dataDir,
+    // Steps never inherit the bot's environment: no private key, webhook secret, token or AWS credentials.
+    baseEnv: options.stepEnv ?? (() => cleanStepEnv(process.env)),
+    logger: logger.child({ name: 'local-runner' }),
+  });
+  const orchestrator: Orchestrator = new Orchestrator({
+    store,
+    runners: { local, ...options.runners },
+    routes: config.routes,
+    limits: config.limits,
+    reporter,
+    logger: logger.child({ name: 'orchestrator' }),
+    now,
+    jobFor: async (run, order, needs) => {
+      const clone = options.cloneUrlFor
+        ? await options.cloneUrlFor(run)
+        : (await (await githubForges.forInstallation(run.installationId ?? 0)).cloneCredentials(run.repo)).url;
+      return buildOrderJob(run, order, needs, clone);
+    },
+  });
+  const authorizer = createAuthorizer({ forges, ...(config.org ? { org: config.org } : {}), now });
+  const intake = createIntake({
+    forges,
+    orchestrator,
+    store,
+    authorizer,
+    config: { limits: config.limits, publicUrl: config.publicUrl },
+    notices: async (install, repo, pr, line) =>
+      reporter.notice({ repo, pr, forge: await forges.forInstallation(install) }, line),
+    logger: logger.child({ name: 'intake' }),
+    now,
+  });
+  const inbox = createInbox({
+    store,
+    process: (intent) => intake.process(intent),
+    logger: logger.child({ name: 'inbox' }),
+    now,
+    onGiveUp: async (intent) => {
+      if (intent.kind === 'push') return;
+      const line = 'spotcheck could not process this event after several attempts; comment `!testme` to try again.';
+      await reporter.notice(
+        { repo: intent.repo, pr: intent.pr, forge: await forges.forInstallation(intent.install) },
+        line,
+      );
+    },
+  });
+  await probot.load((app) => registerHandlers(app, (intent) => inbox.accept(intent), { appSlug, now }));
+
+  const router = createRouter([
+    createGithubWebhookRoute({ probot, store, host: settings.github.host, now }),
+    createCallbackRoute({ store, sink: orchestrator, logs, secret: settings.agentSecret, now }),
+    createLogRoute({ store, logs, now }),
+    createHealthRoute({ store }),
+  ]);
+  const http = createHttpServer(router, { logger: logger.child({ name: 'http' }) });
+  const listening = await listenHttp(http, { port: settings.port, host: settings.host });
+  logger.info({ url: listening.url, appSlug, github: settings.github.baseUrl }, 'spotcheck is listening');
+
+  const tick = async (): Promise<void> => {
+    await orchestrator.tick();
+    await inbox.reconcile();
+  };
+  let ticking = false;
+  const timer =
+    (options.tickMs ?? 15_000) > 0
+      ? setInterval(() => {
+          if (ticking) return;
+          ticking = true;
+          tick()
+            .catch((error: unknown) => logger.error({ err: error }, 'tick failed'))
+            .finally(() => (ticking = false));
+        }, options.tickMs ?? 15_000)
+      : undefined;
+  timer?.unref();
+
+  const idle = async (): Promise<void> => {
+    await inbox.idle();
+    await local.idle();
+    await reporter.idle();
+  };
+  return {
+    url: listening.url,
+    store,
+    orchestrator,
+    tick,
+    idle,
+    async close() {
+      if (timer) clearInterval(timer);
+      http.closeAllConnections();
+      await listening.close();
+      await idle();
+      await opened.close();
+    },
+  };
+}
+
+/** PATH and HOME only: what a step needs to find its tools, nothing of the bot's own secrets. */
+export function cleanStepEnv(env: Env): Record<string, string> {
+  return {
+    PATH: env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: env.HOME ?? '/tmp',
+    ...(env.LANG ? { LANG: env.LANG } : {}),
+  };
+}
+
+async function openStore(config: OperatorConfig, dataDir: string): Promise<{ store: Store; close(): Promise<void> }> {
+  if (config.store.kind === 'dynamodb') {
+    const client = new DynamoDBClient({
+      ...(config.store.region ? { region: config.store.region } : {}),
+      ...(config.store.endpoint ? { endpoint: config.store.endpoint } : {}),
+    });
+    const store = createDynamoStore({ client, table: config.store.table });
+    await store.ensureTable();
+    return { store, close: () => Promise.resolve(client.destroy()) };
+  }
+  const embedded = await startEmbeddedStore({ dir: join(dataDir, 'db'), table: config.store.table });
+  return { store: embedded.store, close: () => embedded.close() };
+}
+
+/** The app's slug (its comments are `<slug>[bot]`'s), asked once at start-up; APP_SLUG skips the request. */
+async function readAppSlug(probot: Probot, logger: Logger): Promise<string> {
+  try {
+    const app = await probot.auth();
+    const { data } = await app.rest.apps.getAuthenticated();
+    if (data?.slug) return data.slug;
+  } catch (error) {
+    logger.warn({ err: error }, 'cannot read the app slug; set APP_SLUG');
+  }
+  return 'spotcheck';
+}

@@ -1,0 +1,45 @@
+/**
+ * `spotcheck serve` (`npm start`): the GitHub App server, configured by the environment Probot users expect plus
+ * PUBLIC_URL and SPOTCHECK_CONFIG. Runs until SIGINT or SIGTERM, then closes cleanly.
+ */
+import pino from 'pino';
+import { readServerSettings, startSpotcheckServer } from './app.ts';
+import { defaultConfig, loadConfig } from './config.ts';
+import { ConfigError } from './errors.ts';
+
+export interface ServeIo {
+  readonly err: NodeJS.WritableStream;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Resolves when the server should stop (defaults to SIGINT/SIGTERM). */
+  readonly stopped?: Promise<void>;
+}
+
+export async function serveCommand(io: ServeIo): Promise<number> {
+  const logger = pino({ level: io.env.LOG_LEVEL ?? 'info', base: { app: 'spotcheck' } });
+  let server: Awaited<ReturnType<typeof startSpotcheckServer>>;
+  try {
+    const base = defaultConfig({
+      ...(io.env.SPOTCHECK_DATA_DIR ? { dataDir: io.env.SPOTCHECK_DATA_DIR } : {}),
+      ...(io.env.PUBLIC_URL ? { publicUrl: io.env.PUBLIC_URL } : {}),
+    });
+    const loaded = await loadConfig(io.env.SPOTCHECK_CONFIG, base);
+    // The environment wins over the file for the public URL, as for every other deployment setting.
+    const config = io.env.PUBLIC_URL ? { ...loaded, publicUrl: io.env.PUBLIC_URL } : loaded;
+    const settings = await readServerSettings(io.env);
+    server = await startSpotcheckServer({ settings, config, logger });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.err.write(`spotcheck: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  await (io.stopped ??
+    new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    }));
+  logger.info('stopping');
+  await server.close();
+  return 0;
+}

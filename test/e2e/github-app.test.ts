@@ -1,0 +1,187 @@
+/**
+ * The GitHub App end to end: `startSpotcheckServer` listening on loopback with the embedded store and the local
+ * runner; a push delivery signed with the webhook secret is POSTed to it; the local runner executes the orders
+ * (checked out from a real git repository); statuses arrive at GitHub's API (nock, every request checked against
+ * GitHub's OpenAPI description).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startSpotcheckServer, type SpotcheckServer } from '../../src/app.ts';
+import { defaultConfig } from '../../src/config.ts';
+import { useGitHubApi, testPrivateKey } from '../helpers/github-api.ts';
+import { githubExample, signGitHubBody } from '../helpers/webhook-examples.ts';
+
+const exec = promisify(execFile);
+const SECRET = 'e2e-webhook-secret';
+const INSTALLATION = 4242;
+const WORKFLOW = `name: ci
+on:
+  push:
+    branches: [main]
+jobs:
+  build:
+    runs-on: local
+    outputs:
+      greeting: \${{ steps.hello.outputs.greeting }}
+    steps:
+      - id: hello
+        run: echo "greeting=hello from $GITHUB_SHA" >> "$GITHUB_OUTPUT"
+  test:
+    needs: build
+    runs-on: local
+    strategy:
+      matrix:
+        shard: [1, 2]
+    steps:
+      - run: test -f README.md && echo "shard \${{ matrix.shard }} saw \${{ needs.build.outputs.greeting }}"
+`;
+
+const api = useGitHubApi();
+let dir: string;
+let repo: string;
+let server: SpotcheckServer | undefined;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'spotcheck-e2e-'));
+  repo = join(dir, 'repo');
+  await mkdir(join(repo, '.spotcheck/workflows'), { recursive: true });
+  await writeFile(join(repo, 'README.md'), 'hello\n');
+  await writeFile(join(repo, '.spotcheck/workflows/ci.yml'), WORKFLOW);
+  const git = (...args: string[]) =>
+    exec('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-C', repo, ...args]);
+  await git('init', '-q', '-b', 'main');
+  await git('add', '-A');
+  await git('commit', '-q', '-m', 'first');
+  await writeFile(join(repo, 'README.md'), 'hello again\n');
+  await git('commit', '-q', '-am', 'second');
+});
+
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function sha(rev: string): Promise<string> {
+  return (await exec('git', ['-C', repo, 'rev-parse', rev])).stdout.trim();
+}
+
+async function start(): Promise<SpotcheckServer> {
+  const config = { ...defaultConfig({ dataDir: join(dir, 'data'), publicUrl: 'https://ci.example.com' }) };
+  server = await startSpotcheckServer({
+    settings: {
+      port: 0,
+      host: '127.0.0.1',
+      agentSecret: 'x'.repeat(40),
+      github: {
+        appId: '1',
+        privateKey: testPrivateKey(),
+        webhookSecret: SECRET,
+        baseUrl: 'https://api.github.com',
+        host: 'github.com',
+        protocol: 'https',
+        appSlug: 'spotcheck',
+      },
+    },
+    config,
+    logger: pino({ level: 'silent' }),
+    tickMs: 0,
+    stepEnv: () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir }),
+    cloneUrlFor: () => Promise.resolve(repo),
+  });
+  return server;
+}
+
+async function deliver(url: string, name: string, payload: unknown, id: string, secret = SECRET): Promise<Response> {
+  const body = JSON.stringify(payload);
+  return fetch(`${url}/api/github/webhooks`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-github-event': name,
+      'x-github-delivery': id,
+      'x-hub-signature-256': signGitHubBody(secret, body),
+    },
+    body,
+  });
+}
+
+async function settle(s: SpotcheckServer, done: () => boolean): Promise<void> {
+  for (let i = 0; i < 600 && !done(); i++) {
+    await s.idle();
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  await s.idle();
+}
+
+describe('the GitHub App, end to end', () => {
+  it('a signed push runs the workflows on the local runner and reports statuses', async () => {
+    const after = await sha('HEAD');
+    const before = await sha('HEAD~1');
+    const s = await start();
+    const payload = githubExample('push', (p) => p['ref'] === 'refs/heads/master' && p['installation'] !== undefined);
+    Object.assign(payload, { ref: 'refs/heads/main', before, after, deleted: false });
+    (payload['installation'] as { id: number }).id = INSTALLATION;
+    const repository = payload['repository'] as Record<string, unknown>;
+    const owner = (repository['owner'] as { login: string }).login;
+    const name = repository['name'] as string;
+    const path = `/repos/${owner}/${name}`;
+
+    api()
+      .post(`/app/installations/${INSTALLATION}/access_tokens`)
+      .reply(201, { token: 'ghs_install', expires_at: '2099-01-01T00:00:00Z', permissions: {} });
+    api()
+      .get(`${path}/contents/.spotcheck/workflows`)
+      .query({ ref: after })
+      .reply(200, [
+        { type: 'file', name: 'ci.yml', path: '.spotcheck/workflows/ci.yml', size: WORKFLOW.length, sha: 'b1' },
+      ]);
+    api().get(`${path}/contents/.spotcheck/workflows/ci.yml`).query({ ref: after }).reply(200, WORKFLOW);
+    api()
+      .get(`${path}/compare/${before}...${after}`)
+      .query(() => true)
+      .reply(200, { files: [{ filename: 'README.md', status: 'modified' }] });
+    api()
+      .post(new RegExp(`^${path}/statuses/${after}$`))
+      .times(6)
+      .reply(201, { id: 1 });
+
+    const answer = await deliver(s.url, 'push', payload, 'd-1');
+    expect(answer.status).toBe(202);
+    const duplicate = await deliver(s.url, 'push', payload, 'd-1');
+    expect(duplicate.status).toBe(200);
+    const forged = await deliver(s.url, 'push', payload, 'd-2', 'not-the-secret');
+    expect(forged.status).toBe(401);
+
+    await settle(s, () => api().requests({ method: 'POST', path: /statuses/ }).length >= 6);
+    const statuses = api()
+      .requests({ method: 'POST', path: /statuses/ })
+      .map((r) => r.body as { context: string; state: string; target_url: string });
+    const byContext = new Map<string, string[]>();
+    for (const st of statuses) byContext.set(st.context, [...(byContext.get(st.context) ?? []), st.state]);
+    expect(Object.fromEntries(byContext)).toEqual({
+      'spotcheck/ci/build': ['pending', 'success'],
+      'spotcheck/ci/test (1)': ['pending', 'success'],
+      'spotcheck/ci/test (2)': ['pending', 'success'],
+    });
+    expect(statuses[0]?.target_url).toMatch(/^https:\/\/ci\.example\.com\/runs\/[^/]+\/orders\/[^/]+\/log$/);
+
+    // Budget: W = 1 workflow file → at most W + 3 requests to read and plan (token, listing, file, compare).
+    const reads = api()
+      .requests()
+      .filter((r) => r.method === 'GET' || r.path.endsWith('/access_tokens'));
+    expect(reads.length).toBeLessThanOrEqual(1 + 3);
+
+    // The log page serves what the local runner wrote.
+    const runs = await s.store.listRuns({ status: 'succeeded' });
+    expect(runs).toHaveLength(1);
+    const log = await fetch(`${s.url}/runs/${encodeURIComponent(runs[0]!.runId)}/orders/test.2/log`);
+    expect(log.status).toBe(200);
+    expect(await log.text()).toContain(`shard 2 saw hello from ${after}`);
+  });
+});
