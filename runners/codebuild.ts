@@ -258,7 +258,12 @@ export function createCodeBuildRunner(opts: CodeBuildRunnerOptions): CodeBuildRu
     }
     const result = resultOf(build);
     if (!result.done) return { alive: true, interrupted: false, reason: `build ${handle} is in progress` };
-    return { alive: false, interrupted: result.interrupted, reason: result.reason };
+    return {
+      alive: false,
+      interrupted: result.interrupted,
+      reason: result.reason,
+      ...(result.interrupted ? {} : { conclusion: result.conclusion }),
+    };
   }
 
   return {

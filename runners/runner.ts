@@ -90,4 +90,9 @@ export interface ExecutionStatus {
   /** Gone because the provider took it back (Spot interruption), not because it failed. */
   readonly interrupted: boolean;
   readonly reason: string;
+  /**
+   * When the provider itself knows how the execution ended (a CodeBuild build's status), the watchdog takes it as
+   * the order's result if the agent's own report was lost.
+   */
+  readonly conclusion?: 'success' | 'failure' | 'timed_out' | 'cancelled';
 }

@@ -25,7 +25,7 @@ import {
   type RunRecord,
 } from './core/types.ts';
 import type { Limits } from './config.ts';
-import type { AgentReport, OrderJob, OrderRef, ReportSink, Route, Runner } from '../runners/runner.ts';
+import type { AgentReport, ExecutionStatus, OrderJob, OrderRef, ReportSink, Route, Runner } from '../runners/runner.ts';
 import type { Store } from './store/store.ts';
 
 /** Tells the outside world (forge statuses and sticky comment, terminal progress, metrics). */
@@ -245,15 +245,7 @@ export class Orchestrator implements ReportSink {
       } else if (order.state === 'dispatching' && order.handle === undefined) {
         if ((order.dispatchedAt ?? 0) + redriveAfter <= now) await this.#launch(run, order);
       } else if (order.handle !== undefined && order.runner !== undefined) {
-        const runner = this.#options.runners[order.runner as Runner['kind']];
-        if (runner && !(await runner.isAlive(order.handle))) {
-          await this.#drive(run, [order], {
-            type: 'order-interrupted',
-            orderId: order.id,
-            attempt: order.attempt,
-            reason: `the ${order.runner} execution ${order.handle} is gone`,
-          });
-        }
+        await this.#checkExecution(run, order, order.handle, order.runner);
       }
     }
     await this.#pullWaiting();
@@ -264,6 +256,42 @@ export class Orchestrator implements ReportSink {
       // A completion lost to a crash leaves the final-count short; after an hour of that, recount the hard way.
       await this.#maybeFinishRun(run, now - run.createdAt < 3_600_000 ? 'counter' : 'recount');
     }
+  }
+
+  /**
+   * An execution the store thinks is live: ask its runner. Gone because the provider took it back (a Spot
+   * reclaim) → interrupted, retried; gone with a result the provider knows (a CodeBuild build) → that result; gone
+   * otherwise → failed, with the provider's reason. A runner that cannot tell more than "gone" counts as
+   * interrupted (a local process lost to a restart is worth another attempt).
+   */
+  async #checkExecution(run: RunRecord, order: OrderRecord, handle: string, kind: string): Promise<void> {
+    const runner = this.#options.runners[kind as Runner['kind']];
+    if (!runner) return;
+    let status: ExecutionStatus;
+    try {
+      status = runner.inspect
+        ? await runner.inspect(handle)
+        : { alive: await runner.isAlive(handle), interrupted: true, reason: `the ${kind} execution ${handle} is gone` };
+    } catch (error) {
+      this.#log.warn({ err: error, runId: run.runId, orderId: order.id }, 'cannot inspect an execution');
+      return;
+    }
+    if (status.alive) return;
+    const ref = { orderId: order.id, attempt: order.attempt };
+    if (status.interrupted) {
+      await this.#drive(run, [order], { type: 'order-interrupted', ...ref, reason: status.reason });
+      return;
+    }
+    await this.#drive(run, [order], {
+      type: 'order-finished',
+      ...ref,
+      conclusion: status.conclusion ?? 'failure',
+      outputs: {},
+      stepResults: [],
+      reason: status.conclusion
+        ? `${status.reason} (result from ${kind}: the agent's report was lost)`
+        : `${status.reason} before the agent reported`,
+    });
   }
 
   /** Runs one engine event over a slice and applies its decisions. */

@@ -241,7 +241,7 @@ function finished(order: OrderRecord, event: Extract<EngineEvent, { type: 'order
       const tolerated = event.stepResults.filter((s) => s.outcome === 'failure' && s.conclusion === 'success');
       const reason =
         tolerated.length === 0
-          ? undefined
+          ? event.reason
           : `${tolerated.map((s) => `step "${s.name}"`).join(', ')} failed (continue-on-error)`;
       return finish(order, 'succeeded', 'success', now, reason === undefined ? base : { ...base, reason });
     }

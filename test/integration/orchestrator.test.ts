@@ -295,6 +295,48 @@ describe('orchestrator on the embedded store', () => {
     expect(calls).toBe(2);
   });
 
+  it.each([
+    {
+      status: { alive: false, interrupted: true, reason: 'Server.SpotInstanceTermination' },
+      state: 'dispatching',
+      attempt: 2,
+    },
+    {
+      status: { alive: false, interrupted: false, reason: 'build b:1 succeeded', conclusion: 'success' as const },
+      state: 'succeeded',
+      attempt: 1,
+      reason: /agent's report was lost/,
+    },
+    {
+      status: { alive: false, interrupted: false, reason: 'instance i-1 terminated: Client.UserInitiatedShutdown' },
+      state: 'failed',
+      attempt: 1,
+      reason: /UserInitiatedShutdown before the agent reported/,
+    },
+    { status: { alive: true, interrupted: false, reason: 'running' }, state: 'running', attempt: 1 },
+  ])('the watchdog asks the runner about a live order: $status.reason → $state', async (c) => {
+    const sinks: ReportSink[] = [];
+    let launches = 0;
+    const runner: Runner = {
+      kind: 'local',
+      launch: () => Promise.resolve({ handle: `h${++launches}` }),
+      terminate: () => Promise.resolve(),
+      isAlive: () => Promise.resolve(c.status.alive),
+      inspect: (handle) =>
+        Promise.resolve(handle === 'h1' ? c.status : { alive: true, interrupted: false, reason: '' }),
+    };
+    const { orchestrator } = setup({ runner });
+    sinks.push(orchestrator);
+    const runId = await start(orchestrator, plan([spec('a')]));
+    await orchestrator.report({ runId, orderId: 'a', attempt: 1 }, { type: 'running' });
+    await orchestrator.tick();
+    const a = await store.getOrder(runId, 'a');
+    expect(a?.state).toBe(c.state);
+    expect(a?.attempt).toBe(c.attempt);
+    if (c.reason) expect(a?.reason).toMatch(c.reason);
+    if (a && a.state !== 'succeeded' && a.state !== 'failed') await orchestrator.cancelRun(runId, 'cleanup');
+  });
+
   it('cancels a run: unfinished orders cancelled, live ones terminated, run cancelled', async () => {
     const { orchestrator, reporter, instant } = setup({ conclude: () => 'hang' });
     const runId = await start(orchestrator, diamond);
