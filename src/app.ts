@@ -10,10 +10,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from 'pino';
 import { Probot } from 'probot';
 import { registerHandlers } from '../handlers/index.ts';
-import { createLocalRunner } from '../runners/local.ts';
+import { CodeBuildClient } from '@aws-sdk/client-codebuild';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { createJanitor } from '../runners/janitor.ts';
+import { codeBuildProjects, createRunners } from '../runners/registry.ts';
 import { buildOrderJob } from '../runners/order-job.ts';
 import type { Runner } from '../runners/runner.ts';
 import type { OperatorConfig } from './config.ts';
+import { needsContext } from './core/engine.ts';
 import type { RunRecord } from './core/types.ts';
 import { createAuthorizer } from './authorize.ts';
 import { ConfigError } from './errors.ts';
@@ -24,7 +28,9 @@ import { createInbox } from './inbox.ts';
 import { createIntake } from './intake.ts';
 import type { ForgeInstallation, ForgeLookup } from './intents.ts';
 import { Orchestrator } from './orchestrator.ts';
-import { createCallbackRoute } from './server/callback-route.ts';
+import { mintBootstrapToken } from './bootstrap-tokens.ts';
+import { AGENT_BOOTSTRAP_PATH, createBootstrapRoute } from './server/bootstrap-route.ts';
+import { AGENT_REPORT_PATH, createCallbackRoute } from './server/callback-route.ts';
 import { createGithubWebhookRoute } from './server/github-webhook-route.ts';
 import { createHealthRoute } from './server/health-route.ts';
 import { createFileLogStore } from './server/log-store.ts';
@@ -169,6 +175,10 @@ export async function startSpotcheckServer(options: StartServerOptions): Promise
     installationId === undefined ? undefined : githubForges.forInstallation(installationId);
 
   const logs = createFileLogStore(dataDir);
+  const cloneUrlFor =
+    options.cloneUrlFor ??
+    (async (run: RunRecord) =>
+      (await githubForges.forInstallation(run.installationId ?? 0)).cloneCredentials(run.repo).then((c) => c.url));
   const reporter = createForgeReporter({
     store,
     forges: { forRun: (run) => forgeForRun(run.installationId) ?? Promise.resolve(undefined) },
@@ -177,27 +187,52 @@ export async function startSpotcheckServer(options: StartServerOptions): Promise
     now,
   });
   const sink = { report: (...args: Parameters<Orchestrator['report']>) => orchestrator.report(...args) };
-  const local = createLocalRunner({
-    sink,
-    dataDir,
-    // Steps never inherit the bot's environment: no private key, webhook secret, token or AWS credentials.
-    baseEnv: options.stepEnv ?? (() => cleanStepEnv(process.env)),
-    logger: logger.child({ name: 'local-runner' }),
-  });
+  const ec2Clients = new Map<string | undefined, EC2Client>();
+  const codeBuildClients = new Map<string | undefined, CodeBuildClient>();
+  const bootstrapUrl = `${config.publicUrl.replace(/\/+$/, '')}${AGENT_BOOTSTRAP_PATH}`;
+  const runners = {
+    ...createRunners(config.routes, {
+      local: {
+        sink,
+        dataDir,
+        // Steps never inherit the bot's environment: no private key, webhook secret, token or AWS credentials.
+        baseEnv: options.stepEnv ?? (() => cleanStepEnv(process.env)),
+        logger: logger.child({ name: 'local-runner' }),
+      },
+      // Cloud agents get a one-time token in their user data and exchange it here; the order travels that way.
+      bootstrap: async ({ job, order }) => ({
+        url: bootstrapUrl,
+        token: await mintBootstrapToken(store, job.ref, (order.timeoutMinutes + 30) * 60_000, now()),
+      }),
+      clock: now,
+      logger,
+      ec2: (region) => memo(ec2Clients, region, () => new EC2Client(region ? { region } : {})),
+      codebuild: (region) => memo(codeBuildClients, region, () => new CodeBuildClient(region ? { region } : {})),
+    }),
+    ...options.runners,
+  };
+  // The janitor sweeps what the cloud runners may have left behind (a crash between launch and write, a lost
+  // terminate): instances and builds tagged by spotcheck with no live order, past the grace period.
+  const [ec2] = ec2Clients.values();
+  const [codebuild] = codeBuildClients.values();
+  const janitor = ec2
+    ? createJanitor({
+        ec2,
+        ...(codebuild ? { codebuild, projects: codeBuildProjects(config.routes.values()) } : {}),
+        store,
+        clock: now,
+        logger: logger.child({ name: 'janitor' }),
+      })
+    : undefined;
   const orchestrator: Orchestrator = new Orchestrator({
     store,
-    runners: { local, ...options.runners },
+    runners,
     routes: config.routes,
     limits: config.limits,
     reporter,
     logger: logger.child({ name: 'orchestrator' }),
     now,
-    jobFor: async (run, order, needs) => {
-      const clone = options.cloneUrlFor
-        ? await options.cloneUrlFor(run)
-        : (await (await githubForges.forInstallation(run.installationId ?? 0)).cloneCredentials(run.repo)).url;
-      return buildOrderJob(run, order, needs, clone);
-    },
+    jobFor: async (run, order, needs) => buildOrderJob(run, order, needs, await cloneUrlFor(run)),
   });
   const authorizer = createAuthorizer({ forges, ...(config.org ? { org: config.org } : {}), now });
   const intake = createIntake({
@@ -230,6 +265,22 @@ export async function startSpotcheckServer(options: StartServerOptions): Promise
   const router = createRouter([
     createGithubWebhookRoute({ probot, store, host: settings.github.host, now }),
     createCallbackRoute({ store, sink: orchestrator, logs, secret: settings.agentSecret, now }),
+    createBootstrapRoute({
+      store,
+      secret: settings.agentSecret,
+      // The agent's job: needs' results read now, clone credentials short-lived and scoped to the repository.
+      jobFor: async (run, order) => {
+        const needs = new Map((await store.getOrders(run.runId, order.needsOrders)).map((o) => [o.id, o]));
+        return buildOrderJob(
+          run,
+          order,
+          needsContext(order, (id) => needs.get(id)),
+          await cloneUrlFor(run),
+        );
+      },
+      reportUrl: `${config.publicUrl.replace(/\/+$/, '')}${AGENT_REPORT_PATH}`,
+      now,
+    }),
     createLogRoute({ store, logs, now }),
     createHealthRoute({ store }),
   ]);
@@ -240,6 +291,7 @@ export async function startSpotcheckServer(options: StartServerOptions): Promise
   const tick = async (): Promise<void> => {
     await orchestrator.tick();
     await inbox.reconcile();
+    await janitor?.sweep();
   };
   let ticking = false;
   const timer =
@@ -256,7 +308,7 @@ export async function startSpotcheckServer(options: StartServerOptions): Promise
 
   const idle = async (): Promise<void> => {
     await inbox.idle();
-    await local.idle();
+    await (runners.local as { idle?: () => Promise<void> } | undefined)?.idle?.();
     await reporter.idle();
   };
   return {
@@ -271,8 +323,15 @@ export async function startSpotcheckServer(options: StartServerOptions): Promise
       await listening.close();
       await idle();
       await opened.close();
+      for (const client of [...ec2Clients.values(), ...codeBuildClients.values()]) client.destroy();
     },
   };
+}
+
+function memo<K, V>(cache: Map<K, V>, key: K, make: () => V): V {
+  let value = cache.get(key);
+  if (value === undefined) cache.set(key, (value = make()));
+  return value;
 }
 
 /** PATH and HOME only: what a step needs to find its tools, nothing of the bot's own secrets. */

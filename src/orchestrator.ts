@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import {
   DEFAULT_ENGINE_OPTIONS,
+  needsContext,
   runOutcome,
   concurrencyDecision,
   nextPendingRun,
@@ -426,15 +427,8 @@ export class Orchestrator implements ReportSink {
     const needed = preloaded.every((o) => o !== undefined && isFinalOrderState(o.state))
       ? (preloaded as OrderRecord[])
       : await this.#store.getOrders(order.runId, order.needsOrders);
-    const context: Record<string, { result: string; outputs: Record<string, string> }> = {};
-    for (const job of order.needs) {
-      const cells = needed.filter((o) => o.job === job);
-      context[job] = {
-        result: cells.some((o) => o.result === 'failure') ? 'failure' : (cells[0]?.result ?? 'skipped'),
-        outputs: Object.assign({}, ...cells.map((o) => o.outputs)) as Record<string, string>,
-      };
-    }
-    return context;
+    const byOrder = byId(needed);
+    return needsContext(order, (id) => byOrder.get(id));
   }
 
   async #terminate(kind: string, handle: string, reason: string): Promise<void> {

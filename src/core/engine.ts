@@ -191,16 +191,8 @@ export function triggersFailFast(order: OrderRecord): boolean {
  * unless the jobs use a conditional expression that causes the job to continue."
  */
 function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
-  const needs: Record<string, { result: string; outputs: Readonly<Record<string, string>> }> = {};
-  const results: JobResult[] = [];
-  for (const job of order.needs) {
-    const cells = order.needsOrders.map((id) => slice.orders.get(id)).filter((o) => o?.job === job);
-    const result = jobResult(cells.map((o) => o?.result ?? 'skipped'));
-    results.push(result);
-    // For a matrix job, `needs.<job>.outputs` holds the outputs of the last cell that set them (GitHub's behaviour).
-    const outputs = Object.assign({}, ...cells.map((o) => o?.outputs ?? {})) as Record<string, string>;
-    needs[job] = { result, outputs };
-  }
+  const needs = needsContext(order, (id) => slice.orders.get(id));
+  const results = order.needs.map((job) => needs[job]?.result ?? 'skipped');
   const status: JobStatus = results.includes('failure')
     ? 'failure'
     : results.includes('cancelled')
@@ -333,6 +325,25 @@ function withOrder(
   if (attempt !== order.attempt) return reject(`attempt ${attempt} of ${orderId} was superseded by ${order.attempt}`);
   if (!states.includes(order.state)) return reject(`order ${orderId} is ${order.state}`);
   return accept([decide(order)]);
+}
+
+export type NeedsContext = Record<string, { result: JobResult; outputs: Readonly<Record<string, string>> }>;
+
+/**
+ * The `needs` context of an order: per needed job, its result over all its cells (`jobResult`) and its outputs —
+ * for a matrix job, the outputs of the last cell that set them (GitHub's behaviour). A need that is not loaded
+ * counts as skipped.
+ */
+export function needsContext(order: OrderRecord, lookup: (orderId: string) => OrderRecord | undefined): NeedsContext {
+  const context: NeedsContext = {};
+  for (const job of order.needs) {
+    const cells = order.needsOrders.map(lookup).filter((o) => o?.job === job);
+    context[job] = {
+      result: jobResult(cells.map((o) => o?.result ?? 'skipped')),
+      outputs: Object.assign({}, ...cells.map((o) => o?.outputs ?? {})) as Record<string, string>,
+    };
+  }
+  return context;
 }
 
 /** A job's result from its cells: any failure fails it, then cancelled, then success; all skipped is skipped. */
