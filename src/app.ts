@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from 'pino';
-import { Probot } from 'probot';
+import { Probot, type ProbotOctokit } from 'probot';
 import { registerHandlers } from '../handlers/index.ts';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -129,6 +129,11 @@ export interface StartServerOptions {
   readonly cloneUrlFor?: (run: RunRecord) => Promise<string>;
   /** Extra runners (the cloud runners are registered here by their issue). */
   readonly runners?: Partial<Record<Runner['kind'], Runner>>;
+  /**
+   * Probot's `Octokit` option: retry and throttling stay on; tests pass `ProbotOctokit.defaults(...)` with shorter
+   * retry pauses so "500 after retries" takes milliseconds, not the 14 s of plugin-retry's 1 s·n² pauses.
+   */
+  readonly Octokit?: typeof ProbotOctokit;
 }
 
 export interface SpotcheckServer {
@@ -155,6 +160,7 @@ export async function startSpotcheckServer(options: StartServerOptions): Promise
     secret: settings.github.webhookSecret,
     baseUrl: settings.github.baseUrl,
     log: logger.child({ name: 'probot' }),
+    ...(options.Octokit === undefined ? {} : { Octokit: options.Octokit }),
   });
   const appSlug = settings.github.appSlug ?? (await readAppSlug(probot, logger));
   const githubForges = createGitHubForges({
