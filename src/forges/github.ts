@@ -43,6 +43,12 @@ export const GITHUB_APP_ENDPOINTS = [
   'POST /app/installations/{installation_id}/access_tokens',
 ] as const satisfies readonly GitHubEndpoint[];
 
+/**
+ * Endpoints the server calls as the app outside the adapter: `GET /app` reads the app's slug at start-up (its
+ * comments are `<slug>[bot]`'s) unless APP_SLUG is set. App (JWT) endpoints need no installation permission.
+ */
+export const GITHUB_SERVER_ENDPOINTS = ['GET /app'] as const;
+
 /** GitHub's limit on a commit status description ("Create a commit status": longer ones are rejected with 422). */
 export const GITHUB_MAX_STATUS_DESCRIPTION = 140;
 /** GitHub's limit on an issue comment body ("body is too long (maximum is 65536 characters)"). */

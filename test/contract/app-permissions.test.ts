@@ -7,7 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { GITHUB_APP_ENDPOINTS, GITHUB_ENDPOINTS, type GitHubEndpoint } from '../../src/forges/github.ts';
+import {
+  GITHUB_APP_ENDPOINTS,
+  GITHUB_ENDPOINTS,
+  GITHUB_SERVER_ENDPOINTS,
+  type GitHubEndpoint,
+} from '../../src/forges/github.ts';
 import { hasGitHubEndpoint, packageFile } from '../helpers/github-api.ts';
 
 type Access = 'read' | 'write';
@@ -93,11 +98,14 @@ describe('app.yml', () => {
 });
 
 describe('every endpoint spotcheck calls', () => {
-  it.each(GITHUB_ENDPOINTS)('%s exists in the OpenAPI description of github.com and of GHES 3.19', (endpoint) => {
-    const [method, template] = endpoint.split(' ') as [string, string];
-    expect(hasGitHubEndpoint(method, template, 'api.github.com')).toBe(true);
-    expect(hasGitHubEndpoint(method, template, 'ghes-3.19')).toBe(true);
-  });
+  it.each([...GITHUB_ENDPOINTS, ...GITHUB_SERVER_ENDPOINTS])(
+    '%s exists in the OpenAPI description of github.com and of GHES 3.19',
+    (endpoint) => {
+      const [method, template] = endpoint.split(' ') as [string, string];
+      expect(hasGitHubEndpoint(method, template, 'api.github.com')).toBe(true);
+      expect(hasGitHubEndpoint(method, template, 'ghes-3.19')).toBe(true);
+    },
+  );
 
   it.each(installationEndpoints)('%s is covered by a permission in app.yml', (endpoint) => {
     const options = sufficientGrants(endpoint);
@@ -108,10 +116,13 @@ describe('every endpoint spotcheck calls', () => {
     ).toBe(true);
   });
 
-  it.each(GITHUB_APP_ENDPOINTS)('%s is an app (JWT) endpoint, which needs no installation permission', (endpoint) => {
-    expect(endpoint).toMatch(/^[A-Z]+ \/app\//);
-    expect(sufficientGrants(endpoint)).toEqual([]);
-  });
+  it.each([...GITHUB_APP_ENDPOINTS, ...GITHUB_SERVER_ENDPOINTS])(
+    '%s is an app (JWT) endpoint, which needs no installation permission',
+    (endpoint) => {
+      expect(endpoint).toMatch(/^[A-Z]+ \/app(\/|$)/);
+      expect(sufficientGrants(endpoint)).toEqual([]);
+    },
+  );
 });
 
 describe('every permission app.yml grants', () => {

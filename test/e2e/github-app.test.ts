@@ -71,7 +71,7 @@ async function sha(rev: string): Promise<string> {
   return (await exec('git', ['-C', repo, 'rev-parse', rev])).stdout.trim();
 }
 
-async function start(): Promise<SpotcheckServer> {
+async function start(appSlug: string | null = 'spotcheck'): Promise<SpotcheckServer> {
   const config = { ...defaultConfig({ dataDir: join(dir, 'data'), publicUrl: 'https://ci.example.com' }) };
   server = await startSpotcheckServer({
     settings: {
@@ -85,7 +85,7 @@ async function start(): Promise<SpotcheckServer> {
         baseUrl: 'https://api.github.com',
         host: 'github.com',
         protocol: 'https',
-        appSlug: 'spotcheck',
+        ...(appSlug === null ? {} : { appSlug }),
       },
     },
     config,
@@ -120,6 +120,15 @@ async function settle(s: SpotcheckServer, done: () => boolean): Promise<void> {
 }
 
 describe('the GitHub App, end to end', () => {
+  it('reads its slug once at start-up when APP_SLUG is unset', async () => {
+    api()
+      .get('/app')
+      .reply(200, { id: 1, slug: 'spotcheck-ci', name: 'spotcheck', owner: { login: 'acme' } });
+    const s = await start(null);
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    expect(api().requests({ method: 'GET', path: '/app' })).toHaveLength(1);
+  });
+
   it('a signed push runs the workflows on the local runner and reports statuses', async () => {
     const after = await sha('HEAD');
     const before = await sha('HEAD~1');
