@@ -13,6 +13,8 @@ export interface Authorization {
   readonly reason: string;
   /** The org whose membership decided, when one did. */
   readonly org?: string;
+  /** The membership could not be checked (an API error): denied, but the user was not found to be an outsider. */
+  readonly undetermined?: boolean;
 }
 
 export interface Authorizer {
@@ -36,6 +38,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
   const ttl = Math.min(options.ttlMs ?? MAX_TTL_MS, MAX_TTL_MS);
   const maxEntries = options.maxEntries ?? 10_000;
   const cache = new Map<string, { readonly at: number; readonly answer: Authorization }>();
+  const orgs = new Map<string, { readonly at: number; readonly isOrg: boolean }>();
 
   async function checkMembership(install: ForgeInstallation, org: string, user: string): Promise<Authorization> {
     try {
@@ -43,16 +46,52 @@ export function createAuthorizer(options: AuthorizerOptions): Authorizer {
       const answer = await forge.isOrgMember(org, user);
       return answer.member
         ? { allowed: true, reason: `@${user} is a member of ${org}`, org }
-        : { allowed: false, reason: answer.reason ?? `@${user} is not a member of ${org}`, org };
+        : {
+            allowed: false,
+            reason: answer.reason ?? `@${user} is not a member of ${org}`,
+            org,
+            ...(answer.undetermined === true ? { undetermined: true } : {}),
+          };
     } catch {
       // The Forge already answers "no" on error; this catches what fails before it (installation auth, lookup).
-      return { allowed: false, reason: `the membership of @${user} in ${org} could not be checked`, org };
+      return {
+        allowed: false,
+        reason: `the membership of @${user} in ${org} could not be checked`,
+        org,
+        undetermined: true,
+      };
     }
+  }
+
+  /**
+   * GitHub's payloads say whether the owner is an organization (`owner.type`); Gitea's never do (its User has no
+   * type), so for Gitea the forge is asked. An error answers "not an org", which leaves only the owner allowed.
+   */
+  async function ownerIsOrganization(
+    install: ForgeInstallation,
+    owner: string,
+    fromPayload: boolean,
+  ): Promise<boolean> {
+    if (fromPayload || install.forge !== 'gitea') return fromPayload;
+    const key = `org?\n${install.host}\n${owner}`.toLowerCase();
+    const now = options.now();
+    const cached = orgs.get(key);
+    if (cached !== undefined && now - cached.at < ttl && now >= cached.at) return cached.isOrg;
+    let isOrg = false;
+    try {
+      isOrg = await (await options.forges.forInstallation(install)).isOrganization(owner);
+    } catch {
+      isOrg = false;
+    }
+    orgs.set(key, { at: now, isOrg });
+    if (orgs.size > maxEntries) orgs.delete(orgs.keys().next().value!);
+    return isOrg;
   }
 
   return {
     async authorize(install, repo, user, ownerIsOrg) {
-      const org = options.org ?? (ownerIsOrg ? repo.owner : undefined);
+      const org =
+        options.org ?? ((await ownerIsOrganization(install, repo.owner, ownerIsOrg)) ? repo.owner : undefined);
       if (org === undefined) {
         // Logins are case-insensitive on GitHub and Gitea.
         return user.toLowerCase() === repo.owner.toLowerCase()

@@ -29,6 +29,20 @@ function setup(opts: { org?: string; lookupFails?: boolean } = {}) {
 }
 
 describe('authorize', () => {
+  it('on Gitea, whose payloads never say, asks the forge whether the owner is an org (and caches it)', async () => {
+    const { forge, authorizer } = setup();
+    const gitea: ForgeInstallation = { forge: 'gitea', host: 'gitea.example.org' };
+    const repo: RepoRef = { forge: 'gitea', host: 'gitea.example.org', owner: 'acme', name: 'app' };
+    forge.organizations.add('acme');
+    forge.addMember('acme', 'bob');
+    expect(await authorizer.authorize(gitea, repo, 'bob', false)).toMatchObject({ allowed: true, org: 'acme' });
+    expect(await authorizer.authorize(gitea, repo, 'eve', false)).toMatchObject({ allowed: false, org: 'acme' });
+    expect(forge.calls.filter((c) => c.method === 'isOrganization')).toHaveLength(1);
+    const userRepo: RepoRef = { ...repo, owner: 'alice' };
+    expect(await authorizer.authorize(gitea, userRepo, 'alice', false)).toMatchObject({ allowed: true });
+    expect(await authorizer.authorize(gitea, userRepo, 'bob', false)).toMatchObject({ allowed: false });
+  });
+
   it.each([
     // [case, member of acme?, expected allowed, expected reason]
     ['a public or private member (the membership API sees both)', true, true, '@bob is a member of acme'],
