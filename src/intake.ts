@@ -269,6 +269,17 @@ export function createIntake(options: IntakeOptions): Intake {
     await cancelPrRuns(intent.repo, intent.pr, `superseded by ${shortSha(intent.headSha)}`, intent.headSha);
     const auth = await authorizer.authorize(intent.install, intent.repo, intent.author, intent.ownerIsOrg);
     if (!auth.allowed) {
+      // A failed check is not a "no": say so (and why), and do not remember it, so a later answer can replace it.
+      if (auth.undetermined === true) {
+        await options.notices(
+          intent.install,
+          intent.repo,
+          intent.pr,
+          `This pull request is from @${intent.author}, whose membership of ${auth.org ?? intent.repo.owner} could not be checked (${auth.reason}): a member can comment \`!testme\` to run its workflows.`,
+        );
+        log.warn({ reason: auth.reason }, 'pull request author not authorized: the membership check failed');
+        return;
+      }
       const who =
         auth.org !== undefined
           ? `who is not a member of ${auth.org}: a member`

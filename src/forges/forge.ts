@@ -49,6 +49,11 @@ export interface MembershipAnswer {
   readonly member: boolean;
   /** Why not, in one line a user can read (`not a member of acme`, `membership check failed: HTTP 502`). */
   readonly reason?: string;
+  /**
+   * True when the forge could not tell (an API error, no permission to see the members): still a "no", but not a
+   * statement that the user is not a member, so a user is never told they are not one when the check failed.
+   */
+  readonly undetermined?: boolean;
 }
 
 export interface CloneCredentials {

@@ -229,14 +229,15 @@ export function createGitHubForge(opts: GitHubForgeOptions): Forge {
           return {
             member: false,
             reason: `cannot see the members of ${org}: the app is not installed there or lacks the Members (read) permission`,
+            undetermined: true,
           };
         }
-        return { member: false, reason: `membership check failed: HTTP ${status}` };
+        return { member: false, reason: `membership check failed: HTTP ${status}`, undetermined: true };
       } catch (error) {
         const status = statusOf(error);
         if (status === 404) return { member: false, reason: `${user} is not a member of ${org}` };
         // Deny on doubt (DESIGN.md, security model): an error is never a yes.
-        return { member: false, reason: `membership check failed: ${describeFailure(error)}` };
+        return { member: false, reason: `membership check failed: ${describeFailure(error)}`, undetermined: true };
       }
     },
 

@@ -342,6 +342,7 @@ describe('GitHub forge: pull requests, accounts, membership', () => {
     expect(await newForge(api()).isOrgMember('acme', 'octocat')).toEqual({
       member: false,
       reason: 'membership check failed: network error',
+      undetermined: true,
     });
   });
 

@@ -85,6 +85,7 @@ describe('authorize', () => {
       allowed: false,
       reason: 'the membership of @bob in acme could not be checked',
       org: 'acme',
+      undetermined: true,
     });
   });
 
