@@ -1,5 +1,5 @@
 /**
- * `spotcheck <command>`: run, validate, plan, demo, serve. Exit codes: 0 ok,
+ * `spotcheck <command>`: run, validate, plan, demo, serve, watchdog, janitor. Exit codes: 0 ok,
  * 1 the run failed, 2 invalid input or usage.
  */
 import { open, readdir, readFile, stat } from 'node:fs/promises';
@@ -36,6 +36,13 @@ commands:
   serve
       the GitHub App server (npm start); configured by APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET,
       GHE_HOST, GHE_PROTOCOL, PORT, HOST, LOG_LEVEL, PUBLIC_URL and SPOTCHECK_CONFIG
+  watchdog [--once] [--interval SECONDS] [--config FILE]
+      the watchdog without the server: times out, re-drives and checks cloud orders, then runs the janitor;
+      --once ticks once and exits (for cron or EventBridge), otherwise every --interval seconds (default 60)
+      until SIGINT; statuses reach GitHub when the app's variables are set
+  janitor [--dry-run] [--config FILE]
+      terminates instances and stops builds spotcheck started that no live order owns (or past their expiry),
+      one line per id with the reason; --dry-run only lists them
 
 options:
   --event      the event to plan or run (default push)
@@ -70,6 +77,10 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         return await (await import('./demo.ts')).runDemo({ ...io, logger: cliLogger(io) });
       case 'serve':
         return await (await import('./serve.ts')).serveCommand(io);
+      case 'watchdog':
+        return await watchdogCommand(rest, io);
+      case 'janitor':
+        return await janitorCommand(rest, io);
       case undefined:
       case 'help':
       case '--help':
@@ -148,6 +159,38 @@ async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
   }
+}
+
+async function watchdogCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values } = args(argv, {
+    once: { type: 'boolean' },
+    interval: { type: 'string' },
+    config: { type: 'string' },
+  });
+  const interval = Number(str(values.interval) ?? '60');
+  if (!Number.isInteger(interval) || interval < 1) throw new UsageError('--interval must be a whole number of seconds');
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const { watchdogCommand: watchdog } = await import('./operations.ts');
+    return await watchdog(io, {
+      once: values.once === true,
+      intervalSeconds: interval,
+      signal: controller.signal,
+      ...opt('configPath', str(values.config)),
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function janitorCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values } = args(argv, { 'dry-run': { type: 'boolean' }, config: { type: 'string' } });
+  const { janitorCommand: janitor } = await import('./operations.ts');
+  return janitor(io, { dryRun: values['dry-run'] === true, ...opt('configPath', str(values.config)) });
 }
 
 async function validateCommand(argv: readonly string[], io: CliIo): Promise<number> {
