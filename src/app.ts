@@ -31,7 +31,7 @@ import { Orchestrator } from './orchestrator.ts';
 import { mintBootstrapToken } from './bootstrap-tokens.ts';
 import { AGENT_BOOTSTRAP_PATH, createBootstrapRoute } from './server/bootstrap-route.ts';
 import { AGENT_REPORT_PATH, createCallbackRoute } from './server/callback-route.ts';
-import { createGithubWebhookRoute } from './server/github-webhook-route.ts';
+import { createGithubWebhookRoute, deliveryClaimKey } from './server/github-webhook-route.ts';
 import { createHealthRoute } from './server/health-route.ts';
 import { createFileLogStore } from './server/log-store.ts';
 import { createLogRoute } from './server/log-route.ts';
@@ -258,6 +258,13 @@ export async function startSpotcheckServer(options: StartServerOptions): Promise
     logger: logger.child({ name: 'inbox' }),
     now,
     onGiveUp: async (intent) => {
+      // The delivery was answered 2xx, so its claim stands and GitHub's "Redeliver" would be answered "duplicate":
+      // released, a redelivery reaches the inbox, which takes a given-up intent as a request to try again.
+      if (intent.install.forge === 'github') {
+        await store
+          .release(deliveryClaimKey(settings.github.host, intent.deliveryId))
+          .catch((error: unknown) => logger.warn({ err: error }, 'cannot release the delivery claim'));
+      }
       if (intent.kind === 'push') return;
       const line = 'spotcheck could not process this event after several attempts; comment `!testme` to try again.';
       await reporter.notice(
