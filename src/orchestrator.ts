@@ -474,10 +474,14 @@ export class Orchestrator implements ReportSink {
 
   /** Dispatches orders that wait for capacity, oldest first, while capacity lasts. */
   async #pullWaiting(): Promise<void> {
-    const waiting = await this.#store.listWaitingOrders(this.#options.limits.maxConcurrentOrders);
+    // Only as many as there are free slots: the rest would fail to acquire and stay waiting anyway.
+    const free = this.#options.limits.maxConcurrentOrders - (await this.#store.getCounter(GLOBAL_INFLIGHT));
+    if (free <= 0) return;
+    const waiting = await this.#store.listWaitingOrders(free);
     for (const order of waiting) {
-      const run = await this.#store.getRun(order.runId);
-      if (!run || run.status !== 'running') continue;
+      // A waiting order is queued, so its run is live (cancelling a run cancels its queued orders first).
+      const run = await this.#runFor(order.runId);
+      if (!run) continue;
       const needs = await this.#store.getOrders(run.runId, order.needsOrders);
       await this.#drive(run, [order, ...needs], { type: 'ready', orderId: order.id });
     }
