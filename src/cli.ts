@@ -162,11 +162,12 @@ async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
 }
 
 async function watchdogCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = args(argv, {
+  const { values, positionals } = args(argv, {
     once: { type: 'boolean' },
     interval: { type: 'string' },
     config: { type: 'string' },
   });
+  if (positionals.length > 0) throw new UsageError(`watchdog takes no arguments (got "${positionals[0]}")`);
   const interval = Number(str(values.interval) ?? '60');
   if (!Number.isInteger(interval) || interval < 1) throw new UsageError('--interval must be a whole number of seconds');
   const controller = new AbortController();
@@ -188,7 +189,8 @@ async function watchdogCommand(argv: readonly string[], io: CliIo): Promise<numb
 }
 
 async function janitorCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = args(argv, { 'dry-run': { type: 'boolean' }, config: { type: 'string' } });
+  const { values, positionals } = args(argv, { 'dry-run': { type: 'boolean' }, config: { type: 'string' } });
+  if (positionals.length > 0) throw new UsageError(`janitor takes no arguments (got "${positionals[0]}")`);
   const { janitorCommand: janitor } = await import('./operations.ts');
   return janitor(io, { dryRun: values['dry-run'] === true, ...opt('configPath', str(values.config)) });
 }
