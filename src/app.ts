@@ -33,10 +33,10 @@ import { AGENT_BOOTSTRAP_PATH, createBootstrapRoute } from './server/bootstrap-r
 import { AGENT_REPORT_PATH, createCallbackRoute } from './server/callback-route.ts';
 import { createGithubWebhookRoute, deliveryClaimKey } from './server/github-webhook-route.ts';
 import { createHealthRoute } from './server/health-route.ts';
-import { createFileLogStore } from './server/log-store.ts';
+import { createFileLogStore, type LogStore } from './server/log-store.ts';
 import { createLogRoute } from './server/log-route.ts';
 import { createHttpServer, listenHttp } from './server/node-http.ts';
-import { createRouter } from './server/router.ts';
+import { createRouter, type Router } from './server/router.ts';
 import { createDynamoStore } from './store/dynamodb.ts';
 import { startEmbeddedStore } from './store/embedded.ts';
 import type { Store } from './store/store.ts';
@@ -113,13 +113,12 @@ export async function readServerSettings(env: Env): Promise<ServerSettings> {
   };
 }
 
-export interface StartServerOptions {
-  readonly settings: ServerSettings;
+export interface SpotcheckAppOptions {
+  /** The GitHub App and the agents' secret (a server's port and host are the Node transport's business). */
+  readonly settings: Pick<ServerSettings, 'github' | 'agentSecret'>;
   readonly config: OperatorConfig;
   readonly logger: Logger;
   readonly now?: () => number;
-  /** Watchdog and inbox reconcile interval; 0 disables the timer (tests call `tick`). */
-  readonly tickMs?: number;
   /** The environment steps on the local runner start from (PATH and HOME only, by default). */
   readonly stepEnv?: () => Record<string, string>;
   /**
@@ -134,6 +133,41 @@ export interface StartServerOptions {
    * retry pauses so "500 after retries" takes milliseconds, not the 14 s of plugin-retry's 1 s·n² pauses.
    */
   readonly Octokit?: typeof ProbotOctokit;
+  /** Where order logs live; files under the data directory by default (S3 on Lambda). */
+  readonly logs?: LogStore;
+  /**
+   * Whether routes may use the local runner. A Lambda has no host to run steps on: there a `local` route is a
+   * configuration error, reported at start-up like every other one.
+   */
+  readonly localRunner?: boolean;
+}
+
+export interface StartServerOptions extends SpotcheckAppOptions {
+  readonly settings: ServerSettings;
+  /** Watchdog and inbox reconcile interval; 0 disables the timer (tests call `tick`). */
+  readonly tickMs?: number;
+}
+
+/** What one tick did, for the scheduled handler's summary and its metrics. */
+export interface TickSummary {
+  /** Intents the inbox retried. */
+  readonly reconciled: number;
+  /** Instances and builds the janitor terminated (undefined: no cloud runner, no janitor). */
+  readonly swept?: number;
+}
+
+/** Everything `spotcheck serve` is but the HTTP server and the timer: what the Node and Lambda transports share. */
+export interface SpotcheckApp {
+  readonly router: Router;
+  readonly store: Store;
+  readonly orchestrator: Orchestrator;
+  readonly logs: LogStore;
+  /** One watchdog tick, inbox reconcile and janitor sweep (what the timer or the schedule runs). */
+  tick(): Promise<TickSummary>;
+  /** Waits for background work (intent processing, reporting, local executions) to settle. */
+  idle(): Promise<void>;
+  /** Waits for background work, then closes the store and the SDK clients. */
+  close(): Promise<void>;
 }
 
 export interface SpotcheckServer {
@@ -148,12 +182,53 @@ export interface SpotcheckServer {
 }
 
 export async function startSpotcheckServer(options: StartServerOptions): Promise<SpotcheckServer> {
+  const { settings, logger } = options;
+  const app = await createSpotcheckApp(options);
+  const http = createHttpServer(app.router, { logger: logger.child({ name: 'http' }) });
+  const listening = await listenHttp(http, { port: settings.port, host: settings.host });
+  logger.info({ url: listening.url, github: settings.github.baseUrl }, 'spotcheck is listening');
+
+  let ticking = false;
+  const timer =
+    (options.tickMs ?? 15_000) > 0
+      ? setInterval(() => {
+          if (ticking) return;
+          ticking = true;
+          app
+            .tick()
+            .catch((error: unknown) => logger.error({ err: error }, 'tick failed'))
+            .finally(() => (ticking = false));
+        }, options.tickMs ?? 15_000)
+      : undefined;
+  timer?.unref();
+
+  return {
+    url: listening.url,
+    store: app.store,
+    orchestrator: app.orchestrator,
+    async tick() {
+      await app.tick();
+    },
+    idle: () => app.idle(),
+    async close() {
+      if (timer) clearInterval(timer);
+      http.closeAllConnections();
+      await listening.close();
+      await app.close();
+    },
+  };
+}
+
+/**
+ * The composition: store, Probot (its webhooks loaded here, once, before any request can reach
+ * `verifyAndReceive`), forges, runners, orchestrator, inbox, intake, reporter and the router.
+ */
+export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<SpotcheckApp> {
   const { settings, config, logger } = options;
   const now = options.now ?? Date.now;
   const dataDir = config.store.dir;
   const opened = await openStore(config, dataDir);
   const { store } = opened;
-
   const probot = new Probot({
     appId: settings.github.appId,
     privateKey: settings.github.privateKey,
@@ -180,7 +255,7 @@ export async function startSpotcheckServer(options: StartServerOptions): Promise
   const forgeForRun = (installationId: number | undefined): Promise<Forge> | undefined =>
     installationId === undefined ? undefined : githubForges.forInstallation(installationId);
 
-  const logs = createFileLogStore(dataDir);
+  const logs = options.logs ?? createFileLogStore(dataDir);
   const cloneUrlFor =
     options.cloneUrlFor ??
     (async (run: RunRecord) =>
@@ -198,13 +273,17 @@ export async function startSpotcheckServer(options: StartServerOptions): Promise
   const bootstrapUrl = `${config.publicUrl.replace(/\/+$/, '')}${AGENT_BOOTSTRAP_PATH}`;
   const runners = {
     ...createRunners(config.routes, {
-      local: {
-        sink,
-        dataDir,
-        // Steps never inherit the bot's environment: no private key, webhook secret, token or AWS credentials.
-        baseEnv: options.stepEnv ?? (() => cleanStepEnv(process.env)),
-        logger: logger.child({ name: 'local-runner' }),
-      },
+      ...(options.localRunner === false
+        ? {}
+        : {
+            local: {
+              sink,
+              dataDir,
+              // Steps never inherit the bot's environment: no private key, webhook secret, token or AWS credentials.
+              baseEnv: options.stepEnv ?? (() => cleanStepEnv(process.env)),
+              logger: logger.child({ name: 'local-runner' }),
+            },
+          }),
       // Cloud agents get a one-time token in their user data and exchange it here; the order travels that way.
       bootstrap: async ({ job, order }) => ({
         url: bootstrapUrl,
@@ -297,43 +376,27 @@ export async function startSpotcheckServer(options: StartServerOptions): Promise
     createLogRoute({ store, logs, now }),
     createHealthRoute({ store }),
   ]);
-  const http = createHttpServer(router, { logger: logger.child({ name: 'http' }) });
-  const listening = await listenHttp(http, { port: settings.port, host: settings.host });
-  logger.info({ url: listening.url, appSlug, github: settings.github.baseUrl }, 'spotcheck is listening');
 
-  const tick = async (): Promise<void> => {
+  const tick = async (): Promise<TickSummary> => {
     await orchestrator.tick();
-    await inbox.reconcile();
-    await janitor?.sweep();
+    const reconciled = await inbox.reconcile();
+    const swept = await janitor?.sweep();
+    return { reconciled, ...(swept === undefined ? {} : { swept: swept.terminated.length }) };
   };
-  let ticking = false;
-  const timer =
-    (options.tickMs ?? 15_000) > 0
-      ? setInterval(() => {
-          if (ticking) return;
-          ticking = true;
-          tick()
-            .catch((error: unknown) => logger.error({ err: error }, 'tick failed'))
-            .finally(() => (ticking = false));
-        }, options.tickMs ?? 15_000)
-      : undefined;
-  timer?.unref();
-
   const idle = async (): Promise<void> => {
     await inbox.idle();
     await (runners.local as { idle?: () => Promise<void> } | undefined)?.idle?.();
     await reporter.idle();
   };
+  logger.info({ appSlug, github: settings.github.baseUrl }, 'spotcheck is composed');
   return {
-    url: listening.url,
+    router,
     store,
     orchestrator,
+    logs,
     tick,
     idle,
     async close() {
-      if (timer) clearInterval(timer);
-      http.closeAllConnections();
-      await listening.close();
       await idle();
       await opened.close();
       for (const client of [...ec2Clients.values(), ...codeBuildClients.values()]) client.destroy();
