@@ -4,6 +4,7 @@
  * through the SDK's documented `AWS_ENDPOINT_URL_EC2` variable. No GitHub credentials: reporting is off.
  */
 import { execFile, spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -307,6 +308,19 @@ describe('spotcheck janitor and watchdog', () => {
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(0);
     expect((stdout.match(/watchdog: tick done/g) ?? []).length).toBeGreaterThanOrEqual(2);
+  }, 60_000);
+
+  it('reports when the GitHub App variables are set, and refuses half of them', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const app = { APP_ID: '12345', PRIVATE_KEY: pem, WEBHOOK_SECRET: 'a webhook secret', APP_SLUG: 'spotcheck-test' };
+    const on = await cli(['watchdog', '--once'], app);
+    expect(on.code).toBe(0);
+    expect(on.stderr).not.toContain('reporting is off');
+    const half = await cli(['watchdog', '--once'], { APP_ID: '12345' });
+    expect(half.code).toBe(2);
+    expect(half.stderr).toMatch(/PRIVATE_KEY or PRIVATE_KEY_PATH is required/);
+    expect(half.stderr).not.toContain('12345');
   }, 60_000);
 
   it.each([
