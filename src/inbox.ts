@@ -58,6 +58,11 @@ export interface Inbox {
 
 const MINUTE = 60_000;
 
+/** An intent's inbox key: the delivery id within its forge and host (two forges' ids never collide). */
+export function inboxKey(intent: Intent): string {
+  return `${intent.install.forge}:${intent.install.host.toLowerCase()}:${intent.deliveryId}`;
+}
+
 /** 5 s, 10 s, 20 s … capped at 15 min: with 8 attempts an intent is retried for about 10 minutes. */
 export const DEFAULT_BACKOFF = (attempt: number): number =>
   Math.min(5_000 * 2 ** Math.max(0, attempt - 1), 15 * MINUTE);
@@ -100,7 +105,7 @@ export function createInbox(options: InboxOptions): Inbox {
     const leased: InboxEntry = { ...rest, attempts, leaseUntil: start + leaseMs, due: start + leaseMs };
     const version = await write(key, leased, doc.version);
     if (version === undefined) return false; // another replica took it first
-    const log = logger.child({ deliveryId: key, intent: entry.intent.kind, attempt: attempts });
+    const log = logger.child({ deliveryId: entry.intent.deliveryId, intent: entry.intent.kind, attempt: attempts });
     try {
       await options.process(entry.intent);
       const { due: _due, leaseUntil: _lease, ...settled } = leased;
@@ -132,7 +137,7 @@ export function createInbox(options: InboxOptions): Inbox {
   return {
     async accept(intent) {
       const at = now();
-      const key = intent.deliveryId;
+      const key = inboxKey(intent);
       const entry: InboxEntry = { intent, status: 'pending', attempts: 0, expiresAt: at + retentionMs, due: at };
       const created = await write(key, entry, undefined);
       if (created === undefined) {

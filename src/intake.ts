@@ -57,9 +57,11 @@ export interface Intake {
 }
 
 /** Deterministic: one run per delivery and workflow file, whoever processes the delivery and however often. */
-export function runIdFor(deliveryId: string, file: string): string {
-  return `gh-${createHash('sha256')
-    .update(deliveryId + file)
+export function runIdFor(install: ForgeInstallation, deliveryId: string, file: string): string {
+  // Forge and host are part of the key: two forges (or two hosts of one) never share a run id.
+  const prefix = install.forge === 'gitea' ? 'gt' : 'gh';
+  return `${prefix}-${createHash('sha256')
+    .update(`${install.forge}\n${install.host.toLowerCase()}\n${deliveryId}\n${file}`)
     .digest('hex')
     .slice(0, 20)}`;
 }
@@ -86,7 +88,7 @@ export function createIntake(options: IntakeOptions): Intake {
     for (const d of decisions) {
       if (d.plan === undefined || d.github === undefined) continue;
       const out = await orchestrator.startRun({
-        runId: runIdFor(intent.deliveryId, d.file),
+        runId: runIdFor(intent.install, intent.deliveryId, d.file),
         repo: intent.repo,
         plan: d.plan,
         event: start.event,

@@ -5,7 +5,7 @@ import { DEFAULT_LIMITS } from '../../src/config.ts';
 import type { RepoRef, RunRecord } from '../../src/core/types.ts';
 import { ForgeError } from '../../src/errors.ts';
 import type { WorkflowSource } from '../../src/forges/forge.ts';
-import { createInbox, INBOX_KIND, type InboxEntry } from '../../src/inbox.ts';
+import { createInbox, INBOX_KIND, inboxKey, type InboxEntry } from '../../src/inbox.ts';
 import { createIntake, PR_HEAD_KIND, prKey, runIdFor } from '../../src/intake.ts';
 import type { ForgeInstallation, Intent } from '../../src/intents.ts';
 import { Orchestrator, type Reporter } from '../../src/orchestrator.ts';
@@ -186,14 +186,17 @@ describe('push', () => {
 
     const runs = await s.runs();
     expect(runs.map((r) => r.runId).sort()).toEqual(
-      [runIdFor(intent.deliveryId, CI.path), runIdFor(intent.deliveryId, DOCS.path)].sort(),
+      [
+        runIdFor(intent.install, intent.deliveryId, CI.path),
+        runIdFor(intent.install, intent.deliveryId, DOCS.path),
+      ].sort(),
     );
     expect(runs.every((r) => r.event === 'push' && r.sha === SHA_A && r.actor === 'alice' && r.pr === undefined)).toBe(
       true,
     );
     expect(runs[0]?.installationId).toBe(42);
     expect(s.forge.methods()).toEqual(['readWorkflows', 'changedFiles']);
-    expect(runIdFor(intent.deliveryId, CI.path)).toMatch(/^gh-[0-9a-f]{20}$/);
+    expect(runIdFor(intent.install, intent.deliveryId, CI.path)).toMatch(/^gh-[0-9a-f]{20}$/);
 
     // The same intent again (a retry, another replica): nothing new.
     await s.intake.process(intent);
@@ -334,7 +337,7 @@ describe('!testme', () => {
       'lint:pull_request',
     ]);
     expect(runs.every((r) => r.actor === 'carol' && r.pr === 7 && r.sha === SHA_A)).toBe(true);
-    expect(runs.find((r) => r.workflowName === 'ci')?.runId).toBe(runIdFor(intent.deliveryId, CI.path));
+    expect(runs.find((r) => r.workflowName === 'ci')?.runId).toBe(runIdFor(intent.install, intent.deliveryId, CI.path));
     expect(s.notices).toEqual([]);
   });
 
@@ -432,7 +435,7 @@ describe('inbox with intake', () => {
     const intent = push({ before: ZERO });
     await inbox.accept(intent);
     await inbox.idle();
-    let entry = (await s.store.getDoc(INBOX_KIND, intent.deliveryId))?.value as unknown as InboxEntry;
+    let entry = (await s.store.getDoc(INBOX_KIND, inboxKey(intent)))?.value as unknown as InboxEntry;
     expect(entry).toMatchObject({ status: 'pending', attempts: 1, due: s.clock.now + 10_000 });
     expect(entry.error).toContain('502');
     expect(await s.runs()).toEqual([]);
@@ -440,10 +443,10 @@ describe('inbox with intake', () => {
     expect(await inbox.reconcile()).toBe(0); // not due yet
     s.clock.now += 10_000;
     expect(await inbox.reconcile()).toBe(1);
-    entry = (await s.store.getDoc(INBOX_KIND, intent.deliveryId))?.value as unknown as InboxEntry;
+    entry = (await s.store.getDoc(INBOX_KIND, inboxKey(intent)))?.value as unknown as InboxEntry;
     expect(entry).toMatchObject({ status: 'done', attempts: 2 });
     expect(entry).not.toHaveProperty('due');
-    expect((await s.runs()).map((r) => r.runId)).toEqual([runIdFor(intent.deliveryId, CI.path)]);
+    expect((await s.runs()).map((r) => r.runId)).toEqual([runIdFor(intent.install, intent.deliveryId, CI.path)]);
 
     // A duplicate accept of a done intent does nothing.
     await inbox.accept(intent);
@@ -477,7 +480,7 @@ describe('inbox with intake', () => {
       s.clock.now += 10;
       await inbox.reconcile();
     }
-    const entry = (await s.store.getDoc(INBOX_KIND, intent.deliveryId))?.value as unknown as InboxEntry;
+    const entry = (await s.store.getDoc(INBOX_KIND, inboxKey(intent)))?.value as unknown as InboxEntry;
     expect(entry).toMatchObject({ status: 'failed', attempts: 3 });
     expect(s.forge.count('readWorkflows')).toBe(3);
     expect(givenUp).toEqual([intent.deliveryId]);
@@ -486,7 +489,7 @@ describe('inbox with intake', () => {
 
     await inbox.accept(intent); // GitHub's "redeliver"
     await inbox.idle();
-    expect((await s.store.getDoc(INBOX_KIND, intent.deliveryId))?.value).toMatchObject({ status: 'done' });
+    expect((await s.store.getDoc(INBOX_KIND, inboxKey(intent)))?.value).toMatchObject({ status: 'done' });
   });
 
   it('a permanent error is not retried', async () => {
@@ -501,7 +504,7 @@ describe('inbox with intake', () => {
     const intent = push();
     await inbox.accept(intent);
     await inbox.idle();
-    expect((await s.store.getDoc(INBOX_KIND, intent.deliveryId))?.value).toMatchObject({
+    expect((await s.store.getDoc(INBOX_KIND, inboxKey(intent)))?.value).toMatchObject({
       status: 'failed',
       attempts: 1,
     });
