@@ -1,0 +1,436 @@
+/**
+ * The CDK stack, synthesized offline with stub Lambda code (the real bundles are built by infra/app.ts; nothing
+ * here bundles): every resource the deployment relies on, and the IAM policy statement by statement.
+ */
+import { readFileSync } from 'node:fs';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Code } from 'aws-cdk-lib/aws-lambda';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  type CreateTableCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RUN_TAG, SpotcheckStack } from '../../infra/spotcheck-stack.ts';
+import { parseConfig } from '../../src/config.ts';
+import { createDynamoStore } from '../../src/store/dynamodb.ts';
+
+type Json = Record<string, unknown>;
+interface Statement {
+  readonly Sid?: string;
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource: unknown;
+  readonly Condition?: Json;
+}
+
+function synth(runnerSsm: boolean): Template {
+  const app = new App();
+  const stack = new SpotcheckStack(app, runnerSsm ? 'WithSsm' : 'Spotcheck', {
+    lambda: {
+      code: Code.fromInline('export const handler = () => {};'),
+      httpHandler: 'lambda.handler',
+      scheduledHandler: 'scheduled.handler',
+    },
+    runnerSsm,
+  });
+  return Template.fromStack(stack);
+}
+
+let template: Template;
+let resources: Record<string, { Type: string; Properties?: Json }>;
+beforeAll(() => {
+  template = synth(false);
+  resources = template.toJSON().Resources as typeof resources;
+});
+
+const ofType = (type: string): [string, Json][] =>
+  Object.entries(resources)
+    .filter(([, r]) => r.Type === type)
+    .map(([id, r]) => [id, r.Properties ?? {}]);
+const idOf = (type: string, prefix: string): string => {
+  const found = ofType(type).filter(([id]) => id.startsWith(prefix));
+  expect(found).toHaveLength(1);
+  return found[0]![0];
+};
+const actionsOf = (s: Statement): string[] => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const resourcesOf = (s: Statement): unknown[] => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]);
+
+/** Every statement of every identity policy in the template (inline, managed, and roles' inline policies). */
+function allStatements(): { owner: string; statement: Statement }[] {
+  const out: { owner: string; statement: Statement }[] = [];
+  const add = (owner: string, document: unknown): void => {
+    for (const statement of (document as { Statement?: Statement[] } | undefined)?.Statement ?? [])
+      out.push({ owner, statement });
+  };
+  for (const [id, p] of ofType('AWS::IAM::Policy')) add(id, p.PolicyDocument);
+  for (const [id, p] of ofType('AWS::IAM::ManagedPolicy')) add(id, p.PolicyDocument);
+  for (const [id, p] of ofType('AWS::IAM::Role'))
+    for (const policy of (p.Policies as { PolicyDocument: unknown }[] | undefined) ?? [])
+      add(id, policy.PolicyDocument);
+  return out;
+}
+
+function runtimeStatements(): Statement[] {
+  const [policy] = ofType('AWS::IAM::ManagedPolicy');
+  return (policy?.[1].PolicyDocument as { Statement: Statement[] }).Statement;
+}
+const statement = (sid: string): Statement => {
+  const found = runtimeStatements().find((s) => s.Sid === sid);
+  expect(found, sid).toBeDefined();
+  return found!;
+};
+
+/** Resolves the intrinsic functions the stack's environment uses, with made-up parameter and attribute values. */
+function resolve(value: unknown, refs: Record<string, unknown>): unknown {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  if (Array.isArray(value)) return value.map((v) => resolve(v, refs));
+  const v = value as Json;
+  if ('Ref' in v) {
+    const ref = v.Ref as string;
+    return ref in refs ? refs[ref] : `${ref}-value`;
+  }
+  if ('Fn::GetAtt' in v) return (v['Fn::GetAtt'] as string[]).join('.') + '-value';
+  if ('Fn::Join' in v) {
+    const [sep, parts] = v['Fn::Join'] as [string, unknown];
+    const resolved = resolve(parts, refs) as unknown[];
+    return resolved.flatMap((p) => (Array.isArray(p) ? [p.join(sep)] : [String(p)])).join(sep);
+  }
+  if ('Fn::If' in v) return resolve((v['Fn::If'] as unknown[])[1], refs); // conditions taken as true
+  throw new Error(`unexpected intrinsic ${Object.keys(v).join(',')}`);
+}
+
+describe('Lambdas', () => {
+  it.each([
+    ['HttpFunction', 'lambda.handler', 29],
+    ['ScheduledFunction', 'scheduled.handler', 55],
+  ])('%s: nodejs22.x on arm64, its own log group, its own role', (prefix, handler, timeout) => {
+    const id = idOf('AWS::Lambda::Function', prefix);
+    const props = resources[id]!.Properties!;
+    expect(props).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: handler,
+      Timeout: timeout,
+    });
+    expect(props.LoggingConfig).toEqual({ LogGroup: { Ref: idOf('AWS::Logs::LogGroup', `${prefix}Logs`) } });
+    expect(props.Role).toEqual({ 'Fn::GetAtt': [idOf('AWS::IAM::Role', `${prefix}Role`), 'Arn'] });
+  });
+
+  it('gets secrets by ARN only: no secret value or secret-named variable in the environment', () => {
+    for (const [, props] of ofType('AWS::Lambda::Function')) {
+      const variables = (props.Environment as { Variables: Json }).Variables;
+      expect(variables.SPOTCHECK_SECRETS_ARN).toEqual({ Ref: idOf('AWS::SecretsManager::Secret', 'Secrets') });
+      for (const name of [
+        'PRIVATE_KEY',
+        'PRIVATE_KEY_PATH',
+        'WEBHOOK_SECRET',
+        'GITEA_TOKEN',
+        'GITEA_WEBHOOK_SECRET',
+        'SPOTCHECK_AGENT_SECRET',
+      ])
+        expect(variables).not.toHaveProperty(name);
+      expect(JSON.stringify(variables)).not.toMatch(/PRIVATE KEY|SecretString/);
+      expect(variables).toMatchObject({
+        APP_ID: { Ref: 'GitHubAppId' },
+        SPOTCHECK_TABLE: { Ref: idOf('AWS::DynamoDB::Table', 'Table') },
+        SPOTCHECK_LOG_BUCKET: { Ref: idOf('AWS::S3::Bucket', 'LogBucket') },
+      });
+    }
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'SPOTCHECK_AGENT_SECRET' }),
+    });
+  });
+
+  it('carries an operator config the server accepts: the table, a spot and a codebuild route of this stack', () => {
+    const id = idOf('AWS::Lambda::Function', 'HttpFunction');
+    const variables = (resources[id]!.Properties!.Environment as { Variables: Json }).Variables;
+    const text = resolve(variables.SPOTCHECK_CONFIG_JSON, {
+      RunnerAmiId: 'ami-0123456789abcdef0',
+      RunnerInstanceTypes: ['m7i.large', 'm6i.large'],
+      RunnerSubnetIds: ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'],
+      'AWS::Region': 'eu-west-1',
+      [idOf('AWS::CodeBuild::Project', 'Builds')]: 'Builds-abc',
+    }) as string;
+    const withIds = text
+      .replace(/"[A-Za-z0-9]*SecurityGroup[A-Za-z0-9]*\.GroupId-value"/, '"sg-0cccccccccccccccc"')
+      .replace(/"RunnerInstanceProfile[A-Za-z0-9]*\.Arn-value"/, '"arn:aws:iam::123456789012:instance-profile/runner"');
+    const config = parseConfig(withIds, 'SPOTCHECK_CONFIG_JSON');
+    expect(config.store).toMatchObject({ kind: 'dynamodb', region: 'eu-west-1' });
+    expect([...config.routes.keys()].sort()).toEqual(['codebuild', 'spot']);
+    expect(config.routes.get('spot')?.settings).toMatchObject({
+      subnets: ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'],
+      instanceTypes: ['m7i.large', 'm6i.large'],
+      securityGroups: ['sg-0cccccccccccccccc'],
+    });
+    expect(config.routes.get('codebuild')?.settings).toEqual({ project: 'Builds-abc' });
+  });
+});
+
+describe('HTTP API', () => {
+  it('sends every path ($default) to the HTTP Lambda with payload format 2.0', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    const routes = ofType('AWS::ApiGatewayV2::Route');
+    expect(routes.map(([, r]) => r.RouteKey)).toEqual(['$default']);
+    const integrationId = idOf('AWS::ApiGatewayV2::Integration', 'DefaultRouteHttpIntegration');
+    expect(routes[0]![1].Target).toEqual({ 'Fn::Join': ['', ['integrations/', { Ref: integrationId }]] });
+    expect(resources[integrationId]!.Properties).toMatchObject({
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+      IntegrationUri: { 'Fn::GetAtt': [idOf('AWS::Lambda::Function', 'HttpFunction'), 'Arn'] },
+    });
+  });
+});
+
+describe('DynamoDB table', () => {
+  it('is on demand, with TTL on `ttl` and point-in-time recovery', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it('has exactly the keys and indexes the store creates for itself (ensureTable)', async () => {
+    let created: CreateTableCommandInput | undefined;
+    const client = new DynamoDBClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+    mockClient(client)
+      .on(CreateTableCommand)
+      .callsFake((input: CreateTableCommandInput) => {
+        created = input;
+        return {};
+      })
+      .on(DescribeTableCommand)
+      .callsFake(() => {
+        if (created === undefined) throw Object.assign(new Error('no table'), { name: 'ResourceNotFoundException' });
+        const indexes = (created.GlobalSecondaryIndexes ?? []).map((i) => ({ ...i, IndexStatus: 'ACTIVE' as const }));
+        return { Table: { TableStatus: 'ACTIVE', GlobalSecondaryIndexes: indexes } };
+      });
+    await createDynamoStore({ client, table: 'spotcheck' }).ensureTable();
+    expect(created).toBeDefined();
+    const props = ofType('AWS::DynamoDB::Table')[0]![1];
+    const sortByName = <T>(list: T[], key: (t: T) => string): T[] =>
+      [...list].sort((a, b) => key(a).localeCompare(key(b)));
+    expect(props.KeySchema).toEqual(created!.KeySchema);
+    expect(sortByName(props.AttributeDefinitions as { AttributeName: string }[], (a) => a.AttributeName)).toEqual(
+      sortByName(created!.AttributeDefinitions as { AttributeName: string }[], (a) => a.AttributeName),
+    );
+    const shape = (i: { IndexName?: string | undefined; KeySchema?: unknown; Projection?: unknown }) => ({
+      IndexName: i.IndexName,
+      KeySchema: i.KeySchema,
+      Projection: i.Projection,
+    });
+    expect(
+      sortByName((props.GlobalSecondaryIndexes as { IndexName: string }[]).map(shape), (i) => i.IndexName ?? ''),
+    ).toEqual(sortByName((created!.GlobalSecondaryIndexes ?? []).map(shape), (i) => i.IndexName ?? ''));
+    expect(created!.GlobalSecondaryIndexes).toHaveLength(6);
+  });
+});
+
+describe('S3 log bucket', () => {
+  it('blocks public access, encrypts, expires logs after 30 days', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ ExpirationInDays: 30, Status: 'Enabled' })]),
+      },
+    });
+  });
+
+  it('refuses requests without TLS', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('schedule and CodeBuild', () => {
+  it('ticks the scheduled Lambda every minute', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({ Arn: { 'Fn::GetAtt': [idOf('AWS::Lambda::Function', 'ScheduledFunction'), 'Arn'] } }),
+      ],
+    });
+  });
+
+  it('has one CodeBuild project with no source (the buildspec comes with each build)', () => {
+    template.resourceCountIs('AWS::CodeBuild::Project', 1);
+    template.hasResourceProperties('AWS::CodeBuild::Project', {
+      Source: Match.objectLike({ Type: 'NO_SOURCE' }),
+      Artifacts: { Type: 'NO_ARTIFACTS' },
+      Environment: Match.objectLike({ Image: { Ref: 'CodeBuildImage' }, PrivilegedMode: false }),
+    });
+  });
+});
+
+describe('runners', () => {
+  it('the runner role has no permissions and is the instance profile role', () => {
+    const roleId = idOf('AWS::IAM::Role', 'RunnerRole');
+    const role = resources[roleId]!.Properties!;
+    expect(role.AssumeRolePolicyDocument).toMatchObject({
+      Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' } }],
+    });
+    expect(role.ManagedPolicyArns ?? []).toEqual([]);
+    expect(role.Policies).toBeUndefined();
+    const attached = [...ofType('AWS::IAM::Policy'), ...ofType('AWS::IAM::ManagedPolicy')].filter(([, p]) =>
+      JSON.stringify(p.Roles ?? []).includes(roleId),
+    );
+    expect(attached).toEqual([]);
+    template.hasResourceProperties('AWS::IAM::InstanceProfile', { Roles: [{ Ref: roleId }] });
+  });
+
+  it('Session Manager on the runner role only when asked for', () => {
+    const withSsm = synth(true).toJSON().Resources as typeof resources;
+    const role = Object.entries(withSsm).find(([id]) => id.startsWith('RunnerRole'))![1].Properties!;
+    expect(JSON.stringify(role.ManagedPolicyArns)).toContain('AmazonSSMManagedInstanceCore');
+  });
+
+  it('the security group allows no ingress', () => {
+    const groups = ofType('AWS::EC2::SecurityGroup');
+    expect(groups).toHaveLength(1);
+    expect(groups[0]![1].SecurityGroupIngress).toBeUndefined();
+    expect(groups[0]![1].VpcId).toEqual({ Ref: 'RunnerVpcId' });
+    template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
+  });
+});
+
+describe('IAM', () => {
+  it('no action has a wildcard; only ec2:DescribeInstances has Resource *', () => {
+    const statements = allStatements();
+    expect(statements.length).toBeGreaterThan(10);
+    for (const { owner, statement: s } of statements) {
+      if (s.Effect !== 'Allow') continue;
+      for (const action of actionsOf(s)) expect(action, owner).not.toContain('*');
+      if (resourcesOf(s).includes('*')) expect(actionsOf(s), owner).toEqual(['ec2:DescribeInstances']);
+    }
+  });
+
+  it('each Lambda role has the shared runtime policy and writes only to its own log group', () => {
+    const policyId = idOf('AWS::IAM::ManagedPolicy', 'RuntimePolicy');
+    for (const prefix of ['HttpFunction', 'ScheduledFunction']) {
+      const roleId = idOf('AWS::IAM::Role', `${prefix}Role`);
+      expect(resources[roleId]!.Properties!.ManagedPolicyArns).toEqual([{ Ref: policyId }]);
+      const inline = ofType('AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p.Roles).includes(roleId));
+      expect(inline).toHaveLength(1);
+      const statements = (inline[0]![1].PolicyDocument as { Statement: Statement[] }).Statement;
+      expect(statements).toEqual([
+        expect.objectContaining({
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [idOf('AWS::Logs::LogGroup', `${prefix}Logs`), 'Arn'] },
+        }),
+      ]);
+    }
+  });
+
+  it('RunInstances creates only instances and volumes carrying the run tag', () => {
+    const s = statement('LaunchTaggedRunners');
+    expect(actionsOf(s)).toEqual(['ec2:RunInstances']);
+    expect(JSON.stringify(s.Resource)).toMatch(/instance\/\*.*volume\/\*/);
+    expect(s.Condition).toEqual({ Null: { [`aws:RequestTag/${RUN_TAG}`]: 'false' } });
+  });
+
+  it('RunInstances uses only the runner AMI, the runner security group and the runner VPC', () => {
+    const fixed = JSON.stringify(statement('LaunchWithRunnerResources').Resource);
+    expect(fixed).toContain('image/');
+    expect(fixed).toContain('{"Ref":"RunnerAmiId"}');
+    expect(fixed).toMatch(/security-group\/".*RunnerSecurityGroup/);
+    expect(fixed).toContain('spot-instances-request/*');
+    const vpc = statement('LaunchInRunnerVpc');
+    expect(JSON.stringify(vpc.Resource)).toMatch(/subnet\/\*.*network-interface\/\*/);
+    expect(JSON.stringify(vpc.Condition)).toMatch(/"ArnEquals":\{"ec2:Vpc":.*vpc\/".*"Ref":"RunnerVpcId"/);
+    // Every RunInstances statement is one of these three: no unscoped launch.
+    const launches = runtimeStatements().filter((st) => actionsOf(st).includes('ec2:RunInstances'));
+    expect(launches.map((st) => st.Sid).sort()).toEqual([
+      'LaunchInRunnerVpc',
+      'LaunchTaggedRunners',
+      'LaunchWithRunnerResources',
+    ]);
+  });
+
+  it('CreateTags only as part of RunInstances; TerminateInstances only on tagged instances', () => {
+    const tag = statement('TagOnLaunch');
+    expect(actionsOf(tag)).toEqual(['ec2:CreateTags']);
+    expect(tag.Condition).toEqual({ StringEquals: { 'ec2:CreateAction': 'RunInstances' } });
+    const terminate = statement('TerminateRunners');
+    expect(actionsOf(terminate)).toEqual(['ec2:TerminateInstances']);
+    expect(JSON.stringify(terminate.Resource)).toContain(':instance/*');
+    expect(terminate.Condition).toEqual({ Null: { [`aws:ResourceTag/${RUN_TAG}`]: 'false' } });
+  });
+
+  it('PassRole only for the runner role, only to EC2', () => {
+    const pass = runtimeStatements().filter((s) => actionsOf(s).some((a) => a.startsWith('iam:')));
+    expect(pass).toEqual([
+      expect.objectContaining({
+        Action: 'iam:PassRole',
+        Resource: { 'Fn::GetAtt': [idOf('AWS::IAM::Role', 'RunnerRole'), 'Arn'] },
+        Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+      }),
+    ]);
+  });
+
+  it('CodeBuild, DynamoDB, S3 and Secrets Manager each on their one resource', () => {
+    const project = idOf('AWS::CodeBuild::Project', 'Builds');
+    expect(statement('Builds').Resource).toEqual({ 'Fn::GetAtt': [project, 'Arn'] });
+    const table = idOf('AWS::DynamoDB::Table', 'Table');
+    expect(statement('Store').Resource).toEqual([
+      { 'Fn::GetAtt': [table, 'Arn'] },
+      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [table, 'Arn'] }, '/index/*']] },
+    ]);
+    const bucket = idOf('AWS::S3::Bucket', 'LogBucket');
+    expect(statement('LogListing').Resource).toEqual({ 'Fn::GetAtt': [bucket, 'Arn'] });
+    expect(statement('LogObjects').Resource).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*']] });
+    expect(statement('Secrets')).toMatchObject({
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: { Ref: idOf('AWS::SecretsManager::Secret', 'Secrets') },
+    });
+  });
+
+  // The code decides what the policy must allow: every AWS command the store and the runners send is granted.
+  it.each([
+    ['src/store/dynamodb.ts', 'dynamodb', ['CreateTable', 'UpdateTimeToLive']],
+    ['runners/spot.ts', 'ec2', []],
+    ['runners/janitor.ts', 'ec2', []],
+    ['runners/codebuild.ts', 'codebuild', []],
+  ])('%s: every command it sends is allowed', (file, service, notNeeded) => {
+    const source = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+    const commands = [...new Set([...source.matchAll(/new (\w+)Command\(/g)].map((m) => m[1]!))];
+    // lib-dynamodb's document commands are the item operations' short names.
+    const documentNames: Record<string, string> = {
+      Get: 'GetItem',
+      Put: 'PutItem',
+      Update: 'UpdateItem',
+      Delete: 'DeleteItem',
+      BatchGet: 'BatchGetItem',
+      BatchWrite: 'BatchWriteItem',
+    };
+    const granted = new Set(runtimeStatements().flatMap(actionsOf));
+    const serviceOf = (command: string): string => (/Build/.test(command) ? 'codebuild' : service);
+    const needed = commands
+      .filter((c) => !notNeeded.includes(c))
+      .map((c) => `${serviceOf(c)}:${documentNames[c] ?? c}`);
+    expect(needed.length).toBeGreaterThan(0);
+    for (const action of needed) expect(granted, action).toContain(action);
+  });
+});
