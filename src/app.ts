@@ -31,10 +31,19 @@ import { Orchestrator } from './orchestrator.ts';
 import { mintBootstrapToken } from './bootstrap-tokens.ts';
 import { AGENT_BOOTSTRAP_PATH, createBootstrapRoute } from './server/bootstrap-route.ts';
 import { AGENT_REPORT_PATH, createCallbackRoute } from './server/callback-route.ts';
-import { createGithubWebhookRoute, deliveryClaimKey } from './server/github-webhook-route.ts';
+import { GITEA_WEBHOOK_PATH } from './server/gitea-webhook-route.ts';
+import { createGithubWebhookRoute, deliveryClaimKey, GITHUB_WEBHOOK_PATH } from './server/github-webhook-route.ts';
 import { createHealthRoute } from './server/health-route.ts';
 import { createFileLogStore, type LogStore } from './server/log-store.ts';
 import { createLogRoute } from './server/log-route.ts';
+import {
+  createMetrics,
+  instrumentReporter,
+  instrumentRouter,
+  instrumentRunners,
+  type SpotcheckMetrics,
+} from './server/metrics.ts';
+import { createMetricsRoute, readOrderCounts } from './server/metrics-route.ts';
 import { createHttpServer, listenHttp } from './server/node-http.ts';
 import { createRouter, type Router } from './server/router.ts';
 import { createDynamoStore } from './store/dynamodb.ts';
@@ -140,6 +149,8 @@ export interface SpotcheckAppOptions {
    * configuration error, reported at start-up like every other one.
    */
   readonly localRunner?: boolean;
+  /** The app's metrics (a registry of its own); one is made when unset. */
+  readonly metrics?: SpotcheckMetrics;
 }
 
 export interface StartServerOptions extends SpotcheckAppOptions {
@@ -162,6 +173,7 @@ export interface SpotcheckApp {
   readonly store: Store;
   readonly orchestrator: Orchestrator;
   readonly logs: LogStore;
+  readonly metrics: SpotcheckMetrics;
   /** One watchdog tick, inbox reconcile and janitor sweep (what the timer or the schedule runs). */
   tick(): Promise<TickSummary>;
   /** Waits for background work (intent processing, reporting, local executions) to settle. */
@@ -229,6 +241,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const dataDir = config.store.dir;
   const opened = await openStore(config, dataDir);
   const { store } = opened;
+  const metrics = options.metrics ?? createMetrics({ orderCounts: () => readOrderCounts(store) });
   const probot = new Probot({
     appId: settings.github.appId,
     privateKey: settings.github.privateKey,
@@ -311,10 +324,10 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     : undefined;
   const orchestrator: Orchestrator = new Orchestrator({
     store,
-    runners,
+    runners: instrumentRunners(runners, metrics),
     routes: config.routes,
     limits: config.limits,
-    reporter,
+    reporter: instrumentReporter(reporter, metrics),
     logger: logger.child({ name: 'orchestrator' }),
     now,
     jobFor: async (run, order, needs) => buildOrderJob(run, order, needs, await cloneUrlFor(run)),
@@ -354,7 +367,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   });
   await probot.load((app) => registerHandlers(app, (intent) => inbox.accept(intent), { appSlug, now }));
 
-  const router = createRouter([
+  const routes = [
     createGithubWebhookRoute({ probot, store, host: settings.github.host, now }),
     createCallbackRoute({ store, sink: orchestrator, logs, secret: settings.agentSecret, now }),
     createBootstrapRoute({
@@ -375,7 +388,12 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     }),
     createLogRoute({ store, logs, now }),
     createHealthRoute({ store }),
-  ]);
+    createMetricsRoute({ metrics }),
+  ];
+  const router = instrumentRouter(createRouter(routes), metrics, {
+    now,
+    webhookPaths: { [GITHUB_WEBHOOK_PATH]: 'github', [GITEA_WEBHOOK_PATH]: 'gitea' },
+  });
 
   const tick = async (): Promise<TickSummary> => {
     await orchestrator.tick();
@@ -394,6 +412,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     store,
     orchestrator,
     logs,
+    metrics,
     tick,
     idle,
     async close() {

@@ -1,0 +1,46 @@
+/**
+ * `GET /metrics`: the app's registry in Prometheus text exposition format (version 0.0.4, the content type
+ * prom-client's registry names). Counters are this replica's; the order gauges are read from the shared store, so
+ * every replica answers the same for them.
+ */
+import type { OrderCounts, SpotcheckMetrics } from './metrics.ts';
+import { LIVE_ORDER_STATES } from './metrics.ts';
+import type { Store } from '../store/store.ts';
+import { text, type RouteDefinition } from './router.ts';
+
+export const METRICS_PATH = '/metrics';
+/** The queue depth is counted up to this many orders; past it the gauge says "at least this many". */
+export const MAX_COUNTED_WAITING = 1000;
+
+export function createMetricsRoute(opts: { readonly metrics: SpotcheckMetrics }): RouteDefinition {
+  return {
+    method: 'GET',
+    pattern: METRICS_PATH,
+    async handle(req) {
+      try {
+        const body = await opts.metrics.render();
+        return {
+          status: 200,
+          headers: { 'content-type': opts.metrics.registry.contentType, 'cache-control': 'no-store' },
+          body,
+        };
+      } catch (error) {
+        req.log.warn({ err: error }, 'metrics: the store did not answer');
+        return text(503, 'metrics unavailable');
+      }
+    },
+  };
+}
+
+/** The gauges' values from the store: the watchdog's index of live orders, and the waiting orders' index. */
+export async function readOrderCounts(
+  store: Pick<Store, 'listActiveOrders' | 'listWaitingOrders'>,
+): Promise<OrderCounts> {
+  const [active, waiting] = await Promise.all([store.listActiveOrders(), store.listWaitingOrders(MAX_COUNTED_WAITING)]);
+  const live: Partial<Record<(typeof LIVE_ORDER_STATES)[number], number>> = {};
+  for (const order of active) {
+    const state = LIVE_ORDER_STATES.find((s) => s === order.state);
+    if (state !== undefined) live[state] = (live[state] ?? 0) + 1;
+  }
+  return { waiting: waiting.length, live };
+}
