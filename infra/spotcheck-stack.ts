@@ -208,14 +208,11 @@ export class SpotcheckStack extends Stack {
         : [],
     });
     const instanceProfile = new iam.InstanceProfile(this, 'RunnerInstanceProfile', { role: runnerRole });
-    const vpc = ec2.Vpc.fromVpcAttributes(this, 'RunnerVpc', {
+    // The L1 construct: the L2 one wants the VPC's zones and subnets at synth time, which only a look-up knows.
+    const runnerSg = new ec2.CfnSecurityGroup(this, 'RunnerSecurityGroup', {
       vpcId: vpcId.valueAsString,
-      availabilityZones: Fn.getAzs(),
-    });
-    const runnerSg = new ec2.SecurityGroup(this, 'RunnerSecurityGroup', {
-      vpc,
-      description: 'spotcheck runners: outbound only (forge, package registries, spotcheck callbacks)',
-      allowAllOutbound: true,
+      groupDescription: 'spotcheck runners: outbound only (forge, package registries, spotcheck callbacks)',
+      securityGroupEgress: [{ ipProtocol: '-1', cidrIp: '0.0.0.0/0', description: 'outbound to anywhere' }],
     });
     const project = new codebuild.Project(this, 'Builds', {
       description: 'spotcheck orders on CodeBuild: the buildspec and variables come with each StartBuild',
@@ -257,7 +254,7 @@ export class SpotcheckStack extends Stack {
             ami: amiId.valueAsString,
             instanceTypes: [LIST_MARK.instanceTypes],
             subnets: [LIST_MARK.subnets],
-            securityGroups: [runnerSg.securityGroupId],
+            securityGroups: [runnerSg.attrGroupId],
             instanceProfile: instanceProfile.instanceProfileArn,
             onDemandFallback: true,
             maxLifetimeMinutes: 360,
@@ -362,7 +359,7 @@ export class SpotcheckStack extends Stack {
     new CfnOutput(this, 'LogBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'CodeBuildProject', { value: project.projectName });
     new CfnOutput(this, 'RunnerInstanceProfileArn', { value: instanceProfile.instanceProfileArn });
-    new CfnOutput(this, 'RunnerSecurityGroupId', { value: runnerSg.securityGroupId });
+    new CfnOutput(this, 'RunnerSecurityGroupId', { value: runnerSg.attrGroupId });
   }
 
   /** What the spot and codebuild runners, the janitor, the store, the S3 log store and the cold start call. */
@@ -372,7 +369,7 @@ export class SpotcheckStack extends Stack {
     secret: secretsmanager.Secret;
     project: codebuild.Project;
     runnerRole: iam.Role;
-    runnerSg: ec2.SecurityGroup;
+    runnerSg: ec2.CfnSecurityGroup;
     vpcId: string;
     amiId: string;
   }): iam.PolicyStatement[] {
@@ -410,7 +407,7 @@ export class SpotcheckStack extends Stack {
         actions: ['ec2:RunInstances'],
         resources: [
           `arn:${this.partition}:ec2:${this.region}::image/${r.amiId}`,
-          ec2Arn(`security-group/${r.runnerSg.securityGroupId}`),
+          ec2Arn(`security-group/${r.runnerSg.attrGroupId}`),
           ec2Arn('spot-instances-request/*'),
         ],
       }),
