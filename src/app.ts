@@ -5,8 +5,6 @@
  */
 import { createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from 'pino';
 import { Probot, type ProbotOctokit } from 'probot';
 import { registerHandlers } from '../handlers/index.ts';
@@ -22,6 +20,7 @@ import type { RunRecord } from './core/types.ts';
 import { createAuthorizer } from './authorize.ts';
 import { ConfigError } from './errors.ts';
 import type { Forge } from './forges/forge.ts';
+import { createGiteaForge, readGiteaLogin } from './forges/gitea.ts';
 import { createGitHubForges } from './forges/registry.ts';
 import { createForgeReporter } from './forge-reporter.ts';
 import { createInbox } from './inbox.ts';
@@ -31,7 +30,7 @@ import { Orchestrator } from './orchestrator.ts';
 import { mintBootstrapToken } from './bootstrap-tokens.ts';
 import { AGENT_BOOTSTRAP_PATH, createBootstrapRoute } from './server/bootstrap-route.ts';
 import { AGENT_REPORT_PATH, createCallbackRoute } from './server/callback-route.ts';
-import { GITEA_WEBHOOK_PATH } from './server/gitea-webhook-route.ts';
+import { createGiteaWebhookRoute, giteaDeliveryClaimKey, GITEA_WEBHOOK_PATH } from './server/gitea-webhook-route.ts';
 import { createGithubWebhookRoute, deliveryClaimKey, GITHUB_WEBHOOK_PATH } from './server/github-webhook-route.ts';
 import { createHealthRoute } from './server/health-route.ts';
 import { createFileLogStore, type LogStore } from './server/log-store.ts';
@@ -46,8 +45,7 @@ import {
 import { createMetricsRoute, readOrderCounts } from './server/metrics-route.ts';
 import { createHttpServer, listenHttp } from './server/node-http.ts';
 import { createRouter, type Router } from './server/router.ts';
-import { createDynamoStore } from './store/dynamodb.ts';
-import { startEmbeddedStore } from './store/embedded.ts';
+import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 
 /** The GitHub App settings, from the variables Probot documents. */
@@ -63,10 +61,24 @@ export interface GitHubSettings {
   readonly appSlug?: string;
 }
 
+/** A Gitea server and its bot user, from GITEA_URL, GITEA_TOKEN, GITEA_WEBHOOK_SECRET (and the optional rest). */
+export interface GiteaSettings {
+  /** Web base URL, e.g. `https://gitea.example.org` (the API is `<url>/api/v1`). */
+  readonly url: string;
+  readonly token: string;
+  readonly webhookSecret: string;
+  /** The bot user's login (its own comments are never a request); read with `GET /user` when unset. */
+  readonly botLogin?: string;
+  /** A read-only token (`read:repository`) for agents' clones; without it cloud runners cannot clone on Gitea. */
+  readonly cloneToken?: string;
+}
+
 export interface ServerSettings {
   readonly port: number;
   readonly host: string;
-  readonly github: GitHubSettings;
+  /** At least one forge is configured; one server serves both at once. */
+  readonly github?: GitHubSettings;
+  readonly gitea?: GiteaSettings;
   /** Secret for agents' per-order tokens (≥ 32 bytes). */
   readonly agentSecret: string;
 }
@@ -74,11 +86,44 @@ export interface ServerSettings {
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * Reads APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, GHE_HOST, GHE_PROTOCOL, PORT, HOST,
- * SPOTCHECK_AGENT_SECRET and APP_SLUG. Every problem is reported at once; no value is ever printed.
+ * Reads the GitHub App's variables (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, GHE_HOST,
+ * GHE_PROTOCOL, APP_SLUG), Gitea's (GITEA_URL, GITEA_TOKEN, GITEA_WEBHOOK_SECRET, GITEA_BOT_LOGIN,
+ * GITEA_CLONE_TOKEN), PORT, HOST and SPOTCHECK_AGENT_SECRET. A forge is configured when any of its variables is set;
+ * at least one must be. Every problem is reported at once; no value is ever printed.
  */
 export async function readServerSettings(env: Env): Promise<ServerSettings> {
   const problems: string[] = [];
+  const wantsGitHub = Boolean(env.APP_ID || env.PRIVATE_KEY || env.PRIVATE_KEY_PATH || env.WEBHOOK_SECRET);
+  const wantsGitea = Boolean(env.GITEA_URL || env.GITEA_TOKEN || env.GITEA_WEBHOOK_SECRET);
+  if (!wantsGitHub && !wantsGitea) {
+    problems.push(
+      'no forge is configured: set the GitHub App (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET) ' +
+        'and/or Gitea (GITEA_URL, GITEA_TOKEN, GITEA_WEBHOOK_SECRET)',
+    );
+  }
+  const github = wantsGitHub ? await readGitHubSettings(env, problems) : undefined;
+  const gitea = wantsGitea ? readGiteaSettings(env, problems) : undefined;
+  const port = Number(env.PORT ?? '3000');
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) problems.push('PORT must be a port number');
+  const agentSecret = env.SPOTCHECK_AGENT_SECRET;
+  if (agentSecret !== undefined && Buffer.byteLength(agentSecret) < 32)
+    problems.push('SPOTCHECK_AGENT_SECRET must be at least 32 bytes');
+  const webhookSecret = github?.webhookSecret ?? gitea?.webhookSecret;
+  if (problems.length > 0 || webhookSecret === undefined) {
+    throw new ConfigError(`cannot start the server:\n  - ${problems.join('\n  - ')}`, { source: 'environment' });
+  }
+  return {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    ...(github ? { github } : {}),
+    ...(gitea ? { gitea } : {}),
+    // Agents' tokens need a secret every replica shares; derived from a webhook secret unless set on its own.
+    agentSecret: agentSecret ?? createHmac('sha256', webhookSecret).update('spotcheck agent tokens').digest('hex'),
+  };
+}
+
+async function readGitHubSettings(env: Env, problems: string[]): Promise<GitHubSettings | undefined> {
+  const before = problems.length;
   const appId = env.APP_ID?.trim();
   if (!appId || !/^\d+$/.test(appId)) problems.push('APP_ID must be the GitHub App id (a number)');
   let privateKey = env.PRIVATE_KEY?.replace(/\\n/g, '\n');
@@ -95,36 +140,48 @@ export async function readServerSettings(env: Env): Promise<ServerSettings> {
   if (!webhookSecret) problems.push('WEBHOOK_SECRET is required (the GitHub App webhook secret)');
   const protocol = env.GHE_PROTOCOL ?? 'https';
   if (protocol !== 'https' && protocol !== 'http') problems.push('GHE_PROTOCOL must be https or http');
-  const port = Number(env.PORT ?? '3000');
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) problems.push('PORT must be a port number');
-  const agentSecret = env.SPOTCHECK_AGENT_SECRET;
-  if (agentSecret !== undefined && Buffer.byteLength(agentSecret) < 32)
-    problems.push('SPOTCHECK_AGENT_SECRET must be at least 32 bytes');
-  if (problems.length > 0 || !appId || !privateKey || !webhookSecret) {
-    throw new ConfigError(`cannot start the server:\n  - ${problems.join('\n  - ')}`, { source: 'environment' });
-  }
+  if (problems.length > before || !appId || !privateKey || !webhookSecret) return undefined;
   const gheHost = env.GHE_HOST?.trim();
   const scheme = protocol === 'http' ? 'http' : 'https';
   return {
-    port,
-    host: env.HOST ?? '0.0.0.0',
-    github: {
-      appId,
-      privateKey,
-      webhookSecret,
-      baseUrl: gheHost ? `${scheme}://${gheHost}/api/v3` : 'https://api.github.com',
-      host: gheHost ?? 'github.com',
-      protocol: scheme,
-      ...(env.APP_SLUG ? { appSlug: env.APP_SLUG } : {}),
-    },
-    // Agents' tokens need a secret every replica shares; derived from the webhook secret unless set on its own.
-    agentSecret: agentSecret ?? createHmac('sha256', webhookSecret).update('spotcheck agent tokens').digest('hex'),
+    appId,
+    privateKey,
+    webhookSecret,
+    baseUrl: gheHost ? `${scheme}://${gheHost}/api/v3` : 'https://api.github.com',
+    host: gheHost ?? 'github.com',
+    protocol: scheme,
+    ...(env.APP_SLUG ? { appSlug: env.APP_SLUG } : {}),
+  };
+}
+
+function readGiteaSettings(env: Env, problems: string[]): GiteaSettings | undefined {
+  const before = problems.length;
+  let url: URL | undefined;
+  try {
+    url = new URL(env.GITEA_URL ?? '');
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('scheme');
+  } catch {
+    problems.push("GITEA_URL must be the Gitea server's http(s) URL");
+  }
+  const token = env.GITEA_TOKEN;
+  if (!token) problems.push("GITEA_TOKEN is required (the bot user's access token)");
+  const webhookSecret = env.GITEA_WEBHOOK_SECRET;
+  if (!webhookSecret) problems.push('GITEA_WEBHOOK_SECRET is required (the webhook secret set in Gitea)');
+  if (problems.length > before || !url || !token || !webhookSecret) return undefined;
+  return {
+    url: url.href.replace(/\/+$/, ''),
+    token,
+    webhookSecret,
+    ...(env.GITEA_BOT_LOGIN ? { botLogin: env.GITEA_BOT_LOGIN } : {}),
+    ...(env.GITEA_CLONE_TOKEN ? { cloneToken: env.GITEA_CLONE_TOKEN } : {}),
   };
 }
 
 export interface SpotcheckAppOptions {
-  /** The GitHub App and the agents' secret (a server's port and host are the Node transport's business). */
-  readonly settings: Pick<ServerSettings, 'github' | 'agentSecret'>;
+  /** The forges and the agents' secret (a server's port and host are the Node transport's business). */
+  readonly settings: Pick<ServerSettings, 'github' | 'gitea' | 'agentSecret'>;
+  /** Gitea's `fetch` (tests stub it; Probot's octokit has its own). */
+  readonly giteaFetch?: typeof fetch;
   readonly config: OperatorConfig;
   readonly logger: Logger;
   readonly now?: () => number;
@@ -198,7 +255,7 @@ export async function startSpotcheckServer(options: StartServerOptions): Promise
   const app = await createSpotcheckApp(options);
   const http = createHttpServer(app.router, { logger: logger.child({ name: 'http' }) });
   const listening = await listenHttp(http, { port: settings.port, host: settings.host });
-  logger.info({ url: listening.url, github: settings.github.baseUrl }, 'spotcheck is listening');
+  logger.info({ url: listening.url }, 'spotcheck is listening');
 
   let ticking = false;
   const timer =
@@ -242,40 +299,26 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const opened = await openStore(config, dataDir);
   const { store } = opened;
   const metrics = options.metrics ?? createMetrics({ orderCounts: () => readOrderCounts(store) });
-  const probot = new Probot({
-    appId: settings.github.appId,
-    privateKey: settings.github.privateKey,
-    secret: settings.github.webhookSecret,
-    baseUrl: settings.github.baseUrl,
-    log: logger.child({ name: 'probot' }),
-    ...(options.Octokit === undefined ? {} : { Octokit: options.Octokit }),
-  });
-  const appSlug = settings.github.appSlug ?? (await readAppSlug(probot, logger));
-  const githubForges = createGitHubForges({
-    probot,
-    host: settings.github.host,
-    appSlug,
-    protocol: settings.github.protocol,
+  const forgeSet = await openForges(settings, {
+    logger,
     now,
+    ...(options.Octokit ? { Octokit: options.Octokit } : {}),
+    ...(options.giteaFetch ? { giteaFetch: options.giteaFetch } : {}),
   });
-  const forges: ForgeLookup = {
-    forInstallation: (install: ForgeInstallation) => {
-      if (install.forge !== 'github')
-        throw new ConfigError(`no ${install.forge} forge is configured`, { source: 'forge' });
-      return githubForges.forInstallation(install);
-    },
-  };
-  const forgeForRun = (installationId: number | undefined): Promise<Forge> | undefined =>
-    installationId === undefined ? undefined : githubForges.forInstallation(installationId);
+  const { probot, appSlug, gitea, giteaBot, forRun: forgeForRun, lookup: forges, notConfigured } = forgeSet;
+  const github = settings.github;
+  const giteaSettings = settings.gitea;
 
   const logs = options.logs ?? createFileLogStore(dataDir);
   const cloneUrlFor =
     options.cloneUrlFor ??
-    (async (run: RunRecord) =>
-      (await githubForges.forInstallation(run.installationId ?? 0)).cloneCredentials(run.repo).then((c) => c.url));
+    (async (run: RunRecord) => {
+      const forge = await (forgeForRun(run) ?? notConfigured(run.repo.forge));
+      return (await forge.cloneCredentials(run.repo)).url;
+    });
   const reporter = createForgeReporter({
     store,
-    forges: { forRun: (run) => forgeForRun(run.installationId) ?? Promise.resolve(undefined) },
+    forges: { forRun: (run) => forgeForRun(run) ?? Promise.resolve(undefined) },
     publicUrl: config.publicUrl,
     logger: logger.child({ name: 'reporter' }),
     now,
@@ -352,9 +395,13 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     onGiveUp: async (intent) => {
       // The delivery was answered 2xx, so its claim stands and GitHub's "Redeliver" would be answered "duplicate":
       // released, a redelivery reaches the inbox, which takes a given-up intent as a request to try again.
-      if (intent.install.forge === 'github') {
+      const claim =
+        intent.install.forge === 'gitea'
+          ? giteaDeliveryClaimKey(intent.install.host, intent.deliveryId)
+          : github && deliveryClaimKey(github.host, intent.deliveryId);
+      if (claim) {
         await store
-          .release(deliveryClaimKey(settings.github.host, intent.deliveryId))
+          .release(claim)
           .catch((error: unknown) => logger.warn({ err: error }, 'cannot release the delivery claim'));
       }
       if (intent.kind === 'push') return;
@@ -365,10 +412,24 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       );
     },
   });
-  await probot.load((app) => registerHandlers(app, (intent) => inbox.accept(intent), { appSlug, now }));
+  if (probot && appSlug) {
+    await probot.load((app) => registerHandlers(app, (intent) => inbox.accept(intent), { appSlug, now }));
+  }
 
   const routes = [
-    createGithubWebhookRoute({ probot, store, host: settings.github.host, now }),
+    ...(probot && github ? [createGithubWebhookRoute({ probot, store, host: github.host, now })] : []),
+    ...(gitea && giteaSettings && giteaBot
+      ? [
+          createGiteaWebhookRoute({
+            secret: giteaSettings.webhookSecret,
+            store,
+            host: gitea.host,
+            onIntent: (intent) => inbox.accept(intent),
+            botLogin: giteaBot,
+            now,
+          }),
+        ]
+      : []),
     createCallbackRoute({ store, sink: orchestrator, logs, secret: settings.agentSecret, now }),
     createBootstrapRoute({
       store,
@@ -406,7 +467,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     await (runners.local as { idle?: () => Promise<void> } | undefined)?.idle?.();
     await reporter.idle();
   };
-  logger.info({ appSlug, github: settings.github.baseUrl }, 'spotcheck is composed');
+  logger.info({ appSlug, github: github?.baseUrl, gitea: gitea?.host, giteaBot }, 'spotcheck is composed');
   return {
     router,
     store,
@@ -429,6 +490,90 @@ function memo<K, V>(cache: Map<K, V>, key: K, make: () => V): V {
   return value;
 }
 
+/** The configured forges: GitHub (Probot, per installation) and/or one Gitea server, and how to find them. */
+export interface ForgeSet {
+  readonly probot?: Probot;
+  readonly appSlug?: string;
+  readonly gitea?: Forge;
+  readonly giteaBot?: string;
+  /** The forge acting for an intent (GitHub: its installation). */
+  readonly lookup: ForgeLookup;
+  /** The forge acting for a run: Gitea's bot, or the GitHub installation that reported the event. */
+  readonly forRun: (run: RunRecord) => Promise<Forge> | undefined;
+  readonly notConfigured: (forge: string) => never;
+}
+
+export async function openForges(
+  settings: Pick<ServerSettings, 'github' | 'gitea'>,
+  options: {
+    readonly logger: Logger;
+    readonly now: () => number;
+    readonly Octokit?: typeof ProbotOctokit;
+    readonly giteaFetch?: typeof fetch;
+  },
+): Promise<ForgeSet> {
+  const { logger, now } = options;
+  const github = settings.github;
+  const probot = github
+    ? new Probot({
+        appId: github.appId,
+        privateKey: github.privateKey,
+        secret: github.webhookSecret,
+        baseUrl: github.baseUrl,
+        log: logger.child({ name: 'probot' }),
+        ...(options.Octokit === undefined ? {} : { Octokit: options.Octokit }),
+      })
+    : undefined;
+  const appSlug = github && probot ? (github.appSlug ?? (await readAppSlug(probot, logger))) : undefined;
+  const githubForges =
+    github && probot && appSlug
+      ? createGitHubForges({ probot, host: github.host, appSlug, protocol: github.protocol, now })
+      : undefined;
+  const giteaSettings = settings.gitea;
+  const giteaFetch = options.giteaFetch ?? fetch;
+  const giteaBot = giteaSettings
+    ? (giteaSettings.botLogin ??
+      (await readGiteaLogin({ baseUrl: giteaSettings.url, token: giteaSettings.token, fetch: giteaFetch })))
+    : undefined;
+  const gitea =
+    giteaSettings && giteaBot
+      ? createGiteaForge({
+          baseUrl: giteaSettings.url,
+          token: giteaSettings.token,
+          botLogin: giteaBot,
+          fetch: giteaFetch,
+          ...(giteaSettings.cloneToken ? { cloneToken: giteaSettings.cloneToken } : {}),
+        })
+      : undefined;
+  const notConfigured = (forge: string): never => {
+    throw new ConfigError(`no ${forge} forge is configured on this server`, { source: 'forge' });
+  };
+  const forges: ForgeLookup = {
+    forInstallation: (install: ForgeInstallation) => {
+      if (install.forge === 'gitea') {
+        if (!gitea || install.host.toLowerCase() !== gitea.host) return notConfigured(`gitea (${install.host})`);
+        return Promise.resolve(gitea);
+      }
+      return githubForges ? githubForges.forInstallation(install) : notConfigured('github');
+    },
+  };
+  /** The forge acting for a run: Gitea's bot, or the GitHub installation that reported the event. */
+  const forgeForRun = (run: RunRecord): Promise<Forge> | undefined => {
+    if (run.repo.forge === 'gitea') return gitea && run.repo.host === gitea.host ? Promise.resolve(gitea) : undefined;
+    return run.installationId === undefined ? undefined : githubForges?.forInstallation(run.installationId);
+  };
+
+  return {
+    ...(probot ? { probot } : {}),
+    ...(appSlug ? { appSlug } : {}),
+    ...(gitea ? { gitea } : {}),
+    ...(giteaBot ? { giteaBot } : {}),
+    lookup: forges,
+    forRun: forgeForRun,
+    notConfigured,
+  };
+}
+
 /** PATH and HOME only: what a step needs to find its tools, nothing of the bot's own secrets. */
 export function cleanStepEnv(env: Env): Record<string, string> {
   return {
@@ -438,22 +583,8 @@ export function cleanStepEnv(env: Env): Record<string, string> {
   };
 }
 
-async function openStore(config: OperatorConfig, dataDir: string): Promise<{ store: Store; close(): Promise<void> }> {
-  if (config.store.kind === 'dynamodb') {
-    const client = new DynamoDBClient({
-      ...(config.store.region ? { region: config.store.region } : {}),
-      ...(config.store.endpoint ? { endpoint: config.store.endpoint } : {}),
-    });
-    const store = createDynamoStore({ client, table: config.store.table });
-    await store.ensureTable();
-    return { store, close: () => Promise.resolve(client.destroy()) };
-  }
-  const embedded = await startEmbeddedStore({ dir: join(dataDir, 'db'), table: config.store.table });
-  return { store: embedded.store, close: () => embedded.close() };
-}
-
 /** The app's slug (its comments are `<slug>[bot]`'s), asked once at start-up; APP_SLUG skips the request. */
-async function readAppSlug(probot: Probot, logger: Logger): Promise<string> {
+export async function readAppSlug(probot: Probot, logger: Logger): Promise<string> {
   try {
     const app = await probot.auth();
     const { data } = await app.rest.apps.getAuthenticated();

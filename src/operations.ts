@@ -8,13 +8,10 @@
  * is off otherwise. GitHub credentials are never required: a re-drive needs none (cloud agents get their clone
  * credentials at the bootstrap exchange, from the server).
  */
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import pino, { type Logger } from 'pino';
-import type { Probot } from 'probot';
 import { createJanitor, type Janitor, type SweepResult } from '../runners/janitor.ts';
 import { buildOrderJob } from '../runners/order-job.ts';
 import { codeBuildProjects, createRunners, type RunnerKind } from '../runners/registry.ts';
@@ -24,8 +21,7 @@ import { defaultConfig, loadConfig, type OperatorConfig } from './config.ts';
 import { ConfigError, RunnerError } from './errors.ts';
 import { Orchestrator, type Reporter } from './orchestrator.ts';
 import { AGENT_BOOTSTRAP_PATH } from './server/bootstrap-route.ts';
-import { createDynamoStore } from './store/dynamodb.ts';
-import { startEmbeddedStore } from './store/embedded.ts';
+import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -73,7 +69,7 @@ export async function openOperations(options: OperationsOptions): Promise<Operat
   const now = options.now ?? Date.now;
   const opened = options.store
     ? { store: options.store, close: () => Promise.resolve() }
-    : await openStore(config.store);
+    : await openStore(config, config.store.dir);
   const { store } = opened;
   const ec2Clients = new Map<string | undefined, EC2Client>();
   const codeBuildClients = new Map<string | undefined, CodeBuildClient>();
@@ -191,8 +187,16 @@ const silentReporter: Reporter = {
   runChanged: () => Promise.resolve(),
 };
 
-/** The names of the GitHub App's variables (src/app.ts `readServerSettings`): any of them set means "report". */
-const GITHUB_VARIABLES = ['APP_ID', 'PRIVATE_KEY', 'PRIVATE_KEY_PATH', 'WEBHOOK_SECRET'] as const;
+/** The forges' variables (src/app.ts `readServerSettings`): any of them set means "report". */
+const FORGE_VARIABLES = [
+  'APP_ID',
+  'PRIVATE_KEY',
+  'PRIVATE_KEY_PATH',
+  'WEBHOOK_SECRET',
+  'GITEA_URL',
+  'GITEA_TOKEN',
+  'GITEA_WEBHOOK_SECRET',
+] as const;
 
 async function openForgeReporter(
   options: OperationsOptions,
@@ -200,71 +204,24 @@ async function openForgeReporter(
   now: () => number,
 ): Promise<{ reporter: Reporter; idle(): Promise<void> } | undefined> {
   const { env, logger, config } = options;
-  if (!GITHUB_VARIABLES.some((name) => env[name] !== undefined && env[name] !== '')) {
-    logger.info('reporting is off: no GitHub App credentials (APP_ID, PRIVATE_KEY) in the environment');
+  if (!FORGE_VARIABLES.some((name) => env[name] !== undefined && env[name] !== '')) {
+    logger.info('reporting is off: no forge credentials (GitHub App or Gitea) in the environment');
     return undefined;
   }
   // Loaded on demand: Probot and the forge stack are not needed when reporting is off.
-  const [{ readServerSettings }, { Probot }, { createGitHubForges }, { createForgeReporter }] = await Promise.all([
+  const [{ readServerSettings, openForges }, { createForgeReporter }] = await Promise.all([
     import('./app.ts'),
-    import('probot'),
-    import('./forges/registry.ts'),
     import('./forge-reporter.ts'),
   ]);
-  const { github } = await readServerSettings(env);
-  const probot = new Probot({
-    appId: github.appId,
-    privateKey: github.privateKey,
-    secret: github.webhookSecret,
-    baseUrl: github.baseUrl,
-    log: logger.child({ name: 'probot' }),
-  });
-  const appSlug = github.appSlug ?? (await readAppSlug(probot, logger));
-  const forges = createGitHubForges({ probot, host: github.host, appSlug, protocol: github.protocol, now });
+  const forges = await openForges(await readServerSettings(env), { logger, now });
   const reporter = createForgeReporter({
     store,
-    // Runs of another forge (Gitea) are reported by the server that has its credentials.
-    forges: {
-      forRun: (run) =>
-        run.repo.forge === 'github' && run.installationId !== undefined
-          ? forges.forInstallation(run.installationId)
-          : Promise.resolve(undefined),
-    },
+    forges: { forRun: (run) => forges.forRun(run) ?? Promise.resolve(undefined) },
     publicUrl: config.publicUrl,
     logger: logger.child({ name: 'reporter' }),
     now,
   });
   return { reporter, idle: () => reporter.idle() };
-}
-
-/** The app's slug, as serve asks for it (its sticky comments are `<slug>[bot]`'s); APP_SLUG skips the request. */
-async function readAppSlug(probot: Probot, logger: Logger): Promise<string> {
-  try {
-    const app = await probot.auth();
-    const { data } = await app.rest.apps.getAuthenticated();
-    if (data?.slug) return data.slug;
-  } catch (error) {
-    logger.warn({ err: error }, 'cannot read the app slug; set APP_SLUG');
-  }
-  return 'spotcheck';
-}
-
-/**
- * The store named by the config. The embedded store is one process's (LevelDB locks its folder): an external
- * watchdog beside a running `spotcheck serve` needs `store.kind: dynamodb`.
- */
-async function openStore(config: OperatorConfig['store']): Promise<{ store: Store; close(): Promise<void> }> {
-  if (config.kind === 'dynamodb') {
-    const client = new DynamoDBClient({
-      ...(config.region ? { region: config.region } : {}),
-      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-    });
-    const store = createDynamoStore({ client, table: config.table });
-    await store.ensureTable();
-    return { store, close: () => Promise.resolve(client.destroy()) };
-  }
-  const embedded = await startEmbeddedStore({ dir: join(config.dir, 'db'), table: config.table });
-  return { store: embedded.store, close: () => embedded.close() };
 }
 
 function regionOf(routes: readonly Route[], runner: 'spot' | 'codebuild'): string | undefined {

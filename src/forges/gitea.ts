@@ -620,3 +620,33 @@ function truncate(text: string, max: number): string {
   if (chars.length <= max) return text;
   return `${chars.slice(0, max - 1).join('')}…`;
 }
+
+/**
+ * Endpoints the server calls outside the adapter: `GET /user` reads the bot user's login at start-up (its comments
+ * are never a request) unless GITEA_BOT_LOGIN is set.
+ */
+export const GITEA_SERVER_ENDPOINTS = ['GET /user'] as const;
+
+/** The login of the token's user (`GET /api/v1/user`); a ForgeError when Gitea refuses the token. */
+export async function readGiteaLogin(opts: {
+  readonly baseUrl: string;
+  readonly token: string;
+  readonly fetch?: typeof fetch;
+}): Promise<string> {
+  const base = opts.baseUrl.replace(/\/+$/, '');
+  let response: Response;
+  try {
+    response = await (opts.fetch ?? fetch)(`${base}/api/v1/user`, {
+      headers: { authorization: `token ${opts.token}`, accept: 'application/json' },
+      redirect: 'manual',
+    });
+  } catch (error) {
+    throw toForgeError(new GiteaNetworkFailure(error), 'read the bot user');
+  }
+  if (!response.ok) throw toForgeError(new GiteaHttpFailure(response.status, response.headers), 'read the bot user');
+  const body = (await response.json()) as { login?: unknown };
+  if (typeof body.login !== 'string' || body.login === '') {
+    throw new ForgeError('Gitea: read the bot user failed: no login in the answer', { retryable: false });
+  }
+  return body.login;
+}

@@ -7,7 +7,13 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RepoRef } from '../../src/core/types.ts';
 import { ForgeError } from '../../src/errors.ts';
 import type { Forge } from '../../src/forges/forge.ts';
-import { GITEA_ENDPOINTS, type GiteaForgeOptions, createGiteaForge, toForgeError } from '../../src/forges/gitea.ts';
+import {
+  GITEA_ENDPOINTS,
+  GITEA_SERVER_ENDPOINTS,
+  type GiteaForgeOptions,
+  createGiteaForge,
+  toForgeError,
+} from '../../src/forges/gitea.ts';
 import {
   type GiteaApi,
   type GiteaApiOptions,
@@ -639,10 +645,13 @@ describe('Gitea forge: errors and clone credentials', () => {
 });
 
 describe('GITEA_ENDPOINTS', () => {
-  it.each(GITEA_ENDPOINTS.map((e) => [e]))('%s exists in Gitea’s API description', (endpoint) => {
-    const [method, template] = endpoint.split(' ') as [string, string];
-    expect(hasGiteaEndpoint(method, template)).toBe(true);
-  });
+  it.each([...GITEA_ENDPOINTS, ...GITEA_SERVER_ENDPOINTS].map((e) => [e]))(
+    '%s exists in Gitea’s API description',
+    (endpoint) => {
+      const [method, template] = endpoint.split(' ') as [string, string];
+      expect(hasGiteaEndpoint(method, template)).toBe(true);
+    },
+  );
 });
 
 describe('the harness itself', () => {
