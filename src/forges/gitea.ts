@@ -371,7 +371,9 @@ export function createGiteaForge(opts: GiteaForgeOptions): Forge {
     /**
      * Gitea's `orgIsMember`: 204 member, 404 not a member. When the token's user is neither a member of the org nor
      * a site admin, Gitea answers 303 to the public-members endpoint instead; following it would answer for public
-     * membership only, so redirects are not followed and a 303 is "no". Any error is "no" too (DESIGN.md).
+     * membership only, so redirects are not followed and a 303 is "no". Any error is "no" too (DESIGN.md). Only a
+     * 404 says the user is not a member; every other "no" is `undetermined`, so nobody is told they are not a member
+     * when the bot could not see (the Forge port's MembershipAnswer).
      */
     async isOrgMember(org, user): Promise<MembershipAnswer> {
       let response: Response;
@@ -383,7 +385,7 @@ export function createGiteaForge(opts: GiteaForgeOptions): Forge {
           { redirect: 'manual' },
         );
       } catch (error) {
-        return { member: false, reason: `membership check failed: ${describeFailure(error)}` };
+        return { member: false, reason: `membership check failed: ${describeFailure(error)}`, undetermined: true };
       }
       await response.body?.cancel().catch(() => undefined);
       const status = response.status;
@@ -393,9 +395,10 @@ export function createGiteaForge(opts: GiteaForgeOptions): Forge {
         return {
           member: false,
           reason: `cannot see the members of ${org}: the bot user is not a member of it (Gitea hides private members from outsiders)`,
+          undetermined: true,
         };
       }
-      return { member: false, reason: `membership check failed: HTTP ${status}` };
+      return { member: false, reason: `membership check failed: HTTP ${status}`, undetermined: true };
     },
 
     async isOrganization(owner) {

@@ -474,8 +474,17 @@ describe('Gitea forge: accounts and membership', () => {
       member: false,
       reason:
         'cannot see the members of acme: the bot user is not a member of it (Gitea hides private members from outsiders)',
+      undetermined: true,
     });
     expect(api().requests()).toHaveLength(1);
+  });
+
+  it('answers not a member, determined, on 404 only', async () => {
+    api().get('/orgs/acme/members/octocat').reply(404, { message: 'not found' });
+    expect(await newForge(api()).isOrgMember('acme', 'octocat')).toEqual({
+      member: false,
+      reason: 'octocat is not a member of acme',
+    });
   });
 
   it('answers not a member on a network error, naming it, after retrying', async () => {
@@ -483,6 +492,7 @@ describe('Gitea forge: accounts and membership', () => {
     expect(await newForge(api()).isOrgMember('acme', 'octocat')).toEqual({
       member: false,
       reason: 'membership check failed: network error',
+      undetermined: true,
     });
   });
 
