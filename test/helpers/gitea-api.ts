@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import nock from 'nock';
 import { afterEach, beforeEach } from 'vitest';
+import { holdNetwork } from './nock-network.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // The swagger description: loaded once per worker, path templates compiled once.
@@ -379,9 +380,7 @@ interface ExpectationState {
 }
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
-const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/;
 const LOOPBACK_URL = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/;
-let openHarnesses = 0;
 
 export function createGiteaApi(options: GiteaApiOptions = {}): GiteaApi {
   const baseUrl = (options.baseUrl ?? 'https://gitea.example.org').replace(/\/+$/, '');
@@ -410,10 +409,7 @@ export function createGiteaApi(options: GiteaApiOptions = {}): GiteaApi {
     problems.push(`request without a harness: ${req.method ?? '?'} ${href}`);
   };
   nock.emitter.on('no match', onNoMatch);
-  if (openHarnesses++ === 0) {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host: string) => LOOPBACK_HOST.test(host));
-  }
+  const releaseNetwork = holdNetwork();
 
   let closed = false;
 
@@ -540,8 +536,8 @@ export function createGiteaApi(options: GiteaApiOptions = {}): GiteaApi {
       closed = true;
       for (const interceptor of interceptors) nock.removeInterceptor(interceptor);
       nock.emitter.removeListener('no match', onNoMatch);
-      // Another harness (github-api.ts) may still hold interceptors: the network stays closed while it does.
-      if (--openHarnesses === 0 && nock.activeMocks().length === 0) nock.enableNetConnect();
+      // Another harness (github-api.ts) may still be open: the network stays closed until the last one closes.
+      releaseNetwork();
     },
   };
   return api;

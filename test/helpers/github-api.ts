@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import nock from 'nock';
 import { Probot, ProbotOctokit } from 'probot';
 import { afterEach, beforeEach } from 'vitest';
+import { holdNetwork } from './nock-network.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // OpenAPI description: loaded once per worker, path templates compiled once.
@@ -417,9 +418,7 @@ interface ExpectationState {
 }
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
-const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/;
 const LOOPBACK_URL = /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/;
-let openHarnesses = 0;
 
 export function createGitHubApi(options: GitHubApiOptions = {}): GitHubApi {
   const baseUrl = (options.baseUrl ?? 'https://api.github.com').replace(/\/+$/, '');
@@ -450,10 +449,7 @@ export function createGitHubApi(options: GitHubApiOptions = {}): GitHubApi {
     problems.push(`request without a harness: ${req.method ?? '?'} ${href}`);
   };
   nock.emitter.on('no match', onNoMatch);
-  if (openHarnesses++ === 0) {
-    nock.disableNetConnect();
-    nock.enableNetConnect((host: string) => LOOPBACK_HOST.test(host));
-  }
+  const releaseNetwork = holdNetwork();
 
   let closed = false;
 
@@ -572,7 +568,7 @@ export function createGitHubApi(options: GitHubApiOptions = {}): GitHubApi {
       closed = true;
       for (const interceptor of interceptors) nock.removeInterceptor(interceptor);
       nock.emitter.removeListener('no match', onNoMatch);
-      if (--openHarnesses === 0) nock.enableNetConnect();
+      releaseNetwork();
     },
   };
   return api;
