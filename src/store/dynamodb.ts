@@ -395,9 +395,12 @@ export function createDynamoStore(opts: DynamoStoreOptions): DynamoStore {
     newestFirst: boolean,
     keep: (item: Item) => boolean,
     limit = Infinity,
+    skBefore?: string,
   ) {
     const e = new Expr();
-    const keyCondition = `${e.name(INDEXES[index].pk)} = ${e.value(pkValue)}`;
+    const keyCondition =
+      `${e.name(INDEXES[index].pk)} = ${e.value(pkValue)}` +
+      (skBefore === undefined ? '' : ` AND ${e.name(INDEXES[index].sk)} < ${e.value(skBefore)}`);
     return query(
       {
         IndexName: index,
@@ -732,6 +735,8 @@ export function createDynamoStore(opts: DynamoStoreOptions): DynamoStore {
       const limit = q.limit ?? DEFAULT_LIST_RUNS_LIMIT;
       if (limit <= 0) return [];
       const keep = (item: Item): boolean => live(item) && (q.status === undefined || item['status'] === q.status);
+      // Index sort keys are `<createdAt>#<runId>`, newest first: the page after a run is every key below its own.
+      const before = q.before === undefined ? undefined : `${timeKey(q.before.createdAt)}#${part(q.before.runId)}`;
       let items: Item[];
       if (q.concurrencyGroup !== undefined) {
         if (q.repo === undefined) {
@@ -740,14 +745,21 @@ export function createDynamoStore(opts: DynamoStoreOptions): DynamoStore {
             context: { operation: 'listRuns', table },
           });
         }
-        items = await queryIndex('byGroup', `${repoKey(q.repo)}#GROUP#${part(q.concurrencyGroup)}`, true, keep, limit);
+        items = await queryIndex(
+          'byGroup',
+          `${repoKey(q.repo)}#GROUP#${part(q.concurrencyGroup)}`,
+          true,
+          keep,
+          limit,
+          before,
+        );
       } else if (q.repo !== undefined) {
-        items = await queryIndex('byRepo', repoKey(q.repo), true, keep, limit);
+        items = await queryIndex('byRepo', repoKey(q.repo), true, keep, limit, before);
       } else {
         // Without a repository, the newest of each status partition merged: one query per status.
         const statuses: readonly RunStatus[] = q.status !== undefined ? [q.status] : RUN_STATUSES;
         const perStatus = await Promise.all(
-          statuses.map((s) => queryIndex('byStatus', `STATUS#${s}`, true, keep, limit)),
+          statuses.map((s) => queryIndex('byStatus', `STATUS#${s}`, true, keep, limit, before)),
         );
         items = perStatus.flat().sort((a, b) => String(b['createdSk']).localeCompare(String(a['createdSk'])));
       }

@@ -72,12 +72,20 @@ export interface Store {
    */
   addCounter(key: string, delta: number, max?: number): Promise<number | undefined>;
   getCounter(key: string): Promise<number>;
-  /** Newest first. `repo` narrows to one repository; `status` to one status; `concurrencyGroup` needs `repo`. */
+  /**
+   * Newest first. `repo` narrows to one repository; `status` to one status; `concurrencyGroup` needs `repo`;
+   * `before` pages.
+   */
   listRuns(query: {
     readonly repo?: RepoRef;
     readonly status?: RunStatus;
     readonly concurrencyGroup?: string;
     readonly limit?: number;
+    /**
+     * A page cursor: only runs listed after this one (older, or as old with a smaller id), so the last run of a page
+     * is the cursor of the next. The run itself need not exist any more.
+     */
+    readonly before?: { readonly createdAt: number; readonly runId: string };
   }): Promise<RunRecord[]>;
   /** Orders in dispatching, running or interrupted across all runs (for the watchdog), via a sparse index. */
   listActiveOrders(): Promise<OrderRecord[]>;
