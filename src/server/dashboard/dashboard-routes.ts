@@ -1,0 +1,293 @@
+/**
+ * The dashboard: the runs list, run pages with the order graph, order pages with a live log, and status badges.
+ * Server-rendered HTML, readable without JavaScript; a few lines of script refresh the live parts (see page.ts).
+ * Every listing is bounded: runs a page at a time, the order table a page at a time, the graph capped in nodes
+ * and its layout (the costly part) computed once per run shape and kept.
+ */
+import { renderBadge, stateBadge, latestBadgeState } from '../../core/badge.ts';
+import { sortOrdersForDisplay } from '../../core/format.ts';
+import {
+  graphShapeKey,
+  layoutGraph,
+  orderGraph,
+  renderGraphSvg,
+  type GraphGeometry,
+  type OrderGraph,
+} from '../../core/graph-layout.ts';
+import { countStates, stateWord } from '../../core/format.ts';
+import type { ForgeKind, OrderRecord, RepoRef, RunRecord } from '../../core/types.ts';
+import type { Store } from '../../store/store.ts';
+import type { RouteDefinition, RouterResponse } from '../router.ts';
+import { htmlResponse, messagePage } from './page.ts';
+import { renderOrderLive, renderOrderPage, type OrderPageInput } from './order-page.ts';
+import { renderRunLive, renderRunPage, type RunPageInput } from './run-page.ts';
+import { parseRunCursor, renderRunsLive, renderRunsPage, runCursor, type RunsPageInput } from './runs-page.ts';
+import { RUNS_PATH, orderPath, runPath } from './view-parts.ts';
+
+export interface DashboardOptions {
+  readonly store: Pick<Store, 'getRun' | 'getOrder' | 'getOrders' | 'listOrders' | 'listRuns'>;
+  readonly now?: () => number;
+  /** How often live parts refresh in the browser. */
+  readonly refreshMs?: number;
+  /** Runs per page of the runs list (a `?limit=` up to `MAX_RUNS_PER_PAGE` overrides it). */
+  readonly runsPerPage?: number;
+  /** Rows per page of a run's order table. */
+  readonly ordersPerPage?: number;
+  /** Run layouts kept (a layout of 256 orders takes a noticeable fraction of a second; refreshes reuse it). */
+  readonly layoutCacheSize?: number;
+}
+
+export const DEFAULT_REFRESH_MS = 2000;
+export const DEFAULT_RUNS_PER_PAGE = 25;
+export const MAX_RUNS_PER_PAGE = 100;
+export const DEFAULT_ORDERS_PER_PAGE = 256;
+/** How many recent runs tell which forge hosts the store holds, and how far back a badge looks. */
+const RECENT_RUNS = 200;
+/** A badge's branch when `?branch=` is absent: the store does not know a repository's default branch. */
+const DEFAULT_BADGE_BRANCHES = ['main', 'master'] as const;
+const FORGE_KINDS: readonly ForgeKind[] = ['github', 'gitea'];
+
+const BADGE_HEADERS = {
+  'content-type': 'image/svg+xml; charset=utf-8',
+  // Forges proxy README images (GitHub's camo) and honour this: the badge is asked for again on each view.
+  'cache-control': 'no-cache',
+  'x-content-type-options': 'nosniff',
+  // An SVG opened on its own is a document: it may run nothing and load nothing.
+  'content-security-policy': "default-src 'none'; frame-ancestors *",
+} as const;
+
+export function createDashboardRoutes(options: DashboardOptions): RouteDefinition[] {
+  const { store } = options;
+  const now = options.now ?? Date.now;
+  const refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
+  const runsPerPage = options.runsPerPage ?? DEFAULT_RUNS_PER_PAGE;
+  const ordersPerPage = options.ordersPerPage ?? DEFAULT_ORDERS_PER_PAGE;
+  const layouts = new LruCache<string, GraphGeometry>(options.layoutCacheSize ?? 32);
+
+  /** Distinct forge hosts among the newest runs (a store usually holds one). */
+  async function recentHosts(): Promise<{ forge: ForgeKind; host: string }[]> {
+    const seen = new Map<string, { forge: ForgeKind; host: string }>();
+    for (const run of await store.listRuns({ limit: RECENT_RUNS })) {
+      const key = `${run.repo.forge}\n${run.repo.host.toLowerCase()}`;
+      if (!seen.has(key)) seen.set(key, { forge: run.repo.forge, host: run.repo.host });
+    }
+    return [...seen.values()];
+  }
+
+  /**
+   * The repository keys `owner/name` may mean: with `host`, that host (under the forge its runs were stored with,
+   * else both forges); without, every host the store's recent runs came from (usually exactly one).
+   */
+  async function candidateRepos(owner: string, name: string, host: string | undefined): Promise<RepoRef[]> {
+    const hosts = await recentHosts();
+    const matching = host === undefined ? hosts : hosts.filter((h) => h.host.toLowerCase() === host.toLowerCase());
+    const chosen = matching.length > 0 || host === undefined ? matching : FORGE_KINDS.map((forge) => ({ forge, host }));
+    return chosen.map((h) => ({ forge: h.forge, host: h.host, owner, name }));
+  }
+
+  /** Newest first across several repository keys, `limit` of them. */
+  async function listRepoRuns(
+    repos: readonly RepoRef[],
+    limit: number,
+    before?: { createdAt: number; runId: string },
+  ): Promise<RunRecord[]> {
+    const lists = await Promise.all(
+      repos.map((repo) => store.listRuns({ repo, limit, ...(before === undefined ? {} : { before }) })),
+    );
+    return lists
+      .flat()
+      .sort((a, b) => b.createdAt - a.createdAt || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0))
+      .slice(0, limit);
+  }
+
+  function graphFor(run: RunRecord, orders: readonly OrderRecord[]): RunPageInput['graph'] {
+    const built: OrderGraph = orderGraph(orders, {
+      order: (o) => orderPath(o.runId, o.id),
+      job: (job) => `${runPath(run.runId)}?${new URLSearchParams({ job }).toString()}#orders`,
+    });
+    if (built.kind === 'omitted') return built;
+    const key = `${run.runId}\n${graphShapeKey(built.graph)}`;
+    let geometry = layouts.get(key);
+    if (geometry === undefined) {
+      geometry = layoutGraph(built.graph);
+      layouts.set(key, geometry);
+    }
+    const counts = countStates(orders)
+      .map(([s, n]) => `${String(n)} ${stateWord(s)}`)
+      .join(', ');
+    const svg = renderGraphSvg(built.graph, geometry, {
+      title: `Order graph of ${run.workflowName}`,
+      description: `${String(orders.length)} orders (${counts}); arrows point from an order to those that need it.`,
+    });
+    return { svg, graph: built };
+  }
+
+  const runsRoute: RouteDefinition = {
+    method: 'GET',
+    pattern: RUNS_PATH,
+    async handle(req) {
+      const repoParam = req.query.get('repo')?.trim() ?? '';
+      const hostParam = req.query.get('host')?.trim() || undefined;
+      const beforeParam = req.query.get('before');
+      const limitParam = req.query.get('limit');
+      let limit = runsPerPage;
+      if (limitParam !== null) {
+        if (!/^\d{1,3}$/.test(limitParam) || Number(limitParam) < 1 || Number(limitParam) > MAX_RUNS_PER_PAGE)
+          return messagePage(400, 'Bad request', `limit must be a number from 1 to ${String(MAX_RUNS_PER_PAGE)}.`);
+        limit = Number(limitParam);
+      }
+      const before = beforeParam === null ? undefined : parseRunCursor(beforeParam);
+      if (beforeParam !== null && before === undefined)
+        return messagePage(400, 'Bad request', 'before must be a cursor from an "Older runs" link.');
+      let repo: { owner: string; name: string } | undefined;
+      if (repoParam !== '') {
+        const m = /^([^/\s]+)\/([^/\s]+)$/.exec(repoParam);
+        if (m === null) return messagePage(400, 'Bad request', 'repo must be owner/name.');
+        repo = { owner: m[1]!, name: m[2]! };
+      }
+      // One more than a page: whether there is an older page is then known without a second query.
+      const fetched =
+        repo === undefined
+          ? await store.listRuns({ limit: limit + 1, ...(before === undefined ? {} : { before }) })
+          : await listRepoRuns(await candidateRepos(repo.owner, repo.name, hostParam), limit + 1, before);
+      const runs = fetched.slice(0, limit);
+      const last = runs[runs.length - 1];
+      const hosts = new Set(runs.map((r) => `${r.repo.forge}\n${r.repo.host.toLowerCase()}`));
+      const input: RunsPageInput = {
+        runs,
+        now: now(),
+        ...(repo === undefined ? {} : { repo: `${repo.owner}/${repo.name}` }),
+        ...(hostParam === undefined ? {} : { host: hostParam }),
+        paged: before !== undefined,
+        ...(fetched.length > limit && last !== undefined ? { older: runCursor(last) } : {}),
+        limit,
+        ...(limitParam === null ? {} : { askedLimit: limit }),
+        severalHosts: hosts.size > 1,
+        refreshMs,
+      };
+      if (req.query.get('part') === 'live') return htmlResponse(200, renderRunsLive(input));
+      return htmlResponse(200, renderRunsPage(input));
+    },
+  };
+
+  const runRoute: RouteDefinition = {
+    method: 'GET',
+    pattern: `${RUNS_PATH}/:run`,
+    async handle(req, params) {
+      const runId = params.run ?? '';
+      const pageParam = req.query.get('page');
+      if (pageParam !== null && !/^[1-9]\d{0,5}$/.test(pageParam))
+        return messagePage(400, 'Bad request', 'page must be a positive number.');
+      const run = await store.getRun(runId);
+      if (run === undefined) return messagePage(404, 'Run not found', 'No run has this id (it may have expired).');
+      const orders = sortOrdersForDisplay(await store.listOrders(runId));
+      const job = req.query.get('job') ?? undefined;
+      const input: RunPageInput = {
+        run,
+        orders,
+        now: now(),
+        graph: graphFor(run, orders),
+        ...(job === undefined || job === '' ? {} : { job }),
+        page: pageParam === null ? 1 : Number(pageParam),
+        pageSize: ordersPerPage,
+        refreshMs,
+      };
+      if (req.query.get('part') === 'live') return htmlResponse(200, renderRunLive(input));
+      return htmlResponse(200, renderRunPage(input));
+    },
+  };
+
+  const orderRoute: RouteDefinition = {
+    method: 'GET',
+    pattern: `${RUNS_PATH}/:run/orders/:order`,
+    async handle(req, params) {
+      const runId = params.run ?? '';
+      const orderId = params.order ?? '';
+      const [run, order] = await Promise.all([store.getRun(runId), store.getOrder(runId, orderId)]);
+      if (run === undefined || order === undefined)
+        return messagePage(404, 'Order not found', 'No order has this id in this run (it may have expired).');
+      const needs = sortOrdersForDisplay(await store.getOrders(runId, order.needsOrders));
+      const input: OrderPageInput = { run, order, needs, now: now(), refreshMs };
+      if (req.query.get('part') === 'live') return htmlResponse(200, renderOrderLive(input));
+      return htmlResponse(200, renderOrderPage(input));
+    },
+  };
+
+  async function badge(
+    req: Parameters<RouteDefinition['handle']>[0],
+    owner: string,
+    repoSegment: string,
+    workflowSegment?: string,
+  ): Promise<RouterResponse> {
+    // `/badge/<owner>/<repo>.svg`, or `/badge/<owner>/<repo>/<workflow>.svg`: the last segment carries `.svg`.
+    const name = workflowSegment === undefined ? svgName(repoSegment) : repoSegment;
+    const workflow = workflowSegment === undefined ? undefined : svgName(workflowSegment);
+    if (name === undefined || (workflowSegment !== undefined && workflow === undefined))
+      return { status: 404, headers: BADGE_HEADERS, body: renderBadge(stateBadge('spotcheck', 'unknown')) };
+    const label = workflow ?? 'spotcheck';
+    const host = req.query.get('host')?.trim() || undefined;
+    const repos = await candidateRepos(owner, name, host);
+    const distinctHosts = new Set(repos.map((r) => r.host.toLowerCase()));
+    if (host === undefined && distinctHosts.size > 1) {
+      // Several forges share this server: which `owner/name` is meant cannot be guessed.
+      return {
+        status: 400,
+        headers: BADGE_HEADERS,
+        body: renderBadge({ label, message: 'add ?host=', color: '#9f9f9f' }),
+      };
+    }
+    const branch = req.query.get('branch')?.trim() || undefined;
+    const runs = await listRepoRuns(repos, RECENT_RUNS);
+    const state = latestBadgeState(runs, {
+      branches: branch === undefined ? DEFAULT_BADGE_BRANCHES : [branch],
+      ...(workflow === undefined ? {} : { workflow }),
+    });
+    return { status: 200, headers: BADGE_HEADERS, body: renderBadge(stateBadge(label, state)) };
+  }
+
+  const repoBadgeRoute: RouteDefinition = {
+    method: 'GET',
+    pattern: '/badge/:owner/:repo',
+    handle: (req, params) => badge(req, params.owner ?? '', params.repo ?? ''),
+  };
+  const workflowBadgeRoute: RouteDefinition = {
+    method: 'GET',
+    pattern: '/badge/:owner/:repo/:workflow',
+    handle: (req, params) => badge(req, params.owner ?? '', params.repo ?? '', params.workflow ?? ''),
+  };
+
+  const homeRoute: RouteDefinition = {
+    method: 'GET',
+    pattern: '/',
+    handle: () => Promise.resolve({ status: 302, headers: { location: RUNS_PATH }, body: '' }),
+  };
+
+  return [homeRoute, runsRoute, runRoute, orderRoute, repoBadgeRoute, workflowBadgeRoute];
+}
+
+/** `app.svg` → `app`; undefined without the extension. */
+function svgName(segment: string): string | undefined {
+  return segment.endsWith('.svg') && segment.length > 4 ? segment.slice(0, -4) : undefined;
+}
+
+/** A small least-recently-used map (a Map keeps insertion order; a hit is re-inserted at the end). */
+class LruCache<K, V> {
+  readonly #max: number;
+  readonly #map = new Map<K, V>();
+  constructor(max: number) {
+    this.#max = Math.max(1, max);
+  }
+  get(key: K): V | undefined {
+    const value = this.#map.get(key);
+    if (value !== undefined) {
+      this.#map.delete(key);
+      this.#map.set(key, value);
+    }
+    return value;
+  }
+  set(key: K, value: V): void {
+    this.#map.delete(key);
+    this.#map.set(key, value);
+    while (this.#map.size > this.#max) this.#map.delete(this.#map.keys().next().value as K);
+  }
+}
