@@ -1,5 +1,6 @@
 import type { Benchmark } from './benchmark.ts';
 import { engineBenchmark } from './engine.bench.ts';
+import { serveBenchmark } from './serve.bench.ts';
 
 /** Every benchmark `npm run bench` runs, in this order (BENCHMARKS.md keeps it). */
-export const BENCHMARKS: readonly Benchmark[] = [engineBenchmark];
+export const BENCHMARKS: readonly Benchmark[] = [engineBenchmark, serveBenchmark];
