@@ -346,7 +346,7 @@ describe('GET /runs/:run', () => {
     expect(res.body).toContain('href="/runs/big?job=test#orders"');
     expect(res.body).toContain('test ×120');
     expect(res.body.match(/<tr data-order=/g)).toHaveLength(50);
-    expect(res.body).toContain('Orders, page 1 of 3');
+    expect(res.body).toContain('Every order, in plan order, page 1 of 3');
     expect(res.body).toContain('href="/runs/big?page=2#orders" rel="next"');
     const job = await get(router, '/runs/big?job=test&page=3');
     expect(job.body).toContain('Orders of job test, page 3 of 3');
@@ -382,7 +382,7 @@ describe('GET /runs/:run', () => {
       'The graph is not shown: the graph is not drawn for more than 256 nodes (this run has 5000 jobs); the table lists every order.',
     );
     expect(r5000.body.match(/<tr data-order=/g)).toHaveLength(256);
-    expect(r5000.body).toContain('Orders, page 1 of 20');
+    expect(r5000.body).toContain('Every order, in plan order, page 1 of 20');
   }, 120_000);
 
   it("answers the sticky comment's dashboard link (`<publicUrl>/runs/<encoded run id>`), whatever the id holds", async () => {

@@ -63,8 +63,9 @@ dl.facts dd{margin-bottom:6px}
 table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}
 table.stack tr{border-bottom:1px solid var(--border);padding:6px 0}
-table.stack td{border:0;padding:2px 4px;display:flex;gap:10px}
-table.stack td::before{content:attr(data-label);flex:0 0 6.5em;color:var(--muted)}
+table.stack caption{display:block}
+table.stack td{border:0;padding:2px 4px 2px 7.5em;position:relative;min-height:1.6em}
+table.stack td::before{content:attr(data-label);position:absolute;left:4px;width:6.5em;color:var(--muted)}
 table.stack td:empty{display:none}
 }
 `;

@@ -41,14 +41,18 @@ function hasLog(o: OrderRecord): boolean {
   return o.dispatchedAt !== undefined || o.startedAt !== undefined;
 }
 
+/** The runner kind, and the `runs-on` label when it says something else. Empty before a route was chosen. */
+function runnerCell(o: OrderRecord): SafeHtml | string {
+  if (o.runner === undefined) return '';
+  return o.runner === o.runsOn ? o.runner : html`${o.runner} <span class="note">(${o.runsOn})</span>`;
+}
+
 function orderRow(o: OrderRecord, now: number): SafeHtml {
   const ms = orderDurationMs(o, now);
   return html`<tr data-order="${o.id}" data-state="${o.state}">
     <td data-label="State">${stateLabel(o.state, 'order')}</td>
     <td data-label="Order"><a href="${orderPath(o.runId, o.id)}">${o.name}</a></td>
-    <td data-label="Runner">
-      ${o.runner ?? ''}${o.runner === undefined || o.runner === o.runsOn ? '' : html` <span class="note">(${o.runsOn})</span>`}
-    </td>
+    <td data-label="Runner">${runnerCell(o)}</td>
     <td data-label="Duration" class="num">${ms === undefined ? '' : formatDuration(ms)}</td>
     <td data-label="Why">${o.reason ?? ''}</td>
     <td data-label="Log">${hasLog(o) ? html`<a href="${orderLogPath(o.runId, o.id)}">plain log</a>` : ''}</td>
@@ -100,7 +104,7 @@ export function renderRunLive(input: RunPageInput): SafeHtml {
       ? html`<p>${input.job === undefined ? 'This run has no orders.' : 'No order of this job.'}</p>`
       : html`<table class="stack">
           <caption>
-            ${input.job === undefined ? 'Orders' : `Orders of job ${input.job}`}${pages > 1 ? `, page ${String(page)} of ${String(pages)}` : ''}
+            ${input.job === undefined ? 'Every order, in plan order' : `Orders of job ${input.job}`}${pages > 1 ? `, page ${String(page)} of ${String(pages)}` : ''}
           </caption>
           <thead>
             <tr>
