@@ -28,7 +28,7 @@ function s3Error(name: string, status: number): S3ServiceException {
 function memoryBucket(client: S3Client) {
   const objects = new Map<string, Buffer>();
   const mock = mockClient(client);
-  const hooks: { beforePut?: (key: string) => void } = {};
+  const hooks: { beforePut?: ((key: string) => void) | undefined } = {};
   mock.on(PutObjectCommand).callsFake((input: { Bucket: string; Key: string; Body?: string; IfNoneMatch?: string }) => {
     expect(input.Bucket).toBe(BUCKET);
     hooks.beforePut?.(input.Key);
