@@ -236,6 +236,9 @@ export class SpotcheckStack extends Stack {
       description: 'spotcheck: webhooks, agent callbacks, log pages, dashboard',
       createDefaultStage: true,
     });
+    const orgGiven = new CfnCondition(this, 'OrgGiven', {
+      expression: Fn.conditionNot(Fn.conditionEquals(org.valueAsString, '')),
+    });
     const useApiUrl = new CfnCondition(this, 'UseApiUrl', {
       expression: Fn.conditionEquals(publicUrl.valueAsString, ''),
     });
@@ -264,6 +267,8 @@ export class SpotcheckStack extends Stack {
         limits: { retentionDays },
       },
       { instanceTypes: instanceTypes.valueAsList, subnets: subnetIds.valueAsList },
+      // `org` only when given: the config loader refuses an empty one.
+      Fn.conditionIf(orgGiven.logicalId, Fn.join('', [',"org":"', org.valueAsString, '"']), '').toString(),
     );
     const environment: Record<string, string> = {
       APP_ID: appId.valueAsString,
@@ -271,8 +276,6 @@ export class SpotcheckStack extends Stack {
       APP_SLUG: appSlug.valueAsString,
       GITEA_URL: giteaUrl.valueAsString,
       PUBLIC_URL: publicBase,
-      // Empty means unset, as for GHE_HOST and APP_SLUG.
-      SPOTCHECK_ORG: org.valueAsString,
       SPOTCHECK_TABLE: table.tableName,
       SPOTCHECK_LOG_BUCKET: bucket.bucketName,
       SPOTCHECK_SECRETS_ARN: secret.secretArn,
@@ -461,8 +464,13 @@ const LIST_MARK = { instanceTypes: '@@spotcheck-instance-types@@', subnets: '@@s
  * would do it with a custom resource — a Lambda run at deploy time — which this text does not need. The values
  * joined are ids and instance types, which hold no `"` to escape.
  */
-function renderOperatorConfig(config: unknown, lists: Record<keyof typeof LIST_MARK, string[]>): string {
+function renderOperatorConfig(
+  config: unknown,
+  lists: Record<keyof typeof LIST_MARK, string[]>,
+  extraMembers: string,
+): string {
   let text = JSON.stringify(config);
+  text = `${text.slice(0, -1)}${extraMembers}}`;
   for (const [key, mark] of Object.entries(LIST_MARK) as [keyof typeof LIST_MARK, string][]) {
     text = text.replace(mark, Fn.join('","', lists[key]));
   }

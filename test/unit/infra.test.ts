@@ -150,6 +150,7 @@ describe('Lambdas', () => {
     const variables = (resources[id]!.Properties!.Environment as { Variables: Json }).Variables;
     const text = resolve(variables.SPOTCHECK_CONFIG_JSON, {
       RunnerAmiId: 'ami-0123456789abcdef0',
+      Org: 'octo-org',
       RunnerInstanceTypes: ['m7i.large', 'm6i.large'],
       RunnerSubnetIds: ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'],
       'AWS::Region': 'eu-west-1',
@@ -160,6 +161,7 @@ describe('Lambdas', () => {
       .replace(/"RunnerInstanceProfile[A-Za-z0-9]*\.Arn-value"/, '"arn:aws:iam::123456789012:instance-profile/runner"');
     const config = parseConfig(withIds, 'SPOTCHECK_CONFIG_JSON');
     expect(config.store).toMatchObject({ kind: 'dynamodb', region: 'eu-west-1' });
+    expect(config.org).toBe('octo-org');
     expect([...config.routes.keys()].sort()).toEqual(['codebuild', 'spot']);
     expect(config.routes.get('spot')?.settings).toMatchObject({
       subnets: ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'],
@@ -413,6 +415,7 @@ describe('IAM', () => {
     ['runners/spot.ts', 'ec2', []],
     ['runners/janitor.ts', 'ec2', []],
     ['runners/codebuild.ts', 'codebuild', []],
+    ['src/server/s3-log-store.ts', 's3', []],
   ])('%s: every command it sends is allowed', (file, service, notNeeded) => {
     const source = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
     const commands = [...new Set([...source.matchAll(/new (\w+)Command\(/g)].map((m) => m[1]!))];
@@ -424,6 +427,9 @@ describe('IAM', () => {
       Delete: 'DeleteItem',
       BatchGet: 'BatchGetItem',
       BatchWrite: 'BatchWriteItem',
+      // S3 authorizes HeadObject by s3:GetObject and ListObjectsV2 by s3:ListBucket (Service Authorization Reference).
+      HeadObject: 'GetObject',
+      ListObjectsV2: 'ListBucket',
     };
     const granted = new Set(runtimeStatements().flatMap(actionsOf));
     const serviceOf = (command: string): string => (/Build/.test(command) ? 'codebuild' : service);
