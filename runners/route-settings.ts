@@ -30,6 +30,13 @@ export interface SpotSettings {
   /** Name or ARN of the instance profile. */
   readonly instanceProfile?: string;
   readonly region?: string;
+  /**
+   * Capacity mode (src/capacity/): this route also launches ephemeral forge runners (act_runner, GitHub's JIT
+   * runner) for Gitea Actions / GitHub Actions jobs whose `runs-on` names the label. Absent means false.
+   */
+  readonly capacity?: boolean;
+  /** Capacity mode: a runner that has not picked up a job this long after launch is terminated (default 20). */
+  readonly idleMinutes?: number;
 }
 
 export interface CodeBuildSettings {
@@ -101,6 +108,8 @@ const SPOT_KEYS = [
   'rootDeviceName',
   'instanceProfile',
   'region',
+  'capacity',
+  'idleMinutes',
 ] as const;
 const CODEBUILD_KEYS = ['project', 'computeType', 'image', 'timeoutMinutes', 'region'] as const;
 
@@ -204,6 +213,9 @@ function parseSpot(raw: Readonly<Record<string, unknown>>, where: string, errors
     errors,
   );
   const region = optionalMatch(raw.region, REGION, `${where}.region`, 'an AWS region ("eu-west-1")', errors);
+  const capacity = raw.capacity ?? false;
+  if (typeof capacity !== 'boolean') errors.push(`${where}.capacity: must be true or false`);
+  const idleMinutes = wholeNumber(raw.idleMinutes, 1, MAX_LIFETIME_MINUTES_LIMIT, `${where}.idleMinutes`, errors);
   if (errors.length > 0) return undefined;
   return {
     instanceTypes,
@@ -217,6 +229,8 @@ function parseSpot(raw: Readonly<Record<string, unknown>>, where: string, errors
     ...(rootVolumeGiB === undefined ? {} : { rootVolumeGiB }),
     ...(instanceProfile === undefined ? {} : { instanceProfile }),
     ...(region === undefined ? {} : { region }),
+    ...(capacity === true ? { capacity: true } : {}),
+    ...(idleMinutes === undefined ? {} : { idleMinutes }),
   };
 }
 

@@ -91,3 +91,54 @@ export function checkedUrl(raw: string): string {
 function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
+
+/** The capacity launcher the AMI installs (ami/capacity-runner.sh): exchanges the token, starts the forge runner. */
+export const DEFAULT_CAPACITY_COMMAND: readonly string[] = ['/opt/spotcheck/capacity/capacity-runner'];
+
+export interface CapacityUserDataInput {
+  /** `<public URL>/api/capacity/bootstrap`. */
+  readonly bootstrapUrl: string;
+  readonly bootstrapToken: string;
+  readonly maxLifetimeMinutes: number;
+  /** Which runner the launcher starts: GitHub's actions runner (JIT config) or Gitea's act_runner (`--ephemeral`). */
+  readonly forge: 'github' | 'gitea';
+  readonly command?: readonly string[];
+  readonly runnerUser?: string;
+}
+
+/**
+ * The boot script of a capacity-mode instance (src/capacity/): an ephemeral forge runner for one job. Like
+ * `renderUserData`, it carries no secret: the one-time bootstrap token is exchanged by the launcher for the forge's
+ * registration (GitHub's just-in-time config, Gitea's registration token), which never touches user data. The EXIT
+ * trap powers the instance off however the runner ends (InstanceInitiatedShutdownBehavior=terminate makes that a
+ * termination); the lifetime cap holds if the runner hangs.
+ */
+export function renderCapacityUserData(input: CapacityUserDataInput): RenderedUserData {
+  const url = checkedUrl(input.bootstrapUrl);
+  if (!TOKEN.test(input.bootstrapToken)) throw new TypeError('the bootstrap token must be base64url (16–512 chars)');
+  const minutes = input.maxLifetimeMinutes;
+  if (!Number.isInteger(minutes) || minutes < 1) throw new TypeError('maxLifetimeMinutes must be a positive integer');
+  if (input.forge !== 'github' && input.forge !== 'gitea') throw new TypeError('the forge must be github or gitea');
+  const command = input.command ?? DEFAULT_CAPACITY_COMMAND;
+  if (command.length === 0 || !command.every((arg) => ARGUMENT.test(arg)))
+    throw new TypeError('the launcher command must be plain words (letters, digits, _ . / : = @ + -)');
+  const user = input.runnerUser ?? DEFAULT_AGENT_USER;
+  if (!USER.test(user)) throw new TypeError('the runner user must be a plain user name');
+  const script = [
+    '#!/bin/bash',
+    '# spotcheck capacity runner bootstrap. No secret here: the token below is single-use and short-lived.',
+    'set -euo pipefail',
+    // One job, then gone: whatever way this script ends, the instance powers off (and so terminates).
+    "trap 'shutdown -h now' EXIT",
+    `shutdown -h +${minutes} 'spotcheck: maximum lifetime reached' || true`,
+    `install -d -o ${user} -m 0700 ${AGENT_WORKDIR}`,
+    `SPOTCHECK_BOOTSTRAP_URL=${shellQuote(url)} SPOTCHECK_BOOTSTRAP_TOKEN=${shellQuote(input.bootstrapToken)} \\`,
+    `  SPOTCHECK_FORGE=${input.forge} SPOTCHECK_WORKDIR=${AGENT_WORKDIR} \\`,
+    `  runuser -u ${user} -- ${command.join(' ')} || echo "spotcheck capacity runner exited with $?"`,
+    '',
+  ].join('\n');
+  const base64 = Buffer.from(script, 'utf8').toString('base64');
+  if (base64.length > MAX_USER_DATA_BASE64_BYTES)
+    throw new RangeError(`user data is ${base64.length} bytes base64, over the ${MAX_USER_DATA_BASE64_BYTES} limit`);
+  return { script, base64 };
+}

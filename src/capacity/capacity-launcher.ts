@@ -1,0 +1,185 @@
+/**
+ * Launches and ends capacity-mode instances on EC2: the Spot runner's candidates (instance type × subnet in the
+ * operator's order, then on demand when allowed) and its safety settings (IMDSv2 with hop limit 1, encrypted root
+ * volume, power-off = terminate, one-time Spot), with capacity tags instead of run/order tags: `<prefix>:capacity`
+ * names the runner, so the order janitor (which sweeps `<prefix>:run`) never judges these by orders, and the
+ * capacity sweep finds them. ClientToken per runner and candidate (EC2 API reference, "Ensuring idempotency").
+ */
+import { createHash } from 'node:crypto';
+import {
+  DescribeInstancesCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+  type EC2Client,
+  type RunInstancesCommandInput,
+} from '@aws-sdk/client-ec2';
+import type { SpotSettings } from '../../runners/route-settings.ts';
+import { candidatesOf, classifyCapacityError, codeOf } from './capacity-ec2.ts';
+
+export const CAPACITY_TAG = 'spotcheck:capacity';
+export const CAPACITY_EXPIRES_TAG = 'spotcheck:capacity-expires';
+
+export interface CapacityInstance {
+  readonly instanceId: string;
+  readonly launchedAt: number;
+  readonly state: string;
+  readonly runnerName: string | undefined;
+}
+
+export type LaunchOutcome =
+  | { readonly ok: true; readonly instanceId: string; readonly instanceType: string; readonly market: string }
+  | { readonly ok: false; readonly retryable: boolean; readonly reason: string };
+
+export async function launchCapacityInstance(
+  ec2: EC2Client,
+  settings: SpotSettings,
+  runner: { readonly name: string; readonly userData: string; readonly expires: string; readonly label: string },
+): Promise<LaunchOutcome> {
+  const failures: string[] = [];
+  let retryable = false;
+  for (const candidate of candidatesOf(settings)) {
+    const token = createHash('sha256')
+      .update(JSON.stringify([runner.name, candidate.market, candidate.instanceType, candidate.subnet]))
+      .digest('hex');
+    const tags = [
+      { Key: CAPACITY_TAG, Value: runner.name },
+      { Key: CAPACITY_EXPIRES_TAG, Value: runner.expires },
+      { Key: 'Name', Value: `spotcheck capacity ${runner.label} ${runner.name}`.slice(0, 256) },
+    ];
+    const input: RunInstancesCommandInput = {
+      MinCount: 1,
+      MaxCount: 1,
+      ClientToken: token,
+      InstanceType: candidate.instanceType as RunInstancesCommandInput['InstanceType'],
+      SubnetId: candidate.subnet,
+      ...(settings.securityGroups.length > 0 ? { SecurityGroupIds: [...settings.securityGroups] } : {}),
+      ...(settings.ami === undefined ? {} : { ImageId: settings.ami }),
+      ...(settings.launchTemplate === undefined
+        ? {}
+        : {
+            LaunchTemplate: {
+              Version: settings.launchTemplate.version,
+              ...(settings.launchTemplate.id === undefined ? {} : { LaunchTemplateId: settings.launchTemplate.id }),
+              ...(settings.launchTemplate.name === undefined
+                ? {}
+                : { LaunchTemplateName: settings.launchTemplate.name }),
+            },
+          }),
+      ...(settings.instanceProfile === undefined
+        ? {}
+        : {
+            IamInstanceProfile: settings.instanceProfile.startsWith('arn:')
+              ? { Arn: settings.instanceProfile }
+              : { Name: settings.instanceProfile },
+          }),
+      UserData: runner.userData,
+      MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1, HttpEndpoint: 'enabled' },
+      InstanceInitiatedShutdownBehavior: 'terminate',
+      BlockDeviceMappings: [
+        {
+          DeviceName: settings.rootDeviceName,
+          Ebs: {
+            Encrypted: true,
+            DeleteOnTermination: true,
+            VolumeType: 'gp3',
+            ...(settings.rootVolumeGiB === undefined ? {} : { VolumeSize: settings.rootVolumeGiB }),
+          },
+        },
+      ],
+      TagSpecifications: [
+        { ResourceType: 'instance', Tags: tags },
+        { ResourceType: 'volume', Tags: tags },
+      ],
+      ...(candidate.market === 'spot'
+        ? {
+            InstanceMarketOptions: {
+              MarketType: 'spot',
+              SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' },
+            },
+          }
+        : {}),
+    };
+    const where = `${candidate.market} ${candidate.instanceType} in ${candidate.subnet}`;
+    try {
+      const out = await ec2.send(new RunInstancesCommand(input));
+      const id = out.Instances?.[0]?.InstanceId;
+      if (id !== undefined)
+        return { ok: true, instanceId: id, instanceType: candidate.instanceType, market: candidate.market };
+      return { ok: false, retryable: true, reason: 'RunInstances returned no instance' };
+    } catch (error) {
+      const kind = classifyCapacityError(error);
+      if (kind === 'mismatch') {
+        // This candidate launched for this runner already (another bootstrap token in its user data): adopt it.
+        const earlier = await ec2.send(
+          new DescribeInstancesCommand({ Filters: [{ Name: 'client-token', Values: [token] }] }),
+        );
+        const id = earlier.Reservations?.[0]?.Instances?.[0]?.InstanceId;
+        if (id !== undefined)
+          return { ok: true, instanceId: id, instanceType: candidate.instanceType, market: candidate.market };
+        return { ok: false, retryable: true, reason: `${where}: the client token is taken but no instance carries it` };
+      }
+      if (kind === 'capacity' || kind === 'candidate') {
+        retryable ||= kind === 'capacity';
+        failures.push(`${where}: ${codeOf(error) ?? 'error'}`);
+        continue;
+      }
+      return {
+        ok: false,
+        retryable: kind === 'transient',
+        reason: `EC2 refused the launch: ${codeOf(error) ?? 'error'}`,
+      };
+    }
+  }
+  return { ok: false, retryable, reason: `no candidate launched (${failures.join('; ')})` };
+}
+
+/** Every live capacity instance (pending or running), with its runner name and launch time. */
+export async function listCapacityInstances(ec2: EC2Client): Promise<CapacityInstance[]> {
+  const found: CapacityInstance[] = [];
+  let token: string | undefined;
+  do {
+    const out = await ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: 'tag-key', Values: [CAPACITY_TAG] },
+          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+        ],
+        MaxResults: 1000,
+        ...(token === undefined ? {} : { NextToken: token }),
+      }),
+    );
+    for (const reservation of out.Reservations ?? [])
+      for (const i of reservation.Instances ?? []) {
+        if (i.InstanceId === undefined) continue;
+        found.push({
+          instanceId: i.InstanceId,
+          launchedAt: i.LaunchTime?.getTime() ?? 0,
+          state: i.State?.Name ?? 'unknown',
+          runnerName: i.Tags?.find((t) => t.Key === CAPACITY_TAG)?.Value,
+        });
+      }
+    token = out.NextToken;
+  } while (token !== undefined && token !== '');
+  return found;
+}
+
+/** Whether an instance is still pending or running; an id EC2 does not know is gone. */
+export async function isInstanceAlive(ec2: EC2Client, instanceId: string): Promise<boolean> {
+  try {
+    const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const state = out.Reservations?.[0]?.Instances?.[0]?.State?.Name;
+    return state === 'pending' || state === 'running';
+  } catch (error) {
+    if (codeOf(error)?.startsWith('InvalidInstanceID')) return false;
+    throw error;
+  }
+}
+
+/** Terminating a gone instance is not an error. */
+export async function terminateCapacityInstance(ec2: EC2Client, instanceId: string): Promise<void> {
+  try {
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+  } catch (error) {
+    if (!codeOf(error)?.startsWith('InvalidInstanceID')) throw error;
+  }
+}

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import type { Route } from '../../runners/runner.ts';
+import { parseRouteSettings } from '../../runners/route-settings.ts';
+import { renderCapacityUserData } from '../../runners/user-data.ts';
+import { toCapacityJobEvent } from '../../src/capacity/capacity-events.ts';
+import { decideCapacity } from '../../src/capacity/capacity-routes.ts';
+import { planCapacityRunners, readCapacityWorkflow } from '../../src/capacity/capacity-workflows.ts';
+import { githubExample } from '../helpers/webhook-examples.ts';
+
+const SPOT = { instanceTypes: ['m7i.large'], subnets: ['subnet-0123456789abcdef0'], ami: 'ami-0123456789abcdef0' };
+const routes = new Map<string, Route>([
+  ['gpu', { label: 'gpu', runner: 'spot', settings: { ...SPOT, capacity: true } }],
+  ['big', { label: 'big', runner: 'spot', settings: SPOT }],
+  ['host', { label: 'host', runner: 'skip', settings: {} }],
+  ['self-hosted', { label: 'self-hosted', runner: 'local', settings: {} }],
+]);
+
+describe('decideCapacity', () => {
+  it.each([
+    [['self-hosted', 'linux', 'gpu'], 'launch'],
+    [['GPU'], 'launch'],
+    [['gpu', 'host'], 'skip'],
+    [['host'], 'skip'],
+    [['big'], 'ignore'],
+    [['ubuntu-latest'], 'ignore'],
+    [['self-hosted'], 'ignore'],
+    [[], 'ignore'],
+  ] as const)('%j → %s', (labels, kind) => {
+    expect(decideCapacity(labels, routes).kind).toBe(kind);
+  });
+});
+
+describe('route settings', () => {
+  it('takes capacity and idleMinutes on spot routes and checks them', () => {
+    const ok = parseRouteSettings({
+      label: 'gpu',
+      runner: 'spot',
+      settings: { ...SPOT, capacity: true, idleMinutes: 5 },
+    });
+    expect(ok).toMatchObject({ ok: true, settings: { spot: { capacity: true, idleMinutes: 5 } } });
+    const bad = parseRouteSettings({
+      label: 'gpu',
+      runner: 'spot',
+      settings: { ...SPOT, capacity: 'yes', idleMinutes: 0 },
+    });
+    expect(bad.ok ? [] : bad.errors).toEqual([
+      'routes.gpu.capacity: must be true or false',
+      'routes.gpu.idleMinutes: must be a whole number from 1 to 10080',
+    ]);
+  });
+});
+
+describe('readCapacityWorkflow + planCapacityRunners', () => {
+  const text = `
+name: ci
+on:
+  push:
+    branches: [main]
+    paths: ['src/**']
+jobs:
+  build:
+    runs-on: gpu
+    steps:
+      - uses: actions/checkout@v4
+      - run: make
+  test:
+    runs-on: \${{ matrix.os }}
+    strategy: { matrix: { os: [gpu, big], shard: [1, 2] } }
+    services: { db: { image: postgres } }
+    steps: [{ run: make test }]
+  deploy:
+    runs-on: [self-hosted, host]
+    steps: [{ run: ./deploy }]
+  call:
+    uses: ./.gitea/workflows/other.yml
+`;
+  const wf = readCapacityWorkflow('.gitea/workflows/ci.yml', text)!;
+  it('reads jobs leniently (uses:, services: are no errors), one label set per matrix cell', () => {
+    expect(wf.jobs.map((j) => [j.id, j.runners])).toEqual([
+      ['build', [['gpu']]],
+      ['test', [['gpu'], ['gpu'], ['big'], ['big']]],
+      ['deploy', [['self-hosted', 'host']]],
+    ]);
+  });
+  it.each([
+    ['refs/heads/main', ['src/a.ts'], 6],
+    ['refs/heads/main', ['docs/a.md'], 0],
+    ['refs/heads/dev', ['src/a.ts'], 0],
+    ['refs/heads/main', null, 6],
+  ] as const)('push to %s changing %j plans %i runners', (ref, files, count) => {
+    expect(planCapacityRunners([wf], { kind: 'push', ref, deleted: false, changedFiles: files })).toHaveLength(count);
+  });
+  it('is not a workflow without jobs, or with bad YAML', () => {
+    expect(readCapacityWorkflow('x.yml', 'on: push')).toBeUndefined();
+    expect(readCapacityWorkflow('x.yml', 'on: [')).toBeUndefined();
+  });
+});
+
+describe('toCapacityJobEvent', () => {
+  it('reads GitHub examples (@octokit/webhooks-examples)', () => {
+    const queued = githubExample('workflow_job', (p) => p.action === 'queued');
+    expect(toCapacityJobEvent('github', 'github.com', queued)).toMatchObject({
+      action: 'queued',
+      installationId: 3456996,
+      repo: { forge: 'github', owner: 'Octocoders', name: 'Hello-World' },
+      labels: ['ubuntu-latest'],
+    });
+  });
+  it('reads the Gitea shape (owner.login, no installation) and refuses odd payloads', () => {
+    const gitea = {
+      action: 'queued',
+      workflow_job: { id: 7, run_id: 3, labels: ['gpu'], status: 'queued', runner_id: 0, runner_name: '' },
+      repository: { name: 'app', owner: { login: 'acme', username: 'acme' } },
+      sender: { login: 'dev' },
+    };
+    expect(toCapacityJobEvent('gitea', 'Gitea.example.org', gitea)).toEqual({
+      action: 'queued',
+      repo: { forge: 'gitea', host: 'gitea.example.org', owner: 'acme', name: 'app' },
+      jobId: 7,
+      runId: 3,
+      labels: ['gpu'],
+    });
+    expect(toCapacityJobEvent('gitea', 'h', { action: 'deleted' })).toHaveProperty('ignore');
+    expect(toCapacityJobEvent('gitea', 'h', { ...gitea, workflow_job: { id: 'x' } })).toHaveProperty('ignore');
+  });
+});
+
+describe('renderCapacityUserData', () => {
+  it('carries the one-time token and an EXIT trap, and refuses anything shell-unsafe', () => {
+    const { script } = renderCapacityUserData({
+      bootstrapUrl: 'https://ci.example.org/api/capacity/bootstrap',
+      bootstrapToken: 'A'.repeat(43),
+      maxLifetimeMinutes: 60,
+      forge: 'gitea',
+    });
+    expect(script).toContain("trap 'shutdown -h now' EXIT");
+    expect(script).toContain('SPOTCHECK_FORGE=gitea');
+    expect(() =>
+      renderCapacityUserData({
+        bootstrapUrl: 'https://x/',
+        bootstrapToken: "a'; rm -rf /",
+        maxLifetimeMinutes: 1,
+        forge: 'github',
+      }),
+    ).toThrow();
+  });
+});
