@@ -35,6 +35,7 @@ import { createGithubWebhookRoute, deliveryClaimKey, GITHUB_WEBHOOK_PATH } from 
 import { createHealthRoute } from './server/health-route.ts';
 import { createFileLogStore, type LogStore } from './server/log-store.ts';
 import { createLogRoute } from './server/log-route.ts';
+import { createDashboardRoutes } from './server/dashboard/dashboard-routes.ts';
 import {
   createMetrics,
   instrumentReporter,
@@ -448,6 +449,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       now,
     }),
     createLogRoute({ store, logs, now }),
+    ...createDashboardRoutes({ store, now }),
     createHealthRoute({ store }),
     createMetricsRoute({ metrics }),
   ];
