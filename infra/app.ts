@@ -62,6 +62,7 @@ new SpotcheckStack(app, typeof stackName === 'string' ? stackName : 'Spotcheck',
     httpHandler: `${LAMBDA_BUNDLES.http}.handler`,
     scheduledHandler: `${LAMBDA_BUNDLES.scheduled}.handler`,
   },
-  runnerSsm: app.node.tryGetContext('spotcheck:runnerSsm') === true,
+  // `-c spotcheck:runnerSsm=true` on the command line gives the string, cdk.json the boolean.
+  runnerSsm: String(app.node.tryGetContext('spotcheck:runnerSsm')) === 'true',
 });
 app.synth();
