@@ -41,5 +41,8 @@ export async function serveCommand(io: ServeIo): Promise<number> {
     }));
   logger.info('stopping');
   await server.close();
+  // Everything spotcheck owns is closed; a library timer (an HTTP agent's keep-alive, a rate limiter's clock) must
+  // not keep a stopped server alive past a container's stop timeout.
+  if (io.stopped === undefined) setTimeout(() => process.exit(0), 2000).unref();
   return 0;
 }
