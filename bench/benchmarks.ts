@@ -1,7 +1,8 @@
 import type { Benchmark } from './benchmark.ts';
 import { dashboardBenchmark } from './dashboard.bench.ts';
 import { engineBenchmark } from './engine.bench.ts';
+import { lambdaBenchmark } from './lambda.bench.ts';
 import { serveBenchmark } from './serve.bench.ts';
 
 /** Every benchmark `npm run bench` runs, in this order (BENCHMARKS.md keeps it). */
-export const BENCHMARKS: readonly Benchmark[] = [engineBenchmark, serveBenchmark, dashboardBenchmark];
+export const BENCHMARKS: readonly Benchmark[] = [engineBenchmark, serveBenchmark, dashboardBenchmark, lambdaBenchmark];

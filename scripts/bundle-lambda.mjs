@@ -3,13 +3,13 @@
  * Bundles the two Lambda handlers (src/entrypoints/lambda.ts → dist/lambda/lambda.mjs, scheduled.ts →
  * dist/lambda/scheduled.mjs) with esbuild: ESM for nodejs22.x, minified, no source maps.
  *
- * The AWS SDK v3 is bundled, not left to the runtime's copy. Measured both ways (bench/lambda.bench.ts; by hand
- * on the build machine): with `@aws-sdk/*` and `@smithy/*` external, lambda.mjs is 0.79 MB (0.24 MB gzip) instead
- * of 2.67 MB (0.71 MB gzip) — but the cold import is slower, 1.6–2.0 s instead of 1.2 s, because the SDK then
- * loads from hundreds of separate files instead of one parsed bundle; and the clients' versions would be whatever
- * the runtime ships, updated on AWS's schedule, not the pinned 3.1169 the tests run against. Lambda's 50 MB zip
- * limit is far away either way. One exception: `@aws-sdk/client-secrets-manager`, which the project does not
- * depend on, comes from the runtime at cold start (src/entrypoints/lambda-app.ts).
+ * The AWS SDK v3 is bundled, not left to the runtime's copy. Measured both ways (bench/lambda.bench.ts, on the
+ * build machine, node start-up subtracted): with `@aws-sdk/*` and `@smithy/*` external, lambda.mjs is 0.85 MB
+ * (0.26 MB gzip) instead of 2.7 MB (0.72 MB gzip) — but its cold import takes 0.9–1.3 s instead of 0.38 s, because
+ * the SDK then loads from hundreds of separate files instead of one parsed bundle; and the clients' versions would
+ * be whatever the runtime ships, updated on AWS's schedule, not the pinned ones the tests run against. Lambda's
+ * 50 MB package quota is far away either way. One exception: `@aws-sdk/client-secrets-manager`, which the project
+ * does not depend on, comes from the runtime at cold start (src/entrypoints/lambda-app.ts).
  *
  * Usage: node scripts/bundle-lambda.mjs [--aws-sdk=external] [--outdir=dir] [--json]
  */
