@@ -8,6 +8,15 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { Probot, type ProbotOctokit } from 'probot';
 import { registerHandlers } from '../handlers/index.ts';
+import { registerWorkflowJobHandler } from '../handlers/workflow-job.ts';
+import {
+  createCapacityBootstrapRoute,
+  createGiteaCapacityWebhookRoute,
+  CAPACITY_BOOTSTRAP_PATH,
+} from './capacity/capacity-http.ts';
+import { createGiteaCapacityForge, createGitHubCapacityForge } from './capacity/capacity-forge.ts';
+import { createCapacityManager } from './capacity/capacity-manager.ts';
+import { capacityRoutes } from './capacity/capacity-routes.ts';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createJanitor } from '../runners/janitor.ts';
@@ -413,8 +422,32 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       );
     },
   });
+  // Capacity mode (src/capacity/): only when a route is marked `capacity: true`.
+  const capacity =
+    capacityRoutes(config.routes).size === 0
+      ? undefined
+      : createCapacityManager({
+          store,
+          routes: config.routes,
+          forgeFor: (forge) =>
+            forge === 'github'
+              ? probot && createGitHubCapacityForge((id) => probot.auth(id))
+              : giteaSettings &&
+                createGiteaCapacityForge({
+                  baseUrl: giteaSettings.url,
+                  token: giteaSettings.token,
+                  ...(options.giteaFetch ? { fetch: options.giteaFetch } : {}),
+                }),
+          ec2: (region) => memo(ec2Clients, region, () => new EC2Client(region ? { region } : {})),
+          bootstrapUrl: `${config.publicUrl.replace(/\/+$/, '')}${CAPACITY_BOOTSTRAP_PATH}`,
+          clock: now,
+          logger: logger.child({ name: 'capacity' }),
+        });
   if (probot && appSlug) {
-    await probot.load((app) => registerHandlers(app, (intent) => inbox.accept(intent), { appSlug, now }));
+    await probot.load((app) => {
+      registerHandlers(app, (intent) => inbox.accept(intent), { appSlug, now });
+      if (capacity && github) registerWorkflowJobHandler(app, capacity, { host: github.host });
+    });
   }
 
   const routes = [
@@ -427,6 +460,18 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
             host: gitea.host,
             onIntent: (intent) => inbox.accept(intent),
             botLogin: giteaBot,
+            now,
+          }),
+        ]
+      : []),
+    ...(capacity ? [createCapacityBootstrapRoute(capacity)] : []),
+    ...(capacity && gitea && giteaSettings
+      ? [
+          createGiteaCapacityWebhookRoute({
+            secret: giteaSettings.webhookSecret,
+            host: gitea.host,
+            store,
+            manager: capacity,
             now,
           }),
         ]
@@ -462,6 +507,10 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     await orchestrator.tick();
     const reconciled = await inbox.reconcile();
     const swept = await janitor?.sweep();
+    if (capacity) {
+      await capacity.reconcile().catch((error: unknown) => logger.error({ err: error }, 'capacity reconcile failed'));
+      await capacity.sweep().catch((error: unknown) => logger.error({ err: error }, 'capacity sweep failed'));
+    }
     return { reconciled, ...(swept === undefined ? {} : { swept: swept.terminated.length }) };
   };
   const idle = async (): Promise<void> => {
