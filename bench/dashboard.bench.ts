@@ -13,6 +13,7 @@ import {
   type DashboardOptions,
 } from '../src/server/dashboard/dashboard-routes.ts';
 import { createRouter, type Router } from '../src/server/router.ts';
+import { makeOrder } from '../test/helpers/records.ts';
 import { formatNumber, median, renderTable, type BenchSection } from './bench-report.ts';
 import type { BenchContext, Benchmark } from './benchmark.ts';
 
@@ -42,35 +43,18 @@ function run(runId: string, i = 0): RunRecord {
 
 function order(runId: string, i: number, over: Partial<OrderRecord>): OrderRecord {
   const state = STATES[i % STATES.length]!;
-  return {
+  return makeOrder(`o${String(i)}`, {
     runId,
-    id: `o${String(i)}`,
     seq: i,
-    wave: 0,
-    job: `o${String(i)}`,
     name: `order ${String(i)}`,
-    needs: [],
-    needsOrders: [],
-    runsOn: 'local',
-    matrix: {},
-    timeoutMinutes: 10,
-    continueOnError: false,
-    failFast: true,
-    env: {},
-    steps: [],
-    outputExprs: {},
     state,
-    attempt: 1,
-    pendingNeeds: 0,
-    dependents: [],
-    outputs: {},
     runner: 'local',
     createdAt: T0,
     ...(state === 'queued' ? {} : { dispatchedAt: T0, startedAt: T0 + 1000 }),
     ...(state === 'succeeded' || state === 'failed' ? { finishedAt: T0 + 61_000 } : {}),
     ...(state === 'failed' ? { reason: 'step "make test" failed (exit code 2)' } : {}),
     ...over,
-  };
+  });
 }
 
 /** `n` orders in layers of `width`, each needing 3 of the layer before: the engine benchmark's shape. */

@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { OrderRecord, RepoRef, RunRecord } from '../../src/core/types.ts';
 import { createDynamoStore, type DynamoStore } from '../../src/store/dynamodb.ts';
 import { createEmbeddedClient, startEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded.ts';
+import * as records from './records.ts';
 
 /** An in-memory dynalite and the store on it; call `close()` in afterAll. */
 export function startTestStore(): Promise<EmbeddedStore> {
@@ -29,73 +30,38 @@ export function secondClient(endpoint: string): DynamoDBClient {
 }
 
 const HOUR = 3_600_000;
-export const T0 = 1_760_000_000_000;
+export { T0 } from './records.ts';
 
 export const REPO: RepoRef = { forge: 'github', host: 'github.com', owner: 'octo', name: 'app' };
 
-export function makeRun(runId: string, overrides: Partial<RunRecord> = {}): RunRecord {
+/**
+ * A push run of REPO as the store keeps it: a push payload, the server URL of the run's host, and the empty
+ * `base_ref`/`head_ref` GitHub gives for pushes, which the store must keep.
+ */
+export function makeRun(runId: string, overrides: records.RunOverrides = {}): RunRecord {
   const repo = overrides.repo ?? REPO;
-  return {
+  return records.makeRun({
     runId,
     repo,
-    file: '.spotcheck/workflows/ci.yml',
-    workflowName: 'ci',
-    event: 'push',
-    ref: 'refs/heads/main',
-    sha: 'a'.repeat(40),
-    actor: 'octocat',
-    github: {
-      event_name: 'push',
-      ref: 'refs/heads/main',
-      ref_name: 'main',
-      ref_type: 'branch',
-      sha: 'a'.repeat(40),
-      repository: `${repo.owner}/${repo.name}`,
-      repository_owner: repo.owner,
-      actor: 'octocat',
-      // Empty strings are what GitHub gives for push events; the store must keep them.
-      base_ref: '',
-      head_ref: '',
-      server_url: `https://${repo.host}`,
-      run_id: runId,
-      workflow: 'ci',
-      event: { after: 'a'.repeat(40), commits: [{ id: 'a'.repeat(40), message: 'fix' }] },
-    },
-    status: 'running',
-    orderCount: 0,
-    createdAt: T0,
     // Far from any clock a test runs under, unless a test sets it.
     expiresAt: Date.now() + 24 * HOUR,
     ...overrides,
-  };
+    github: {
+      server_url: `https://${repo.host}`,
+      event: { after: records.SHA, commits: [{ id: records.SHA, message: 'fix' }] },
+      ...overrides.github,
+    },
+  });
 }
 
+/** An order with an environment (one empty value, which the store must keep) and a step. */
 export function makeOrder(runId: string, id: string, overrides: Partial<OrderRecord> = {}): OrderRecord {
-  return {
+  return records.makeOrder(id, {
     runId,
-    id,
-    seq: 0,
-    wave: 0,
-    job: id.split('.')[0] ?? id,
-    name: id,
-    needs: [],
-    needsOrders: [],
-    runsOn: 'local',
-    matrix: {},
-    timeoutMinutes: 10,
-    continueOnError: false,
-    failFast: true,
     env: { CI: 'true', EMPTY: '' },
     steps: [{ index: 0, run: 'make test', env: {}, continueOnError: false, pos: { line: 7, col: 9 } }],
-    outputExprs: {},
-    state: 'queued',
-    attempt: 1,
-    pendingNeeds: 0,
-    dependents: [],
-    outputs: {},
-    createdAt: T0,
     ...overrides,
-  };
+  });
 }
 
 /** A run of `n` orders with no needs (ids `o.1` … `o.n`). */

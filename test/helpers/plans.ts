@@ -1,23 +1,8 @@
 import type { OrderSpec, RunPlan } from '../../src/core/types.ts';
+import { makeSpec } from './records.ts';
 
-export function spec(id: string, overrides: Partial<OrderSpec> = {}): OrderSpec {
-  return {
-    id,
-    job: id.split('.')[0] ?? id,
-    name: id,
-    needs: [],
-    needsOrders: [],
-    runsOn: 'local',
-    matrix: {},
-    timeoutMinutes: 10,
-    continueOnError: false,
-    failFast: true,
-    env: {},
-    steps: [],
-    outputExprs: {},
-    ...overrides,
-  };
-}
+/** One order of a plan (records.ts). */
+export const spec = makeSpec;
 
 export function plan(orders: OrderSpec[], overrides: Partial<RunPlan> = {}): RunPlan {
   return { file: '.spotcheck/workflows/ci.yml', workflowName: 'ci', orders, ...overrides };

@@ -9,72 +9,28 @@ import {
 import type { CommentInput, RunView } from '../../src/core/comment.ts';
 import { shortSha, sortOrdersForDisplay } from '../../src/core/format.ts';
 import type { OrderRecord, RunRecord } from '../../src/core/types.ts';
+import * as records from '../helpers/records.ts';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 const SHA = '3f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39';
 
-function makeRun(over: Partial<RunRecord> = {}): RunRecord {
-  const base: RunRecord = {
-    runId: 'r1',
+function makeRun(over: records.RunOverrides = {}): RunRecord {
+  return records.makeRun({
     repo: { forge: 'github', host: 'github.com', owner: 'acme', name: 'widget' },
-    file: '.spotcheck/workflows/ci.yml',
-    workflowName: 'ci',
     event: 'pull_request',
     ref: 'refs/pull/7/head',
     sha: SHA,
     pr: 7,
     actor: 'alice',
-    github: {
-      event_name: 'pull_request',
-      ref: 'refs/pull/7/head',
-      ref_name: '7/merge',
-      ref_type: 'branch',
-      sha: SHA,
-      repository: 'acme/widget',
-      repository_owner: 'acme',
-      actor: 'alice',
-      base_ref: 'main',
-      head_ref: 'feature',
-      server_url: 'https://github.com',
-      run_id: 'r1',
-      workflow: 'ci',
-      event: {},
-    },
-    status: 'running',
-    orderCount: 0,
     createdAt: T0,
     expiresAt: T0 + 86_400_000,
-  };
-  return { ...base, ...over };
+    ...over,
+    github: { base_ref: 'main', head_ref: 'feature', ...over.github },
+  });
 }
 
 function makeOrder(id: string, over: Partial<OrderRecord> = {}): OrderRecord {
-  const job = over.job ?? id.split('.')[0] ?? id;
-  const base: OrderRecord = {
-    id,
-    seq: 0,
-    wave: 0,
-    job,
-    name: id,
-    needs: [],
-    needsOrders: [],
-    runsOn: 'docker',
-    matrix: {},
-    timeoutMinutes: 20,
-    continueOnError: false,
-    failFast: true,
-    env: {},
-    steps: [],
-    outputExprs: {},
-    runId: 'r1',
-    state: 'queued',
-    attempt: 1,
-    pendingNeeds: 0,
-    dependents: [],
-    outputs: {},
-    createdAt: T0,
-  };
-  return { ...base, ...over };
+  return records.makeOrder(id, { runsOn: 'docker', timeoutMinutes: 20, createdAt: T0, ...over });
 }
 
 /** An order that ran on `runner` from T0+start for `ms` and ended in `state`. */

@@ -10,69 +10,23 @@ import {
   type Transition,
 } from '../../src/core/engine.ts';
 import type { JobResult, OrderRecord, RunRecord } from '../../src/core/types.ts';
+import { makeOrder, makeRun, type RunOverrides } from '../helpers/records.ts';
 
 const NOW = 1_700_000_000_000;
 
-function run(overrides: Partial<RunRecord> = {}): RunRecord {
-  return {
-    runId: 'r1',
+function run(overrides: RunOverrides = {}): RunRecord {
+  return makeRun({
     repo: { forge: 'local', host: 'local', owner: 'o', name: 'n' },
-    file: '.spotcheck/workflows/ci.yml',
-    workflowName: 'ci',
-    event: 'push',
-    ref: 'refs/heads/main',
-    sha: 'a'.repeat(40),
     actor: 'alice',
-    github: {
-      event_name: 'push',
-      ref: 'refs/heads/main',
-      ref_name: 'main',
-      ref_type: 'branch',
-      sha: 'a'.repeat(40),
-      repository: 'o/n',
-      repository_owner: 'o',
-      actor: 'alice',
-      base_ref: '',
-      head_ref: '',
-      server_url: 'https://github.com',
-      run_id: 'r1',
-      workflow: 'ci',
-      event: {},
-    },
-    status: 'running',
     orderCount: 3,
     createdAt: NOW - 1000,
     expiresAt: NOW + 1e9,
     ...overrides,
-  };
+  });
 }
 
 function order(id: string, overrides: Partial<OrderRecord> = {}): OrderRecord {
-  return {
-    id,
-    seq: 0,
-    wave: 0,
-    job: id.split('.')[0] ?? id,
-    name: id,
-    needs: [],
-    needsOrders: [],
-    runsOn: 'local',
-    matrix: {},
-    timeoutMinutes: 10,
-    continueOnError: false,
-    failFast: true,
-    env: {},
-    steps: [],
-    outputExprs: {},
-    runId: 'r1',
-    state: 'queued',
-    attempt: 1,
-    pendingNeeds: 0,
-    dependents: [],
-    outputs: {},
-    createdAt: NOW - 1000,
-    ...overrides,
-  };
+  return makeOrder(id, { createdAt: NOW - 1000, ...overrides });
 }
 
 function done(id: string, result: JobResult, overrides: Partial<OrderRecord> = {}): OrderRecord {

@@ -11,6 +11,7 @@ import {
   type GraphNode,
 } from '../../src/core/graph-layout.ts';
 import type { OrderRecord, OrderState } from '../../src/core/types.ts';
+import { makeOrder } from '../helpers/records.ts';
 
 function node(id: string, over: Partial<GraphNode> = {}): GraphNode {
   return { id, label: id, detail: 'queued', state: 'queued', title: id, href: `/runs/r/orders/${id}`, ...over };
@@ -147,31 +148,7 @@ describe('graphShapeKey', () => {
 });
 
 function order(id: string, over: Partial<OrderRecord> = {}): OrderRecord {
-  return {
-    runId: 'r',
-    id,
-    seq: 0,
-    wave: 0,
-    job: id.split('.')[0]!,
-    name: id,
-    needs: [],
-    needsOrders: [],
-    runsOn: 'local',
-    matrix: {},
-    timeoutMinutes: 10,
-    continueOnError: false,
-    failFast: true,
-    env: {},
-    steps: [],
-    outputExprs: {},
-    state: 'queued',
-    attempt: 1,
-    pendingNeeds: 0,
-    dependents: [],
-    outputs: {},
-    createdAt: 0,
-    ...over,
-  };
+  return makeOrder(id, { runId: 'r', createdAt: 0, ...over });
 }
 
 const links = { order: (o: OrderRecord) => `/o/${o.id}`, job: (job: string) => `/j/${job}` };

@@ -3,6 +3,7 @@ import type { RunView } from '../../src/core/comment.ts';
 import { formatClock, formatDuration, stateWord } from '../../src/core/format.ts';
 import { displayWidth, renderProgressTable, renderTransitionLine } from '../../src/core/progress.ts';
 import type { OrderRecord, RunRecord } from '../../src/core/types.ts';
+import * as records from '../helpers/records.ts';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 const SHA = '3f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39';
@@ -10,66 +11,20 @@ const ESC = String.fromCharCode(27);
 /** ECMA-48 SGR sequences, as the renderer writes them. */
 const SGR_SEQUENCE = new RegExp(`${ESC}\\[\\d+m`, 'g');
 
-function makeRun(over: Partial<RunRecord> = {}): RunRecord {
-  const base: RunRecord = {
-    runId: 'r1',
+function makeRun(over: records.RunOverrides = {}): RunRecord {
+  return records.makeRun({
     repo: { forge: 'local', host: 'local', owner: 'me', name: 'repo' },
-    file: '.spotcheck/workflows/ci.yml',
-    workflowName: 'ci',
-    event: 'push',
-    ref: 'refs/heads/main',
     sha: SHA,
     actor: 'alice',
-    github: {
-      event_name: 'push',
-      ref: 'refs/heads/main',
-      ref_name: 'main',
-      ref_type: 'branch',
-      sha: SHA,
-      repository: 'me/repo',
-      repository_owner: 'me',
-      actor: 'alice',
-      base_ref: '',
-      head_ref: '',
-      server_url: 'http://localhost',
-      run_id: 'r1',
-      workflow: 'ci',
-      event: {},
-    },
-    status: 'running',
-    orderCount: 0,
     createdAt: T0,
     expiresAt: T0 + 86_400_000,
-  };
-  return { ...base, ...over };
+    ...over,
+    github: { server_url: 'http://localhost', ...over.github },
+  });
 }
 
 function makeOrder(id: string, over: Partial<OrderRecord> = {}): OrderRecord {
-  const base: OrderRecord = {
-    id,
-    seq: 0,
-    wave: 0,
-    job: id.split('.')[0] ?? id,
-    name: id,
-    needs: [],
-    needsOrders: [],
-    runsOn: 'docker',
-    matrix: {},
-    timeoutMinutes: 20,
-    continueOnError: false,
-    failFast: true,
-    env: {},
-    steps: [],
-    outputExprs: {},
-    runId: 'r1',
-    state: 'queued',
-    attempt: 1,
-    pendingNeeds: 0,
-    dependents: [],
-    outputs: {},
-    createdAt: T0,
-  };
-  return { ...base, ...over };
+  return records.makeOrder(id, { runsOn: 'docker', timeoutMinutes: 20, createdAt: T0, ...over });
 }
 
 const NOW = T0 + 200_000;
