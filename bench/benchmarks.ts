@@ -1,3 +1,4 @@
+import { awsCallsBenchmark } from './aws-calls.bench.ts';
 import type { Benchmark } from './benchmark.ts';
 import { dashboardBenchmark } from './dashboard.bench.ts';
 import { engineBenchmark } from './engine.bench.ts';
@@ -5,4 +6,10 @@ import { lambdaBenchmark } from './lambda.bench.ts';
 import { serveBenchmark } from './serve.bench.ts';
 
 /** Every benchmark `npm run bench` runs, in this order (BENCHMARKS.md keeps it). */
-export const BENCHMARKS: readonly Benchmark[] = [engineBenchmark, serveBenchmark, dashboardBenchmark, lambdaBenchmark];
+export const BENCHMARKS: readonly Benchmark[] = [
+  engineBenchmark,
+  serveBenchmark,
+  dashboardBenchmark,
+  lambdaBenchmark,
+  awsCallsBenchmark,
+];
