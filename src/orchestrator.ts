@@ -239,7 +239,7 @@ export class Orchestrator implements ReportSink {
     const now = this.#now();
     const redriveAfter = this.#options.redriveAfterMs ?? 60_000;
     for (const order of await this.#store.listActiveOrders()) {
-      const run = await this.#store.getRun(order.runId);
+      const run = await this.#runFor(order.runId); // identity only: the cache serves it
       if (!run) continue;
       if (order.state === 'running' && order.deadline !== undefined && order.deadline <= now) {
         await this.#drive(run, [order], { type: 'timeout', orderId: order.id, attempt: order.attempt });
