@@ -5,15 +5,11 @@
  * DESIGN.md ("Scale") promises that cost stays flat as runs grow; the criteria below check it.
  */
 import { performance } from 'node:perf_hooks';
-import pino from 'pino';
-import { buildGithubContext } from '../src/core/github-context.ts';
 import type { RunPlan, RunRecord } from '../src/core/types.ts';
-import { DEFAULT_LIMITS } from '../src/config.ts';
-import { Orchestrator, type Reporter } from '../src/orchestrator.ts';
+import type { Reporter } from '../src/orchestrator.ts';
 import { startEmbeddedStore } from '../src/store/embedded.ts';
 import { countRequests } from '../src/store/request-counter.ts';
-import type { ReportSink, Route } from '../runners/runner.ts';
-import { createInstantRunner } from '../test/helpers/instant-runner.ts';
+import { createOrchestratorHarness, testRunInput } from '../test/helpers/orchestrator-harness.ts';
 import { layeredPlan } from '../test/helpers/plans.ts';
 import {
   checkRatio,
@@ -75,8 +71,6 @@ export interface EngineSample {
   readonly memory: MemoryPeaks;
 }
 
-const routes = new Map<string, Route>([['local', { label: 'local', runner: 'local', settings: {} }]]);
-
 /** Resolves when the run leaves `running`; that is the bench's finish line. */
 class FinishLineReporter implements Reporter {
   #resolve: (run: RunRecord) => void = () => undefined;
@@ -104,56 +98,24 @@ export async function measureEngineRun(
   try {
     const counter = countRequests(embedded.client);
     const reporter = new FinishLineReporter();
-    const sinks: ReportSink[] = [];
-    const runner = createInstantRunner({ sinks: () => sinks });
-    const orchestrator = new Orchestrator({
+    const { orchestrator, instant: runner } = createOrchestratorHarness({
       store: embedded.store,
-      runners: { local: runner },
-      routes,
-      limits: { ...DEFAULT_LIMITS, maxOrdersPerRun: plan.orders.length, maxConcurrentOrders },
+      limits: { maxOrdersPerRun: plan.orders.length, maxConcurrentOrders },
       reporter,
-      logger: pino({ level: 'silent' }),
-      jobFor: (run, order, needs) =>
-        Promise.resolve({
-          ref: { runId: run.runId, orderId: order.id, attempt: order.attempt },
-          repository: 'bench/app',
-          cloneUrl: '/dev/null',
-          sha: run.sha,
-          github: run.github,
-          matrix: order.matrix,
-          needs,
-          env: order.env,
-          steps: order.steps,
-          outputExprs: order.outputExprs,
-          timeoutMinutes: order.timeoutMinutes,
-        }),
     });
-    sinks.push(orchestrator);
-    const sha = 'b'.repeat(40);
-    const github = buildGithubContext({
-      event: 'push',
-      ref: 'refs/heads/main',
-      sha,
-      repository: 'bench/app',
+    const input = testRunInput({
+      runId: 'bench-run',
+      repo: { forge: 'github', host: 'github.com', owner: 'bench', name: 'app' },
+      plan,
+      sha: 'b'.repeat(40),
       actor: 'bench',
-      serverUrl: 'https://github.com',
-      workflow: plan.workflowName,
     });
 
     gc();
     const memory = startMemorySampler(50);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    await orchestrator.startRun({
-      runId: 'bench-run',
-      repo: { forge: 'github', host: 'github.com', owner: 'bench', name: 'app' },
-      plan,
-      event: 'push',
-      ref: 'refs/heads/main',
-      sha,
-      actor: 'bench',
-      github,
-    });
+    await orchestrator.startRun(input);
     const run = await reporter.finished;
     await runner.idle();
     const wallMs = performance.now() - t0;

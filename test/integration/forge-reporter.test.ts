@@ -1,17 +1,18 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pino, { type Logger } from 'pino';
 import { COMMENT_MARKER, escapeMarkdown, renderComment } from '../../src/core/comment.ts';
-import { buildGithubContext } from '../../src/core/github-context.ts';
 import type { OrderRecord, RunPlan, RunRecord } from '../../src/core/types.ts';
-import { DEFAULT_LIMITS } from '../../src/config.ts';
 import { createForgeReporter, statusFor } from '../../src/forge-reporter.ts';
 import type { Forge } from '../../src/forges/forge.ts';
-import { Orchestrator, type Reporter } from '../../src/orchestrator.ts';
+import type { Reporter } from '../../src/orchestrator.ts';
 import { createDynamoStore, type DynamoStore } from '../../src/store/dynamodb.ts';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded.ts';
-import type { ReportSink, Route } from '../../runners/runner.ts';
 import { makeOrder, makeRun } from '../helpers/dynalite.ts';
-import { createInstantRunner } from '../helpers/instant-runner.ts';
+import {
+  createOrchestratorHarness,
+  testRunInput,
+  type OrchestratorHarnessOptions,
+} from '../helpers/orchestrator-harness.ts';
 import { layeredPlan, plan, spec } from '../helpers/plans.ts';
 import { ReporterForge, type StatusWrite } from '../helpers/reporter-forge.ts';
 
@@ -20,7 +21,6 @@ const PUBLIC_URL = 'https://ci.example.com';
 const NOW = Date.now();
 const REPO = { forge: 'github', host: 'github.com', owner: 'octo', name: 'app' } as const;
 const SHA = 'b'.repeat(40);
-const routes = new Map<string, Route>([['local', { label: 'local', runner: 'local', settings: {} }]]);
 
 let embedded: EmbeddedStore;
 let store: DynamoStore;
@@ -58,7 +58,7 @@ function setup(
   opts: {
     forge?: ReporterForge;
     forRun?: (run: RunRecord) => Promise<Forge | undefined>;
-    conclude?: Parameters<typeof createInstantRunner>[0]['conclude'];
+    conclude?: OrchestratorHarnessOptions['conclude'];
   } = {},
 ) {
   const forge = opts.forge ?? new ReporterForge();
@@ -84,59 +84,27 @@ function setup(
       }
     },
   };
-  const sinks: ReportSink[] = [];
-  const instant = createInstantRunner({ sinks: () => sinks, ...(opts.conclude ? { conclude: opts.conclude } : {}) });
-  const orchestrator = new Orchestrator({
+  const { orchestrator, instant } = createOrchestratorHarness({
     store,
-    runners: { local: instant },
-    routes,
-    limits: { ...DEFAULT_LIMITS, maxConcurrentOrders: 1000 },
     reporter: tee,
-    logger: pino({ level: 'silent' }),
+    ...(opts.conclude ? { conclude: opts.conclude } : {}),
     // The reporter's clock too: a run created "now" replaces a notice set "now".
     now: () => NOW,
-    jobFor: (run, order, needs) =>
-      Promise.resolve({
-        ref: { runId: run.runId, orderId: order.id, attempt: order.attempt },
-        repository: 'octo/app',
-        cloneUrl: '/dev/null',
-        sha: run.sha,
-        github: run.github,
-        matrix: order.matrix,
-        needs,
-        env: order.env,
-        steps: order.steps,
-        outputExprs: order.outputExprs,
-        timeoutMinutes: order.timeoutMinutes,
-      }),
   });
-  sinks.push(orchestrator);
 
   let runs = 0;
   const start = async (p: RunPlan, extra: { pr?: number; sha?: string } = {}): Promise<string> => {
     const runId = `run-${String(tables)}-${String(++runs)}`;
-    const event = extra.pr === undefined ? 'push' : 'pull_request';
-    const sha = extra.sha ?? SHA;
-    const ref = extra.pr === undefined ? 'refs/heads/main' : `refs/pull/${String(extra.pr)}/head`;
-    await orchestrator.startRun({
-      runId,
-      repo: REPO,
-      plan: p,
-      event,
-      ref,
-      sha,
-      actor: 'alice',
-      github: buildGithubContext({
-        event,
-        ref,
-        sha,
-        repository: 'octo/app',
+    await orchestrator.startRun(
+      testRunInput({
+        runId,
+        repo: REPO,
+        plan: p,
+        sha: extra.sha ?? SHA,
         actor: 'alice',
-        serverUrl: 'https://github.com',
-        workflow: p.workflowName,
+        ...(extra.pr === undefined ? {} : { pr: extra.pr }),
       }),
-      ...(extra.pr === undefined ? {} : { pr: extra.pr }),
-    });
+    );
     return runId;
   };
   const finishedRun = (runId: string): Promise<RunRecord> => {

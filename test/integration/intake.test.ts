@@ -8,13 +8,11 @@ import type { WorkflowSource } from '../../src/forges/forge.ts';
 import { createInbox, INBOX_KIND, inboxKey, type InboxEntry } from '../../src/inbox.ts';
 import { createIntake, PR_HEAD_KIND, prKey, runIdFor } from '../../src/intake.ts';
 import type { ForgeInstallation, Intent } from '../../src/intents.ts';
-import { Orchestrator, type Reporter } from '../../src/orchestrator.ts';
 import { createDynamoStore, type DynamoStore } from '../../src/store/dynamodb.ts';
 import type { EmbeddedStore } from '../../src/store/embedded.ts';
 import type { Store } from '../../src/store/store.ts';
-import type { ReportSink, Route } from '../../runners/runner.ts';
 import { createIsolatedStore, secondClient, startTestStore } from '../helpers/dynalite.ts';
-import { createInstantRunner } from '../helpers/instant-runner.ts';
+import { createOrchestratorHarness } from '../helpers/orchestrator-harness.ts';
 import { RecordingForge } from '../helpers/recording-forge.ts';
 
 // Near the real clock: the store filters expired records against its own (real) clock.
@@ -41,9 +39,7 @@ const BAD: WorkflowSource = {
   text: 'on: push\njobs:\n  build:\n    runs-on: local\n    steps:\n      - uses: actions/checkout@v4\n',
 };
 
-const routes = new Map<string, Route>([['local', { label: 'local', runner: 'local', settings: {} }]]);
 const silent = pino({ level: 'silent' });
-const nullReporter: Reporter = { orderChanged: () => Promise.resolve(), runChanged: () => Promise.resolve() };
 
 let embedded: EmbeddedStore;
 beforeAll(async () => {
@@ -69,31 +65,11 @@ async function setup(opts: { hang?: boolean; store?: DynamoStore } = {}): Promis
   const clock = { now: T0 + 3_600_000 };
   const store = opts.store ?? (await createIsolatedStore(embedded.client));
   const forge = new RecordingForge();
-  const sinks: ReportSink[] = [];
-  const runner = createInstantRunner({ sinks: () => sinks, conclude: () => (opts.hang ? 'hang' : 'success') });
-  const orchestrator = new Orchestrator({
+  const { orchestrator } = createOrchestratorHarness({
     store,
-    runners: { local: runner },
-    routes,
-    limits: { ...DEFAULT_LIMITS, maxConcurrentOrders: 1000 },
-    reporter: nullReporter,
+    conclude: () => (opts.hang ? 'hang' : 'success'),
     logger: silent,
-    jobFor: (run, order, needs) =>
-      Promise.resolve({
-        ref: { runId: run.runId, orderId: order.id, attempt: order.attempt },
-        repository: run.github.repository,
-        cloneUrl: '/dev/null',
-        sha: run.sha,
-        github: run.github,
-        matrix: order.matrix,
-        needs,
-        env: order.env,
-        steps: order.steps,
-        outputExprs: order.outputExprs,
-        timeoutMinutes: order.timeoutMinutes,
-      }),
   });
-  sinks.push(orchestrator);
   const forges = { forInstallation: () => Promise.resolve(forge) };
   const notices: { pr: number; line: string }[] = [];
   const intake = createIntake({

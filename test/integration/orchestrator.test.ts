@@ -1,16 +1,16 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import pino from 'pino';
-import { buildGithubContext } from '../../src/core/github-context.ts';
 import type { OrderRecord, RunPlan, RunRecord } from '../../src/core/types.ts';
-import { DEFAULT_LIMITS, type Limits } from '../../src/config.ts';
-import { Orchestrator, type Reporter } from '../../src/orchestrator.ts';
+import type { Orchestrator, Reporter } from '../../src/orchestrator.ts';
 import { createDynamoStore, type DynamoStore } from '../../src/store/dynamodb.ts';
 import { createEmbeddedClient, startEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded.ts';
 import { countRequests } from '../../src/store/request-counter.ts';
 import type { Store } from '../../src/store/store.ts';
 import type { LaunchRequest, ReportSink, Route, Runner } from '../../runners/runner.ts';
-import { createInstantRunner } from '../helpers/instant-runner.ts';
-import { buildOrderJob } from '../../runners/order-job.ts';
+import {
+  createOrchestratorHarness,
+  testRunInput,
+  type OrchestratorHarnessOptions,
+} from '../helpers/orchestrator-harness.ts';
 import { layeredPlan, plan, spec } from '../helpers/plans.ts';
 
 const routes = new Map<string, Route>([
@@ -58,35 +58,9 @@ class RecordingReporter implements Reporter {
 }
 
 let counter = 0;
-function setup(
-  opts: {
-    store?: Store;
-    limits?: Partial<Limits>;
-    conclude?: Parameters<typeof createInstantRunner>[0]['conclude'];
-    runner?: Runner;
-    now?: () => number;
-    outputs?: (r: LaunchRequest) => Record<string, string>;
-  } = {},
-) {
+function setup(opts: Omit<OrchestratorHarnessOptions, 'store' | 'reporter' | 'routes'> & { store?: Store } = {}) {
   const reporter = new RecordingReporter();
-  const sinks: ReportSink[] = [];
-  const instant = createInstantRunner({
-    sinks: () => sinks,
-    ...(opts.conclude ? { conclude: opts.conclude } : {}),
-    ...(opts.outputs ? { outputs: opts.outputs } : {}),
-  });
-  const orchestrator = new Orchestrator({
-    store: opts.store ?? store,
-    runners: { local: opts.runner ?? instant },
-    routes,
-    limits: { ...DEFAULT_LIMITS, maxConcurrentOrders: 1000, ...opts.limits },
-    reporter,
-    logger: pino({ level: 'silent' }),
-    ...(opts.now ? { now: opts.now } : {}),
-    jobFor: (run, order, needs) => Promise.resolve(buildOrderJob(run, order, needs, '/dev/null')),
-  });
-  sinks.push(orchestrator);
-  return { orchestrator, reporter, instant, sinks };
+  return { ...createOrchestratorHarness({ store, routes, reporter, ...opts }), reporter };
 }
 
 async function start(
@@ -95,27 +69,17 @@ async function start(
   extra: { group?: string; cancelInProgress?: boolean } = {},
 ): Promise<string> {
   const runId = `run-${++counter}`;
-  const github = buildGithubContext({
-    event: 'push',
-    ref: 'refs/heads/main',
-    sha: 'a'.repeat(40),
-    repository: 'o/n',
-    actor: 'alice',
-    serverUrl: 'https://github.com',
-    workflow: 'ci',
-  });
-  await orchestrator.startRun({
-    runId,
-    repo: { forge: 'github', host: 'github.com', owner: 'o', name: 'n' },
-    plan: extra.group
-      ? { ...p, concurrency: { group: extra.group, cancelInProgress: extra.cancelInProgress ?? true } }
-      : p,
-    event: 'push',
-    ref: 'refs/heads/main',
-    sha: 'a'.repeat(40),
-    actor: 'alice',
-    github,
-  });
+  await orchestrator.startRun(
+    testRunInput({
+      runId,
+      repo: { forge: 'github', host: 'github.com', owner: 'o', name: 'n' },
+      plan: extra.group
+        ? { ...p, concurrency: { group: extra.group, cancelInProgress: extra.cancelInProgress ?? true } }
+        : p,
+      sha: 'a'.repeat(40),
+      actor: 'alice',
+    }),
+  );
   return runId;
 }
 

@@ -3,9 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGithubContext } from '../../src/core/github-context.ts';
-import { DEFAULT_LIMITS } from '../../src/config.ts';
-import { Orchestrator } from '../../src/orchestrator.ts';
+import type { Orchestrator } from '../../src/orchestrator.ts';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded.ts';
 import { AGENT_REPORT_PATH, createCallbackRoute, MAX_LOG_CHUNK_BYTES } from '../../src/server/callback-route.ts';
 import { createFileLogStore } from '../../src/server/log-store.ts';
@@ -13,14 +11,12 @@ import { createHttpServer, listenHttp, type ListeningServer } from '../../src/se
 import { signOrderToken, type OrderTokenClaims } from '../../src/server/order-token.ts';
 import { createRouter } from '../../src/server/router.ts';
 import { logPath } from '../../runners/local.ts';
-import type { Route } from '../../runners/runner.ts';
-import { createInstantRunner } from '../helpers/instant-runner.ts';
+import { createOrchestratorHarness, testRunInput } from '../helpers/orchestrator-harness.ts';
 import { plan, spec } from '../helpers/plans.ts';
 
 const SECRET = 'k'.repeat(32);
 const SHA = 'b'.repeat(40);
 const logger = pino({ level: 'silent' });
-const routes = new Map<string, Route>([['local', { label: 'local', runner: 'local', settings: {} }]]);
 
 let embedded: EmbeddedStore;
 let listening: ListeningServer;
@@ -32,29 +28,12 @@ beforeAll(async () => {
   embedded = await startEmbeddedStore({});
   dataDir = await mkdtemp(path.join(tmpdir(), 'spotcheck-callback-'));
   // The runner launches and stays silent: every report in these tests comes over HTTP, as from a cloud agent.
-  const runner = createInstantRunner({ sinks: () => [], conclude: () => 'hang' });
-  orchestrator = new Orchestrator({
+  ({ orchestrator } = createOrchestratorHarness({
     store: embedded.store,
-    runners: { local: runner },
-    routes,
-    limits: { ...DEFAULT_LIMITS, maxConcurrentOrders: 100, maxAttempts: 3 },
-    reporter: { orderChanged: () => Promise.resolve(), runChanged: () => Promise.resolve() },
+    limits: { maxConcurrentOrders: 100, maxAttempts: 3 },
+    conclude: () => 'hang',
     logger,
-    jobFor: (run, order, needs) =>
-      Promise.resolve({
-        ref: { runId: run.runId, orderId: order.id, attempt: order.attempt },
-        repository: 'o/n',
-        cloneUrl: '/dev/null',
-        sha: run.sha,
-        github: run.github,
-        matrix: order.matrix,
-        needs,
-        env: order.env,
-        steps: order.steps,
-        outputExprs: order.outputExprs,
-        timeoutMinutes: order.timeoutMinutes,
-      }),
-  });
+  }));
   const route = createCallbackRoute({
     store: embedded.store,
     sink: orchestrator,
@@ -74,25 +53,15 @@ let runs = 0;
 /** A run of two independent orders, `build` and `lint`, both dispatched and waiting for their agents. */
 async function startRun(): Promise<string> {
   const runId = `cb-${String(++runs)}`;
-  const github = buildGithubContext({
-    event: 'push',
-    ref: 'refs/heads/main',
-    sha: SHA,
-    repository: 'o/n',
-    actor: 'alice',
-    serverUrl: 'https://github.com',
-    workflow: 'ci',
-  });
-  await orchestrator.startRun({
-    runId,
-    repo: { forge: 'github', host: 'github.com', owner: 'o', name: 'n' },
-    plan: plan([spec('build'), spec('lint')]),
-    event: 'push',
-    ref: 'refs/heads/main',
-    sha: SHA,
-    actor: 'alice',
-    github,
-  });
+  await orchestrator.startRun(
+    testRunInput({
+      runId,
+      repo: { forge: 'github', host: 'github.com', owner: 'o', name: 'n' },
+      plan: plan([spec('build'), spec('lint')]),
+      sha: SHA,
+      actor: 'alice',
+    }),
+  );
   return runId;
 }
 
