@@ -24,7 +24,8 @@ export function createCapacityBootstrapRoute(manager: Pick<CapacityManager, 'exc
     pattern: CAPACITY_BOOTSTRAP_PATH,
     maxBodyBytes: 1024,
     async handle(req) {
-      const auth = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
+      // The auth scheme is case-insensitive (RFC 9110 §11.1): `bearer <token>` is the same credential.
+      const auth = /^Bearer ([^\s]+)$/i.exec(req.headers.authorization ?? '');
       if (!auth) return text(401, 'invalid bootstrap token', { 'www-authenticate': 'Bearer' });
       const result = await manager.exchange(auth[1]!);
       if (!result.ok) {
