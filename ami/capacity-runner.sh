@@ -30,6 +30,9 @@ WORKDIR="${SPOTCHECK_WORKDIR:-/var/lib/spotcheck/work}"
 ATTEMPTS="${SPOTCHECK_BOOTSTRAP_ATTEMPTS:-10}"
 RETRY_DELAY="${SPOTCHECK_BOOTSTRAP_RETRY_DELAY:-3}"
 
+# cloud-init's PATH may lack /usr/local/bin (act_runner) and /usr/sbin (shutdown); appended, so a PATH given first wins.
+export PATH="${PATH:-/usr/bin:/bin}:/usr/local/bin:/usr/sbin"
+
 log() { printf '[capacity-runner] %s\n' "$*" >&2; }
 
 scratch=''
@@ -68,7 +71,8 @@ unset SPOTCHECK_BOOTSTRAP_TOKEN
 [[ "$token" =~ ^[A-Za-z0-9_-]{16,512}$ ]] || fail 'SPOTCHECK_BOOTSTRAP_TOKEN is missing or malformed'
 [[ "$ATTEMPTS" =~ ^[1-9][0-9]*$ ]] || fail 'SPOTCHECK_BOOTSTRAP_ATTEMPTS must be a positive integer'
 
-umask 077
+# mktemp -d makes a 0700 directory: the answer in it is the runner user's alone (the umask is left as it is for the
+# runner and the job's files).
 scratch="$(mktemp -d)"
 answer="$scratch/answer.json"
 

@@ -82,6 +82,13 @@ beforeEach(async () => {
     ].join('\n'),
   );
   chmodSync(join(dir, 'bin', 'runuser'), 0o755);
+  // curl: its command line is recorded (to show the token is not on it), then the real curl runs.
+  const realCurl = spawnSync('bash', ['-c', 'command -v curl'], { encoding: 'utf8' }).stdout.trim();
+  writeFileSync(
+    join(dir, 'bin', 'curl'),
+    `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >> "$CALLS.curl"\nexec ${realCurl} "$@"\n`,
+    { mode: 0o755 },
+  );
   replies = [];
   seen = [];
   server = createServer((req, res) => {
@@ -177,6 +184,10 @@ describe('ami/capacity-runner.sh', () => {
     const out = await launch({ SPOTCHECK_FORGE: 'github' });
     expect(out.code).toBe(0);
     expect(seen).toEqual([{ method: 'POST', url: '/api/capacity/bootstrap', authorization: `Bearer ${TOKEN}` }]);
+    // The header came from a file descriptor, not from curl's command line (visible to every process in /proc).
+    const curlLine = readFileSync(join(dir, 'calls.jsonl.curl'), 'utf8');
+    expect(curlLine).toMatch(/--header @\/dev\/fd\/\d+/);
+    expect(curlLine).not.toContain(TOKEN);
     expect(out.calls).toEqual([
       { cmd: 'run.sh', args: ['--jitconfig', JIT], cwd: join(dir, 'actions-runner'), tokenInEnv: false },
       { cmd: 'shutdown', args: ['-h', 'now'], cwd: join(dir, 'actions-runner'), tokenInEnv: false },
