@@ -8,19 +8,12 @@
  * `write:issue` (PR comments and reactions) and `read:organization` (membership). The bot must be a member of the
  * authorizing organization, else Gitea hides private members from it (see isOrgMember).
  */
-import { MAX_WORKFLOW_FILE_BYTES, MAX_WORKFLOW_FILES } from '../core/limits.ts';
 import type { RepoRef } from '../core/types.ts';
-import { WORKFLOWS_DIR, isWorkflowPath } from '../core/workflow-files.ts';
+import { WORKFLOWS_DIR } from '../core/workflow-files.ts';
 import { ForgeError } from '../errors.ts';
-import type {
-  CloneCredentials,
-  CommitState,
-  Forge,
-  IssueComment,
-  MembershipAnswer,
-  PullRequestInfo,
-  WorkflowSource,
-} from './forge.ts';
+import type { CloneCredentials, CommitState, Forge, IssueComment, MembershipAnswer, PullRequestInfo } from './forge.ts';
+import { readListedWorkflows } from './read-listed-workflows.ts';
+import { truncate } from './truncate.ts';
 
 /**
  * Every Gitea REST endpoint spotcheck calls, as `METHOD /path/template` of Gitea's swagger description
@@ -60,8 +53,6 @@ export const GITEA_PULL_FILES_MAX = 3000;
  * pagination follows Gitea's `X-HasMore` header rather than comparing page lengths).
  */
 export const GITEA_PAGE_SIZE = 50;
-/** Workflow files downloaded at once. */
-const DOWNLOAD_CONCURRENCY = 8;
 
 /** Gitea's commit status states (`CommitStatusState`): ours map one to one; Gitea also has `warning`, `skipped`. */
 const GITEA_STATES = {
@@ -244,28 +235,7 @@ export function createGiteaForge(opts: GiteaForgeOptions): Forge {
       }
       const listing = await expectJson(action, response, [200]);
       // Gitea answers an array for a folder and one object for a file: a file at that path holds no workflows.
-      if (!Array.isArray(listing)) return [];
-      const entries = listing
-        .filter(isDirectoryEntry)
-        // Regular files only: a symlink's target is not a workflow file in this folder.
-        .filter((e) => e.type === 'file' && isWorkflowPath(e.path))
-        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-      const sources = new Array<WorkflowSource>(entries.length);
-      const wanted: number[] = [];
-      entries.forEach((e, i) => {
-        if (i < MAX_WORKFLOW_FILES && e.size <= MAX_WORKFLOW_FILE_BYTES) wanted.push(i);
-        else sources[i] = { path: e.path, text: '', size: e.size };
-      });
-      for (let start = 0; start < wanted.length; start += DOWNLOAD_CONCURRENCY) {
-        await Promise.all(
-          wanted.slice(start, start + DOWNLOAD_CONCURRENCY).map(async (i) => {
-            const e = entries[i];
-            if (e === undefined) return;
-            sources[i] = { path: e.path, text: await readRaw(repo, sha, e.path), size: e.size };
-          }),
-        );
-      }
-      return sources;
+      return readListedWorkflows(listing, (path) => readRaw(repo, sha, path));
     },
 
     /**
@@ -602,26 +572,6 @@ interface GiteaPullRequest {
   readonly user?: { readonly login?: string } | null;
   readonly head?: { readonly sha?: string; readonly ref?: string; readonly repo?: { full_name?: string } | null };
   readonly base?: { readonly ref?: string };
-}
-
-interface DirectoryEntry {
-  readonly type: string;
-  readonly path: string;
-  readonly size: number;
-}
-
-function isDirectoryEntry(value: unknown): value is DirectoryEntry {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return typeof v.type === 'string' && typeof v.path === 'string' && typeof v.size === 'number';
-}
-
-/** Cuts to `max` characters (code points, so an emoji is never split), ending in `…` when cut. */
-function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const chars = Array.from(text);
-  if (chars.length <= max) return text;
-  return `${chars.slice(0, max - 1).join('')}…`;
 }
 
 /**

@@ -4,9 +4,8 @@
  * files 3,000) and converts every Octokit error to `ForgeError` in one place (`toForgeError`).
  */
 import type { ProbotOctokit } from 'probot';
-import { MAX_WORKFLOW_FILE_BYTES, MAX_WORKFLOW_FILES } from '../core/limits.ts';
 import type { RepoRef } from '../core/types.ts';
-import { WORKFLOWS_DIR, isWorkflowPath } from '../core/workflow-files.ts';
+import { WORKFLOWS_DIR } from '../core/workflow-files.ts';
 import { ForgeError } from '../errors.ts';
 import type {
   CloneCredentials,
@@ -15,8 +14,11 @@ import type {
   IssueComment,
   MembershipAnswer,
   PullRequestInfo,
-  WorkflowSource,
 } from './forge.ts';
+import { readListedWorkflows } from './read-listed-workflows.ts';
+import { truncate } from './truncate.ts';
+
+export { truncate };
 
 /**
  * Every GitHub REST endpoint spotcheck calls, as `METHOD /path/template` of GitHub's OpenAPI description. The
@@ -57,8 +59,6 @@ export const GITHUB_MAX_COMMENT_LENGTH = 65_536;
 export const GITHUB_COMPARE_MAX_FILES = 300;
 /** "List pull requests files": responses include a maximum of 3000 files. */
 export const GITHUB_PULL_FILES_MAX = 3000;
-/** Workflow files downloaded at once. */
-const DOWNLOAD_CONCURRENCY = 8;
 
 export interface GitHubForgeOptions {
   /** Probot's octokit, authenticated as the installation (retry and throttling are Probot's). */
@@ -122,28 +122,7 @@ export function createGitHubForge(opts: GitHubForgeOptions): Forge {
         throw toForgeError(error, 'list workflow files');
       }
       // A file (not a folder) at that path holds no workflows either.
-      if (!Array.isArray(listing)) return [];
-      const entries = listing
-        .filter(isDirectoryEntry)
-        // Regular files only: a symlink's target is not a workflow file in this folder.
-        .filter((e) => e.type === 'file' && isWorkflowPath(e.path))
-        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-      const sources: WorkflowSource[] = new Array<WorkflowSource>(entries.length);
-      const wanted: number[] = [];
-      entries.forEach((e, i) => {
-        if (i < MAX_WORKFLOW_FILES && e.size <= MAX_WORKFLOW_FILE_BYTES) wanted.push(i);
-        else sources[i] = { path: e.path, text: '', size: e.size };
-      });
-      for (let start = 0; start < wanted.length; start += DOWNLOAD_CONCURRENCY) {
-        await Promise.all(
-          wanted.slice(start, start + DOWNLOAD_CONCURRENCY).map(async (i) => {
-            const e = entries[i];
-            if (e === undefined) return;
-            sources[i] = { path: e.path, text: await readFile(repo, sha, e.path), size: e.size };
-          }),
-        );
-      }
-      return sources;
+      return readListedWorkflows(listing, (path) => readFile(repo, sha, path));
     },
 
     async changedFiles(repo, base, head) {
@@ -357,18 +336,6 @@ interface ChangedFile {
   readonly previous_filename?: string;
 }
 
-interface DirectoryEntry {
-  readonly type: string;
-  readonly path: string;
-  readonly size: number;
-}
-
-function isDirectoryEntry(value: unknown): value is DirectoryEntry {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return typeof v.type === 'string' && typeof v.path === 'string' && typeof v.size === 'number';
-}
-
 /**
  * A renamed file counts under both names, so a rename out of a filtered folder still matches its `paths` filter
  * (the list is a superset of what changed, never a subset).
@@ -399,14 +366,6 @@ function decodeContent(data: unknown): string {
     retryable: false,
     context: { forge: 'github', action: 'read workflow file' },
   });
-}
-
-/** Cuts to `max` characters (code points, so an emoji is never split), ending in `…` when cut. */
-export function truncate(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const chars = Array.from(text);
-  if (chars.length <= max) return text;
-  return `${chars.slice(0, max - 1).join('')}…`;
 }
 
 function statusOf(error: unknown): number | undefined {
