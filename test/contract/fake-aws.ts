@@ -25,7 +25,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { LaunchRequest, OrderJob, Route } from '../../runners/runner.ts';
-import type { GithubContext, OrderRecord, RunRecord, StepSpec } from '../../src/core/types.ts';
+import type { OrderRecord, RunRecord, StepSpec } from '../../src/core/types.ts';
+import { makeGithubContext } from '../helpers/records.ts';
 
 export function awsError(code: string, message = code, fault: 'client' | 'server' = 'client'): Error {
   return Object.assign(new Error(message), { name: code, $fault: fault, $metadata: { httpStatusCode: 400 } });
@@ -321,22 +322,12 @@ export function launchRequest(input: RequestInput): LaunchRequest {
     continueOnError: false,
     pos: { line: 1, col: 1 },
   }));
-  const github: GithubContext = {
-    event_name: 'push',
-    ref: 'refs/heads/main',
-    ref_name: 'main',
-    ref_type: 'branch',
+  const github = makeGithubContext({
     sha: input.sha ?? 'a'.repeat(40),
     repository: 'acme/widgets',
     repository_owner: 'acme',
-    actor: 'octocat',
-    base_ref: '',
-    head_ref: '',
-    server_url: 'https://github.com',
     run_id: ref.runId,
-    workflow: 'ci',
-    event: {},
-  };
+  });
   const job: OrderJob = {
     ref,
     repository: 'acme/widgets',

@@ -9,29 +9,21 @@ import type { ExecuteOptions, OrderOutcome } from '../../runners/agent/execute-o
 import { parseEnvFile } from '../../runners/agent/parse-env-file.ts';
 import { processAlive } from '../../runners/agent/process-group.ts';
 import { resolveShell } from '../../runners/agent/resolve-shell.ts';
-import type { GithubContext, StepResult, StepSpec } from '../../src/core/types.ts';
+import type { StepResult, StepSpec } from '../../src/core/types.ts';
+import { makeGithubContext } from '../helpers/records.ts';
 import type { OrderJob } from '../../runners/runner.ts';
 
 type StepInput = Partial<Omit<StepSpec, 'index' | 'pos'>> & { run: string };
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
 
-const github: GithubContext = {
-  event_name: 'push',
-  ref: 'refs/heads/main',
-  ref_name: 'main',
-  ref_type: 'branch',
+const github = makeGithubContext({
   sha: SHA,
   repository: 'acme/widgets',
   repository_owner: 'acme',
-  actor: 'octocat',
-  base_ref: '',
-  head_ref: '',
-  server_url: 'https://github.com',
   run_id: 'run-1',
-  workflow: 'ci',
   event: { after: SHA },
-};
+});
 
 function makeJob(steps: readonly StepInput[], over: Partial<OrderJob> = {}): OrderJob {
   return {

@@ -9,7 +9,8 @@ import { processAlive } from '../../runners/agent/process-group.ts';
 import { createLocalRunner, logPath } from '../../runners/local.ts';
 import type { LocalRunner } from '../../runners/local.ts';
 import type { AgentReport, LaunchRequest, OrderJob, OrderRef, ReportSink } from '../../runners/runner.ts';
-import type { GithubContext, OrderRecord, RunRecord, StepSpec } from '../../src/core/types.ts';
+import type { OrderRecord, RunRecord, StepSpec } from '../../src/core/types.ts';
+import { makeGithubContext } from '../helpers/records.ts';
 
 type StepInput = Partial<Omit<StepSpec, 'index' | 'pos'>> & { run: string };
 
@@ -81,22 +82,7 @@ function makeRunner(sink: ReportSink, env: Record<string, string> = baseEnv): Lo
   return runner;
 }
 
-const github: GithubContext = {
-  event_name: 'push',
-  ref: 'refs/heads/main',
-  ref_name: 'main',
-  ref_type: 'branch',
-  sha: '',
-  repository: 'acme/widgets',
-  repository_owner: 'acme',
-  actor: 'octocat',
-  base_ref: '',
-  head_ref: '',
-  server_url: 'https://github.com',
-  run_id: 'run-1',
-  workflow: 'ci',
-  event: {},
-};
+const github = makeGithubContext({ sha: '', repository: 'acme/widgets', repository_owner: 'acme', run_id: 'run-1' });
 
 function request(steps: readonly StepInput[], over: Partial<OrderJob> = {}): LaunchRequest {
   const job: OrderJob = {

@@ -1,31 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { checkNeedsGraph, expandMatrix, planRun } from '../../src/core/plan.ts';
-import type {
-  GithubContext,
-  JobSpec,
-  MatrixCell,
-  MatrixSpec,
-  MatrixValue,
-  OrderSpec,
-  Workflow,
-} from '../../src/core/types.ts';
+import type { JobSpec, MatrixCell, MatrixSpec, MatrixValue, OrderSpec, Workflow } from '../../src/core/types.ts';
+import { makeGithubContext } from '../helpers/records.ts';
 
-const github: GithubContext = {
-  event_name: 'push',
-  ref: 'refs/heads/main',
-  ref_name: 'main',
-  ref_type: 'branch',
-  sha: '0123456789abcdef',
-  repository: 'octo/app',
-  repository_owner: 'octo',
-  actor: 'mona',
-  base_ref: '',
-  head_ref: '',
-  server_url: 'https://github.com',
-  run_id: 'r1',
-  workflow: 'ci',
-  event: {},
-};
+const github = makeGithubContext({ sha: '0123456789abcdef', actor: 'mona' });
 
 function job(id: string, extra: Partial<JobSpec> = {}): JobSpec {
   return {
