@@ -64,6 +64,8 @@ export interface OrchestratorOptions {
 }
 
 const GLOBAL_INFLIGHT = 'inflight';
+/** How many orders wait for capacity (a hint: see #applyOne). */
+const WAITING = 'waiting';
 const RUN_CACHE_SIZE = 1000;
 
 export class Orchestrator implements ReportSink {
@@ -322,11 +324,13 @@ export class Orchestrator implements ReportSink {
     // A fresh dispatch takes capacity first; without it the order stays queued and waits (oldest first).
     const takesCapacity = launches && before?.state === 'queued';
     let held: string[] = [];
+    let startsWaiting = false;
     if (takesCapacity && before) {
       const capacity = await this.#acquire(before);
       if (capacity === undefined) {
         changes = { waitingSince: before.waitingSince ?? this.#now() };
         effects = [{ type: 'notify' }];
+        startsWaiting = before.waitingSince === undefined;
       } else held = capacity;
     }
     const order = await this.#store.updateOrder(run.runId, decision.orderId, expect, changes);
@@ -334,6 +338,16 @@ export class Orchestrator implements ReportSink {
       await this.#releaseKeys(held); // lost the race: someone else made this transition
       return;
     }
+    // The `waiting` counter says whether a release needs to look for waiting orders at all (one read, instead of
+    // querying the index after every completion). It may drift after a crash; the watchdog tick pulls regardless.
+    if (startsWaiting) await this.#store.addCounter(WAITING, 1);
+    else if (before?.waitingSince !== undefined && order.waitingSince === undefined) {
+      await this.#store.addCounter(WAITING, -1);
+    }
+    // Capacity freed between the refused acquire and this write was released by orders that could not see this
+    // one waiting yet: look once more, or it would wait for the next tick. Only for a newly waiting order, so a
+    // pull that re-queues an order never loops.
+    if (startsWaiting) await this.#pullWaiting();
     for (const effect of effects) {
       switch (effect.type) {
         case 'launch':
@@ -444,16 +458,10 @@ export class Orchestrator implements ReportSink {
   /** An order became final: free its capacity, satisfy dependents, fail fast, and count towards the run's end. */
   async #onFinal(run: RunRecord, order: OrderRecord, before: OrderRecord | undefined): Promise<void> {
     const heldCapacity = before !== undefined && before.state !== 'queued';
-    // Orders wait only after an acquire failed at a full cap, so only a release from a full cap may unblock them;
-    // other releases skip the query (the watchdog tick pulls as a backstop).
-    let mayUnblock = false;
     if (heldCapacity) {
-      const caps: [string, number][] = [[GLOBAL_INFLIGHT, this.#options.limits.maxConcurrentOrders]];
-      if (order.maxParallel !== undefined) caps.push([jobInflightKey(order), order.maxParallel]);
-      for (const [key, cap] of caps) {
-        const left = await this.#store.addCounter(key, -1);
-        if (left !== undefined && left >= cap - 1) mayUnblock = true;
-      }
+      await this.#releaseKeys(
+        order.maxParallel === undefined ? [GLOBAL_INFLIGHT] : [GLOBAL_INFLIGHT, jobInflightKey(order)],
+      );
     }
     await Promise.all(
       order.dependents.map(async (dependentId) => {
@@ -469,7 +477,7 @@ export class Orchestrator implements ReportSink {
     }
     const finals = await this.#store.addCounter(finalCountKey(run.runId), 1);
     if (finals !== undefined && finals >= run.orderCount) await this.#maybeFinishRun(run, 'none');
-    if (mayUnblock) await this.#pullWaiting();
+    if (heldCapacity && (await this.#store.getCounter(WAITING)) > 0) await this.#pullWaiting();
   }
 
   /** Dispatches orders that wait for capacity, oldest first, while capacity lasts. */
