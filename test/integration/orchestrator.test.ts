@@ -198,6 +198,18 @@ describe('orchestrator on the embedded store', () => {
     expect(await store.getCounter('inflight')).toBe(0);
   });
 
+  it('a wide graph under a small cap finishes on completions alone (no watchdog tick), every order once', async () => {
+    const { orchestrator, reporter, instant } = setup({ limits: { maxConcurrentOrders: 3 } });
+    const p = layeredPlan(6, 12, 3);
+    const runId = await start(orchestrator, p);
+    expect((await reporter.finishedRun(runId)).status).toBe('succeeded');
+    await instant.idle();
+    expect(instant.launches.size).toBe(p.orders.length);
+    expect([...instant.launches.values()].every((n) => n === 1)).toBe(true);
+    expect(await store.getCounter('inflight')).toBe(0);
+    expect(await store.getCounter('waiting')).toBe(0);
+  });
+
   it('retries an interrupted order with a new attempt, then succeeds', async () => {
     const { orchestrator, reporter, instant } = setup({
       conclude: (r) => (r.job.ref.attempt === 1 ? 'interrupted' : 'success'),
