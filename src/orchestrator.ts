@@ -75,6 +75,8 @@ export class Orchestrator implements ReportSink {
   readonly #now: () => number;
   readonly #log: Logger;
   readonly #runs = new Map<string, RunRecord>();
+  #pulling: Promise<void> | undefined;
+  #pullAgain = false;
 
   constructor(options: OrchestratorOptions) {
     this.#options = options;
@@ -481,7 +483,26 @@ export class Orchestrator implements ReportSink {
   }
 
   /** Dispatches orders that wait for capacity, oldest first, while capacity lasts. */
+  /**
+   * Single-flight per process: completions arriving together would otherwise each list the same oldest waiting
+   * orders and race for the same slots. A call made while a pull runs asks for one more round and returns at
+   * once (never awaiting the pull it may be part of).
+   */
   async #pullWaiting(): Promise<void> {
+    if (this.#pulling) {
+      this.#pullAgain = true;
+      return;
+    }
+    this.#pulling = (async () => {
+      do {
+        this.#pullAgain = false;
+        await this.#pullWaitingOnce();
+      } while (this.#pullAgain);
+    })().finally(() => (this.#pulling = undefined));
+    await this.#pulling;
+  }
+
+  async #pullWaitingOnce(): Promise<void> {
     // Only as many as there are free slots: the rest would fail to acquire and stay waiting anyway.
     const free = this.#options.limits.maxConcurrentOrders - (await this.#store.getCounter(GLOBAL_INFLIGHT));
     if (free <= 0) return;
