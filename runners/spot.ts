@@ -453,6 +453,20 @@ function runInstancesInput(
     { Key: `${prefix}:expires`, Value: meta.expires },
     { Key: 'Name', Value: meta.name.slice(0, MAX_TAG_VALUE) },
   ];
+  return spotInstanceInput(settings, candidate, { token: meta.token, userData: meta.userData, tags });
+}
+
+/**
+ * The RunInstances request for one candidate (type × subnet × market): what every spotcheck instance is, whatever
+ * it runs (an order's agent, or a capacity runner) — IMDSv2 only, terminate on shutdown, an encrypted root volume,
+ * the same tags on the instance and its volume. The caller gives the idempotency token, user data and tags.
+ */
+export function spotInstanceInput(
+  settings: SpotSettings,
+  candidate: Candidate,
+  meta: { readonly token: string; readonly userData: string; readonly tags: readonly { Key: string; Value: string }[] },
+): RunInstancesCommandInput {
+  const tags = [...meta.tags];
   return {
     MinCount: 1,
     MaxCount: 1,

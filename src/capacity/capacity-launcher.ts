@@ -11,10 +11,10 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
   type EC2Client,
-  type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
 import type { SpotSettings } from '../../runners/route-settings.ts';
 import { candidatesOf, classifyCapacityError, codeOf } from './capacity-ec2.ts';
+import { spotInstanceInput } from '../../runners/spot.ts';
 
 export const CAPACITY_TAG = 'spotcheck:capacity';
 export const CAPACITY_EXPIRES_TAG = 'spotcheck:capacity-expires';
@@ -46,59 +46,7 @@ export async function launchCapacityInstance(
       { Key: CAPACITY_EXPIRES_TAG, Value: runner.expires },
       { Key: 'Name', Value: `spotcheck capacity ${runner.label} ${runner.name}`.slice(0, 256) },
     ];
-    const input: RunInstancesCommandInput = {
-      MinCount: 1,
-      MaxCount: 1,
-      ClientToken: token,
-      InstanceType: candidate.instanceType as RunInstancesCommandInput['InstanceType'],
-      SubnetId: candidate.subnet,
-      ...(settings.securityGroups.length > 0 ? { SecurityGroupIds: [...settings.securityGroups] } : {}),
-      ...(settings.ami === undefined ? {} : { ImageId: settings.ami }),
-      ...(settings.launchTemplate === undefined
-        ? {}
-        : {
-            LaunchTemplate: {
-              Version: settings.launchTemplate.version,
-              ...(settings.launchTemplate.id === undefined ? {} : { LaunchTemplateId: settings.launchTemplate.id }),
-              ...(settings.launchTemplate.name === undefined
-                ? {}
-                : { LaunchTemplateName: settings.launchTemplate.name }),
-            },
-          }),
-      ...(settings.instanceProfile === undefined
-        ? {}
-        : {
-            IamInstanceProfile: settings.instanceProfile.startsWith('arn:')
-              ? { Arn: settings.instanceProfile }
-              : { Name: settings.instanceProfile },
-          }),
-      UserData: runner.userData,
-      MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1, HttpEndpoint: 'enabled' },
-      InstanceInitiatedShutdownBehavior: 'terminate',
-      BlockDeviceMappings: [
-        {
-          DeviceName: settings.rootDeviceName,
-          Ebs: {
-            Encrypted: true,
-            DeleteOnTermination: true,
-            VolumeType: 'gp3',
-            ...(settings.rootVolumeGiB === undefined ? {} : { VolumeSize: settings.rootVolumeGiB }),
-          },
-        },
-      ],
-      TagSpecifications: [
-        { ResourceType: 'instance', Tags: tags },
-        { ResourceType: 'volume', Tags: tags },
-      ],
-      ...(candidate.market === 'spot'
-        ? {
-            InstanceMarketOptions: {
-              MarketType: 'spot',
-              SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' },
-            },
-          }
-        : {}),
-    };
+    const input = spotInstanceInput(settings, candidate, { token, userData: runner.userData, tags });
     const where = `${candidate.market} ${candidate.instanceType} in ${candidate.subnet}`;
     try {
       const out = await ec2.send(new RunInstancesCommand(input));
