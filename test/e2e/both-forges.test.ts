@@ -5,13 +5,10 @@
  * store keys do not collide, and each forge gets the statuses of its own run only. Each forge's API is its own
  * description-checked nock harness (both open at once; they share one hold on the network).
  */
-import { execFile } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openForges, startSpotcheckServer, type SpotcheckServer } from '../../src/app.ts';
@@ -24,8 +21,8 @@ import { deliveryClaimKey } from '../../src/server/github-webhook-route.ts';
 import { useGiteaApi } from '../helpers/gitea-api.ts';
 import { testPrivateKey, useGitHubApi } from '../helpers/github-api.ts';
 import { githubExample, signGitHubBody } from '../helpers/webhook-examples.ts';
+import { makeTwoCommitRepo } from '../helpers/e2e-repo.ts';
 
-const exec = promisify(execFile);
 const GITHUB_SECRET = 'both-forges-github-secret';
 const GITEA_SECRET = 'both-forges-gitea-secret';
 const INSTALLATION = 4545;
@@ -60,19 +57,7 @@ let after: string;
 let server: SpotcheckServer | undefined;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'spotcheck-e2e-both-'));
-  repo = join(dir, 'repo');
-  await mkdir(repo, { recursive: true });
-  await writeFile(join(repo, 'README.md'), 'hello\n');
-  const git = (...args: string[]) =>
-    exec('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-C', repo, ...args]);
-  await git('init', '-q', '-b', 'main');
-  await git('add', '-A');
-  await git('commit', '-q', '-m', 'first');
-  before = (await git('rev-parse', 'HEAD')).stdout.trim();
-  await writeFile(join(repo, 'README.md'), 'hello again\n');
-  await git('commit', '-q', '-am', 'second');
-  after = (await git('rev-parse', 'HEAD')).stdout.trim();
+  ({ dir, repo, first: before, second: after } = await makeTwoCommitRepo('spotcheck-e2e-both-'));
 });
 
 afterEach(async () => {

@@ -10,13 +10,10 @@
  * The sticky comment's edits depend on how a run's waves interleave with the single-flight renders, so that
  * interceptor is set up "at most N" and its count asserted; every other interceptor must be used exactly.
  */
-import { execFile } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSpotcheckServer, type SpotcheckServer } from '../../src/app.ts';
@@ -25,8 +22,8 @@ import { COMMENT_MARKER } from '../../src/core/comment.ts';
 import type { RunRecord } from '../../src/core/types.ts';
 import { GITEA_ENDPOINTS, GITEA_SERVER_ENDPOINTS } from '../../src/forges/gitea.ts';
 import { createGiteaApi, type GiteaApi, type RecordedRequest } from '../helpers/gitea-api.ts';
+import { makeTwoCommitRepo, PR_WORKFLOW, SLOW_WORKFLOW, TESTME_WORKFLOW } from '../helpers/e2e-repo.ts';
 
-const exec = promisify(execFile);
 const SECRET = 'e2e-gitea-webhook-secret';
 const TOKEN = 'gitea_e2e_token_0123456789';
 const BOT = 'spotcheck-bot';
@@ -76,35 +73,9 @@ jobs:
       - run: echo "docs at $GITHUB_REF"
 `;
 /** Two waves: `test` needs `build`. */
-const PR_WF = `name: pr
-on: pull_request
-jobs:
-  build:
-    runs-on: local
-    steps:
-      - run: test -f README.md
-  test:
-    needs: build
-    runs-on: local
-    steps:
-      - run: echo "tested $GITHUB_SHA"
-`;
-const TESTME_WF = `name: e2e
-on: testme
-jobs:
-  e2e:
-    runs-on: local
-    steps:
-      - run: echo "e2e at $GITHUB_SHA"
-`;
-const SLOW_WF = `name: slow
-on: pull_request
-jobs:
-  wait:
-    runs-on: local
-    steps:
-      - run: sleep 30
-`;
+const PR_WF = PR_WORKFLOW;
+const TESTME_WF = TESTME_WORKFLOW;
+const SLOW_WF = SLOW_WORKFLOW;
 
 let dir: string;
 let repo: string;
@@ -124,19 +95,7 @@ const api = (): GiteaApi => {
 beforeEach(async () => {
   harness = createGiteaApi();
   bounded = [];
-  dir = await mkdtemp(join(tmpdir(), 'spotcheck-e2e-gitea-'));
-  repo = join(dir, 'repo');
-  await mkdir(repo, { recursive: true });
-  await writeFile(join(repo, 'README.md'), 'hello\n');
-  const git = (...args: string[]) =>
-    exec('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-C', repo, ...args]);
-  await git('init', '-q', '-b', 'main');
-  await git('add', '-A');
-  await git('commit', '-q', '-m', 'first');
-  head = (await git('rev-parse', 'HEAD')).stdout.trim();
-  await writeFile(join(repo, 'README.md'), 'hello again\n');
-  await git('commit', '-q', '-am', 'second');
-  moved = (await git('rev-parse', 'HEAD')).stdout.trim();
+  ({ dir, repo, first: head, second: moved } = await makeTwoCommitRepo('spotcheck-e2e-gitea-'));
 });
 
 afterEach(async () => {

@@ -9,11 +9,8 @@
  * interceptor is set up "at most N" (the budget of issue 4: writes ≤ waves + 2) and the count is asserted; every
  * other interceptor must be used exactly.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pino from 'pino';
 import { ProbotOctokit } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -23,8 +20,8 @@ import { COMMENT_MARKER } from '../../src/core/comment.ts';
 import type { RunRecord } from '../../src/core/types.ts';
 import { createGitHubApi, testPrivateKey, type GitHubApi, type RecordedRequest } from '../helpers/github-api.ts';
 import { githubExample, signGitHubBody } from '../helpers/webhook-examples.ts';
+import { makeTwoCommitRepo, PR_WORKFLOW, SLOW_WORKFLOW, TESTME_WORKFLOW } from '../helpers/e2e-repo.ts';
 
-const exec = promisify(execFile);
 const SECRET = 'e2e-pr-webhook-secret';
 const INSTALLATION = 4343;
 const ORG = 'acme';
@@ -37,35 +34,9 @@ const APP_SLUG = 'spotcheck';
 const INSTALL_TOKEN = 'ghs_install_token';
 
 /** Two waves: `test` needs `build`. */
-const PR_WF = `name: pr
-on: pull_request
-jobs:
-  build:
-    runs-on: local
-    steps:
-      - run: test -f README.md
-  test:
-    needs: build
-    runs-on: local
-    steps:
-      - run: echo "tested $GITHUB_SHA"
-`;
-const TESTME_WF = `name: e2e
-on: testme
-jobs:
-  e2e:
-    runs-on: local
-    steps:
-      - run: echo "e2e at $GITHUB_SHA"
-`;
-const SLOW_WF = `name: slow
-on: pull_request
-jobs:
-  wait:
-    runs-on: local
-    steps:
-      - run: sleep 30
-`;
+const PR_WF = PR_WORKFLOW;
+const TESTME_WF = TESTME_WORKFLOW;
+const SLOW_WF = SLOW_WORKFLOW;
 
 let dir: string;
 let repo: string;
@@ -87,19 +58,7 @@ beforeEach(async () => {
   harness = createGitHubApi();
   bounded = [];
   skew = 0;
-  dir = await mkdtemp(join(tmpdir(), 'spotcheck-e2e-pr-'));
-  repo = join(dir, 'repo');
-  await mkdir(repo, { recursive: true });
-  await writeFile(join(repo, 'README.md'), 'hello\n');
-  const git = (...args: string[]) =>
-    exec('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-C', repo, ...args]);
-  await git('init', '-q', '-b', 'main');
-  await git('add', '-A');
-  await git('commit', '-q', '-m', 'first');
-  head = (await git('rev-parse', 'HEAD')).stdout.trim();
-  await writeFile(join(repo, 'README.md'), 'hello again\n');
-  await git('commit', '-q', '-am', 'second');
-  moved = (await git('rev-parse', 'HEAD')).stdout.trim();
+  ({ dir, repo, first: head, second: moved } = await makeTwoCommitRepo('spotcheck-e2e-pr-'));
 });
 
 afterEach(async () => {

@@ -5,8 +5,7 @@
  * GitHub's OpenAPI description).
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
@@ -17,6 +16,8 @@ import { useGitHubApi, testPrivateKey } from '../helpers/github-api.ts';
 import { githubExample, signGitHubBody } from '../helpers/webhook-examples.ts';
 
 const exec = promisify(execFile);
+import { makeTwoCommitRepo } from '../helpers/e2e-repo.ts';
+
 const SECRET = 'e2e-webhook-secret';
 const INSTALLATION = 4242;
 const WORKFLOW = `name: ci
@@ -47,18 +48,7 @@ let repo: string;
 let server: SpotcheckServer | undefined;
 
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'spotcheck-e2e-'));
-  repo = join(dir, 'repo');
-  await mkdir(join(repo, '.spotcheck/workflows'), { recursive: true });
-  await writeFile(join(repo, 'README.md'), 'hello\n');
-  await writeFile(join(repo, '.spotcheck/workflows/ci.yml'), WORKFLOW);
-  const git = (...args: string[]) =>
-    exec('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-C', repo, ...args]);
-  await git('init', '-q', '-b', 'main');
-  await git('add', '-A');
-  await git('commit', '-q', '-m', 'first');
-  await writeFile(join(repo, 'README.md'), 'hello again\n');
-  await git('commit', '-q', '-am', 'second');
+  ({ dir, repo } = await makeTwoCommitRepo('spotcheck-e2e-', { '.spotcheck/workflows/ci.yml': WORKFLOW }));
 });
 
 afterEach(async () => {
