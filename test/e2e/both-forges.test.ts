@@ -115,7 +115,7 @@ function githubPush(): Payload {
 
 /** Gitea's multi-commit push capture, moved onto a repository with the same owner and name. */
 function giteaPush(): Payload {
-  const url = new URL('../../../shared/contracts/gitea-payloads/push-multi-commit.json', import.meta.url);
+  const url = new URL('../fixtures/gitea/captured/push-multi-commit.json', import.meta.url);
   const payload = JSON.parse(readFileSync(url, 'utf8')) as Payload;
   const repository = payload['repository'] as Payload;
   Object.assign(repository, { name: NAME, full_name: `${OWNER}/${NAME}` });

@@ -1,7 +1,7 @@
 /**
  * spotcheck on Gitea end to end: `startSpotcheckServer` with only Gitea configured, listening on loopback (embedded
  * store, local runner checking out a real temporary git repository). Deliveries are Gitea's own captures
- * (`../shared/contracts/gitea-payloads/`) and the payloads derived from them (`test/fixtures/gitea/`), adapted to the
+ * (`test/fixtures/gitea/captured/`) and the payloads derived from them (`test/fixtures/gitea/`), adapted to the
  * temporary repository's SHAs, signed as Gitea signs them (`X-Gitea-Signature`: plain hex HMAC-SHA256 of the body)
  * and POSTed to `/api/gitea/webhooks`. Gitea's API is the swagger-checked nock harness: every request is checked
  * against Gitea's published description, must be one of GITEA_ENDPOINTS (or the server's GET /user), and a request
@@ -153,7 +153,7 @@ async function start(botLogin: string | null = BOT, cloneFromTestRepo = true): P
 type Payload = Record<string, unknown>;
 
 function capture(name: string): Payload {
-  const url = new URL(`../../../shared/contracts/gitea-payloads/${name}`, import.meta.url);
+  const url = new URL(`../fixtures/gitea/captured/${name}`, import.meta.url);
   return JSON.parse(readFileSync(url, 'utf8')) as Payload;
 }
 

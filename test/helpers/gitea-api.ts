@@ -1,6 +1,6 @@
 /**
  * A nock harness for Gitea's REST API, the twin of github-api.ts. Every request is recorded and checked against
- * Gitea's published API description (`../shared/contracts/gitea-swagger-v1.json`, Swagger 2.0, basePath `/api/v1`):
+ * Gitea's published API description (`test/fixtures/gitea/swagger-v1.json`, Swagger 2.0, basePath `/api/v1`):
  * the path matches a template, the method exists, required path/query parameters are present and declared ones only
  * are sent, integers are integers, a `{filepath}` is sent as Gitea's `{+path}` (slashes not percent-encoded), and
  * the JSON body validates against the `in: body` parameter's schema (`#/definitions/...` resolved). A reply status
@@ -33,8 +33,8 @@ import {
 // The swagger description: loaded once per worker, path templates compiled once.
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Beside the repository (/work/shared/contracts here; CI checks out shared/ beside the clone too). */
-export const GITEA_SWAGGER_URL = new URL('../../../shared/contracts/gitea-swagger-v1.json', import.meta.url);
+/** A copy kept in the repository (test/fixtures/gitea/README.md names the Gitea commit it was taken from). */
+export const GITEA_SWAGGER_URL = new URL('../fixtures/gitea/swagger-v1.json', import.meta.url);
 export const GITEA_API_BASE_PATH = '/api/v1';
 
 interface Schema {

@@ -251,10 +251,7 @@ describe('POST /api/gitea/capacity', () => {
   });
 
   it('a push (Gitea without workflow_job): the workflows at the pushed SHA, one runner per matched job', async () => {
-    const body = readFileSync(
-      new URL('../../../shared/contracts/gitea-payloads/push-multi-commit.json', import.meta.url),
-      'utf8',
-    );
+    const body = readFileSync(new URL('../fixtures/gitea/captured/push-multi-commit.json', import.meta.url), 'utf8');
     const payload = JSON.parse(body) as { after: string; repository: { name: string; owner: { login: string } } };
     const repo = `/repos/${payload.repository.owner.login}/${payload.repository.name}`;
     gitea()

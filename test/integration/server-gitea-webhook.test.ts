@@ -17,9 +17,9 @@ const SECRET = 'gitea-test-secret';
 const HOST = 'gitea.example.org';
 const logger = pino({ level: 'silent' });
 
-/** Gitea's own captures, beside the clone, sent byte for byte as Gitea sent them. */
+/** Gitea's own captures (test/fixtures/gitea/captured/), sent byte for byte as Gitea sent them. */
 function capture(name: string): string {
-  return readFileSync(new URL(`../../../shared/contracts/gitea-payloads/${name}`, import.meta.url), 'utf8');
+  return readFileSync(new URL(`../fixtures/gitea/captured/${name}`, import.meta.url), 'utf8');
 }
 function derived(name: string): string {
   return readFileSync(new URL(`../fixtures/gitea/${name}`, import.meta.url), 'utf8');

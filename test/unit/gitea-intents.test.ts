@@ -4,9 +4,9 @@ import { toGiteaIntent, type GiteaIntentContext } from '../../src/gitea-intents.
 
 type Payload = Record<string, unknown>;
 
-/** Gitea's own captures, beside the clone (CI keeps its copy there too). */
+/** Gitea's own captures (test/fixtures/gitea/README.md says where they come from). */
 function capture(name: string): Payload {
-  const url = new URL(`../../../shared/contracts/gitea-payloads/${name}`, import.meta.url);
+  const url = new URL(`../fixtures/gitea/captured/${name}`, import.meta.url);
   return JSON.parse(readFileSync(url, 'utf8')) as Payload;
 }
 
