@@ -1,5 +1,6 @@
 /**
- * The CDK app (`npx cdk synth` / `npx cdk deploy` at the repository root; cdk.json runs this file through tsx).
+ * The CDK app (`npm run synth`, `npm run cdk -- deploy` at the repository root: the CDK CLI lives in infra/node_modules,
+ * installed on first use by scripts/install-infra.mjs; cdk.json runs this file through tsx).
  * Offline by construction: the Lambda code is bundled here with the installed esbuild before synthesis, the stack
  * is environment-agnostic (no account, region or VPC look-ups), so synth needs no credentials and no network.
  */

@@ -53,7 +53,7 @@ export const RUN_TAG = 'spotcheck:run';
 
 /**
  * The table's global secondary indexes, mirrored from `INDEXES` in src/store/dynamodb.ts (`ensureTable` creates the
- * same table locally). test/unit/infra.test.ts compares them with the table the store itself creates.
+ * same table locally). infra/test/spotcheck-stack.test.ts compares them with the table the store itself creates.
  */
 export const STORE_INDEXES = {
   byRepo: { pk: 'repoPk', sk: 'createdSk' },

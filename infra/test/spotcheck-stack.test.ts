@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RUN_TAG, SpotcheckStack } from '../../infra/spotcheck-stack.ts';
+import { RUN_TAG, SpotcheckStack } from '../spotcheck-stack.ts';
 import { parseConfig } from '../../src/config.ts';
 import { createDynamoStore } from '../../src/store/dynamodb.ts';
 
