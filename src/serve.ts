@@ -4,12 +4,14 @@
  */
 import pino from 'pino';
 import { readServerSettings, startSpotcheckServer } from './app.ts';
-import { defaultConfig, loadConfig } from './config.ts';
+import { loadOperatorConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 
 export interface ServeIo {
   readonly err: NodeJS.WritableStream;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** What relative paths in the environment are relative to (the process's working directory by default). */
+  readonly cwd?: string;
   /** Resolves when the server should stop (defaults to SIGINT/SIGTERM). */
   readonly stopped?: Promise<void>;
 }
@@ -18,13 +20,7 @@ export async function serveCommand(io: ServeIo): Promise<number> {
   const logger = pino({ level: io.env.LOG_LEVEL ?? 'info', base: { app: 'spotcheck' } });
   let server: Awaited<ReturnType<typeof startSpotcheckServer>>;
   try {
-    const base = defaultConfig({
-      ...(io.env.SPOTCHECK_DATA_DIR ? { dataDir: io.env.SPOTCHECK_DATA_DIR } : {}),
-      ...(io.env.PUBLIC_URL ? { publicUrl: io.env.PUBLIC_URL } : {}),
-    });
-    const loaded = await loadConfig(io.env.SPOTCHECK_CONFIG, base);
-    // The environment wins over the file for the public URL, as for every other deployment setting.
-    const config = io.env.PUBLIC_URL ? { ...loaded, publicUrl: io.env.PUBLIC_URL } : loaded;
+    const config = await loadOperatorConfig(io.env, io.cwd ?? process.cwd());
     const settings = await readServerSettings(io.env);
     server = await startSpotcheckServer({ settings, config, logger });
   } catch (error) {
