@@ -52,12 +52,15 @@ export const DEFAULT_LIMITS: Limits = {
   retentionDays: 30,
 };
 
+/** Where the server is reached when neither PUBLIC_URL nor `publicUrl` says otherwise. */
+export const DEFAULT_PUBLIC_URL = 'http://localhost:3000';
+
 export function defaultConfig(overrides: { dataDir?: string; publicUrl?: string } = {}): OperatorConfig {
   return {
     routes: new Map(DEFAULT_LOCAL_LABELS.map((label) => [label, { label, runner: 'local', settings: {} }])),
     limits: DEFAULT_LIMITS,
     store: { kind: 'embedded', dir: overrides.dataDir ?? '.spotcheck-data', table: 'spotcheck' },
-    publicUrl: overrides.publicUrl ?? 'http://localhost:3000',
+    publicUrl: overrides.publicUrl ?? DEFAULT_PUBLIC_URL,
   };
 }
 

@@ -182,7 +182,7 @@ async function until(done: () => boolean, what: string): Promise<void> {
 describe('spotcheck serve with the default data folder', () => {
   it('runs a local order green from a signed Gitea push, with its data under ./.spotcheck-data', async () => {
     const forge = await startGitea();
-    const { url } = await startServe({
+    const { url, lines } = await startServe({
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: dir,
       GITEA_URL: forge.url,
@@ -216,6 +216,14 @@ describe('spotcheck serve with the default data folder', () => {
       body,
     });
     expect(answer.status).toBe(202);
+    // Start-up says where everything is, from the listening address when PUBLIC_URL is unset.
+    const said = (msg: string): unknown => lines.find((l) => l['msg'] === msg)?.['url'];
+    expect([said('dashboard'), said('Gitea webhook URL'), said('health check')]).toEqual([
+      `${url}/runs`,
+      `${url}/api/gitea/webhooks`,
+      `${url}/healthz`,
+    ]);
+    expect(said('GitHub App webhook URL')).toBeUndefined();
 
     const finished = (): boolean => forge.statuses.some((s) => s.state !== 'pending');
     await until(finished, 'a final commit status');
