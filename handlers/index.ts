@@ -18,9 +18,19 @@ export interface HandlerOptions {
 export function registerHandlers(
   app: Probot,
   sink: (intent: Intent) => Promise<void>,
-  opts: { readonly appSlug: string; readonly now?: () => number },
+  opts: {
+    /** The slug, or how to read the one known now (it may be learnt after the handlers are registered). */
+    readonly appSlug: string | (() => string);
+    readonly now?: () => number;
+  },
 ): void {
-  const options: HandlerOptions = { appSlug: opts.appSlug, now: opts.now ?? Date.now };
+  const slug = opts.appSlug;
+  const options: HandlerOptions = {
+    get appSlug() {
+      return typeof slug === 'string' ? slug : slug();
+    },
+    now: opts.now ?? Date.now,
+  };
   registerPushHandler(app, sink, options);
   registerPullRequestHandler(app, sink, options);
   registerIssueCommentHandler(app, sink, options);

@@ -8,7 +8,10 @@ import type { AgentReport, LaunchRequest, LaunchResult, OrderJob, OrderRef, Repo
 
 export interface LocalRunnerOptions {
   readonly sink: ReportSink;
-  /** Working directories go to `<dataDir>/work/`, logs to `<dataDir>/logs/` (see `logPath`). */
+  /**
+   * Working directories go to `<dataDir>/work/`, logs to `<dataDir>/logs/` (see `logPath`). A relative folder is
+   * taken relative to the process's working directory when the runner is created (git runs in other folders).
+   */
   readonly dataDir: string;
   /**
    * The environment steps start from, asked once per launch. Under `serve` this is a clean PATH/HOME — never the
@@ -53,7 +56,8 @@ interface Execution {
  * `executeOrder`, streams the log to a file and to the sink, and removes the directory afterwards. Steps run on
  * this host with its privileges — production routes use Spot or CodeBuild (README, "Security").
  */
-export function createLocalRunner(opts: LocalRunnerOptions): LocalRunner {
+export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
+  const opts: LocalRunnerOptions = { ...options, dataDir: path.resolve(options.dataDir) };
   const executions = new Map<string, Execution>();
   const inFlight = new Set<Execution>();
 

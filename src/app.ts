@@ -218,6 +218,8 @@ export interface SpotcheckAppOptions {
   readonly localRunner?: boolean;
   /** The app's metrics (a registry of its own); one is made when unset. */
   readonly metrics?: SpotcheckMetrics;
+  /** Pauses between attempts to read the app's slug when APP_SLUG is unset (tests shorten them). */
+  readonly appSlugRetry?: AppSlugRetry;
 }
 
 export interface StartServerOptions extends SpotcheckAppOptions {
@@ -314,6 +316,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     now,
     ...(options.Octokit ? { Octokit: options.Octokit } : {}),
     ...(options.giteaFetch ? { giteaFetch: options.giteaFetch } : {}),
+    ...(options.appSlugRetry ? { appSlugRetry: options.appSlugRetry } : {}),
   });
   const { probot, appSlug, gitea, giteaBot, forRun: forgeForRun, lookup: forges, notConfigured } = forgeSet;
   const github = settings.github;
@@ -445,7 +448,9 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
         });
   if (probot && appSlug) {
     await probot.load((app) => {
-      registerHandlers(app, (intent) => inbox.accept(intent), { appSlug, now });
+      // Until GitHub has told the slug, the handlers' `sender.type === 'Bot'` guard is what keeps the app's own
+      // comments from being requests.
+      registerHandlers(app, (intent) => inbox.accept(intent), { appSlug: () => appSlug.current() ?? '', now });
       if (capacity && github) registerWorkflowJobHandler(app, capacity, { host: github.host });
     });
   }
@@ -518,7 +523,10 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     await (runners.local as { idle?: () => Promise<void> } | undefined)?.idle?.();
     await reporter.idle();
   };
-  logger.info({ appSlug, github: github?.baseUrl, gitea: gitea?.host, giteaBot }, 'spotcheck is composed');
+  logger.info(
+    { appSlug: appSlug?.current(), github: github?.baseUrl, gitea: gitea?.host, giteaBot },
+    'spotcheck is composed',
+  );
   return {
     router,
     store,
@@ -528,6 +536,8 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     tick,
     idle,
     async close() {
+      // First, so that work waiting for a slug GitHub never told fails rather than holding `idle` forever.
+      forgeSet.close();
       await idle();
       await opened.close();
       for (const client of [...ec2Clients.values(), ...codeBuildClients.values()]) client.destroy();
@@ -544,7 +554,8 @@ function memo<K, V>(cache: Map<K, V>, key: K, make: () => V): V {
 /** The configured forges: GitHub (Probot, per installation) and/or one Gitea server, and how to find them. */
 export interface ForgeSet {
   readonly probot?: Probot;
-  readonly appSlug?: string;
+  /** The GitHub App's slug: APP_SLUG, or read from GitHub in the background. */
+  readonly appSlug?: AppSlug;
   readonly gitea?: Forge;
   readonly giteaBot?: string;
   /** The forge acting for an intent (GitHub: its installation). */
@@ -552,6 +563,8 @@ export interface ForgeSet {
   /** The forge acting for a run: Gitea's bot, or the GitHub installation that reported the event. */
   readonly forRun: (run: RunRecord) => Promise<Forge> | undefined;
   readonly notConfigured: (forge: string) => never;
+  /** Stops the background work (asking GitHub for the app's slug). */
+  close(): void;
 }
 
 export async function openForges(
@@ -561,6 +574,7 @@ export async function openForges(
     readonly now: () => number;
     readonly Octokit?: typeof ProbotOctokit;
     readonly giteaFetch?: typeof fetch;
+    readonly appSlugRetry?: AppSlugRetry;
   },
 ): Promise<ForgeSet> {
   const { logger, now } = options;
@@ -575,10 +589,16 @@ export async function openForges(
         ...(options.Octokit === undefined ? {} : { Octokit: options.Octokit }),
       })
     : undefined;
-  const appSlug = github && probot ? (github.appSlug ?? (await readAppSlug(probot, logger))) : undefined;
+  const appSlug =
+    github && probot
+      ? watchAppSlug(probot, logger, {
+          ...(github.appSlug ? { fixed: github.appSlug } : {}),
+          ...(options.appSlugRetry ? { retry: options.appSlugRetry } : {}),
+        })
+      : undefined;
   const githubForges =
     github && probot && appSlug
-      ? createGitHubForges({ probot, host: github.host, appSlug, protocol: github.protocol, now })
+      ? createGitHubForges({ probot, host: github.host, appSlug: appSlug.known, protocol: github.protocol, now })
       : undefined;
   const giteaSettings = settings.gitea;
   const giteaFetch = options.giteaFetch ?? fetch;
@@ -622,6 +642,7 @@ export async function openForges(
     lookup: forges,
     forRun: forgeForRun,
     notConfigured,
+    close: () => appSlug?.stop(),
   };
 }
 
@@ -634,14 +655,73 @@ export function cleanStepEnv(env: Env): Record<string, string> {
   };
 }
 
-/** The app's slug (its comments are `<slug>[bot]`'s), asked once at start-up; APP_SLUG skips the request. */
-export async function readAppSlug(probot: Probot, logger: Logger): Promise<string> {
-  try {
-    const app = await probot.auth();
-    const { data } = await app.rest.apps.getAuthenticated();
-    if (data?.slug) return data.slug;
-  } catch (error) {
-    logger.warn({ err: error }, 'cannot read the app slug; set APP_SLUG');
+/** Pauses between attempts to read the app's slug: doubling from `firstMs` up to `maxMs`. */
+export interface AppSlugRetry {
+  readonly firstMs: number;
+  readonly maxMs: number;
+}
+
+/** The app's slug (its comments are `<slug>[bot]`'s), once known. */
+export interface AppSlug {
+  current(): string | undefined;
+  /** Resolves once known; rejects when stopped before. */
+  readonly known: Promise<string>;
+  stop(): void;
+}
+
+const DEFAULT_SLUG_RETRY: AppSlugRetry = { firstMs: 1000, maxMs: 5 * 60_000 };
+
+/**
+ * APP_SLUG, or `GET /app` in the background, retried with backoff until GitHub answers. The server must not wait
+ * for it: offline or with GitHub down, Probot's retries made the first request take 20 s and more, during which the
+ * server was not listening and its health check failed. Forges that need the slug (the sticky comment is found by
+ * its author, `<slug>[bot]`) wait for `known`.
+ */
+export function watchAppSlug(
+  probot: Probot,
+  logger: Logger,
+  opts: { readonly fixed?: string; readonly retry?: AppSlugRetry } = {},
+): AppSlug {
+  if (opts.fixed !== undefined) {
+    const slug = opts.fixed;
+    return { current: () => slug, known: Promise.resolve(slug), stop: () => undefined };
   }
-  return 'spotcheck';
+  const retry = opts.retry ?? DEFAULT_SLUG_RETRY;
+  let slug: string | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let fail: (error: Error) => void = () => undefined;
+  const known = new Promise<string>((resolve, reject) => {
+    fail = reject;
+    const attempt = async (pauseMs: number): Promise<void> => {
+      try {
+        const app = await probot.auth();
+        const { data } = await app.rest.apps.getAuthenticated();
+        if (!data?.slug) throw new Error('GitHub answered GET /app without a slug');
+        slug = data.slug;
+        logger.info({ appSlug: slug }, 'read the app slug from GitHub');
+        resolve(slug);
+        return;
+      } catch (error) {
+        if (stopped) return;
+        logger.warn({ err: error, retryInMs: pauseMs }, 'cannot read the app slug yet; retrying (set APP_SLUG)');
+      }
+      if (stopped) return;
+      timer = setTimeout(() => void attempt(Math.min(pauseMs * 2, retry.maxMs)), pauseMs);
+      // A timer waiting for GitHub must not keep a finished `watchdog --once` alive.
+      timer.unref();
+    };
+    void attempt(retry.firstMs);
+  });
+  // Nobody may be waiting yet; a stop before the slug is known is not an unhandled rejection.
+  known.catch(() => undefined);
+  return {
+    current: () => slug,
+    known,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      fail(new Error('stopped before GitHub told the app slug'));
+    },
+  };
 }

@@ -13,6 +13,7 @@ import { EVENT_NAMES, type EventName, type TriggerEvent } from './core/types.ts'
 import { MAX_WORKFLOW_FILE_BYTES } from './core/limits.ts';
 import { loadConfig } from './config.ts';
 import { normaliseRef } from './core/github-context.ts';
+import { SERVE_USAGE } from './serve-help.ts';
 
 export interface CliIo {
   readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -34,8 +35,8 @@ commands:
   demo
       run the example repository's workflows (embedded store, local runner)
   serve
-      the GitHub App server (npm start); configured by APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET,
-      GHE_HOST, GHE_PROTOCOL, PORT, HOST, LOG_LEVEL, PUBLIC_URL and SPOTCHECK_CONFIG
+      the bot's webhook server for GitHub and/or Gitea (npm start), configured by the environment:
+      \`spotcheck serve --help\` lists every variable
   watchdog [--once] [--interval SECONDS] [--config FILE]
       the watchdog without the server: times out, re-drives and checks cloud orders, then runs the janitor;
       --once ticks once and exits (for cron or EventBridge), otherwise every --interval seconds (default 60)
@@ -62,7 +63,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
   const [command, ...rest] = argv;
   // `spotcheck <command> --help` prints the usage rather than failing on an unknown option.
   if (command !== undefined && rest.some((a) => a === '--help' || a === '-h')) {
-    io.out.write(USAGE);
+    io.out.write(command === 'serve' ? SERVE_USAGE : USAGE);
     return 0;
   }
   try {

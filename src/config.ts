@@ -3,6 +3,7 @@
  * limits, store, forges. Validated strictly once at start-up; every error reported at once; secrets never printed.
  */
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { parse, YAMLError } from 'yaml';
 import { ConfigError } from './errors.ts';
 import { parseRouteSettings } from '../runners/route-settings.ts';
@@ -22,6 +23,7 @@ export interface Limits {
 export interface StoreConfig {
   /** `embedded`: dynalite on a local folder; `dynamodb`: a real table. */
   readonly kind: 'embedded' | 'dynamodb';
+  /** The data folder (embedded store, order logs, working directories); absolute once loaded for a server. */
   readonly dir: string;
   readonly table: string;
   readonly region?: string;
@@ -50,17 +52,29 @@ export const DEFAULT_LIMITS: Limits = {
   retentionDays: 30,
 };
 
+/** Where the server is reached when neither PUBLIC_URL nor `publicUrl` says otherwise. */
+export const DEFAULT_PUBLIC_URL = 'http://localhost:3000';
+
 export function defaultConfig(overrides: { dataDir?: string; publicUrl?: string } = {}): OperatorConfig {
   return {
     routes: new Map(DEFAULT_LOCAL_LABELS.map((label) => [label, { label, runner: 'local', settings: {} }])),
     limits: DEFAULT_LIMITS,
     store: { kind: 'embedded', dir: overrides.dataDir ?? '.spotcheck-data', table: 'spotcheck' },
-    publicUrl: overrides.publicUrl ?? 'http://localhost:3000',
+    publicUrl: overrides.publicUrl ?? DEFAULT_PUBLIC_URL,
   };
 }
 
-/** Parses and validates a config document; throws one ConfigError listing every problem. */
-export function parseConfig(text: string, source: string, base: OperatorConfig = defaultConfig()): OperatorConfig {
+/**
+ * Parses and validates a config document; throws one ConfigError listing every problem. With `baseDir` (the
+ * config file's folder), relative paths written in the document are resolved against it, as tsconfig or docker
+ * compose resolve theirs: where the server is started from must not change where its data goes.
+ */
+export function parseConfig(
+  text: string,
+  source: string,
+  base: OperatorConfig = defaultConfig(),
+  baseDir?: string,
+): OperatorConfig {
   const errors: string[] = [];
   let doc: unknown;
   try {
@@ -102,9 +116,10 @@ export function parseConfig(text: string, source: string, base: OperatorConfig =
       checkKeys(doc.store, ['kind', 'dir', 'table', 'region', 'endpoint'], 'store.', errors);
       const kind = doc.store.kind ?? base.store.kind;
       if (kind !== 'embedded' && kind !== 'dynamodb') errors.push('store.kind: must be "embedded" or "dynamodb"');
+      const dir = str(doc.store.dir, 'store.dir', errors);
       store = {
         kind: kind === 'dynamodb' ? 'dynamodb' : 'embedded',
-        dir: str(doc.store.dir, 'store.dir', errors) ?? base.store.dir,
+        dir: dir === undefined ? base.store.dir : baseDir === undefined ? dir : resolve(baseDir, dir),
         table: str(doc.store.table, 'store.table', errors) ?? base.store.table,
         ...optional('region', str(doc.store.region, 'store.region', errors)),
         ...optional('endpoint', str(doc.store.endpoint, 'store.endpoint', errors)),
@@ -112,7 +127,7 @@ export function parseConfig(text: string, source: string, base: OperatorConfig =
     }
   }
   const org = str(doc.org, 'org', errors) ?? base.org;
-  const publicUrl = str(doc.publicUrl, 'publicUrl', errors) ?? base.publicUrl;
+  const publicUrl = httpUrl(str(doc.publicUrl, 'publicUrl', errors), 'publicUrl', errors) ?? base.publicUrl;
   if (errors.length > 0) {
     throw new ConfigError(
       `${source}: ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n  - ${errors.join('\n  - ')}`,
@@ -124,6 +139,7 @@ export function parseConfig(text: string, source: string, base: OperatorConfig =
   return { routes, limits, store, publicUrl, ...optional('org', org) };
 }
 
+/** Reads and parses a config file; relative paths in it are resolved against its folder. */
 export async function loadConfig(path: string | undefined, base?: OperatorConfig): Promise<OperatorConfig> {
   if (path === undefined) return base ?? defaultConfig();
   let text: string;
@@ -135,7 +151,49 @@ export async function loadConfig(path: string | undefined, base?: OperatorConfig
       cause: error,
     });
   }
-  return parseConfig(text, path, base);
+  return parseConfig(text, path, base, dirname(resolve(path)));
+}
+
+/**
+ * The operator config of a long-running command (`serve`, `watchdog`, `janitor`), read once at start-up with every
+ * path absolute: the defaults, SPOTCHECK_DATA_DIR (relative to `cwd`), the file `configPath` or SPOTCHECK_CONFIG
+ * (relative to `cwd`; the paths written in it relative to its own folder), then PUBLIC_URL, which wins over the file.
+ * The local runner clones into and runs steps under the data folder, with the step's folder as the working
+ * directory, so a relative folder would be resolved once per directory change (`<dir>/work/x/<dir>/work/x/src`).
+ */
+export async function loadOperatorConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+  configPath?: string,
+): Promise<OperatorConfig> {
+  const publicUrl = env.PUBLIC_URL ? env.PUBLIC_URL : undefined;
+  const problems: string[] = [];
+  httpUrl(publicUrl, 'PUBLIC_URL', problems);
+  if (problems.length > 0) throw new ConfigError(`environment: ${problems.join('; ')}`, { source: 'environment' });
+  const dataDir = resolve(cwd, env.SPOTCHECK_DATA_DIR ? env.SPOTCHECK_DATA_DIR : defaultConfig().store.dir);
+  const base = defaultConfig({ dataDir, ...(publicUrl === undefined ? {} : { publicUrl }) });
+  const file = configPath ?? (env.SPOTCHECK_CONFIG ? env.SPOTCHECK_CONFIG : undefined);
+  const loaded = await loadConfig(file === undefined ? undefined : resolve(cwd, file), base);
+  return publicUrl === undefined ? loaded : { ...loaded, publicUrl };
+}
+
+/**
+ * An absolute http(s) URL, or a problem: the public URL is the base of every log link, callback and webhook URL,
+ * and a relative or scheme-less one (`ci.example.com`) would make all of them broken links.
+ */
+function httpUrl(value: string | undefined, where: string, errors: string[]): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') {
+    errors.push(`${where}: must be an absolute http(s) URL, such as https://ci.example.com`);
+    return undefined;
+  }
+  return value;
 }
 
 function parseRoute(label: string, raw: unknown, errors: string[]): Route | undefined {

@@ -17,7 +17,7 @@ import { buildOrderJob } from '../runners/order-job.ts';
 import { codeBuildProjects, createRunners, type RunnerKind } from '../runners/registry.ts';
 import type { ExecutionStatus, Route, Runner } from '../runners/runner.ts';
 import { mintBootstrapToken } from './bootstrap-tokens.ts';
-import { defaultConfig, loadConfig, type OperatorConfig } from './config.ts';
+import { loadOperatorConfig, type OperatorConfig } from './config.ts';
 import { ConfigError, RunnerError } from './errors.ts';
 import { Orchestrator, type Reporter } from './orchestrator.ts';
 import { AGENT_BOOTSTRAP_PATH } from './server/bootstrap-route.ts';
@@ -243,6 +243,8 @@ export interface OperationsIo {
   readonly out: NodeJS.WritableStream;
   readonly err: NodeJS.WritableStream;
   readonly env: Env;
+  /** What relative paths (SPOTCHECK_DATA_DIR, `--config`) are relative to; the process's by default. */
+  readonly cwd?: string;
 }
 
 export interface WatchdogCommandOptions {
@@ -260,16 +262,6 @@ export interface JanitorCommandOptions {
   readonly dryRun: boolean;
   readonly configPath?: string;
   readonly operations?: Partial<Omit<OperationsOptions, 'config' | 'env' | 'logger'>>;
-}
-
-/** The config as serve reads it: SPOTCHECK_DATA_DIR, SPOTCHECK_CONFIG (or `--config`), PUBLIC_URL winning. */
-export async function loadOperatorConfig(env: Env, configPath?: string): Promise<OperatorConfig> {
-  const base = defaultConfig({
-    ...(env.SPOTCHECK_DATA_DIR ? { dataDir: env.SPOTCHECK_DATA_DIR } : {}),
-    ...(env.PUBLIC_URL ? { publicUrl: env.PUBLIC_URL } : {}),
-  });
-  const loaded = await loadConfig(configPath ?? env.SPOTCHECK_CONFIG, base);
-  return env.PUBLIC_URL ? { ...loaded, publicUrl: env.PUBLIC_URL } : loaded;
 }
 
 /**
@@ -339,7 +331,7 @@ async function open(
   seams: WatchdogCommandOptions['operations'],
 ): Promise<Operations | number> {
   try {
-    const config = await loadOperatorConfig(io.env, configPath);
+    const config = await loadOperatorConfig(io.env, io.cwd ?? process.cwd(), configPath);
     return await openOperations({ ...seams, config, env: io.env, logger });
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -12,7 +12,8 @@ export interface GitHubForgesOptions {
   readonly probot: Probot;
   /** Web host (`github.com`, or GHE_HOST). */
   readonly host: string;
-  readonly appSlug: string;
+  /** The app's slug, or a promise of it (read from GitHub in the background): forges are built once it is known. */
+  readonly appSlug: string | PromiseLike<string>;
   /** Clone URL scheme (GHE_PROTOCOL); `https` by default. */
   readonly protocol?: 'https' | 'http';
   /** How long a Forge is reused for an installation; installation tokens live 1 h and auth-app renews them. */
@@ -53,7 +54,7 @@ export function createGitHubForges(opts: GitHubForgesOptions): GitHubForges {
     return createGitHubForge({
       octokit,
       host,
-      appSlug,
+      appSlug: await appSlug,
       mintCloneToken: (repo) => mintCloneToken(installationId, repo),
       ...(opts.protocol === undefined ? {} : { protocol: opts.protocol }),
     });

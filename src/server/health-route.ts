@@ -9,12 +9,13 @@ export interface HealthRouteOptions {
 }
 
 const HEALTH_KEY = 'healthz';
+export const HEALTH_PATH = '/healthz';
 
 export function createHealthRoute(opts: HealthRouteOptions): RouteDefinition {
   const timeoutMs = opts.timeoutMs ?? 2000;
   return {
     method: 'GET',
-    pattern: '/healthz',
+    pattern: HEALTH_PATH,
     async handle(req) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<'timeout'>((resolve) => {

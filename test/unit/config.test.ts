@@ -2,7 +2,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, DEFAULT_LOCAL_LABELS, defaultConfig, loadConfig, parseConfig } from '../../src/config.ts';
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_LOCAL_LABELS,
+  defaultConfig,
+  loadConfig,
+  loadOperatorConfig,
+  parseConfig,
+} from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
 
 /** The ConfigError a document raises (the test fails if it parses). */
@@ -329,5 +336,59 @@ describe('loadConfig', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('loadOperatorConfig (serve, watchdog, janitor)', () => {
+  it('makes the default data folder absolute, relative to the working directory', async () => {
+    const config = await loadOperatorConfig({}, '/srv/ci');
+    expect(config.store.dir).toBe('/srv/ci/.spotcheck-data');
+  });
+
+  it('takes SPOTCHECK_DATA_DIR relative to the working directory, and an absolute one as it is', async () => {
+    expect((await loadOperatorConfig({ SPOTCHECK_DATA_DIR: 'data' }, '/srv/ci')).store.dir).toBe('/srv/ci/data');
+    expect((await loadOperatorConfig({ SPOTCHECK_DATA_DIR: '/var/lib/x' }, '/srv/ci')).store.dir).toBe('/var/lib/x');
+  });
+
+  it("takes a store.dir written in the file relative to the file's folder, wherever the server starts", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spotcheck-config-'));
+    try {
+      await writeFile(join(dir, 'spotcheck.yml'), 'store: { dir: .spotcheck-data }\n');
+      const fromEnv = await loadOperatorConfig({ SPOTCHECK_CONFIG: 'spotcheck.yml' }, dir);
+      expect(fromEnv.store.dir).toBe(join(dir, '.spotcheck-data'));
+      const fromElsewhere = await loadOperatorConfig(
+        { SPOTCHECK_DATA_DIR: 'ignored' },
+        '/',
+        join(dir, 'spotcheck.yml'),
+      );
+      expect(fromElsewhere.store.dir).toBe(join(dir, '.spotcheck-data'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('lets PUBLIC_URL win over the file', async () => {
+    const config = await loadOperatorConfig({ PUBLIC_URL: 'https://ci.example.com/' }, '/srv/ci');
+    expect(config.publicUrl).toBe('https://ci.example.com/');
+  });
+
+  it.each(['ci.example.com', '/spotcheck', 'ftp://ci.example.com', 'http://', 'not a url'])(
+    'rejects PUBLIC_URL=%s as a ConfigError, without echoing it',
+    async (value) => {
+      const error = await loadOperatorConfig({ PUBLIC_URL: value }, '/srv/ci').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toBe(
+        'environment: PUBLIC_URL: must be an absolute http(s) URL, such as https://ci.example.com',
+      );
+    },
+  );
+
+  it('rejects a publicUrl in the file that is not an absolute http(s) URL', () => {
+    expect(problems(configError('publicUrl: ci.example.com\n'))).toEqual([
+      'publicUrl: must be an absolute http(s) URL, such as https://ci.example.com',
+    ]);
   });
 });
