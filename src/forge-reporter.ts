@@ -1,5 +1,6 @@
 /**
- * Reports runs to the forge (DESIGN.md "Reporting"): one commit status per order and one sticky comment per PR.
+ * Reports runs to the forge (docs/architecture.md "Reporting"): one commit status per order and one sticky comment per
+ * PR.
  *
  * The orchestrator awaits its Reporter on the completion path, so every method here only records what happened and
  * returns; the forge calls run in the background (`idle()` waits for them). Reporting never blocks or fails a run:
