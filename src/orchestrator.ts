@@ -195,7 +195,9 @@ export class Orchestrator implements ReportSink {
 
   /** The completion path: local runners call it in-process, the callback route after verifying the agent's token. */
   async report(ref: OrderRef, report: AgentReport): Promise<void> {
-    if (report.type === 'log' || report.type === 'step') return; // logs and live steps go to the log store
+    // Log chunks are the log store's (the callback route and the local runner append them there). A live `step`
+    // report is not kept (yet): the `finished` report carries every step's result, and the order page shows those.
+    if (report.type === 'log' || report.type === 'step') return;
     const [run, order] = await Promise.all([this.#runFor(ref.runId), this.#store.getOrder(ref.runId, ref.orderId)]);
     if (!run || !order) {
       this.#log.warn({ ...ref }, 'report for an unknown order');
