@@ -1,4 +1,4 @@
-// Type-checked typescript-eslint, plus the rule that keeps src/core pure (STYLE.md practice 1).
+// Type-checked typescript-eslint, plus the rule that keeps src/core pure (docs/architecture.md: a pure core).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 

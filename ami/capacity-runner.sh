@@ -3,7 +3,8 @@
 #
 # The capacity user data (runners/user-data.ts, renderCapacityUserData) starts it as the runner user with:
 #   SPOTCHECK_BOOTSTRAP_URL    <public URL>/api/capacity/bootstrap
-#   SPOTCHECK_BOOTSTRAP_TOKEN  the instance's one-time token (DESIGN.md, "Security model": no secret in user data)
+#   SPOTCHECK_BOOTSTRAP_TOKEN  the instance's one-time token (docs/architecture.md, "Security model": no secret
+#                              in user data)
 #   SPOTCHECK_FORGE            github | gitea
 #   SPOTCHECK_WORKDIR          a 0700 directory of the runner user
 # It exchanges the token once (POST, `Authorization: Bearer`) for the forge registration, then starts one ephemeral

@@ -2,7 +2,7 @@
  * The engine and orchestrator at scale: layered graphs of 500 and 5,000 orders run to completion with a runner
  * that finishes each order on the next event-loop turn, on the embedded store (in-memory dynalite over loopback
  * HTTP). What is left is what spotcheck itself costs per order: engine transitions, store requests, bookkeeping.
- * DESIGN.md ("Scale") promises that cost stays flat as runs grow; the criteria below check it.
+ * docs/architecture.md ("Scale") promises that cost stays flat as runs grow; the criteria below check it.
  */
 import { performance } from 'node:perf_hooks';
 import type { RunPlan, RunRecord } from '../src/core/types.ts';

@@ -2,18 +2,14 @@ import type { Probot } from 'probot';
 import type { Intent } from '../src/intents.ts';
 import { registerIssueCommentHandler } from './issue-comment.ts';
 import { registerPullRequestHandler } from './pull-request.ts';
+import type { HandlerOptions } from './handler-options.ts';
 import { registerPushHandler } from './push.ts';
 
-export interface HandlerOptions {
-  /** The app's slug: its own comments (`<slug>[bot]`) are never a request. */
-  readonly appSlug: string;
-  /** Epoch ms; injectable for tests. */
-  readonly now: () => number;
-}
-
 /**
- * Registers the thin handlers: each only normalises its payload into an Intent and hands it to `sink` (the inbox),
- * with no forge call, so the webhook route answers well inside GitHub's 10-second delivery timeout.
+ * Registers the thin handlers of the events that start runs (push, pull_request, `!testme` comments): each only
+ * normalises its payload into an Intent and hands it to `sink` (the inbox), with no forge call, so the webhook route
+ * answers well inside GitHub's 10-second delivery timeout. Capacity mode's `workflow_job` handler is not one of them:
+ * src/app.ts registers it apart, and it launches or ends its runner before the answer.
  */
 export function registerHandlers(
   app: Probot,

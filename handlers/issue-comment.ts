@@ -1,6 +1,6 @@
 import type { Probot } from 'probot';
 import { toTestmeIntent, type Intent } from '../src/intents.ts';
-import type { HandlerOptions } from './index.ts';
+import type { HandlerOptions } from './handler-options.ts';
 
 /** issue_comment.created `!testme` on an open PR by a human → a testme Intent; edits are not subscribed. */
 export function registerIssueCommentHandler(

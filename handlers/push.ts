@@ -1,6 +1,6 @@
 import type { Probot } from 'probot';
 import { toPushIntent, type Intent } from '../src/intents.ts';
-import type { HandlerOptions } from './index.ts';
+import type { HandlerOptions } from './handler-options.ts';
 
 /** push → a push Intent in the inbox; deletions, zero SHAs and other refs are dropped (src/intents.ts). */
 export function registerPushHandler(app: Probot, sink: (intent: Intent) => Promise<void>, opts: HandlerOptions): void {

@@ -150,7 +150,7 @@ export class SpotcheckStack extends Stack {
       sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
       // On demand: an idle bot costs storage only (DynamoDB pricing, "on-demand capacity mode").
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      // Cleanup only: correctness never relies on TTL deletion (DESIGN.md; reads filter on expiresAt).
+      // Cleanup only: correctness never relies on TTL deletion (docs/architecture.md; reads filter on expiresAt).
       timeToLiveAttribute: 'ttl',
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: RemovalPolicy.RETAIN,

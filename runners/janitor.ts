@@ -4,7 +4,8 @@
  * run/order/attempt (tags on instances, `SPOTCHECK_BUILD_*` variables on builds) and the handle the order records.
  *
  * Never within `graceMs` of a launch: an instance that just started may belong to a launch whose `dispatched` write
- * has not landed yet (DESIGN.md: a crash between effect and write is repaired by the watchdog, not by killing).
+ * has not landed yet (docs/architecture.md: a crash between effect and write is repaired by the watchdog, not by
+ * killing).
  */
 import {
   BatchGetBuildsCommand,

@@ -114,8 +114,8 @@ const SPOT_KEYS = [
 const CODEBUILD_KEYS = ['project', 'computeType', 'image', 'timeoutMinutes', 'region'] as const;
 
 /**
- * Keys refused with a reason rather than "unknown": they would weaken the security model (DESIGN.md: ephemeral,
- * untrusted runners that nobody logs into; the only secret an instance gets is a one-time bootstrap token).
+ * Keys refused with a reason rather than "unknown": they would weaken the security model (docs/architecture.md:
+ * ephemeral, untrusted runners that nobody logs into; the only secret an instance gets is a one-time bootstrap token).
  */
 const FORBIDDEN_SPOT_KEYS: Readonly<Record<string, string>> = {
   keyName: 'runners are ephemeral and nobody logs into them: an SSH key pair is refused',

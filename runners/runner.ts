@@ -11,7 +11,10 @@ export interface OrderRef {
 export interface OrderJob {
   readonly ref: OrderRef;
   readonly repository: string;
-  /** A URL git can clone (a local path for the local runner; a tokenised https URL for cloud agents). */
+  /**
+   * A URL git can clone: a local path or the forge's URL for the local runner; a tokenised https URL in the job a
+   * cloud agent gets from the bootstrap exchange. Empty in the job a cloud runner's launch gets (never read there).
+   */
   readonly cloneUrl: string;
   readonly sha: string;
   readonly github: GithubContext;

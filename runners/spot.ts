@@ -58,7 +58,7 @@ export interface SpotRunnerOptions {
 
 export type Market = 'spot' | 'on-demand';
 
-/** The outcome of one launch (STYLE.md: launches return counts of retryable vs permanent failures). */
+/** The outcome of one launch (docs/conventions.md: launches return counts of retryable vs permanent failures). */
 export interface LaunchCounts {
   /** EC2 calls this launch made (RunInstances and the look-ups). */
   readonly calls: number;

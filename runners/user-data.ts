@@ -1,8 +1,8 @@
 /**
  * EC2 user data for a spotcheck runner instance. User data is readable by every process on the instance (IMDS) and
- * by anyone allowed `ec2:DescribeInstanceAttribute`, so it carries no secret (DESIGN.md, "Security model"): only the
- * callback URL, a one-time bootstrap token the agent exchanges for its order at once (a second exchange is refused),
- * and the agent's start command. Steps, clone credentials and report tokens come from that exchange.
+ * by anyone allowed `ec2:DescribeInstanceAttribute`, so it carries no secret (docs/architecture.md, "Security model"):
+ * only the callback URL, a one-time bootstrap token the agent exchanges for its order at once (a second exchange is
+ * refused), and the agent's start command. Steps, clone credentials and report tokens come from that exchange.
  */
 
 /** The agent launcher the AMI installs (ami/provision.sh). */

@@ -198,11 +198,12 @@ export interface SpotcheckAppOptions {
   /** The environment steps on the local runner start from (PATH and HOME only, by default). */
   readonly stepEnv?: () => Record<string, string>;
   /**
-   * Where an order's checkout comes from. By default the forge mints short-lived, read-only credentials for the
-   * repository; tests point it at a local repository.
+   * Where an order's checkout comes from, asked when a local-runner order launches and when a cloud agent exchanges
+   * its bootstrap token. By default the forge's clone credentials: on GitHub a token minted for this repository
+   * only, reading contents only; on Gitea the bot's GITEA_CLONE_TOKEN. Tests point it at a local repository.
    */
   readonly cloneUrlFor?: (run: RunRecord) => Promise<string>;
-  /** Extra runners (the cloud runners are registered here by their issue). */
+  /** Runners by kind, used instead of the ones the routes would build (tests pass fakes). */
   readonly runners?: Partial<Record<Runner['kind'], Runner>>;
   /**
    * Probot's `Octokit` option: retry and throttling stay on; tests pass `ProbotOctokit.defaults(...)` with shorter
@@ -386,7 +387,10 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     reporter: instrumentReporter(reporter, metrics),
     logger: logger.child({ name: 'orchestrator' }),
     now,
-    jobFor: async (run, order, needs) => buildOrderJob(run, order, needs, await cloneUrlFor(run)),
+    // Only the local runner clones from the job's URL. A cloud agent gets its clone URL from the bootstrap exchange
+    // (the bootstrap route below), minted when it starts, so a cloud launch mints none.
+    jobFor: async (run, order, needs, runner) =>
+      buildOrderJob(run, order, needs, runner === 'local' ? await cloneUrlFor(run) : ''),
   });
   const authorizer = createAuthorizer({ forges, ...(config.org ? { org: config.org } : {}), now });
   const intake = createIntake({

@@ -1,6 +1,6 @@
 /**
- * May this user run code in this repository? DESIGN.md "Security model": pull-request code runs only for members
- * of the authorizing org (the operator's `org`, else the repository owner when it is an org), checked with the
+ * May this user run code in this repository? docs/architecture.md "Security model": pull-request code runs only for
+ * members of the authorizing org (the operator's `org`, else the repository owner when it is an org), checked with the
  * forge's membership API (which, unlike `author_association`, sees private members). A user-owned repository with
  * no configured org has no members: only its owner. Any doubt denies.
  */

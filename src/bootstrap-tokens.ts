@@ -1,7 +1,7 @@
 /**
- * One-time bootstrap tokens (DESIGN.md, "Security model": no secret in EC2 user data — any process on the instance
- * can read it — so user data carries a one-time token the agent exchanges once for its order). The store keeps only
- * the token's SHA-256, so a read of the table gives nothing an agent could present; the exchange is made once by a
+ * One-time bootstrap tokens (docs/architecture.md, "Security model": no secret in EC2 user data — any process on the
+ * instance can read it — so user data carries a one-time token the agent exchanges once for its order). The store keeps
+ * only the token's SHA-256, so a read of the table gives nothing an agent could present; the exchange is made once by a
  * `claim` (a conditional write), and a token past its expiry reads as absent.
  */
 import { createHash, randomBytes } from 'node:crypto';

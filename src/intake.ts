@@ -2,7 +2,7 @@
  * Intake: an Intent from the inbox → runs. Reads the workflows at the SHA in as few forge requests as the Forge
  * allows, plans them with the same pure `planWorkflows` as `spotcheck plan`, and starts one run per matched workflow
  * with a deterministic run id (so processing an intent twice starts nothing new). Invalid workflow files become a
- * failed commit status, never silently dropped. Authorization and the `!testme` head rule follow DESIGN.md
+ * failed commit status, never silently dropped. Authorization and the `!testme` head rule follow docs/architecture.md
  * "Security model".
  */
 import { createHash } from 'node:crypto';
@@ -310,7 +310,7 @@ export function createIntake(options: IntakeOptions): Intake {
   async function processTestme(intent: TestmeIntent): Promise<void> {
     const log = logger.child({ deliveryId: intent.deliveryId, pr: intent.pr });
     const forge = await options.forges.forInstallation(intent.install);
-    // First forge call: the commenter sees at once that the request was taken (DESIGN.md "Reporting").
+    // First forge call: the commenter sees at once that the request was taken (docs/architecture.md "Reporting").
     await forge.reactToComment(intent.repo, intent.commentId, 'eyes');
     const refuse = async (why: string): Promise<void> => {
       await options.notices(
@@ -325,10 +325,10 @@ export function createIntake(options: IntakeOptions): Intake {
     if (!auth.allowed) return refuse(auth.reason);
     const pull = await forge.pullRequest(intent.repo, intent.pr);
     if (pull === undefined || pull.state !== 'open') return refuse('the pull request is not open');
-    // The approval is for the head at comment time (DESIGN.md "Security model"). A recorded head that differs from
-    // the current one means a push we have not processed yet; a recorded current head from after the comment means
-    // it moved after the comment. Timestamps have one-second precision, so a push in the comment's second counts as
-    // after it.
+    // The approval is for the head at comment time (docs/architecture.md "Security model"). A recorded head that
+    // differs from the current one means a push we have not processed yet; a recorded current head from after the
+    // comment means it moved after the comment. Timestamps have one-second precision, so a push in the comment's second
+    // counts as after it.
     const record = (await store.getDoc(PR_HEAD_KIND, prKey(intent.repo, intent.pr)))?.value as PrHeadRecord | undefined;
     if (record !== undefined && (record.sha !== pull.headSha || record.at >= intent.commentCreatedAt)) {
       return refuse(

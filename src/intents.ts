@@ -1,6 +1,6 @@
 /**
  * Webhook payloads normalised into Intents: what the bot was asked to do, in spotcheck's words, small enough to
- * persist in the inbox. Pure guard clauses (DESIGN.md "Security model"): anything that is not ours becomes
+ * persist in the inbox. Pure guard clauses (docs/architecture.md "Security model"): anything that is not ours becomes
  * `{ ignore: reason }` and never reaches the inbox, so the handlers make no forge call and answer fast.
  */
 import type { EmitterWebhookEvent } from '@octokit/webhooks';
@@ -74,7 +74,7 @@ export type IntentResult<T extends Intent = Intent> = T | { readonly ignore: str
 export const PULL_REQUEST_ACTIONS = ['opened', 'synchronize', 'reopened', 'closed'] as const;
 export type PullRequestAction = (typeof PULL_REQUEST_ACTIONS)[number];
 
-/** The whole comment, once trimmed (DESIGN.md: a quoted `> !testme` or a fenced one is not a request). */
+/** The whole comment, once trimmed (docs/architecture.md: a quoted `> !testme` or a fenced one is not a request). */
 export const TESTME_COMMAND = '!testme';
 
 export interface IntentContext {

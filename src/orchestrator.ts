@@ -55,8 +55,16 @@ export interface OrchestratorOptions {
   readonly routes: ReadonlyMap<string, Route>;
   readonly limits: Limits;
   readonly reporter: Reporter;
-  /** Builds what an agent needs for an order (clone URL and credentials are the forge's business). */
-  readonly jobFor: (run: RunRecord, order: OrderRecord, needs: OrderJob['needs']) => Promise<OrderJob>;
+  /**
+   * Builds what an agent needs for an order, for the runner that will launch it (clone URL and credentials are the
+   * forge's business: only the local runner reads the job's clone URL).
+   */
+  readonly jobFor: (
+    run: RunRecord,
+    order: OrderRecord,
+    needs: OrderJob['needs'],
+    runner: Runner['kind'],
+  ) => Promise<OrderJob>;
   readonly logger: Logger;
   readonly now?: () => number;
   /** How long an order may sit in `dispatching` without a handle before the watchdog re-drives its launch. */
@@ -187,7 +195,9 @@ export class Orchestrator implements ReportSink {
 
   /** The completion path: local runners call it in-process, the callback route after verifying the agent's token. */
   async report(ref: OrderRef, report: AgentReport): Promise<void> {
-    if (report.type === 'log' || report.type === 'step') return; // logs and live steps go to the log store
+    // Log chunks are the log store's (the callback route and the local runner append them there). A live `step`
+    // report is not kept (yet): the `finished` report carries every step's result, and the order page shows those.
+    if (report.type === 'log' || report.type === 'step') return;
     const [run, order] = await Promise.all([this.#runFor(ref.runId), this.#store.getOrder(ref.runId, ref.orderId)]);
     if (!run || !order) {
       this.#log.warn({ ...ref }, 'report for an unknown order');
@@ -419,7 +429,7 @@ export class Orchestrator implements ReportSink {
     }
     try {
       const needs = await this.#needsContext(order, loaded);
-      const job = await this.#options.jobFor(run, order, needs);
+      const job = await this.#options.jobFor(run, order, needs, runner.kind);
       const { handle } = await runner.launch({ run, order, route, job });
       // `order` is the record this launch's own write produced: the dispatched transition only needs its attempt.
       await this.#drive(run, [order], { type: 'dispatched', ...ref, runner: runner.kind, handle });
@@ -482,8 +492,9 @@ export class Orchestrator implements ReportSink {
     if (heldCapacity && (await this.#store.getCounter(WAITING)) > 0) await this.#pullWaiting();
   }
 
-  /** Dispatches orders that wait for capacity, oldest first, while capacity lasts. */
   /**
+   * Dispatches orders that wait for capacity, oldest first, while capacity lasts.
+   *
    * Single-flight per process: completions arriving together would otherwise each list the same oldest waiting
    * orders and race for the same slots. A call made while a pull runs asks for one more round and returns at
    * once (never awaiting the pull it may be part of).

@@ -114,7 +114,8 @@ export function createGiteaCapacityWebhookRoute(opts: GiteaCapacityWebhookOption
 
 /**
  * The push's changed paths from its commits (added, removed, modified), or null when the payload cannot tell: Gitea
- * lists at most [webhook] PAYLOAD_COMMIT_LIMIT commits, so a longer push counts as "paths match" (DESIGN.md).
+ * lists at most [webhook] PAYLOAD_COMMIT_LIMIT commits, so a longer push counts as "paths match"
+ * (docs/architecture.md).
  */
 function changedFilesOf(payload: Record<string, unknown>): string[] | null {
   const commits = payload.commits;

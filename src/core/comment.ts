@@ -1,7 +1,7 @@
 /**
- * The sticky PR comment (DESIGN.md "Reporting"): one comment per PR, found by a hidden marker, edited in place and
- * re-rendered only when its text changes. Pure and deterministic: the same input gives the same text, so the caller
- * can skip an edit that would change nothing.
+ * The sticky PR comment (docs/architecture.md "Reporting"): one comment per PR, found by a hidden marker, edited in
+ * place and re-rendered only when its text changes. Pure and deterministic: the same input gives the same text, so the
+ * caller can skip an edit that would change nothing.
  */
 import {
   ORDER_STATE_ICONS,

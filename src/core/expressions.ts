@@ -49,7 +49,7 @@ export type JobStatus = 'success' | 'failure' | 'cancelled';
 
 export type Evaluated<T> = { ok: true; value: T } | { ok: false; error: string };
 
-/** The named contexts spotcheck provides (DESIGN.md "Workflow files"); anything else is a parse error. */
+/** The named contexts spotcheck provides (docs/architecture.md "Workflow files"); anything else is a parse error. */
 const CONTEXT_NAMES = [
   'github',
   'env',

@@ -18,7 +18,7 @@ export const ORDER_STATE_ICONS = {
   skipped: '⏭️',
 } as const satisfies Record<OrderState, string>;
 
-/** Emoji per run status, as DESIGN.md "Reporting" names them. */
+/** Emoji per run status, as docs/architecture.md "Reporting" names them. */
 export const RUN_STATUS_ICONS = {
   pending: '⏸️',
   running: '⏳',

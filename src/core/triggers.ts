@@ -59,7 +59,7 @@ function pathFilterFailure(filter: TriggerFilter, changedFiles: readonly string[
 function matchPush(filter: TriggerFilter, event: Extract<TriggerEvent, { kind: 'push' }>): TriggerMatch {
   const ref = parseRef(event.ref);
   if (ref === undefined) return no(`push to ${event.ref} is neither a branch nor a tag`);
-  // spotcheck's rule (DESIGN.md): deleting a branch or tag runs nothing — there is no commit to build.
+  // spotcheck's rule (docs/architecture.md): deleting a branch or tag runs nothing — there is no commit to build.
   if (event.deleted) return no(`${ref.kind} "${ref.name}" was deleted`);
 
   const hasBranchFilter = filter.branches !== undefined || filter.branchesIgnore !== undefined;

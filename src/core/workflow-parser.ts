@@ -1,8 +1,8 @@
 /**
  * Reads `.spotcheck/workflows/*.yml` into the Workflow model: the GitHub Actions dialect, subset plus `testme`
- * (DESIGN.md, "Workflow files"). Strict: anything outside the subset is a diagnostic with file, line and column,
- * never silently dropped; every problem of a file is reported at once. Workflow files come from whoever can open
- * a pull request, so every dimension is bounded (src/core/limits.ts) and the work stays proportional to the file.
+ * (docs/architecture.md, "Workflow files"). Strict: anything outside the subset is a diagnostic with file, line and
+ * column, never silently dropped; every problem of a file is reported at once. Workflow files come from whoever can
+ * open a pull request, so every dimension is bounded (src/core/limits.ts) and the work stays proportional to the file.
  *
  * Pipeline: raw-text checks (size, binary) → yaml CST (nesting depth and alias count checked before composing,
  * because yaml's composer recurses and can exhaust memory on deep input) → yaml documents (syntax errors,

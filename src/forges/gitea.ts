@@ -41,7 +41,10 @@ export type GiteaEndpoint = (typeof GITEA_ENDPOINTS)[number];
  * on both forges (GitHub rejects longer ones) and readable on one line of Gitea's status list.
  */
 export const GITEA_MAX_STATUS_DESCRIPTION = 140;
-/** Gitea stores comments as LONGTEXT and sets no API limit; DESIGN.md caps the sticky comment at 65,536 anyway. */
+/**
+ * Gitea stores comments as LONGTEXT and sets no API limit; docs/architecture.md caps the sticky comment at 65,536
+ * anyway.
+ */
 export const GITEA_MAX_COMMENT_LENGTH = 65_536;
 /**
  * Gitea lists every file of a pull request (its handler asks the diff for all files and pages through them); past
@@ -341,9 +344,9 @@ export function createGiteaForge(opts: GiteaForgeOptions): Forge {
     /**
      * Gitea's `orgIsMember`: 204 member, 404 not a member. When the token's user is neither a member of the org nor
      * a site admin, Gitea answers 303 to the public-members endpoint instead; following it would answer for public
-     * membership only, so redirects are not followed and a 303 is "no". Any error is "no" too (DESIGN.md). Only a
-     * 404 says the user is not a member; every other "no" is `undetermined`, so nobody is told they are not a member
-     * when the bot could not see (the Forge port's MembershipAnswer).
+     * membership only, so redirects are not followed and a 303 is "no". Any error is "no" too (docs/architecture.md).
+     * Only a 404 says the user is not a member; every other "no" is `undetermined`, so nobody is told they are not a
+     * member when the bot could not see (the Forge port's MembershipAnswer).
      */
     async isOrgMember(org, user): Promise<MembershipAnswer> {
       let response: Response;

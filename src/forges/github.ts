@@ -215,7 +215,7 @@ export function createGitHubForge(opts: GitHubForgeOptions): Forge {
       } catch (error) {
         const status = statusOf(error);
         if (status === 404) return { member: false, reason: `${user} is not a member of ${org}` };
-        // Deny on doubt (DESIGN.md, security model): an error is never a yes.
+        // Deny on doubt (docs/architecture.md, security model): an error is never a yes.
         return { member: false, reason: `membership check failed: ${describeFailure(error)}`, undetermined: true };
       }
     },

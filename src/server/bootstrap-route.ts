@@ -2,7 +2,7 @@
  * `POST /api/agent/bootstrap`: a cloud agent's first call. It presents the one-time bootstrap token from its user
  * data (`Authorization: Bearer <token>`) and gets its order: the job (steps, env, a clone URL with short-lived
  * read-only credentials), the per-order report token, and where to report. The token is good for one exchange
- * (DESIGN.md, "Security model"); an order that is finished or at another attempt gets nothing.
+ * (docs/architecture.md, "Security model"); an order that is finished or at another attempt gets nothing.
  */
 import type { OrderRecord, RunRecord } from '../core/types.ts';
 import { isFinalOrderState } from '../core/types.ts';

@@ -1,6 +1,6 @@
 /**
- * `POST /api/agent/report`: where remote agents report. Agents are untrusted (DESIGN.md, "Security model"): the
- * bearer token names the order (run, order, attempt, SHA) and the body is one strictly checked `AgentReport` that
+ * `POST /api/agent/report`: where remote agents report. Agents are untrusted (docs/architecture.md, "Security model"):
+ * the bearer token names the order (run, order, attempt, SHA) and the body is one strictly checked `AgentReport` that
  * cannot name another. Nothing changes a finished order, a superseded attempt, or an order of another commit.
  */
 import { isFinalOrderState, type StepResult } from '../core/types.ts';

@@ -1,6 +1,6 @@
 /**
- * Per-order tokens for agents (DESIGN.md, "Security model": agents are untrusted; each order gets an HMAC token
- * bound to run, order, attempt and SHA, with an expiry). A token is `base64url(JSON claims) '.' base64url(HMAC)`,
+ * Per-order tokens for agents (docs/architecture.md, "Security model": agents are untrusted; each order gets an HMAC
+ * token bound to run, order, attempt and SHA, with an expiry). A token is `base64url(JSON claims) '.' base64url(HMAC)`,
  * the MAC computed with HMAC-SHA256 over a versioned prefix and the encoded claims, and compared in constant time
  * (`crypto.timingSafeEqual`). The claims are read only after the MAC checks out.
  */

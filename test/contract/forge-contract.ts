@@ -1,5 +1,5 @@
 /**
- * The behaviours every Forge adapter must have, as one vitest suite (STYLE.md practice 4: one contract suite per
+ * The behaviours every Forge adapter must have, as one vitest suite (docs/conventions.md: one contract suite per
  * port, run against each implementation). An adapter's test supplies the forge and a `ForgeStub` that programs the
  * forge's HTTP side per case in forge-neutral words; the stub fails the test on requests it was not told about and
  * on programmed answers never asked for.

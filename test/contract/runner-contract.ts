@@ -1,6 +1,6 @@
 /**
  * One suite of behaviours every Runner must have (runners/runner.ts states the contract), run against each
- * implementation (STYLE.md practice 4: a registry of runners, one contract suite).
+ * implementation (docs/conventions.md: a registry of runners, one contract suite).
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AgentReport, LaunchRequest, Runner } from '../../runners/runner.ts';

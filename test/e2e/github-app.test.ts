@@ -11,7 +11,8 @@ import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSpotcheckServer, type SpotcheckServer } from '../../src/app.ts';
-import { defaultConfig } from '../../src/config.ts';
+import { defaultConfig, parseConfig } from '../../src/config.ts';
+import type { LaunchRequest, Runner } from '../../runners/runner.ts';
 import { useGitHubApi, testPrivateKey } from '../helpers/github-api.ts';
 import { githubExample, signGitHubBody } from '../helpers/webhook-examples.ts';
 
@@ -61,8 +62,20 @@ async function sha(rev: string): Promise<string> {
   return (await exec('git', ['-C', repo, 'rev-parse', rev])).stdout.trim();
 }
 
-async function start(appSlug: string | null = 'spotcheck'): Promise<SpotcheckServer> {
-  const config = { ...defaultConfig({ dataDir: join(dir, 'data'), publicUrl: 'https://ci.example.com' }) };
+interface StartOptions {
+  /** A spot route for `runs-on: local` and this fake in place of the spot runner; no cloneUrlFor override. */
+  readonly spot?: Runner;
+}
+
+async function start(appSlug: string | null = 'spotcheck', opts: StartOptions = {}): Promise<SpotcheckServer> {
+  const base = defaultConfig({ dataDir: join(dir, 'data'), publicUrl: 'https://ci.example.com' });
+  const config = opts.spot
+    ? parseConfig(
+        'routes: { local: { runner: spot, instanceTypes: [c7i.large], subnets: [subnet-0123456789abcdef0], ami: ami-0123456789abcdef0 } }',
+        'test',
+        base,
+      )
+    : base;
   server = await startSpotcheckServer({
     settings: {
       port: 0,
@@ -82,7 +95,7 @@ async function start(appSlug: string | null = 'spotcheck'): Promise<SpotcheckSer
     logger: pino({ level: 'silent' }),
     tickMs: 0,
     stepEnv: () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir }),
-    cloneUrlFor: () => Promise.resolve(repo),
+    ...(opts.spot ? { runners: { spot: opts.spot } } : { cloneUrlFor: () => Promise.resolve(repo) }),
   });
   return server;
 }
@@ -184,5 +197,53 @@ describe('the GitHub App, end to end', () => {
     const log = await fetch(`${s.url}/runs/${encodeURIComponent(runs[0]!.runId)}/orders/test.2/log`);
     expect(log.status).toBe(200);
     expect(await log.text()).toContain(`shard 2 saw hello from ${after}`);
+  });
+
+  it('a cloud launch mints no clone token: the agent gets its clone URL from the bootstrap exchange', async () => {
+    const after = await sha('HEAD');
+    const before = await sha('HEAD~1');
+    const launched: LaunchRequest[] = [];
+    const spot: Runner = {
+      kind: 'spot',
+      launch(request) {
+        launched.push(request);
+        return Promise.resolve({ handle: `fake:${request.job.ref.orderId}` });
+      },
+      terminate: () => Promise.resolve(),
+      isAlive: () => Promise.resolve(true),
+    };
+    const s = await start('spotcheck', { spot });
+    const payload = githubExample('push', (p) => p['ref'] === 'refs/heads/master' && p['installation'] !== undefined);
+    Object.assign(payload, { ref: 'refs/heads/main', before, after, deleted: false });
+    (payload['installation'] as { id: number }).id = INSTALLATION;
+    const repository = payload['repository'] as Record<string, unknown>;
+    const path = `/repos/${(repository['owner'] as { login: string }).login}/${repository['name'] as string}`;
+
+    // The installation's own token, for reading the workflows and writing statuses: the one token request.
+    api()
+      .post(`/app/installations/${INSTALLATION}/access_tokens`)
+      .reply(201, { token: 'ghs_install', expires_at: '2099-01-01T00:00:00Z', permissions: {} });
+    api()
+      .get(`${path}/contents/.spotcheck/workflows`)
+      .query({ ref: after })
+      .reply(200, [
+        { type: 'file', name: 'ci.yml', path: '.spotcheck/workflows/ci.yml', size: WORKFLOW.length, sha: 'b1' },
+      ]);
+    api().get(`${path}/contents/.spotcheck/workflows/ci.yml`).query({ ref: after }).reply(200, WORKFLOW);
+    api()
+      .get(`${path}/compare/${before}...${after}`)
+      .query(() => true)
+      .reply(200, { files: [{ filename: 'README.md', status: 'modified' }] });
+    // The run starts: `pending` for its three orders; only `build` launches (the others need it).
+    api()
+      .post(new RegExp(`^${path}/statuses/${after}$`))
+      .times(3)
+      .reply(201, { id: 1 });
+
+    expect((await deliver(s.url, 'push', payload, 'd-cloud')).status).toBe(202);
+    await settle(s, () => launched.length >= 1 && api().requests({ method: 'POST', path: /statuses/ }).length >= 3);
+
+    expect(launched.map((l) => [l.job.ref.orderId, l.job.cloneUrl])).toEqual([['build', '']]);
+    expect(api().requests({ method: 'POST', path: /\/access_tokens$/ })).toHaveLength(1);
   });
 });

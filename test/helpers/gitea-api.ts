@@ -5,7 +5,8 @@
  * are sent, integers are integers, a `{filepath}` is sent as Gitea's `{+path}` (slashes not percent-encoded), and
  * the JSON body validates against the `in: body` parameter's schema (`#/definitions/...` resolved). A reply status
  * in 2xx/3xx must be one the operation declares. A failed check, a request nothing was set up for, and an
- * expectation left unused all fail the test (STYLE.md: a mock that is set up but never called fails the test).
+ * expectation left unused all fail the test (docs/conventions.md: a mock that is set up but never called fails the
+ * test).
  *
  *   const api = useGiteaApi();                       // beforeEach: open; afterEach: close + assertDone
  *   api().get('/repos/o/r/pulls/1').reply(200, { ... });

@@ -3,7 +3,7 @@
  * checked against GitHub's OpenAPI description (@octokit/openapi): the path matches a template, the method exists,
  * required path and query parameters are present and declared, the JSON body validates against the request body
  * schema ($refs resolved). A request that fails a check, a request nothing was set up for, and an expectation left
- * unused all fail the test (STYLE.md: a mock that is set up but never called fails the test).
+ * unused all fail the test (docs/conventions.md: a mock that is set up but never called fails the test).
  *
  *   const api = useGitHubApi();                      // beforeEach: open; afterEach: close + assertDone
  *   api().get('/repos/o/r/pulls/1').reply(200, { ... });

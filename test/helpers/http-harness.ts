@@ -3,8 +3,8 @@
  * harness says how a request URL maps to a path below its API base and checks the request against the forge's
  * published API description; this module intercepts every request to the origin, records it, answers it from the
  * first matching expectation, and fails the test on a failed check, a request nothing was set up for, a request to a
- * host without a harness, and an expectation left unused (STYLE.md: a mock that is set up but never called fails
- * the test).
+ * host without a harness, and an expectation left unused (docs/conventions.md: a mock that is set up but never called
+ * fails the test).
  */
 import nock from 'nock';
 import { afterEach, beforeEach } from 'vitest';

@@ -31,7 +31,7 @@ const job = (extra: string, steps = '      - run: make\n'): string =>
   `on: push\njobs:\n  a:\n    runs-on: local\n${extra}    steps:\n${steps}`;
 
 describe('parseWorkflow: valid files', () => {
-  it('parses the DESIGN.md example (concurrency quoted) to the expected model', () => {
+  it('parses the docs/architecture.md example (concurrency quoted) to the expected model', () => {
     const w = valid(fixture('design-example.yml'), '.spotcheck/workflows/ci.yml');
     expect(w).toEqual({
       file: '.spotcheck/workflows/ci.yml',
@@ -94,7 +94,7 @@ describe('parseWorkflow: valid files', () => {
     });
   });
 
-  it('explains why the verbatim DESIGN.md concurrency line (unquoted ${{ }} in a flow mapping) is not YAML', () => {
+  it('explains why the verbatim docs/architecture.md concurrency line (unquoted ${{ }} in a flow mapping) is not YAML', () => {
     const text = fixture('design-example.yml').replace(
       /^concurrency:.*$/m,
       'concurrency: { group: ci-${{ github.ref }}, cancel-in-progress: true }',

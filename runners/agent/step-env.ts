@@ -1,0 +1,123 @@
+/**
+ * What a step's process starts with: GitHub's default variables, the file-command files (`GITHUB_OUTPUT`,
+ * `GITHUB_ENV`, `GITHUB_PATH`, `GITHUB_STEP_SUMMARY`) and what the step wrote to them, and `GITHUB_PATH` entries
+ * prepended to PATH.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { OrderJob } from '../runner.ts';
+import { parseEnvFile } from './parse-env-file.ts';
+
+export type FileCommandName = 'GITHUB_OUTPUT' | 'GITHUB_ENV' | 'GITHUB_PATH' | 'GITHUB_STEP_SUMMARY';
+export type FileCommandFiles = Readonly<Record<FileCommandName, string>>;
+
+/** Fresh, empty file-command files for one step, under `dir`. */
+export async function createFileCommandFiles(dir: string, stepIndex: number): Promise<FileCommandFiles> {
+  const files = {
+    GITHUB_OUTPUT: path.join(dir, `set_output_${stepIndex}_${randomUUID()}`),
+    GITHUB_ENV: path.join(dir, `set_env_${stepIndex}_${randomUUID()}`),
+    GITHUB_PATH: path.join(dir, `add_path_${stepIndex}_${randomUUID()}`),
+    GITHUB_STEP_SUMMARY: path.join(dir, `step_summary_${stepIndex}_${randomUUID()}`),
+  };
+  await Promise.all(Object.values(files).map((file) => writeFile(file, '')));
+  return files;
+}
+
+export type FileCommands =
+  | { ok: true; outputs: Record<string, string>; env: Record<string, string>; path: string[] }
+  | { ok: false; error: string };
+
+/** What the step wrote to its file-command files; a malformed output or env file is an error, as on the runner. */
+export async function readFileCommands(files: FileCommandFiles): Promise<FileCommands> {
+  const read = (file: string) => readFile(file, 'utf8').catch(() => '');
+  const [outputText, envText, pathText] = await Promise.all([
+    read(files.GITHUB_OUTPUT),
+    read(files.GITHUB_ENV),
+    read(files.GITHUB_PATH),
+  ]);
+  const outputs = parseEnvFile(outputText);
+  if (!outputs.ok) return { ok: false, error: `Unable to process file command 'output': ${outputs.error}` };
+  const env = parseEnvFile(envText);
+  if (!env.ok) return { ok: false, error: `Unable to process file command 'env': ${env.error}` };
+  return {
+    ok: true,
+    outputs: Object.fromEntries(outputs.pairs),
+    env: Object.fromEntries(env.pairs),
+    path: pathText.split('\n').filter((line) => line !== ''),
+  };
+}
+
+/** Adds `GITHUB_PATH` entries to the order's list: an entry added again moves to the end (most recent). */
+export function addToPath(prependPath: string[], added: readonly string[]): void {
+  for (const dir of added) {
+    const at = prependPath.indexOf(dir);
+    if (at >= 0) prependPath.splice(at, 1);
+    prependPath.push(dir);
+  }
+}
+
+/** PATH with the added entries in front, most recently added first, as the runner joins its PrependPath list. */
+export function withPrependedPath(base: string | undefined, prependPath: readonly string[]): string | undefined {
+  if (prependPath.length === 0) return base;
+  return [...prependPath].reverse().join(path.delimiter) + (base ? path.delimiter + base : '');
+}
+
+export interface DefaultsInput {
+  readonly job: OrderJob;
+  readonly github: OrderJob['github'] & { readonly repository: string };
+  readonly jobId: string;
+  readonly workdir: string;
+  readonly tempDir: string;
+  readonly eventPath: string;
+  readonly files: FileCommandFiles;
+}
+
+/**
+ * GitHub's default variables (docs.github.com › variables › "Default environment variables"), and the same under
+ * `SPOTCHECK_*`. Applied last: "you can't overwrite the value of the default environment variables named
+ * `GITHUB_*` and `RUNNER_*`".
+ */
+export function defaultVariables(input: DefaultsInput): Record<string, string> {
+  const { github } = input;
+  const githubVars: Record<string, string> = {
+    GITHUB_ACTIONS: 'true',
+    GITHUB_SHA: input.job.sha,
+    GITHUB_REF: github.ref,
+    GITHUB_REF_NAME: github.ref_name,
+    GITHUB_REF_TYPE: github.ref_type,
+    GITHUB_REPOSITORY: github.repository,
+    GITHUB_REPOSITORY_OWNER: github.repository_owner,
+    GITHUB_EVENT_NAME: github.event_name,
+    GITHUB_EVENT_PATH: input.eventPath,
+    GITHUB_WORKSPACE: input.workdir,
+    GITHUB_JOB: input.jobId,
+    GITHUB_RUN_ID: github.run_id,
+    GITHUB_RUN_ATTEMPT: String(input.job.ref.attempt),
+    GITHUB_ACTOR: github.actor,
+    GITHUB_WORKFLOW: github.workflow,
+    GITHUB_SERVER_URL: github.server_url,
+    GITHUB_BASE_REF: github.base_ref,
+    GITHUB_HEAD_REF: github.head_ref,
+    ...input.files,
+  };
+  const spotcheckVars = Object.fromEntries(
+    Object.entries(githubVars).map(([name, value]) => [name.replace(/^GITHUB_/, 'SPOTCHECK_'), value]),
+  );
+  return {
+    ...githubVars,
+    ...spotcheckVars,
+    RUNNER_OS: runnerOs(),
+    RUNNER_ARCH: runnerArch(),
+    RUNNER_TEMP: input.tempDir,
+  };
+}
+
+export function runnerOs(): string {
+  return process.platform === 'darwin' ? 'macOS' : process.platform === 'win32' ? 'Windows' : 'Linux';
+}
+
+export function runnerArch(): string {
+  const arches: Record<string, string> = { x64: 'X64', arm64: 'ARM64', arm: 'ARM', ia32: 'X86' };
+  return arches[process.arch] ?? process.arch.toUpperCase();
+}
