@@ -4,7 +4,7 @@
  * Gitea: its REST API with the bot token. Endpoints are listed for the contract tests (each checked against the
  * published description, and each called).
  */
-import type { RepoRef } from '../core/types.ts';
+import type { ForgeKind, RepoRef } from '../core/types.ts';
 
 export interface ForgeJob {
   readonly jobId: number;
@@ -21,7 +21,7 @@ export type Registration =
   | { readonly kind: 'gitea'; readonly instanceUrl: string; readonly token: string };
 
 export interface CapacityForge {
-  readonly kind: 'github' | 'gitea';
+  readonly kind: ForgeKind;
   listQueuedJobs(repo: RepoRef, installationId?: number): Promise<ForgeJob[]>;
   getJob(repo: RepoRef, jobId: number, installationId?: number): Promise<ForgeJob | undefined>;
   register(

@@ -215,10 +215,12 @@ export type JobResult = 'success' | 'failure' | 'cancelled' | 'skipped';
 export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-export type ForgeKind = 'local' | 'github' | 'gitea';
+/** The forges spotcheck speaks to: the one name for GitHub (and GitHub Enterprise) or Gitea. */
+export type ForgeKind = 'github' | 'gitea';
 
 export interface RepoRef {
-  readonly forge: ForgeKind;
+  /** `local`: a repository on disk (`spotcheck run`), with no forge behind it. */
+  readonly forge: ForgeKind | 'local';
   /** Forge host (`github.com`, `gitea.example.org`, `local`), so two hosts of one forge never share keys. */
   readonly host: string;
   readonly owner: string;

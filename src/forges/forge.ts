@@ -2,7 +2,7 @@
  * The Forge port: what spotcheck needs from GitHub or Gitea, in spotcheck's words. Adapters (github.ts, gitea.ts)
  * map the vendor's shapes at the edge, state their limits, and convert vendor errors to `ForgeError`.
  */
-import type { RepoRef } from '../core/types.ts';
+import type { ForgeKind, RepoRef } from '../core/types.ts';
 
 export interface WorkflowSource {
   /** Repository-relative path, e.g. `.spotcheck/workflows/ci.yml`. */
@@ -67,7 +67,7 @@ export interface CloneCredentials {
  * outcomes (a missing file, a non-member) and throw `ForgeError` for the rest (network, 5xx after retries).
  */
 export interface Forge {
-  readonly kind: 'github' | 'gitea';
+  readonly kind: ForgeKind;
   /** Host name used in store keys (`github.com`, `ghe.example.com`, `gitea.example.org`). */
   readonly host: string;
   /** Workflow files under `.spotcheck/workflows/` at a commit, in as few requests as the forge allows. */
