@@ -57,6 +57,7 @@ import { createHttpServer, listenHttp } from './server/node-http.ts';
 import { createRouter, type Router } from './server/router.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
+import { joinUrl, trimTrailingSlashes } from './url.ts';
 
 /** The GitHub App settings, from the variables Probot documents. */
 export interface GitHubSettings {
@@ -179,7 +180,7 @@ function readGiteaSettings(env: Env, problems: string[]): GiteaSettings | undefi
   if (!webhookSecret) problems.push('GITEA_WEBHOOK_SECRET is required (the webhook secret set in Gitea)');
   if (problems.length > before || !url || !token || !webhookSecret) return undefined;
   return {
-    url: url.href.replace(/\/+$/, ''),
+    url: trimTrailingSlashes(url.href),
     token,
     webhookSecret,
     ...(env.GITEA_BOT_LOGIN ? { botLogin: env.GITEA_BOT_LOGIN } : {}),
@@ -336,7 +337,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const sink = { report: (...args: Parameters<Orchestrator['report']>) => orchestrator.report(...args) };
   const ec2Clients = new Map<string | undefined, EC2Client>();
   const codeBuildClients = new Map<string | undefined, CodeBuildClient>();
-  const bootstrapUrl = `${config.publicUrl.replace(/\/+$/, '')}${AGENT_BOOTSTRAP_PATH}`;
+  const bootstrapUrl = joinUrl(config.publicUrl, AGENT_BOOTSTRAP_PATH);
   const runners = {
     ...createRunners(config.routes, {
       ...(options.localRunner === false
@@ -439,7 +440,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
                   ...(options.giteaFetch ? { fetch: options.giteaFetch } : {}),
                 }),
           ec2: (region) => memo(ec2Clients, region, () => new EC2Client(region ? { region } : {})),
-          bootstrapUrl: `${config.publicUrl.replace(/\/+$/, '')}${CAPACITY_BOOTSTRAP_PATH}`,
+          bootstrapUrl: joinUrl(config.publicUrl, CAPACITY_BOOTSTRAP_PATH),
           clock: now,
           logger: logger.child({ name: 'capacity' }),
         });
@@ -490,7 +491,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
           await cloneUrlFor(run),
         );
       },
-      reportUrl: `${config.publicUrl.replace(/\/+$/, '')}${AGENT_REPORT_PATH}`,
+      reportUrl: joinUrl(config.publicUrl, AGENT_REPORT_PATH),
       now,
     }),
     createLogRoute({ store, logs, now }),

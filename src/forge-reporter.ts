@@ -22,6 +22,7 @@ import { ForgeError } from './errors.ts';
 import type { CommitState, CommitStatus, Forge } from './forges/forge.ts';
 import type { Reporter } from './orchestrator.ts';
 import type { Store } from './store/store.ts';
+import { joinUrl } from './url.ts';
 
 /** Finds the forge that can act on a run's repository (undefined: not reported, e.g. a local run). */
 export interface ReporterForges {
@@ -106,12 +107,11 @@ export function createForgeReporter(options: ForgeReporterOptions): ForgeReporte
   const now = options.now ?? Date.now;
   const attempts = Math.max(1, options.attempts ?? 3);
   const retryDelayMs = options.retryDelayMs ?? 1000;
-  const publicUrl = options.publicUrl.replace(/\/+$/, '');
   const runs = new Map<string, RunState>();
   const prs = new Map<string, PrState>();
   const inflight = new Set<Promise<void>>();
 
-  const runUrl = (runId: string): string => `${publicUrl}/runs/${encodeURIComponent(runId)}`;
+  const runUrl = (runId: string): string => joinUrl(options.publicUrl, `/runs/${encodeURIComponent(runId)}`);
   const logUrl = (runId: string, orderId: string): string =>
     `${runUrl(runId)}/orders/${encodeURIComponent(orderId)}/log`;
 

@@ -23,6 +23,7 @@ import { Orchestrator, type Reporter } from './orchestrator.ts';
 import { AGENT_BOOTSTRAP_PATH } from './server/bootstrap-route.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
+import { joinUrl } from './url.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -87,7 +88,7 @@ export async function openOperations(options: OperationsOptions): Promise<Operat
   };
 
   try {
-    const bootstrapUrl = `${config.publicUrl.replace(/\/+$/, '')}${AGENT_BOOTSTRAP_PATH}`;
+    const bootstrapUrl = joinUrl(config.publicUrl, AGENT_BOOTSTRAP_PATH);
     const cloudRoutes = [...config.routes.values()].filter((r) => r.runner === 'spot' || r.runner === 'codebuild');
     const cloud = createRunners(cloudRoutes, {
       // The same token lifetime as serve's: the order's timeout plus half an hour for boot and queueing.

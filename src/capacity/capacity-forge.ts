@@ -5,6 +5,7 @@
  * published description, and each called).
  */
 import type { ForgeKind, RepoRef } from '../core/types.ts';
+import { trimTrailingSlashes } from '../url.ts';
 
 export interface ForgeJob {
   readonly jobId: number;
@@ -202,7 +203,7 @@ const GITEA_PAGE = 50;
 
 export function createGiteaCapacityForge(opts: GiteaCapacityForgeOptions): CapacityForge {
   const base = new URL(opts.baseUrl);
-  const webRoot = `${base.origin}${base.pathname.replace(/\/+$/, '')}`;
+  const webRoot = trimTrailingSlashes(`${base.origin}${base.pathname}`);
   const apiRoot = `${webRoot}/api/v1`;
   const fetchImpl = opts.fetch ?? fetch;
   const timeoutMs = opts.timeoutMs ?? 30_000;
