@@ -11,9 +11,9 @@ import type { Authorizer } from './authorize.ts';
 import { oneLine, shortSha } from './core/format.ts';
 import type { GithubContextInput } from './core/github-context.ts';
 import { planWorkflows, type WorkflowDecision } from './core/plan-workflows.ts';
-import type { Diagnostic, EventName, RepoRef, TriggerEvent } from './core/types.ts';
+import type { Diagnostic, EventName, RepoRef, TriggerEvent, WorkflowSource } from './core/types.ts';
 import type { Limits } from './config.ts';
-import type { Forge, WorkflowSource } from './forges/forge.ts';
+import type { Forge } from './forges/forge.ts';
 import {
   isZeroSha,
   type ForgeInstallation,

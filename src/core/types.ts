@@ -227,6 +227,18 @@ export interface RepoRef {
   readonly name: string;
 }
 
+/** A workflow file as read from a forge or a local repository at one commit, before parsing. */
+export interface WorkflowSource {
+  /** Repository-relative path, e.g. `.spotcheck/workflows/ci.yml`. */
+  readonly path: string;
+  readonly text: string;
+  /**
+   * Size in bytes as the source listed it, when it did. A file above MAX_WORKFLOW_FILE_BYTES is not downloaded: its
+   * `text` is '' and the parser reports it as too large by this size.
+   */
+  readonly size?: number;
+}
+
 export interface StepResult {
   readonly index: number;
   readonly name: string;
