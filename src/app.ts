@@ -35,6 +35,7 @@ import { createForgeReporter } from './forge-reporter.ts';
 import { createInbox } from './inbox.ts';
 import { createIntake } from './intake.ts';
 import type { ForgeInstallation, ForgeLookup } from './intents.ts';
+import { memo } from './memo.ts';
 import { Orchestrator } from './orchestrator.ts';
 import { mintBootstrapToken } from './bootstrap-tokens.ts';
 import { AGENT_BOOTSTRAP_PATH, createBootstrapRoute } from './server/bootstrap-route.ts';
@@ -534,12 +535,6 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       for (const client of [...ec2Clients.values(), ...codeBuildClients.values()]) client.destroy();
     },
   };
-}
-
-function memo<K, V>(cache: Map<K, V>, key: K, make: () => V): V {
-  let value = cache.get(key);
-  if (value === undefined) cache.set(key, (value = make()));
-  return value;
 }
 
 /** The configured forges: GitHub (Probot, per installation) and/or one Gitea server, and how to find them. */

@@ -19,6 +19,7 @@ import type { ExecutionStatus, Route, Runner } from '../runners/runner.ts';
 import { mintBootstrapToken } from './bootstrap-tokens.ts';
 import { defaultConfig, loadConfig, type OperatorConfig } from './config.ts';
 import { ConfigError, RunnerError } from './errors.ts';
+import { memo } from './memo.ts';
 import { Orchestrator, type Reporter } from './orchestrator.ts';
 import { AGENT_BOOTSTRAP_PATH } from './server/bootstrap-route.ts';
 import { openStore } from './store/open-store.ts';
@@ -229,12 +230,6 @@ function regionOf(routes: readonly Route[], runner: 'spot' | 'codebuild'): strin
   const route = routes.find((r) => r.runner === runner);
   const region = route?.settings.region;
   return typeof region === 'string' ? region : undefined;
-}
-
-function memo<K, V>(cache: Map<K, V>, key: K, make: () => V): V {
-  let value = cache.get(key);
-  if (value === undefined) cache.set(key, (value = make()));
-  return value;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
