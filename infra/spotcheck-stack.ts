@@ -31,6 +31,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { STORE_INDEXES } from '../src/store/table-schema.ts';
 
 /** The code of the two Lambdas: pre-bundled by scripts/bundle-lambda.mjs (infra/app.ts runs it), stubbed in tests. */
 export interface SpotcheckLambdaCode {
@@ -51,20 +52,7 @@ export interface SpotcheckStackProps extends StackProps {
 /** The tag every runner instance carries (runners/spot.ts, `<prefix>:run`); IAM conditions key on it. */
 export const RUN_TAG = 'spotcheck:run';
 
-/**
- * The table's global secondary indexes, mirrored from `INDEXES` in src/store/dynamodb.ts (`ensureTable` creates the
- * same table locally). infra/test/spotcheck-stack.test.ts compares them with the table the store itself creates.
- */
-export const STORE_INDEXES = {
-  byRepo: { pk: 'repoPk', sk: 'createdSk' },
-  byStatus: { pk: 'statusPk', sk: 'createdSk' },
-  byGroup: { pk: 'groupPk', sk: 'createdSk' },
-  active: { pk: 'activePk', sk: 'activeSk' },
-  waiting: { pk: 'waitPk', sk: 'waitSk' },
-  docs: { pk: 'docsPk', sk: 'docsSk' },
-} as const satisfies Record<string, { pk: string; sk: string }>;
-
-/** Every DynamoDB call src/store/dynamodb.ts makes on a table that exists (CreateTable is never needed here). */
+/** Every DynamoDB call src/store/ makes on a table that exists (CreateTable is never needed here). */
 const DYNAMODB_ACTIONS = [
   'dynamodb:DescribeTable',
   'dynamodb:GetItem',

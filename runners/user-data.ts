@@ -4,6 +4,7 @@
  * only the callback URL, a one-time bootstrap token the agent exchanges for its order at once (a second exchange is
  * refused), and the agent's start command. Steps, clone credentials and report tokens come from that exchange.
  */
+import type { ForgeKind } from '../src/core/types.ts';
 
 /** The agent launcher the AMI installs (ami/provision.sh). */
 export const DEFAULT_AGENT_COMMAND: readonly string[] = ['/opt/spotcheck/agent/bin/spotcheck-agent'];
@@ -101,7 +102,7 @@ export interface CapacityUserDataInput {
   readonly bootstrapToken: string;
   readonly maxLifetimeMinutes: number;
   /** Which runner the launcher starts: GitHub's actions runner (JIT config) or Gitea's act_runner (`--ephemeral`). */
-  readonly forge: 'github' | 'gitea';
+  readonly forge: ForgeKind;
   readonly command?: readonly string[];
   readonly runnerUser?: string;
 }

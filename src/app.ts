@@ -35,6 +35,7 @@ import { createForgeReporter } from './forge-reporter.ts';
 import { createInbox } from './inbox.ts';
 import { createIntake } from './intake.ts';
 import type { ForgeInstallation, ForgeLookup } from './intents.ts';
+import { memo } from './memo.ts';
 import { Orchestrator } from './orchestrator.ts';
 import { mintBootstrapToken } from './bootstrap-tokens.ts';
 import { AGENT_BOOTSTRAP_PATH, createBootstrapRoute } from './server/bootstrap-route.ts';
@@ -57,6 +58,7 @@ import { createHttpServer, listenHttp } from './server/node-http.ts';
 import { createRouter, type Router } from './server/router.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
+import { joinUrl, trimTrailingSlashes } from './url.ts';
 
 /** The GitHub App settings, from the variables Probot documents. */
 export interface GitHubSettings {
@@ -179,7 +181,7 @@ function readGiteaSettings(env: Env, problems: string[]): GiteaSettings | undefi
   if (!webhookSecret) problems.push('GITEA_WEBHOOK_SECRET is required (the webhook secret set in Gitea)');
   if (problems.length > before || !url || !token || !webhookSecret) return undefined;
   return {
-    url: url.href.replace(/\/+$/, ''),
+    url: trimTrailingSlashes(url.href),
     token,
     webhookSecret,
     ...(env.GITEA_BOT_LOGIN ? { botLogin: env.GITEA_BOT_LOGIN } : {}),
@@ -340,7 +342,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const sink = { report: (...args: Parameters<Orchestrator['report']>) => orchestrator.report(...args) };
   const ec2Clients = new Map<string | undefined, EC2Client>();
   const codeBuildClients = new Map<string | undefined, CodeBuildClient>();
-  const bootstrapUrl = `${config.publicUrl.replace(/\/+$/, '')}${AGENT_BOOTSTRAP_PATH}`;
+  const bootstrapUrl = joinUrl(config.publicUrl, AGENT_BOOTSTRAP_PATH);
   const runners = {
     ...createRunners(config.routes, {
       ...(options.localRunner === false
@@ -446,7 +448,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
                   ...(options.giteaFetch ? { fetch: options.giteaFetch } : {}),
                 }),
           ec2: (region) => memo(ec2Clients, region, () => new EC2Client(region ? { region } : {})),
-          bootstrapUrl: `${config.publicUrl.replace(/\/+$/, '')}${CAPACITY_BOOTSTRAP_PATH}`,
+          bootstrapUrl: joinUrl(config.publicUrl, CAPACITY_BOOTSTRAP_PATH),
           clock: now,
           logger: logger.child({ name: 'capacity' }),
         });
@@ -499,7 +501,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
           await cloneUrlFor(run),
         );
       },
-      reportUrl: `${config.publicUrl.replace(/\/+$/, '')}${AGENT_REPORT_PATH}`,
+      reportUrl: joinUrl(config.publicUrl, AGENT_REPORT_PATH),
       now,
     }),
     createLogRoute({ store, logs, now }),
@@ -547,12 +549,6 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       for (const client of [...ec2Clients.values(), ...codeBuildClients.values()]) client.destroy();
     },
   };
-}
-
-function memo<K, V>(cache: Map<K, V>, key: K, make: () => V): V {
-  let value = cache.get(key);
-  if (value === undefined) cache.set(key, (value = make()));
-  return value;
 }
 
 /** The configured forges: GitHub (Probot, per installation) and/or one Gitea server, and how to find them. */

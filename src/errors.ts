@@ -84,3 +84,20 @@ export class RunnerError extends SpotcheckError {
     this.code = options.code;
   }
 }
+
+/**
+ * Whether the same request may succeed later, as the error itself says: StoreError, ForgeError and RunnerError
+ * carry `retryable`, set where the vendor error was classified (store/aws-error.ts, the forge adapters, the
+ * runners). The one reading of that flag; retryable vs permanent is decided at the adapters, not here.
+ *
+ * An error that does not say (a plain Error, a bug, a vendor error that reached us unconverted) is permanent by
+ * default: retrying what nobody classified cannot be known to help, and for a launch (orchestrator.ts) it would keep
+ * an order in `dispatching` until the watchdog gives up instead of failing it at once with its message. A caller
+ * whose retries are bounded and cheap may choose otherwise: the inbox (inbox.ts) passes `unknown: true`, because it
+ * retries an intent at most `maxAttempts` times with backoff, and the forge calls it makes can fail transiently
+ * with errors no adapter converted.
+ */
+export function isRetryable(error: unknown, options: { readonly unknown?: boolean } = {}): boolean {
+  const flag = typeof error === 'object' && error !== null ? (error as { retryable?: unknown }).retryable : undefined;
+  return typeof flag === 'boolean' ? flag : (options.unknown ?? false);
+}

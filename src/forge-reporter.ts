@@ -19,6 +19,7 @@ import type { Reporter } from './orchestrator.ts';
 import { OrderStatuses, type TrackedRun } from './order-statuses.ts';
 import { StickyComments } from './sticky-comments.ts';
 import type { Store } from './store/store.ts';
+import { joinUrl } from './url.ts';
 
 /** Finds the forge that can act on a run's repository (undefined: not reported, e.g. a local run). */
 export interface ReporterForges {
@@ -71,8 +72,7 @@ export function createForgeReporter(options: ForgeReporterOptions): ForgeReporte
     attempts: Math.max(1, options.attempts ?? 3),
     retryDelayMs: options.retryDelayMs ?? 1000,
   };
-  const publicUrl = options.publicUrl.replace(/\/+$/, '');
-  const runUrl = (runId: string): string => `${publicUrl}/runs/${encodeURIComponent(runId)}`;
+  const runUrl = (runId: string): string => joinUrl(options.publicUrl, `/runs/${encodeURIComponent(runId)}`);
   const logUrl = (runId: string, orderId: string): string =>
     `${runUrl(runId)}/orders/${encodeURIComponent(orderId)}/log`;
   const tasks = new BackgroundTasks();

@@ -10,6 +10,7 @@
  * ids), so a lease that expires under a slow replica costs work, never a duplicate run.
  */
 import type { Logger } from 'pino';
+import { isRetryable } from './errors.ts';
 import type { Intent } from './intents.ts';
 import type { DocValue, Store } from './store/store.ts';
 
@@ -72,11 +73,6 @@ function errorLine(error: unknown): string {
   return message.replace(/\s+/g, ' ').slice(0, 500);
 }
 
-/** Errors that say so (`retryable: false`, our ForgeError and StoreError) are not retried. */
-function isPermanent(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false;
-}
-
 export function createInbox(options: InboxOptions): Inbox {
   const { store, logger } = options;
   const now = options.now ?? Date.now;
@@ -115,7 +111,8 @@ export function createInbox(options: InboxOptions): Inbox {
     } catch (error) {
       const line = errorLine(error);
       const { due: _due, leaseUntil: _lease, ...settled } = leased;
-      if (attempts >= maxAttempts || isPermanent(error)) {
+      // Only errors that say so (`retryable: false`) are given up on before maxAttempts (errors.ts, isRetryable).
+      if (attempts >= maxAttempts || !isRetryable(error, { unknown: true })) {
         await write(key, { ...settled, status: 'failed', error: line }, version);
         log.error({ err: error }, 'intent failed; giving up');
         await options.onGiveUp?.(entry.intent, line).catch((e: unknown) => {

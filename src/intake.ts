@@ -11,9 +11,9 @@ import type { Authorizer } from './authorize.ts';
 import { oneLine, shortSha } from './core/format.ts';
 import type { GithubContextInput } from './core/github-context.ts';
 import { planWorkflows, type WorkflowDecision } from './core/plan-workflows.ts';
-import type { Diagnostic, EventName, RepoRef, TriggerEvent } from './core/types.ts';
+import type { Diagnostic, EventName, RepoRef, TriggerEvent, WorkflowSource } from './core/types.ts';
 import type { Limits } from './config.ts';
-import type { Forge, WorkflowSource } from './forges/forge.ts';
+import type { Forge } from './forges/forge.ts';
 import {
   isZeroSha,
   type ForgeInstallation,
@@ -25,6 +25,7 @@ import {
 } from './intents.ts';
 import type { Orchestrator } from './orchestrator.ts';
 import type { Store } from './store/store.ts';
+import { joinUrl } from './url.ts';
 
 export const PR_HEAD_KIND = 'pr-head';
 export const PR_NOTICE_KIND = 'pr-notice';
@@ -114,7 +115,7 @@ export function createIntake(options: IntakeOptions): Intake {
         state: 'failure',
         // GitHub refuses a status description over 140 characters.
         description: oneLine(`${String(d.line)}:${String(d.col)} ${d.message}`, forge.maxStatusDescription),
-        targetUrl: `${options.config.publicUrl.replace(/\/+$/, '')}/runs`,
+        targetUrl: joinUrl(options.config.publicUrl, '/runs'),
       });
     }
   }

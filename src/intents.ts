@@ -4,11 +4,11 @@
  * `{ ignore: reason }` and never reaches the inbox, so the handlers make no forge call and answer fast.
  */
 import type { EmitterWebhookEvent } from '@octokit/webhooks';
-import type { RepoRef } from './core/types.ts';
+import type { ForgeKind, RepoRef } from './core/types.ts';
 import type { Forge } from './forges/forge.ts';
 
 export interface ForgeInstallation {
-  readonly forge: 'github' | 'gitea';
+  readonly forge: ForgeKind;
   readonly host: string;
   readonly installationId?: number;
 }

@@ -5,16 +5,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { MAX_WORKFLOW_FILE_BYTES } from './core/limits.ts';
+import type { WorkflowSource } from './core/types.ts';
 import { WORKFLOWS_DIR } from './core/workflow-files.ts';
 
 const exec = promisify(execFile);
-
-export interface WorkflowSource {
-  readonly path: string;
-  /** '' when the file is over MAX_WORKFLOW_FILE_BYTES: it is not read, and the parser reports it by `size`. */
-  readonly text: string;
-  readonly size: number;
-}
 
 async function git(dir: string, args: readonly string[]): Promise<string> {
   const { stdout } = await exec('git', ['-C', dir, ...args], { maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' });

@@ -19,10 +19,12 @@ import type { ExecutionStatus, Route, Runner } from '../runners/runner.ts';
 import { mintBootstrapToken } from './bootstrap-tokens.ts';
 import { loadOperatorConfig, type OperatorConfig } from './config.ts';
 import { ConfigError, RunnerError } from './errors.ts';
+import { memo } from './memo.ts';
 import { Orchestrator, type Reporter } from './orchestrator.ts';
 import { AGENT_BOOTSTRAP_PATH } from './server/bootstrap-route.ts';
 import { openStore } from './store/open-store.ts';
 import type { Store } from './store/store.ts';
+import { joinUrl } from './url.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -87,7 +89,7 @@ export async function openOperations(options: OperationsOptions): Promise<Operat
   };
 
   try {
-    const bootstrapUrl = `${config.publicUrl.replace(/\/+$/, '')}${AGENT_BOOTSTRAP_PATH}`;
+    const bootstrapUrl = joinUrl(config.publicUrl, AGENT_BOOTSTRAP_PATH);
     const cloudRoutes = [...config.routes.values()].filter((r) => r.runner === 'spot' || r.runner === 'codebuild');
     const cloud = createRunners(cloudRoutes, {
       // The same token lifetime as serve's: the order's timeout plus half an hour for boot and queueing.
@@ -228,12 +230,6 @@ function regionOf(routes: readonly Route[], runner: 'spot' | 'codebuild'): strin
   const route = routes.find((r) => r.runner === runner);
   const region = route?.settings.region;
   return typeof region === 'string' ? region : undefined;
-}
-
-function memo<K, V>(cache: Map<K, V>, key: K, make: () => V): V {
-  let value = cache.get(key);
-  if (value === undefined) cache.set(key, (value = make()));
-  return value;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import {
   type RunRecord,
 } from './core/types.ts';
 import type { Limits } from './config.ts';
+import { isRetryable } from './errors.ts';
 import type { AgentReport, ExecutionStatus, OrderJob, OrderRef, ReportSink, Route, Runner } from '../runners/runner.ts';
 import type { Store } from './store/store.ts';
 
@@ -588,8 +589,4 @@ function jobInflightKey(order: OrderRecord): string {
 
 function finalCountKey(runId: string): string {
   return `run#${runId}#final`;
-}
-
-function isRetryable(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && 'retryable' in error && error.retryable === true;
 }

@@ -8,6 +8,7 @@ import PinoPretty from 'pino-pretty';
 import { readServerSettings, startSpotcheckServer, type ServerSettings } from './app.ts';
 import { DEFAULT_PUBLIC_URL, loadOperatorConfig, type OperatorConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
+import { joinUrl } from './url.ts';
 import { GITEA_WEBHOOK_PATH } from './server/gitea-webhook-route.ts';
 import { GITHUB_WEBHOOK_PATH } from './server/github-webhook-route.ts';
 import { HEALTH_PATH } from './server/health-route.ts';
@@ -88,12 +89,10 @@ function announce(
   publicUrlFromEnv: boolean,
 ): void {
   const configured = publicUrlFromEnv || config.publicUrl !== DEFAULT_PUBLIC_URL;
-  const base = (
-    configured ? config.publicUrl : listening.replace(/\/\/(0\.0\.0\.0|\[::\]|::)(?=:)/, '//localhost')
-  ).replace(/\/+$/, '');
-  logger.info({ url: `${base}${RUNS_PATH}` }, 'dashboard');
-  if (settings.github) logger.info({ url: `${base}${GITHUB_WEBHOOK_PATH}` }, 'GitHub App webhook URL');
-  if (settings.gitea) logger.info({ url: `${base}${GITEA_WEBHOOK_PATH}` }, 'Gitea webhook URL');
-  logger.info({ url: `${base}${HEALTH_PATH}` }, 'health check');
-  logger.info({ url: `${base}${METRICS_PATH}` }, 'Prometheus metrics');
+  const base = configured ? config.publicUrl : listening.replace(/\/\/(0\.0\.0\.0|\[::\]|::)(?=:)/, '//localhost');
+  logger.info({ url: joinUrl(base, RUNS_PATH) }, 'dashboard');
+  if (settings.github) logger.info({ url: joinUrl(base, GITHUB_WEBHOOK_PATH) }, 'GitHub App webhook URL');
+  if (settings.gitea) logger.info({ url: joinUrl(base, GITEA_WEBHOOK_PATH) }, 'Gitea webhook URL');
+  logger.info({ url: joinUrl(base, HEALTH_PATH) }, 'health check');
+  logger.info({ url: joinUrl(base, METRICS_PATH) }, 'Prometheus metrics');
 }

@@ -5,6 +5,7 @@
  * `{ "action": "terminate" | "stop" | "hibernate", "time": "<UTC>" }` is the two-minute warning. AWS advises
  * checking every 5 seconds.
  */
+import { trimTrailingSlashes } from '../../src/url.ts';
 
 export const DEFAULT_IMDS_URL = 'http://169.254.169.254';
 export const DEFAULT_IMDS_POLL_MS = 5_000;
@@ -36,7 +37,7 @@ export interface ImdsClientOptions {
 }
 
 export function createImdsClient(opts: ImdsClientOptions = {}): ImdsClient {
-  const base = (opts.baseUrl ?? DEFAULT_IMDS_URL).replace(/\/+$/, '');
+  const base = trimTrailingSlashes(opts.baseUrl ?? DEFAULT_IMDS_URL);
   const doFetch = opts.fetch ?? fetch;
   const now = opts.now ?? Date.now;
   let session: { token: string; renewAt: number } | undefined;

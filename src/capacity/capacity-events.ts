@@ -5,7 +5,7 @@
  * names, `repository`, `sender`; no installation) follows GitHub's on purpose. Defensive: anything unexpected is an
  * `ignore` with the reason, never a throw.
  */
-import type { RepoRef } from '../core/types.ts';
+import type { ForgeKind, RepoRef } from '../core/types.ts';
 import type { CapacityJobEvent } from './capacity-manager.ts';
 
 const ACTIONS = ['queued', 'waiting', 'in_progress', 'completed'] as const;
@@ -17,7 +17,7 @@ function record(value: unknown): Record<string, unknown> | undefined {
 }
 
 export function toCapacityJobEvent(
-  forge: 'github' | 'gitea',
+  forge: ForgeKind,
   host: string,
   payload: unknown,
 ): CapacityJobEvent | { readonly ignore: string } {

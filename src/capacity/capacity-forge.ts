@@ -4,7 +4,8 @@
  * Gitea: its REST API with the bot token. Endpoints are listed for the contract tests (each checked against the
  * published description, and each called).
  */
-import type { RepoRef } from '../core/types.ts';
+import type { ForgeKind, RepoRef } from '../core/types.ts';
+import { trimTrailingSlashes } from '../url.ts';
 
 export interface ForgeJob {
   readonly jobId: number;
@@ -21,7 +22,7 @@ export type Registration =
   | { readonly kind: 'gitea'; readonly instanceUrl: string; readonly token: string };
 
 export interface CapacityForge {
-  readonly kind: 'github' | 'gitea';
+  readonly kind: ForgeKind;
   listQueuedJobs(repo: RepoRef, installationId?: number): Promise<ForgeJob[]>;
   getJob(repo: RepoRef, jobId: number, installationId?: number): Promise<ForgeJob | undefined>;
   register(
@@ -202,7 +203,7 @@ const GITEA_PAGE = 50;
 
 export function createGiteaCapacityForge(opts: GiteaCapacityForgeOptions): CapacityForge {
   const base = new URL(opts.baseUrl);
-  const webRoot = `${base.origin}${base.pathname.replace(/\/+$/, '')}`;
+  const webRoot = trimTrailingSlashes(`${base.origin}${base.pathname}`);
   const apiRoot = `${webRoot}/api/v1`;
   const fetchImpl = opts.fetch ?? fetch;
   const timeoutMs = opts.timeoutMs ?? 30_000;

@@ -17,7 +17,7 @@ import { spotSettingsOf } from '../../runners/route-settings.ts';
 import type { Route } from '../../runners/runner.ts';
 import { renderCapacityUserData } from '../../runners/user-data.ts';
 import { mintBootstrapToken, redeemBootstrapToken } from '../bootstrap-tokens.ts';
-import type { RepoRef } from '../core/types.ts';
+import type { ForgeKind, RepoRef } from '../core/types.ts';
 import type { DocValue, Store } from '../store/store.ts';
 import type { CapacityForge, Registration } from './capacity-forge.ts';
 import {
@@ -39,8 +39,6 @@ const DEFAULT_RECONCILE_EVERY_MS = 2 * 60_000;
 /** A repository with no capacity event for this long is no longer reconciled. */
 const DEFAULT_WATCH_MS = 7 * 86_400_000;
 const DAY = 86_400_000;
-
-export type CapacityForgeKind = 'github' | 'gitea';
 
 /** A `workflow_job` delivery in spotcheck's words (capacity-events.ts maps both forges' payloads to it). */
 export interface CapacityJobEvent {
@@ -81,7 +79,7 @@ export type ExchangeResult =
 export interface CapacityManagerOptions {
   readonly store: Pick<Store, 'putDoc' | 'getDoc' | 'deleteDoc' | 'listDocs' | 'claim' | 'release'>;
   readonly routes: ReadonlyMap<string, Route>;
-  readonly forgeFor: (forge: CapacityForgeKind, host: string) => CapacityForge | undefined;
+  readonly forgeFor: (forge: ForgeKind, host: string) => CapacityForge | undefined;
   readonly ec2: (region: string | undefined) => EC2Client;
   /** `<public URL>/api/capacity/bootstrap`. */
   readonly bootstrapUrl: string;
@@ -95,7 +93,7 @@ export interface CapacityManagerOptions {
 }
 
 interface RunnerDoc {
-  readonly forge: CapacityForgeKind;
+  readonly forge: ForgeKind;
   readonly host: string;
   readonly owner: string;
   readonly name: string;
@@ -114,7 +112,7 @@ interface RunnerDoc {
 }
 
 interface RepoDoc {
-  readonly forge: CapacityForgeKind;
+  readonly forge: ForgeKind;
   readonly host: string;
   readonly owner: string;
   readonly name: string;
@@ -181,7 +179,7 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
       const current = await store.getDoc(CAPACITY_REPO_KIND, repoKey(repo));
       const before = current?.value as unknown as RepoDoc | undefined;
       const value: RepoDoc = {
-        forge: repo.forge as CapacityForgeKind,
+        forge: repo.forge as ForgeKind,
         host: repo.host,
         owner: repo.owner,
         name: repo.name,
@@ -217,7 +215,7 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
     const lifetimeMs = settings.maxLifetimeMinutes * 60_000;
     const expiresAt = now + lifetimeMs + DAY;
     const doc: RunnerDoc = {
-      forge: repo.forge as CapacityForgeKind,
+      forge: repo.forge as ForgeKind,
       host: repo.host,
       owner: repo.owner,
       name: repo.name,

@@ -215,14 +215,28 @@ export type JobResult = 'success' | 'failure' | 'cancelled' | 'skipped';
 export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-export type ForgeKind = 'local' | 'github' | 'gitea';
+/** The forges spotcheck speaks to: the one name for GitHub (and GitHub Enterprise) or Gitea. */
+export type ForgeKind = 'github' | 'gitea';
 
 export interface RepoRef {
-  readonly forge: ForgeKind;
+  /** `local`: a repository on disk (`spotcheck run`), with no forge behind it. */
+  readonly forge: ForgeKind | 'local';
   /** Forge host (`github.com`, `gitea.example.org`, `local`), so two hosts of one forge never share keys. */
   readonly host: string;
   readonly owner: string;
   readonly name: string;
+}
+
+/** A workflow file as read from a forge or a local repository at one commit, before parsing. */
+export interface WorkflowSource {
+  /** Repository-relative path, e.g. `.spotcheck/workflows/ci.yml`. */
+  readonly path: string;
+  readonly text: string;
+  /**
+   * Size in bytes as the source listed it, when it did. A file above MAX_WORKFLOW_FILE_BYTES is not downloaded: its
+   * `text` is '' and the parser reports it as too large by this size.
+   */
+  readonly size?: number;
 }
 
 export interface StepResult {

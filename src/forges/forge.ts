@@ -2,18 +2,7 @@
  * The Forge port: what spotcheck needs from GitHub or Gitea, in spotcheck's words. Adapters (github.ts, gitea.ts)
  * map the vendor's shapes at the edge, state their limits, and convert vendor errors to `ForgeError`.
  */
-import type { RepoRef } from '../core/types.ts';
-
-export interface WorkflowSource {
-  /** Repository-relative path, e.g. `.spotcheck/workflows/ci.yml`. */
-  readonly path: string;
-  readonly text: string;
-  /**
-   * Size in bytes as the forge listed it, when it did. A file above MAX_WORKFLOW_FILE_BYTES is not downloaded: its
-   * `text` is '' and the caller reports it as too large (as `spotcheck run` does).
-   */
-  readonly size?: number;
-}
+import type { ForgeKind, RepoRef, WorkflowSource } from '../core/types.ts';
 
 export interface PullRequestInfo {
   readonly number: number;
@@ -67,7 +56,7 @@ export interface CloneCredentials {
  * outcomes (a missing file, a non-member) and throw `ForgeError` for the rest (network, 5xx after retries).
  */
 export interface Forge {
-  readonly kind: 'github' | 'gitea';
+  readonly kind: ForgeKind;
   /** Host name used in store keys (`github.com`, `ghe.example.com`, `gitea.example.org`). */
   readonly host: string;
   /** Workflow files under `.spotcheck/workflows/` at a commit, in as few requests as the forge allows. */

@@ -14,6 +14,7 @@ import { ForgeError } from '../errors.ts';
 import type { CloneCredentials, CommitState, Forge, IssueComment, MembershipAnswer, PullRequestInfo } from './forge.ts';
 import { readListedWorkflows } from './read-listed-workflows.ts';
 import { truncate } from './truncate.ts';
+import { joinUrl, trimTrailingSlashes } from '../url.ts';
 
 /**
  * Every Gitea REST endpoint spotcheck calls, as `METHOD /path/template` of Gitea's swagger description
@@ -118,7 +119,7 @@ export function createGiteaForge(opts: GiteaForgeOptions): Forge {
       context: { forge: 'gitea' },
     });
   }
-  const webRoot = `${base.origin}${base.pathname.replace(/\/+$/, '')}`;
+  const webRoot = trimTrailingSlashes(`${base.origin}${base.pathname}`);
   const apiRoot = `${webRoot}/api/v1`;
   const host = base.host.toLowerCase();
   const { token, botLogin, cloneToken } = opts;
@@ -589,10 +590,9 @@ export async function readGiteaLogin(opts: {
   readonly token: string;
   readonly fetch?: typeof fetch;
 }): Promise<string> {
-  const base = opts.baseUrl.replace(/\/+$/, '');
   let response: Response;
   try {
-    response = await (opts.fetch ?? fetch)(`${base}/api/v1/user`, {
+    response = await (opts.fetch ?? fetch)(joinUrl(opts.baseUrl, '/api/v1/user'), {
       headers: { authorization: `token ${opts.token}`, accept: 'application/json' },
       redirect: 'manual',
     });

@@ -1,4 +1,4 @@
-import type { RepoRef } from '../../src/core/types.ts';
+import type { RepoRef, WorkflowSource } from '../../src/core/types.ts';
 import type {
   CloneCredentials,
   CommitStatus,
@@ -6,7 +6,6 @@ import type {
   IssueComment,
   MembershipAnswer,
   PullRequestInfo,
-  WorkflowSource,
 } from '../../src/forges/forge.ts';
 
 type ForgeMethod = {

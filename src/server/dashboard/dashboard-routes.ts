@@ -65,8 +65,8 @@ export function createDashboardRoutes(options: DashboardOptions): RouteDefinitio
   const layouts = new LruCache<string, GraphGeometry>(options.layoutCacheSize ?? 32);
 
   /** Distinct forge hosts among the newest runs (a store usually holds one). */
-  async function recentHosts(): Promise<{ forge: ForgeKind; host: string }[]> {
-    const seen = new Map<string, { forge: ForgeKind; host: string }>();
+  async function recentHosts(): Promise<Pick<RepoRef, 'forge' | 'host'>[]> {
+    const seen = new Map<string, Pick<RepoRef, 'forge' | 'host'>>();
     for (const run of await store.listRuns({ limit: RECENT_RUNS })) {
       const key = `${run.repo.forge}\n${run.repo.host.toLowerCase()}`;
       if (!seen.has(key)) seen.set(key, { forge: run.repo.forge, host: run.repo.host });

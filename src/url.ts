@@ -1,0 +1,14 @@
+/** `url` without its trailing slashes (`https://ci.example.org/` → `https://ci.example.org`). */
+export function trimTrailingSlashes(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+/**
+ * `path` under `base`, with exactly one slash where they meet however the operator wrote `base`
+ * (`https://ci.example.org/` and `https://ci.example.org` give the same URLs). `path` is used as given
+ * (encode its parts first); one without a leading slash gets one.
+ */
+export function joinUrl(base: string, path: string): string {
+  const tail = path === '' || path.startsWith('/') ? path : `/${path}`;
+  return `${trimTrailingSlashes(base)}${tail}`;
+}
