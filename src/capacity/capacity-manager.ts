@@ -25,7 +25,7 @@ import {
   launchCapacityInstance,
   listCapacityInstances,
   terminateCapacityInstance,
-} from './capacity-launcher.ts';
+} from '../../runners/capacity-launch.ts';
 import { capacityRoutes, decideCapacity } from './capacity-routes.ts';
 import { planCapacityRunners, readCapacityWorkflow } from './capacity-workflows.ts';
 
