@@ -39,8 +39,9 @@ import { Orchestrator } from './orchestrator.ts';
 import { mintBootstrapToken } from './bootstrap-tokens.ts';
 import { AGENT_BOOTSTRAP_PATH, createBootstrapRoute } from './server/bootstrap-route.ts';
 import { AGENT_REPORT_PATH, createCallbackRoute } from './server/callback-route.ts';
-import { createGiteaWebhookRoute, giteaDeliveryClaimKey, GITEA_WEBHOOK_PATH } from './server/gitea-webhook-route.ts';
-import { createGithubWebhookRoute, deliveryClaimKey, GITHUB_WEBHOOK_PATH } from './server/github-webhook-route.ts';
+import { createGiteaWebhookRoute, GITEA_WEBHOOK_PATH } from './server/gitea-webhook-route.ts';
+import { createGithubWebhookRoute, GITHUB_WEBHOOK_PATH } from './server/github-webhook-route.ts';
+import { giteaDeliveryClaimKey, githubDeliveryClaimKey } from './server/webhook-verify.ts';
 import { createHealthRoute } from './server/health-route.ts';
 import { createFileLogStore, type LogStore } from './server/log-store.ts';
 import { createLogRoute } from './server/log-route.ts';
@@ -408,7 +409,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       const claim =
         intent.install.forge === 'gitea'
           ? giteaDeliveryClaimKey(intent.install.host, intent.deliveryId)
-          : github && deliveryClaimKey(github.host, intent.deliveryId);
+          : github && githubDeliveryClaimKey(github.host, intent.deliveryId);
       if (claim) {
         await store
           .release(claim)
@@ -451,7 +452,9 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   }
 
   const routes = [
-    ...(probot && github ? [createGithubWebhookRoute({ probot, store, host: github.host, now })] : []),
+    ...(probot && github
+      ? [createGithubWebhookRoute({ probot, secret: github.webhookSecret, store, host: github.host, now })]
+      : []),
     ...(gitea && giteaSettings && giteaBot
       ? [
           createGiteaWebhookRoute({

@@ -7,8 +7,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parseRef } from '../core/triggers.ts';
 import type { Store } from '../store/store.ts';
-import { giteaDeliveryClaimKey } from '../server/gitea-webhook-route.ts';
-import { DELIVERY_CLAIM_MS } from '../server/github-webhook-route.ts';
+import { DELIVERY_CLAIM_MS, giteaDeliveryClaimKey } from '../server/webhook-verify.ts';
 import { json, text, type RouteDefinition } from '../server/router.ts';
 import { toCapacityJobEvent } from './capacity-events.ts';
 import type { CapacityManager } from './capacity-manager.ts';
