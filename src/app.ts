@@ -10,10 +10,12 @@ import { Probot, type ProbotOctokit } from 'probot';
 import { registerHandlers } from '../handlers/index.ts';
 import { registerWorkflowJobHandler } from '../handlers/workflow-job.ts';
 import {
+  capacityDeliveryClaimKey,
   createCapacityBootstrapRoute,
   createGiteaCapacityWebhookRoute,
   CAPACITY_BOOTSTRAP_PATH,
 } from './capacity/capacity-http.ts';
+import { processCapacityIntent } from './capacity/capacity-intake.ts';
 import { createGiteaCapacityForge, createGitHubCapacityForge } from './capacity/capacity-forge.ts';
 import { createCapacityManager } from './capacity/capacity-manager.ts';
 import { capacityRoutes } from './capacity/capacity-routes.ts';
@@ -34,7 +36,7 @@ import { createGitHubForges } from './forges/registry.ts';
 import { createForgeReporter } from './forge-reporter.ts';
 import { createInbox } from './inbox.ts';
 import { createIntake } from './intake.ts';
-import type { ForgeInstallation, ForgeLookup } from './intents.ts';
+import { isCapacityIntent, type ForgeInstallation, type ForgeLookup } from './intents.ts';
 import { Orchestrator } from './orchestrator.ts';
 import { mintBootstrapToken } from './bootstrap-tokens.ts';
 import { AGENT_BOOTSTRAP_PATH, createBootstrapRoute } from './server/bootstrap-route.ts';
@@ -400,7 +402,11 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   });
   const inbox = createInbox({
     store,
-    process: (intent) => intake.process(intent),
+    // Capacity intents exist only when capacity mode is on (the handler and the route are registered with it).
+    process: async (intent) => {
+      if (!isCapacityIntent(intent)) return intake.process(intent);
+      if (capacity) await processCapacityIntent(capacity, intent, capacityLog);
+    },
     logger: logger.child({ name: 'inbox' }),
     now,
     onGiveUp: async (intent) => {
@@ -408,14 +414,17 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       // released, a redelivery reaches the inbox, which takes a given-up intent as a request to try again.
       const claim =
         intent.install.forge === 'gitea'
-          ? giteaDeliveryClaimKey(intent.install.host, intent.deliveryId)
+          ? (isCapacityIntent(intent) ? capacityDeliveryClaimKey : giteaDeliveryClaimKey)(
+              intent.install.host,
+              intent.deliveryId,
+            )
           : github && githubDeliveryClaimKey(github.host, intent.deliveryId);
       if (claim) {
         await store
           .release(claim)
           .catch((error: unknown) => logger.warn({ err: error }, 'cannot release the delivery claim'));
       }
-      if (intent.kind === 'push') return;
+      if (intent.kind === 'push' || isCapacityIntent(intent)) return;
       const line = 'spotcheck could not process this event after several attempts; comment `!testme` to try again.';
       await reporter.notice(
         { repo: intent.repo, pr: intent.pr, forge: await forges.forInstallation(intent.install) },
@@ -424,6 +433,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     },
   });
   // Capacity mode (src/capacity/): only when a route is marked `capacity: true`.
+  const capacityLog = logger.child({ name: 'capacity' });
   const capacity =
     capacityRoutes(config.routes).size === 0
       ? undefined
@@ -442,12 +452,17 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
           ec2: (region) => memo(ec2Clients, region, () => new EC2Client(region ? { region } : {})),
           bootstrapUrl: `${config.publicUrl.replace(/\/+$/, '')}${CAPACITY_BOOTSTRAP_PATH}`,
           clock: now,
-          logger: logger.child({ name: 'capacity' }),
+          logger: capacityLog,
         });
   if (probot && appSlug) {
     await probot.load((app) => {
       registerHandlers(app, (intent) => inbox.accept(intent), { appSlug, now });
-      if (capacity && github) registerWorkflowJobHandler(app, capacity, { host: github.host });
+      if (capacity && github)
+        registerWorkflowJobHandler(app, (intent) => inbox.accept(intent), {
+          host: github.host,
+          routes: config.routes,
+          now,
+        });
     });
   }
 
@@ -474,7 +489,8 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
             secret: giteaSettings.webhookSecret,
             host: gitea.host,
             store,
-            manager: capacity,
+            routes: config.routes,
+            onIntent: (intent) => inbox.accept(intent),
             now,
           }),
         ]

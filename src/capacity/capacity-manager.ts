@@ -17,6 +17,7 @@ import { spotSettingsOf } from '../../runners/route-settings.ts';
 import type { Route } from '../../runners/runner.ts';
 import { renderCapacityUserData } from '../../runners/user-data.ts';
 import { mintBootstrapToken, redeemBootstrapToken } from '../bootstrap-tokens.ts';
+import type { CapacityJobEvent } from '../core/capacity.ts';
 import type { RepoRef } from '../core/types.ts';
 import type { DocValue, Store } from '../store/store.ts';
 import type { CapacityForge, Registration } from './capacity-forge.ts';
@@ -41,17 +42,6 @@ const DEFAULT_WATCH_MS = 7 * 86_400_000;
 const DAY = 86_400_000;
 
 export type CapacityForgeKind = 'github' | 'gitea';
-
-/** A `workflow_job` delivery in spotcheck's words (capacity-events.ts maps both forges' payloads to it). */
-export interface CapacityJobEvent {
-  readonly action: 'queued' | 'waiting' | 'in_progress' | 'completed';
-  readonly repo: RepoRef;
-  readonly installationId?: number;
-  readonly jobId: number;
-  readonly runId: number;
-  readonly labels: readonly string[];
-  readonly runnerName?: string;
-}
 
 export type CapacityOutcome =
   | { readonly kind: 'launched'; readonly runnerName: string; readonly instanceId: string; readonly route: string }
