@@ -18,7 +18,7 @@ import {
 import { processCapacityIntent } from './capacity/capacity-intake.ts';
 import { createGiteaCapacityForge, createGitHubCapacityForge } from './capacity/capacity-forge.ts';
 import { createCapacityManager } from './capacity/capacity-manager.ts';
-import { capacityRoutes } from './capacity/capacity-routes.ts';
+import { capacityRoutes } from './core/capacity.ts';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createJanitor } from '../runners/janitor.ts';

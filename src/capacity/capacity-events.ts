@@ -14,7 +14,7 @@ import type { CapacityJobEvent } from '../core/capacity.ts';
 import { parseRef } from '../core/triggers.ts';
 import type { RepoRef } from '../core/types.ts';
 import type { CapacityIntent, ForgeInstallation, IntentResult } from '../intents.ts';
-import { decideCapacity } from './capacity-routes.ts';
+import { decideCapacity } from '../core/capacity.ts';
 
 const ACTIONS = ['queued', 'waiting', 'in_progress', 'completed'] as const;
 

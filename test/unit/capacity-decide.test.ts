@@ -3,7 +3,7 @@ import type { Route } from '../../runners/runner.ts';
 import { parseRouteSettings } from '../../runners/route-settings.ts';
 import { renderCapacityUserData } from '../../runners/user-data.ts';
 import { toCapacityJobEvent, toCapacityJobIntent, toCapacityPushIntent } from '../../src/capacity/capacity-events.ts';
-import { decideCapacity } from '../../src/capacity/capacity-routes.ts';
+import { decideCapacity } from '../../src/core/capacity.ts';
 import { planCapacityRunners, readCapacityWorkflow } from '../../src/capacity/capacity-workflows.ts';
 import { githubExample } from '../helpers/webhook-examples.ts';
 
