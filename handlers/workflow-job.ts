@@ -1,21 +1,27 @@
 import type { Probot } from 'probot';
-import { toCapacityJobEvent } from '../src/capacity/capacity-events.ts';
-import type { CapacityManager } from '../src/capacity/capacity-manager.ts';
+import type { Route } from '../runners/runner.ts';
+import { toCapacityJobIntent } from '../src/capacity/capacity-events.ts';
+import type { Intent } from '../src/intents.ts';
 
 /**
- * workflow_job → capacity mode: `queued` launches one ephemeral runner when a capacity route claims the job's labels,
- * `in_progress` marks our runner busy, `completed` ends it. Jobs whose labels no route claims are left alone (another
- * runner serves them). A failed launch is not thrown: the reconcile retries while the job still waits.
+ * workflow_job → capacity mode, through the inbox like every other event: `queued` (when a capacity route claims
+ * the job's labels), `in_progress` and `completed` become an intent; the inbox's processing launches, marks busy or
+ * ends the runner. Jobs whose labels no route claims are left alone (another runner serves them) and cost no write.
  */
 export function registerWorkflowJobHandler(
   app: Probot,
-  manager: Pick<CapacityManager, 'jobEvent'>,
-  opts: { readonly host: string },
+  sink: (intent: Intent) => Promise<void>,
+  opts: { readonly host: string; readonly routes: ReadonlyMap<string, Route>; readonly now: () => number },
 ): void {
   app.on('workflow_job', async (context) => {
-    const event = toCapacityJobEvent('github', opts.host, context.payload);
-    if ('ignore' in event) return context.log.debug({ reason: event.ignore }, 'workflow_job ignored');
-    const outcome = await manager.jobEvent(event);
-    context.log.info({ jobId: event.jobId, action: event.action, outcome }, 'workflow_job');
+    const result = toCapacityJobIntent(context.payload, {
+      forge: 'github',
+      host: opts.host,
+      deliveryId: context.id,
+      now: opts.now(),
+      routes: opts.routes,
+    });
+    if ('ignore' in result) return context.log.debug({ reason: result.ignore }, 'workflow_job ignored');
+    await sink(result);
   });
 }

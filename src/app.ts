@@ -10,13 +10,15 @@ import { Probot, type ProbotOctokit } from 'probot';
 import { registerHandlers } from '../handlers/index.ts';
 import { registerWorkflowJobHandler } from '../handlers/workflow-job.ts';
 import {
+  capacityDeliveryClaimKey,
   createCapacityBootstrapRoute,
   createGiteaCapacityWebhookRoute,
   CAPACITY_BOOTSTRAP_PATH,
 } from './capacity/capacity-http.ts';
+import { processCapacityIntent } from './capacity/capacity-intake.ts';
 import { createGiteaCapacityForge, createGitHubCapacityForge } from './capacity/capacity-forge.ts';
 import { createCapacityManager } from './capacity/capacity-manager.ts';
-import { capacityRoutes } from './capacity/capacity-routes.ts';
+import { capacityRoutes } from './core/capacity.ts';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { createJanitor } from '../runners/janitor.ts';
@@ -34,14 +36,15 @@ import { createGitHubForges } from './forges/registry.ts';
 import { createForgeReporter } from './forge-reporter.ts';
 import { createInbox } from './inbox.ts';
 import { createIntake } from './intake.ts';
-import type { ForgeInstallation, ForgeLookup } from './intents.ts';
+import { isCapacityIntent, type ForgeInstallation, type ForgeLookup } from './intents.ts';
 import { memo } from './memo.ts';
 import { Orchestrator } from './orchestrator.ts';
 import { mintBootstrapToken } from './bootstrap-tokens.ts';
 import { AGENT_BOOTSTRAP_PATH, createBootstrapRoute } from './server/bootstrap-route.ts';
 import { AGENT_REPORT_PATH, createCallbackRoute } from './server/callback-route.ts';
-import { createGiteaWebhookRoute, giteaDeliveryClaimKey, GITEA_WEBHOOK_PATH } from './server/gitea-webhook-route.ts';
-import { createGithubWebhookRoute, deliveryClaimKey, GITHUB_WEBHOOK_PATH } from './server/github-webhook-route.ts';
+import { createGiteaWebhookRoute, GITEA_WEBHOOK_PATH } from './server/gitea-webhook-route.ts';
+import { createGithubWebhookRoute, GITHUB_WEBHOOK_PATH } from './server/github-webhook-route.ts';
+import { giteaDeliveryClaimKey, githubDeliveryClaimKey } from './server/webhook-verify.ts';
 import { createHealthRoute } from './server/health-route.ts';
 import { createFileLogStore, type LogStore } from './server/log-store.ts';
 import { createLogRoute } from './server/log-route.ts';
@@ -408,7 +411,11 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   });
   const inbox = createInbox({
     store,
-    process: (intent) => intake.process(intent),
+    // Capacity intents exist only when capacity mode is on (the handler and the route are registered with it).
+    process: async (intent) => {
+      if (!isCapacityIntent(intent)) return intake.process(intent);
+      if (capacity) await processCapacityIntent(capacity, intent, capacityLog);
+    },
     logger: logger.child({ name: 'inbox' }),
     now,
     onGiveUp: async (intent) => {
@@ -416,14 +423,17 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       // released, a redelivery reaches the inbox, which takes a given-up intent as a request to try again.
       const claim =
         intent.install.forge === 'gitea'
-          ? giteaDeliveryClaimKey(intent.install.host, intent.deliveryId)
-          : github && deliveryClaimKey(github.host, intent.deliveryId);
+          ? (isCapacityIntent(intent) ? capacityDeliveryClaimKey : giteaDeliveryClaimKey)(
+              intent.install.host,
+              intent.deliveryId,
+            )
+          : github && githubDeliveryClaimKey(github.host, intent.deliveryId);
       if (claim) {
         await store
           .release(claim)
           .catch((error: unknown) => logger.warn({ err: error }, 'cannot release the delivery claim'));
       }
-      if (intent.kind === 'push') return;
+      if (intent.kind === 'push' || isCapacityIntent(intent)) return;
       const line = 'spotcheck could not process this event after several attempts; comment `!testme` to try again.';
       await reporter.notice(
         { repo: intent.repo, pr: intent.pr, forge: await forges.forInstallation(intent.install) },
@@ -432,6 +442,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     },
   });
   // Capacity mode (src/capacity/): only when a route is marked `capacity: true`.
+  const capacityLog = logger.child({ name: 'capacity' });
   const capacity =
     capacityRoutes(config.routes).size === 0
       ? undefined
@@ -450,19 +461,26 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
           ec2: (region) => memo(ec2Clients, region, () => new EC2Client(region ? { region } : {})),
           bootstrapUrl: joinUrl(config.publicUrl, CAPACITY_BOOTSTRAP_PATH),
           clock: now,
-          logger: logger.child({ name: 'capacity' }),
+          logger: capacityLog,
         });
   if (probot && appSlug) {
     await probot.load((app) => {
       // Until GitHub has told the slug, the handlers' `sender.type === 'Bot'` guard is what keeps the app's own
       // comments from being requests.
       registerHandlers(app, (intent) => inbox.accept(intent), { appSlug: () => appSlug.current() ?? '', now });
-      if (capacity && github) registerWorkflowJobHandler(app, capacity, { host: github.host });
+      if (capacity && github)
+        registerWorkflowJobHandler(app, (intent) => inbox.accept(intent), {
+          host: github.host,
+          routes: config.routes,
+          now,
+        });
     });
   }
 
   const routes = [
-    ...(probot && github ? [createGithubWebhookRoute({ probot, store, host: github.host, now })] : []),
+    ...(probot && github
+      ? [createGithubWebhookRoute({ probot, secret: github.webhookSecret, store, host: github.host, now })]
+      : []),
     ...(gitea && giteaSettings && giteaBot
       ? [
           createGiteaWebhookRoute({
@@ -482,7 +500,8 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
             secret: giteaSettings.webhookSecret,
             host: gitea.host,
             store,
-            manager: capacity,
+            routes: config.routes,
+            onIntent: (intent) => inbox.accept(intent),
             now,
           }),
         ]

@@ -19,8 +19,8 @@ export const INBOX_KIND = 'intent';
 export type InboxStatus = 'pending' | 'done' | 'failed';
 
 /** The document's value. `due` is present only while pending (so only pending intents are listed). */
-export interface InboxEntry {
-  readonly intent: Intent;
+export interface InboxEntry<I extends Intent = Intent> {
+  readonly intent: I;
   readonly status: InboxStatus;
   readonly attempts: number;
   readonly expiresAt: number;
@@ -30,9 +30,9 @@ export interface InboxEntry {
   readonly error?: string;
 }
 
-export interface InboxOptions {
+export interface InboxOptions<I extends Intent = Intent> {
   readonly store: Store;
-  readonly process: (intent: Intent) => Promise<void>;
+  readonly process: (intent: I) => Promise<void>;
   readonly logger: Logger;
   readonly now?: () => number;
   readonly maxAttempts?: number;
@@ -45,12 +45,13 @@ export interface InboxOptions {
   /** Intents taken per reconcile. */
   readonly batchSize?: number;
   /** Called once when an intent is given up (e.g. a one-line note in the PR's sticky comment). */
-  readonly onGiveUp?: (intent: Intent, error: string) => Promise<void>;
+  readonly onGiveUp?: (intent: I, error: string) => Promise<void>;
 }
 
-export interface Inbox {
+/** Generic over what it carries: the app's inbox takes every Intent; a test's may take order intents only. */
+export interface Inbox<I extends Intent = Intent> {
   /** Persists the intent, starts processing it in the background (not awaited) and returns. */
-  accept(intent: Intent): Promise<void>;
+  accept(intent: I): Promise<void>;
   /** Processes every due pending intent (retries, and intents whose replica died); returns how many it took. */
   reconcile(): Promise<number>;
   /** Resolves when the background processing started by `accept` has settled (tests, shutdown). */
@@ -59,9 +60,13 @@ export interface Inbox {
 
 const MINUTE = 60_000;
 
-/** An intent's inbox key: the delivery id within its forge and host (two forges' ids never collide). */
+/**
+ * An intent's inbox key: the delivery id within its forge and host (two forges' ids never collide). Gitea's capacity
+ * webhook is a webhook of its own, so its deliveries are keyed apart from the order webhook's.
+ */
 export function inboxKey(intent: Intent): string {
-  return `${intent.install.forge}:${intent.install.host.toLowerCase()}:${intent.deliveryId}`;
+  const consumer = intent.kind === 'capacity-push' || intent.kind === 'capacity-job' ? 'capacity:' : '';
+  return `${intent.install.forge}:${intent.install.host.toLowerCase()}:${consumer}${intent.deliveryId}`;
 }
 
 /** 5 s, 10 s, 20 s … capped at 15 min: with 8 attempts an intent is retried for about 10 minutes. */
@@ -73,7 +78,7 @@ function errorLine(error: unknown): string {
   return message.replace(/\s+/g, ' ').slice(0, 500);
 }
 
-export function createInbox(options: InboxOptions): Inbox {
+export function createInbox<I extends Intent = Intent>(options: InboxOptions<I>): Inbox<I> {
   const { store, logger } = options;
   const now = options.now ?? Date.now;
   const maxAttempts = options.maxAttempts ?? 8;
@@ -83,7 +88,7 @@ export function createInbox(options: InboxOptions): Inbox {
   const batchSize = options.batchSize ?? 100;
   const inflight = new Set<Promise<unknown>>();
 
-  const write = (key: string, entry: InboxEntry, ifVersion: number | undefined) =>
+  const write = (key: string, entry: InboxEntry<I>, ifVersion: number | undefined) =>
     store.putDoc(INBOX_KIND, key, entry as unknown as DocValue, {
       expiresAt: entry.expiresAt,
       ...(ifVersion === undefined ? {} : { ifVersion }),
@@ -93,12 +98,12 @@ export function createInbox(options: InboxOptions): Inbox {
   async function processKey(key: string): Promise<boolean> {
     const doc = await store.getDoc(INBOX_KIND, key);
     if (doc === undefined) return false;
-    const entry = doc.value as unknown as InboxEntry;
+    const entry = doc.value as unknown as InboxEntry<I>;
     const start = now();
     if (entry.status !== 'pending' || (entry.leaseUntil !== undefined && entry.leaseUntil > start)) return false;
     const attempts = entry.attempts + 1;
     const { error: _previous, ...rest } = entry;
-    const leased: InboxEntry = { ...rest, attempts, leaseUntil: start + leaseMs, due: start + leaseMs };
+    const leased: InboxEntry<I> = { ...rest, attempts, leaseUntil: start + leaseMs, due: start + leaseMs };
     const version = await write(key, leased, doc.version);
     if (version === undefined) return false; // another replica took it first
     const log = logger.child({ deliveryId: entry.intent.deliveryId, intent: entry.intent.kind, attempt: attempts });
@@ -135,11 +140,11 @@ export function createInbox(options: InboxOptions): Inbox {
     async accept(intent) {
       const at = now();
       const key = inboxKey(intent);
-      const entry: InboxEntry = { intent, status: 'pending', attempts: 0, expiresAt: at + retentionMs, due: at };
+      const entry: InboxEntry<I> = { intent, status: 'pending', attempts: 0, expiresAt: at + retentionMs, due: at };
       const created = await write(key, entry, undefined);
       if (created === undefined) {
         const existing = await store.getDoc(INBOX_KIND, key);
-        const previous = existing?.value as unknown as InboxEntry | undefined;
+        const previous = existing?.value as unknown as InboxEntry<I> | undefined;
         // An explicit redelivery of an intent that was given up is a request to try again.
         if (existing !== undefined && previous?.status === 'failed') {
           await write(key, { ...entry, expiresAt: previous.expiresAt }, existing.version);

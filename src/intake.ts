@@ -18,7 +18,7 @@ import {
   isZeroSha,
   type ForgeInstallation,
   type ForgeLookup,
-  type Intent,
+  type OrderIntent,
   type PullRequestIntent,
   type PushIntent,
   type TestmeIntent,
@@ -54,7 +54,7 @@ export interface IntakeOptions {
 }
 
 export interface Intake {
-  process(intent: Intent): Promise<void>;
+  process(intent: OrderIntent): Promise<void>;
 }
 
 /** Deterministic: one run per delivery and workflow file, whoever processes the delivery and however often. */
@@ -81,7 +81,7 @@ export function createIntake(options: IntakeOptions): Intake {
   const retentionMs = options.config.limits.retentionDays * 86_400_000;
 
   async function startRuns(
-    intent: Intent,
+    intent: OrderIntent,
     decisions: readonly WorkflowDecision[],
     start: { event: EventName; ref: string; sha: string; actor: string; pr?: number },
   ): Promise<number> {
@@ -131,7 +131,7 @@ export function createIntake(options: IntakeOptions): Intake {
     return cancelled;
   }
 
-  function contextFor(intent: Intent, extra: Omit<GithubContextInput, 'repository' | 'serverUrl' | 'workflow'>) {
+  function contextFor(intent: OrderIntent, extra: Omit<GithubContextInput, 'repository' | 'serverUrl' | 'workflow'>) {
     return {
       ...extra,
       repository: `${intent.repo.owner}/${intent.repo.name}`,
@@ -202,7 +202,7 @@ export function createIntake(options: IntakeOptions): Intake {
 
   async function planPullRequest(
     forge: Forge,
-    intent: Intent,
+    intent: OrderIntent,
     at: { sha: string; pr: number; headRef: string; baseRef: string; actor: string },
     events: readonly ('pull_request' | 'testme')[],
   ): Promise<{ decisions: { event: EventName; decision: WorkflowDecision }[]; diagnostics: Diagnostic[] }> {
@@ -240,7 +240,7 @@ export function createIntake(options: IntakeOptions): Intake {
   }
 
   async function startPrRuns(
-    intent: Intent,
+    intent: OrderIntent,
     planned: { event: EventName; decision: WorkflowDecision }[],
     at: { sha: string; pr: number; actor: string },
   ): Promise<number> {

@@ -4,6 +4,7 @@
  * `{ ignore: reason }` and never reaches the inbox, so the handlers make no forge call and answer fast.
  */
 import type { EmitterWebhookEvent } from '@octokit/webhooks';
+import type { CapacityJobEvent } from './core/capacity.ts';
 import type { ForgeKind, RepoRef } from './core/types.ts';
 import type { Forge } from './forges/forge.ts';
 
@@ -22,7 +23,10 @@ export interface ForgeLookup {
  * `at` is when the event happened: the time the delivery was received, except for pull requests, where it is the
  * pull request's `updated_at` (the time of the push, on GitHub's clock, comparable with a comment's `created_at`).
  */
-export type Intent =
+export type Intent = OrderIntent | CapacityIntent;
+
+/** What asks for orders: a push, a pull request event, a `!testme` comment (intake.ts processes these). */
+export type OrderIntent =
   | {
       readonly kind: 'push';
       readonly deliveryId: string;
@@ -62,6 +66,33 @@ export type Intent =
       readonly commentCreatedAt: number;
       readonly ownerIsOrg: boolean;
     };
+
+/**
+ * What asks for capacity-mode runners (src/capacity/): a `workflow_job` of either forge, or Gitea's push path (a
+ * Gitea without `workflow_job` webhooks). Processed by the capacity manager, through the same inbox.
+ */
+export type CapacityIntent =
+  | {
+      readonly kind: 'capacity-job';
+      readonly deliveryId: string;
+      readonly at: number;
+      readonly install: ForgeInstallation;
+      readonly job: CapacityJobEvent;
+    }
+  | {
+      readonly kind: 'capacity-push';
+      readonly deliveryId: string;
+      readonly at: number;
+      readonly install: ForgeInstallation;
+      readonly repo: RepoRef;
+      readonly sha: string;
+      readonly ref: string;
+      readonly changedFiles: readonly string[] | null;
+    };
+
+export function isCapacityIntent(intent: Intent): intent is CapacityIntent {
+  return intent.kind === 'capacity-job' || intent.kind === 'capacity-push';
+}
 
 export type IntentKind = Intent['kind'];
 export type PushIntent = Extract<Intent, { kind: 'push' }>;

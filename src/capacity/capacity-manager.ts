@@ -17,6 +17,15 @@ import { spotSettingsOf } from '../../runners/route-settings.ts';
 import type { Route } from '../../runners/runner.ts';
 import { renderCapacityUserData } from '../../runners/user-data.ts';
 import { mintBootstrapToken, redeemBootstrapToken } from '../bootstrap-tokens.ts';
+import {
+  capacityRoutes,
+  decideCapacity,
+  findServingRunner,
+  isOrphan,
+  judgeRunner,
+  slotEndsWith,
+  type CapacityJobEvent,
+} from '../core/capacity.ts';
 import type { ForgeKind, RepoRef } from '../core/types.ts';
 import type { DocValue, Store } from '../store/store.ts';
 import type { CapacityForge, Registration } from './capacity-forge.ts';
@@ -25,8 +34,7 @@ import {
   launchCapacityInstance,
   listCapacityInstances,
   terminateCapacityInstance,
-} from './capacity-launcher.ts';
-import { capacityRoutes, decideCapacity } from './capacity-routes.ts';
+} from '../../runners/capacity-launch.ts';
 import { planCapacityRunners, readCapacityWorkflow } from './capacity-workflows.ts';
 
 export const CAPACITY_RUNNER_KIND = 'capacity-runner';
@@ -40,16 +48,6 @@ const DEFAULT_RECONCILE_EVERY_MS = 2 * 60_000;
 const DEFAULT_WATCH_MS = 7 * 86_400_000;
 const DAY = 86_400_000;
 
-/** A `workflow_job` delivery in spotcheck's words (capacity-events.ts maps both forges' payloads to it). */
-export interface CapacityJobEvent {
-  readonly action: 'queued' | 'waiting' | 'in_progress' | 'completed';
-  readonly repo: RepoRef;
-  readonly installationId?: number;
-  readonly jobId: number;
-  readonly runId: number;
-  readonly labels: readonly string[];
-  readonly runnerName?: string;
-}
 
 export type CapacityOutcome =
   | { readonly kind: 'launched'; readonly runnerName: string; readonly instanceId: string; readonly route: string }
@@ -355,15 +353,12 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
       }
       case 'completed': {
         const done: string[] = [];
-        // The runner that ran it, if ours; and the runner launched for it, unless that one is busy with another job.
+        // The runner that ran it first: when it is the slot's runner too, the slot is gone after.
         if (event.runnerName !== undefined && (await finish(event.runnerName, 'its job completed')))
           done.push(event.runnerName);
         const slot = await store.getDoc(CAPACITY_RUNNER_KIND, slotName);
-        if (slot !== undefined) {
-          const doc = asRunner(slot.value);
-          if (doc.state !== 'busy' || doc.jobId === event.jobId)
-            if (await finish(slotName, 'the job it was launched for completed')) done.push(slotName);
-        }
+        if (slotEndsWith(event.jobId, slot === undefined ? undefined : asRunner(slot.value)))
+          if (await finish(slotName, 'the job it was launched for completed')) done.push(slotName);
         return done.length > 0
           ? { kind: 'finished', runnerNames: done }
           : { kind: 'ignored', reason: 'no runner of ours' };
@@ -419,9 +414,7 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
           if (decideCapacity(job.labels, routes).kind !== 'launch') continue;
           const slot = `${repoKey(repo)}:job:${job.jobId}`;
           if ((await store.getDoc(CAPACITY_RUNNER_KIND, runnerNameFor(slot))) !== undefined) continue;
-          // A runner serves a job when it carries every label of the job (labels compare case-insensitively).
-          const wanted = job.labels.map((l) => l.toLowerCase());
-          const at = unbound.findIndex((u) => wanted.every((l) => u.labels.some((m) => m.toLowerCase() === l)));
+          const at = findServingRunner(job.labels, unbound);
           if (at !== -1) {
             const [runner] = unbound.splice(at, 1);
             if (runner !== undefined && (await update(runner.name, () => ({ jobId: job.jobId })))) continue;
@@ -442,6 +435,36 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
     return outcomes;
   }
 
+  /** Asks EC2 and the forge what `judgeRunner` needs, applies its decision; true when the runner was finished. */
+  async function sweepRunner(name: string, doc: RunnerDoc, now: number): Promise<boolean> {
+    const view = { ...doc, hasInstance: doc.instanceId !== undefined };
+    const limits = { now, graceMs, checkEveryMs: checkEvery };
+    let decision = judgeRunner(view, { name }, limits);
+    if (decision.kind !== 'forget' && decision.kind !== 'wait' && doc.instanceId !== undefined) {
+      const alive = await isInstanceAlive(opts.ec2(doc.region), doc.instanceId);
+      const job =
+        !alive || doc.jobId === undefined
+          ? undefined
+          : await forgeOf(repoOf(doc))?.getJob(repoOf(doc), doc.jobId, doc.installationId);
+      decision = judgeRunner(view, { name, alive, ...(job === undefined ? {} : { job }) }, limits);
+    }
+    switch (decision.kind) {
+      case 'forget':
+        await store.deleteDoc(CAPACITY_RUNNER_KIND, name);
+        return false;
+      case 'wait':
+        return false;
+      case 'finish':
+        return finish(name, decision.reason);
+      case 'busy':
+        await update(name, () => ({ state: 'busy', due: decision.due }));
+        return false;
+      case 'reschedule':
+        await update(name, () => ({ due: decision.due }));
+        return false;
+    }
+  }
+
   async function sweep(): Promise<SweepSummary> {
     const finished: string[] = [];
     const now = clock();
@@ -449,34 +472,8 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
       const doc = asRunner(entry.value);
       const name = entry.key;
       try {
-        if (doc.state === 'launching' || doc.instanceId === undefined) {
-          // A launch that crashed before recording its instance: forgotten; the orphan pass ends the instance.
-          if (now - doc.launchedAt >= graceMs) await store.deleteDoc(CAPACITY_RUNNER_KIND, name);
-          continue;
-        }
-        const ec2 = opts.ec2(doc.region);
-        if (!(await isInstanceAlive(ec2, doc.instanceId))) {
-          if (await finish(name, 'its instance is gone')) finished.push(name);
-          continue;
-        }
-        const forge = forgeOf(repoOf(doc));
-        const job =
-          doc.jobId === undefined ? undefined : await forge?.getJob(repoOf(doc), doc.jobId, doc.installationId);
-        if (job?.status === 'completed' && (doc.state === 'busy' || job.runnerName !== name)) {
-          if (await finish(name, 'its job completed (webhook lost)')) finished.push(name);
-          continue;
-        }
-        if (job?.status === 'in_progress' && job.runnerName === name) {
-          await update(name, () => ({ state: 'busy', due: now + checkEvery }));
-          continue;
-        }
-        if (doc.state === 'idle' && now - doc.launchedAt >= Math.max(doc.idleMs, graceMs)) {
-          if (await finish(name, 'idle limit: it never picked up a job')) finished.push(name);
-          continue;
-        }
-        await update(name, (d) => ({
-          due: d.state === 'idle' ? d.launchedAt + Math.max(d.idleMs, graceMs) : now + checkEvery,
-        }));
+        const outcome = await sweepRunner(name, doc, now);
+        if (outcome) finished.push(name);
       } catch (error) {
         log?.warn({ err: error, runner: name }, 'capacity sweep failed for a runner');
       }
@@ -486,10 +483,12 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
     for (const region of regions) {
       const ec2 = opts.ec2(region);
       for (const instance of await listCapacityInstances(ec2)) {
-        if (now - instance.launchedAt < graceMs) continue;
+        // A booting instance is not judged: no store read for it.
+        if (!isOrphan(instance, undefined, { now, graceMs })) continue;
         const doc =
           instance.runnerName === undefined ? undefined : await store.getDoc(CAPACITY_RUNNER_KIND, instance.runnerName);
-        if (doc !== undefined && asRunner(doc.value).instanceId === instance.instanceId) continue;
+        const recorded = doc === undefined ? undefined : asRunner(doc.value).instanceId;
+        if (!isOrphan(instance, recorded, { now, graceMs })) continue;
         await terminateCapacityInstance(ec2, instance.instanceId);
         orphansTerminated.push(instance.instanceId);
         log?.info({ instanceId: instance.instanceId, runner: instance.runnerName }, 'capacity orphan terminated');

@@ -11,12 +11,11 @@
  * with a new UUID: the delivery claim stops the same task arriving twice (a retrying proxy, a task re-sent after a
  * crash), while a deliberate replay is a new delivery and is processed.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { toGiteaIntent } from '../gitea-intents.ts';
 import type { Intent } from '../intents.ts';
 import type { Store } from '../store/store.ts';
-import { DELIVERY_CLAIM_MS } from './github-webhook-route.ts';
-import { json, text, type RouteDefinition } from './router.ts';
+import { json, type RouteDefinition } from './router.ts';
+import { claimAndHand, giteaDeliveryClaimKey, readGiteaDelivery } from './webhook-verify.ts';
 
 export const GITEA_WEBHOOK_PATH = '/api/gitea/webhooks';
 /**
@@ -39,54 +38,17 @@ export interface GiteaWebhookRouteOptions {
   readonly now: () => number;
 }
 
-/** Gitea's delivery ids are UUIDs (`uuid.New().String()` in the hook task). */
-const DELIVERY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const EVENT_NAME = /^[a-z_]{1,64}$/;
-const SIGNATURE = /^[0-9a-f]{64}$/i;
-
-export function giteaDeliveryClaimKey(host: string, deliveryId: string): string {
-  return `delivery:gitea:${host.toLowerCase()}:${deliveryId.toLowerCase()}`;
-}
-
 export function createGiteaWebhookRoute(opts: GiteaWebhookRouteOptions): RouteDefinition {
   // An empty key would make every signature computable by anyone: refuse to start rather than accept them.
   if (opts.secret === '') throw new TypeError('the Gitea webhook secret must not be empty');
-  const key = Buffer.from(opts.secret, 'utf8');
-
   return {
     method: 'POST',
     pattern: GITEA_WEBHOOK_PATH,
     maxBodyBytes: MAX_GITEA_WEBHOOK_BYTES,
     async handle(req) {
-      const id = req.headers['x-gitea-delivery'];
-      // The event type is finer (`pull_request_sync`, `pull_request_comment`); Gitea before 1.17 sent only the event.
-      const event = req.headers['x-gitea-event-type'] ?? req.headers['x-gitea-event'];
-      const signature = req.headers['x-gitea-signature'];
-      if (id === undefined || event === undefined || signature === undefined)
-        return text(400, 'X-Gitea-Delivery, X-Gitea-Event and X-Gitea-Signature are required');
-      // Gitea sends an empty signature when the webhook has no secret: say so, it is a setup mistake.
-      if (signature === '') return text(400, "X-Gitea-Signature is empty: set the webhook's secret");
-      if (!DELIVERY_ID.test(id) || !EVENT_NAME.test(event))
-        return text(400, 'malformed X-Gitea-Delivery or X-Gitea-Event');
-      // A form-encoded webhook signs the JSON inside the `payload` field, not the body: only JSON is taken.
-      const contentType = req.headers['content-type'];
-      if (contentType !== undefined && !/^application\/json\s*(;|$)/i.test(contentType))
-        return text(415, "expected application/json: set the webhook's content type to application/json");
-      const log = req.log.child({ forge: 'gitea', host: opts.host, deliveryId: id, event });
-      const body = await req.body();
-      // Verify before anything else reads the body or claims the id: unsigned callers can do neither.
-      if (!verify(key, body, signature)) {
-        log.warn('webhook signature mismatch');
-        return text(401, 'signature mismatch');
-      }
-      let payload: unknown;
-      try {
-        payload = JSON.parse(body.toString('utf8'));
-      } catch {
-        return text(400, 'the body is not JSON');
-      }
-      if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
-        return text(400, 'the body is not a JSON object');
+      const verified = await readGiteaDelivery(req, opts);
+      if (!verified.ok) return verified.response;
+      const { id, event, payload, log } = verified.value;
 
       // Pure and cheap, so it runs before the claim: an event that is not ours costs no store write, and answering
       // a redelivery of it with the same reason is harmless.
@@ -102,29 +64,13 @@ export function createGiteaWebhookRoute(opts: GiteaWebhookRouteOptions): RouteDe
         return json(200, { ignored: result.ignore });
       }
 
-      const claimKey = giteaDeliveryClaimKey(opts.host, id);
-      if (!(await opts.store.claim(claimKey, opts.now() + DELIVERY_CLAIM_MS))) {
-        log.info('duplicate delivery');
-        return json(200, { status: 'duplicate' });
-      }
-      try {
-        await opts.onIntent(result);
-      } catch (error) {
-        // Released, so the same delivery arriving again is processed rather than answered "duplicate".
-        await opts.store
-          .release(claimKey)
-          .catch((err: unknown) => log.error({ err }, 'cannot release the delivery claim'));
-        log.error({ err: error }, 'webhook handler failed');
-        return text(500, 'the delivery could not be processed');
-      }
-      return json(202, { status: 'accepted' });
+      return claimAndHand({
+        store: opts.store,
+        claimKey: giteaDeliveryClaimKey(opts.host, id),
+        now: opts.now,
+        log,
+        hand: () => opts.onIntent(result),
+      });
     },
   };
-}
-
-/** Constant-time comparison of the expected HMAC with the sent one (both 32 bytes once decoded). */
-function verify(key: Buffer, body: Buffer, signature: string): boolean {
-  if (!SIGNATURE.test(signature)) return false;
-  const expected = createHmac('sha256', key).update(body).digest();
-  return timingSafeEqual(expected, Buffer.from(signature, 'hex'));
 }

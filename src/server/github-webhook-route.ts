@@ -5,7 +5,14 @@
  */
 import type { Probot } from 'probot';
 import type { Store } from '../store/store.ts';
-import { json, text, type RouteDefinition } from './router.ts';
+import { text, type RouteDefinition } from './router.ts';
+import {
+  claimAndHand,
+  githubDeliveryClaimKey,
+  isJsonContentType,
+  isSignedBy,
+  parseJsonObject,
+} from './webhook-verify.ts';
 
 export const GITHUB_WEBHOOK_PATH = '/api/github/webhooks';
 /**
@@ -14,12 +21,12 @@ export const GITHUB_WEBHOOK_PATH = '/api/github/webhooks';
  * the server buffer before the signature is checked.
  */
 export const MAX_GITHUB_WEBHOOK_BYTES = 5 * 1024 * 1024;
-/** GitHub lets a delivery be redelivered for 3 days; claims outlive that. */
-export const DELIVERY_CLAIM_MS = 7 * 86_400_000;
 
 export interface GithubWebhookRouteOptions {
-  /** Loaded with the app's handlers; `probot.webhooks.verify` checks signatures with the webhook secret. */
+  /** Loaded with the app's handlers. */
   readonly probot: Probot;
+  /** The app's webhook secret (WEBHOOK_SECRET), the key of `X-Hub-Signature-256`. */
+  readonly secret: string;
   readonly store: Pick<Store, 'claim' | 'release'>;
   /** The GitHub host (`github.com` or the GHE host), so two hosts never share delivery keys. */
   readonly host: string;
@@ -28,13 +35,9 @@ export interface GithubWebhookRouteOptions {
 
 const DELIVERY_ID = /^[A-Za-z0-9-]{1,100}$/;
 const EVENT_NAME = /^[a-z_]{1,64}$/;
-const SIGNATURE = /^sha256=[0-9a-f]{64}$/;
-
-export function deliveryClaimKey(host: string, deliveryId: string): string {
-  return `delivery:github:${host}:${deliveryId}`;
-}
 
 export function createGithubWebhookRoute(opts: GithubWebhookRouteOptions): RouteDefinition {
+  if (opts.secret === '') throw new TypeError('the GitHub webhook secret must not be empty');
   return {
     method: 'POST',
     pattern: GITHUB_WEBHOOK_PATH,
@@ -48,41 +51,25 @@ export function createGithubWebhookRoute(opts: GithubWebhookRouteOptions): Route
       if (!EVENT_NAME.test(name) || !DELIVERY_ID.test(id))
         return text(400, 'malformed X-GitHub-Event or X-GitHub-Delivery');
       // GitHub sends JSON when the webhook's content type is application/json, which the app's manifest sets.
-      const contentType = req.headers['content-type'];
-      if (contentType !== undefined && !/^application\/json\s*(;|$)/i.test(contentType))
-        return text(415, 'expected application/json');
+      if (!isJsonContentType(req.headers['content-type'])) return text(415, 'expected application/json');
       const log = req.log.child({ deliveryId: id, event: name });
-      const body = (await req.body()).toString('utf8');
-      if (body === '') return text(400, 'empty body');
+      const body = await req.body();
+      if (body.length === 0) return text(400, 'empty body');
       await opts.probot.ready();
       // Verify before anything else reads the body or claims the id: unsigned callers can do neither.
-      if (!SIGNATURE.test(signature) || !(await opts.probot.webhooks.verify(body, signature))) {
+      if (!isSignedBy('github', opts.secret, body, signature)) {
         log.warn('webhook signature mismatch');
         return text(401, 'signature mismatch');
       }
-      let payload: unknown;
-      try {
-        payload = JSON.parse(body);
-      } catch {
-        return text(400, 'the body is not JSON');
-      }
-      if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
-        return text(400, 'the body is not a JSON object');
-
-      const key = deliveryClaimKey(opts.host, id);
-      if (!(await opts.store.claim(key, opts.now() + DELIVERY_CLAIM_MS))) {
-        log.info('duplicate delivery');
-        return json(200, { status: 'duplicate' });
-      }
-      try {
-        await opts.probot.receive({ id, name, payload } as Parameters<Probot['receive']>[0]);
-      } catch (error) {
-        // Released, so GitHub's redelivery of this failed delivery is processed instead of answered "duplicate".
-        await opts.store.release(key).catch((err: unknown) => log.error({ err }, 'cannot release the delivery claim'));
-        log.error({ err: error }, 'webhook handler failed');
-        return text(500, 'the delivery could not be processed');
-      }
-      return json(202, { status: 'accepted' });
+      const payload = parseJsonObject(body);
+      if (!payload.ok) return payload.response;
+      return claimAndHand({
+        store: opts.store,
+        claimKey: githubDeliveryClaimKey(opts.host, id),
+        now: opts.now,
+        log,
+        hand: () => opts.probot.receive({ id, name, payload: payload.value } as Parameters<Probot['receive']>[0]),
+      });
     },
   };
 }

@@ -16,8 +16,7 @@ import { defaultConfig } from '../../src/config.ts';
 import type { RepoRef, RunRecord } from '../../src/core/types.ts';
 import { prKey, runIdFor } from '../../src/intake.ts';
 import type { ForgeInstallation } from '../../src/intents.ts';
-import { giteaDeliveryClaimKey } from '../../src/server/gitea-webhook-route.ts';
-import { deliveryClaimKey } from '../../src/server/github-webhook-route.ts';
+import { giteaDeliveryClaimKey, githubDeliveryClaimKey } from '../../src/server/webhook-verify.ts';
 import { useGiteaApi } from '../helpers/gitea-api.ts';
 import { testPrivateKey, useGitHubApi } from '../helpers/github-api.ts';
 import { githubExample, signGitHubBody } from '../helpers/webhook-examples.ts';
@@ -261,7 +260,7 @@ describe('store keys include the forge and the host', () => {
   it('run ids, delivery claims and pull request keys differ for every forge and host, same repository', () => {
     const runIds = hosts.map((h) => runIdFor(h, id, '.spotcheck/workflows/ci.yml'));
     const claims = hosts.map((h) =>
-      h.forge === 'gitea' ? giteaDeliveryClaimKey(h.host, id) : deliveryClaimKey(h.host, id),
+      h.forge === 'gitea' ? giteaDeliveryClaimKey(h.host, id) : githubDeliveryClaimKey(h.host, id),
     );
     const prs = hosts.map((h) => prKey({ ...h, owner: OWNER, name: NAME }, 7));
     for (const keys of [runIds, claims, prs]) expect(new Set(keys).size).toBe(hosts.length);

@@ -3,6 +3,8 @@
  * (`POST /api/gitea/capacity`, X-Gitea-Signature) and the capacity bootstrap exchange (`POST /api/capacity/bootstrap`),
  * on the embedded store (dynalite) with the real capacity manager, EC2 through aws-sdk-client-mock's fake, and the
  * forges behind their API harnesses (every request checked against GitHub's OpenAPI description and Gitea's swagger).
+ * A capacity delivery is verified, persisted as an intent and answered; the inbox's processing launches (as in the
+ * app): the tests wait for it (`inbox.idle()`) and read each delivery's outcomes as processing returned them.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -16,12 +18,16 @@ import {
   createGiteaCapacityWebhookRoute,
   GITEA_CAPACITY_WEBHOOK_PATH,
 } from '../../src/capacity/capacity-http.ts';
+import { processCapacityIntent } from '../../src/capacity/capacity-intake.ts';
 import {
   CAPACITY_RUNNER_KIND,
   createCapacityManager,
-  type CapacityJobEvent,
   type CapacityManager,
+  type CapacityOutcome,
 } from '../../src/capacity/capacity-manager.ts';
+import type { CapacityJobEvent } from '../../src/core/capacity.ts';
+import { createInbox, type Inbox } from '../../src/inbox.ts';
+import type { CapacityIntent } from '../../src/intents.ts';
 import { createHttpServer, listenHttp, type ListeningServer } from '../../src/server/node-http.ts';
 import { createRouter } from '../../src/server/router.ts';
 import type { EmbeddedStore } from '../../src/store/embedded.ts';
@@ -46,8 +52,11 @@ let store: Store;
 let clock = T0;
 let ec2: ReturnType<typeof createFakeEc2>;
 let manager: CapacityManager;
-/** Makes the next N manager calls from the webhook route throw (a store or forge outage mid-delivery). */
+/** Makes the next N manager calls from the inbox's processing throw (a store or forge outage mid-delivery). */
 let managerFailures = 0;
+let inbox: Inbox<CapacityIntent>;
+/** Each delivery's outcomes, as the inbox's processing returned them (by delivery id). */
+let outcomesOf: Map<string, readonly CapacityOutcome[]>;
 let listening: ListeningServer;
 const github = useGitHubApi();
 const gitea = useGiteaApi();
@@ -84,13 +93,27 @@ beforeEach(async () => {
       }
       return fn(...args);
     };
+  const processing: Pick<CapacityManager, 'jobEvent' | 'push'> = {
+    jobEvent: failing((e: CapacityJobEvent) => manager.jobEvent(e)),
+    push: failing((e: Parameters<CapacityManager['push']>[0]) => manager.push(e)),
+  };
+  outcomesOf = new Map();
+  inbox = createInbox<CapacityIntent>({
+    store,
+    process: async (intent) => {
+      outcomesOf.set(intent.deliveryId, await processCapacityIntent(processing, intent));
+    },
+    logger: pino({ level: 'silent' }),
+    now: () => clock,
+  });
   const router = createRouter([
     createCapacityBootstrapRoute(manager),
     createGiteaCapacityWebhookRoute({
       secret: SECRET,
       host: HOST,
       store,
-      manager: { jobEvent: failing((e) => manager.jobEvent(e)), push: failing((e) => manager.push(e)) },
+      routes,
+      onIntent: (intent) => inbox.accept(intent),
       now: () => clock,
     }),
   ]);
@@ -106,10 +129,33 @@ function sign(body: string, secret = SECRET): string {
   return createHmac('sha256', secret).update(body).digest('hex');
 }
 
-function deliver(
+/** One delivery, answered; then the inbox's processing of what it accepted has run. */
+async function deliver(
   event: string,
   body: string,
   opts: { readonly id?: string; readonly signature?: string | null } = {},
+): Promise<Response> {
+  const response = await send(event, body, opts);
+  await inbox.idle();
+  return response;
+}
+
+/** The outcomes processing returned for the last delivery with this id. */
+function processed(id: string): readonly CapacityOutcome[] | undefined {
+  return outcomesOf.get(id);
+}
+
+/** The name of the runner the n-th launch started (its instance's capacity tag). */
+function runnerOf(index: number): string {
+  const name = ec2.live()[index]?.tags['spotcheck:capacity'];
+  if (name === undefined) throw new Error(`no live capacity instance ${String(index)}`);
+  return name;
+}
+
+function send(
+  event: string,
+  body: string,
+  opts: { readonly id?: string; readonly signature?: string | null },
 ): Promise<Response> {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
@@ -163,34 +209,37 @@ async function launchGitHub(jobId: number): Promise<{ runnerName: string; token:
 }
 
 describe('POST /api/gitea/capacity', () => {
-  it('a signed queued workflow_job launches one runner on the route its labels name; the redelivery is a duplicate', async () => {
+  it('a signed queued workflow_job is accepted, then launches one runner on the route its labels name; the redelivery is a duplicate', async () => {
     const body = giteaJob('queued', 7, ['gpu']);
     const id = randomUUID();
     const first = await deliver('workflow_job', body, { id });
-    expect(first.status).toBe(202);
-    expect(await first.json()).toMatchObject({ kind: 'launched', route: 'gpu' });
+    expect([first.status, await first.json()]).toEqual([202, { status: 'accepted' }]);
+    expect(processed(id)).toEqual([expect.objectContaining({ kind: 'launched', route: 'gpu' })]);
     expect(ec2.runInputs()).toHaveLength(1);
     expect(userData(0)).toContain('SPOTCHECK_FORGE=gitea');
 
     const again = await deliver('workflow_job', body, { id });
     expect([again.status, await again.json()]).toEqual([200, { status: 'duplicate' }]);
     // Another delivery id for the same job (Gitea retrying with a new id) finds the runner, launches nothing.
-    const retried = await deliver('workflow_job', body);
-    expect([retried.status, await retried.json()]).toEqual([202, expect.objectContaining({ kind: 'duplicate' })]);
+    const retriedId = randomUUID();
+    const retried = await deliver('workflow_job', body, { id: retriedId });
+    expect(retried.status).toBe(202);
+    expect(processed(retriedId)).toEqual([expect.objectContaining({ kind: 'duplicate' })]);
     expect(ec2.runInputs()).toHaveLength(1);
   });
 
   it.each([
-    ['a signature made with another secret', sign('x', 'other')],
-    ['the signature of another body', sign('{}')],
-    ['a signature that is not hex', 'z'.repeat(64)],
-    ['a truncated signature', sign('x').slice(0, 40)],
-    ['no signature', null],
-  ])('%s is refused 401, launches nothing and does not use up the delivery id', async (_name, signature) => {
+    ['a signature made with another secret', sign('x', 'other'), 401],
+    ['the signature of another body', sign('{}'), 401],
+    ['a signature that is not hex', 'z'.repeat(64), 401],
+    ['a truncated signature', sign('x').slice(0, 40), 401],
+    // The order webhook's checks (webhook-verify.ts): a missing header is a malformed request.
+    ['no signature', null, 400],
+  ])('%s is refused, launches nothing and does not use up the delivery id', async (_name, signature, status) => {
     const body = giteaJob('queued', 8, ['gpu']);
     const id = randomUUID();
     const res = await deliver('workflow_job', body, { id, signature });
-    expect(res.status).toBe(401);
+    expect(res.status).toBe(status);
     expect(ec2.runInputs()).toHaveLength(0);
     // The genuine delivery with that id is still accepted.
     const genuine = await deliver('workflow_job', body, { id });
@@ -198,17 +247,24 @@ describe('POST /api/gitea/capacity', () => {
     expect(ec2.runInputs()).toHaveLength(1);
   });
 
-  it('labels no route claims, skip routes and other actions launch nothing', async () => {
+  it('labels no route claims, skip routes and other actions launch nothing (answered at once, never persisted)', async () => {
     const other = await deliver('workflow_job', giteaJob('queued', 9, ['windows']));
-    expect([other.status, await other.json()]).toEqual([202, expect.objectContaining({ kind: 'ignored' })]);
+    expect([other.status, await other.json()]).toEqual([200, { ignored: 'no capacity route claims "windows"' }]);
     const skipped = await deliver('workflow_job', giteaJob('queued', 10, ['gpu', 'host']));
-    expect([skipped.status, await skipped.json()]).toEqual([202, expect.objectContaining({ kind: 'skipped' })]);
+    expect([skipped.status, await skipped.json()]).toEqual([
+      200,
+      { ignored: 'label "host" is a skip route (a standing runner serves it)' },
+    ]);
     const waiting = await deliver('workflow_job', giteaJob('waiting', 11, ['gpu']));
-    expect([waiting.status, await waiting.json()]).toEqual([202, expect.objectContaining({ kind: 'ignored' })]);
+    expect([waiting.status, await waiting.json()]).toEqual([
+      200,
+      { ignored: 'the job waits for an approval or a concurrency group' },
+    ]);
     const odd = await deliver('workflow_job', JSON.stringify({ action: 'deleted' }));
     expect([odd.status, await odd.json()]).toEqual([200, { ignored: 'workflow_job action deleted' }]);
     const issues = await deliver('issues', JSON.stringify({ action: 'opened' }));
     expect([issues.status, await issues.json()]).toEqual([200, { ignored: 'event issues' }]);
+    expect(outcomesOf.size).toBe(0);
     expect(ec2.runInputs()).toHaveLength(0);
   });
 
@@ -222,31 +278,35 @@ describe('POST /api/gitea/capacity', () => {
     expect(res.status).toBe(400);
   });
 
-  it('a delivery that fails is 500 and gives its id back, so Gitea redelivering it launches once', async () => {
+  it('a delivery whose processing fails is retried by the inbox and launches once; its redelivery is a duplicate', async () => {
     const body = giteaJob('queued', 12, ['gpu']);
     const id = randomUUID();
     managerFailures = 1;
-    expect((await deliver('workflow_job', body, { id })).status).toBe(500);
+    expect((await deliver('workflow_job', body, { id })).status).toBe(202);
     expect(ec2.runInputs()).toHaveLength(0);
     const redelivered = await deliver('workflow_job', body, { id });
-    expect([redelivered.status, await redelivered.json()]).toEqual([
-      202,
-      expect.objectContaining({ kind: 'launched' }),
-    ]);
+    expect([redelivered.status, await redelivered.json()]).toEqual([200, { status: 'duplicate' }]);
+    expect(ec2.runInputs()).toHaveLength(0);
+    // The inbox's backoff (5 s after the first attempt), then its reconcile takes the intent again.
+    clock += 5_000;
+    expect(await inbox.reconcile()).toBe(1);
+    expect(processed(id)).toEqual([expect.objectContaining({ kind: 'launched' })]);
     expect(ec2.runInputs()).toHaveLength(1);
+    expect(await inbox.reconcile()).toBe(0);
   });
 
   it('completed ends the runner: instance terminated, runner removed from Gitea', async () => {
-    const launched = (await (await deliver('workflow_job', giteaJob('queued', 13, ['gpu']))).json()) as {
-      runnerName: string;
-    };
+    await deliver('workflow_job', giteaJob('queued', 13, ['gpu']));
     expect(ec2.live()).toHaveLength(1);
+    const launched = { runnerName: runnerOf(0) };
     gitea()
       .get('/repos/acme/app/actions/runners')
       .reply(200, { total_count: 1, runners: [{ id: 4, name: launched.runnerName }] });
     gitea().delete('/repos/acme/app/actions/runners/4').reply(204);
-    const done = await deliver('workflow_job', giteaJob('completed', 13, ['gpu'], launched.runnerName));
-    expect([done.status, await done.json()]).toEqual([202, { kind: 'finished', runnerNames: [launched.runnerName] }]);
+    const doneId = randomUUID();
+    const done = await deliver('workflow_job', giteaJob('completed', 13, ['gpu'], launched.runnerName), { id: doneId });
+    expect(done.status).toBe(202);
+    expect(processed(doneId)).toEqual([{ kind: 'finished', runnerNames: [launched.runnerName] }]);
     expect(ec2.live()).toHaveLength(0);
   });
 
@@ -262,10 +322,10 @@ describe('POST /api/gitea/capacity', () => {
       .get(`${repo}/raw/.gitea/workflows/ci.yml`)
       .query({ ref: payload.after })
       .reply(200, 'on: push\njobs:\n  a: { runs-on: gpu, steps: [] }\n  b: { runs-on: host, steps: [] }\n');
-    const res = await deliver('push', body);
+    const id = randomUUID();
+    const res = await deliver('push', body, { id });
     expect(res.status).toBe(202);
-    const { outcomes } = (await res.json()) as { outcomes: { kind: string }[] };
-    expect(outcomes.map((o) => o.kind)).toEqual(['launched', 'skipped']);
+    expect(processed(id)?.map((o) => o.kind)).toEqual(['launched', 'skipped']);
     expect(ec2.runInputs()).toHaveLength(1);
     // A branch deletion (after = zeros) reads nothing.
     const deleted = await deliver('push', JSON.stringify({ ...payload, after: '0'.repeat(40) }));
@@ -293,9 +353,8 @@ describe('POST /api/capacity/bootstrap', () => {
   });
 
   it('Gitea: queued webhook → user data token → registration token and host labels, once', async () => {
-    const launched = (await (await deliver('workflow_job', giteaJob('queued', 22, ['gpu']))).json()) as {
-      runnerName: string;
-    };
+    await deliver('workflow_job', giteaJob('queued', 22, ['gpu']));
+    const launched = { runnerName: runnerOf(0) };
     const token = tokenOf(0);
     expect(userData(0)).not.toMatch(/registration/i);
     gitea().post('/repos/acme/app/actions/runners/registration-token').reply(200, { token: 'REG-TOKEN' });

@@ -6,7 +6,7 @@ import type { RepoRef, RunRecord, WorkflowSource } from '../../src/core/types.ts
 import { ForgeError } from '../../src/errors.ts';
 import { createInbox, INBOX_KIND, inboxKey, type InboxEntry } from '../../src/inbox.ts';
 import { createIntake, PR_HEAD_KIND, prKey, runIdFor } from '../../src/intake.ts';
-import type { ForgeInstallation, Intent } from '../../src/intents.ts';
+import type { ForgeInstallation, Intent, OrderIntent } from '../../src/intents.ts';
 import { createDynamoStore, type DynamoStore } from '../../src/store/dynamodb.ts';
 import type { EmbeddedStore } from '../../src/store/embedded.ts';
 import type { Store } from '../../src/store/store.ts';
@@ -87,7 +87,7 @@ async function setup(opts: { hang?: boolean; store?: DynamoStore } = {}): Promis
   return { store, forge, notices, intake, runs: () => store.listRuns({ repo: REPO, limit: 100 }), clock };
 }
 
-function push(overrides: Partial<Extract<Intent, { kind: 'push' }>> = {}): Intent {
+function push(overrides: Partial<Extract<Intent, { kind: 'push' }>> = {}): OrderIntent {
   return {
     kind: 'push',
     deliveryId: nextDelivery(),
@@ -103,7 +103,7 @@ function push(overrides: Partial<Extract<Intent, { kind: 'push' }>> = {}): Inten
   };
 }
 
-function pullRequest(overrides: Partial<Extract<Intent, { kind: 'pull_request' }>> = {}): Intent {
+function pullRequest(overrides: Partial<Extract<Intent, { kind: 'pull_request' }>> = {}): OrderIntent {
   return {
     kind: 'pull_request',
     deliveryId: nextDelivery(),
@@ -122,7 +122,7 @@ function pullRequest(overrides: Partial<Extract<Intent, { kind: 'pull_request' }
   };
 }
 
-function testme(overrides: Partial<Extract<Intent, { kind: 'testme' }>> = {}): Intent {
+function testme(overrides: Partial<Extract<Intent, { kind: 'testme' }>> = {}): OrderIntent {
   return {
     kind: 'testme',
     deliveryId: nextDelivery(),
@@ -400,7 +400,7 @@ describe('inbox with intake', () => {
     const s = await setup();
     s.forge.workflows.set(SHA_A, [CI]);
     s.forge.failNext('readWorkflows', new ForgeError('GitHub answered 502', { status: 502, retryable: true }));
-    const inbox = createInbox({
+    const inbox = createInbox<OrderIntent>({
       store: s.store,
       process: (i) => s.intake.process(i),
       logger: silent,
@@ -436,7 +436,7 @@ describe('inbox with intake', () => {
     s.forge.failNext('readWorkflows', new ForgeError('GitHub answered 502', { status: 502, retryable: true }), 3);
     const { logger, errors } = quietLogger();
     const givenUp: string[] = [];
-    const inbox = createInbox({
+    const inbox = createInbox<OrderIntent>({
       store: s.store,
       process: (i) => s.intake.process(i),
       logger,
@@ -470,7 +470,7 @@ describe('inbox with intake', () => {
   it('a permanent error is not retried', async () => {
     const s = await setup();
     s.forge.failNext('readWorkflows', new ForgeError('GitHub answered 422', { status: 422, retryable: false }));
-    const inbox = createInbox({
+    const inbox = createInbox<OrderIntent>({
       store: s.store,
       process: (i) => s.intake.process(i),
       logger: silent,

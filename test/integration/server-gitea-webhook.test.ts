@@ -6,9 +6,9 @@ import type { Intent } from '../../src/intents.ts';
 import {
   createGiteaWebhookRoute,
   GITEA_WEBHOOK_PATH,
-  giteaDeliveryClaimKey,
   MAX_GITEA_WEBHOOK_BYTES,
 } from '../../src/server/gitea-webhook-route.ts';
+import { giteaDeliveryClaimKey } from '../../src/server/webhook-verify.ts';
 import { createHttpServer, listenHttp, type ListeningServer } from '../../src/server/node-http.ts';
 import { createRouter } from '../../src/server/router.ts';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded.ts';

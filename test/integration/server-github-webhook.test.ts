@@ -45,7 +45,13 @@ beforeAll(async () => {
       return Promise.resolve();
     });
   });
-  const route = createGithubWebhookRoute({ probot, store: embedded.store, host: 'github.com', now: Date.now });
+  const route = createGithubWebhookRoute({
+    probot,
+    secret: SECRET,
+    store: embedded.store,
+    host: 'github.com',
+    now: Date.now,
+  });
   listening = await listenHttp(createHttpServer(createRouter([route]), { logger }), { port: 0, host: '127.0.0.1' });
 });
 afterAll(async () => {

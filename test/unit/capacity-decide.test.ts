@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Route } from '../../runners/runner.ts';
 import { parseRouteSettings } from '../../runners/route-settings.ts';
 import { renderCapacityUserData } from '../../runners/user-data.ts';
-import { toCapacityJobEvent } from '../../src/capacity/capacity-events.ts';
-import { decideCapacity } from '../../src/capacity/capacity-routes.ts';
+import { toCapacityJobEvent, toCapacityJobIntent, toCapacityPushIntent } from '../../src/capacity/capacity-events.ts';
+import { decideCapacity } from '../../src/core/capacity.ts';
 import { planCapacityRunners, readCapacityWorkflow } from '../../src/capacity/capacity-workflows.ts';
 import { githubExample } from '../helpers/webhook-examples.ts';
 
@@ -122,6 +122,65 @@ describe('toCapacityJobEvent', () => {
     });
     expect(toCapacityJobEvent('gitea', 'h', { action: 'deleted' })).toHaveProperty('ignore');
     expect(toCapacityJobEvent('gitea', 'h', { ...gitea, workflow_job: { id: 'x' } })).toHaveProperty('ignore');
+  });
+});
+
+describe('toCapacityJobIntent / toCapacityPushIntent (the guards before the inbox)', () => {
+  const ctx = { forge: 'gitea', host: 'Gitea.example.org', deliveryId: 'd-1', now: 5, routes } as const;
+  const job = (action: string, labels: string[], runnerName = '') => ({
+    action,
+    workflow_job: { id: 7, run_id: 3, labels, runner_name: runnerName },
+    repository: { name: 'app', owner: { login: 'acme' } },
+  });
+  it.each([
+    ['queued on a capacity route', job('queued', ['gpu']), 'capacity-job'],
+    ['queued on no capacity route', job('queued', ['ubuntu-latest']), 'no capacity route claims "ubuntu-latest"'],
+    [
+      'queued on a skip route',
+      job('queued', ['gpu', 'host']),
+      'label "host" is a skip route (a standing runner serves it)',
+    ],
+    ['waiting', job('waiting', ['gpu']), 'the job waits for an approval or a concurrency group'],
+    // Labels do not matter once a runner runs it: the runner's name says whether it is ours.
+    ['in_progress on any labels', job('in_progress', ['windows'], 'r'), 'capacity-job'],
+    ['completed on any labels', job('completed', ['windows'], 'r'), 'capacity-job'],
+    ['an unknown action', job('deleted', ['gpu']), 'workflow_job action deleted'],
+  ])('%s → %s', (_name, payload, expected) => {
+    const result = toCapacityJobIntent(payload, ctx);
+    expect('ignore' in result ? result.ignore : result.kind).toBe(expected);
+  });
+
+  it('an intent carries the delivery, the installation and the job event', () => {
+    expect(toCapacityJobIntent(job('queued', ['gpu']), ctx)).toEqual({
+      kind: 'capacity-job',
+      deliveryId: 'd-1',
+      at: 5,
+      install: { forge: 'gitea', host: 'gitea.example.org' },
+      job: {
+        action: 'queued',
+        repo: { forge: 'gitea', host: 'gitea.example.org', owner: 'acme', name: 'app' },
+        jobId: 7,
+        runId: 3,
+        labels: ['gpu'],
+      },
+    });
+  });
+
+  const push = (ref: string, after: string, commits?: unknown[]) => ({
+    ref,
+    after,
+    repository: { name: 'app', owner: { login: 'acme' } },
+    ...(commits === undefined ? {} : { commits, total_commits: commits.length }),
+  });
+  it.each([
+    ['a branch push', push('refs/heads/main', 'a'.repeat(40), [{ added: ['x'], modified: ['y'] }]), ['x', 'y']],
+    ['a tag push without commits', push('refs/tags/v1', 'b'.repeat(40)), null],
+    ['a deletion', push('refs/heads/main', '0'.repeat(40)), 'not a branch or tag push'],
+    ['another ref', push('refs/pull/1/head', 'c'.repeat(40)), 'not a branch or tag push'],
+  ])('%s', (_name, payload, expected) => {
+    const result = toCapacityPushIntent(payload, ctx);
+    if (typeof expected === 'string') expect(result).toEqual({ ignore: expected });
+    else expect(result).toMatchObject({ kind: 'capacity-push', changedFiles: expected });
   });
 });
 

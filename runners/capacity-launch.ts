@@ -4,6 +4,8 @@
  * volume, power-off = terminate, one-time Spot), with capacity tags instead of run/order tags: `<prefix>:capacity`
  * names the runner, so the order janitor (which sweeps `<prefix>:run`) never judges these by orders, and the
  * capacity sweep finds them. ClientToken per runner and candidate (EC2 API reference, "Ensuring idempotency").
+ * Order mode's Spot runner (spot.ts) and this launcher share the candidates, the instance input and the reading of
+ * EC2's errors, so both modes launch and classify failures the same way.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -12,9 +14,15 @@ import {
   TerminateInstancesCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
-import type { SpotSettings } from '../../runners/route-settings.ts';
-import { candidatesOf, classifyCapacityError, codeOf } from './capacity-ec2.ts';
-import { spotInstanceInput } from '../../runners/spot.ts';
+import type { SpotSettings } from './route-settings.ts';
+import {
+  CANDIDATE_ERROR_CODES,
+  CAPACITY_ERROR_CODES,
+  candidatesOf,
+  codeOf,
+  isRetryableError,
+  spotInstanceInput,
+} from './spot.ts';
 
 export const CAPACITY_TAG = 'spotcheck:capacity';
 export const CAPACITY_EXPIRES_TAG = 'spotcheck:capacity-expires';
@@ -29,6 +37,15 @@ export interface CapacityInstance {
 export type LaunchOutcome =
   | { readonly ok: true; readonly instanceId: string; readonly instanceType: string; readonly market: string }
   | { readonly ok: false; readonly retryable: boolean; readonly reason: string };
+
+/** EC2's error, read the way the Spot runner reads it. */
+function classifyLaunchError(error: unknown): 'mismatch' | 'capacity' | 'candidate' | 'transient' | 'permanent' {
+  const code = codeOf(error);
+  if (code === 'IdempotentParameterMismatch') return 'mismatch';
+  if (code !== undefined && CAPACITY_ERROR_CODES.has(code)) return 'capacity';
+  if (code !== undefined && CANDIDATE_ERROR_CODES.has(code)) return 'candidate';
+  return isRetryableError(error, false) ? 'transient' : 'permanent';
+}
 
 export async function launchCapacityInstance(
   ec2: EC2Client,
@@ -55,7 +72,7 @@ export async function launchCapacityInstance(
         return { ok: true, instanceId: id, instanceType: candidate.instanceType, market: candidate.market };
       return { ok: false, retryable: true, reason: 'RunInstances returned no instance' };
     } catch (error) {
-      const kind = classifyCapacityError(error);
+      const kind = classifyLaunchError(error);
       if (kind === 'mismatch') {
         // This candidate launched for this runner already (another bootstrap token in its user data): adopt it.
         const earlier = await ec2.send(
