@@ -2,16 +2,17 @@
  * `spotcheck <command>`: run, validate, plan, demo, serve, watchdog, janitor. Exit codes: 0 ok,
  * 1 the run failed, 2 invalid input or usage.
  */
-import { open, readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { planWorkflows } from './core/plan-workflows.ts';
 import { WORKFLOWS_DIR } from './core/workflow-files.ts';
 import { formatDiagnostic, parseWorkflowFiles } from './core/workflow-parser.ts';
 import { EVENT_NAMES, type EventName, type TriggerEvent } from './core/types.ts';
-import { MAX_WORKFLOW_FILE_BYTES } from './core/limits.ts';
 import { loadConfig } from './config.ts';
+import { WorkflowReadError } from './errors.ts';
+import { readWorkflowDir, readWorkflowFile } from './read-workflow-dir.ts';
 import { normaliseRef } from './core/github-context.ts';
 
 export interface CliIo {
@@ -25,9 +26,14 @@ const USAGE = `usage: spotcheck <command> [options]
 
 commands:
   run [dir] [--event push|pull_request|testme] [--ref REF] [--sha SHA] [--base-ref BRANCH] [--config FILE]
-      run a local git repository's workflows on this machine (steps see your environment, as make would pass it)
-  validate [dir]
-      check the workflow files in dir/.spotcheck/workflows
+      [--job JOB]... [-v|--verbose] [--keep-logs]
+      run a local git repository's workflows on this machine (steps see your environment, as make would pass it):
+      the working tree, uncommitted and untracked (not ignored) files included, unless --sha or --ref names a
+      commit (--sha SHA, or HEAD as REF); --job runs those jobs and the jobs they need; -v (or --logs) streams
+      step output with a [workflow/job] prefix; --keep-logs keeps a green run's logs (a failed run's are kept)
+  validate [dir] [--config FILE]
+      check the workflow files in dir/.spotcheck/workflows (the files run reads); with --config, a runs-on
+      label no route serves is an error, otherwise a warning
   plan (--workflow FILE | --dir DIR) [--event push|pull_request|testme] [--ref REF] [--base-ref BRANCH]
        [--deleted] [--changed-file LIST] [--json]
       show which workflows an event runs and their orders, without running anything
@@ -92,7 +98,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         return 2;
     }
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof WorkflowReadError) {
       io.err.write(`spotcheck: ${error.message}\n`);
       return 2;
     }
@@ -135,6 +141,10 @@ async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
     sha: { type: 'string' },
     'base-ref': { type: 'string' },
     config: { type: 'string' },
+    job: { type: 'string', multiple: true },
+    verbose: { type: 'boolean', short: 'v' },
+    logs: { type: 'boolean' },
+    'keep-logs': { type: 'boolean' },
   });
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
@@ -155,6 +165,9 @@ async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
       ...opt('ref', str(values.ref)),
       ...opt('sha', str(values.sha)),
       ...opt('baseRef', str(values['base-ref'])),
+      jobs: (values.job as string[] | undefined) ?? [],
+      verbose: values.verbose === true || values.logs === true,
+      keepLogs: values['keep-logs'] === true,
     });
   } finally {
     process.off('SIGINT', onSignal);
@@ -232,7 +245,7 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
   // An empty folder is almost always the wrong folder: say so rather than print an empty plan.
   if (dir !== undefined && dirSources.length === 0)
     throw new UsageError(`no workflow files in ${join(resolve(io.cwd, dir), WORKFLOWS_DIR)}`);
-  const sources = [...(await Promise.all(files.map((f) => readSource(resolve(io.cwd, f), f)))), ...dirSources];
+  const sources = [...(await Promise.all(files.map((f) => readWorkflowFile(resolve(io.cwd, f), f)))), ...dirSources];
   const event = eventName(values.event);
   const changedList = str(values['changed-file']);
   const changedFiles = changedList === undefined ? null : await readChangedList(resolve(io.cwd, changedList));
@@ -280,50 +293,6 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     }
   }
   return 0;
-}
-
-interface ReadSource {
-  readonly path: string;
-  readonly text: string;
-  /** The file's size on disk; above MAX_WORKFLOW_FILE_BYTES the parser reports it and `text` is ''. */
-  readonly size: number;
-}
-
-async function readWorkflowDir(dir: string): Promise<ReadSource[]> {
-  const folder = join(dir, WORKFLOWS_DIR);
-  let names: string[];
-  try {
-    names = (await readdir(folder)).filter((n) => /\.ya?ml$/.test(n)).sort();
-  } catch {
-    return [];
-  }
-  return Promise.all(names.map((n) => readSource(join(folder, n), relative(dir, join(folder, n)))));
-}
-
-/**
- * Reads a workflow file. One over the cap is not read at all (its size is enough for the parser to report it), and
- * no read goes more than one byte past the cap, even for a file that grows meanwhile. Only regular files are
- * opened, so a symlink to a device or a FIFO cannot make the command block or read forever.
- */
-async function readSource(path: string, display: string): Promise<ReadSource> {
-  const info = await stat(path).catch(() => undefined);
-  if (info === undefined) throw new UsageError(`cannot read ${display}: no such file`);
-  if (!info.isFile()) throw new UsageError(`cannot read ${display}: not a regular file`);
-  if (info.size > MAX_WORKFLOW_FILE_BYTES) return { path: display, text: '', size: info.size };
-  const handle = await open(path, 'r');
-  try {
-    // Read at most one byte past the cap even if the file grew since stat: the parser then rejects it as too large.
-    const buffer = Buffer.allocUnsafe(MAX_WORKFLOW_FILE_BYTES + 1);
-    let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0 || (length += bytesRead) === buffer.length) break;
-    }
-    const text = buffer.subarray(0, length).toString('utf8');
-    return { path: display, text, size: length > MAX_WORKFLOW_FILE_BYTES ? length : info.size };
-  } finally {
-    await handle.close();
-  }
 }
 
 /** `--changed-file LIST`: one path per line; blank lines are ignored, so an empty file means "no file changed". */

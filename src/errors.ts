@@ -84,3 +84,12 @@ export class RunnerError extends SpotcheckError {
     this.code = options.code;
   }
 }
+
+/** A workflow file named on the command line or listed in the workflows folder cannot be read (missing, a FIFO). */
+export class WorkflowReadError extends SpotcheckError {
+  override readonly name: string = 'WorkflowReadError';
+
+  constructor(message: string, options: SpotcheckErrorOptions & { readonly path: string }) {
+    super(message, { ...options, context: { path: options.path } });
+  }
+}
