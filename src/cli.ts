@@ -9,11 +9,12 @@ import pino from 'pino';
 import { planWorkflows } from './core/plan-workflows.ts';
 import { WORKFLOWS_DIR } from './core/workflow-files.ts';
 import { formatDiagnostic, parseWorkflowFiles } from './core/workflow-parser.ts';
-import { EVENT_NAMES, type EventName, type TriggerEvent } from './core/types.ts';
+import { EVENT_NAMES, type Diagnostic, type EventName, type TriggerEvent } from './core/types.ts';
 import { loadConfig } from './config.ts';
-import { WorkflowReadError } from './errors.ts';
+import { ConfigError, WorkflowReadError } from './errors.ts';
 import { readWorkflowDir, readWorkflowFile } from './read-workflow-dir.ts';
 import { normaliseRef } from './core/github-context.ts';
+import { findUnroutedJobs, routeSnippet } from './core/route-check.ts';
 
 export interface CliIo {
   readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -98,7 +99,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         return 2;
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof WorkflowReadError) {
+    if (error instanceof UsageError || error instanceof WorkflowReadError || error instanceof ConfigError) {
       io.err.write(`spotcheck: ${error.message}\n`);
       return 2;
     }
@@ -209,21 +210,46 @@ async function janitorCommand(argv: readonly string[], io: CliIo): Promise<numbe
 }
 
 async function validateCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { positionals } = args(argv, {});
+  const { values, positionals } = args(argv, { config: { type: 'string' } });
   const dir = resolve(io.cwd, positionals[0] ?? '.');
+  // The operator config whose routes must serve every runs-on label: named, it is what the jobs will run under.
+  const configPath = str(values.config) ?? io.env.SPOTCHECK_CONFIG;
+  const config = await loadConfig(configPath);
   const read = await readWorkflowDir(dir);
   if (read.length === 0) {
     io.err.write(`spotcheck: no workflow files in ${join(dir, WORKFLOWS_DIR)}\n`);
     return 2;
   }
   const { workflows, diagnostics } = parseWorkflowFiles(read);
-  for (const d of diagnostics) io.err.write(`${formatDiagnostic(d)}\n`);
-  if (diagnostics.length > 0) {
-    io.err.write(`${diagnostics.length} error${diagnostics.length === 1 ? '' : 's'}\n`);
+  const unrouted = findUnroutedJobs(workflows, new Set(config.routes.keys()));
+  const labels = [...config.routes.keys()].sort().join(', ') || '(none)';
+  const routeProblems: Diagnostic[] = unrouted.map(({ file, job, label, pos }) => ({
+    file,
+    ...pos,
+    message:
+      configPath === undefined
+        ? `warning: job \`${job}\` runs on "${label}", which no default route serves (default labels: ${labels}); a server runs it only if its operator config (spotcheck.yml) has a route for it, e.g. \`${routeSnippet(label)}\``
+        : `job \`${job}\` runs on "${label}", which no route in ${configPath} serves (labels: ${labels}); add one, e.g. \`${routeSnippet(label)}\``,
+  }));
+  const errors = [...diagnostics, ...(configPath === undefined ? [] : routeProblems)];
+  const warnings = configPath === undefined ? routeProblems : [];
+  for (const d of [...errors, ...warnings]) io.err.write(`${formatDiagnostic(d)}\n`);
+  // The closing line counts the problems listed; a "… and N more" note stands for problems that are not.
+  const listed = errors.filter((d) => d.omitted === undefined).length;
+  const omitted = errors.reduce((sum, d) => sum + (d.omitted ?? 0), 0);
+  if (errors.length > 0) {
+    const more = omitted > 0 ? ` (and ${omitted} more not shown)` : '';
+    const warned = warnings.length > 0 ? `, ${plural(warnings.length, 'warning')}` : '';
+    io.err.write(`${plural(listed, 'error')}${warned}${more}\n`);
     return 2;
   }
+  if (warnings.length > 0) io.err.write(`${plural(warnings.length, 'warning')}\n`);
   for (const w of workflows) io.out.write(`ok ${w.file} (${w.jobs.length} job${w.jobs.length === 1 ? '' : 's'})\n`);
   return 0;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 async function planCommand(argv: readonly string[], io: CliIo): Promise<number> {
