@@ -2,18 +2,20 @@
  * `spotcheck <command>`: run, validate, plan, demo, serve, watchdog, janitor. Exit codes: 0 ok,
  * 1 the run failed, 2 invalid input or usage.
  */
-import { open, readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { planWorkflows } from './core/plan-workflows.ts';
 import { WORKFLOWS_DIR } from './core/workflow-files.ts';
 import { formatDiagnostic, parseWorkflowFiles } from './core/workflow-parser.ts';
-import { EVENT_NAMES, type EventName, type TriggerEvent } from './core/types.ts';
-import { MAX_WORKFLOW_FILE_BYTES } from './core/limits.ts';
+import { EVENT_NAMES, type Diagnostic, type EventName, type TriggerEvent } from './core/types.ts';
 import { loadConfig } from './config.ts';
+import { ConfigError, WorkflowReadError } from './errors.ts';
+import { readWorkflowDir, readWorkflowFile } from './read-workflow-dir.ts';
 import { normaliseRef } from './core/github-context.ts';
 import { SERVE_USAGE } from './serve-help.ts';
+import { findUnroutedJobs, routeSnippet } from './core/route-check.ts';
 
 export interface CliIo {
   readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -26,9 +28,14 @@ const USAGE = `usage: spotcheck <command> [options]
 
 commands:
   run [dir] [--event push|pull_request|testme] [--ref REF] [--sha SHA] [--base-ref BRANCH] [--config FILE]
-      run a local git repository's workflows on this machine (steps see your environment, as make would pass it)
-  validate [dir]
-      check the workflow files in dir/.spotcheck/workflows
+      [--job JOB]... [-v|--verbose] [--keep-logs]
+      run a local git repository's workflows on this machine (steps see your environment, as make would pass it):
+      the working tree, uncommitted and untracked (not ignored) files included, unless --sha or --ref names a
+      commit (--sha SHA, or HEAD as REF); --job runs those jobs and the jobs they need; -v (or --logs) streams
+      step output with a [workflow/job] prefix; --keep-logs keeps a green run's logs (a failed run's are kept)
+  validate [dir] [--config FILE]
+      check the workflow files in dir/.spotcheck/workflows (the files run reads); with --config, a runs-on
+      label no route serves is an error, otherwise a warning
   plan (--workflow FILE | --dir DIR) [--event push|pull_request|testme] [--ref REF] [--base-ref BRANCH]
        [--deleted] [--changed-file LIST] [--json]
       show which workflows an event runs and their orders, without running anything
@@ -93,7 +100,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         return 2;
     }
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof WorkflowReadError || error instanceof ConfigError) {
       io.err.write(`spotcheck: ${error.message}\n`);
       return 2;
     }
@@ -136,6 +143,10 @@ async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
     sha: { type: 'string' },
     'base-ref': { type: 'string' },
     config: { type: 'string' },
+    job: { type: 'string', multiple: true },
+    verbose: { type: 'boolean', short: 'v' },
+    logs: { type: 'boolean' },
+    'keep-logs': { type: 'boolean' },
   });
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
@@ -156,6 +167,9 @@ async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
       ...opt('ref', str(values.ref)),
       ...opt('sha', str(values.sha)),
       ...opt('baseRef', str(values['base-ref'])),
+      jobs: (values.job as string[] | undefined) ?? [],
+      verbose: values.verbose === true || values.logs === true,
+      keepLogs: values['keep-logs'] === true,
     });
   } finally {
     process.off('SIGINT', onSignal);
@@ -197,21 +211,46 @@ async function janitorCommand(argv: readonly string[], io: CliIo): Promise<numbe
 }
 
 async function validateCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { positionals } = args(argv, {});
+  const { values, positionals } = args(argv, { config: { type: 'string' } });
   const dir = resolve(io.cwd, positionals[0] ?? '.');
+  // The operator config whose routes must serve every runs-on label: named, it is what the jobs will run under.
+  const configPath = str(values.config) ?? io.env.SPOTCHECK_CONFIG;
+  const config = await loadConfig(configPath);
   const read = await readWorkflowDir(dir);
   if (read.length === 0) {
     io.err.write(`spotcheck: no workflow files in ${join(dir, WORKFLOWS_DIR)}\n`);
     return 2;
   }
   const { workflows, diagnostics } = parseWorkflowFiles(read);
-  for (const d of diagnostics) io.err.write(`${formatDiagnostic(d)}\n`);
-  if (diagnostics.length > 0) {
-    io.err.write(`${diagnostics.length} error${diagnostics.length === 1 ? '' : 's'}\n`);
+  const unrouted = findUnroutedJobs(workflows, new Set(config.routes.keys()));
+  const labels = [...config.routes.keys()].sort().join(', ') || '(none)';
+  const routeProblems: Diagnostic[] = unrouted.map(({ file, job, label, pos }) => ({
+    file,
+    ...pos,
+    message:
+      configPath === undefined
+        ? `warning: job \`${job}\` runs on "${label}", which no default route serves (default labels: ${labels}); a server runs it only if its operator config (spotcheck.yml) has a route for it, e.g. \`${routeSnippet(label)}\``
+        : `job \`${job}\` runs on "${label}", which no route in ${configPath} serves (labels: ${labels}); add one, e.g. \`${routeSnippet(label)}\``,
+  }));
+  const errors = [...diagnostics, ...(configPath === undefined ? [] : routeProblems)];
+  const warnings = configPath === undefined ? routeProblems : [];
+  for (const d of [...errors, ...warnings]) io.err.write(`${formatDiagnostic(d)}\n`);
+  // The closing line counts the problems listed; a "… and N more" note stands for problems that are not.
+  const listed = errors.filter((d) => d.omitted === undefined).length;
+  const omitted = errors.reduce((sum, d) => sum + (d.omitted ?? 0), 0);
+  if (errors.length > 0) {
+    const more = omitted > 0 ? ` (and ${omitted} more not shown)` : '';
+    const warned = warnings.length > 0 ? `, ${plural(warnings.length, 'warning')}` : '';
+    io.err.write(`${plural(listed, 'error')}${warned}${more}\n`);
     return 2;
   }
+  if (warnings.length > 0) io.err.write(`${plural(warnings.length, 'warning')}\n`);
   for (const w of workflows) io.out.write(`ok ${w.file} (${w.jobs.length} job${w.jobs.length === 1 ? '' : 's'})\n`);
   return 0;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
 async function planCommand(argv: readonly string[], io: CliIo): Promise<number> {
@@ -233,7 +272,7 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
   // An empty folder is almost always the wrong folder: say so rather than print an empty plan.
   if (dir !== undefined && dirSources.length === 0)
     throw new UsageError(`no workflow files in ${join(resolve(io.cwd, dir), WORKFLOWS_DIR)}`);
-  const sources = [...(await Promise.all(files.map((f) => readSource(resolve(io.cwd, f), f)))), ...dirSources];
+  const sources = [...(await Promise.all(files.map((f) => readWorkflowFile(resolve(io.cwd, f), f)))), ...dirSources];
   const event = eventName(values.event);
   const changedList = str(values['changed-file']);
   const changedFiles = changedList === undefined ? null : await readChangedList(resolve(io.cwd, changedList));
@@ -281,50 +320,6 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     }
   }
   return 0;
-}
-
-interface ReadSource {
-  readonly path: string;
-  readonly text: string;
-  /** The file's size on disk; above MAX_WORKFLOW_FILE_BYTES the parser reports it and `text` is ''. */
-  readonly size: number;
-}
-
-async function readWorkflowDir(dir: string): Promise<ReadSource[]> {
-  const folder = join(dir, WORKFLOWS_DIR);
-  let names: string[];
-  try {
-    names = (await readdir(folder)).filter((n) => /\.ya?ml$/.test(n)).sort();
-  } catch {
-    return [];
-  }
-  return Promise.all(names.map((n) => readSource(join(folder, n), relative(dir, join(folder, n)))));
-}
-
-/**
- * Reads a workflow file. One over the cap is not read at all (its size is enough for the parser to report it), and
- * no read goes more than one byte past the cap, even for a file that grows meanwhile. Only regular files are
- * opened, so a symlink to a device or a FIFO cannot make the command block or read forever.
- */
-async function readSource(path: string, display: string): Promise<ReadSource> {
-  const info = await stat(path).catch(() => undefined);
-  if (info === undefined) throw new UsageError(`cannot read ${display}: no such file`);
-  if (!info.isFile()) throw new UsageError(`cannot read ${display}: not a regular file`);
-  if (info.size > MAX_WORKFLOW_FILE_BYTES) return { path: display, text: '', size: info.size };
-  const handle = await open(path, 'r');
-  try {
-    // Read at most one byte past the cap even if the file grew since stat: the parser then rejects it as too large.
-    const buffer = Buffer.allocUnsafe(MAX_WORKFLOW_FILE_BYTES + 1);
-    let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0 || (length += bytesRead) === buffer.length) break;
-    }
-    const text = buffer.subarray(0, length).toString('utf8');
-    return { path: display, text, size: length > MAX_WORKFLOW_FILE_BYTES ? length : info.size };
-  } finally {
-    await handle.close();
-  }
 }
 
 /** `--changed-file LIST`: one path per line; blank lines are ignored, so an empty file means "no file changed". */

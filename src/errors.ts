@@ -101,3 +101,12 @@ export function isRetryable(error: unknown, options: { readonly unknown?: boolea
   const flag = typeof error === 'object' && error !== null ? (error as { retryable?: unknown }).retryable : undefined;
   return typeof flag === 'boolean' ? flag : (options.unknown ?? false);
 }
+
+/** A workflow file named on the command line or listed in the workflows folder cannot be read (missing, a FIFO). */
+export class WorkflowReadError extends SpotcheckError {
+  override readonly name: string = 'WorkflowReadError';
+
+  constructor(message: string, options: SpotcheckErrorOptions & { readonly path: string }) {
+    super(message, { ...options, context: { path: options.path } });
+  }
+}

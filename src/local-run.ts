@@ -2,7 +2,7 @@
  * `spotcheck run` and `spotcheck demo`: the bot's main job on one machine — a local git repository's workflows,
  * the embedded store, the local runner, live progress, and the sticky comment the bot would post.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -10,22 +10,41 @@ import type { Logger } from 'pino';
 import { renderComment, type RunView } from './core/comment.ts';
 import { normaliseRef, shortRef } from './core/github-context.ts';
 import { planWorkflows } from './core/plan-workflows.ts';
-import { renderProgressTable, renderTransitionLine } from './core/progress.ts';
+import { describeUnknownJobs, selectJobs } from './core/select-jobs.ts';
+import { WORKFLOWS_DIR } from './core/workflow-files.ts';
 import { formatDiagnostic } from './core/workflow-parser.ts';
-import type { EventName, OrderRecord, RunRecord, TriggerEvent } from './core/types.ts';
+import type { EventName, TriggerEvent, WorkflowSource } from './core/types.ts';
 import { defaultConfig, type OperatorConfig } from './config.ts';
-import { readChangedFiles, readCurrentRef, readRepoRoot, readWorkflowsAt, resolveCommit } from './local-repo.ts';
-import { Orchestrator, type Reporter } from './orchestrator.ts';
+import { WorkflowReadError } from './errors.ts';
+import {
+  readChangedFiles,
+  readCurrentRef,
+  readRepoRoot,
+  readWorkflowsAt,
+  resolveCommit,
+  snapshotWorkingTree,
+} from './local-repo.ts';
+import { Orchestrator } from './orchestrator.ts';
+import { ProgressReporter } from './progress-reporter.ts';
+import { readWorkflowDir } from './read-workflow-dir.ts';
 import { startEmbeddedStore } from './store/embedded.ts';
 import { createLocalRunner, logPath } from '../runners/local.ts';
 import { buildOrderJob } from '../runners/order-job.ts';
+import type { ReportSink } from '../runners/runner.ts';
 
 export interface LocalRunOptions {
   readonly dir: string;
   readonly event: EventName;
+  /** The pushed ref (default: the current branch). With `sha`, it selects committed mode (see `runLocal`). */
   readonly ref?: string;
   readonly sha?: string;
   readonly baseRef?: string;
+  /** `--job`: run only these jobs and the jobs they need (transitively). */
+  readonly jobs?: readonly string[];
+  /** Stream step output live, each line prefixed with `[workflow/order] `. */
+  readonly verbose?: boolean;
+  /** Keep the logs of a run that succeeded (a failed run's are always kept). */
+  readonly keepLogs?: boolean;
   readonly config?: OperatorConfig;
   readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   readonly err: NodeJS.WritableStream;
@@ -35,14 +54,27 @@ export interface LocalRunOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Exit codes: 0 the run succeeded (or nothing matched), 1 it failed, 2 invalid input. */
+/**
+ * Exit codes: 0 the run succeeded (or nothing matched), 1 it failed, 2 invalid input.
+ *
+ * Like `act`, it runs the working tree by default: uncommitted and untracked (not ignored) files included, as a
+ * commit no ref points to (`snapshotWorkingTree`), with the workflow files read from disk exactly as `spotcheck
+ * validate` reads them. `sha` or `ref` runs a commit instead (`sha`, or HEAD), with the workflows committed in it.
+ */
 export async function runLocal(options: LocalRunOptions): Promise<number> {
   const { out, err } = options;
+  const committed = options.sha !== undefined || options.ref !== undefined;
   let root: string;
   let sha: string;
+  let dirty = false;
+  let since: string | undefined;
   try {
     root = await readRepoRoot(options.dir);
-    sha = await resolveCommit(root, options.sha ?? 'HEAD');
+    if (committed) sha = await resolveCommit(root, options.sha ?? 'HEAD');
+    else {
+      since = `${await resolveCommit(root, 'HEAD')}^`;
+      ({ sha, dirty } = await snapshotWorkingTree(root));
+    }
   } catch {
     err.write(
       `spotcheck: ${options.dir} is not a git repository with a commit${options.sha ? ` ${options.sha}` : ''}\n`,
@@ -50,14 +82,33 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     return 2;
   }
   const ref = normaliseRef(options.ref ?? (await readCurrentRef(root)) ?? 'refs/heads/main');
-  const sources = await readWorkflowsAt(root, sha);
+  out.write(
+    committed
+      ? `spotcheck: running commit ${sha.slice(0, 7)} of ${root} as ${shortRef(ref)}@${sha.slice(0, 7)}\n`
+      : `spotcheck: running the working tree of ${root} (${dirty ? 'uncommitted changes included' : 'no uncommitted changes'}) as ${shortRef(ref)}@${sha.slice(0, 7)}\n`,
+  );
+  let sources: readonly WorkflowSource[];
+  try {
+    sources = committed ? await readWorkflowsAt(root, sha) : await readWorkflowDir(root);
+  } catch (error) {
+    if (!(error instanceof WorkflowReadError)) throw error;
+    err.write(`spotcheck: ${error.message}\n`);
+    return 2;
+  }
   if (sources.length === 0) {
-    err.write(`spotcheck: no workflow files in .spotcheck/workflows/ at ${sha.slice(0, 7)}\n`);
+    err.write(
+      committed
+        ? `spotcheck: no workflow files in .spotcheck/workflows/ at ${sha.slice(0, 7)}\n`
+        : `spotcheck: no workflow files in ${join(root, WORKFLOWS_DIR)}\n`,
+    );
     return 2;
   }
   const baseRef = options.baseRef ?? 'main';
+  // A push of the working tree changes what HEAD's commit changed plus what is uncommitted.
   const changedFiles =
-    options.event === 'push' ? await readChangedFiles(root, sha) : await readChangedFiles(root, sha, baseRef);
+    options.event === 'push'
+      ? await readChangedFiles(root, sha, undefined, dirty ? since : undefined)
+      : await readChangedFiles(root, sha, baseRef);
   const event: TriggerEvent =
     options.event === 'push'
       ? { kind: 'push', ref, deleted: false, changedFiles }
@@ -82,8 +133,24 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     for (const d of diagnostics) err.write(`${formatDiagnostic(d)}\n`);
     return 2;
   }
-  for (const d of decisions) out.write(`${d.matched ? '▶' : '·'} ${d.file}: ${d.reason}\n`);
-  const plans = decisions.flatMap((d) => (d.plan && d.github ? [{ plan: d.plan, github: d.github }] : []));
+  let plans = decisions.flatMap((d) => (d.plan && d.github ? [{ plan: d.plan, github: d.github }] : []));
+  if (options.jobs !== undefined && options.jobs.length > 0) {
+    const selected = selectJobs(
+      plans.map((p) => p.plan),
+      options.jobs,
+    );
+    if (!selected.ok) {
+      err.write(`spotcheck: ${describeUnknownJobs(selected)}\n`);
+      return 2;
+    }
+    plans = plans.map((p, i) => ({ ...p, plan: selected.plans[i] ?? p.plan }));
+  }
+  const selectedFiles = new Set(plans.filter((p) => p.plan.orders.length > 0).map((p) => p.plan.file));
+  for (const d of decisions) {
+    const left = d.matched && d.plan !== undefined && !selectedFiles.has(d.file);
+    out.write(`${d.matched && !left ? '▶' : '·'} ${d.file}: ${d.reason}${left ? ' (no job selected by --job)' : ''}\n`);
+  }
+  plans = plans.filter((p) => p.plan.orders.length > 0);
   if (plans.length === 0) {
     out.write('nothing to run\n');
     return 0;
@@ -91,8 +158,17 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
 
   const dataDir = await mkdtemp(join(tmpdir(), 'spotcheck-run-'));
   const embedded = await startEmbeddedStore({});
-  const progress = new ProgressReporter(out, Boolean(out.isTTY), out.columns ?? 100);
-  const sink = { report: (...args: Parameters<Orchestrator['report']>) => orchestrator.report(...args) };
+  const verbose = options.verbose === true;
+  // Streamed lines and a table redrawn in place would overwrite each other: streaming prints transitions as lines.
+  const progress = new ProgressReporter(out, { tty: Boolean(out.isTTY) && !verbose, width: out.columns ?? 100 });
+  const sink: ReportSink = {
+    report: (ref, report) => {
+      if (verbose && report.type === 'log') progress.log(ref.runId, ref.orderId, report.chunk);
+      if (verbose && (report.type === 'finished' || report.type === 'interrupted'))
+        progress.endLog(ref.runId, ref.orderId);
+      return orchestrator.report(ref, report);
+    },
+  };
   const runner = createLocalRunner({
     sink,
     dataDir,
@@ -114,7 +190,7 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     for (const run of progress.runs()) void orchestrator.cancelRun(run.runId, 'cancelled by the user (interrupt)');
   };
   options.signal?.addEventListener('abort', onAbort);
-  let keepLogs = options.env.SPOTCHECK_KEEP_LOGS !== undefined;
+  let keepLogs = options.keepLogs === true || options.env.SPOTCHECK_KEEP_LOGS !== undefined;
   try {
     const runIds: string[] = [];
     for (const { plan, github } of plans) {
@@ -145,7 +221,11 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     // A failed run's logs are what the developer needs next, so they stay; a green run's are removed unless asked.
     keepLogs ||= !succeeded;
     out.write(
-      keepLogs ? `\nlogs: ${join(dataDir, 'logs')}\n` : '\nlogs removed (set SPOTCHECK_KEEP_LOGS=1 to keep them)\n',
+      '\n' +
+        (keepLogs
+          ? `logs: ${join(dataDir, 'logs')}\n`
+          : `logs: ${join(dataDir, 'logs')} (removed when spotcheck exits; --keep-logs keeps them)\n`) +
+        (await listLogs(views, dataDir, (runId, orderId) => progress.label(runId, orderId))),
     );
     // The comment comes last: it is the run's summary, as the bot would post it.
     out.write(
@@ -167,77 +247,23 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
   }
 }
 
-/** Live progress: a redrawn table on a TTY, one line per transition otherwise. */
-class ProgressReporter implements Reporter {
-  readonly #out: NodeJS.WritableStream;
-  readonly #tty: boolean;
-  readonly #width: number;
-  readonly #views = new Map<string, { run: RunRecord; orders: Map<string, OrderRecord> }>();
-  readonly #pending = new Set<string>();
-  #drawn = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #resolve: (() => void) | undefined;
-
-  constructor(out: NodeJS.WritableStream, tty: boolean, width: number) {
-    this.#out = out;
-    this.#tty = tty;
-    this.#width = width;
-  }
-
-  expect(runId: string): void {
-    this.#pending.add(runId);
-  }
-
-  seed(run: RunRecord, orders: readonly OrderRecord[]): void {
-    const view = this.#view(run);
-    for (const order of orders) if (!view.orders.has(order.id)) view.orders.set(order.id, order);
-    this.#draw();
-  }
-
-  runs(): RunRecord[] {
-    return [...this.#views.values()].map((v) => v.run);
-  }
-
-  orderChanged(run: RunRecord, order: OrderRecord): Promise<void> {
-    this.#view(run).orders.set(order.id, order);
-    if (this.#tty) this.#draw();
-    else this.#out.write(renderTransitionLine(run, order, Date.now()) + '\n');
-    return Promise.resolve();
-  }
-
-  runChanged(run: RunRecord): Promise<void> {
-    this.#view(run).run = run;
-    if (run.status !== 'running') {
-      this.#pending.delete(run.runId);
-      if (this.#pending.size === 0) this.#resolve?.();
+/** `  workflow/order  path` for every attempt of every order that wrote a log, in the order people read orders in. */
+async function listLogs(
+  views: readonly RunView[],
+  dataDir: string,
+  label: (runId: string, orderId: string) => string,
+): Promise<string> {
+  const rows: [string, string][] = [];
+  for (const { run, orders } of views) {
+    for (const order of [...orders].sort((a, b) => a.seq - b.seq)) {
+      for (let attempt = 1; attempt <= order.attempt; attempt++) {
+        const path = logPath(dataDir, { runId: run.runId, orderId: order.id, attempt });
+        if (!(await stat(path).catch(() => undefined))?.isFile()) continue;
+        const name = label(run.runId, order.id) + (order.attempt > 1 ? ` (attempt ${attempt})` : '');
+        rows.push([name, path]);
+      }
     }
-    return Promise.resolve();
   }
-
-  allFinished(): Promise<void> {
-    if (this.#tty) this.#timer = setInterval(() => this.#draw(), 500);
-    return this.#pending.size === 0 ? Promise.resolve() : new Promise((resolve) => (this.#resolve = resolve));
-  }
-
-  stop(): void {
-    if (this.#timer) clearInterval(this.#timer);
-    if (this.#tty) this.#draw();
-  }
-
-  #view(run: RunRecord): { run: RunRecord; orders: Map<string, OrderRecord> } {
-    let view = this.#views.get(run.runId);
-    if (!view) this.#views.set(run.runId, (view = { run, orders: new Map() }));
-    if (run.status !== 'running' || view.run.status === 'running') view.run = run;
-    return view;
-  }
-
-  #draw(): void {
-    if (!this.#tty) return;
-    const views = [...this.#views.values()].map((v) => ({ run: v.run, orders: [...v.orders.values()] }));
-    const text = renderProgressTable(views, Date.now(), { width: this.#width, color: true });
-    // Move up over the previous frame and clear it, then print the new one.
-    const up = this.#drawn > 0 ? `\x1b[${this.#drawn}F\x1b[0J` : '';
-    this.#out.write(up + text + '\n');
-    this.#drawn = text.split('\n').length;
-  }
+  const width = Math.max(0, ...rows.map(([name]) => name.length));
+  return rows.map(([name, path]) => `  ${name.padEnd(width)}  ${path}\n`).join('');
 }

@@ -25,6 +25,7 @@ import {
   type RunPlan,
   type RunRecord,
 } from './core/types.ts';
+import { routeSnippet } from './core/route-check.ts';
 import type { Limits } from './config.ts';
 import { isRetryable } from './errors.ts';
 import type { AgentReport, ExecutionStatus, OrderJob, OrderRef, ReportSink, Route, Runner } from '../runners/runner.ts';
@@ -407,7 +408,8 @@ export class Orchestrator implements ReportSink {
       await this.#drive(run, [order], {
         type: 'launch-failed',
         ...ref,
-        reason: `no route for runs-on label "${order.runsOn}"; known labels: ${known}`,
+        // Name the fix: routes are operator config (spotcheck.yml or the file SPOTCHECK_CONFIG names), never the repo.
+        reason: `no route for runs-on label "${order.runsOn}"; known labels: ${known}; add \`${routeSnippet(order.runsOn)}\` to the operator config (spotcheck.yml)`,
       });
       return;
     }

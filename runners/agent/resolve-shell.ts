@@ -18,6 +18,8 @@
  * The first whitespace-delimited word is the command; the rest are arguments, where a double-quoted group is one
  * argument (as .NET's process start parses the runner's argument string); `{0}` is replaced by the script path.
  */
+import type { SupportedShell } from '../../src/core/shells.ts';
+
 export type ResolveShellResult =
   | { readonly ok: true; readonly command: string; readonly args: readonly string[]; readonly extension: string }
   | { readonly ok: false; readonly error: string };
@@ -27,7 +29,7 @@ const BUILT_IN: Readonly<Record<string, { readonly template: string; readonly ex
   sh: { template: 'sh -e {0}', extension: '.sh' },
   python: { template: 'python {0}', extension: '.py' },
   pwsh: { template: `pwsh -command ". '{0}'"`, extension: '.ps1' },
-};
+} satisfies Record<SupportedShell, { readonly template: string; readonly extension: string }>;
 
 /** Resolves the template; `scriptPath` is substituted for `{0}`. Call with the path that has `extension`. */
 export function resolveShell(shell: string | undefined, scriptPath: string): ResolveShellResult {

@@ -13,6 +13,8 @@ export interface SourcePos {
 export interface Diagnostic extends SourcePos {
   readonly file: string;
   readonly message: string;
+  /** Set on the note that closes a truncated list: how many problems it stands for (they are not listed). */
+  readonly omitted?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

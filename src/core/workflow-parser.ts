@@ -30,6 +30,7 @@ import {
 } from './limits.ts';
 import { expressionError } from './expressions.ts';
 import { filterPatternError } from './filter-pattern.ts';
+import { shellProblem } from './shells.ts';
 import { EVENT_NAMES } from './types.ts';
 import type {
   ConcurrencySpec,
@@ -238,6 +239,7 @@ class Sink {
       line: last.line,
       col: last.col,
       message: `… and ${sorted.length - MAX_DIAGNOSTICS_PER_FILE} more problems in this file (only the first ${MAX_DIAGNOSTICS_PER_FILE} are shown)`,
+      omitted: sorted.length - MAX_DIAGNOSTICS_PER_FILE,
     });
     return kept;
   }
@@ -687,6 +689,9 @@ const UNSUPPORTED_STEP_KEYS: Readonly<Record<string, string>> = {
   uses: 'spotcheck runs `run:` steps only; actions (`uses:`) are not supported: write the commands the action would run as a `run:` step',
   with: '`with:` passes inputs to an action (`uses:`), and spotcheck runs `run:` steps only',
 };
+
+/** Keys that only pass inputs to a `uses:` (an action's `with:`, a reusable workflow's `with:` and `secrets:`). */
+const USES_INPUTS: ReadonlySet<string> = new Set(['with', 'secrets']);
 
 const ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const ID_RULE = 'must start with a letter or `_` and contain only letters, digits, `-` and `_`';
@@ -1402,7 +1407,7 @@ function readStep(sink: Sink, v: YValue, path: string, index: number): StepSpec 
   }
   const stepEnv = env ? readEnv(sink, env.value, `${path}.env`) : {};
   const workingDirectory = wd ? readString(sink, wd.value, `${path}.working-directory`, { nonEmpty: true }) : undefined;
-  const shellText = shell ? readString(sink, shell.value, `${path}.shell`, { nonEmpty: true }) : undefined;
+  const shellText = shell ? readShell(sink, shell.value, `${path}.shell`) : undefined;
   const ifText = cond ? readCondition(sink, cond.value, `${path}.if`) : undefined;
   const continueOnError = coe ? readBoolean(sink, coe.value, `${path}.continue-on-error`) : false;
   const timeoutMinutes = timeout ? readTimeout(sink, timeout.value, `${path}.timeout-minutes`) : undefined;
@@ -1435,8 +1440,11 @@ function checkKeys(
   where: string,
   hints: Readonly<Record<string, string>>,
 ): void {
+  // `with:` and `secrets:` only feed a `uses:`: beside an unsupported `uses:` they are one problem, reported once.
+  const usesRefused = !allowed.includes('uses') && map.entries.some((e) => e.key === 'uses');
   for (const entry of map.entries) {
     if (allowed.includes(entry.key)) continue;
+    if (usesRefused && USES_INPUTS.has(entry.key)) continue;
     const hint = Object.hasOwn(hints, entry.key) ? hints[entry.key] : undefined;
     const merge = entry.key === '<<' ? ' (YAML merge keys `<<` are not supported, as on GitHub)' : '';
     sink.error(
@@ -1472,6 +1480,19 @@ function readString(sink: Sink, v: YValue, path: string, opts: StringOptions): s
     if (!checkExpression(sink, text, 'template', v.pos, path)) return undefined;
   }
   return text;
+}
+
+/** A step's `shell`: one the runner can start (src/core/shells.ts), caught here rather than when the step runs. */
+function readShell(sink: Sink, v: YValue, path: string): string | undefined {
+  if (v.kind === 'scalar' && typeof v.value === 'string' && v.value.includes('${{')) {
+    sink.error(v.pos, shellProblem(v.value) ?? `\`${path}\` cannot use \`\${{ }}\` expressions`);
+    return undefined;
+  }
+  const text = readString(sink, v, path, { nonEmpty: true });
+  if (text === undefined) return undefined;
+  const problem = shellProblem(text);
+  if (problem !== undefined) sink.error(v.pos, problem);
+  return problem === undefined ? text : undefined;
 }
 
 function readCondition(sink: Sink, v: YValue, path: string): string | undefined {

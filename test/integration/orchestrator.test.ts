@@ -154,7 +154,9 @@ describe('orchestrator on the embedded store', () => {
     expect((await reporter.finishedRun(runId)).status).toBe('failed');
     const gpu = await store.getOrder(runId, 'gpu');
     expect(gpu?.state).toBe('failed');
-    expect(gpu?.reason).toBe('no route for runs-on label "gpu-xl"; known labels: host, local');
+    expect(gpu?.reason).toBe(
+      'no route for runs-on label "gpu-xl"; known labels: host, local; add `routes: { gpu-xl: { runner: local } }` to the operator config (spotcheck.yml)',
+    );
     expect((await store.getOrder(runId, 'after'))?.state).toBe('skipped');
   });
 

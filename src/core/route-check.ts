@@ -1,0 +1,60 @@
+/**
+ * `spotcheck validate`: jobs whose `runs-on` label no route serves. At run time such an order fails with "no route
+ * for runs-on label"; this finds it before anything runs. Pure: workflows and labels in, findings out.
+ */
+import { buildGithubContext } from './github-context.ts';
+import { planRun } from './plan.ts';
+import type { SourcePos, Workflow } from './types.ts';
+
+export interface UnroutedJob {
+  readonly file: string;
+  readonly job: string;
+  readonly label: string;
+  readonly pos: SourcePos;
+}
+
+/**
+ * One finding per job and label. A label written as an expression (`${{ matrix.os }}`) is evaluated per matrix cell
+ * by planning the workflow as a nominal push; one that reads what only a real event knows cannot be judged here and
+ * is left alone.
+ */
+export function findUnroutedJobs(workflows: readonly Workflow[], labels: ReadonlySet<string>): UnroutedJob[] {
+  const found: UnroutedJob[] = [];
+  for (const workflow of workflows) {
+    const evaluated = evaluatedLabels(workflow);
+    for (const job of workflow.jobs) {
+      const jobLabels = job.runsOn.includes('${{') ? (evaluated.get(job.id) ?? []) : [job.runsOn];
+      for (const label of new Set(jobLabels))
+        if (!labels.has(label)) found.push({ file: workflow.file, job: job.id, label, pos: job.pos });
+    }
+  }
+  return found;
+}
+
+function evaluatedLabels(workflow: Workflow): Map<string, string[]> {
+  const byJob = new Map<string, string[]>();
+  if (!workflow.jobs.some((job) => job.runsOn.includes('${{'))) return byJob;
+  const github = buildGithubContext({
+    event: 'push',
+    ref: 'refs/heads/main',
+    sha: '0000000000000000000000000000000000000000',
+    repository: 'local/repo',
+    actor: 'validate',
+    serverUrl: 'https://github.com',
+    workflow: workflow.name,
+  });
+  const planned = planRun({ workflow, github });
+  if (!planned.ok) return byJob;
+  for (const order of planned.plan.orders) {
+    // An expression that read an empty context evaluates to '': that is not a label anyone wrote.
+    if (order.runsOn === '') continue;
+    byJob.set(order.job, [...(byJob.get(order.job) ?? []), order.runsOn]);
+  }
+  return byJob;
+}
+
+/** The YAML to add to the operator config for `label`, quoted when the label is not a plain word. */
+export function routeSnippet(label: string, runner = 'local'): string {
+  const key = /^[A-Za-z0-9_.-]+$/.test(label) ? label : JSON.stringify(label);
+  return `routes: { ${key}: { runner: ${runner} } }`;
+}

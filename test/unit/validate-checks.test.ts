@@ -1,0 +1,113 @@
+/** What `spotcheck validate` catches before anything runs: shells, unrouted labels, one error per problem. */
+import { describe, expect, it } from 'vitest';
+import { findUnroutedJobs, routeSnippet } from '../../src/core/route-check.ts';
+import { shellProblem } from '../../src/core/shells.ts';
+import { parseWorkflowFiles } from '../../src/core/workflow-parser.ts';
+import { resolveShell } from '../../runners/agent/resolve-shell.ts';
+
+function parse(text: string) {
+  return parseWorkflowFiles([{ path: '.spotcheck/workflows/ci.yml', text }]);
+}
+
+function withStep(step: string): string {
+  return `on: push\njobs:\n  a:\n    runs-on: local\n    steps:\n${step}`;
+}
+
+describe('shellProblem', () => {
+  it.each(['bash', 'sh', 'python', 'pwsh', ' bash ', 'bash -x {0}', 'node {0}'])('accepts %j', (shell) => {
+    expect(shellProblem(shell)).toBeUndefined();
+    // …and the agent can start it: the two lists cannot drift apart.
+    expect(resolveShell(shell, '/tmp/s').ok).toBe(true);
+  });
+
+  it.each([
+    ['zsh', /^unknown shell `zsh`: use one of bash, sh, python, pwsh or a command template with \{0\}/],
+    ['cmd', /^`shell: cmd` runs only on Windows runners/],
+    ['powershell', /^`shell: powershell` runs only on Windows runners/],
+    ['${{ matrix.shell }}', /^`shell` cannot use `\$\{\{ \}\}` expressions/],
+  ])('refuses %j', (shell, says) => {
+    expect(shellProblem(shell)).toMatch(says);
+    expect(resolveShell(shell, '/tmp/s').ok).toBe(shell.includes('{0}'));
+  });
+
+  it('is reported by the parser at the value, once', () => {
+    const { diagnostics } = parse(withStep("      - run: 'true'\n        shell: cmd\n"));
+    expect(diagnostics.map((d) => `${d.line}:${d.col}`)).toEqual(['7:16']);
+    expect(diagnostics[0]?.message).toMatch(/runs only on Windows runners/);
+  });
+});
+
+describe('one error per problem', () => {
+  it('a step with uses: and with: is one error, at uses', () => {
+    const { diagnostics } = parse(
+      withStep('      - uses: actions/setup-node@v4\n        with: { node-version: 22 }\n'),
+    );
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]?.message).toMatch(/^`uses` is not supported/);
+  });
+
+  it('with: written before uses: is still one error, at uses', () => {
+    const { diagnostics } = parse(
+      withStep('      - with: { node-version: 22 }\n        uses: actions/setup-node@v4\n'),
+    );
+    expect(diagnostics.map((d) => [d.line, d.message.slice(0, 6)])).toEqual([[7, '`uses`']]);
+  });
+
+  it('with: without uses: is still an error', () => {
+    const { diagnostics } = parse(withStep("      - run: 'true'\n        with: { x: 1 }\n"));
+    expect(diagnostics.map((d) => d.message)).toEqual([expect.stringMatching(/^`with` is not supported/)]);
+  });
+
+  it('a job calling a reusable workflow with with: and secrets: is one error', () => {
+    const { diagnostics } = parse(
+      'on: push\njobs:\n  a:\n    uses: ./.github/workflows/x.yml\n    with: { a: 1 }\n    secrets: inherit\n',
+    );
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]?.message).toMatch(/^`uses` is not supported/);
+  });
+
+  it('a truncated list marks its closing note with the problems it stands for', () => {
+    const steps = Array.from({ length: 60 }, () => '      - run: x\n        bogus: 1\n').join('');
+    const { diagnostics } = parse(withStep(steps));
+    const notes = diagnostics.filter((d) => d.omitted !== undefined);
+    expect(notes).toHaveLength(1);
+    expect(diagnostics.length - notes.length + (notes[0]?.omitted ?? 0)).toBe(60);
+  });
+});
+
+describe('findUnroutedJobs', () => {
+  const labels = new Set(['local', 'ubuntu-latest']);
+
+  it('finds literal and matrix-evaluated labels no route serves, once per job and label', () => {
+    const { workflows, diagnostics } = parse(`on: push
+jobs:
+  ok:
+    runs-on: local
+    steps: [{ run: x }]
+  gpu:
+    runs-on: gpu
+    steps: [{ run: x }]
+  os:
+    runs-on: \${{ matrix.os }}
+    strategy: { matrix: { os: [ubuntu-latest, big-box], n: [1, 2] } }
+    steps: [{ run: x }]
+`);
+    expect(diagnostics).toEqual([]);
+    expect(findUnroutedJobs(workflows, labels).map((u) => `${u.job}:${u.label}@${u.pos.line}`)).toEqual([
+      'gpu:gpu@6',
+      'os:big-box@9',
+    ]);
+  });
+
+  it('leaves alone a label only a real event can tell', () => {
+    const { workflows } = parse(
+      'on: push\njobs:\n  a:\n    runs-on: ${{ github.event.inputs.where }}\n    steps: [{ run: x }]\n',
+    );
+    expect(findUnroutedJobs(workflows, labels)).toEqual([]);
+  });
+
+  it('suggests a route the config parser accepts', () => {
+    expect(routeSnippet('gpu-xl')).toBe('routes: { gpu-xl: { runner: local } }');
+    expect(routeSnippet('my label')).toBe('routes: { "my label": { runner: local } }');
+  });
+});
