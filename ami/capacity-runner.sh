@@ -68,7 +68,7 @@ token="${SPOTCHECK_BOOTSTRAP_TOKEN:-}"
 # Out of the environment at once: no child (curl, the runners, the jobs' steps) inherits it.
 unset SPOTCHECK_BOOTSTRAP_TOKEN
 [[ "$url" =~ ^https?://[^[:space:]]+$ ]] || fail 'SPOTCHECK_BOOTSTRAP_URL is missing or not an http(s) URL'
-# Bootstrap tokens are base64url (src/bootstrap-tokens.ts); anything else is refused without being echoed.
+# Bootstrap tokens are base64url (src/server/bootstrap-tokens.ts); anything else is refused without being echoed.
 [[ "$token" =~ ^[A-Za-z0-9_-]{16,512}$ ]] || fail 'SPOTCHECK_BOOTSTRAP_TOKEN is missing or malformed'
 [[ "$ATTEMPTS" =~ ^[1-9][0-9]*$ ]] || fail 'SPOTCHECK_BOOTSTRAP_ATTEMPTS must be a positive integer'
 

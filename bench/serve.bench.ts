@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { runIdFor } from '../src/intake.ts';
+import { runIdFor } from '../src/intake/intake.ts';
 import { startEmbeddedStore } from '../src/store/embedded.ts';
 import { githubExample, signGitHubBody } from '../test/helpers/webhook-examples.ts';
 import { formatMiB, formatNumber, renderTable, type BenchSection } from './bench-report.ts';
@@ -337,7 +337,7 @@ async function readPeakRss(pid: number | undefined): Promise<number | undefined>
 
 /**
  * Reads a pino log file (JSON lines) as it grows, only what is new on each call: warn and error lines, and the
- * intake's `push planned` line (src/intake.ts: written once a push's runs are in the store, with the delivery id,
+ * intake's `push planned` line (src/intake/intake.ts: written once a push's runs are in the store, with the delivery id,
  * the runs it created and the invalid workflow files).
  */
 export class LogCounter {

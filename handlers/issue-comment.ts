@@ -1,5 +1,5 @@
 import type { Probot } from 'probot';
-import { toTestmeIntent, type Intent } from '../src/intents.ts';
+import { toTestmeIntent, type Intent } from '../src/intake/intents.ts';
 import type { HandlerOptions } from './handler-options.ts';
 
 /** issue_comment.created `!testme` on an open PR by a human → a testme Intent; edits are not subscribed. */

@@ -1,5 +1,5 @@
 import type { Probot } from 'probot';
-import { PULL_REQUEST_ACTIONS, toPullRequestIntent, type Intent } from '../src/intents.ts';
+import { PULL_REQUEST_ACTIONS, toPullRequestIntent, type Intent } from '../src/intake/intents.ts';
 import type { HandlerOptions } from './handler-options.ts';
 
 /** pull_request opened/synchronize/reopened/closed → a pull_request Intent; other actions are not subscribed. */

@@ -1,7 +1,7 @@
 import type { Probot } from 'probot';
 import type { Route } from '../runners/runner.ts';
-import { toCapacityJobIntent } from '../src/capacity/capacity-events.ts';
-import type { Intent } from '../src/intents.ts';
+import { toCapacityJobIntent } from '../src/intake/capacity-intents.ts';
+import type { Intent } from '../src/intake/intents.ts';
 
 /**
  * workflow_job → capacity mode, through the inbox like every other event: `queued` (when a capacity route claims

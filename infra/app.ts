@@ -33,9 +33,7 @@ export async function bundleLambdas(): Promise<void> {
     execFileSync(process.execPath, [script], { cwd: root, stdio: ['ignore', 2, 2] });
     return;
   }
-  const entries = [LAMBDA_BUNDLES.http, LAMBDA_BUNDLES.scheduled].map((name) =>
-    join(root, 'src', 'entrypoints', `${name}.ts`),
-  );
+  const entries = [LAMBDA_BUNDLES.http, LAMBDA_BUNDLES.scheduled].map((name) => join(root, 'src', 'app', `${name}.ts`));
   const missing = entries.filter((entry) => !existsSync(entry));
   if (missing.length > 0) throw new Error(`cannot bundle the Lambdas: missing ${missing.join(', ')}`);
   await build({

@@ -31,7 +31,7 @@ export interface RenderedUserData {
   readonly base64: string;
 }
 
-/** Bootstrap tokens are base64url (src/bootstrap-tokens.ts); anything else is refused rather than quoted. */
+/** Bootstrap tokens are base64url (src/server/bootstrap-tokens.ts); anything else is refused rather than quoted. */
 const TOKEN = /^[A-Za-z0-9_-]{16,512}$/;
 /** Arguments are paths and flags: no quoting games. */
 const ARGUMENT = /^[A-Za-z0-9_./:=@+-]+$/;

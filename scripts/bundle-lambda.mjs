@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Bundles the two Lambda handlers (src/entrypoints/lambda.ts → dist/lambda/lambda.mjs, scheduled.ts →
+ * Bundles the two Lambda handlers (src/app/lambda.ts → dist/lambda/lambda.mjs, scheduled.ts →
  * dist/lambda/scheduled.mjs) with esbuild: ESM for nodejs22.x, minified, no source maps.
  *
  * The AWS SDK v3 is bundled, not left to the runtime's copy. Measured both ways (bench/lambda.bench.ts, on the
@@ -9,7 +9,7 @@
  * the SDK then loads from hundreds of separate files instead of one parsed bundle; and the clients' versions would
  * be whatever the runtime ships, updated on AWS's schedule, not the pinned ones the tests run against. Lambda's
  * 50 MB package quota is far away either way. One exception: `@aws-sdk/client-secrets-manager`, which the project
- * does not depend on, comes from the runtime at cold start (src/entrypoints/lambda-app.ts).
+ * does not depend on, comes from the runtime at cold start (src/app/lambda-app.ts).
  *
  * Usage: node scripts/bundle-lambda.mjs [--aws-sdk=external] [--outdir=dir] [--json]
  */
@@ -29,7 +29,7 @@ const sdk = args.get('aws-sdk') ?? 'bundle';
 if (sdk !== 'bundle' && sdk !== 'external') throw new Error('--aws-sdk must be bundle or external');
 const outdir = args.get('outdir') ?? join(root, 'dist', 'lambda');
 
-export const ENTRIES = { lambda: 'src/entrypoints/lambda.ts', scheduled: 'src/entrypoints/scheduled.ts' };
+export const ENTRIES = { lambda: 'src/app/lambda.ts', scheduled: 'src/app/scheduled.ts' };
 
 /**
  * The embedded store (dynalite, on LevelDB's native addon) is never started on Lambda — the store is DynamoDB

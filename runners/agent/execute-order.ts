@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { evaluateCondition, interpolate } from '../../src/core/expressions.ts';
-import type { ExpressionContext } from '../../src/core/expressions.ts';
+import { evaluateCondition, interpolate } from '../../src/core/workflow/expressions.ts';
+import type { ExpressionContext } from '../../src/core/workflow/expressions.ts';
 import type { StepResult, StepSpec } from '../../src/core/types.ts';
 import type { OrderJob } from '../runner.ts';
 import { createCappedLog, type CappedLog } from './capped-log.ts';

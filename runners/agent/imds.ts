@@ -5,7 +5,7 @@
  * `{ "action": "terminate" | "stop" | "hibernate", "time": "<UTC>" }` is the two-minute warning. AWS advises
  * checking every 5 seconds.
  */
-import { trimTrailingSlashes } from '../../src/url.ts';
+import { trimTrailingSlashes } from '../../src/core/url.ts';
 
 export const DEFAULT_IMDS_URL = 'http://169.254.169.254';
 export const DEFAULT_IMDS_POLL_MS = 5_000;

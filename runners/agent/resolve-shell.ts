@@ -18,7 +18,7 @@
  * The first whitespace-delimited word is the command; the rest are arguments, where a double-quoted group is one
  * argument (as .NET's process start parses the runner's argument string); `{0}` is replaced by the script path.
  */
-import type { SupportedShell } from '../../src/core/shells.ts';
+import type { SupportedShell } from '../../src/core/workflow/shells.ts';
 
 export type ResolveShellResult =
   | { readonly ok: true; readonly command: string; readonly args: readonly string[]; readonly extension: string }

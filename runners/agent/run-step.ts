@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { interpolate, type ExpressionContext } from '../../src/core/expressions.ts';
+import { interpolate, type ExpressionContext } from '../../src/core/workflow/expressions.ts';
 import type { StepResult, StepSpec } from '../../src/core/types.ts';
 import type { CappedLog } from './capped-log.ts';
 import { minutesToMs, type OrderStop, type ProcessGroups } from './order-stop.ts';

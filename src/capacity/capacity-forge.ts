@@ -5,7 +5,7 @@
  * published description, and each called).
  */
 import type { ForgeKind, RepoRef } from '../core/types.ts';
-import { trimTrailingSlashes } from '../url.ts';
+import { trimTrailingSlashes } from '../core/url.ts';
 
 export interface ForgeJob {
   readonly jobId: number;

@@ -1,11 +1,11 @@
 /**
- * The inbox's processing of capacity intents (src/inbox.ts leases and retries them like every other intent): a
+ * The inbox's processing of capacity intents (src/intake/inbox.ts leases and retries them like every other intent): a
  * `workflow_job` goes to the manager's job event, Gitea's push path to its push. A launch that fails is an outcome,
  * not a throw (the capacity reconcile retries while the job still waits); a throw (the store is down) is retried by
  * the inbox, and the manager's runner documents make a retry launch nothing twice.
  */
 import type { Logger } from 'pino';
-import type { CapacityIntent } from '../intents.ts';
+import type { CapacityIntent } from '../intake/intents.ts';
 import type { CapacityManager, CapacityOutcome } from './capacity-manager.ts';
 
 export async function processCapacityIntent(

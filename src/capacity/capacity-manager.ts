@@ -16,7 +16,7 @@ import { DEFAULT_JANITOR_GRACE_MS } from '../../runners/janitor.ts';
 import { spotSettingsOf } from '../../runners/route-settings.ts';
 import type { Route } from '../../runners/runner.ts';
 import { renderCapacityUserData } from '../../runners/user-data.ts';
-import { mintBootstrapToken, redeemBootstrapToken } from '../bootstrap-tokens.ts';
+import { mintBootstrapToken, redeemBootstrapToken } from '../server/bootstrap-tokens.ts';
 import {
   capacityRoutes,
   decideCapacity,
@@ -39,7 +39,7 @@ import { planCapacityRunners, readCapacityWorkflow } from './capacity-workflows.
 
 export const CAPACITY_RUNNER_KIND = 'capacity-runner';
 export const CAPACITY_REPO_KIND = 'capacity-repo';
-/** Bootstrap tokens of capacity runners carry this run id (src/bootstrap-tokens.ts stores run/order/attempt). */
+/** Bootstrap tokens of capacity runners carry this run id (src/server/bootstrap-tokens.ts stores run/order/attempt). */
 export const CAPACITY_BOOTSTRAP_RUN = 'capacity';
 export const DEFAULT_IDLE_MINUTES = 20;
 const DEFAULT_CHECK_EVERY_MS = 5 * 60_000;
@@ -47,7 +47,6 @@ const DEFAULT_RECONCILE_EVERY_MS = 2 * 60_000;
 /** A repository with no capacity event for this long is no longer reconciled. */
 const DEFAULT_WATCH_MS = 7 * 86_400_000;
 const DAY = 86_400_000;
-
 
 export type CapacityOutcome =
   | { readonly kind: 'launched'; readonly runnerName: string; readonly instanceId: string; readonly route: string }

@@ -2,11 +2,11 @@
  * A lenient reader for `.gitea/workflows/*.yml` and `.github/workflows/*.yml`: capacity mode only needs each
  * workflow's `on` (to know whether a push runs it) and each job's `runs-on` (to know which runners it waits for).
  * Everything else (`uses:` steps, `services:`, `container:`…) is the forge's runner's business, so unknown keys are
- * not errors here, unlike `.spotcheck/workflows` (core/workflow-parser.ts). The trigger decision reuses the core
+ * not errors here, unlike `.spotcheck/workflows` (core/workflow/parse-workflow.ts). The trigger decision reuses the core
  * trigger engine (GitHub's documented filter semantics, which Gitea Actions follows: act's model). Pure: no I/O.
  */
 import { parse } from 'yaml';
-import { matchTrigger, triggerFilterErrors } from '../core/triggers.ts';
+import { matchTrigger, triggerFilterErrors } from '../core/workflow/triggers.ts';
 import type { TriggerEvent, TriggerFilter, Workflow } from '../core/types.ts';
 
 export interface CapacityJob {

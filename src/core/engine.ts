@@ -4,7 +4,7 @@
  * event needs (the order, its dependents' needs, a job's siblings; never the whole run per completion), writes each
  * update with its `expect` condition, and executes the effects of the updates that won.
  */
-import { evaluateCondition, type JobStatus } from './expressions.ts';
+import { evaluateCondition, type JobStatus } from './workflow/expressions.ts';
 import {
   isFinalOrderState,
   type FinalOrderState,

@@ -4,8 +4,8 @@
  */
 import { buildGithubContext, type GithubContextInput } from './github-context.ts';
 import { planRun } from './plan.ts';
-import { matchTrigger } from './triggers.ts';
-import { parseWorkflowFiles } from './workflow-parser.ts';
+import { matchTrigger } from './workflow/triggers.ts';
+import { parseWorkflowFiles } from './workflow/parse-workflow.ts';
 import type { Diagnostic, GithubContext, RunPlan, TriggerEvent } from './types.ts';
 
 export interface WorkflowDecision {

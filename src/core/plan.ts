@@ -11,9 +11,9 @@ import {
   interpolate,
   toExpressionData,
   type ExpressionContext,
-} from './expressions.ts';
+} from './workflow/expressions.ts';
 import { MAX_MATRIX_FILTER_ENTRIES, MAX_MATRIX_ORDERS, MAX_MATRIX_PRODUCT } from './limits.ts';
-import { validateNeedsGraph } from './workflow-parser.ts';
+import { validateNeedsGraph } from './workflow/parse-workflow.ts';
 import type {
   Diagnostic,
   GithubContext,

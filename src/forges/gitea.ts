@@ -9,12 +9,12 @@
  * authorizing organization, else Gitea hides private members from it (see isOrgMember).
  */
 import type { RepoRef } from '../core/types.ts';
-import { WORKFLOWS_DIR } from '../core/workflow-files.ts';
+import { WORKFLOWS_DIR } from '../core/workflow/workflow-files.ts';
 import { ForgeError } from '../errors.ts';
 import type { CloneCredentials, CommitState, Forge, IssueComment, MembershipAnswer, PullRequestInfo } from './forge.ts';
 import { readListedWorkflows } from './read-listed-workflows.ts';
 import { truncate } from './truncate.ts';
-import { joinUrl, trimTrailingSlashes } from '../url.ts';
+import { joinUrl, trimTrailingSlashes } from '../core/url.ts';
 
 /**
  * Every Gitea REST endpoint spotcheck calls, as `METHOD /path/template` of Gitea's swagger description

@@ -5,7 +5,7 @@
  */
 import type { ProbotOctokit } from 'probot';
 import type { RepoRef } from '../core/types.ts';
-import { WORKFLOWS_DIR } from '../core/workflow-files.ts';
+import { WORKFLOWS_DIR } from '../core/workflow/workflow-files.ts';
 import { ForgeError } from '../errors.ts';
 import type {
   CloneCredentials,

@@ -1,5 +1,5 @@
 import { MAX_WORKFLOW_FILE_BYTES, MAX_WORKFLOW_FILES } from '../core/limits.ts';
-import { isWorkflowPath } from '../core/workflow-files.ts';
+import { isWorkflowPath } from '../core/workflow/workflow-files.ts';
 import type { WorkflowSource } from '../core/types.ts';
 
 /** Workflow files downloaded at once. */

@@ -7,7 +7,7 @@
 import type { OrderRecord, RunRecord } from '../core/types.ts';
 import { isFinalOrderState } from '../core/types.ts';
 import type { OrderJob } from '../../runners/runner.ts';
-import { redeemBootstrapToken } from '../bootstrap-tokens.ts';
+import { redeemBootstrapToken } from './bootstrap-tokens.ts';
 import type { Store } from '../store/store.ts';
 import { signOrderToken } from './order-token.ts';
 import { json, text, type RouteDefinition, type RouterResponse } from './router.ts';

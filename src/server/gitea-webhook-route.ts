@@ -11,8 +11,8 @@
  * with a new UUID: the delivery claim stops the same task arriving twice (a retrying proxy, a task re-sent after a
  * crash), while a deliberate replay is a new delivery and is processed.
  */
-import { toGiteaIntent } from '../gitea-intents.ts';
-import type { Intent } from '../intents.ts';
+import { toGiteaIntent } from '../intake/gitea-intents.ts';
+import type { Intent } from '../intake/intents.ts';
 import type { Store } from '../store/store.ts';
 import { json, type RouteDefinition } from './router.ts';
 import { claimAndHand, giteaDeliveryClaimKey, readGiteaDelivery } from './webhook-verify.ts';

@@ -8,7 +8,7 @@ import type { RepoRef } from '../../src/core/types.ts';
 import { ForgeError } from '../../src/errors.ts';
 import type { Forge } from '../../src/forges/forge.ts';
 import { GITHUB_ENDPOINTS, createGitHubForge, toForgeError } from '../../src/forges/github.ts';
-import { createGitHubForges } from '../../src/forges/registry.ts';
+import { createGitHubForges } from '../../src/forges/github-installations.ts';
 import {
   checkGitHubRequest,
   createGitHubApi,

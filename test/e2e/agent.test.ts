@@ -14,7 +14,7 @@ import { buildGithubContext } from '../../src/core/github-context.ts';
 import type { OrderRecord, OrderSpec, RunRecord, StepSpec } from '../../src/core/types.ts';
 import { DEFAULT_LIMITS } from '../../src/config.ts';
 import { Orchestrator, type Reporter } from '../../src/orchestrator.ts';
-import { mintBootstrapToken } from '../../src/bootstrap-tokens.ts';
+import { mintBootstrapToken } from '../../src/server/bootstrap-tokens.ts';
 import { AGENT_BOOTSTRAP_PATH, createBootstrapRoute } from '../../src/server/bootstrap-route.ts';
 import { AGENT_REPORT_PATH, createCallbackRoute } from '../../src/server/callback-route.ts';
 import { createFileLogStore, type LogStore } from '../../src/server/log-store.ts';

@@ -11,7 +11,7 @@ import pino from 'pino';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGithubContext } from '../../src/core/github-context.ts';
-import { STATE_COLORS } from '../../src/core/graph-layout.ts';
+import { STATE_COLORS } from '../../src/core/render/graph-layout.ts';
 import type { RunPlan } from '../../src/core/types.ts';
 import { DEFAULT_LIMITS } from '../../src/config.ts';
 import { Orchestrator } from '../../src/orchestrator.ts';

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { OrderRecord, RunRecord } from '../../src/core/types.ts';
 import { buildOrderJob } from '../../runners/order-job.ts';
-import { BOOTSTRAP_DOC_KIND, hashBootstrapToken, mintBootstrapToken } from '../../src/bootstrap-tokens.ts';
+import { BOOTSTRAP_DOC_KIND, hashBootstrapToken, mintBootstrapToken } from '../../src/server/bootstrap-tokens.ts';
 import {
   AGENT_BOOTSTRAP_PATH,
   DEFAULT_REPORT_TOKEN_SLACK_MS,

@@ -17,7 +17,7 @@ import {
   createCapacityBootstrapRoute,
   createGiteaCapacityWebhookRoute,
   GITEA_CAPACITY_WEBHOOK_PATH,
-} from '../../src/capacity/capacity-http.ts';
+} from '../../src/server/capacity-routes.ts';
 import { processCapacityIntent } from '../../src/capacity/capacity-intake.ts';
 import {
   CAPACITY_RUNNER_KIND,
@@ -26,8 +26,8 @@ import {
   type CapacityOutcome,
 } from '../../src/capacity/capacity-manager.ts';
 import type { CapacityJobEvent } from '../../src/core/capacity.ts';
-import { createInbox, type Inbox } from '../../src/inbox.ts';
-import type { CapacityIntent } from '../../src/intents.ts';
+import { createInbox, type Inbox } from '../../src/intake/inbox.ts';
+import type { CapacityIntent } from '../../src/intake/intents.ts';
 import { createHttpServer, listenHttp, type ListeningServer } from '../../src/server/node-http.ts';
 import { createRouter } from '../../src/server/router.ts';
 import type { EmbeddedStore } from '../../src/store/embedded.ts';

@@ -389,7 +389,7 @@ describe('GET /runs/:run', () => {
     const { store, router } = await dashboard();
     const runId = 'gh-1/ci.yml ü?#';
     await store.createRun(makeRun(runId, { status: 'succeeded' }), []);
-    // src/forge-reporter.ts: runUrl = `${publicUrl}/runs/${encodeURIComponent(runId)}`.
+    // src/forges/reporter/forge-reporter.ts: runUrl = `${publicUrl}/runs/${encodeURIComponent(runId)}`.
     const res = await get(router, `/runs/${encodeURIComponent(runId)}`);
     expect(res.status).toBe(200);
     expect(res.body).toContain('This run has no orders.');

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pino, { type Logger } from 'pino';
-import { COMMENT_MARKER, escapeMarkdown, renderComment } from '../../src/core/comment.ts';
+import { COMMENT_MARKER, escapeMarkdown, renderComment } from '../../src/core/render/comment.ts';
 import type { OrderRecord, RunPlan, RunRecord } from '../../src/core/types.ts';
-import { statusFor } from '../../src/commit-status.ts';
-import { createForgeReporter } from '../../src/forge-reporter.ts';
+import { statusFor } from '../../src/forges/reporter/commit-status.ts';
+import { createForgeReporter } from '../../src/forges/reporter/forge-reporter.ts';
 import type { Forge } from '../../src/forges/forge.ts';
 import type { Reporter } from '../../src/orchestrator.ts';
 import { createDynamoStore, type DynamoStore } from '../../src/store/dynamodb.ts';

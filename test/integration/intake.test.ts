@@ -1,12 +1,12 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAuthorizer } from '../../src/authorize.ts';
+import { createAuthorizer } from '../../src/intake/authorize.ts';
 import { DEFAULT_LIMITS } from '../../src/config.ts';
 import type { RepoRef, RunRecord, WorkflowSource } from '../../src/core/types.ts';
 import { ForgeError } from '../../src/errors.ts';
-import { createInbox, INBOX_KIND, inboxKey, type InboxEntry } from '../../src/inbox.ts';
-import { createIntake, PR_HEAD_KIND, prKey, runIdFor } from '../../src/intake.ts';
-import type { ForgeInstallation, Intent, OrderIntent } from '../../src/intents.ts';
+import { createInbox, INBOX_KIND, inboxKey, type InboxEntry } from '../../src/intake/inbox.ts';
+import { createIntake, PR_HEAD_KIND, prKey, runIdFor } from '../../src/intake/intake.ts';
+import type { ForgeInstallation, Intent, OrderIntent } from '../../src/intake/intents.ts';
 import { createDynamoStore, type DynamoStore } from '../../src/store/dynamodb.ts';
 import type { EmbeddedStore } from '../../src/store/embedded.ts';
 import type { Store } from '../../src/store/store.ts';

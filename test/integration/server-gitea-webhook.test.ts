@@ -2,7 +2,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Intent } from '../../src/intents.ts';
+import type { Intent } from '../../src/intake/intents.ts';
 import {
   createGiteaWebhookRoute,
   GITEA_WEBHOOK_PATH,

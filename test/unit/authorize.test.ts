@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createAuthorizer } from '../../src/authorize.ts';
+import { createAuthorizer } from '../../src/intake/authorize.ts';
 import type { RepoRef } from '../../src/core/types.ts';
-import type { ForgeInstallation } from '../../src/intents.ts';
+import type { ForgeInstallation } from '../../src/intake/intents.ts';
 import { RecordingForge } from '../helpers/recording-forge.ts';
 
 const INSTALL: ForgeInstallation = { forge: 'github', host: 'github.com', installationId: 7 };

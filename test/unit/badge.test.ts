@@ -9,7 +9,7 @@ import {
   textWidth,
   workflowMatches,
   type BadgeState,
-} from '../../src/core/badge.ts';
+} from '../../src/core/render/badge.ts';
 import type { RunRecord, RunStatus } from '../../src/core/types.ts';
 
 const width = (svg: string): number => Number(/^<svg[^>]* width="(\d+(?:\.\d+)?)"/.exec(svg)?.[1]);

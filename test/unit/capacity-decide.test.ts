@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Route } from '../../runners/runner.ts';
 import { parseRouteSettings } from '../../runners/route-settings.ts';
 import { renderCapacityUserData } from '../../runners/user-data.ts';
-import { toCapacityJobEvent, toCapacityJobIntent, toCapacityPushIntent } from '../../src/capacity/capacity-events.ts';
+import { toCapacityJobEvent, toCapacityJobIntent, toCapacityPushIntent } from '../../src/intake/capacity-intents.ts';
 import { decideCapacity } from '../../src/core/capacity.ts';
 import { planCapacityRunners, readCapacityWorkflow } from '../../src/capacity/capacity-workflows.ts';
 import { githubExample } from '../helpers/webhook-examples.ts';

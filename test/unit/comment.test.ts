@@ -5,9 +5,9 @@ import {
   escapeMarkdown,
   isStickyComment,
   renderComment,
-} from '../../src/core/comment.ts';
-import type { CommentInput, RunView } from '../../src/core/comment.ts';
-import { shortSha, sortOrdersForDisplay } from '../../src/core/format.ts';
+} from '../../src/core/render/comment.ts';
+import type { CommentInput, RunView } from '../../src/core/render/comment.ts';
+import { shortSha, sortOrdersForDisplay } from '../../src/core/render/format.ts';
 import type { OrderRecord, RunRecord } from '../../src/core/types.ts';
 import * as records from '../helpers/records.ts';
 

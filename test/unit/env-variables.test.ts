@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli.ts';
-import { SERVE_USAGE } from '../../src/serve-help.ts';
+import { main } from '../../src/cli/cli.ts';
+import { SERVE_USAGE } from '../../src/cli/serve-help.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Written, not read, by bin/ itself (it silences the AWS SDK's Node-version notice). */

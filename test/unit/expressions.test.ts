@@ -13,7 +13,7 @@ import {
   toExpressionData,
   type ExpressionContext,
   type JobStatus,
-} from '../../src/core/expressions.ts';
+} from '../../src/core/workflow/expressions.ts';
 
 const ctx: ExpressionContext = {
   github: {

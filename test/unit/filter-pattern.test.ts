@@ -7,7 +7,7 @@ import {
   matchesIgnoreFilters,
   pathsFilterPasses,
   pathsIgnorePasses,
-} from '../../src/core/filter-pattern.ts';
+} from '../../src/core/workflow/filter-pattern.ts';
 
 type Case = readonly [patterns: readonly string[], value: string, expected: boolean];
 

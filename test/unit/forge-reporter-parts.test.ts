@@ -1,17 +1,17 @@
 /**
  * The rules the forge reporter's parts carry, each without the others: retries and background work
- * (src/forge-calls.ts), pending-before-final status writes and the wave mark (src/order-statuses.ts), the sticky
- * comment's single-flight renders, eviction and clamping (src/sticky-comments.ts). The forge is the in-memory
+ * (src/forges/reporter/forge-calls.ts), pending-before-final status writes and the wave mark (src/forges/reporter/order-statuses.ts), the sticky
+ * comment's single-flight renders, eviction and clamping (src/forges/reporter/sticky-comments.ts). The forge is the in-memory
  * ReporterForge; the store a two-method fake.
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { COMMENT_MARKER } from '../../src/core/comment.ts';
+import { COMMENT_MARKER } from '../../src/core/render/comment.ts';
 import type { OrderRecord, RunRecord } from '../../src/core/types.ts';
 import { ForgeError } from '../../src/errors.ts';
-import { BackgroundTasks, forEachLimited, withForgeRetries } from '../../src/forge-calls.ts';
-import { OrderStatuses } from '../../src/order-statuses.ts';
-import { clampComment, StickyComments } from '../../src/sticky-comments.ts';
+import { BackgroundTasks, forEachLimited, withForgeRetries } from '../../src/forges/reporter/forge-calls.ts';
+import { OrderStatuses } from '../../src/forges/reporter/order-statuses.ts';
+import { clampComment, StickyComments } from '../../src/forges/reporter/sticky-comments.ts';
 import { makeOrder, makeRun, T0 } from '../helpers/records.ts';
 import { ReporterForge } from '../helpers/reporter-forge.ts';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { toGiteaIntent, type GiteaIntentContext } from '../../src/gitea-intents.ts';
+import { toGiteaIntent, type GiteaIntentContext } from '../../src/intake/gitea-intents.ts';
 
 type Payload = Record<string, unknown>;
 

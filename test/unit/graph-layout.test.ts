@@ -9,7 +9,7 @@ import {
   type Box,
   type Graph,
   type GraphNode,
-} from '../../src/core/graph-layout.ts';
+} from '../../src/core/render/graph-layout.ts';
 import type { OrderRecord, OrderState } from '../../src/core/types.ts';
 import { makeOrder } from '../helpers/records.ts';
 

@@ -10,7 +10,7 @@ import {
   toTestmeIntent,
   type Intent,
   type IntentContext,
-} from '../../src/intents.ts';
+} from '../../src/intake/intents.ts';
 
 /** GitHub's own example payloads (@octokit/webhooks-examples), copied per case before modification. */
 interface ExampleGroup {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memo } from '../../src/memo.ts';
+import { memo } from '../../src/app/memo.ts';
 
 describe('memo', () => {
   it('makes a value once per key and returns the cached one after', () => {

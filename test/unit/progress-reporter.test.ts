@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { OrderRecord, OrderState } from '../../src/core/types.ts';
-import { ProgressReporter } from '../../src/progress-reporter.ts';
+import { ProgressReporter } from '../../src/cli/progress-reporter.ts';
 import * as records from '../helpers/records.ts';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { RunView } from '../../src/core/comment.ts';
-import { formatClock, formatDuration, stateWord } from '../../src/core/format.ts';
-import { displayWidth, renderProgressTable, renderTransitionLine } from '../../src/core/progress.ts';
+import type { RunView } from '../../src/core/render/comment.ts';
+import { formatClock, formatDuration, stateWord } from '../../src/core/render/format.ts';
+import { displayWidth, renderProgressTable, renderTransitionLine } from '../../src/core/render/progress.ts';
 import type { OrderRecord, RunRecord } from '../../src/core/types.ts';
 import * as records from '../helpers/records.ts';
 

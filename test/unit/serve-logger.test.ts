@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.ts';
-import { createServeLogger } from '../../src/serve.ts';
+import { createServeLogger } from '../../src/app/serve.ts';
 
 /** A stream that says whether it is a terminal, and what was written to it. */
 function output(isTTY: boolean): PassThrough & { isTTY: boolean; text(): string } {

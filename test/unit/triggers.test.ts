@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matchTrigger, parseRef, triggerFilterErrors } from '../../src/core/triggers.ts';
+import { matchTrigger, parseRef, triggerFilterErrors } from '../../src/core/workflow/triggers.ts';
 import type { TriggerEvent, TriggerFilter, Workflow, WorkflowTriggers } from '../../src/core/types.ts';
 
 const workflow = (on: WorkflowTriggers): Workflow => ({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { joinUrl, trimTrailingSlashes } from '../../src/url.ts';
+import { joinUrl, trimTrailingSlashes } from '../../src/core/url.ts';
 
 describe('joinUrl', () => {
   it.each([

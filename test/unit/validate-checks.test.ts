@@ -1,8 +1,8 @@
 /** What `spotcheck validate` catches before anything runs: shells, unrouted labels, one error per problem. */
 import { describe, expect, it } from 'vitest';
 import { findUnroutedJobs, routeSnippet } from '../../src/core/route-check.ts';
-import { shellProblem } from '../../src/core/shells.ts';
-import { parseWorkflowFiles } from '../../src/core/workflow-parser.ts';
+import { shellProblem } from '../../src/core/workflow/shells.ts';
+import { parseWorkflowFiles } from '../../src/core/workflow/parse-workflow.ts';
 import { resolveShell } from '../../runners/agent/resolve-shell.ts';
 
 function parse(text: string) {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { formatDiagnostic, parseWorkflow } from '../../src/core/workflow-parser.ts';
+import { formatDiagnostic, parseWorkflow } from '../../src/core/workflow/parse-workflow.ts';
 import {
   MAX_WORKFLOW_FILE_BYTES,
   MAX_YAML_ALIAS_COUNT,

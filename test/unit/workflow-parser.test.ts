@@ -5,7 +5,7 @@ import {
   parseWorkflow,
   parseWorkflowFiles,
   validateNeedsGraph,
-} from '../../src/core/workflow-parser.ts';
+} from '../../src/core/workflow/parse-workflow.ts';
 import { MAX_JOBS, MAX_STEPS_PER_JOB, MAX_WORKFLOW_FILES } from '../../src/core/limits.ts';
 import type { Diagnostic, Workflow } from '../../src/core/types.ts';
 

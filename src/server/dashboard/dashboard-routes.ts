@@ -4,8 +4,8 @@
  * Every listing is bounded: runs a page at a time, the order table a page at a time, the graph capped in nodes
  * and its layout (the costly part) computed once per run shape and kept.
  */
-import { renderBadge, stateBadge, latestBadgeState } from '../../core/badge.ts';
-import { sortOrdersForDisplay } from '../../core/format.ts';
+import { renderBadge, stateBadge, latestBadgeState } from '../../core/render/badge.ts';
+import { sortOrdersForDisplay } from '../../core/render/format.ts';
 import {
   graphShapeKey,
   layoutGraph,
@@ -13,8 +13,8 @@ import {
   renderGraphSvg,
   type GraphGeometry,
   type OrderGraph,
-} from '../../core/graph-layout.ts';
-import { countStates, stateWord } from '../../core/format.ts';
+} from '../../core/render/graph-layout.ts';
+import { countStates, stateWord } from '../../core/render/format.ts';
 import type { ForgeKind, OrderRecord, RepoRef, RunRecord } from '../../core/types.ts';
 import type { Store } from '../../store/store.ts';
 import type { RouteDefinition, RouterResponse } from '../router.ts';

@@ -3,7 +3,7 @@
  * log route (`/runs/:run/orders/:order/log`), which follows the log while the order runs: the page's script reads
  * that stream and appends it as text; without JavaScript a frame shows the same stream.
  */
-import { formatDuration, orderDurationMs, stateWord } from '../../core/format.ts';
+import { formatDuration, orderDurationMs, stateWord } from '../../core/render/format.ts';
 import { isFinalOrderState, type MatrixValue, type OrderRecord, type RunRecord } from '../../core/types.ts';
 import { orderLogPath } from '../log-route.ts';
 import { html, type SafeHtml } from './html.ts';

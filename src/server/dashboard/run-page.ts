@@ -2,8 +2,8 @@
  * `GET /runs/:run`: the run page — what ran, for which commit and who asked, the order graph, and a table of orders
  * (a page of them at a time). The sticky PR comment's "dashboard" link lands here.
  */
-import { countStates, formatDuration, orderDurationMs, stateWord } from '../../core/format.ts';
-import type { OrderGraph } from '../../core/graph-layout.ts';
+import { countStates, formatDuration, orderDurationMs, stateWord } from '../../core/render/format.ts';
+import type { OrderGraph } from '../../core/render/graph-layout.ts';
 import { isFinalOrderState, type OrderRecord, type RunRecord } from '../../core/types.ts';
 import { orderLogPath } from '../log-route.ts';
 import { html, trusted, type SafeHtml } from './html.ts';

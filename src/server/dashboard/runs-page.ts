@@ -1,5 +1,5 @@
 /** `GET /runs`: every run, newest first, a page at a time; one repository with `?repo=owner/name`. */
-import { formatDuration } from '../../core/format.ts';
+import { formatDuration } from '../../core/render/format.ts';
 import type { RunRecord } from '../../core/types.ts';
 import { html, type SafeHtml } from './html.ts';
 import { renderPage } from './page.ts';

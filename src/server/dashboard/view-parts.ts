@@ -2,8 +2,8 @@
  * Small pieces the dashboard pages share: paths, state labels, links to the forge, times. Everything user-controlled
  * goes through `html`, which escapes it.
  */
-import { shortSha, stateWord } from '../../core/format.ts';
-import { STATE_GLYPHS } from '../../core/graph-layout.ts';
+import { shortSha, stateWord } from '../../core/render/format.ts';
+import { STATE_GLYPHS } from '../../core/render/graph-layout.ts';
 import type { OrderState, RepoRef, RunRecord, RunStatus } from '../../core/types.ts';
 import { html, type SafeHtml } from './html.ts';
 

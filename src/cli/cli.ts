@@ -1,0 +1,342 @@
+/**
+ * `spotcheck <command>`: run, validate, plan, demo, serve, watchdog, janitor. Exit codes: 0 ok,
+ * 1 the run failed, 2 invalid input or usage.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { planWorkflows } from '../core/plan-workflows.ts';
+import { WORKFLOWS_DIR } from '../core/workflow/workflow-files.ts';
+import { formatDiagnostic, parseWorkflowFiles } from '../core/workflow/parse-workflow.ts';
+import { EVENT_NAMES, type Diagnostic, type EventName, type TriggerEvent } from '../core/types.ts';
+import { loadConfig } from '../config.ts';
+import { ConfigError, WorkflowReadError } from '../errors.ts';
+import { readWorkflowDir, readWorkflowFile } from './read-workflow-dir.ts';
+import { normaliseRef } from '../core/github-context.ts';
+import { SERVE_USAGE } from './serve-help.ts';
+import { findUnroutedJobs, routeSnippet } from '../core/route-check.ts';
+
+export interface CliIo {
+  readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  readonly err: NodeJS.WritableStream;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+}
+
+const USAGE = `usage: spotcheck <command> [options]
+
+commands:
+  run [dir] [--event push|pull_request|testme] [--ref REF] [--sha SHA] [--base-ref BRANCH] [--config FILE]
+      [--job JOB]... [-v|--verbose] [--keep-logs]
+      run a local git repository's workflows on this machine (steps see your environment, as make would pass it):
+      the working tree, uncommitted and untracked (not ignored) files included, unless --sha or --ref names a
+      commit (--sha SHA, or HEAD as REF); --job runs those jobs and the jobs they need; -v (or --logs) streams
+      step output with a [workflow/job] prefix; --keep-logs keeps a green run's logs (a failed run's are kept)
+  validate [dir] [--config FILE]
+      check the workflow files in dir/.spotcheck/workflows (the files run reads); with --config, a runs-on
+      label no route serves is an error, otherwise a warning
+  plan (--workflow FILE | --dir DIR) [--event push|pull_request|testme] [--ref REF] [--base-ref BRANCH]
+       [--deleted] [--changed-file LIST] [--json]
+      show which workflows an event runs and their orders, without running anything
+  demo
+      run the example repository's workflows (embedded store, local runner)
+  serve
+      the bot's webhook server for GitHub and/or Gitea (npm start), configured by the environment:
+      \`spotcheck serve --help\` lists every variable
+  watchdog [--once] [--interval SECONDS] [--config FILE]
+      the watchdog without the server: times out, re-drives and checks cloud orders, then runs the janitor;
+      --once ticks once and exits (for cron or EventBridge), otherwise every --interval seconds (default 60)
+      until SIGINT; statuses reach GitHub when the app's variables are set
+  janitor [--dry-run] [--config FILE]
+      terminates instances and stops builds spotcheck started that no live order owns (or past their expiry),
+      one line per id with the reason; --dry-run only lists them
+
+options:
+  --event      the event to plan or run (default push)
+  --ref        the pushed ref: a full ref (refs/heads/NAME, refs/tags/NAME), or a bare NAME, which is a branch
+               (a tag must be written refs/tags/NAME); default refs/heads/main for plan, the current branch for run
+  --base-ref   a pull request's target branch, for pull_request and testme (default main)
+  --deleted    the pushed branch or tag was deleted (nothing runs)
+  --changed-file LIST
+               a file with one changed path per line; an empty file means no file changed; without it the
+               changed files are unknown, which counts as "paths match"
+  --json       print one JSON object: {"workflows":[{"file","matched","reason","orders":[...]}]}
+
+exit codes: 0 ok, 1 a run failed, 2 invalid workflow, input or usage
+`;
+
+export async function main(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  // `spotcheck <command> --help` prints the usage rather than failing on an unknown option.
+  if (command !== undefined && rest.some((a) => a === '--help' || a === '-h')) {
+    io.out.write(command === 'serve' ? SERVE_USAGE : USAGE);
+    return 0;
+  }
+  try {
+    switch (command) {
+      case 'run':
+        return await runCommand(rest, io);
+      case 'validate':
+        return await validateCommand(rest, io);
+      case 'plan':
+        return await planCommand(rest, io);
+      case 'demo':
+        return await (await import('./demo.ts')).runDemo({ ...io, logger: cliLogger(io) });
+      case 'serve':
+        return await (await import('../app/serve.ts')).serveCommand(io);
+      case 'watchdog':
+        return await watchdogCommand(rest, io);
+      case 'janitor':
+        return await janitorCommand(rest, io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.out.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        io.err.write(`spotcheck: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof WorkflowReadError || error instanceof ConfigError) {
+      io.err.write(`spotcheck: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function defaultIo(): CliIo {
+  return { out: process.stdout, err: process.stderr, env: process.env, cwd: process.cwd() };
+}
+
+function cliLogger(io: CliIo): pino.Logger {
+  return pino({ level: io.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+}
+
+type ArgOptions = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
+
+function args(argv: readonly string[], options: ArgOptions) {
+  try {
+    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function eventName(value: unknown): EventName {
+  if (value === undefined) return 'push';
+  if (typeof value === 'string' && (EVENT_NAMES as readonly string[]).includes(value)) return value as EventName;
+  throw new UsageError(`--event must be one of ${EVENT_NAMES.join(', ')}`);
+}
+
+async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = args(argv, {
+    event: { type: 'string' },
+    ref: { type: 'string' },
+    sha: { type: 'string' },
+    'base-ref': { type: 'string' },
+    config: { type: 'string' },
+    job: { type: 'string', multiple: true },
+    verbose: { type: 'boolean', short: 'v' },
+    logs: { type: 'boolean' },
+    'keep-logs': { type: 'boolean' },
+  });
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  try {
+    const config = await loadConfig(str(values.config) ?? io.env.SPOTCHECK_CONFIG);
+    // Loaded on demand: the store, orchestrator and runner stack would double the start-up time of plan/validate.
+    const { runLocal } = await import('./local-run.ts');
+    return await runLocal({
+      dir: resolve(io.cwd, positionals[0] ?? '.'),
+      event: eventName(values.event),
+      config,
+      out: io.out,
+      err: io.err,
+      env: io.env,
+      logger: cliLogger(io),
+      signal: controller.signal,
+      ...opt('ref', str(values.ref)),
+      ...opt('sha', str(values.sha)),
+      ...opt('baseRef', str(values['base-ref'])),
+      jobs: (values.job as string[] | undefined) ?? [],
+      verbose: values.verbose === true || values.logs === true,
+      keepLogs: values['keep-logs'] === true,
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
+}
+
+async function watchdogCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = args(argv, {
+    once: { type: 'boolean' },
+    interval: { type: 'string' },
+    config: { type: 'string' },
+  });
+  if (positionals.length > 0) throw new UsageError(`watchdog takes no arguments (got "${positionals[0]}")`);
+  const interval = Number(str(values.interval) ?? '60');
+  if (!Number.isInteger(interval) || interval < 1) throw new UsageError('--interval must be a whole number of seconds');
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const { watchdogCommand: watchdog } = await import('../app/operations.ts');
+    return await watchdog(io, {
+      once: values.once === true,
+      intervalSeconds: interval,
+      signal: controller.signal,
+      ...opt('configPath', str(values.config)),
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function janitorCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = args(argv, { 'dry-run': { type: 'boolean' }, config: { type: 'string' } });
+  if (positionals.length > 0) throw new UsageError(`janitor takes no arguments (got "${positionals[0]}")`);
+  const { janitorCommand: janitor } = await import('../app/operations.ts');
+  return janitor(io, { dryRun: values['dry-run'] === true, ...opt('configPath', str(values.config)) });
+}
+
+async function validateCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values, positionals } = args(argv, { config: { type: 'string' } });
+  const dir = resolve(io.cwd, positionals[0] ?? '.');
+  // The operator config whose routes must serve every runs-on label: named, it is what the jobs will run under.
+  const configPath = str(values.config) ?? io.env.SPOTCHECK_CONFIG;
+  const config = await loadConfig(configPath);
+  const read = await readWorkflowDir(dir);
+  if (read.length === 0) {
+    io.err.write(`spotcheck: no workflow files in ${join(dir, WORKFLOWS_DIR)}\n`);
+    return 2;
+  }
+  const { workflows, diagnostics } = parseWorkflowFiles(read);
+  const unrouted = findUnroutedJobs(workflows, new Set(config.routes.keys()));
+  const labels = [...config.routes.keys()].sort().join(', ') || '(none)';
+  const routeProblems: Diagnostic[] = unrouted.map(({ file, job, label, pos }) => ({
+    file,
+    ...pos,
+    message:
+      configPath === undefined
+        ? `warning: job \`${job}\` runs on "${label}", which no default route serves (default labels: ${labels}); a server runs it only if its operator config (spotcheck.yml) has a route for it, e.g. \`${routeSnippet(label)}\``
+        : `job \`${job}\` runs on "${label}", which no route in ${configPath} serves (labels: ${labels}); add one, e.g. \`${routeSnippet(label)}\``,
+  }));
+  const errors = [...diagnostics, ...(configPath === undefined ? [] : routeProblems)];
+  const warnings = configPath === undefined ? routeProblems : [];
+  for (const d of [...errors, ...warnings]) io.err.write(`${formatDiagnostic(d)}\n`);
+  // The closing line counts the problems listed; a "… and N more" note stands for problems that are not.
+  const listed = errors.filter((d) => d.omitted === undefined).length;
+  const omitted = errors.reduce((sum, d) => sum + (d.omitted ?? 0), 0);
+  if (errors.length > 0) {
+    const more = omitted > 0 ? ` (and ${omitted} more not shown)` : '';
+    const warned = warnings.length > 0 ? `, ${plural(warnings.length, 'warning')}` : '';
+    io.err.write(`${plural(listed, 'error')}${warned}${more}\n`);
+    return 2;
+  }
+  if (warnings.length > 0) io.err.write(`${plural(warnings.length, 'warning')}\n`);
+  for (const w of workflows) io.out.write(`ok ${w.file} (${w.jobs.length} job${w.jobs.length === 1 ? '' : 's'})\n`);
+  return 0;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+async function planCommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const { values } = args(argv, {
+    workflow: { type: 'string', multiple: true },
+    dir: { type: 'string' },
+    event: { type: 'string' },
+    ref: { type: 'string' },
+    'base-ref': { type: 'string' },
+    sha: { type: 'string' },
+    deleted: { type: 'boolean' },
+    'changed-file': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const files = (values.workflow as string[] | undefined) ?? [];
+  const dir = str(values.dir);
+  if (files.length === 0 && dir === undefined) throw new UsageError('plan needs --workflow FILE or --dir DIR');
+  const dirSources = dir === undefined ? [] : await readWorkflowDir(resolve(io.cwd, dir));
+  // An empty folder is almost always the wrong folder: say so rather than print an empty plan.
+  if (dir !== undefined && dirSources.length === 0)
+    throw new UsageError(`no workflow files in ${join(resolve(io.cwd, dir), WORKFLOWS_DIR)}`);
+  const sources = [...(await Promise.all(files.map((f) => readWorkflowFile(resolve(io.cwd, f), f)))), ...dirSources];
+  const event = eventName(values.event);
+  const changedList = str(values['changed-file']);
+  const changedFiles = changedList === undefined ? null : await readChangedList(resolve(io.cwd, changedList));
+  const baseRef = str(values['base-ref']) ?? 'main';
+  const ref = normaliseRef(str(values.ref) ?? (event === 'push' ? 'refs/heads/main' : `refs/heads/${baseRef}`));
+  const trigger: TriggerEvent =
+    event === 'push'
+      ? { kind: 'push', ref, deleted: values.deleted === true, changedFiles }
+      : { kind: event, baseRef: baseRef.replace(/^refs\/heads\//, ''), changedFiles };
+  const planned = planWorkflows(sources, trigger, {
+    event,
+    ref,
+    sha: str(values.sha) ?? '0000000000000000000000000000000000000000',
+    repository: 'local/repo',
+    actor: io.env.USER ?? 'local',
+    serverUrl: 'https://github.com',
+    ...(event === 'push' ? {} : { baseRef, headRef: 'head' }),
+  });
+  const { decisions, diagnostics } = planned;
+  if (diagnostics.length > 0) {
+    for (const d of diagnostics) io.err.write(`${formatDiagnostic(d)}\n`);
+    return 2;
+  }
+  const workflows = decisions.map((d) => ({
+    file: d.file,
+    matched: d.matched,
+    reason: d.reason,
+    orders: (d.plan?.orders ?? []).map((o) => ({
+      id: o.id,
+      job: o.job,
+      needs: o.needs,
+      runsOn: o.runsOn,
+      matrix: o.matrix,
+    })),
+  }));
+  if (values.json === true) {
+    io.out.write(JSON.stringify({ workflows }) + '\n');
+    return 0;
+  }
+  for (const w of workflows) {
+    io.out.write(`${w.matched ? '▶' : '·'} ${w.file}: ${w.reason}\n`);
+    for (const o of w.orders) {
+      const needs = o.needs.length > 0 ? `  needs ${o.needs.join(', ')}` : '';
+      io.out.write(`    ${o.id.padEnd(24)} runs-on ${o.runsOn}${needs}\n`);
+    }
+  }
+  return 0;
+}
+
+/** `--changed-file LIST`: one path per line; blank lines are ignored, so an empty file means "no file changed". */
+async function readChangedList(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read --changed-file ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  return text.split(/\r?\n/).filter((line) => line.trim() !== '');
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}

@@ -1,0 +1,269 @@
+/**
+ * `spotcheck run` and `spotcheck demo`: the bot's main job on one machine — a local git repository's workflows,
+ * the embedded store, the local runner, live progress, and the sticky comment the bot would post.
+ */
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { renderComment, type RunView } from '../core/render/comment.ts';
+import { normaliseRef, shortRef } from '../core/github-context.ts';
+import { planWorkflows } from '../core/plan-workflows.ts';
+import { describeUnknownJobs, selectJobs } from '../core/select-jobs.ts';
+import { WORKFLOWS_DIR } from '../core/workflow/workflow-files.ts';
+import { formatDiagnostic } from '../core/workflow/parse-workflow.ts';
+import type { EventName, TriggerEvent, WorkflowSource } from '../core/types.ts';
+import { defaultConfig, type OperatorConfig } from '../config.ts';
+import { WorkflowReadError } from '../errors.ts';
+import {
+  readChangedFiles,
+  readCurrentRef,
+  readRepoRoot,
+  readWorkflowsAt,
+  resolveCommit,
+  snapshotWorkingTree,
+} from './local-repo.ts';
+import { Orchestrator } from '../orchestrator.ts';
+import { ProgressReporter } from './progress-reporter.ts';
+import { readWorkflowDir } from './read-workflow-dir.ts';
+import { startEmbeddedStore } from '../store/embedded.ts';
+import { createLocalRunner, logPath } from '../../runners/local.ts';
+import { buildOrderJob } from '../../runners/order-job.ts';
+import type { ReportSink } from '../../runners/runner.ts';
+
+export interface LocalRunOptions {
+  readonly dir: string;
+  readonly event: EventName;
+  /** The pushed ref (default: the current branch). With `sha`, it selects committed mode (see `runLocal`). */
+  readonly ref?: string;
+  readonly sha?: string;
+  readonly baseRef?: string;
+  /** `--job`: run only these jobs and the jobs they need (transitively). */
+  readonly jobs?: readonly string[];
+  /** Stream step output live, each line prefixed with `[workflow/order] `. */
+  readonly verbose?: boolean;
+  /** Keep the logs of a run that succeeded (a failed run's are always kept). */
+  readonly keepLogs?: boolean;
+  readonly config?: OperatorConfig;
+  readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  readonly err: NodeJS.WritableStream;
+  /** Steps see this environment plus the GITHUB_* variables (the caller's own, as `make` would pass it). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly logger: Logger;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Exit codes: 0 the run succeeded (or nothing matched), 1 it failed, 2 invalid input.
+ *
+ * Like `act`, it runs the working tree by default: uncommitted and untracked (not ignored) files included, as a
+ * commit no ref points to (`snapshotWorkingTree`), with the workflow files read from disk exactly as `spotcheck
+ * validate` reads them. `sha` or `ref` runs a commit instead (`sha`, or HEAD), with the workflows committed in it.
+ */
+export async function runLocal(options: LocalRunOptions): Promise<number> {
+  const { out, err } = options;
+  const committed = options.sha !== undefined || options.ref !== undefined;
+  let root: string;
+  let sha: string;
+  let dirty = false;
+  let since: string | undefined;
+  try {
+    root = await readRepoRoot(options.dir);
+    if (committed) sha = await resolveCommit(root, options.sha ?? 'HEAD');
+    else {
+      since = `${await resolveCommit(root, 'HEAD')}^`;
+      ({ sha, dirty } = await snapshotWorkingTree(root));
+    }
+  } catch {
+    err.write(
+      `spotcheck: ${options.dir} is not a git repository with a commit${options.sha ? ` ${options.sha}` : ''}\n`,
+    );
+    return 2;
+  }
+  const ref = normaliseRef(options.ref ?? (await readCurrentRef(root)) ?? 'refs/heads/main');
+  out.write(
+    committed
+      ? `spotcheck: running commit ${sha.slice(0, 7)} of ${root} as ${shortRef(ref)}@${sha.slice(0, 7)}\n`
+      : `spotcheck: running the working tree of ${root} (${dirty ? 'uncommitted changes included' : 'no uncommitted changes'}) as ${shortRef(ref)}@${sha.slice(0, 7)}\n`,
+  );
+  let sources: readonly WorkflowSource[];
+  try {
+    sources = committed ? await readWorkflowsAt(root, sha) : await readWorkflowDir(root);
+  } catch (error) {
+    if (!(error instanceof WorkflowReadError)) throw error;
+    err.write(`spotcheck: ${error.message}\n`);
+    return 2;
+  }
+  if (sources.length === 0) {
+    err.write(
+      committed
+        ? `spotcheck: no workflow files in .spotcheck/workflows/ at ${sha.slice(0, 7)}\n`
+        : `spotcheck: no workflow files in ${join(root, WORKFLOWS_DIR)}\n`,
+    );
+    return 2;
+  }
+  const baseRef = options.baseRef ?? 'main';
+  // A push of the working tree changes what HEAD's commit changed plus what is uncommitted.
+  const changedFiles =
+    options.event === 'push'
+      ? await readChangedFiles(root, sha, undefined, dirty ? since : undefined)
+      : await readChangedFiles(root, sha, baseRef);
+  const event: TriggerEvent =
+    options.event === 'push'
+      ? { kind: 'push', ref, deleted: false, changedFiles }
+      : { kind: options.event, baseRef, changedFiles };
+  const actor = options.env.USER ?? 'local';
+  const config = options.config ?? defaultConfig();
+  const { decisions, diagnostics } = planWorkflows(
+    sources,
+    event,
+    {
+      event: options.event,
+      ref,
+      sha,
+      repository: `local/${root.split('/').pop() ?? 'repo'}`,
+      actor,
+      serverUrl: 'file://' + root,
+      ...(options.event === 'push' ? {} : { baseRef, headRef: shortRef(ref) }),
+    },
+    config.limits,
+  );
+  if (diagnostics.length > 0) {
+    for (const d of diagnostics) err.write(`${formatDiagnostic(d)}\n`);
+    return 2;
+  }
+  let plans = decisions.flatMap((d) => (d.plan && d.github ? [{ plan: d.plan, github: d.github }] : []));
+  if (options.jobs !== undefined && options.jobs.length > 0) {
+    const selected = selectJobs(
+      plans.map((p) => p.plan),
+      options.jobs,
+    );
+    if (!selected.ok) {
+      err.write(`spotcheck: ${describeUnknownJobs(selected)}\n`);
+      return 2;
+    }
+    plans = plans.map((p, i) => ({ ...p, plan: selected.plans[i] ?? p.plan }));
+  }
+  const selectedFiles = new Set(plans.filter((p) => p.plan.orders.length > 0).map((p) => p.plan.file));
+  for (const d of decisions) {
+    const left = d.matched && d.plan !== undefined && !selectedFiles.has(d.file);
+    out.write(`${d.matched && !left ? '▶' : '·'} ${d.file}: ${d.reason}${left ? ' (no job selected by --job)' : ''}\n`);
+  }
+  plans = plans.filter((p) => p.plan.orders.length > 0);
+  if (plans.length === 0) {
+    out.write('nothing to run\n');
+    return 0;
+  }
+
+  const dataDir = await mkdtemp(join(tmpdir(), 'spotcheck-run-'));
+  const embedded = await startEmbeddedStore({});
+  const verbose = options.verbose === true;
+  // Streamed lines and a table redrawn in place would overwrite each other: streaming prints transitions as lines.
+  const progress = new ProgressReporter(out, { tty: Boolean(out.isTTY) && !verbose, width: out.columns ?? 100 });
+  const sink: ReportSink = {
+    report: (ref, report) => {
+      if (verbose && report.type === 'log') progress.log(ref.runId, ref.orderId, report.chunk);
+      if (verbose && (report.type === 'finished' || report.type === 'interrupted'))
+        progress.endLog(ref.runId, ref.orderId);
+      return orchestrator.report(ref, report);
+    },
+  };
+  const runner = createLocalRunner({
+    sink,
+    dataDir,
+    baseEnv: () =>
+      Object.fromEntries(Object.entries(options.env).filter((e): e is [string, string] => e[1] !== undefined)),
+    logger: options.logger,
+  });
+  const orchestrator: Orchestrator = new Orchestrator({
+    store: embedded.store,
+    runners: { local: runner },
+    routes: config.routes,
+    limits: config.limits,
+    reporter: progress,
+    logger: options.logger,
+    jobFor: (run, order, needs) => Promise.resolve(buildOrderJob(run, order, needs, root)),
+  });
+  const watchdog = setInterval(() => void orchestrator.tick().catch(() => undefined), 1000);
+  const onAbort = (): void => {
+    for (const run of progress.runs()) void orchestrator.cancelRun(run.runId, 'cancelled by the user (interrupt)');
+  };
+  options.signal?.addEventListener('abort', onAbort);
+  let keepLogs = options.keepLogs === true || options.env.SPOTCHECK_KEEP_LOGS !== undefined;
+  try {
+    const runIds: string[] = [];
+    for (const { plan, github } of plans) {
+      const runId = `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+      runIds.push(runId);
+      progress.expect(runId);
+      const { run } = await orchestrator.startRun({
+        runId,
+        repo: { forge: 'local', host: 'local', owner: 'local', name: root.split('/').pop() ?? 'repo' },
+        plan,
+        event: options.event,
+        ref,
+        sha,
+        actor,
+        github,
+      });
+      progress.seed(run, await embedded.store.listOrders(runId));
+    }
+    await progress.allFinished();
+    await runner.idle();
+    const views: RunView[] = [];
+    for (const runId of runIds) {
+      const run = await embedded.store.getRun(runId);
+      if (run) views.push({ run, orders: await embedded.store.listOrders(runId) });
+    }
+    progress.stop();
+    const succeeded = views.every((v) => v.run.status === 'succeeded');
+    // A failed run's logs are what the developer needs next, so they stay; a green run's are removed unless asked.
+    keepLogs ||= !succeeded;
+    out.write(
+      '\n' +
+        (keepLogs
+          ? `logs: ${join(dataDir, 'logs')}\n`
+          : `logs: ${join(dataDir, 'logs')} (removed when spotcheck exits; --keep-logs keeps them)\n`) +
+        (await listLogs(views, dataDir, (runId, orderId) => progress.label(runId, orderId))),
+    );
+    // The comment comes last: it is the run's summary, as the bot would post it.
+    out.write(
+      '\n' +
+        renderComment({
+          runs: views,
+          logUrl: (r, o) => `file://${logPath(dataDir, { runId: r, orderId: o, attempt: 1 })}`,
+          now: Date.now(),
+        }) +
+        '\n',
+    );
+    return succeeded ? 0 : 1;
+  } finally {
+    clearInterval(watchdog);
+    options.signal?.removeEventListener('abort', onAbort);
+    await runner.idle();
+    await embedded.close();
+    if (!keepLogs) await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** `  workflow/order  path` for every attempt of every order that wrote a log, in the order people read orders in. */
+async function listLogs(
+  views: readonly RunView[],
+  dataDir: string,
+  label: (runId: string, orderId: string) => string,
+): Promise<string> {
+  const rows: [string, string][] = [];
+  for (const { run, orders } of views) {
+    for (const order of [...orders].sort((a, b) => a.seq - b.seq)) {
+      for (let attempt = 1; attempt <= order.attempt; attempt++) {
+        const path = logPath(dataDir, { runId: run.runId, orderId: order.id, attempt });
+        if (!(await stat(path).catch(() => undefined))?.isFile()) continue;
+        const name = label(run.runId, order.id) + (order.attempt > 1 ? ` (attempt ${attempt})` : '');
+        rows.push([name, path]);
+      }
+    }
+  }
+  const width = Math.max(0, ...rows.map(([name]) => name.length));
+  return rows.map(([name, path]) => `  ${name.padEnd(width)}  ${path}\n`).join('');
+}
