@@ -14,6 +14,8 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(REPO, 'bin', 'spotcheck.js');
 const MARKER = '<!-- spotcheck:sticky -->';
 const PROBE = 'SPOTCHECK_E2E_PROBE';
+/** A run takes a few seconds alone; minutes only on a very busy machine, or when it hangs. */
+const RUN_TIMEOUT = 120_000;
 
 interface CliResult {
   readonly code: number;
@@ -161,7 +163,7 @@ beforeAll(async () => {
   await write(repo, 'src/feature.txt', 'new\n');
   await git(repo, 'add', '-A');
   await git(repo, 'commit', '-q', '-m', 'feature');
-});
+}, RUN_TIMEOUT);
 
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
@@ -193,8 +195,58 @@ function rows(text: string): Record<string, string> {
   return out;
 }
 
-// Runs are independent (own process, own store, own temp folder), so they may overlap.
-describe.concurrent('spotcheck run', () => {
+// Checks that stop before running anything cost one CLI start-up each, so they overlap. They come first: their
+// processes also fill the TMPDIR's tsx compile cache that the runs below reuse.
+describe.concurrent('spotcheck run: refused input (exit 2) and nothing to run', { timeout: RUN_TIMEOUT }, () => {
+  it('exits 2 for an invalid workflow, with file:line:col on stderr and nothing run', async () => {
+    const result = await cli(['run', repo, '--sha', commits.invalid]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^\.spotcheck\/workflows\/invalid\.yml:6:9: `uses` is not supported/m);
+    expect(transitions(result.stdout)).toEqual([]);
+    expect(result.stdout).not.toContain(MARKER);
+  });
+
+  it('exits 2 for a committed workflow over the size cap, without reading it', async () => {
+    const big = join(root, 'big-repo');
+    await mkdir(big);
+    await git(big, 'init', '-q', '-b', 'main');
+    await write(big, '.spotcheck/workflows/big.yml', `on: push\n${'#'.repeat(5 * 1024 * 1024 - 9)}`);
+    await git(big, 'add', '-A');
+    await git(big, 'commit', '-q', '-m', 'big');
+    const result = await cli(['run', big]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      '.spotcheck/workflows/big.yml:1:1: file is too large (5 MiB): workflow files are limited to 512 KiB; it was not read\n',
+    );
+  });
+
+  it('exits 2 outside a git repository', async () => {
+    const plain = join(root, 'not-a-repo');
+    await mkdir(plain, { recursive: true });
+    const result = await cli(['run', plain]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`spotcheck: ${plain} is not a git repository with a commit\n`);
+  });
+
+  it('exits 2 for an unknown commit', async () => {
+    const result = await cli(['run', repo, '--sha', '0123456789abcdef0123456789abcdef01234567']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('is not a git repository with a commit 0123456789abcdef');
+  });
+
+  it('runs nothing (exit 0) when no workflow matches', async () => {
+    const result = await cli(['run', repo, '--event', 'testme', '--base-ref', 'main']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('· .spotcheck/workflows/ci.yml: workflow has no "testme" trigger\n');
+    expect(transitions(result.stdout)).toEqual([]);
+    expect(result.stdout.trimEnd().endsWith('nothing to run')).toBe(true);
+  });
+});
+
+// Each run below is CPU-bound (start-up, the embedded store, a clone and a shell per order) and waits on nothing
+// fixed. They run one at a time, so a test's timeout measures its own run, not the sum of the runs sharing the
+// machine's cores; RUN_TIMEOUT is generous for a loaded machine and still ends a hung run.
+describe('spotcheck run', { timeout: RUN_TIMEOUT }, () => {
   it('succeeds (exit 0): outputs through needs, a matrix, the caller env; one line per transition; comment last', async () => {
     const result = await cli(['run', repo, '--sha', commits.green, '--ref', 'main'], { [PROBE]: 'from-the-caller' });
     expect(result.stderr).toBe('');
@@ -261,42 +313,6 @@ describe.concurrent('spotcheck run', () => {
     expect(result.stdout).toMatch(new RegExp(`^logs: ${join(root, 'tmp')}/spotcheck-run-[^/]+/logs$`, 'm'));
   });
 
-  it('exits 2 for an invalid workflow, with file:line:col on stderr and nothing run', async () => {
-    const result = await cli(['run', repo, '--sha', commits.invalid]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^\.spotcheck\/workflows\/invalid\.yml:6:9: `uses` is not supported/m);
-    expect(transitions(result.stdout)).toEqual([]);
-    expect(result.stdout).not.toContain(MARKER);
-  });
-
-  it('exits 2 for a committed workflow over the size cap, without reading it', async () => {
-    const big = join(root, 'big-repo');
-    await mkdir(big);
-    await git(big, 'init', '-q', '-b', 'main');
-    await write(big, '.spotcheck/workflows/big.yml', `on: push\n${'#'.repeat(5 * 1024 * 1024 - 9)}`);
-    await git(big, 'add', '-A');
-    await git(big, 'commit', '-q', '-m', 'big');
-    const result = await cli(['run', big]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toBe(
-      '.spotcheck/workflows/big.yml:1:1: file is too large (5 MiB): workflow files are limited to 512 KiB; it was not read\n',
-    );
-  });
-
-  it('exits 2 outside a git repository', async () => {
-    const plain = join(root, 'not-a-repo');
-    await mkdir(plain, { recursive: true });
-    const result = await cli(['run', plain]);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`spotcheck: ${plain} is not a git repository with a commit\n`);
-  });
-
-  it('exits 2 for an unknown commit', async () => {
-    const result = await cli(['run', repo, '--sha', '0123456789abcdef0123456789abcdef01234567']);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('is not a git repository with a commit 0123456789abcdef');
-  });
-
   it('runs a pull request into main with the files the branch changed', async () => {
     // HEAD is `feature`: it changed src/feature.txt since main.
     const result = await cli(['run', repo, '--event', 'pull_request', '--base-ref', 'main'], {
@@ -311,17 +327,9 @@ describe.concurrent('spotcheck run', () => {
     expect(rows(text)).toMatchObject({ Check: 'succeeded' });
     expect(transitions(result.stdout).some((l) => l.order.startsWith('pr-docs/'))).toBe(false);
   });
-
-  it('runs nothing (exit 0) when no workflow matches', async () => {
-    const result = await cli(['run', repo, '--event', 'testme', '--base-ref', 'main']);
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain('· .spotcheck/workflows/ci.yml: workflow has no "testme" trigger\n');
-    expect(transitions(result.stdout)).toEqual([]);
-    expect(result.stdout.trimEnd().endsWith('nothing to run')).toBe(true);
-  });
 });
 
-describe('spotcheck demo', () => {
+describe('spotcheck demo', { timeout: RUN_TIMEOUT }, () => {
   it('runs the sample repository: e2e skipped, report succeeded, exit 0', async () => {
     const result = await cli(['demo']);
     expect(result.stderr).toBe('');

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildGithubContext } from '../../src/core/github-context.ts';
 import type { OrderRecord, RepoRef, RunPlan, RunRecord } from '../../src/core/types.ts';
 import { DEFAULT_LIMITS } from '../../src/config.ts';
@@ -127,14 +127,16 @@ async function startRun(
   return runId;
 }
 
+/** Waits bounded by time, not by a count of 10 ms tries (1–2 s in all), which a busy machine can use up. */
+const WAIT = { timeout: 20_000, interval: 10 };
+
 async function settle(store: DynamoStore, runId: string, instant: { idle(): Promise<void> }): Promise<RunRecord> {
-  for (let i = 0; i < 200; i++) {
+  return vi.waitFor(async () => {
     await instant.idle();
     const run = await store.getRun(runId);
-    if (run && run.status !== 'running' && run.status !== 'pending') return run;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`run ${runId} did not finish`);
+    if (!run || run.status === 'running' || run.status === 'pending') throw new Error(`run ${runId} did not finish`);
+    return run;
+  }, WAIT);
 }
 
 /** build → test (matrix of 2) → report. */
@@ -312,11 +314,10 @@ describe('GET /runs/:run', () => {
       plan([spec('build'), spec('hang', { needs: ['build'], needsOrders: ['build'] })]),
     );
     let live: Answer | undefined;
-    for (let i = 0; i < 100; i++) {
+    await vi.waitFor(async () => {
       live = await get(router, `/runs/${runId}?part=live`);
-      if (live.body.includes('data-node="order:hang" data-state="running"')) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+      expect(live.body).toContain('data-node="order:hang" data-state="running"');
+    }, WAIT);
     expect(live!.body.startsWith('<div id="live" data-refresh="2000"')).toBe(true);
     expect(live!.body).toContain('data-node="order:build" data-state="succeeded"');
     expect(live!.body).toContain('data-node="order:hang" data-state="running"');
@@ -418,11 +419,10 @@ describe('GET /runs/:run/orders/:order', () => {
     const { router, orchestrator } = await dashboard();
     const runId = await startRun(orchestrator, plan([spec('hang')]));
     let res: Answer | undefined;
-    for (let i = 0; i < 100; i++) {
+    await vi.waitFor(async () => {
       res = await get(router, `/runs/${runId}/orders/hang?part=live`);
-      if (res.body.includes('data-order-state="running"')) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
+      expect(res.body).toContain('data-order-state="running"');
+    }, WAIT);
     expect(res!.body).toMatch(
       /^<div id="live" data-refresh="2000" data-order-state="running" data-attempt="1" data-final="false">/,
     );
