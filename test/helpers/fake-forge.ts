@@ -86,7 +86,8 @@ export class FakeForge implements Forge {
   inflightCommentWrites = 0;
   maxInflightCommentWrites = 0;
 
-  #nextCommentId = 1000;
+  /** The id the next comment gets. */
+  nextCommentId = 1000;
   readonly #failures = new Map<ForgeMethod, { left: number; make: () => Error }[]>();
   #gate: Promise<void> | undefined;
 
@@ -127,8 +128,8 @@ export class FakeForge implements Forge {
   }
 
   /** A comment written by someone else (a user pasting the marker, another bot). */
-  seedComment(repo: RepoRef, pr: number, body: string, author: string): StoredComment {
-    const comment = { id: this.#nextCommentId++, repo: repoKey(repo), pr, author, body, edits: 0 };
+  seedComment(repo: RepoRef, pr: number, body: string, author: string, id?: number): StoredComment {
+    const comment = { id: id ?? this.nextCommentId++, repo: repoKey(repo), pr, author, body, edits: 0 };
     this.comments.set(comment.id, comment);
     return comment;
   }
@@ -153,7 +154,10 @@ export class FakeForge implements Forge {
   }
 
   changedFiles(repo: RepoRef, base: string, head: string): Promise<string[] | null> {
-    return this.#call('changedFiles', [repo, base, head], () => this.compares.get(`${base}...${head}`) ?? null);
+    // A new branch (an all-zero base) has no base to compare with, as the adapters say without asking the forge.
+    return this.#call('changedFiles', [repo, base, head], () =>
+      /^0+$/.test(base) ? null : (this.compares.get(`${base}...${head}`) ?? null),
+    );
   }
 
   pullRequestFiles(repo: RepoRef, pr: number): Promise<string[] | null> {
