@@ -2,11 +2,12 @@
  * The behaviours every Forge adapter must have, as one vitest suite (docs/conventions.md: one contract suite per
  * port, run against each implementation). An adapter's test supplies the forge and a `ForgeStub` that programs the
  * forge's HTTP side per case in forge-neutral words; the stub fails the test on requests it was not told about and
- * on programmed answers never asked for.
+ * on programmed answers never asked for. Every method of the port is covered (a test below checks that), and the
+ * suite runs against the GitHub adapter, the Gitea adapter and the tests' fake forge (test/helpers/fake-forge.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RepoRef } from '../../src/core/types.ts';
-import type { Forge } from '../../src/forges/forge.ts';
+import type { Forge, PullRequestInfo } from '../../src/forges/forge.ts';
 
 export interface ReceivedStatus {
   readonly sha: string;
@@ -35,6 +36,12 @@ export interface ForgeStub {
   compare(repo: RepoRef, base: string, head: string, files: readonly string[]): void;
   /** The forge does not know `base` (force-pushed away, another history). */
   unknownBase(repo: RepoRef, base: string, head: string): void;
+  /** The pull request's changed files (one page). */
+  pullRequestFiles(repo: RepoRef, pr: number, files: readonly string[]): void;
+  /** The pull request's facts; `undefined`: no such pull request (404). */
+  pullRequest(repo: RepoRef, pr: number, facts: PullRequestInfo | undefined): void;
+  /** Whether `owner` is an organization or a user account. */
+  account(owner: string, kind: 'organization' | 'user'): void;
   /** The membership API's answer for `user` in `org`; `error`: the forge fails (5xx). */
   membership(org: string, user: string, answer: 'member' | 'not-member' | 'error'): void;
   /** One commit status write on `sha` is accepted. */
@@ -66,6 +73,29 @@ const SHA = '8d3a1f0c2b4e6a7d9c1e3f5a7b9d1c3e5f7a9b1d';
 const BASE = '1c3e5f7a9b1d8d3a1f0c2b4e6a7d9c1e3f5a7b9d';
 const ZERO = '0000000000000000000000000000000000000000';
 const MARKER = '<!-- spotcheck:sticky -->';
+
+/**
+ * Every method of the Forge port has a case below: a method added to the port fails the type check here until the
+ * contract covers it (and so until the fake forge and both adapters are held to it).
+ */
+export const COVERED_METHODS = {
+  readWorkflows: true,
+  changedFiles: true,
+  pullRequestFiles: true,
+  pullRequest: true,
+  isOrgMember: true,
+  isOrganization: true,
+  setStatus: true,
+  findStickyComment: true,
+  createComment: true,
+  updateComment: true,
+  reactToComment: true,
+  cloneCredentials: true,
+} as const satisfies Record<ForgeMethod, true>;
+
+type ForgeMethod = {
+  [K in keyof Forge]: Forge[K] extends (...args: never[]) => unknown ? K : never;
+}[keyof Forge];
 
 export function defineForgeContract(name: string, setup: () => ForgeFixture | Promise<ForgeFixture>): void {
   describe(`Forge contract: ${name}`, () => {
@@ -114,6 +144,31 @@ export function defineForgeContract(name: string, setup: () => ForgeFixture | Pr
       expect(await fx.forge.changedFiles(fx.repo, ZERO, SHA)).toBeNull();
     });
 
+    it('lists the files a pull request changes', async () => {
+      fx.stub.pullRequestFiles(fx.repo, 5, ['src/a.ts', 'README.md']);
+      expect([...((await fx.forge.pullRequestFiles(fx.repo, 5)) ?? ['<null>'])].sort()).toEqual([
+        'README.md',
+        'src/a.ts',
+      ]);
+    });
+
+    it("reads a pull request's facts, and undefined for a missing one", async () => {
+      const facts: PullRequestInfo = {
+        number: 9,
+        state: 'open',
+        merged: false,
+        headSha: SHA,
+        headRef: 'feature',
+        baseRef: 'main',
+        author: 'octocat',
+        headRepo: 'octocat/widgets',
+      };
+      fx.stub.pullRequest(fx.repo, 9, facts);
+      fx.stub.pullRequest(fx.repo, 10, undefined);
+      expect(await fx.forge.pullRequest(fx.repo, 9)).toEqual(facts);
+      expect(await fx.forge.pullRequest(fx.repo, 10)).toBeUndefined();
+    });
+
     it.each([
       ['member', true],
       ['not-member', false],
@@ -123,6 +178,15 @@ export function defineForgeContract(name: string, setup: () => ForgeFixture | Pr
       const result = await fx.forge.isOrgMember('acme', 'octocat');
       expect(result.member).toBe(member);
       if (!member) expect(result.reason).toMatch(/\S/);
+      // Only a failed check is undetermined: a user is never told they are not a member when the forge failed.
+      expect(result.undetermined === true).toBe(answer === 'error');
+    });
+
+    it('tells an organization from a user', async () => {
+      fx.stub.account('acme', 'organization');
+      fx.stub.account('octocat', 'user');
+      expect(await fx.forge.isOrganization('acme')).toBe(true);
+      expect(await fx.forge.isOrganization('octocat')).toBe(false);
     });
 
     it('writes a status and cuts its description to the forge limit with an ellipsis', async () => {
@@ -188,6 +252,23 @@ export function defineForgeContract(name: string, setup: () => ForgeFixture | Pr
       fx.stub.acceptReaction(fx.repo, 41);
       await fx.forge.reactToComment(fx.repo, 41, 'eyes');
       expect(fx.stub.writes()).toEqual([{ kind: 'reaction', id: 41, content: 'eyes' }]);
+    });
+
+    it('gives clone credentials: an https URL of this repository on its own host, credentials included', async () => {
+      const { url, expiresAt } = await fx.forge.cloneCredentials(fx.repo);
+      const parsed = new URL(url);
+      expect(parsed.protocol).toBe('https:');
+      expect(parsed.host).toBe(fx.forge.host);
+      expect(parsed.pathname.endsWith(`/${fx.repo.owner}/${fx.repo.name}.git`)).toBe(true);
+      expect(parsed.username).toMatch(/\S/);
+      expect(parsed.password).toMatch(/\S/);
+      expect(Number.isFinite(expiresAt) && expiresAt > 0).toBe(true);
+    });
+
+    it("states its kind, host and limits (the repository's forge and host)", () => {
+      expect([fx.forge.kind, fx.forge.host]).toEqual([fx.repo.forge, fx.repo.host]);
+      expect(fx.forge.maxCommentLength).toBe(65_536);
+      expect(fx.forge.maxStatusDescription).toBe(140);
     });
   });
 }

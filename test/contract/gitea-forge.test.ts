@@ -128,6 +128,33 @@ function createGiteaStub(api: GiteaApi): ForgeStub {
     unknownBase(repo, base, head) {
       api.get(`${repoPath(repo)}/compare/${base}...${head}`).reply(404, { message: 'not found' });
     },
+    pullRequestFiles(repo, pr, files) {
+      api.get(`${repoPath(repo)}/pulls/${pr}/files?page=1&limit=50`).reply(
+        200,
+        files.map((filename) => ({ filename, status: 'changed' })),
+        { 'x-hasmore': 'false' },
+      );
+    },
+    pullRequest(repo, pr, facts) {
+      const request = api.get(`${repoPath(repo)}/pulls/${pr}`);
+      if (facts === undefined) request.reply(404, { message: 'not found' });
+      else {
+        request.reply(200, {
+          number: facts.number,
+          state: facts.state,
+          merged: facts.merged,
+          user: { login: facts.author },
+          head: { sha: facts.headSha, ref: facts.headRef, repo: { full_name: facts.headRepo } },
+          base: { ref: facts.baseRef, repo: { full_name: `${repo.owner}/${repo.name}` } },
+        });
+      }
+    },
+    account(owner, kind) {
+      // Gitea tells an organization by GET /orgs/{org} answering at all.
+      const request = api.get(`/orgs/${owner}`);
+      if (kind === 'organization') request.reply(200, { id: 1, name: owner, username: owner });
+      else request.reply(404, { message: 'not found' });
+    },
     membership(org, user, answer) {
       const status = answer === 'member' ? 204 : answer === 'not-member' ? 404 : 502;
       // One request for an answer; the 502 is retried (3 attempts) before the check gives up.
@@ -419,34 +446,6 @@ describe('Gitea forge: pull requests', () => {
     expect(api().requests()).toHaveLength(60);
   });
 
-  it('maps a pull request and answers undefined for a missing one', async () => {
-    api()
-      .get(`${repoPath(REPO)}/pulls/9`)
-      .reply(200, {
-        number: 9,
-        state: 'open',
-        merged: false,
-        user: { login: 'octocat' },
-        head: { sha: SHA, ref: 'feature', repo: { full_name: 'octocat/widgets' } },
-        base: { sha: BASE, ref: 'main', repo: { full_name: 'acme/widgets' } },
-      });
-    api()
-      .get(`${repoPath(REPO)}/pulls/10`)
-      .reply(404, { message: 'not found' });
-    const forge = newForge(api());
-    expect(await forge.pullRequest(REPO, 9)).toEqual({
-      number: 9,
-      state: 'open',
-      merged: false,
-      headSha: SHA,
-      headRef: 'feature',
-      baseRef: 'main',
-      author: 'octocat',
-      headRepo: 'octocat/widgets',
-    });
-    expect(await forge.pullRequest(REPO, 10)).toBeUndefined();
-  });
-
   it('maps a merged pull request whose fork is gone', async () => {
     api()
       .get(`${repoPath(REPO)}/pulls/11`)
@@ -494,14 +493,6 @@ describe('Gitea forge: accounts and membership', () => {
       reason: 'membership check failed: network error',
       undetermined: true,
     });
-  });
-
-  it.each([
-    ['acme', 200, { id: 1, name: 'acme', username: 'acme' }, true],
-    ['octocat', 404, { message: 'not found' }, false],
-  ] as const)('isOrganization(%s): HTTP %i %j → %s', async (owner, status, body, expected) => {
-    api().get(`/orgs/${owner}`).reply(status, body);
-    expect(await newForge(api()).isOrganization(owner)).toBe(expected);
   });
 
   it('isOrganization answers false on an error', async () => {

@@ -282,7 +282,7 @@ describe('spotcheck run', { timeout: RUN_TIMEOUT }, () => {
       'Test (1)': 'succeeded',
       'Test (2)': 'succeeded',
     });
-    expect(result.stdout).toContain('logs removed (set SPOTCHECK_KEEP_LOGS=1 to keep them)');
+    expect(result.stdout).toMatch(/logs: .*logs \(removed when spotcheck exits; --keep-logs keeps them\)/);
   });
 
   it('fails (exit 1) when a step cannot see the variable the caller did not set', async () => {

@@ -23,6 +23,7 @@ import type { RunRecord } from '../../src/core/types.ts';
 import { GITEA_ENDPOINTS, GITEA_SERVER_ENDPOINTS } from '../../src/forges/gitea.ts';
 import { createGiteaApi, type GiteaApi, type RecordedRequest } from '../helpers/gitea-api.ts';
 import { makeTwoCommitRepo, PR_WORKFLOW, SLOW_WORKFLOW, TESTME_WORKFLOW } from '../helpers/e2e-repo.ts';
+import { defineForgeScenarios } from './forge-scenarios.ts';
 
 const SECRET = 'e2e-gitea-webhook-secret';
 const TOKEN = 'gitea_e2e_token_0123456789';
@@ -400,6 +401,34 @@ async function runsFinished(s: SpotcheckServer, n: number): Promise<boolean> {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+defineForgeScenarios('spotcheck on Gitea', {
+  org: ORG,
+  member: MEMBER,
+  outsider: OUTSIDER,
+  pr: PR,
+  head: () => head,
+  moved: () => moved,
+  start: () => start(),
+  pullRequestOpened: (s, author, sha) => accepted(s, 'pull_request', pullRequestEvent('opened', { author, sha })),
+  pullRequestPushed: (s, author, sha) =>
+    accepted(s, 'pull_request_sync', pullRequestEvent('synchronized', { author, sha })),
+  testmeComment: (s, by) => accepted(s, 'pull_request_comment', commentEvent('issue_comment-testme.json', by)),
+  authorization: () => organization(),
+  membership: (user, answer) => membership(user, answer === 'member' ? 204 : 404),
+  reaction: () => reaction(TESTME_COMMENT),
+  noCommentsThenCreate: () => {
+    existingComments([]);
+    createsComment();
+  },
+  commentWrites,
+  count: (what) =>
+    what === 'statuses'
+      ? count({ method: 'POST', path: /statuses/ })
+      : what === 'workflow reads'
+        ? count({ method: 'GET', path: /contents|raw/ })
+        : count({ method: 'GET', path: `${REPO_PATH}/pulls/${String(PR)}` }),
+});
+
 describe('spotcheck on Gitea: pushes, end to end', () => {
   it('a signed push runs the matching workflows read at the SHA; statuses pending then final; 401 and duplicate', async () => {
     const s = await start();
@@ -600,29 +629,6 @@ describe('spotcheck on Gitea: pull requests and !testme, end to end', () => {
     expect(commentWrites().at(-1)?.body).toContain(moved.slice(0, 7));
   });
 
-  it('a PR by a non-member runs nothing; one comment says a member can comment !testme, once', async () => {
-    const s = await start();
-    organization();
-    membership(OUTSIDER, 404);
-    existingComments([]);
-    createsComment();
-
-    await accepted(s, 'pull_request', pullRequestEvent('opened', { author: OUTSIDER, sha: head }));
-    await settle(s, () => commentWrites().length >= 1);
-    await accepted(s, 'pull_request_sync', pullRequestEvent('synchronized', { author: OUTSIDER, sha: moved }));
-    await s.idle();
-
-    expect(await allRuns(s)).toEqual([]);
-    expect(count({ method: 'POST', path: /statuses/ })).toBe(0);
-    expect(count({ method: 'GET', path: /contents|raw/ })).toBe(0);
-    const writes = commentWrites();
-    expect(writes).toHaveLength(1);
-    expect(writes[0]!.body.split('\n').slice(0, 2)).toEqual([
-      COMMENT_MARKER,
-      `This pull request is from @${OUTSIDER}, who is not a member of ${ORG}: a member can comment \`!testme\` to run its workflows.`,
-    ]);
-  });
-
   it('!testme (the capture, event type pull_request_comment) by a member: 👀 first, runs at the head', async () => {
     const s = await start();
     reaction(TESTME_COMMENT);
@@ -659,26 +665,6 @@ describe('spotcheck on Gitea: pull requests and !testme, end to end', () => {
     expect(last.startsWith(COMMENT_MARKER)).toBe(true);
     expect(last).toMatch(/\| [^|]* succeeded \| e2e \|/);
     expect(last).toMatch(/\| [^|]* succeeded \| test \|/);
-  });
-
-  it('!testme by a non-member is refused in one line; nothing runs', async () => {
-    const s = await start();
-    reaction(TESTME_COMMENT);
-    organization();
-    membership(OUTSIDER, 404);
-    existingComments([]);
-    createsComment();
-
-    await accepted(s, 'pull_request_comment', commentEvent('issue_comment-testme.json', OUTSIDER));
-    await settle(s, () => commentWrites().length >= 1);
-
-    expect(await allRuns(s)).toEqual([]);
-    expect(count({ method: 'GET', path: `${REPO_PATH}/pulls/${String(PR)}` })).toBe(0);
-    const [write] = commentWrites();
-    expect(write!.body.split('\n').slice(0, 2)).toEqual([
-      COMMENT_MARKER,
-      `\`!testme\` by @${OUTSIDER} was not run: ${OUTSIDER} is not a member of ${ORG}.`,
-    ]);
   });
 
   const CANNOT_SEE = `cannot see the members of ${ORG}: the bot user is not a member of it (Gitea hides private members from outsiders)`;

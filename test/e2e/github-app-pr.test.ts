@@ -21,6 +21,7 @@ import type { RunRecord } from '../../src/core/types.ts';
 import { createGitHubApi, testPrivateKey, type GitHubApi, type RecordedRequest } from '../helpers/github-api.ts';
 import { githubExample, signGitHubBody } from '../helpers/webhook-examples.ts';
 import { makeTwoCommitRepo, PR_WORKFLOW, SLOW_WORKFLOW, TESTME_WORKFLOW } from '../helpers/e2e-repo.ts';
+import { defineForgeScenarios } from './forge-scenarios.ts';
 
 const SECRET = 'e2e-pr-webhook-secret';
 const INSTALLATION = 4343;
@@ -349,6 +350,35 @@ function indexOf(predicate: (r: RecordedRequest) => boolean): number {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+defineForgeScenarios('the GitHub App', {
+  org: ORG,
+  member: MEMBER,
+  outsider: OUTSIDER,
+  pr: PR,
+  head: () => head,
+  moved: () => moved,
+  start,
+  pullRequestOpened: (s, author, sha) =>
+    accepted(s, 'pull_request', pullRequestEvent('opened', { author, sha, updatedAt: Date.now() })),
+  pullRequestPushed: (s, author, sha) =>
+    accepted(s, 'pull_request', pullRequestEvent('synchronize', { author, sha, updatedAt: Date.now() + 60_000 })),
+  testmeComment: (s, by) => accepted(s, 'issue_comment', commentEvent({ body: '!testme', by, createdAt: Date.now() })),
+  authorization: installationToken,
+  membership: (user, answer) => membership(user, answer === 'member' ? 204 : 404),
+  reaction: () => reaction(9001),
+  noCommentsThenCreate: () => {
+    existingComments([]);
+    createsComment();
+  },
+  commentWrites,
+  count: (what) =>
+    what === 'statuses'
+      ? count({ method: 'POST', path: /statuses/ })
+      : what === 'workflow reads'
+        ? count({ method: 'GET', path: /contents/ })
+        : count({ method: 'GET', path: `${REPO_PATH}/pulls/${String(PR)}` }),
+});
+
 describe('the GitHub App: pull requests, end to end', () => {
   it('1. a PR opened by an org member runs its pull_request workflows; statuses and one sticky comment', async () => {
     const s = await start();
@@ -394,33 +424,6 @@ describe('the GitHub App: pull requests, end to end', () => {
     expect(last).toMatch(/\| [^|]* succeeded \| build \|/);
     expect(last).toMatch(/\| [^|]* succeeded \| test \|/);
     expect(last).not.toContain('queued');
-  });
-
-  it('2. a PR opened by a non-member runs nothing; one comment says a member can comment !testme, once', async () => {
-    const s = await start();
-    installationToken();
-    membership(OUTSIDER, 404);
-    existingComments([]);
-    createsComment();
-
-    const t = Date.now();
-    await accepted(s, 'pull_request', pullRequestEvent('opened', { author: OUTSIDER, sha: head, updatedAt: t }));
-    await settle(s, () => commentWrites().length >= 1);
-    await accepted(
-      s,
-      'pull_request',
-      pullRequestEvent('synchronize', { author: OUTSIDER, sha: moved, updatedAt: t + 60_000 }),
-    );
-    await s.idle();
-
-    expect(await allRuns(s)).toEqual([]);
-    expect(count({ method: 'POST', path: /statuses/ })).toBe(0);
-    expect(count({ method: 'GET', path: /contents/ })).toBe(0);
-    const writes = commentWrites();
-    expect(writes).toHaveLength(1);
-    expect(writes[0]!.body.startsWith(COMMENT_MARKER)).toBe(true);
-    expect(writes[0]!.body).toContain(`@${OUTSIDER}`);
-    expect(writes[0]!.body).toContain('a member can comment `!testme`');
   });
 
   it('3. a private member (204 only with the installation token) runs', async () => {
@@ -528,25 +531,6 @@ describe('the GitHub App: pull requests, end to end', () => {
     expect(last).not.toContain('can comment `!testme`');
     expect(last).toMatch(/\| [^|]* succeeded \| e2e \|/);
     expect(last).toMatch(/\| [^|]* succeeded \| test \|/);
-  });
-
-  it('6. !testme by a non-member is refused in one line; nothing runs', async () => {
-    const s = await start();
-    installationToken();
-    reaction(9001);
-    membership(OUTSIDER, 404);
-    existingComments([]);
-    createsComment();
-
-    await accepted(s, 'issue_comment', commentEvent({ body: '!testme', by: OUTSIDER, createdAt: Date.now() }));
-    await settle(s, () => commentWrites().length >= 1);
-
-    expect(await allRuns(s)).toEqual([]);
-    expect(count({ method: 'GET', path: `${REPO_PATH}/pulls/${String(PR)}` })).toBe(0);
-    const [write] = commentWrites();
-    const lines = write!.body.split('\n');
-    expect(lines[0]).toBe(COMMENT_MARKER);
-    expect(lines[1]).toBe(`\`!testme\` by @${OUTSIDER} was not run: ${OUTSIDER} is not a member of ${ORG}.`);
   });
 
   it('7. comments that are not a !testme request make no request to GitHub and run nothing', async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pino, { type Logger } from 'pino';
 import { COMMENT_MARKER, escapeMarkdown, renderComment } from '../../src/core/render/comment.ts';
 import type { OrderRecord, RunPlan, RunRecord } from '../../src/core/types.ts';
@@ -15,7 +15,7 @@ import {
   type OrchestratorHarnessOptions,
 } from '../helpers/orchestrator-harness.ts';
 import { layeredPlan, plan, spec } from '../helpers/plans.ts';
-import { ReporterForge, type StatusWrite } from '../helpers/reporter-forge.ts';
+import { FakeForge, retryable, type StatusWrite } from '../helpers/fake-forge.ts';
 
 const PUBLIC_URL = 'https://ci.example.com';
 /** One instant for the orchestrator and the reporter (the store filters records by their expiry against the real clock). */
@@ -55,14 +55,21 @@ function recordingLogger(): { logger: Logger; warnings: Warning[] } {
   return { logger, warnings };
 }
 
+/** The fakes of the current test: the reporter must keep to the forge's limits itself, never rely on a cut. */
+const fakes: FakeForge[] = [];
+afterEach(() => {
+  for (const forge of fakes.splice(0)) expect(forge.oversized).toEqual([]);
+});
+
 function setup(
   opts: {
-    forge?: ReporterForge;
+    forge?: FakeForge;
     forRun?: (run: RunRecord) => Promise<Forge | undefined>;
     conclude?: OrchestratorHarnessOptions['conclude'];
   } = {},
 ) {
-  const forge = opts.forge ?? new ReporterForge();
+  const forge = opts.forge ?? new FakeForge();
+  fakes.push(forge);
   const { logger, warnings } = recordingLogger();
   const reporter = createForgeReporter({
     store,
@@ -135,11 +142,11 @@ async function expectedComment(pr: number, notice?: string): Promise<string> {
   });
 }
 
-function botComments(forge: ReporterForge, pr: number) {
+function botComments(forge: FakeForge, pr: number) {
   return forge.commentsOn(REPO, pr).filter((c) => c.author === forge.botLogin);
 }
 
-const commentWrites = (forge: ReporterForge): number => forge.count('createComment') + forge.count('updateComment');
+const commentWrites = (forge: FakeForge): number => forge.count('createComment') + forge.count('updateComment');
 
 describe('forge reporter: commit statuses', () => {
   it('writes exactly two statuses per order of a 50-order run in 5 waves: pending at start, then final', async () => {
@@ -147,9 +154,9 @@ describe('forge reporter: commit statuses', () => {
     const runId = await start(layeredPlan(5, 10, 2), { pr: 7 });
     expect((await settle(runId)).status).toBe('succeeded');
 
-    expect(forge.statusWrites).toHaveLength(100);
+    expect(forge.statuses).toHaveLength(100);
     const byContext = new Map<string, StatusWrite[]>();
-    for (const s of forge.statusWrites) byContext.set(s.context, [...(byContext.get(s.context) ?? []), s]);
+    for (const s of forge.statuses) byContext.set(s.context, [...(byContext.get(s.context) ?? []), s]);
     const expectedContexts = Array.from({ length: 50 }, (_, i) => `spotcheck/ci/l${Math.floor(i / 10)}w${i % 10}`);
     expect([...byContext.keys()].sort()).toEqual(expectedContexts.sort());
     for (const [context, writes] of byContext) {
@@ -196,8 +203,8 @@ describe('forge reporter: commit statuses', () => {
       state: 'success',
       description: 'failed, allowed by continue-on-error',
     });
-    for (const s of forge.statusWrites) expect(s.description.length).toBeLessThanOrEqual(140);
-    expect(forge.statusWrites).toHaveLength(8);
+    for (const s of forge.statuses) expect(s.description.length).toBeLessThanOrEqual(140);
+    expect(forge.statuses).toHaveLength(8);
   });
 
   it('marks cancelled orders as error, with the reason', async () => {
@@ -205,7 +212,7 @@ describe('forge reporter: commit statuses', () => {
     const runId = await start(plan([spec('slow')]));
     await orchestrator.cancelRun(runId, 'the pull request was closed');
     expect((await settle(runId)).status).toBe('cancelled');
-    expect(forge.statusWrites.map((s) => [s.state, s.description])).toEqual([
+    expect(forge.statuses.map((s) => [s.state, s.description])).toEqual([
       ['pending', 'queued'],
       ['error', 'cancelled: the pull request was closed'],
     ]);
@@ -331,7 +338,7 @@ describe('forge reporter: the sticky comment', () => {
   });
 
   it("never edits another user's comment that carries the marker", async () => {
-    const forge = new ReporterForge();
+    const forge = new FakeForge();
     const planted = forge.seedComment(REPO, 9, `${COMMENT_MARKER}\nall green, trust me`, 'mallory');
     const { start, settle } = setup({ forge });
     await settle(await start(plan([spec('build')]), { pr: 9 }));
@@ -343,7 +350,7 @@ describe('forge reporter: the sticky comment', () => {
   });
 
   it('makes one render in flight and at most one follow-up for concurrent triggers', async () => {
-    const forge = new ReporterForge();
+    const forge = new FakeForge();
     const { reporter } = setup({ forge });
     const run = makeRun('r-flight', { repo: REPO, pr: 11, status: 'succeeded', orderCount: 1, finishedAt: NOW });
     await store.createRun(run, [makeOrder('r-flight', 'build', { state: 'running', startedAt: NOW - 1000 })]);
@@ -365,7 +372,7 @@ describe('forge reporter: the sticky comment', () => {
 
   it('re-renders on an order change only with refreshMs, when the last render is old enough', async () => {
     for (const refreshMs of [undefined, 0]) {
-      const forge = new ReporterForge();
+      const forge = new FakeForge();
       const runId = `r-refresh-${String(refreshMs)}`;
       const reporter = createForgeReporter({
         store,
@@ -397,15 +404,15 @@ describe('forge reporter: the sticky comment', () => {
     await settle(await start(layeredPlan(2, 3, 1)));
     expect(forge.count('findStickyComment')).toBe(0);
     expect(commentWrites(forge)).toBe(0);
-    expect(forge.statusWrites).toHaveLength(12);
+    expect(forge.statuses).toHaveLength(12);
   });
 
   it('reports nothing for a run without a forge (a local run)', async () => {
-    const forge = new ReporterForge();
+    const forge = new FakeForge();
     const { start, settle } = setup({ forge, forRun: () => Promise.resolve(undefined) });
     const run = await settle(await start(plan([spec('build')]), { pr: 4 }));
     expect(run.status).toBe('succeeded');
-    expect([...forge.calls.values()].reduce((a, b) => a + b, 0)).toBe(0);
+    expect(forge.count()).toBe(0);
   });
 });
 
@@ -453,36 +460,36 @@ describe('forge reporter: notices', () => {
 
 describe('forge reporter: forge failures', () => {
   it('retries a few times, logs, and never breaks the run', async () => {
-    const forge = new ReporterForge();
-    forge.failNext('setStatus', Infinity);
-    forge.failNext('findStickyComment', Infinity);
+    const forge = new FakeForge();
+    forge.failNext('setStatus', retryable, Infinity);
+    forge.failNext('findStickyComment', retryable, Infinity);
     const { warnings, start, settle } = setup({ forge });
     const run = await settle(await start(layeredPlan(3, 2, 1), { pr: 21 }));
     expect(run.status).toBe('succeeded');
     expect((await store.listOrders(run.runId)).every((o) => o.state === 'succeeded')).toBe(true);
     // 6 orders × 2 writes × 3 tries, then given up.
     expect(forge.count('setStatus')).toBe(36);
-    expect(forge.statusWrites).toHaveLength(0);
+    expect(forge.statuses).toHaveLength(0);
     expect(commentWrites(forge)).toBe(0);
     const messages = new Set(warnings.map((w) => w.msg));
     expect(messages).toEqual(new Set(['commit status not written', 'sticky comment not written']));
   });
 
   it('gets through transient errors with retries', async () => {
-    const forge = new ReporterForge();
-    forge.failNext('setStatus', 2);
-    forge.failNext('createComment', 1);
+    const forge = new FakeForge();
+    forge.failNext('setStatus', retryable, 2);
+    forge.failNext('createComment', retryable, 1);
     const { start, settle, warnings } = setup({ forge });
     const run = await settle(await start(plan([spec('a'), spec('b')]), { pr: 22 }));
-    expect(forge.statusWrites).toHaveLength(4);
+    expect(forge.statuses).toHaveLength(4);
     expect(botComments(forge, 22)[0]?.body).toBe(await expectedComment(22));
     expect(run.status).toBe('succeeded');
     expect(warnings).toHaveLength(0);
   });
 
   it('does not retry a permanent error', async () => {
-    const forge = new ReporterForge();
-    forge.failNext('setStatus', Infinity, () => new Error('boom'));
+    const forge = new FakeForge();
+    forge.failNext('setStatus', () => new Error('boom'), Infinity);
     const { start, settle } = setup({ forge });
     await settle(await start(plan([spec('a')])));
     expect(forge.count('setStatus')).toBe(2);

@@ -12,7 +12,7 @@ import type { EmbeddedStore } from '../../src/store/embedded.ts';
 import type { Store } from '../../src/store/store.ts';
 import { createIsolatedStore, secondClient, startTestStore } from '../helpers/dynalite.ts';
 import { createOrchestratorHarness } from '../helpers/orchestrator-harness.ts';
-import { RecordingForge } from '../helpers/recording-forge.ts';
+import { FakeForge } from '../helpers/fake-forge.ts';
 
 // Near the real clock: the store filters expired records against its own (real) clock.
 const T0 = Math.floor(Date.now() / 1000) * 1000;
@@ -53,7 +53,7 @@ const nextDelivery = (): string => `delivery-${String(++deliveries)}`;
 
 interface Setup {
   store: DynamoStore;
-  forge: RecordingForge;
+  forge: FakeForge;
   notices: { pr: number; line: string }[];
   intake: ReturnType<typeof createIntake>;
   runs: () => Promise<RunRecord[]>;
@@ -63,7 +63,7 @@ interface Setup {
 async function setup(opts: { hang?: boolean; store?: DynamoStore } = {}): Promise<Setup> {
   const clock = { now: T0 + 3_600_000 };
   const store = opts.store ?? (await createIsolatedStore(embedded.client));
-  const forge = new RecordingForge();
+  const forge = new FakeForge();
   const { orchestrator } = createOrchestratorHarness({
     store,
     conclude: () => (opts.hang ? 'hang' : 'success'),
@@ -138,7 +138,7 @@ function testme(overrides: Partial<Extract<Intent, { kind: 'testme' }>> = {}): O
   };
 }
 
-function openPull(forge: RecordingForge, headSha = SHA_A): void {
+function openPull(forge: FakeForge, headSha = SHA_A): void {
   forge.pulls.set(7, {
     number: 7,
     state: 'open',
@@ -207,7 +207,7 @@ describe('push', () => {
     await s.intake.process(push({ before: ZERO }));
     expect((await s.runs()).map((r) => r.workflowName)).toEqual(['ci']);
     expect(s.forge.statuses).toHaveLength(1);
-    const { sha, status } = s.forge.statuses[0]!;
+    const { sha, ...status } = s.forge.statuses[0]!;
     expect(sha).toBe(SHA_A);
     expect(status).toMatchObject({ context: 'spotcheck/bad.yml', state: 'failure', targetUrl: `${PUBLIC_URL}/runs` });
     expect(status.description).toMatch(/^6:\d+ .*uses/);
@@ -333,7 +333,7 @@ describe('!testme', () => {
         openPull(s.forge);
         return Promise.resolve();
       },
-      '`!testme` by @carol was not run: not a member of acme.',
+      '`!testme` by @carol was not run: carol is not a member of acme.',
     ],
     [
       'a closed pull request',

@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { createAuthorizer } from '../../src/intake/authorize.ts';
 import type { RepoRef } from '../../src/core/types.ts';
 import type { ForgeInstallation } from '../../src/intake/intents.ts';
-import { RecordingForge } from '../helpers/recording-forge.ts';
+import { FakeForge } from '../helpers/fake-forge.ts';
 
 const INSTALL: ForgeInstallation = { forge: 'github', host: 'github.com', installationId: 7 };
 const ORG_REPO: RepoRef = { forge: 'github', host: 'github.com', owner: 'acme', name: 'app' };
 const USER_REPO: RepoRef = { forge: 'github', host: 'github.com', owner: 'alice', name: 'dotfiles' };
 
 function setup(opts: { org?: string; lookupFails?: boolean } = {}) {
-  const forge = new RecordingForge();
+  const forge = new FakeForge();
   let clock = 1_000_000;
   const authorizer = createAuthorizer({
     forges: {
@@ -46,7 +46,7 @@ describe('authorize', () => {
   it.each([
     // [case, member of acme?, expected allowed, expected reason]
     ['a public or private member (the membership API sees both)', true, true, '@bob is a member of acme'],
-    ['a non-member', false, false, 'not a member of acme'],
+    ['a non-member', false, false, 'bob is not a member of acme'],
   ] as const)('the repository owner org: %s', async (_name, member, allowed, reason) => {
     const { forge, authorizer } = setup();
     if (member) forge.addMember('acme', 'bob');
@@ -73,6 +73,7 @@ describe('authorize', () => {
       allowed: false,
       reason: 'membership check failed: HTTP 502',
       org: 'acme',
+      undetermined: true,
     });
   });
 
@@ -128,7 +129,7 @@ describe('authorize', () => {
   });
 
   it('a ttl above 60 s is capped at 60 s', async () => {
-    const forge = new RecordingForge();
+    const forge = new FakeForge();
     let clock = 0;
     const authorizer = createAuthorizer({
       forges: { forInstallation: () => Promise.resolve(forge) },

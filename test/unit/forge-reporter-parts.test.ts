@@ -2,7 +2,7 @@
  * The rules the forge reporter's parts carry, each without the others: retries and background work
  * (src/forges/reporter/forge-calls.ts), pending-before-final status writes and the wave mark (src/forges/reporter/order-statuses.ts), the sticky
  * comment's single-flight renders, eviction and clamping (src/forges/reporter/sticky-comments.ts). The forge is the in-memory
- * ReporterForge; the store a two-method fake.
+ * FakeForge; the store a two-method fake.
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ import { BackgroundTasks, forEachLimited, withForgeRetries } from '../../src/for
 import { OrderStatuses } from '../../src/forges/reporter/order-statuses.ts';
 import { clampComment, StickyComments } from '../../src/forges/reporter/sticky-comments.ts';
 import { makeOrder, makeRun, T0 } from '../helpers/records.ts';
-import { ReporterForge } from '../helpers/reporter-forge.ts';
+import { FakeForge } from '../helpers/fake-forge.ts';
 
 const silent = pino({ level: 'silent' });
 const NO_PAUSE = { attempts: 3, retryDelayMs: 0 };
@@ -94,7 +94,7 @@ describe('BackgroundTasks and forEachLimited', () => {
 });
 
 describe('OrderStatuses', () => {
-  function statuses(forge: ReporterForge | undefined, orders: OrderRecord[]) {
+  function statuses(forge: FakeForge | undefined, orders: OrderRecord[]) {
     const tasks = new BackgroundTasks();
     const subject = new OrderStatuses({
       store: fakeStore([], orders),
@@ -109,7 +109,7 @@ describe('OrderStatuses', () => {
   }
 
   it('writes pending once per run start and the final once per order, never a pending after a final', async () => {
-    const forge = new ReporterForge();
+    const forge = new FakeForge();
     const run = makeRun();
     const orders = [makeOrder('a'), makeOrder('b')];
     const { subject, tasks } = statuses(forge, orders);
@@ -119,7 +119,7 @@ describe('OrderStatuses', () => {
     expect(subject.orderFinished(run, { ...orders[0]!, state: 'succeeded' })).toBe(true);
     expect(subject.orderFinished(run, { ...orders[0]!, state: 'succeeded' })).toBe(false);
     await tasks.idle();
-    expect(forge.statusWrites.map((s) => `${s.context}:${s.state}`)).toEqual([
+    expect(forge.statuses.map((s) => `${s.context}:${s.state}`)).toEqual([
       'spotcheck/ci/a:pending',
       'spotcheck/ci/b:pending',
       'spotcheck/ci/a:success',
@@ -154,7 +154,7 @@ describe('StickyComments', () => {
   }
 
   it('coalesces triggers during a render into one follow-up render, and an unchanged text is not written', async () => {
-    const forge = new ReporterForge();
+    const forge = new FakeForge();
     const { subject, tasks, store } = comments();
     const entry = subject.track(run.repo, 7);
     entry.forge = forge;
@@ -168,7 +168,7 @@ describe('StickyComments', () => {
   });
 
   it('finds the comment again by marker and authorship when the one it knew was deleted', async () => {
-    const forge = new ReporterForge();
+    const forge = new FakeForge();
     const { subject, tasks } = comments();
     const entry = subject.track(run.repo, 7);
     entry.forge = forge;
@@ -182,7 +182,7 @@ describe('StickyComments', () => {
   });
 
   it('evicts the least recently used idle entry past the limit, never one with a render in flight', async () => {
-    const forge = new ReporterForge();
+    const forge = new FakeForge();
     const { subject, tasks } = comments(undefined, 2);
     const busy = subject.track(run.repo, 1);
     busy.forge = forge;
