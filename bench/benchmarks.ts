@@ -2,6 +2,7 @@ import { awsCallsBenchmark } from './aws-calls.bench.ts';
 import type { Benchmark } from './benchmark.ts';
 import { dashboardBenchmark } from './dashboard.bench.ts';
 import { engineBenchmark } from './engine.bench.ts';
+import { installBenchmark } from './install.bench.ts';
 import { lambdaBenchmark } from './lambda.bench.ts';
 import { serveBenchmark } from './serve.bench.ts';
 
@@ -12,4 +13,5 @@ export const BENCHMARKS: readonly Benchmark[] = [
   dashboardBenchmark,
   lambdaBenchmark,
   awsCallsBenchmark,
+  installBenchmark,
 ];
