@@ -159,7 +159,7 @@ export async function loadConfig(path: string | undefined, base?: OperatorConfig
  * path absolute: the defaults, SPOTCHECK_DATA_DIR (relative to `cwd`), the file `configPath` or SPOTCHECK_CONFIG
  * (relative to `cwd`; the paths written in it relative to its own folder), then PUBLIC_URL, which wins over the file.
  * The local runner clones into and runs steps under the data folder, with the step's folder as the working
- * directory, so a relative folder would be resolved once per directory change (`<dir>/work/x/<dir>/work/x/src`).
+ * directory, so a relative folder would be resolved once per directory change (a clone of `<dir>/work/<order>` landed in `<dir>/work/<order>/<dir>/work/<order>/src`).
  */
 export async function loadOperatorConfig(
   env: Readonly<Record<string, string | undefined>>,

@@ -42,10 +42,11 @@ function synth(runnerSsm: boolean): Template {
 
 let template: Template;
 let resources: Record<string, { Type: string; Properties?: Json }>;
+// Synthesis bundles both Lambdas with esbuild: seconds alone, far more on a machine busy with the rest of the suite.
 beforeAll(() => {
   template = synth(false);
   resources = template.toJSON().Resources as typeof resources;
-});
+}, 300_000);
 
 const ofType = (type: string): [string, Json][] =>
   Object.entries(resources)
@@ -93,7 +94,10 @@ function resolve(value: unknown, refs: Record<string, unknown>): unknown {
     const ref = v.Ref as string;
     return ref in refs ? refs[ref] : `${ref}-value`;
   }
-  if ('Fn::GetAtt' in v) return (v['Fn::GetAtt'] as string[]).join('.') + '-value';
+  if ('Fn::GetAtt' in v) {
+    const attribute = (v['Fn::GetAtt'] as string[]).join('.');
+    return attribute in refs ? refs[attribute] : `${attribute}-value`;
+  }
   if ('Fn::Join' in v) {
     const [sep, parts] = v['Fn::Join'] as [string, unknown];
     const resolved = resolve(parts, refs) as unknown[];
@@ -154,6 +158,8 @@ describe('Lambdas', () => {
       RunnerInstanceTypes: ['m7i.large', 'm6i.large'],
       RunnerSubnetIds: ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'],
       'AWS::Region': 'eu-west-1',
+      [`${idOf('AWS::ApiGatewayV2::Api', 'Api')}.ApiEndpoint`]:
+        'https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com',
       [idOf('AWS::CodeBuild::Project', 'Builds')]: 'Builds-abc',
     }) as string;
     const withIds = text
@@ -162,6 +168,8 @@ describe('Lambdas', () => {
     const config = parseConfig(withIds, 'SPOTCHECK_CONFIG_JSON');
     expect(config.store).toMatchObject({ kind: 'dynamodb', region: 'eu-west-1' });
     expect(config.org).toBe('octo-org');
+    // No PublicUrl parameter: the HTTP API's own endpoint, which the server must accept as an absolute https URL.
+    expect(config.publicUrl).toMatch(/^https:\/\/[^/]+\.execute-api\.eu-west-1\.amazonaws\.com$/);
     expect([...config.routes.keys()].sort()).toEqual(['codebuild', 'spot']);
     expect(config.routes.get('spot')?.settings).toMatchObject({
       subnets: ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'],
