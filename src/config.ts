@@ -31,6 +31,7 @@ export interface StoreConfig {
 }
 
 export interface OperatorConfig {
+  /** Label → route; a route with several labels (`labels:`) is found under each (src/core/route-match.ts). */
   readonly routes: ReadonlyMap<string, Route>;
   readonly limits: Limits;
   readonly store: StoreConfig;
@@ -42,8 +43,19 @@ export interface OperatorConfig {
 
 const RUNNER_KINDS = ['local', 'spot', 'codebuild', 'skip'] as const;
 
-/** Labels every install knows, all on the local runner: what `spotcheck run` and the demo use. */
-export const DEFAULT_LOCAL_LABELS = ['local', 'self-hosted', 'linux', 'ubuntu-latest'] as const;
+/**
+ * Labels every install knows, all one route on the local runner (what `spotcheck run` and the demo use): the labels
+ * people write for a Linux job, GitHub-hosted Ubuntu images included, so `runs-on: [self-hosted, linux]` finds it.
+ */
+export const DEFAULT_LOCAL_LABELS = [
+  'local',
+  'self-hosted',
+  'linux',
+  'ubuntu-latest',
+  'ubuntu-24.04',
+  'ubuntu-22.04',
+  'ubuntu-slim',
+] as const;
 
 export const DEFAULT_LIMITS: Limits = {
   maxConcurrentOrders: 4,
@@ -56,8 +68,9 @@ export const DEFAULT_LIMITS: Limits = {
 export const DEFAULT_PUBLIC_URL = 'http://localhost:3000';
 
 export function defaultConfig(overrides: { dataDir?: string; publicUrl?: string } = {}): OperatorConfig {
+  const local: Route = { label: 'local', runner: 'local', settings: {} };
   return {
-    routes: new Map(DEFAULT_LOCAL_LABELS.map((label) => [label, { label, runner: 'local', settings: {} }])),
+    routes: new Map(DEFAULT_LOCAL_LABELS.map((label) => [label, local])),
     limits: DEFAULT_LIMITS,
     store: { kind: 'embedded', dir: overrides.dataDir ?? '.spotcheck-data', table: 'spotcheck' },
     publicUrl: overrides.publicUrl ?? DEFAULT_PUBLIC_URL,
@@ -92,7 +105,7 @@ export function parseConfig(
     else
       for (const [label, raw] of Object.entries(doc.routes)) {
         const route = parseRoute(label, raw, errors);
-        if (route) routes.set(label, route);
+        if (route) for (const key of [label, ...routeLabels(label, raw, errors)]) routes.set(key, route);
       }
   }
   const limits = { ...base.limits };
@@ -209,7 +222,7 @@ function parseRoute(label: string, raw: unknown, errors: string[]): Route | unde
     return undefined;
   }
   const kind = runner as Route['runner'];
-  const { runner: _runner, ...settings } = raw;
+  const { runner: _runner, labels: _labels, ...settings } = raw;
   const route: Route = { label, runner: kind, settings };
   // Each runner kind owns its settings schema (runners/route-settings.ts); its messages name the key and what it
   // must be, never the value, so a secret pasted into a route does not end up in a log. `local` and `skip` routes
@@ -220,6 +233,21 @@ function parseRoute(label: string, raw: unknown, errors: string[]): Route | unde
       : routeSettingsErrors(route);
   errors.push(...problems);
   return problems.length === 0 ? route : undefined;
+}
+
+/**
+ * A route's other labels (`labels: [self-hosted, linux, gpu]`): the route serves a `runs-on` list only when it has
+ * every label of it, as a GitHub self-hosted runner does. A comma never appears in a label (runners register their
+ * labels as one comma-separated list).
+ */
+function routeLabels(label: string, raw: unknown, errors: string[]): string[] {
+  const labels = isMap(raw) ? raw.labels : undefined;
+  if (labels === undefined) return [];
+  if (!Array.isArray(labels) || labels.some((l) => typeof l !== 'string' || l === '' || l.includes(','))) {
+    errors.push(`routes.${label}.labels: must be a list of labels (non-empty, without commas)`);
+    return [];
+  }
+  return labels as string[];
 }
 
 function routeSettingsErrors(route: Route): readonly string[] {

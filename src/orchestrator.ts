@@ -25,7 +25,7 @@ import {
   type RunPlan,
   type RunRecord,
 } from './core/types.ts';
-import { routeSnippet } from './core/route-check.ts';
+import { matchRoute, noRouteMessage, runsOnLabels } from './core/route-match.ts';
 import type { Limits } from './config.ts';
 import { isRetryable } from './errors.ts';
 import type { AgentReport, ExecutionStatus, OrderJob, OrderRef, ReportSink, Route, Runner } from '../runners/runner.ts';
@@ -401,15 +401,15 @@ export class Orchestrator implements ReportSink {
 
   /** `loaded` may hold the order's needs already (the slice that made it ready), saving a read. */
   async #launch(run: RunRecord, order: OrderRecord, loaded?: ReadonlyMap<string, OrderRecord>): Promise<void> {
-    const route = this.#options.routes.get(order.runsOn);
+    const labels = runsOnLabels(order.runsOn);
+    const route = matchRoute(this.#options.routes, labels);
     const ref = { orderId: order.id, attempt: order.attempt };
     if (!route) {
-      const known = [...this.#options.routes.keys()].sort().join(', ') || '(none)';
       await this.#drive(run, [order], {
         type: 'launch-failed',
         ...ref,
         // Name the fix: routes are operator config (spotcheck.yml or the file SPOTCHECK_CONFIG names), never the repo.
-        reason: `no route for runs-on label "${order.runsOn}"; known labels: ${known}; add \`${routeSnippet(order.runsOn)}\` to the operator config (spotcheck.yml)`,
+        reason: noRouteMessage(labels, [...this.#options.routes.keys()]),
       });
       return;
     }

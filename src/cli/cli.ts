@@ -15,7 +15,8 @@ import { ConfigError, WorkflowReadError } from '../errors.ts';
 import { readWorkflowDir, readWorkflowFile } from './read-workflow-dir.ts';
 import { normaliseRef } from '../core/github-context.ts';
 import { SERVE_USAGE } from './serve-help.ts';
-import { findUnroutedJobs, routeSnippet } from '../core/route-check.ts';
+import { findUnroutedJobs } from '../core/route-check.ts';
+import { noRouteMessage } from '../core/route-match.ts';
 
 export interface CliIo {
   readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
@@ -222,15 +223,12 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
     return 2;
   }
   const { workflows, diagnostics } = parseWorkflowFiles(read);
-  const unrouted = findUnroutedJobs(workflows, new Set(config.routes.keys()));
-  const labels = [...config.routes.keys()].sort().join(', ') || '(none)';
-  const routeProblems: Diagnostic[] = unrouted.map(({ file, job, label, pos }) => ({
+  const unrouted = findUnroutedJobs(workflows, config.routes);
+  // The message a run would fail the order with; without --config it is a warning about the default routes.
+  const routeProblems: Diagnostic[] = unrouted.map(({ file, job, labels, pos }) => ({
     file,
     ...pos,
-    message:
-      configPath === undefined
-        ? `warning: job \`${job}\` runs on "${label}", which no default route serves (default labels: ${labels}); a server runs it only if its operator config (spotcheck.yml) has a route for it, e.g. \`${routeSnippet(label)}\``
-        : `job \`${job}\` runs on "${label}", which no route in ${configPath} serves (labels: ${labels}); add one, e.g. \`${routeSnippet(label)}\``,
+    message: `${configPath === undefined ? 'warning (default routes; a server uses its own operator config): ' : ''}job \`${job}\`: ${noRouteMessage(labels, [...config.routes.keys()])}`,
   }));
   const errors = [...diagnostics, ...(configPath === undefined ? [] : routeProblems)];
   const warnings = configPath === undefined ? routeProblems : [];

@@ -193,18 +193,20 @@ export function triggersFailFast(order: OrderRecord): boolean {
 function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
   const needs = needsContext(order, (id) => slice.orders.get(id));
   const results = order.needs.map((job) => needs[job]?.result ?? 'skipped');
-  const status: JobStatus = results.includes('failure')
-    ? 'failure'
-    : results.includes('cancelled')
-      ? 'cancelled'
-      : 'success';
+  const upstream = upstreamOf(order, slice);
+  const status: JobStatus = upstream?.result ?? 'success';
   const allSucceeded = results.every((r) => r === 'success');
   const condition = order.if;
   const usesStatusFunction = condition !== undefined && /\b(always|failure|cancelled|success)\s*\(/.test(condition);
-  if (!allSucceeded && !usesStatusFunction) {
-    const culprit = order.needs.find((_, i) => results[i] !== 'success') ?? '';
+  const carry: OrderChanges = { upstream };
+  if (!usesStatusFunction && (!allSucceeded || upstream !== undefined)) {
+    const culprit = order.needs.find((_, i) => results[i] !== 'success');
     return finish(order, 'skipped', 'skipped', now, {
-      reason: `skipped: needed job "${culprit}" ${describeResult(results[order.needs.indexOf(culprit)])}`,
+      ...carry,
+      reason:
+        culprit !== undefined
+          ? `skipped: needed job "${culprit}" ${describeResult(results[order.needs.indexOf(culprit)])}`
+          : `skipped: job "${upstream?.job ?? ''}", which a needed job depends on, ${describeResult(upstream?.result)}`,
     });
   }
   const verdict = evaluateCondition(
@@ -213,17 +215,32 @@ function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
     status,
   );
   if (!verdict.ok) {
-    return finish(order, 'failed', 'failure', now, { reason: `invalid if: ${verdict.error}` });
+    return finish(order, 'failed', 'failure', now, { ...carry, reason: `invalid if: ${verdict.error}` });
   }
   if (!verdict.value) {
-    return finish(order, 'skipped', 'skipped', now, { reason: `skipped: if: ${condition ?? ''} was false` });
+    return finish(order, 'skipped', 'skipped', now, { ...carry, reason: `skipped: if: ${condition ?? ''} was false` });
   }
   return {
     orderId: order.id,
     expect: { states: ['queued'] },
-    changes: { state: 'dispatching', dispatchedAt: now, waitingSince: undefined },
+    changes: { ...carry, state: 'dispatching', dispatchedAt: now, waitingSince: undefined },
     effects: [{ type: 'launch' }, { type: 'notify' }],
   };
+}
+
+/**
+ * The first failed (else cancelled) job among the order's ancestors: its needs' own results, then what each need
+ * carried from its own ancestors. A job that failed under continue-on-error has the result `success` and does not
+ * count, as on GitHub; a skipped job does not count either ("a job that is skipped will report its status as
+ * Success").
+ */
+function upstreamOf(order: OrderRecord, slice: RunSlice): OrderRecord['upstream'] {
+  const needOrders = order.needsOrders.flatMap((id) => slice.orders.get(id) ?? []);
+  const seen = needOrders.flatMap((need) => [
+    ...(need.result === 'failure' || need.result === 'cancelled' ? [{ job: need.job, result: need.result }] : []),
+    ...(need.upstream === undefined ? [] : [need.upstream]),
+  ]);
+  return seen.find((u) => u.result === 'failure') ?? seen.find((u) => u.result === 'cancelled');
 }
 
 function finished(order: OrderRecord, event: Extract<EngineEvent, { type: 'order-finished' }>, now: number): Decision {
@@ -331,8 +348,9 @@ export type NeedsContext = Record<string, { result: JobResult; outputs: Readonly
 
 /**
  * The `needs` context of an order: per needed job, its result over all its cells (`jobResult`) and its outputs —
- * for a matrix job, the outputs of the last cell that set them (GitHub's behaviour). A need that is not loaded
- * counts as skipped.
+ * for a matrix job, every cell's outputs combined, the last non-empty value of each winning (GitHub's docs, "Using
+ * job outputs in a matrix job": a cell's empty output never overwrites another cell's value). A need that is not
+ * loaded counts as skipped.
  */
 export function needsContext(order: OrderRecord, lookup: (orderId: string) => OrderRecord | undefined): NeedsContext {
   const context: NeedsContext = {};
@@ -340,10 +358,19 @@ export function needsContext(order: OrderRecord, lookup: (orderId: string) => Or
     const cells = order.needsOrders.map(lookup).filter((o) => o?.job === job);
     context[job] = {
       result: jobResult(cells.map((o) => o?.result ?? 'skipped')),
-      outputs: Object.assign({}, ...cells.map((o) => o?.outputs ?? {})) as Record<string, string>,
+      outputs: combinedOutputs(cells.map((o) => o?.outputs ?? {})),
     };
   }
   return context;
+}
+
+function combinedOutputs(cells: readonly Readonly<Record<string, string>>[]): Record<string, string> {
+  const combined: Record<string, string> = {};
+  for (const outputs of cells)
+    for (const [name, value] of Object.entries(outputs))
+      if (value !== '' || !Object.hasOwn(combined, name))
+        Object.defineProperty(combined, name, { value, enumerable: true, writable: true, configurable: true });
+  return combined;
 }
 
 /** A job's result from its cells: any failure fails it, then cancelled, then success; all skipped is skipped. */

@@ -1,31 +1,37 @@
 /**
- * `spotcheck validate`: jobs whose `runs-on` label no route serves. At run time such an order fails with "no route
- * for runs-on label"; this finds it before anything runs. Pure: workflows and labels in, findings out.
+ * `spotcheck validate`: jobs whose `runs-on` no route serves. At run time such an order fails with the same message
+ * (route-match.ts `noRouteMessage`); this finds it before anything runs. Pure: workflows and routes in, findings out.
  */
 import { buildGithubContext } from './github-context.ts';
 import { planRun } from './plan.ts';
+import { matchRoute, runsOnLabels } from './route-match.ts';
 import type { SourcePos, Workflow } from './types.ts';
 
 export interface UnroutedJob {
   readonly file: string;
   readonly job: string;
+  /** The `runs-on` as planned: one label, or a list's labels joined with `, `. */
   readonly label: string;
+  readonly labels: readonly string[];
   readonly pos: SourcePos;
 }
 
 /**
- * One finding per job and label. A label written as an expression (`${{ matrix.os }}`) is evaluated per matrix cell
+ * One finding per job and label set. A label written as an expression (`${{ matrix.os }}`) is evaluated per matrix cell
  * by planning the workflow as a nominal push; one that reads what only a real event knows cannot be judged here and
  * is left alone.
  */
-export function findUnroutedJobs(workflows: readonly Workflow[], labels: ReadonlySet<string>): UnroutedJob[] {
+export function findUnroutedJobs(workflows: readonly Workflow[], routes: ReadonlyMap<string, unknown>): UnroutedJob[] {
   const found: UnroutedJob[] = [];
   for (const workflow of workflows) {
     const evaluated = evaluatedLabels(workflow);
     for (const job of workflow.jobs) {
       const jobLabels = job.runsOn.includes('${{') ? (evaluated.get(job.id) ?? []) : [job.runsOn];
-      for (const label of new Set(jobLabels))
-        if (!labels.has(label)) found.push({ file: workflow.file, job: job.id, label, pos: job.pos });
+      for (const label of new Set(jobLabels)) {
+        const labels = runsOnLabels(label);
+        if (matchRoute(routes, labels) === undefined)
+          found.push({ file: workflow.file, job: job.id, label, labels, pos: job.pos });
+      }
     }
   }
   return found;
@@ -51,10 +57,4 @@ function evaluatedLabels(workflow: Workflow): Map<string, string[]> {
     byJob.set(order.job, [...(byJob.get(order.job) ?? []), order.runsOn]);
   }
   return byJob;
-}
-
-/** The YAML to add to the operator config for `label`, quoted when the label is not a plain word. */
-export function routeSnippet(label: string, runner = 'local'): string {
-  const key = /^[A-Za-z0-9_.-]+$/.test(label) ? label : JSON.stringify(label);
-  return `routes: { ${key}: { runner: ${runner} } }`;
 }

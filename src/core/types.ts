@@ -292,6 +292,12 @@ export interface OrderRecord extends OrderSpec {
   readonly result?: JobResult;
   /** Job output values, once the order finished. */
   readonly outputs: Readonly<Record<string, string>>;
+  /**
+   * Set when the order became ready: the first ancestor (a need, or a need's ancestor) that failed or was cancelled.
+   * GitHub's `success()`/`failure()` of a job look at every ancestor, not only at `needs`; each order carries what
+   * its needs saw, so a dependent decides from its needs alone. Absent: every ancestor succeeded or was skipped.
+   */
+  readonly upstream?: { readonly job: string; readonly result: 'failure' | 'cancelled' };
   readonly stepResults?: readonly StepResult[];
   /** The runner kind the route chose (`local`, `spot`, `codebuild`). */
   readonly runner?: string;

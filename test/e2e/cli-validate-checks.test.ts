@@ -122,10 +122,45 @@ jobs:
       expect(result.code).toBe(0);
       expect(result.stdout).toBe('ok .spotcheck/workflows/ci.yml (2 jobs)\n');
       expect(problems(result.stderr)).toEqual([
-        '.spotcheck/workflows/ci.yml:3:3: warning: job `gpu` runs on "gpu", which no default route serves (default labels: linux, local, self-hosted, ubuntu-latest); a server runs it only if its operator config (spotcheck.yml) has a route for it, e.g. `routes: { gpu: { runner: local } }`',
-        '.spotcheck/workflows/ci.yml:6:3: warning: job `os` runs on "big-box", which no default route serves (default labels: linux, local, self-hosted, ubuntu-latest); a server runs it only if its operator config (spotcheck.yml) has a route for it, e.g. `routes: { big-box: { runner: local } }`',
+        `.spotcheck/workflows/ci.yml:3:3: warning (default routes; a server uses its own operator config): job \`gpu\`: spotcheck has no route for runs-on label "gpu"; routes serve: linux, local, self-hosted, ubuntu-22.04, ubuntu-24.04, ubuntu-latest, ubuntu-slim; add one to the operator config (spotcheck.yml):`,
+        `.spotcheck/workflows/ci.yml:6:3: warning (default routes; a server uses its own operator config): job \`os\`: spotcheck has no route for runs-on label "big-box"; routes serve: linux, local, self-hosted, ubuntu-22.04, ubuntu-24.04, ubuntu-latest, ubuntu-slim; add one to the operator config (spotcheck.yml):`,
       ]);
+      expect(result.stderr).toContain('(spotcheck.yml):\nroutes:\n  gpu: { runner: local }\n');
       expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('2 warnings');
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'a runs-on list needs one route with every label; macos-* is named with the config lines to add a route',
+    async () => {
+      const dir = await repoWith({
+        'ci.yml': `on: push
+jobs:
+  linux:
+    runs-on: [self-hosted, linux]
+    steps: [{ run: 'true' }]
+  ubuntu:
+    runs-on: ubuntu-24.04
+    steps: [{ run: 'true' }]
+  mac:
+    runs-on: macos-14
+    steps: [{ run: 'true' }]
+  gpu:
+    runs-on: [self-hosted, gpu]
+    steps: [{ run: 'true' }]
+`,
+      });
+      const config = join(dir, 'spotcheck.yml');
+      await writeFile(config, 'routes:\n  gpu: { runner: local, labels: [self-hosted] }\n');
+      const result = await cli(['validate', dir, '--config', config]);
+      expect(result.code).toBe(2);
+      expect(problems(result.stderr).map((line) => line.split(';')[0])).toEqual([
+        '.spotcheck/workflows/ci.yml:3:3: job `linux`: spotcheck has no route for runs-on labels "self-hosted", "linux" (one route must have them all)',
+        '.spotcheck/workflows/ci.yml:9:3: job `mac`: spotcheck has no route for runs-on label "macos-14"',
+      ]);
+      expect(result.stderr).toContain('(spotcheck.yml):\nroutes:\n  macos-14: { runner: … }\n');
+      expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('2 errors');
     },
     TIMEOUT,
   );
@@ -139,8 +174,9 @@ jobs:
       const result = await cli(['validate', dir, '--config', config]);
       expect(result.code).toBe(2);
       expect(problems(result.stderr)).toEqual([
-        `.spotcheck/workflows/ci.yml:6:3: job \`os\` runs on "big-box", which no route in ${config} serves (labels: gpu, ubuntu-latest); add one, e.g. \`routes: { big-box: { runner: local } }\``,
+        '.spotcheck/workflows/ci.yml:6:3: job `os`: spotcheck has no route for runs-on label "big-box"; routes serve: gpu, ubuntu-latest; add one to the operator config (spotcheck.yml):',
       ]);
+      expect(result.stderr).toContain('(spotcheck.yml):\nroutes:\n  big-box: { runner: local }\n');
       expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('1 error');
     },
     TIMEOUT,

@@ -190,7 +190,7 @@ describe('forge reporter: commit statuses', () => {
 
     const build = latest.get('spotcheck/ci/build');
     expect(build?.state).toBe('failure');
-    expect(build?.description).toMatch(/^failed: no route for runs-on label "gpu-x+…$/);
+    expect(build?.description).toMatch(/^failed: spotcheck has no route for runs-on label "gpu-x+…$/);
     expect(build?.description).toHaveLength(140);
 
     for (const cell of ['test (1, linux)', 'test (2, linux)']) {

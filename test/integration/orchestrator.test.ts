@@ -155,7 +155,7 @@ describe('orchestrator on the embedded store', () => {
     const gpu = await store.getOrder(runId, 'gpu');
     expect(gpu?.state).toBe('failed');
     expect(gpu?.reason).toBe(
-      'no route for runs-on label "gpu-xl"; known labels: host, local; add `routes: { gpu-xl: { runner: local } }` to the operator config (spotcheck.yml)',
+      'spotcheck has no route for runs-on label "gpu-xl"; routes serve: host, local; add one to the operator config (spotcheck.yml):\nroutes:\n  gpu-xl: { runner: local }',
     );
     expect((await store.getOrder(runId, 'after'))?.state).toBe('skipped');
   });

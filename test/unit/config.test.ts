@@ -53,6 +53,21 @@ describe('parseConfig: defaults', () => {
     expect([...dropped.routes.keys()]).toEqual(['big']);
   });
 
+  it('registers a route under its key and each of its labels: one route object', () => {
+    const config = parseConfig('routes: { gpu: { runner: skip, labels: [self-hosted, linux-gpu] } }\n', 'x.yml');
+    const gpu = config.routes.get('gpu');
+    expect(gpu?.runner).toBe('skip');
+    expect(config.routes.get('self-hosted')).toBe(gpu);
+    expect(config.routes.get('linux-gpu')).toBe(gpu);
+    expect(config.routes.get('linux')?.runner).toBe('local');
+  });
+
+  it('rejects route labels that are not a list of comma-free labels', () => {
+    expect(() => parseConfig('routes: { gpu: { runner: local, labels: "a,b" } }\n', 'x.yml')).toThrow(
+      'routes.gpu.labels: must be a list of labels (non-empty, without commas)',
+    );
+  });
+
   it('overrides only the limits it names', () => {
     const config = parseConfig('limits: { maxConcurrentOrders: 16 }\n', 'spotcheck.yml');
     expect(config.limits).toEqual({ ...DEFAULT_LIMITS, maxConcurrentOrders: 16 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   jobResult,
+  needsContext,
   runOutcome,
   concurrencyDecision,
   nextPendingRun,
@@ -141,6 +142,86 @@ describe('ready: needs and if', () => {
       { type: 'ready', orderId: 'report' },
     );
     expect(only(t).changes.state).toBe('dispatching');
+  });
+
+  // A fails; B needs A and runs under always() (succeeds); C needs only B. GitHub: C's status looks at A too.
+  const ancestorCases: {
+    name: string;
+    upstream?: OrderRecord['upstream'];
+    if?: string;
+    state: string;
+    reason?: string;
+  }[] = [
+    {
+      name: 'a failed grandparent skips under the default if',
+      upstream: { job: 'a', result: 'failure' },
+      state: 'skipped',
+      reason: 'skipped: job "a", which a needed job depends on, failed',
+    },
+    {
+      name: 'a failed grandparent makes failure() true',
+      upstream: { job: 'a', result: 'failure' },
+      if: 'failure()',
+      state: 'dispatching',
+    },
+    {
+      name: 'success() is false after a failed grandparent',
+      upstream: { job: 'a', result: 'failure' },
+      if: 'success()',
+      state: 'skipped',
+    },
+    {
+      name: 'a cancelled grandparent makes cancelled() true',
+      upstream: { job: 'a', result: 'cancelled' },
+      if: 'cancelled()',
+      state: 'dispatching',
+    },
+    { name: 'no failed ancestor: failure() is false', if: 'failure()', state: 'skipped' },
+    { name: 'no failed ancestor: the default if runs', state: 'dispatching' },
+  ];
+  it.each(ancestorCases)('ancestors: $name → $state', (c) => {
+    const b = done('b', 'success', c.upstream === undefined ? {} : { upstream: c.upstream });
+    const t = step([b, order('c', { needs: ['b'], needsOrders: ['b'], ...(c.if === undefined ? {} : { if: c.if }) })], {
+      type: 'ready',
+      orderId: 'c',
+    });
+    const d = only(t);
+    expect(d.changes.state).toBe(c.state);
+    // What C saw travels on to its own dependents.
+    expect(d.changes.upstream).toEqual(c.upstream);
+    if (c.reason !== undefined) expect(d.changes.reason).toBe(c.reason);
+  });
+
+  it.each([
+    [{ result: 'failure' as const }, { job: 'b', result: 'failure' }],
+    [
+      { result: 'success' as const, upstream: { job: 'a', result: 'cancelled' as const } },
+      { job: 'a', result: 'cancelled' },
+    ],
+    [
+      { result: 'skipped' as const, upstream: { job: 'a', result: 'failure' as const } },
+      { job: 'a', result: 'failure' },
+    ],
+    [{ result: 'success' as const }, undefined],
+  ])('an order records the first failed ancestor it saw: need %j → %j', (need, expected) => {
+    const { result, ...rest } = need;
+    const t = step([done('b', result, rest), order('c', { needs: ['b'], needsOrders: ['b'], if: 'always()' })], {
+      type: 'ready',
+      orderId: 'c',
+    });
+    expect(only(t).changes.upstream).toEqual(expected);
+  });
+
+  it.each([
+    ['the last non-empty value wins', [{ v: 'one' }, { v: 'two' }], { v: 'two' }],
+    ['an empty value never overwrites', [{ v: 'one' }, { v: '' }], { v: 'one' }],
+    ['an empty value alone stays empty', [{ v: '' }, {}], { v: '' }],
+    ['outputs of different cells combine', [{ a: '1' }, { b: '2' }, { a: '' }], { a: '1', b: '2' }],
+  ])('matrix outputs: %s', (_name, cells, expected) => {
+    const orders = cells.map((outputs, i) => done(`m.${i + 1}`, 'success', { job: 'm', outputs }));
+    const after = order('after', { needs: ['m'], needsOrders: orders.map((o) => o.id) });
+    const lookup = new Map([...orders, after].map((o) => [o.id, o]));
+    expect(needsContext(after, (id) => lookup.get(id)).m?.outputs).toEqual(expected);
   });
 
   it('refuses an order that still waits for needs or is not queued', () => {

@@ -1,6 +1,6 @@
 /** What `spotcheck validate` catches before anything runs: shells, unrouted labels, one error per problem. */
 import { describe, expect, it } from 'vitest';
-import { findUnroutedJobs, routeSnippet } from '../../src/core/route-check.ts';
+import { findUnroutedJobs } from '../../src/core/route-check.ts';
 import { shellProblem } from '../../src/core/workflow/shells.ts';
 import { parseWorkflowFiles } from '../../src/core/workflow/parse-workflow.ts';
 import { resolveShell } from '../../runners/agent/resolve-shell.ts';
@@ -76,7 +76,11 @@ describe('one error per problem', () => {
 });
 
 describe('findUnroutedJobs', () => {
-  const labels = new Set(['local', 'ubuntu-latest']);
+  const local = { runner: 'local' };
+  const labels = new Map([
+    ['local', local],
+    ['ubuntu-latest', local],
+  ]);
 
   it('finds literal and matrix-evaluated labels no route serves, once per job and label', () => {
     const { workflows, diagnostics } = parse(`on: push
@@ -91,11 +95,18 @@ jobs:
     runs-on: \${{ matrix.os }}
     strategy: { matrix: { os: [ubuntu-latest, big-box], n: [1, 2] } }
     steps: [{ run: x }]
+  both:
+    runs-on: [local, ubuntu-latest]
+    steps: [{ run: x }]
+  mac:
+    runs-on: [local, macos-14]
+    steps: [{ run: x }]
 `);
     expect(diagnostics).toEqual([]);
     expect(findUnroutedJobs(workflows, labels).map((u) => `${u.job}:${u.label}@${u.pos.line}`)).toEqual([
       'gpu:gpu@6',
       'os:big-box@9',
+      'mac:local, macos-14@16',
     ]);
   });
 
@@ -104,10 +115,5 @@ jobs:
       'on: push\njobs:\n  a:\n    runs-on: ${{ github.event.inputs.where }}\n    steps: [{ run: x }]\n',
     );
     expect(findUnroutedJobs(workflows, labels)).toEqual([]);
-  });
-
-  it('suggests a route the config parser accepts', () => {
-    expect(routeSnippet('gpu-xl')).toBe('routes: { gpu-xl: { runner: local } }');
-    expect(routeSnippet('my label')).toBe('routes: { "my label": { runner: local } }');
   });
 });

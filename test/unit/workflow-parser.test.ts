@@ -192,6 +192,12 @@ describe('parseWorkflow: valid files', () => {
     expect(valid(text).jobs[0]).toMatchObject(expected);
   });
 
+  it('reads a runs-on list as its labels joined with ", " (one route must have them all)', () => {
+    const text =
+      'on: push\njobs:\n  a:\n    runs-on: [self-hosted, linux, "${{ matrix.gpu }}"]\n    steps: [{run: y}]\n';
+    expect(valid(text).jobs[0]?.runsOn).toBe('self-hosted, linux, ${{ matrix.gpu }}');
+  });
+
   it('counts matrix includes that match no combination as extra orders, and accepts include-only matrices', () => {
     const w = valid(job('    strategy:\n      matrix:\n        include: [{ a: 1 }, { a: 2 }]\n'));
     expect(w.jobs[0]?.matrix).toEqual({ axes: {}, include: [{ a: 1 }, { a: 2 }], exclude: [] });
@@ -344,11 +350,11 @@ describe('parseWorkflow: errors, with positions', () => {
     ],
     ['self need', job('    needs: a\n'), 5, 12, 'job `a` needs itself'],
     [
-      'several runs-on labels',
-      'on: push\njobs:\n  a:\n    runs-on: [linux, big]\n    steps: [{run: y}]',
+      'a runs-on label with a comma',
+      'on: push\njobs:\n  a:\n    runs-on: [linux, "x,y"]\n    steps: [{run: y}]',
       4,
-      14,
-      'routes a job by exactly one label',
+      22,
+      'a runner label cannot contain a comma',
     ],
     ['missing runs-on', 'on: push\njobs:\n  a:\n    steps: [{run: y}]', 3, 3, 'has no `runs-on`'],
     ['missing steps', 'on: push\njobs:\n  a:\n    runs-on: x', 3, 3, 'has no `steps`'],
@@ -435,7 +441,7 @@ describe('parseWorkflow: errors, with positions', () => {
       'on: [push, schedule]',
       'jobs:',
       '  a:',
-      '    runs-on: [x, y]',
+      '    runs-on: []',
       '    needs: [zz]',
       '    steps:',
       '      - uses: foo@v1',

@@ -1049,21 +1049,24 @@ function readJob(sink: Sink, entry: YEntry, needsPos: Map<string, SourcePos>): J
 
 function readRunsOn(sink: Sink, v: YValue, path: string): string | undefined {
   if (v.kind === 'seq') {
-    if (v.items.length === 1 && v.items[0]) return readString(sink, v.items[0], path, { nonEmpty: true });
-    const labels = v.items.map((i) => (i.kind === 'scalar' ? `\`${String(i.value)}\`` : describe(i))).join(', ');
-    sink.error(
-      v.pos,
-      v.items.length === 0
-        ? `\`${path}\` is an empty list: name the route label the job runs on`
-        : `\`${path}\` lists ${v.items.length} labels (${labels}): spotcheck routes a job by exactly one label, which the operator maps to a runner; name that one label`,
-    );
-    return undefined;
+    // A list needs one route with all its labels (GitHub's self-hosted rule); planned as the labels joined with `, `.
+    const labels = v.items.map((item) => readLabel(sink, item, path));
+    if (v.items.length === 0) sink.error(v.pos, `\`${path}\` is an empty list: name the route label the job runs on`);
+    return v.items.length === 0 || labels.includes(undefined) ? undefined : labels.join(', ');
   }
   if (v.kind === 'map') {
-    sink.error(v.pos, `\`${path}\` must be one route label; runner groups (\`group:\`/\`labels:\`) are not supported`);
+    sink.error(v.pos, `\`${path}\` must be route labels; runner groups (\`group:\`/\`labels:\`) are not supported`);
     return undefined;
   }
-  return readString(sink, v, path, { nonEmpty: true });
+  return readLabel(sink, v, path);
+}
+
+/** A runner label never holds a comma: runners register their labels as one comma-separated list. */
+function readLabel(sink: Sink, v: YValue, path: string): string | undefined {
+  const label = readString(sink, v, path, { nonEmpty: true });
+  if (label === undefined || !label.includes(',') || label.includes('${{')) return label;
+  sink.error(v.pos, `\`${path}\`: a runner label cannot contain a comma; list several labels as a YAML list`);
+  return undefined;
 }
 
 function readNeeds(sink: Sink, v: YValue, path: string, positions: Map<string, SourcePos>): string[] | undefined {
