@@ -315,6 +315,39 @@ describe('orchestrator on the embedded store', () => {
     if (a && a.state !== 'succeeded' && a.state !== 'failed') await orchestrator.cancelRun(runId, 'cleanup');
   });
 
+  it('keeps live step results on the running order, in step order, until the finished report replaces them', async () => {
+    const { orchestrator, sinks, reporter } = setup({ conclude: () => 'hang' });
+    const runId = await start(orchestrator, plan([spec('a')]));
+    const ref = { runId, orderId: 'a', attempt: 1 };
+    const step = (index: number, outcome: 'success' | 'failure') =>
+      ({ index, name: `s${String(index)}`, outcome, conclusion: outcome, durationMs: 5 }) as const;
+    // Before `running` is written a step report changes nothing (the finished report carries every step).
+    await sinks[0]!.report(ref, { type: 'step', result: step(0, 'success') });
+    expect((await store.getOrder(runId, 'a'))?.stepResults ?? []).toEqual([]);
+    await sinks[0]!.report(ref, { type: 'running' });
+    await Promise.all([
+      sinks[0]!.report(ref, { type: 'step', result: step(1, 'failure') }),
+      sinks[0]!.report(ref, { type: 'step', result: step(0, 'success') }),
+    ]);
+    expect((await store.getOrder(runId, 'a'))?.stepResults?.map((s) => `${s.name}:${s.outcome}`)).toEqual([
+      's0:success',
+      's1:failure',
+    ]);
+    // A report for another attempt is not this order's.
+    await sinks[0]!.report({ ...ref, attempt: 2 }, { type: 'step', result: step(2, 'success') });
+    expect((await store.getOrder(runId, 'a'))?.stepResults).toHaveLength(2);
+    await sinks[0]!.report(ref, {
+      type: 'finished',
+      conclusion: 'success',
+      outputs: {},
+      stepResults: [step(0, 'success')],
+    });
+    expect((await reporter.finishedRun(runId)).status).toBe('succeeded');
+    // After the end a late step report does not touch the final record.
+    await sinks[0]!.report(ref, { type: 'step', result: step(5, 'success') });
+    expect((await store.getOrder(runId, 'a'))?.stepResults?.map((s) => s.name)).toEqual(['s0']);
+  });
+
   it('cancels a run: unfinished orders cancelled, live ones terminated, run cancelled', async () => {
     const { orchestrator, reporter, instant } = setup({ conclude: () => 'hang' });
     const runId = await start(orchestrator, diamond);
