@@ -4,15 +4,10 @@
  * column, never silently dropped; every problem of a file is reported at once. Workflow files come from whoever can
  * open a pull request, so every dimension is bounded (src/core/limits.ts) and the work stays proportional to the file.
  *
- * Pipeline: raw-text checks (size, binary) → yaml CST (nesting depth and alias count checked before composing,
- * because yaml's composer recurses and can exhaust memory on deep input) → yaml documents (syntax errors,
- * duplicate keys) → alias-bomb check (yaml's maxAliasCount) → a plain positioned tree (aliases expanded under a
- * node budget, recursive anchors refused) → the schema below → the `needs` graph.
+ * Pipeline: text → a plain positioned tree (yaml-reader.ts, bounded against hostile input) → the schema below →
+ * the `needs` graph (needs-graph.ts).
  */
-import { Composer, Lexer, LineCounter, Parser, isAlias, isMap, isScalar, isSeq, visit } from 'yaml';
-import type { CST, Document, Node as YamlNode } from 'yaml';
 import {
-  MAX_DIAGNOSTICS_PER_FILE,
   MAX_FILTER_PATTERNS,
   MAX_FILTER_PATTERN_LENGTH,
   MAX_JOBS,
@@ -23,15 +18,15 @@ import {
   MAX_TIMEOUT_MINUTES,
   MAX_WORKFLOW_FILES,
   MAX_WORKFLOW_FILE_BYTES,
-  MAX_YAML_ALIAS_COUNT,
-  MAX_YAML_ALIAS_NODES,
-  MAX_YAML_DEPTH,
-  MAX_YAML_NODES,
 } from '../limits.ts';
+import { DiagnosticSink, clip, formatBytes, kib } from './diagnostics.ts';
 import { expressionError } from './expressions.ts';
-import { validateNeedsGraph } from './needs-graph.ts';
 import { filterPatternError } from './filter-pattern.ts';
+import { validateNeedsGraph } from './needs-graph.ts';
 import { shellProblem } from './shells.ts';
+import { readYaml } from './yaml-reader.ts';
+import { describeValue, field } from './yaml-tree.ts';
+import type { YEntry, YMap, YValue } from './yaml-tree.ts';
 import { EVENT_NAMES } from '../types.ts';
 import type {
   ConcurrencySpec,
@@ -103,427 +98,12 @@ export function parseWorkflowFiles(
 }
 
 export function parseWorkflow(file: string, text: string): ParseWorkflowResult {
-  const sink = new Sink(file);
+  const sink = new DiagnosticSink(file);
   const tree = readYaml(sink, text);
   if (tree === undefined || sink.count > 0) return { diagnostics: sink.done() };
   const workflow = readWorkflow(sink, tree);
   const diagnostics = sink.done();
   return diagnostics.length === 0 && workflow ? { workflow, diagnostics } : { diagnostics };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Diagnostics
-// ---------------------------------------------------------------------------------------------------------------
-
-class Sink {
-  private readonly seen = new Set<string>();
-  private readonly list: Diagnostic[] = [];
-  constructor(readonly file: string) {}
-
-  get count(): number {
-    return this.list.length;
-  }
-
-  error(pos: SourcePos, message: string): void {
-    // An alias expands one piece of text in several places; report each problem of it once.
-    const key = `${pos.line}:${pos.col}:${message}`;
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
-    this.list.push({ file: this.file, line: pos.line, col: pos.col, message });
-  }
-
-  done(): Diagnostic[] {
-    const sorted = [...this.list].sort((a, b) => a.line - b.line || a.col - b.col);
-    if (sorted.length <= MAX_DIAGNOSTICS_PER_FILE) return sorted;
-    const kept = sorted.slice(0, MAX_DIAGNOSTICS_PER_FILE);
-    const last = kept[kept.length - 1] as Diagnostic;
-    kept.push({
-      file: this.file,
-      line: last.line,
-      col: last.col,
-      message: `… and ${sorted.length - MAX_DIAGNOSTICS_PER_FILE} more problems in this file (only the first ${MAX_DIAGNOSTICS_PER_FILE} are shown)`,
-      omitted: sorted.length - MAX_DIAGNOSTICS_PER_FILE,
-    });
-    return kept;
-  }
-}
-
-const START: SourcePos = { line: 1, col: 1 };
-
-// ---------------------------------------------------------------------------------------------------------------
-// Stage 1: text → a plain tree with positions
-// ---------------------------------------------------------------------------------------------------------------
-
-type Scalar = string | number | boolean | null;
-type YValue = YMap | YSeq | YScalar;
-interface YMap {
-  readonly kind: 'map';
-  readonly pos: SourcePos;
-  readonly entries: readonly YEntry[];
-}
-interface YSeq {
-  readonly kind: 'seq';
-  readonly pos: SourcePos;
-  readonly items: readonly YValue[];
-}
-interface YScalar {
-  readonly kind: 'scalar';
-  readonly pos: SourcePos;
-  readonly value: Scalar;
-}
-interface YEntry {
-  readonly key: string;
-  readonly keyPos: SourcePos;
-  readonly value: YValue;
-}
-
-function readYaml(sink: Sink, text: string): YValue | undefined {
-  const size = utf8Length(text);
-  if (size > MAX_WORKFLOW_FILE_BYTES) {
-    sink.error(
-      START,
-      `file is too large (${kib(size)}): workflow files are limited to ${kib(MAX_WORKFLOW_FILE_BYTES)}; it was not parsed`,
-    );
-    return undefined;
-  }
-  const bad = firstNonTextChar(text);
-  if (bad !== undefined) {
-    const code = text.charCodeAt(bad);
-    const hex = code.toString(16).toUpperCase().padStart(4, '0');
-    sink.error(
-      posInText(text, bad),
-      code === 0xfffd
-        ? 'file is not valid UTF-8 text (it holds U+FFFD, the character a decoder puts in place of invalid bytes): a workflow must be a UTF-8 YAML file'
-        : `file is not a text YAML file: it holds the control character U+${hex}, which YAML does not allow`,
-    );
-    return undefined;
-  }
-  if (text.trim() === '') {
-    sink.error(START, 'file is empty: a workflow needs at least `on:` and `jobs:`');
-    return undefined;
-  }
-
-  const deep = firstTooDeep(text);
-  if (deep !== undefined) {
-    sink.error(posInText(text, deep), TOO_DEEP);
-    return undefined;
-  }
-  const lines = new LineCounter();
-  const at = (offset: number): SourcePos => lines.linePos(offset);
-  const tokens = Array.from(new Parser(lines.addNewLine).parse(text));
-  if (!checkCst(sink, tokens, at)) return undefined;
-
-  const docs = Array.from(new Composer({ uniqueKeys: true, strict: true }).compose(tokens, false, text.length));
-  const doc = docs[0];
-  if (doc === undefined || doc.contents === null) {
-    sink.error(START, 'file holds no YAML content (only comments?): a workflow needs at least `on:` and `jobs:`');
-    return undefined;
-  }
-  const second = docs[1];
-  if (second !== undefined) {
-    sink.error(
-      at(second.range[0]),
-      `a workflow file holds one YAML document; a ${ordinal(docs.length)} one starts here (after \`---\` or \`...\`): move each workflow to its own file`,
-    );
-  }
-  // Duplicate keys and tabs are independent of each other and all reported; after the first other syntax error the
-  // parser is out of step with the text, and the errors that follow are mostly echoes of it.
-  let syntaxErrors = 0;
-  for (const d of docs.slice(0, 2)) {
-    for (const e of [...d.errors, ...d.warnings]) {
-      const independent = e.code === 'DUPLICATE_KEY' || e.code === 'TAB_AS_INDENT' || e.code === 'TAG_RESOLVE_FAILED';
-      if (!independent && syntaxErrors++ > 0) continue;
-      sink.error(at(e.pos[0]), yamlErrorMessage(e.code, e.message, text, e.pos[0]));
-    }
-  }
-  if (sink.count > 0) return undefined;
-
-  const aliases = resolveAliases(doc);
-  try {
-    // yaml counts how often each anchored node is expanded and throws past maxAliasCount: the standard defence
-    // against "billion laughs" (nested anchors that each repeat the previous one).
-    doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
-  } catch (e) {
-    if (e instanceof ReferenceError && /alias count/i.test(e.message)) {
-      const first = aliases.keys().next().value;
-      sink.error(
-        first?.range ? at(first.range[0]) : START,
-        `too many alias expansions: anchors are repeated more than ${MAX_YAML_ALIAS_COUNT} times in total, which is how alias bombs ("billion laughs") blow up; write the values out or use fewer aliases`,
-      );
-      return undefined;
-    }
-    // Other toJS failures (an alias without an anchor) are reported with their position by the conversion below.
-  }
-  const state: TreeState = { sink, at, aliases, budget: MAX_YAML_NODES, stopped: false };
-  return toTree(state, doc.contents, 0, new Set());
-}
-
-function kib(bytes: number): string {
-  return bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${(bytes / 1024).toFixed(1)} KiB`;
-}
-
-/** 5368709120 → `5 GiB`, 5767168 → `5.5 MiB`: a size a reader takes in at a glance. */
-function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${Number.isInteger(value) ? value.toString() : value.toFixed(1)} ${units[unit] ?? 'bytes'}`;
-}
-
-function ordinal(n: number): string {
-  return n === 2 ? 'second' : n === 3 ? 'third' : `${n}th`;
-}
-
-/** UTF-8 size of a JS string without allocating an encoded copy (a 100 MiB string costs one length check). */
-function utf8Length(text: string): number {
-  if (text.length > MAX_WORKFLOW_FILE_BYTES) return text.length; // every UTF-16 unit is at least one byte
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdfff ? 2 : 3; // a surrogate pair is 4 bytes
-  }
-  return bytes;
-}
-
-/**
- * The first character YAML 1.2 does not allow in a stream (§5.1: C0 controls other than tab, LF and CR; DEL; C1
- * controls other than NEL), or U+FFFD, which a decoder leaves where the bytes were not UTF-8. Binary files hit this.
- */
-function firstNonTextChar(text: string): number | undefined {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x20 && c < 0x7f) continue;
-    if (c === 0x09 || c === 0x0a || c === 0x0d) continue;
-    if (c < 0x20 || c === 0x7f || (c >= 0x80 && c <= 0x9f && c !== 0x85) || c === 0xfffd) return i;
-  }
-  return undefined;
-}
-
-function posInText(text: string, offset: number): SourcePos {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset; i++) {
-    if (text.charCodeAt(i) === 0x0a) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, col: offset - lineStart + 1 };
-}
-
-const TOO_DEEP = `nesting is too deep: more than ${MAX_YAML_DEPTH} levels of lists and mappings inside each other; a workflow needs far fewer`;
-
-/**
- * A fast first look for the two ways to nest deeply in little text, with yaml's lexer (several times faster than
- * its parser, which takes seconds on 512 KiB of `[[[[…`): flow brackets, and block indicators (`- - - …`, `? ? …`)
- * chained on one line. Both are lower bounds of the true depth, so this never refuses a legal file; the exact
- * check on the syntax tree follows.
- */
-function firstTooDeep(text: string): number | undefined {
-  let offset = 0;
-  let flow = 0;
-  let chained = 0;
-  let scalarNext = false;
-  for (const token of new Lexer().lex(text)) {
-    // yaml's lexer marks a document with U+0002, a scalar with U+001F and a flow error with U+0018; every other
-    // token is verbatim source, so summing their lengths gives the offset.
-    if (token === '\u0002' || token === '\u0018') continue;
-    if (token === '\u001f') {
-      scalarNext = true;
-      continue;
-    }
-    if (scalarNext) scalarNext = false;
-    else if (token === '[' || token === '{') {
-      if (++flow > MAX_YAML_DEPTH) return offset;
-    } else if (token === ']' || token === '}') {
-      if (flow > 0) flow--;
-    } else if (token === '-' || token === '?') {
-      if (++chained > MAX_YAML_DEPTH) return offset;
-    }
-    if (token.includes('\n')) chained = 0;
-    offset += token.length;
-  }
-  return undefined;
-}
-
-/**
- * Nesting depth and alias count, checked on yaml's concrete syntax tree with an explicit stack: yaml's composer
- * recurses per nesting level, and tens of thousands of levels (`- - - - …` or `[[[[…`) exhaust its stack or memory.
- */
-function checkCst(sink: Sink, tokens: readonly CST.Token[], at: (offset: number) => SourcePos): boolean {
-  const stack: { token: CST.Token; depth: number }[] = [];
-  for (const t of tokens) if (t.type === 'document' && t.value) stack.push({ token: t.value, depth: 1 });
-  let aliasNodes = 0;
-  while (stack.length > 0) {
-    const { token, depth } = stack.pop() as { token: CST.Token; depth: number };
-    if (token.type === 'alias') {
-      aliasNodes++;
-      if (aliasNodes > MAX_YAML_ALIAS_NODES) {
-        sink.error(
-          at(token.offset),
-          `too many aliases: this file uses more than ${MAX_YAML_ALIAS_NODES} \`*alias\` references; write the values out`,
-        );
-        return false;
-      }
-      continue;
-    }
-    if (token.type !== 'block-map' && token.type !== 'block-seq' && token.type !== 'flow-collection') continue;
-    if (depth > MAX_YAML_DEPTH) {
-      sink.error(at(token.offset), TOO_DEEP);
-      return false;
-    }
-    for (const item of token.items) {
-      if (item.key) stack.push({ token: item.key, depth: depth + 1 });
-      if (item.value) stack.push({ token: item.value, depth: depth + 1 });
-    }
-  }
-  return true;
-}
-
-function yamlErrorMessage(code: string, message: string, text: string, offset: number): string {
-  const first = (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '');
-  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
-  const lineEnd = text.indexOf('\n', offset);
-  const line = text.slice(lineStart, lineEnd < 0 ? text.length : lineEnd);
-  switch (code) {
-    case 'DUPLICATE_KEY': {
-      const key = /^\s*("[^"]*"|'[^']*'|[^:#]*?)\s*:/.exec(
-        text.slice(offset, lineEnd < 0 ? text.length : lineEnd),
-      )?.[1];
-      return `duplicate key${key ? ` \`${clip(key)}\`` : ''}: keys of a mapping must be unique (YAML would otherwise keep only one of the values)`;
-    }
-    case 'TAB_AS_INDENT':
-      return 'tab character used for indentation: YAML indentation must use spaces';
-    case 'TAG_RESOLVE_FAILED':
-      return `${first}: workflow files use plain YAML values, without custom \`!tags\``;
-    default:
-      // `{`, `}`, `[`, `]` and `,` end a plain value inside `{ … }` or `[ … ]` (YAML 1.2 §7.3.3), so an unquoted
-      // `${{ … }}` there breaks the line; GitHub's parser rejects it the same way.
-      return line.includes('${{') && /[[{]/.test(line.slice(0, line.indexOf('${{')))
-        ? `YAML syntax error: ${first}. A value holding \`\${{ }}\` inside \`{ … }\` or \`[ … ]\` must be quoted, e.g. \`{ group: 'ci-\${{ github.ref }}' }\``
-        : `YAML syntax error: ${first}`;
-  }
-}
-
-/**
- * Alias → anchored node, in one pass. YAML resolves an alias to the latest anchor of that name before it in the
- * document (YAML 1.2 §3.2.2.2); yaml's own `Alias.resolve` rescans the document per call, which is quadratic.
- */
-function resolveAliases(doc: Document.Parsed): Map<YamlNode, YamlNode | undefined> {
-  const anchors = new Map<string, YamlNode>();
-  const resolved = new Map<YamlNode, YamlNode | undefined>();
-  visit(doc, {
-    Node(_key, node) {
-      if (isAlias(node)) resolved.set(node, anchors.get(node.source));
-      else if (node.anchor) anchors.set(node.anchor, node);
-    },
-  });
-  return resolved;
-}
-
-interface TreeState {
-  readonly sink: Sink;
-  readonly at: (offset: number) => SourcePos;
-  readonly aliases: Map<YamlNode, YamlNode | undefined>;
-  budget: number;
-  stopped: boolean;
-}
-
-/** Converts a yaml node, expanding aliases. `ancestors` holds the collections being converted, to refuse recursion. */
-function toTree(s: TreeState, node: unknown, depth: number, ancestors: Set<unknown>): YValue | undefined {
-  if (s.stopped) return undefined;
-  const pos = nodePos(s, node);
-  if (--s.budget < 0 || depth > MAX_YAML_DEPTH) {
-    s.stopped = true;
-    s.sink.error(
-      pos,
-      depth > MAX_YAML_DEPTH
-        ? `nesting is too deep once aliases are expanded: more than ${MAX_YAML_DEPTH} levels`
-        : `the file expands to more than ${MAX_YAML_NODES} values once aliases are expanded; write it out or simplify it`,
-    );
-    return undefined;
-  }
-  if (isAlias(node)) {
-    const target = s.aliases.get(node);
-    if (target === undefined) {
-      s.sink.error(pos, `alias \`*${node.source}\` refers to no anchor \`&${node.source}\` defined before it`);
-      return undefined;
-    }
-    if (ancestors.has(target)) {
-      s.sink.error(
-        pos,
-        `alias \`*${node.source}\` is inside the value anchored as \`&${node.source}\`: a value cannot contain itself`,
-      );
-      return undefined;
-    }
-    return toTree(s, target, depth, ancestors);
-  }
-  if (isScalar(node)) {
-    const v = node.value;
-    if (v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)))
-      return { kind: 'scalar', pos, value: v };
-    s.sink.error(pos, `unsupported YAML value ${describeRaw(v)}: use a string, a number, true/false or a list/mapping`);
-    return undefined;
-  }
-  if (isSeq(node)) {
-    ancestors.add(node);
-    const items: YValue[] = [];
-    let ok = true;
-    for (const item of node.items) {
-      const v = toTree(s, item, depth + 1, ancestors);
-      if (v) items.push(v);
-      else ok = false;
-    }
-    ancestors.delete(node);
-    return ok ? { kind: 'seq', pos, items } : undefined;
-  }
-  if (isMap(node)) {
-    ancestors.add(node);
-    const entries: YEntry[] = [];
-    const keys = new Set<string>();
-    let ok = true;
-    for (const pair of node.items) {
-      const keyPos = nodePos(s, pair.key, pos);
-      const key = isScalar(pair.key) ? pair.key.value : undefined;
-      if (key !== null && typeof key !== 'string' && typeof key !== 'number' && typeof key !== 'boolean') {
-        s.sink.error(keyPos, 'mapping keys must be plain names, not lists, mappings or aliases');
-        ok = false;
-        continue;
-      }
-      const name = key === null ? '' : String(key);
-      if (keys.has(name)) {
-        s.sink.error(keyPos, `duplicate key \`${name}\`: keys of a mapping must be unique`);
-        ok = false;
-      }
-      keys.add(name);
-      const value =
-        pair.value === null || pair.value === undefined
-          ? ({ kind: 'scalar', pos: keyPos, value: null } satisfies YScalar)
-          : toTree(s, pair.value, depth + 1, ancestors);
-      if (value) entries.push({ key: name, keyPos, value });
-      else ok = false;
-    }
-    ancestors.delete(node);
-    return ok ? { kind: 'map', pos, entries } : undefined;
-  }
-  s.sink.error(pos, 'unsupported YAML node');
-  return undefined;
-}
-
-function nodePos(s: TreeState, node: unknown, fallback: SourcePos = START): SourcePos {
-  const range = (node as { range?: readonly number[] | null } | null)?.range;
-  const offset = range?.[0];
-  return offset === undefined ? fallback : s.at(offset);
-}
-
-function describeRaw(v: unknown): string {
-  if (typeof v === 'number') return `\`${String(v)}\` (not a finite number)`;
-  if (v instanceof Uint8Array) return '(binary data, `!!binary`)';
-  return `(${typeof v})`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -599,11 +179,11 @@ const USES_INPUTS: ReadonlySet<string> = new Set(['with', 'secrets']);
 const ID_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const ID_RULE = 'must start with a letter or `_` and contain only letters, digits, `-` and `_`';
 
-function readWorkflow(sink: Sink, root: YValue): Workflow | undefined {
+function readWorkflow(sink: DiagnosticSink, root: YValue): Workflow | undefined {
   if (root.kind !== 'map') {
     sink.error(
       root.pos,
-      `a workflow file must be a mapping with \`on:\` and \`jobs:\`, but this file holds ${describe(root)}`,
+      `a workflow file must be a mapping with \`on:\` and \`jobs:\`, but this file holds ${describeValue(root)}`,
     );
     return undefined;
   }
@@ -617,7 +197,7 @@ function readWorkflow(sink: Sink, root: YValue): Workflow | undefined {
   if (!jobs) sink.error(root.pos, 'missing `jobs:`: a workflow needs at least one job');
 
   const workflowName = name ? readString(sink, name.value, 'name', { nonEmpty: true }) : sink.file;
-  const triggers = on ? readOn(sink, on.value) : undefined;
+  const triggers = on ? readTriggers(sink, on.value) : undefined;
   const workflowEnv = env ? readEnv(sink, env.value, 'env') : {};
   const conc = concurrency ? readConcurrency(sink, concurrency.value) : undefined;
   const jobSpecs = jobs ? readJobs(sink, jobs) : undefined;
@@ -634,7 +214,7 @@ function readWorkflow(sink: Sink, root: YValue): Workflow | undefined {
 
 // --- on --------------------------------------------------------------------------------------------------------
 
-function readOn(sink: Sink, v: YValue): WorkflowTriggers | undefined {
+function readTriggers(sink: DiagnosticSink, v: YValue): WorkflowTriggers | undefined {
   const before = sink.count;
   const triggers: Partial<Record<EventName, TriggerFilter>> = {};
   const addEvent = (name: string, pos: SourcePos): EventName | undefined => {
@@ -651,14 +231,14 @@ function readOn(sink: Sink, v: YValue): WorkflowTriggers | undefined {
   };
   if (v.kind === 'scalar') {
     if (typeof v.value !== 'string' || v.value === '') {
-      sink.error(v.pos, `\`on\` must name events (push, pull_request, testme), not ${describe(v)}`);
+      sink.error(v.pos, `\`on\` must name events (push, pull_request, testme), not ${describeValue(v)}`);
       return undefined;
     }
     addEvent(v.value, v.pos);
   } else if (v.kind === 'seq') {
     for (const item of v.items) {
       if (item.kind !== 'scalar' || typeof item.value !== 'string') {
-        sink.error(item.pos, `each entry of \`on\` must be an event name, not ${describe(item)}`);
+        sink.error(item.pos, `each entry of \`on\` must be an event name, not ${describeValue(item)}`);
         continue;
       }
       addEvent(item.value, item.pos);
@@ -692,10 +272,10 @@ function unsupportedEvent(name: string): string {
   return `event \`${name}\` is not supported: ${supported}`;
 }
 
-function readEventFilter(sink: Sink, event: EventName, v: YValue): TriggerFilter | undefined {
+function readEventFilter(sink: DiagnosticSink, event: EventName, v: YValue): TriggerFilter | undefined {
   if (v.kind === 'scalar' && v.value === null) return {};
   if (v.kind !== 'map') {
-    sink.error(v.pos, `\`on.${event}\` must be a mapping of filters (or empty), not ${describe(v)}`);
+    sink.error(v.pos, `\`on.${event}\` must be a mapping of filters (or empty), not ${describeValue(v)}`);
     return undefined;
   }
   const allowed = event === 'push' ? PUSH_FILTERS : PR_FILTERS;
@@ -735,7 +315,7 @@ function readEventFilter(sink: Sink, event: EventName, v: YValue): TriggerFilter
   return filter;
 }
 
-function readPatterns(sink: Sink, v: YValue, path: string): string[] | undefined {
+function readPatterns(sink: DiagnosticSink, v: YValue, path: string): string[] | undefined {
   const items = v.kind === 'seq' ? v.items : [v];
   if (v.kind === 'map') {
     sink.error(v.pos, `\`${path}\` must be a pattern or a list of patterns, not a mapping`);
@@ -798,10 +378,10 @@ function patternProblem(p: string): string | undefined {
 
 // --- env, concurrency ---------------------------------------------------------------------------------------------
 
-function readEnv(sink: Sink, v: YValue, path: string): Record<string, string> {
+function readEnv(sink: DiagnosticSink, v: YValue, path: string): Record<string, string> {
   if (v.kind === 'scalar' && v.value === null) return {};
   if (v.kind !== 'map') {
-    sink.error(v.pos, `\`${path}\` must be a mapping of variable names to values, not ${describe(v)}`);
+    sink.error(v.pos, `\`${path}\` must be a mapping of variable names to values, not ${describeValue(v)}`);
     return {};
   }
   const pairs: [string, string][] = [];
@@ -824,13 +404,13 @@ function readEnv(sink: Sink, v: YValue, path: string): Record<string, string> {
   return Object.fromEntries(pairs);
 }
 
-function readConcurrency(sink: Sink, v: YValue): ConcurrencySpec | undefined {
+function readConcurrency(sink: DiagnosticSink, v: YValue): ConcurrencySpec | undefined {
   if (v.kind === 'scalar') {
     const group = readString(sink, v, 'concurrency', { nonEmpty: true });
     return group === undefined ? undefined : { group, cancelInProgress: false };
   }
   if (v.kind !== 'map') {
-    sink.error(v.pos, `\`concurrency\` must be a group name or a mapping with \`group\`, not ${describe(v)}`);
+    sink.error(v.pos, `\`concurrency\` must be a group name or a mapping with \`group\`, not ${describeValue(v)}`);
     return undefined;
   }
   checkKeys(sink, v, CONCURRENCY_KEYS, '`concurrency`', {
@@ -849,12 +429,12 @@ function readConcurrency(sink: Sink, v: YValue): ConcurrencySpec | undefined {
 
 // --- jobs --------------------------------------------------------------------------------------------------------
 
-function readJobs(sink: Sink, jobsEntry: YEntry): JobSpec[] | undefined {
+function readJobs(sink: DiagnosticSink, jobsEntry: YEntry): JobSpec[] | undefined {
   const v = jobsEntry.value;
   if (v.kind !== 'map') {
     sink.error(
       v.kind === 'scalar' && v.value === null ? jobsEntry.keyPos : v.pos,
-      `\`jobs\` must be a mapping of job ids to jobs, not ${describe(v)}`,
+      `\`jobs\` must be a mapping of job ids to jobs, not ${describeValue(v)}`,
     );
     return undefined;
   }
@@ -890,14 +470,14 @@ function readJobs(sink: Sink, jobsEntry: YEntry): JobSpec[] | undefined {
   return problems.length === 0 ? jobs : undefined;
 }
 
-function readJob(sink: Sink, entry: YEntry, needsPos: Map<string, SourcePos>): JobSpec | undefined {
+function readJob(sink: DiagnosticSink, entry: YEntry, needsPos: Map<string, SourcePos>): JobSpec | undefined {
   const id = entry.key;
   const path = `jobs.${id}`;
   const v = entry.value;
   if (v.kind !== 'map') {
     sink.error(
       v.kind === 'scalar' && v.value === null ? entry.keyPos : v.pos,
-      `job \`${id}\` must be a mapping (runs-on, steps, …), not ${describe(v)}`,
+      `job \`${id}\` must be a mapping (runs-on, steps, …), not ${describeValue(v)}`,
     );
     return undefined;
   }
@@ -950,10 +530,10 @@ function readJob(sink: Sink, entry: YEntry, needsPos: Map<string, SourcePos>): J
   };
 }
 
-function readRunsOn(sink: Sink, v: YValue, path: string): string | undefined {
+function readRunsOn(sink: DiagnosticSink, v: YValue, path: string): string | undefined {
   if (v.kind === 'seq') {
     if (v.items.length === 1 && v.items[0]) return readString(sink, v.items[0], path, { nonEmpty: true });
-    const labels = v.items.map((i) => (i.kind === 'scalar' ? `\`${String(i.value)}\`` : describe(i))).join(', ');
+    const labels = v.items.map((i) => (i.kind === 'scalar' ? `\`${String(i.value)}\`` : describeValue(i))).join(', ');
     sink.error(
       v.pos,
       v.items.length === 0
@@ -969,7 +549,12 @@ function readRunsOn(sink: Sink, v: YValue, path: string): string | undefined {
   return readString(sink, v, path, { nonEmpty: true });
 }
 
-function readNeeds(sink: Sink, v: YValue, path: string, positions: Map<string, SourcePos>): string[] | undefined {
+function readNeeds(
+  sink: DiagnosticSink,
+  v: YValue,
+  path: string,
+  positions: Map<string, SourcePos>,
+): string[] | undefined {
   if (v.kind === 'map') {
     sink.error(v.pos, `\`${path}\` must be a job id or a list of job ids, not a mapping`);
     return undefined;
@@ -979,7 +564,7 @@ function readNeeds(sink: Sink, v: YValue, path: string, positions: Map<string, S
   let ok = true;
   for (const item of items) {
     if (item.kind !== 'scalar' || typeof item.value !== 'string' || item.value === '') {
-      sink.error(item.pos, `\`${path}\` must name jobs by id, but this is ${describe(item)}`);
+      sink.error(item.pos, `\`${path}\` must name jobs by id, but this is ${describeValue(item)}`);
       ok = false;
       continue;
     }
@@ -997,7 +582,7 @@ function readNeeds(sink: Sink, v: YValue, path: string, positions: Map<string, S
   return ok ? needs : undefined;
 }
 
-function readTimeout(sink: Sink, v: YValue, path: string): number | undefined {
+function readTimeout(sink: DiagnosticSink, v: YValue, path: string): number | undefined {
   if (v.kind === 'scalar' && typeof v.value === 'number') {
     if (v.value > 0 && v.value <= MAX_TIMEOUT_MINUTES) return v.value;
     sink.error(
@@ -1011,24 +596,24 @@ function readTimeout(sink: Sink, v: YValue, path: string): number | undefined {
     v.pos,
     expr
       ? `\`${path}\` must be a number of minutes; spotcheck does not evaluate expressions here`
-      : `\`${path}\` must be a number of minutes, not ${describe(v)}`,
+      : `\`${path}\` must be a number of minutes, not ${describeValue(v)}`,
   );
   return undefined;
 }
 
-function readJobContinueOnError(sink: Sink, v: YValue, path: string): boolean | string | undefined {
+function readJobContinueOnError(sink: DiagnosticSink, v: YValue, path: string): boolean | string | undefined {
   if (v.kind === 'scalar' && typeof v.value === 'boolean') return v.value;
   if (v.kind === 'scalar' && typeof v.value === 'string' && isWholeExpression(v.value)) {
     return checkExpression(sink, v.value, 'template', v.pos, path) ? v.value : undefined;
   }
-  sink.error(v.pos, `\`${path}\` must be true, false or a \`\${{ }}\` expression, not ${describe(v)}`);
+  sink.error(v.pos, `\`${path}\` must be true, false or a \`\${{ }}\` expression, not ${describeValue(v)}`);
   return undefined;
 }
 
-function readOutputs(sink: Sink, v: YValue, path: string): Record<string, string> {
+function readOutputs(sink: DiagnosticSink, v: YValue, path: string): Record<string, string> {
   if (v.kind === 'scalar' && v.value === null) return {};
   if (v.kind !== 'map') {
-    sink.error(v.pos, `\`${path}\` must be a mapping of output names to values, not ${describe(v)}`);
+    sink.error(v.pos, `\`${path}\` must be a mapping of output names to values, not ${describeValue(v)}`);
     return {};
   }
   const pairs: [string, string][] = [];
@@ -1051,9 +636,9 @@ interface Strategy {
   readonly maxParallel?: number;
 }
 
-function readStrategy(sink: Sink, v: YValue, path: string): Strategy | undefined {
+function readStrategy(sink: DiagnosticSink, v: YValue, path: string): Strategy | undefined {
   if (v.kind !== 'map') {
-    sink.error(v.pos, `\`${path}\` must be a mapping (matrix, fail-fast, max-parallel), not ${describe(v)}`);
+    sink.error(v.pos, `\`${path}\` must be a mapping (matrix, fail-fast, max-parallel), not ${describeValue(v)}`);
     return undefined;
   }
   checkKeys(sink, v, STRATEGY_KEYS, `\`${path}\``, {});
@@ -1067,7 +652,7 @@ function readStrategy(sink: Sink, v: YValue, path: string): Strategy | undefined
     const m = maxParallelEntry.value;
     if (m.kind === 'scalar' && typeof m.value === 'number' && Number.isInteger(m.value) && m.value >= 1)
       maxParallel = m.value;
-    else sink.error(m.pos, `\`${path}.max-parallel\` must be a whole number of at least 1, not ${describe(m)}`);
+    else sink.error(m.pos, `\`${path}.max-parallel\` must be a whole number of at least 1, not ${describeValue(m)}`);
   }
   if ((matrixEntry && !matrix) || failFast === undefined) return undefined;
   if (maxParallelEntry && maxParallel === undefined) return undefined;
@@ -1078,7 +663,7 @@ function readStrategy(sink: Sink, v: YValue, path: string): Strategy | undefined
   };
 }
 
-function readMatrix(sink: Sink, v: YValue, path: string): MatrixSpec | undefined {
+function readMatrix(sink: DiagnosticSink, v: YValue, path: string): MatrixSpec | undefined {
   if (v.kind === 'scalar' && typeof v.value === 'string' && v.value.includes('${{')) {
     sink.error(
       v.pos,
@@ -1089,7 +674,7 @@ function readMatrix(sink: Sink, v: YValue, path: string): MatrixSpec | undefined
   if (v.kind !== 'map') {
     sink.error(
       v.pos,
-      `\`${path}\` must be a mapping of axes (name: [values]) with optional include/exclude, not ${describe(v)}`,
+      `\`${path}\` must be a mapping of axes (name: [values]) with optional include/exclude, not ${describeValue(v)}`,
     );
     return undefined;
   }
@@ -1115,7 +700,7 @@ function readMatrix(sink: Sink, v: YValue, path: string): MatrixSpec | undefined
         values.pos,
         expr
           ? `\`${path}.${entry.key}\` built from an expression is not supported: list the values`
-          : `\`${path}.${entry.key}\` must be a list of values, not ${describe(values)}`,
+          : `\`${path}.${entry.key}\` must be a list of values, not ${describeValue(values)}`,
       );
       continue;
     }
@@ -1165,14 +750,14 @@ function readMatrix(sink: Sink, v: YValue, path: string): MatrixSpec | undefined
   return { axes: Object.fromEntries(axes), include, exclude: exclude.map((e) => e.cell) };
 }
 
-function readMatrixCells(sink: Sink, v: YValue, path: string): { cell: MatrixCell; pos: SourcePos }[] {
+function readMatrixCells(sink: DiagnosticSink, v: YValue, path: string): { cell: MatrixCell; pos: SourcePos }[] {
   if (v.kind !== 'seq') {
     const expr = v.kind === 'scalar' && typeof v.value === 'string' && v.value.includes('${{');
     sink.error(
       v.pos,
       expr
         ? `\`${path}\` built from an expression is not supported: list the entries`
-        : `\`${path}\` must be a list of mappings, not ${describe(v)}`,
+        : `\`${path}\` must be a list of mappings, not ${describeValue(v)}`,
     );
     return [];
   }
@@ -1183,7 +768,10 @@ function readMatrixCells(sink: Sink, v: YValue, path: string): { cell: MatrixCel
   const cells: { cell: MatrixCell; pos: SourcePos }[] = [];
   for (const item of v.items) {
     if (item.kind !== 'map' || item.entries.length === 0) {
-      sink.error(item.pos, `each \`${path}\` entry must be a non-empty mapping of axis: value, not ${describe(item)}`);
+      sink.error(
+        item.pos,
+        `each \`${path}\` entry must be a non-empty mapping of axis: value, not ${describeValue(item)}`,
+      );
       continue;
     }
     cells.push({ cell: Object.fromEntries(item.entries.map((e) => [e.key, toMatrixValue(e.value)])), pos: item.pos });
@@ -1246,10 +834,10 @@ function sameValue(a: MatrixValue | undefined, b: MatrixValue | undefined): bool
 
 // --- steps -------------------------------------------------------------------------------------------------------
 
-function readSteps(sink: Sink, v: YValue, jobPath: string): StepSpec[] {
+function readSteps(sink: DiagnosticSink, v: YValue, jobPath: string): StepSpec[] {
   const path = `${jobPath}.steps`;
   if (v.kind !== 'seq') {
-    sink.error(v.pos, `\`${path}\` must be a list of steps, not ${describe(v)}`);
+    sink.error(v.pos, `\`${path}\` must be a list of steps, not ${describeValue(v)}`);
     return [];
   }
   if (v.items.length === 0) {
@@ -1281,9 +869,9 @@ function readSteps(sink: Sink, v: YValue, jobPath: string): StepSpec[] {
   return steps;
 }
 
-function readStep(sink: Sink, v: YValue, path: string, index: number): StepSpec | undefined {
+function readStep(sink: DiagnosticSink, v: YValue, path: string, index: number): StepSpec | undefined {
   if (v.kind !== 'map') {
-    sink.error(v.pos, `\`${path}\` must be a mapping with \`run:\`, not ${describe(v)}`);
+    sink.error(v.pos, `\`${path}\` must be a mapping with \`run:\`, not ${describeValue(v)}`);
     return undefined;
   }
   const before = sink.count;
@@ -1332,12 +920,8 @@ function readStep(sink: Sink, v: YValue, path: string, index: number): StepSpec 
 
 // --- scalar readers ---------------------------------------------------------------------------------------------------
 
-function field(map: YMap, key: string): YEntry | undefined {
-  return map.entries.find((e) => e.key === key);
-}
-
 function checkKeys(
-  sink: Sink,
+  sink: DiagnosticSink,
   map: YMap,
   allowed: readonly string[],
   where: string,
@@ -1365,9 +949,9 @@ interface StringOptions {
 }
 
 /** A string field. GitHub reads numbers and booleans where a string is expected as their text (`1.10` is "1.1"). */
-function readString(sink: Sink, v: YValue, path: string, opts: StringOptions): string | undefined {
+function readString(sink: DiagnosticSink, v: YValue, path: string, opts: StringOptions): string | undefined {
   if (v.kind !== 'scalar' || v.value === null) {
-    sink.error(v.pos, `\`${path}\` must be a string, not ${describe(v)}`);
+    sink.error(v.pos, `\`${path}\` must be a string, not ${describeValue(v)}`);
     return undefined;
   }
   const text = String(v.value);
@@ -1386,7 +970,7 @@ function readString(sink: Sink, v: YValue, path: string, opts: StringOptions): s
 }
 
 /** A step's `shell`: one the runner can start (src/core/workflow/shells.ts), caught here rather than when the step runs. */
-function readShell(sink: Sink, v: YValue, path: string): string | undefined {
+function readShell(sink: DiagnosticSink, v: YValue, path: string): string | undefined {
   if (v.kind === 'scalar' && typeof v.value === 'string' && v.value.includes('${{')) {
     sink.error(v.pos, shellProblem(v.value) ?? `\`${path}\` cannot use \`\${{ }}\` expressions`);
     return undefined;
@@ -1398,11 +982,11 @@ function readShell(sink: Sink, v: YValue, path: string): string | undefined {
   return problem === undefined ? text : undefined;
 }
 
-function readCondition(sink: Sink, v: YValue, path: string): string | undefined {
+function readCondition(sink: DiagnosticSink, v: YValue, path: string): string | undefined {
   if (v.kind !== 'scalar' || v.value === null || v.value === '') {
     sink.error(
       v.pos,
-      `\`${path}\` must be a condition (an expression such as \`github.event_name == 'push'\`), not ${describe(v)}`,
+      `\`${path}\` must be a condition (an expression such as \`github.event_name == 'push'\`), not ${describeValue(v)}`,
     );
     return undefined;
   }
@@ -1410,14 +994,14 @@ function readCondition(sink: Sink, v: YValue, path: string): string | undefined 
   return checkExpression(sink, text, 'condition', v.pos, path) ? text : undefined;
 }
 
-function readBoolean(sink: Sink, v: YValue, path: string): boolean | undefined {
+function readBoolean(sink: DiagnosticSink, v: YValue, path: string): boolean | undefined {
   if (v.kind === 'scalar' && typeof v.value === 'boolean') return v.value;
   const expr = v.kind === 'scalar' && typeof v.value === 'string' && v.value.includes('${{');
   sink.error(
     v.pos,
     expr
       ? `\`${path}\` must be true or false; spotcheck does not evaluate expressions here`
-      : `\`${path}\` must be true or false, not ${describe(v)}`,
+      : `\`${path}\` must be true or false, not ${describeValue(v)}`,
   );
   return undefined;
 }
@@ -1429,7 +1013,7 @@ function isWholeExpression(text: string): boolean {
 
 /** `${{ }}` syntax, checked by src/core/workflow/expressions.ts with GitHub's own @actions/expressions parser. */
 function checkExpression(
-  sink: Sink,
+  sink: DiagnosticSink,
   text: string,
   kind: 'condition' | 'template',
   pos: SourcePos,
@@ -1438,17 +1022,4 @@ function checkExpression(
   const problem = expressionError(text, kind);
   if (problem) sink.error(pos, `\`${path}\`: ${problem}`);
   return problem === undefined;
-}
-
-function describe(v: YValue): string {
-  if (v.kind === 'map') return 'a mapping';
-  if (v.kind === 'seq') return 'a list';
-  if (v.value === null) return 'nothing (null)';
-  if (typeof v.value === 'string') return `the string \`${clip(v.value)}\``;
-  return `the ${typeof v.value} \`${String(v.value)}\``;
-}
-
-function clip(text: string): string {
-  const oneLine = text.replace(/\s+/g, ' ');
-  return oneLine.length > 60 ? `${oneLine.slice(0, 57)}…` : oneLine;
 }
