@@ -13,7 +13,7 @@ import {
   type ExpressionContext,
 } from './workflow/expressions.ts';
 import { MAX_MATRIX_FILTER_ENTRIES, MAX_MATRIX_ORDERS, MAX_MATRIX_PRODUCT } from './limits.ts';
-import { validateNeedsGraph } from './workflow/parse-workflow.ts';
+import { validateNeedsGraph } from './workflow/needs-graph.ts';
 import type {
   Diagnostic,
   GithubContext,

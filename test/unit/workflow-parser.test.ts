@@ -1,11 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import {
-  formatDiagnostic,
-  parseWorkflow,
-  parseWorkflowFiles,
-  validateNeedsGraph,
-} from '../../src/core/workflow/parse-workflow.ts';
+import { formatDiagnostic, parseWorkflow, parseWorkflowFiles } from '../../src/core/workflow/parse-workflow.ts';
+import { validateNeedsGraph } from '../../src/core/workflow/needs-graph.ts';
 import { MAX_JOBS, MAX_STEPS_PER_JOB, MAX_WORKFLOW_FILES } from '../../src/core/limits.ts';
 import type { Diagnostic, Workflow } from '../../src/core/types.ts';
 

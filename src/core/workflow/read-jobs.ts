@@ -1,0 +1,235 @@
+/**
+ * `jobs:`: each job's fields (runs-on, needs, if, timeout, env, strategy, continue-on-error, outputs, steps), then
+ * the `needs` graph across them (needs-graph.ts), reported at the offending `needs` entry.
+ */
+import { MAX_JOBS } from '../limits.ts';
+import type { JobSpec, SourcePos } from '../types.ts';
+import { clip } from './diagnostics.ts';
+import type { DiagnosticSink } from './diagnostics.ts';
+import { validateNeedsGraph } from './needs-graph.ts';
+import { readEnv } from './read-env.ts';
+import {
+  ID_PATTERN,
+  ID_RULE,
+  checkExpression,
+  checkKeys,
+  isWholeExpression,
+  readCondition,
+  readString,
+  readTimeout,
+} from './read-scalars.ts';
+import { readSteps } from './read-steps.ts';
+import { readStrategy } from './read-strategy.ts';
+import { describeValue, field } from './yaml-tree.ts';
+import type { YEntry, YValue } from './yaml-tree.ts';
+
+const JOB_KEYS = [
+  'name',
+  'runs-on',
+  'needs',
+  'if',
+  'timeout-minutes',
+  'env',
+  'strategy',
+  'continue-on-error',
+  'outputs',
+  'steps',
+] as const;
+
+/** Why GitHub keys outside the subset are refused; the generic message lists the allowed keys instead. */
+const UNSUPPORTED_JOB_KEYS: Readonly<Record<string, string>> = {
+  uses: 'reusable workflows (`jobs.<id>.uses`) are not supported: spotcheck runs jobs made of `run:` steps',
+  with: 'reusable workflows (`jobs.<id>.uses`/`with`) are not supported: spotcheck runs jobs made of `run:` steps',
+  secrets: 'reusable workflows and their `secrets` are not supported',
+  services:
+    '`services:` containers are not supported: start what the job needs from a `run:` step (for example `docker run -d …`)',
+  container:
+    '`container:` is not supported: steps run directly on the runner the `runs-on` route picks; use `docker run` in a step, or a route whose image has what the job needs',
+  permissions: 'spotcheck gives steps no GITHUB_TOKEN, so there are no token permissions to set',
+  environment: 'deployment environments are not supported',
+  concurrency: 'only the workflow-level `concurrency` is supported',
+  defaults: 'set `shell` and `working-directory` on each step instead',
+};
+
+export function readJobs(sink: DiagnosticSink, jobsEntry: YEntry): JobSpec[] | undefined {
+  const v = jobsEntry.value;
+  if (v.kind !== 'map') {
+    sink.error(
+      v.kind === 'scalar' && v.value === null ? jobsEntry.keyPos : v.pos,
+      `\`jobs\` must be a mapping of job ids to jobs, not ${describeValue(v)}`,
+    );
+    return undefined;
+  }
+  if (v.entries.length === 0) {
+    sink.error(v.pos, '`jobs` is empty: a workflow needs at least one job');
+    return undefined;
+  }
+  if (v.entries.length > MAX_JOBS) {
+    sink.error(v.pos, `\`jobs\` defines ${v.entries.length} jobs; at most ${MAX_JOBS} are allowed per workflow`);
+    return undefined;
+  }
+  const jobs: JobSpec[] = [];
+  const needsPos = new Map<string, Map<string, SourcePos>>();
+  let ok = true;
+  for (const entry of v.entries) {
+    if (!ID_PATTERN.test(entry.key)) {
+      sink.error(entry.keyPos, `job id \`${clip(entry.key)}\` ${ID_RULE}`);
+      ok = false;
+      continue;
+    }
+    const positions = new Map<string, SourcePos>();
+    needsPos.set(entry.key, positions);
+    const job = readJob(sink, entry, positions);
+    if (job) jobs.push(job);
+    else ok = false;
+  }
+  if (!ok) return undefined;
+  const { problems } = validateNeedsGraph(jobs);
+  for (const p of problems) {
+    const job = jobs.find((j) => j.id === p.job);
+    sink.error(needsPos.get(p.job)?.get(p.need) ?? job?.pos ?? v.pos, p.message);
+  }
+  return problems.length === 0 ? jobs : undefined;
+}
+
+function readJob(sink: DiagnosticSink, entry: YEntry, needsPos: Map<string, SourcePos>): JobSpec | undefined {
+  const id = entry.key;
+  const path = `jobs.${id}`;
+  const v = entry.value;
+  if (v.kind !== 'map') {
+    sink.error(
+      v.kind === 'scalar' && v.value === null ? entry.keyPos : v.pos,
+      `job \`${id}\` must be a mapping (runs-on, steps, …), not ${describeValue(v)}`,
+    );
+    return undefined;
+  }
+  const before = sink.count;
+  checkKeys(sink, v, JOB_KEYS, `job \`${id}\``, UNSUPPORTED_JOB_KEYS);
+  const name = field(v, 'name');
+  const runsOn = field(v, 'runs-on');
+  const needs = field(v, 'needs');
+  const cond = field(v, 'if');
+  const timeout = field(v, 'timeout-minutes');
+  const env = field(v, 'env');
+  const strategy = field(v, 'strategy');
+  const coe = field(v, 'continue-on-error');
+  const outputs = field(v, 'outputs');
+  const steps = field(v, 'steps');
+
+  const jobName = name ? readString(sink, name.value, `${path}.name`, { nonEmpty: true }) : undefined;
+  let label: string | undefined;
+  if (!runsOn && !field(v, 'uses'))
+    sink.error(entry.keyPos, `job \`${id}\` has no \`runs-on\`: name the route label it runs on`);
+  if (runsOn) label = readRunsOn(sink, runsOn.value, `${path}.runs-on`);
+  const needList = needs ? readNeeds(sink, needs.value, `${path}.needs`, needsPos) : [];
+  const ifText = cond ? readCondition(sink, cond.value, `${path}.if`) : undefined;
+  const timeoutMinutes = timeout ? readTimeout(sink, timeout.value, `${path}.timeout-minutes`) : 360;
+  const jobEnv = env ? readEnv(sink, env.value, `${path}.env`) : {};
+  const strat = strategy ? readStrategy(sink, strategy.value, `${path}.strategy`) : { failFast: true };
+  const continueOnError = coe ? readJobContinueOnError(sink, coe.value, `${path}.continue-on-error`) : false;
+  const jobOutputs = outputs ? readOutputs(sink, outputs.value, `${path}.outputs`) : {};
+  if (!steps && !field(v, 'uses'))
+    sink.error(entry.keyPos, `job \`${id}\` has no \`steps\`: give it at least one \`run:\` step`);
+  const stepSpecs = steps ? readSteps(sink, steps.value, path) : [];
+
+  if (sink.count > before || label === undefined || timeoutMinutes === undefined || !strat) return undefined;
+  if (continueOnError === undefined || needList === undefined) return undefined;
+  return {
+    id,
+    ...(jobName !== undefined ? { name: jobName } : {}),
+    runsOn: label,
+    needs: needList,
+    ...(ifText !== undefined ? { if: ifText } : {}),
+    timeoutMinutes,
+    env: jobEnv,
+    ...(strat.matrix ? { matrix: strat.matrix } : {}),
+    failFast: strat.failFast,
+    ...(strat.maxParallel !== undefined ? { maxParallel: strat.maxParallel } : {}),
+    continueOnError,
+    outputs: jobOutputs,
+    steps: stepSpecs,
+    pos: entry.keyPos,
+  };
+}
+
+function readRunsOn(sink: DiagnosticSink, v: YValue, path: string): string | undefined {
+  if (v.kind === 'seq') {
+    // A list needs one route with all its labels (GitHub's self-hosted rule); planned as the labels joined with `, `.
+    const labels = v.items.map((item) => readLabel(sink, item, path));
+    if (v.items.length === 0) sink.error(v.pos, `\`${path}\` is an empty list: name the route label the job runs on`);
+    return v.items.length === 0 || labels.includes(undefined) ? undefined : labels.join(', ');
+  }
+  if (v.kind === 'map') {
+    sink.error(v.pos, `\`${path}\` must be route labels; runner groups (\`group:\`/\`labels:\`) are not supported`);
+    return undefined;
+  }
+  return readLabel(sink, v, path);
+}
+
+/** A runner label never holds a comma: runners register their labels as one comma-separated list. */
+function readLabel(sink: DiagnosticSink, v: YValue, path: string): string | undefined {
+  const label = readString(sink, v, path, { nonEmpty: true });
+  if (label === undefined || !label.includes(',') || label.includes('${{')) return label;
+  sink.error(v.pos, `\`${path}\`: a runner label cannot contain a comma; list several labels as a YAML list`);
+  return undefined;
+}
+
+function readNeeds(
+  sink: DiagnosticSink,
+  v: YValue,
+  path: string,
+  positions: Map<string, SourcePos>,
+): string[] | undefined {
+  if (v.kind === 'map') {
+    sink.error(v.pos, `\`${path}\` must be a job id or a list of job ids, not a mapping`);
+    return undefined;
+  }
+  const items = v.kind === 'seq' ? v.items : [v];
+  const needs: string[] = [];
+  let ok = true;
+  for (const item of items) {
+    if (item.kind !== 'scalar' || typeof item.value !== 'string' || item.value === '') {
+      sink.error(item.pos, `\`${path}\` must name jobs by id, but this is ${describeValue(item)}`);
+      ok = false;
+      continue;
+    }
+    if (item.value.includes('${{')) {
+      sink.error(item.pos, `\`${path}\` cannot use expressions: the job graph is fixed before anything runs`);
+      ok = false;
+      continue;
+    }
+    // A job listed twice is still one dependency; keep the first occurrence.
+    if (!positions.has(item.value)) {
+      positions.set(item.value, item.pos);
+      needs.push(item.value);
+    }
+  }
+  return ok ? needs : undefined;
+}
+
+function readJobContinueOnError(sink: DiagnosticSink, v: YValue, path: string): boolean | string | undefined {
+  if (v.kind === 'scalar' && typeof v.value === 'boolean') return v.value;
+  if (v.kind === 'scalar' && typeof v.value === 'string' && isWholeExpression(v.value)) {
+    return checkExpression(sink, v.value, 'template', v.pos, path) ? v.value : undefined;
+  }
+  sink.error(v.pos, `\`${path}\` must be true, false or a \`\${{ }}\` expression, not ${describeValue(v)}`);
+  return undefined;
+}
+
+function readOutputs(sink: DiagnosticSink, v: YValue, path: string): Record<string, string> {
+  if (v.kind === 'scalar' && v.value === null) return {};
+  if (v.kind !== 'map') {
+    sink.error(v.pos, `\`${path}\` must be a mapping of output names to values, not ${describeValue(v)}`);
+    return {};
+  }
+  const pairs: [string, string][] = [];
+  for (const entry of v.entries) {
+    if (!ID_PATTERN.test(entry.key)) {
+      sink.error(entry.keyPos, `output name \`${clip(entry.key)}\` ${ID_RULE}`);
+      continue;
+    }
+    const value = readString(sink, entry.value, `${path}.${entry.key}`, {});
+    if (value !== undefined) pairs.push([entry.key, value]);
+  }
+  return Object.fromEntries(pairs);
+}
