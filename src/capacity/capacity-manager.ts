@@ -28,7 +28,9 @@ import {
 } from '../core/capacity.ts';
 import type { ForgeKind, RepoRef } from '../core/types.ts';
 import type { DocValue, Store } from '../store/store.ts';
-import type { CapacityForge, Registration } from './capacity-forge.ts';
+import { ConfigError } from '../errors.ts';
+import type { CapacityForge, RunnerRegistration } from '../forges/forge.ts';
+import type { ForgeLookup } from '../intake/intents.ts';
 import {
   isInstanceAlive,
   launchCapacityInstance,
@@ -76,7 +78,8 @@ export type ExchangeResult =
 export interface CapacityManagerOptions {
   readonly store: Pick<Store, 'putDoc' | 'getDoc' | 'deleteDoc' | 'listDocs' | 'claim' | 'release'>;
   readonly routes: ReadonlyMap<string, Route>;
-  readonly forgeFor: (forge: ForgeKind, host: string) => CapacityForge | undefined;
+  /** The forge registry: each forge's capacity operations are its `capacity` capability. */
+  readonly forges: ForgeLookup;
   readonly ec2: (region: string | undefined) => EC2Client;
   /** `<public URL>/api/capacity/bootstrap`. */
   readonly bootstrapUrl: string;
@@ -166,8 +169,22 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
   const reconcileEvery = opts.reconcileEveryMs ?? DEFAULT_RECONCILE_EVERY_MS;
   const routes = opts.routes;
 
-  const forgeOf = (repo: RepoRef): CapacityForge | undefined =>
-    repo.forge === 'local' ? undefined : opts.forgeFor(repo.forge, repo.host);
+  /** The capacity operations of the repository's forge, or undefined when no forge serves it or it has none. */
+  const capacityOf = async (repo: RepoRef, installationId: number | undefined): Promise<CapacityForge | undefined> => {
+    if (repo.forge === 'local') return undefined;
+    try {
+      const install = {
+        forge: repo.forge,
+        host: repo.host,
+        ...(installationId === undefined ? {} : { installationId }),
+      };
+      return (await opts.forges.forInstallation(install)).capacity;
+    } catch (error) {
+      // No forge of this kind or host is configured on this server.
+      if (error instanceof ConfigError) return undefined;
+      throw error;
+    }
+  };
 
   /** Records that a repository uses capacity mode (and, for the push path, its unbound runners). */
   const watch = async (repo: RepoRef, installationId: number | undefined, addUnbound: readonly string[] = []) => {
@@ -203,7 +220,7 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
     const decision = decideCapacity(labels, routes);
     if (decision.kind === 'ignore') return { kind: 'ignored', reason: decision.reason };
     if (decision.kind === 'skip') return { kind: 'skipped', reason: decision.reason };
-    const forge = forgeOf(repo);
+    const forge = await capacityOf(repo, installationId);
     if (forge === undefined) return { kind: 'ignored', reason: `no ${repo.forge} forge for ${repo.host}` };
     const settings = spotSettingsOf(decision.route);
     const name = runnerNameFor(slot);
@@ -283,11 +300,8 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
         const ec2 = opts.ec2(doc.region);
         if (await isInstanceAlive(ec2, doc.instanceId)) await terminateCapacityInstance(ec2, doc.instanceId);
       }
-      await forgeOf(repoOf(doc))?.deregister(
-        repoOf(doc),
-        { name, ...(doc.runnerId === undefined ? {} : { id: doc.runnerId }) },
-        doc.installationId,
-      );
+      const forge = await capacityOf(repoOf(doc), doc.installationId);
+      await forge?.deregister(repoOf(doc), { name, ...(doc.runnerId === undefined ? {} : { id: doc.runnerId }) });
     } catch (error) {
       // Tried again by the sweep soon: the document stays until both are done.
       log?.warn({ err: error, runner: name }, 'capacity runner cleanup failed; will retry');
@@ -366,9 +380,10 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
   }
 
   async function push(event: Parameters<CapacityManager['push']>[0]): Promise<CapacityOutcome[]> {
-    const forge = forgeOf(event.repo);
-    if (forge?.readWorkflows === undefined || capacityRoutes(routes).size === 0) return [];
-    const files = await forge.readWorkflows(event.repo, event.sha);
+    if (capacityRoutes(routes).size === 0) return [];
+    const forge = await capacityOf(event.repo, undefined);
+    if (forge?.readActionsWorkflows === undefined) return [];
+    const files = await forge.readActionsWorkflows(event.repo, event.sha);
     const workflows = files.flatMap((f) => readCapacityWorkflow(f.path, f.text) ?? []);
     const planned = planCapacityRunners(workflows, {
       kind: 'push',
@@ -397,10 +412,10 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
     for (const entry of due) {
       const repoDoc = entry.value as unknown as RepoDoc;
       const repo = repoOf(repoDoc);
-      const forge = forgeOf(repo);
-      if (forge === undefined) continue;
       try {
-        const jobs = await forge.listQueuedJobs(repo, repoDoc.installationId);
+        const forge = await capacityOf(repo, repoDoc.installationId);
+        if (forge === undefined) continue;
+        const jobs = await forge.listQueuedJobs(repo);
         // Push-path runners still waiting for their first job: each may serve one queued job (bound, not relaunched).
         const unbound: { readonly name: string; readonly labels: readonly string[] }[] = [];
         for (const name of repoDoc.unbound) {
@@ -444,7 +459,7 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
       const job =
         !alive || doc.jobId === undefined
           ? undefined
-          : await forgeOf(repoOf(doc))?.getJob(repoOf(doc), doc.jobId, doc.installationId);
+          : await (await capacityOf(repoOf(doc), doc.installationId))?.getJob(repoOf(doc), doc.jobId);
       decision = judgeRunner(view, { name, alive, ...(job === undefined ? {} : { job }) }, limits);
     }
     switch (decision.kind) {
@@ -505,11 +520,11 @@ export function createCapacityManager(opts: CapacityManagerOptions): CapacityMan
     const current = await store.getDoc(CAPACITY_RUNNER_KIND, name);
     if (current === undefined) return { ok: false, status: 409, reason: 'the runner is not known (ended)' };
     const doc = asRunner(current.value);
-    const forge = forgeOf(repoOf(doc));
-    let registration: Registration;
+    let registration: RunnerRegistration;
     try {
+      const forge = await capacityOf(repoOf(doc), doc.installationId);
       if (forge === undefined) throw new Error(`no ${doc.forge} forge`);
-      registration = await forge.register(repoOf(doc), { name, labels: doc.labels }, doc.installationId);
+      registration = await forge.register(repoOf(doc), { name, labels: doc.labels });
     } catch (error) {
       // Not the instance's fault: the token is given back so its retry can work.
       log?.warn({ err: error, runner: name }, 'capacity bootstrap: no registration from the forge');

@@ -27,6 +27,7 @@ import {
   type GiteaClient,
   type GiteaClientOptions,
 } from './gitea-client.ts';
+import { createGiteaCapacity } from './gitea-capacity.ts';
 import { readListedWorkflows } from './read-listed-workflows.ts';
 import { truncate } from './truncate.ts';
 
@@ -114,6 +115,7 @@ export function createGiteaForge(opts: GiteaForgeOptions): Forge {
     updateComment: (repo, commentId, body) => updateGiteaComment(client, repo, commentId, body),
     reactToComment: (repo, commentId, reaction) => reactToGiteaComment(client, repo, commentId, reaction),
     cloneCredentials: (repo) => giteaCloneCredentials(client.webRoot, botLogin, cloneToken, repo, now()),
+    capacity: createGiteaCapacity(client),
   };
 }
 

@@ -16,6 +16,7 @@ import type {
   PullRequestInfo,
 } from './forge.ts';
 import { readListedWorkflows } from './read-listed-workflows.ts';
+import { createGitHubCapacity } from './github-capacity.ts';
 import { callGitHub, describeFailure, statusOf, toForgeError } from './github-client.ts';
 import { truncate } from './truncate.ts';
 
@@ -102,6 +103,7 @@ export function createGitHubForge(opts: GitHubForgeOptions): Forge {
       const url = `${protocol}://x-access-token:${encodeURIComponent(token)}@${host}/${repo.owner}/${repo.name}.git`;
       return { url, expiresAt };
     },
+    capacity: createGitHubCapacity(octokit),
   };
 }
 
