@@ -16,7 +16,6 @@ import {
   CAPACITY_BOOTSTRAP_PATH,
 } from '../server/capacity-routes.ts';
 import { processCapacityIntent } from '../capacity/capacity-intake.ts';
-import { createGiteaCapacityForge, createGitHubCapacityForge } from '../capacity/capacity-forge.ts';
 import { createCapacityManager } from '../capacity/capacity-manager.ts';
 import { capacityRoutes } from '../core/capacity.ts';
 import { CodeBuildClient } from '@aws-sdk/client-codebuild';
@@ -449,15 +448,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       : createCapacityManager({
           store,
           routes: config.routes,
-          forgeFor: (forge) =>
-            forge === 'github'
-              ? probot && createGitHubCapacityForge((id) => probot.auth(id))
-              : giteaSettings &&
-                createGiteaCapacityForge({
-                  baseUrl: giteaSettings.url,
-                  token: giteaSettings.token,
-                  ...(options.giteaFetch ? { fetch: options.giteaFetch } : {}),
-                }),
+          forges,
           ec2: (region) => memo(ec2Clients, region, () => new EC2Client(region ? { region } : {})),
           bootstrapUrl: joinUrl(config.publicUrl, CAPACITY_BOOTSTRAP_PATH),
           clock: now,

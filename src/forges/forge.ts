@@ -1,6 +1,7 @@
 /**
  * The Forge port: what spotcheck needs from GitHub or Gitea, in spotcheck's words. Adapters (github.ts, gitea.ts)
- * map the vendor's shapes at the edge, state their limits, and convert vendor errors to `ForgeError`.
+ * map the vendor's shapes at the edge, state their limits, and convert vendor errors to `ForgeError`. Capacity mode's
+ * runner operations are an optional capability of a forge (`Forge.capacity`, github-capacity.ts, gitea-capacity.ts).
  */
 import type { ForgeKind, RepoRef, WorkflowSource } from '../core/types.ts';
 
@@ -86,4 +87,45 @@ export interface Forge {
   readonly maxCommentLength: number;
   /** Largest status description the forge accepts. */
   readonly maxStatusDescription: number;
+  /** Capacity mode's runner operations, when this forge has them (GitHub Actions, Gitea Actions). */
+  readonly capacity?: CapacityForge;
+}
+
+/** An Actions job, as the capacity manager sees it. */
+export interface ForgeJob {
+  readonly jobId: number;
+  readonly runId: number;
+  readonly labels: readonly string[];
+  /** `queued`, `in_progress`, `completed`, `waiting`… in the forge's words (Gitea maps its own to GitHub's). */
+  readonly status: string;
+  readonly runnerName?: string;
+}
+
+/** What a capacity instance gets through the bootstrap exchange (never through user data). */
+export type RunnerRegistration =
+  | { readonly kind: 'github'; readonly runnerId: number; readonly encodedJitConfig: string }
+  | { readonly kind: 'gitea'; readonly instanceUrl: string; readonly token: string };
+
+/**
+ * Capacity mode's operations on one forge, acting as the Forge it belongs to (a GitHub installation, Gitea's bot):
+ * the jobs waiting for a runner, one job's state, a runner registration for one job, and removing a runner. Failures
+ * are `ForgeError`s, as for the Forge itself.
+ */
+export interface CapacityForge {
+  /** Jobs waiting for a runner (a bounded listing: a few pages per repository and pass). */
+  listQueuedJobs(repo: RepoRef): Promise<ForgeJob[]>;
+  /** One job, or undefined when the forge does not know it. */
+  getJob(repo: RepoRef, jobId: number): Promise<ForgeJob | undefined>;
+  /** A one-time registration of an ephemeral runner with this name and these labels. */
+  register(
+    repo: RepoRef,
+    runner: { readonly name: string; readonly labels: readonly string[] },
+  ): Promise<RunnerRegistration>;
+  /** Removes a runner (by id when known, else by name); one that is gone already is not an error. */
+  deregister(repo: RepoRef, runner: { readonly name: string; readonly id?: number }): Promise<void>;
+  /**
+   * Gitea's push path (for a Gitea that sends no `workflow_job`): the Actions workflow files at a commit
+   * (`.gitea/workflows`, else `.github/workflows`).
+   */
+  readActionsWorkflows?(repo: RepoRef, sha: string): Promise<{ readonly path: string; readonly text: string }[]>;
 }

@@ -1,10 +1,10 @@
 /**
  * The GitHub Forge adapter, over Probot's octokit for one installation. It maps GitHub's REST shapes to the Forge
  * port, states GitHub's limits (status description 140 characters, comment 65,536, compare 300 files, pull request
- * files 3,000) and converts every Octokit error to `ForgeError` in one place (`toForgeError`).
+ * files 3,000); github-client.ts converts every Octokit error to `ForgeError` in one place (`toForgeError`).
  */
 import type { ProbotOctokit } from 'probot';
-import type { RepoRef } from '../core/types.ts';
+import type { RepoRef, WorkflowSource } from '../core/types.ts';
 import { WORKFLOWS_DIR } from '../core/workflow/workflow-files.ts';
 import { ForgeError } from '../errors.ts';
 import type {
@@ -16,9 +16,12 @@ import type {
   PullRequestInfo,
 } from './forge.ts';
 import { readListedWorkflows } from './read-listed-workflows.ts';
+import { createGitHubCapacity } from './github-capacity.ts';
+import { callGitHub, describeFailure, statusOf, toForgeError } from './github-client.ts';
 import { truncate } from './truncate.ts';
 
 export { truncate };
+export { toForgeError } from './github-client.ts';
 
 /**
  * Every GitHub REST endpoint spotcheck calls, as `METHOD /path/template` of GitHub's OpenAPI description. The
@@ -77,260 +80,274 @@ export function createGitHubForge(opts: GitHubForgeOptions): Forge {
   const { octokit, host, appSlug, mintCloneToken } = opts;
   const protocol = opts.protocol ?? 'https';
   const botLogin = `${appSlug}[bot]`;
-
-  async function call<T>(action: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (error) {
-      throw toForgeError(error, action);
-    }
-  }
-
-  async function readFile(repo: RepoRef, sha: string, path: string): Promise<string> {
-    const response = await call(`read ${path}`, () =>
-      octokit.rest.repos.getContent({
-        owner: repo.owner,
-        repo: repo.name,
-        path,
-        ref: sha,
-        // The raw media type returns the file's bytes, without base64 and without the 1 MB JSON limit.
-        headers: { accept: 'application/vnd.github.raw+json' },
-      }),
-    );
-    return decodeContent(response.data);
-  }
-
   return {
     kind: 'github',
     host,
     maxCommentLength: GITHUB_MAX_COMMENT_LENGTH,
     maxStatusDescription: GITHUB_MAX_STATUS_DESCRIPTION,
-
-    /**
-     * One request lists the folder, then one per workflow file: W + 1 requests. A file above
-     * MAX_WORKFLOW_FILE_BYTES (by its listed size) and files past MAX_WORKFLOW_FILES are not downloaded: they come
-     * back with `text: ''` and their listed `size`, for the caller to report (the parser reports the count).
-     */
-    async readWorkflows(repo, sha) {
-      let listing: unknown;
-      try {
-        listing = (
-          await octokit.rest.repos.getContent({ owner: repo.owner, repo: repo.name, path: WORKFLOWS_DIR, ref: sha })
-        ).data;
-      } catch (error) {
-        if (statusOf(error) === 404) return []; // no `.spotcheck/workflows` at this commit: no workflows
-        throw toForgeError(error, 'list workflow files');
-      }
-      // A file (not a folder) at that path holds no workflows either.
-      return readListedWorkflows(listing, (path) => readFile(repo, sha, path));
-    },
-
-    async changedFiles(repo, base, head) {
-      // A new branch's push has a zero `before`: there is nothing to compare with.
-      if (/^0*$/.test(base)) return null;
-      let data: { files?: readonly ChangedFile[] };
-      try {
-        // per_page=1 asks for the paginated form: files are listed on the first page (up to 300 for the whole
-        // comparison) while only one commit is returned, which keeps the response small.
-        data = (
-          await octokit.rest.repos.compareCommitsWithBasehead({
-            owner: repo.owner,
-            repo: repo.name,
-            basehead: `${base}...${head}`,
-            per_page: 1,
-          })
-        ).data;
-      } catch (error) {
-        const status = statusOf(error);
-        // 404: a base GitHub does not know (force-pushed away, another network); 422: no common history.
-        if (status === 404 || status === 422) return null;
-        throw toForgeError(error, 'compare commits');
-      }
-      const files = data.files ?? [];
-      // At the cap the list may be truncated and GitHub does not say so: treat it as unknown.
-      if (files.length >= GITHUB_COMPARE_MAX_FILES) return null;
-      return changedPaths(files);
-    },
-
-    async pullRequestFiles(repo, pr) {
-      const files: ChangedFile[] = [];
-      await call('list pull request files', async () => {
-        for await (const page of octokit.paginate.iterator(octokit.rest.pulls.listFiles, {
-          owner: repo.owner,
-          repo: repo.name,
-          pull_number: pr,
-          per_page: 100,
-        })) {
-          files.push(...page.data);
-        }
-      });
-      if (files.length >= GITHUB_PULL_FILES_MAX) return null;
-      return changedPaths(files);
-    },
-
-    async pullRequest(repo, pr) {
-      let data;
-      try {
-        data = (await octokit.rest.pulls.get({ owner: repo.owner, repo: repo.name, pull_number: pr })).data;
-      } catch (error) {
-        if (statusOf(error) === 404) return undefined;
-        throw toForgeError(error, 'read pull request');
-      }
-      const info: PullRequestInfo = {
-        number: data.number,
-        state: data.state === 'open' ? 'open' : 'closed',
-        merged: data.merged,
-        headSha: data.head.sha,
-        headRef: data.head.ref,
-        baseRef: data.base.ref,
-        author: data.user.login,
-        // `head.repo` is null when the fork was deleted after the pull request was opened.
-        headRepo: data.head.repo?.full_name ?? '',
-      };
-      return info;
-    },
-
-    /**
-     * GitHub's "Check organization membership for a user": 204 member, 404 not a member, 302 when the requester
-     * cannot see the organization's members (the installation lacks the Members permission or is not in that
-     * org). Redirects are not followed: following the 302 would answer for public membership only.
-     */
-    async isOrgMember(org, user): Promise<MembershipAnswer> {
-      try {
-        const response = await octokit.rest.orgs.checkMembershipForUser({
-          org,
-          username: user,
-          request: { redirect: 'manual' },
-        });
-        const status: number = response.status;
-        if (status === 204) return { member: true };
-        if (status === 302) {
-          return {
-            member: false,
-            reason: `cannot see the members of ${org}: the app is not installed there or lacks the Members (read) permission`,
-            undetermined: true,
-          };
-        }
-        return { member: false, reason: `membership check failed: HTTP ${status}`, undetermined: true };
-      } catch (error) {
-        const status = statusOf(error);
-        if (status === 404) return { member: false, reason: `${user} is not a member of ${org}` };
-        // Deny on doubt (docs/architecture.md, security model): an error is never a yes.
-        return { member: false, reason: `membership check failed: ${describeFailure(error)}`, undetermined: true };
-      }
-    },
-
-    async isOrganization(owner) {
-      try {
-        const { data } = await octokit.rest.users.getByUsername({ username: owner });
-        return data.type === 'Organization';
-      } catch {
-        return false;
-      }
-    },
-
-    async setStatus(repo, sha, status: CommitStatus) {
-      await call('set commit status', () =>
-        octokit.rest.repos.createCommitStatus({
-          owner: repo.owner,
-          repo: repo.name,
-          sha,
-          state: status.state,
-          context: status.context,
-          description: truncate(status.description, GITHUB_MAX_STATUS_DESCRIPTION),
-          ...(status.targetUrl === undefined ? {} : { target_url: status.targetUrl }),
-        }),
-      );
-    },
-
-    async findStickyComment(repo, pr, marker) {
-      return call('list comments', async () => {
-        // Comments come oldest first; the first sticky comment is the one that is kept up to date.
-        for await (const page of octokit.paginate.iterator(octokit.rest.issues.listComments, {
-          owner: repo.owner,
-          repo: repo.name,
-          issue_number: pr,
-          per_page: 100,
-        })) {
-          for (const c of page.data) {
-            // Authorship matters: anyone can paste the marker into a comment of their own.
-            const own = c.user?.login === botLogin && c.user.type === 'Bot';
-            if (own && c.body !== undefined && c.body.trimStart().startsWith(marker)) {
-              const found: IssueComment = { id: c.id, body: c.body };
-              return found;
-            }
-          }
-        }
-        return undefined;
-      });
-    },
-
-    async createComment(repo, pr, body) {
-      const { data } = await call('create comment', () =>
-        octokit.rest.issues.createComment({
-          owner: repo.owner,
-          repo: repo.name,
-          issue_number: pr,
-          body: truncate(body, GITHUB_MAX_COMMENT_LENGTH),
-        }),
-      );
-      return { id: data.id, body: data.body ?? body };
-    },
-
-    async updateComment(repo, commentId, body) {
-      await call('update comment', () =>
-        octokit.rest.issues.updateComment({
-          owner: repo.owner,
-          repo: repo.name,
-          comment_id: commentId,
-          body: truncate(body, GITHUB_MAX_COMMENT_LENGTH),
-        }),
-      );
-    },
-
-    async reactToComment(repo, commentId, reaction) {
-      await call('react to comment', () =>
-        octokit.rest.reactions.createForIssueComment({
-          owner: repo.owner,
-          repo: repo.name,
-          comment_id: commentId,
-          content: reaction,
-        }),
-      );
-    },
+    readWorkflows: (repo, sha) => readGitHubWorkflows(octokit, repo, sha),
+    changedFiles: (repo, base, head) => readGitHubChangedFiles(octokit, repo, base, head),
+    pullRequestFiles: (repo, pr) => readGitHubPullRequestFiles(octokit, repo, pr),
+    pullRequest: (repo, pr) => readGitHubPullRequest(octokit, repo, pr),
+    isOrgMember: (org, user) => checkGitHubMembership(octokit, org, user),
+    isOrganization: (owner) => isGitHubOrganization(octokit, owner),
+    setStatus: (repo, sha, status) => writeGitHubStatus(octokit, repo, sha, status),
+    findStickyComment: (repo, pr, marker) => findGitHubStickyComment(octokit, botLogin, repo, pr, marker),
+    createComment: (repo, pr, body) => createGitHubComment(octokit, repo, pr, body),
+    updateComment: (repo, commentId, body) => updateGitHubComment(octokit, repo, commentId, body),
+    reactToComment: (repo, commentId, reaction) => reactToGitHubComment(octokit, repo, commentId, reaction),
 
     async cloneCredentials(repo): Promise<CloneCredentials> {
-      const { token, expiresAt } = await call('mint clone token', () => mintCloneToken(repo));
+      const { token, expiresAt } = await callGitHub('mint clone token', () => mintCloneToken(repo));
       // The `x-access-token` user name is how GitHub takes an installation token over HTTPS.
       const url = `${protocol}://x-access-token:${encodeURIComponent(token)}@${host}/${repo.owner}/${repo.name}.git`;
       return { url, expiresAt };
     },
+    capacity: createGitHubCapacity(octokit),
   };
 }
 
+async function readGitHubFile(octokit: ProbotOctokit, repo: RepoRef, sha: string, path: string): Promise<string> {
+  const response = await callGitHub(`read ${path}`, () =>
+    octokit.rest.repos.getContent({
+      owner: repo.owner,
+      repo: repo.name,
+      path,
+      ref: sha,
+      // The raw media type returns the file's bytes, without base64 and without the 1 MB JSON limit.
+      headers: { accept: 'application/vnd.github.raw+json' },
+    }),
+  );
+  return decodeContent(response.data);
+}
+
 /**
- * The one place GitHub errors are classified. Retryable: 5xx, 429, a network failure (Octokit reports it as a
- * status-500 error without a response), and a 403 that is a rate limit (`x-ratelimit-remaining: 0` or
- * `retry-after`, GitHub's primary and secondary limits). The message names the action and the status, never the
- * request's headers (Octokit already redacts the token in the error it keeps as `cause`).
+ * One request lists the folder, then one per workflow file: W + 1 requests. A file above
+ * MAX_WORKFLOW_FILE_BYTES (by its listed size) and files past MAX_WORKFLOW_FILES are not downloaded: they come
+ * back with `text: ''` and their listed `size`, for the caller to report (the parser reports the count).
  */
-export function toForgeError(error: unknown, action: string): ForgeError {
-  if (error instanceof ForgeError) return error;
-  const status = statusOf(error);
-  const headers = responseHeadersOf(error);
-  const rateLimited =
-    status === 403 && headers !== undefined && (headers['x-ratelimit-remaining'] === '0' || 'retry-after' in headers);
-  const retryable =
-    status === undefined ? false : status >= 500 || status === 429 || rateLimited || isNetworkError(error);
-  const message = `GitHub: ${action} failed: ${describeFailure(error)}`;
-  return new ForgeError(message, {
-    cause: error,
-    retryable,
-    ...(status === undefined ? {} : { status }),
-    context: { forge: 'github', action, ...(status === undefined ? {} : { status }) },
+async function readGitHubWorkflows(octokit: ProbotOctokit, repo: RepoRef, sha: string): Promise<WorkflowSource[]> {
+  let listing: unknown;
+  try {
+    listing = (
+      await octokit.rest.repos.getContent({ owner: repo.owner, repo: repo.name, path: WORKFLOWS_DIR, ref: sha })
+    ).data;
+  } catch (error) {
+    if (statusOf(error) === 404) return []; // no `.spotcheck/workflows` at this commit: no workflows
+    throw toForgeError(error, 'list workflow files');
+  }
+  // A file (not a folder) at that path holds no workflows either.
+  return readListedWorkflows(listing, (path) => readGitHubFile(octokit, repo, sha, path));
+}
+
+async function readGitHubChangedFiles(
+  octokit: ProbotOctokit,
+  repo: RepoRef,
+  base: string,
+  head: string,
+): Promise<string[] | null> {
+  // A new branch's push has a zero `before`: there is nothing to compare with.
+  if (/^0*$/.test(base)) return null;
+  let data: { files?: readonly ChangedFile[] };
+  try {
+    // per_page=1 asks for the paginated form: files are listed on the first page (up to 300 for the whole
+    // comparison) while only one commit is returned, which keeps the response small.
+    data = (
+      await octokit.rest.repos.compareCommitsWithBasehead({
+        owner: repo.owner,
+        repo: repo.name,
+        basehead: `${base}...${head}`,
+        per_page: 1,
+      })
+    ).data;
+  } catch (error) {
+    const status = statusOf(error);
+    // 404: a base GitHub does not know (force-pushed away, another network); 422: no common history.
+    if (status === 404 || status === 422) return null;
+    throw toForgeError(error, 'compare commits');
+  }
+  const files = data.files ?? [];
+  // At the cap the list may be truncated and GitHub does not say so: treat it as unknown.
+  if (files.length >= GITHUB_COMPARE_MAX_FILES) return null;
+  return changedPaths(files);
+}
+
+async function readGitHubPullRequestFiles(octokit: ProbotOctokit, repo: RepoRef, pr: number): Promise<string[] | null> {
+  const files: ChangedFile[] = [];
+  await callGitHub('list pull request files', async () => {
+    for await (const page of octokit.paginate.iterator(octokit.rest.pulls.listFiles, {
+      owner: repo.owner,
+      repo: repo.name,
+      pull_number: pr,
+      per_page: 100,
+    })) {
+      files.push(...page.data);
+    }
+  });
+  if (files.length >= GITHUB_PULL_FILES_MAX) return null;
+  return changedPaths(files);
+}
+
+async function readGitHubPullRequest(
+  octokit: ProbotOctokit,
+  repo: RepoRef,
+  pr: number,
+): Promise<PullRequestInfo | undefined> {
+  let data;
+  try {
+    data = (await octokit.rest.pulls.get({ owner: repo.owner, repo: repo.name, pull_number: pr })).data;
+  } catch (error) {
+    if (statusOf(error) === 404) return undefined;
+    throw toForgeError(error, 'read pull request');
+  }
+  const info: PullRequestInfo = {
+    number: data.number,
+    state: data.state === 'open' ? 'open' : 'closed',
+    merged: data.merged,
+    headSha: data.head.sha,
+    headRef: data.head.ref,
+    baseRef: data.base.ref,
+    author: data.user.login,
+    // `head.repo` is null when the fork was deleted after the pull request was opened.
+    headRepo: data.head.repo?.full_name ?? '',
+  };
+  return info;
+}
+
+/**
+ * GitHub's "Check organization membership for a user": 204 member, 404 not a member, 302 when the requester
+ * cannot see the organization's members (the installation lacks the Members permission or is not in that
+ * org). Redirects are not followed: following the 302 would answer for public membership only.
+ */
+async function checkGitHubMembership(octokit: ProbotOctokit, org: string, user: string): Promise<MembershipAnswer> {
+  try {
+    const response = await octokit.rest.orgs.checkMembershipForUser({
+      org,
+      username: user,
+      request: { redirect: 'manual' },
+    });
+    const status: number = response.status;
+    if (status === 204) return { member: true };
+    if (status === 302) {
+      return {
+        member: false,
+        reason: `cannot see the members of ${org}: the app is not installed there or lacks the Members (read) permission`,
+        undetermined: true,
+      };
+    }
+    return { member: false, reason: `membership check failed: HTTP ${status}`, undetermined: true };
+  } catch (error) {
+    const status = statusOf(error);
+    if (status === 404) return { member: false, reason: `${user} is not a member of ${org}` };
+    // Deny on doubt (docs/architecture.md, security model): an error is never a yes.
+    return { member: false, reason: `membership check failed: ${describeFailure(error)}`, undetermined: true };
+  }
+}
+
+async function isGitHubOrganization(octokit: ProbotOctokit, owner: string): Promise<boolean> {
+  try {
+    const { data } = await octokit.rest.users.getByUsername({ username: owner });
+    return data.type === 'Organization';
+  } catch {
+    return false;
+  }
+}
+
+async function writeGitHubStatus(
+  octokit: ProbotOctokit,
+  repo: RepoRef,
+  sha: string,
+  status: CommitStatus,
+): Promise<void> {
+  await callGitHub('set commit status', () =>
+    octokit.rest.repos.createCommitStatus({
+      owner: repo.owner,
+      repo: repo.name,
+      sha,
+      state: status.state,
+      context: status.context,
+      description: truncate(status.description, GITHUB_MAX_STATUS_DESCRIPTION),
+      ...(status.targetUrl === undefined ? {} : { target_url: status.targetUrl }),
+    }),
+  );
+}
+
+async function findGitHubStickyComment(
+  octokit: ProbotOctokit,
+  botLogin: string,
+  repo: RepoRef,
+  pr: number,
+  marker: string,
+): Promise<IssueComment | undefined> {
+  return callGitHub('list comments', async () => {
+    // Comments come oldest first; the first sticky comment is the one that is kept up to date.
+    for await (const page of octokit.paginate.iterator(octokit.rest.issues.listComments, {
+      owner: repo.owner,
+      repo: repo.name,
+      issue_number: pr,
+      per_page: 100,
+    })) {
+      for (const c of page.data) {
+        // Authorship matters: anyone can paste the marker into a comment of their own.
+        const own = c.user?.login === botLogin && c.user.type === 'Bot';
+        if (own && c.body !== undefined && c.body.trimStart().startsWith(marker)) {
+          const found: IssueComment = { id: c.id, body: c.body };
+          return found;
+        }
+      }
+    }
+    return undefined;
   });
 }
 
+async function createGitHubComment(
+  octokit: ProbotOctokit,
+  repo: RepoRef,
+  pr: number,
+  body: string,
+): Promise<IssueComment> {
+  const { data } = await callGitHub('create comment', () =>
+    octokit.rest.issues.createComment({
+      owner: repo.owner,
+      repo: repo.name,
+      issue_number: pr,
+      body: truncate(body, GITHUB_MAX_COMMENT_LENGTH),
+    }),
+  );
+  return { id: data.id, body: data.body ?? body };
+}
+
+async function updateGitHubComment(
+  octokit: ProbotOctokit,
+  repo: RepoRef,
+  commentId: number,
+  body: string,
+): Promise<void> {
+  await callGitHub('update comment', () =>
+    octokit.rest.issues.updateComment({
+      owner: repo.owner,
+      repo: repo.name,
+      comment_id: commentId,
+      body: truncate(body, GITHUB_MAX_COMMENT_LENGTH),
+    }),
+  );
+}
+
+async function reactToGitHubComment(
+  octokit: ProbotOctokit,
+  repo: RepoRef,
+  commentId: number,
+  reaction: 'eyes' | '+1' | '-1',
+): Promise<void> {
+  await callGitHub('react to comment', () =>
+    octokit.rest.reactions.createForIssueComment({
+      owner: repo.owner,
+      repo: repo.name,
+      comment_id: commentId,
+      content: reaction,
+    }),
+  );
+}
 interface ChangedFile {
   readonly filename: string;
   readonly previous_filename?: string;
@@ -366,29 +383,4 @@ function decodeContent(data: unknown): string {
     retryable: false,
     context: { forge: 'github', action: 'read workflow file' },
   });
-}
-
-function statusOf(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null || !('status' in error)) return undefined;
-  const status = error.status;
-  return typeof status === 'number' ? status : undefined;
-}
-
-function responseHeadersOf(error: unknown): Readonly<Record<string, string | undefined>> | undefined {
-  if (typeof error !== 'object' || error === null || !('response' in error)) return undefined;
-  const response = (error as { response?: { headers?: Record<string, string | undefined> } }).response;
-  return response?.headers;
-}
-
-/** Octokit turns a failed fetch (DNS, reset, refused) into a status-500 error that has no response. */
-function isNetworkError(error: unknown): boolean {
-  return statusOf(error) !== undefined && responseHeadersOf(error) === undefined;
-}
-
-/** One line for users and logs: the HTTP status, or that the network failed. Never the request itself. */
-function describeFailure(error: unknown): string {
-  const status = statusOf(error);
-  if (status === undefined) return error instanceof Error ? error.name : 'unknown error';
-  if (isNetworkError(error)) return 'network error';
-  return `HTTP ${status}`;
 }

@@ -14,7 +14,7 @@ import {
   type GitHubEndpoint,
 } from '../../src/forges/github.ts';
 import { hasGitHubEndpoint, packageFile } from '../helpers/github-api.ts';
-import { CAPACITY_GITHUB_ENDPOINTS } from '../../src/capacity/capacity-forge.ts';
+import { GITHUB_CAPACITY_ENDPOINTS } from '../../src/forges/github-capacity.ts';
 
 type Access = 'read' | 'write';
 interface Grant {
@@ -94,8 +94,8 @@ function grants(permission: string, access: Access): boolean {
 
 const installationEndpoints = [
   ...GITHUB_ENDPOINTS.filter((e) => !(GITHUB_APP_ENDPOINTS as readonly string[]).includes(e)),
-  // Capacity mode's client (src/capacity/capacity-forge.ts), checked the same way.
-  ...CAPACITY_GITHUB_ENDPOINTS,
+  // The GitHub adapter's capacity operations (src/forges/github-capacity.ts), checked the same way.
+  ...GITHUB_CAPACITY_ENDPOINTS,
 ];
 
 describe('app.yml', () => {
@@ -114,7 +114,7 @@ describe('app.yml', () => {
 });
 
 describe('every endpoint spotcheck calls', () => {
-  it.each([...GITHUB_ENDPOINTS, ...GITHUB_SERVER_ENDPOINTS, ...CAPACITY_GITHUB_ENDPOINTS])(
+  it.each([...GITHUB_ENDPOINTS, ...GITHUB_SERVER_ENDPOINTS, ...GITHUB_CAPACITY_ENDPOINTS])(
     '%s exists in the OpenAPI description of github.com and of GHES 3.19',
     (endpoint) => {
       const [method, template] = endpoint.split(' ') as [string, string];

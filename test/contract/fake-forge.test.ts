@@ -7,7 +7,7 @@
 import { expect } from 'vitest';
 import type { RepoRef } from '../../src/core/types.ts';
 import { FakeForge, type ForgeMethod } from '../helpers/fake-forge.ts';
-import { defineForgeContract, type ForgeStub, type ReceivedWrite } from './forge-contract.ts';
+import { type CapacityStub, defineForgeContract, type ForgeStub, type ReceivedWrite } from './forge-contract.ts';
 
 /** Calls the adapters answer without a request to the forge; the fake answers them without programming. */
 const UNPROGRAMMED: readonly ForgeMethod[] = ['cloneCredentials'];
@@ -88,6 +88,42 @@ function createFakeStub(forge: FakeForge): { stub: ForgeStub; expected: ForgeMet
   return { stub, expected };
 }
 
+/** The capacity stub: programs the fake's Actions jobs, runners and workflow files. */
+function createFakeCapacityStub(forge: FakeForge, expected: ForgeMethod[]): CapacityStub {
+  const key = (repo: RepoRef) => `${repo.host}/${repo.owner}/${repo.name}`;
+  return {
+    queuedJobs(repo, jobs) {
+      expected.push('capacity.listQueuedJobs');
+      forge.actionsJobs.set(key(repo), [...forge.jobsOf(repo), ...jobs]);
+    },
+    job(repo, _jobId, job) {
+      expected.push('capacity.getJob');
+      if (job !== undefined) forge.actionsJobs.set(key(repo), [...forge.jobsOf(repo), job]);
+    },
+    acceptRegistration(_repo, runner) {
+      expected.push('capacity.register');
+      return forge.kind === 'github'
+        ? { kind: 'github', runnerId: forge.nextRunnerId, encodedJitConfig: `jit-config-of-${runner.name}` }
+        : { kind: 'gitea', instanceUrl: `https://${forge.host}`, token: 'registration-token' };
+    },
+    acceptRunnerRemoval(_repo, runner, gone) {
+      expected.push('capacity.deregister');
+      if (!gone) forge.runners.set(runner.name, { id: runner.id, labels: [] });
+    },
+    ...(forge.kind === 'gitea'
+      ? {
+          actionsWorkflows(_repo: RepoRef, sha: string, files: Readonly<Record<string, string>>) {
+            expected.push('capacity.readActionsWorkflows');
+            forge.actionsWorkflows.set(
+              sha,
+              Object.entries(files).map(([path, text]) => ({ path, text })),
+            );
+          },
+        }
+      : {}),
+  };
+}
+
 for (const kind of ['github', 'gitea'] as const) {
   defineForgeContract(`the tests' fake forge (${kind})`, () => {
     const forge = new FakeForge({ kind });
@@ -95,6 +131,7 @@ for (const kind of ['github', 'gitea'] as const) {
     return {
       forge,
       stub,
+      capacity: createFakeCapacityStub(forge, expected),
       repo: { forge: kind, host: forge.host, owner: 'acme', name: 'widgets' },
       teardown() {
         // A call of an all-zero base is answered without the forge, as the adapters do.

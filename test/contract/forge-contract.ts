@@ -3,11 +3,12 @@
  * port, run against each implementation). An adapter's test supplies the forge and a `ForgeStub` that programs the
  * forge's HTTP side per case in forge-neutral words; the stub fails the test on requests it was not told about and
  * on programmed answers never asked for. Every method of the port is covered (a test below checks that), and the
- * suite runs against the GitHub adapter, the Gitea adapter and the tests' fake forge (test/helpers/fake-forge.ts).
+ * suite runs against the GitHub adapter, the Gitea adapter and the tests' fake forge (test/helpers/fake-forge.ts),
+ * capacity mode's capability (`Forge.capacity`) included.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RepoRef } from '../../src/core/types.ts';
-import type { Forge, PullRequestInfo } from '../../src/forges/forge.ts';
+import type { CapacityForge, Forge, ForgeJob, PullRequestInfo, RunnerRegistration } from '../../src/forges/forge.ts';
 
 export interface ReceivedStatus {
   readonly sha: string;
@@ -60,9 +61,27 @@ export interface ForgeStub {
   writes(): readonly ReceivedWrite[];
 }
 
+/** Programs the forge's Actions side for the `capacity` capability, in the same way as `ForgeStub`. */
+export interface CapacityStub {
+  /** The repository's jobs waiting or running (one listing page); the forge lists the queued ones. */
+  queuedJobs(repo: RepoRef, jobs: readonly ForgeJob[]): void;
+  /** One job's state; `undefined`: the forge does not know it (404). */
+  job(repo: RepoRef, jobId: number, job: ForgeJob | undefined): void;
+  /** One runner registration is accepted; answers the registration the forge hands out. */
+  acceptRegistration(
+    repo: RepoRef,
+    runner: { readonly name: string; readonly labels: readonly string[] },
+  ): RunnerRegistration;
+  /** One removal of the runner with this id is accepted; `gone`: the forge answers that it is gone already. */
+  acceptRunnerRemoval(repo: RepoRef, runner: { readonly name: string; readonly id: number }, gone: boolean): void;
+  /** Forges with a push path only: the Actions workflow files at `sha` (path → text). */
+  actionsWorkflows?(repo: RepoRef, sha: string, files: Readonly<Record<string, string>>): void;
+}
+
 export interface ForgeFixture {
   readonly forge: Forge;
   readonly stub: ForgeStub;
+  readonly capacity: CapacityStub;
   /** A repository the forge can act on. */
   readonly repo: RepoRef;
   /** Closes the stub and fails on unmatched or unused requests. */
@@ -93,8 +112,17 @@ export const COVERED_METHODS = {
   cloneCredentials: true,
 } as const satisfies Record<ForgeMethod, true>;
 
+/** Every method of the capacity capability has a case below, held to the port the same way. */
+export const COVERED_CAPACITY_METHODS = {
+  listQueuedJobs: true,
+  getJob: true,
+  register: true,
+  deregister: true,
+  readActionsWorkflows: true,
+} as const satisfies Record<keyof CapacityForge, true>;
+
 type ForgeMethod = {
-  [K in keyof Forge]: Forge[K] extends (...args: never[]) => unknown ? K : never;
+  [K in keyof Forge]-?: Forge[K] extends (...args: never[]) => unknown ? K : never;
 }[keyof Forge];
 
 export function defineForgeContract(name: string, setup: () => ForgeFixture | Promise<ForgeFixture>): void {
@@ -263,6 +291,63 @@ export function defineForgeContract(name: string, setup: () => ForgeFixture | Pr
       expect(parsed.username).toMatch(/\S/);
       expect(parsed.password).toMatch(/\S/);
       expect(Number.isFinite(expiresAt) && expiresAt > 0).toBe(true);
+    });
+
+    describe('capacity', () => {
+      const capacity = (): CapacityForge => {
+        expect(fx.forge.capacity, 'the forge has the capacity capability').toBeDefined();
+        return fx.forge.capacity!;
+      };
+      const job = (jobId: number, status: string, runnerName?: string): ForgeJob => ({
+        jobId,
+        runId: 5,
+        labels: ['self-hosted', 'gpu'],
+        status,
+        ...(runnerName === undefined ? {} : { runnerName }),
+      });
+
+      it('lists the jobs waiting for a runner, and only those', async () => {
+        fx.capacity.queuedJobs(fx.repo, [job(1, 'queued'), job(2, 'in_progress', 'r-2'), job(3, 'queued')]);
+        expect(await capacity().listQueuedJobs(fx.repo)).toEqual([job(1, 'queued'), job(3, 'queued')]);
+      });
+
+      it('reads one job, and undefined for a job the forge does not know', async () => {
+        fx.capacity.job(fx.repo, 7, job(7, 'completed', 'spotcheck-runner'));
+        fx.capacity.job(fx.repo, 8, undefined);
+        expect(await capacity().getJob(fx.repo, 7)).toEqual(job(7, 'completed', 'spotcheck-runner'));
+        expect(await capacity().getJob(fx.repo, 8)).toBeUndefined();
+      });
+
+      it('registers a runner: the registration of its own kind, as the forge handed it out', async () => {
+        const runner = { name: 'spotcheck-0123456789abcdef0123', labels: ['gpu'] };
+        const expected = fx.capacity.acceptRegistration(fx.repo, runner);
+        const registration = await capacity().register(fx.repo, runner);
+        expect(registration.kind).toBe(fx.forge.kind);
+        expect(registration).toEqual(expected);
+      });
+
+      it('removes a runner, and one that is gone already is no error', async () => {
+        fx.capacity.acceptRunnerRemoval(fx.repo, { name: 'spotcheck-a', id: 41 }, false);
+        fx.capacity.acceptRunnerRemoval(fx.repo, { name: 'spotcheck-b', id: 42 }, true);
+        await capacity().deregister(fx.repo, { name: 'spotcheck-a', id: 41 });
+        await expect(capacity().deregister(fx.repo, { name: 'spotcheck-b', id: 42 })).resolves.toBeUndefined();
+      });
+
+      it('reads the Actions workflow files at a commit when the forge has a push path, in path order', async () => {
+        if (fx.capacity.actionsWorkflows === undefined) {
+          expect('readActionsWorkflows' in capacity()).toBe(false);
+          return;
+        }
+        fx.capacity.actionsWorkflows(fx.repo, SHA, {
+          '.gitea/workflows/b.yml': 'on: push\n',
+          '.gitea/workflows/a.yaml': 'on: push\n# a\n',
+          '.gitea/workflows/notes.md': '# no\n',
+        });
+        expect(await capacity().readActionsWorkflows?.(fx.repo, SHA)).toEqual([
+          { path: '.gitea/workflows/a.yaml', text: 'on: push\n# a\n' },
+          { path: '.gitea/workflows/b.yml', text: 'on: push\n' },
+        ]);
+      });
     });
 
     it("states its kind, host and limits (the repository's forge and host)", () => {

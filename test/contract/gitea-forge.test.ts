@@ -6,7 +6,8 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RepoRef } from '../../src/core/types.ts';
 import { ForgeError } from '../../src/errors.ts';
-import type { Forge } from '../../src/forges/forge.ts';
+import type { Forge, ForgeJob } from '../../src/forges/forge.ts';
+import { GITEA_CAPACITY_ENDPOINTS } from '../../src/forges/gitea-capacity.ts';
 import {
   GITEA_ENDPOINTS,
   GITEA_SERVER_ENDPOINTS,
@@ -21,7 +22,13 @@ import {
   createGiteaApi,
   hasGiteaEndpoint,
 } from '../helpers/gitea-api.ts';
-import { defineForgeContract, type ForgeStub, type ReceivedStatus, type ReceivedWrite } from './forge-contract.ts';
+import {
+  type CapacityStub,
+  defineForgeContract,
+  type ForgeStub,
+  type ReceivedStatus,
+  type ReceivedWrite,
+} from './forge-contract.ts';
 
 const TOKEN = 'gitea_token_0123456789abcdef';
 const CLONE_TOKEN = 'gitea_clone_token_fedcba';
@@ -47,9 +54,10 @@ function finish(api: GiteaApi): void {
   api.close();
   for (const r of api.requests()) {
     if (r.endpoint === undefined) continue;
-    expect(GITEA_ENDPOINTS as readonly string[], `${r.endpoint} is called but not in GITEA_ENDPOINTS`).toContain(
-      r.endpoint,
-    );
+    expect(
+      [...GITEA_ENDPOINTS, ...GITEA_CAPACITY_ENDPOINTS] as readonly string[],
+      `${r.endpoint} is called but not in GITEA_ENDPOINTS or GITEA_CAPACITY_ENDPOINTS`,
+    ).toContain(r.endpoint);
     seenEndpoints.add(r.endpoint);
   }
   api.assertDone();
@@ -57,7 +65,7 @@ function finish(api: GiteaApi): void {
 
 afterAll(() => {
   // An entry nothing calls would ask operators for a token scope that is never used.
-  expect(GITEA_ENDPOINTS.filter((e) => !seenEndpoints.has(e))).toEqual([]);
+  expect([...GITEA_ENDPOINTS, ...GITEA_CAPACITY_ENDPOINTS].filter((e) => !seenEndpoints.has(e))).toEqual([]);
 });
 
 /** A recorder for the retry waits: tests count them, nothing sleeps. */
@@ -208,11 +216,68 @@ function createGiteaStub(api: GiteaApi): ForgeStub {
   };
 }
 
+/** Gitea's shape of an Actions job (`ActionWorkflowJob`). */
+function rawJob(job: ForgeJob): Record<string, unknown> {
+  return {
+    id: job.jobId,
+    run_id: job.runId,
+    labels: job.labels,
+    status: job.status,
+    ...(job.runnerName === undefined ? {} : { runner_name: job.runnerName }),
+  };
+}
+
+/** The contract's capacity stub, spoken as Gitea's Actions REST API. */
+function createGiteaCapacityStub(api: GiteaApi): CapacityStub {
+  return {
+    queuedJobs(repo, jobs) {
+      api
+        .get(`${repoPath(repo)}/actions/jobs`)
+        .query({ status: 'queued', page: 1, limit: 50 })
+        .reply(200, { total_count: jobs.length, jobs: jobs.map(rawJob) });
+    },
+    job(repo, jobId, job) {
+      const answer = api.get(`${repoPath(repo)}/actions/jobs/${jobId}`);
+      if (job === undefined) answer.reply(404, { message: 'not found' });
+      else answer.reply(200, rawJob(job));
+    },
+    acceptRegistration(repo) {
+      api.post(`${repoPath(repo)}/actions/runners/registration-token`).reply(200, { token: 'REGISTRATION-TOKEN' });
+      return { kind: 'gitea', instanceUrl: api.baseUrl, token: 'REGISTRATION-TOKEN' };
+    },
+    acceptRunnerRemoval(repo, runner, gone) {
+      api
+        .delete(`${repoPath(repo)}/actions/runners/${runner.id}`)
+        .reply(gone ? 404 : 204, gone ? { message: 'not found' } : '');
+    },
+    actionsWorkflows(repo, sha, files) {
+      const listing = Object.entries(files).map(([path, text]) => ({
+        name: path.split('/').pop(),
+        path,
+        type: 'file',
+        size: Buffer.byteLength(text),
+      }));
+      api
+        .get(`${repoPath(repo)}/contents/.gitea/workflows`)
+        .query({ ref: sha })
+        .reply(200, listing);
+      for (const [path, text] of Object.entries(files)) {
+        if (!/\.ya?ml$/.test(path)) continue;
+        api
+          .get(`${repoPath(repo)}/raw/${path}`)
+          .query({ ref: sha })
+          .reply(200, text);
+      }
+    },
+  };
+}
+
 defineForgeContract('Gitea', () => {
   const api = createGiteaApi();
   return {
     forge: newForge(api),
     stub: createGiteaStub(api),
+    capacity: createGiteaCapacityStub(api),
     repo: REPO,
     teardown() {
       finish(api);
@@ -225,6 +290,7 @@ defineForgeContract('Gitea under a sub-path (https://git.example.net:3000/gitea)
   return {
     forge: newForge(api),
     stub: createGiteaStub(api),
+    capacity: createGiteaCapacityStub(api),
     repo: { ...REPO, host: 'git.example.net:3000' },
     teardown() {
       finish(api);
@@ -645,8 +711,66 @@ describe('Gitea forge: errors and clone credentials', () => {
   });
 });
 
+describe('Gitea forge: capacity', () => {
+  const api = useApi();
+
+  it('removes a runner known by name only: looks its id up among the repository runners, then deletes it', async () => {
+    api()
+      .get(`${repoPath(REPO)}/actions/runners`)
+      .times(2)
+      .reply(200, {
+        total_count: 2,
+        runners: [
+          { id: 3, name: 'standing' },
+          { id: 4, name: 'spotcheck-a' },
+        ],
+      });
+    api()
+      .delete(`${repoPath(REPO)}/actions/runners/4`)
+      .reply(204, '');
+    await newForge(api()).capacity?.deregister(REPO, { name: 'spotcheck-a' });
+    // Not listed: removed already (an ephemeral runner is deleted by Gitea after its task): nothing to delete.
+    await newForge(api()).capacity?.deregister(REPO, { name: 'spotcheck-gone' });
+    expect(
+      api()
+        .requests()
+        .map((r) => r.method),
+    ).toEqual(['GET', 'DELETE', 'GET']);
+  });
+
+  it('retries a registration token request answered 502, as every other request of the client', async () => {
+    const { delays, sleep } = recordingSleep();
+    api()
+      .post(`${repoPath(REPO)}/actions/runners/registration-token`)
+      .reply(502, { message: 'Bad Gateway' });
+    api()
+      .post(`${repoPath(REPO)}/actions/runners/registration-token`)
+      .reply(200, { token: 'REG' });
+    const registration = await newForge(api(), { retry: { sleep, baseDelayMs: 100 } }).capacity?.register(REPO, {
+      name: 'spotcheck-a',
+      labels: ['gpu'],
+    });
+    expect(registration).toEqual({ kind: 'gitea', instanceUrl: api().baseUrl, token: 'REG' });
+    expect(delays).toEqual([100]);
+  });
+
+  it('a registration answer without a token is a retryable ForgeError', async () => {
+    api()
+      .post(`${repoPath(REPO)}/actions/runners/registration-token`)
+      .reply(200, {});
+    const error = await newForge(api())
+      .capacity?.register(REPO, { name: 'spotcheck-a', labels: ['gpu'] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ForgeError);
+    expect(error).toMatchObject({
+      retryable: true,
+      message: 'Gitea: create a runner registration token failed: no token in the answer',
+    });
+  });
+});
+
 describe('GITEA_ENDPOINTS', () => {
-  it.each([...GITEA_ENDPOINTS, ...GITEA_SERVER_ENDPOINTS].map((e) => [e]))(
+  it.each([...GITEA_ENDPOINTS, ...GITEA_SERVER_ENDPOINTS, ...GITEA_CAPACITY_ENDPOINTS].map((e) => [e]))(
     '%s exists in Gitea’s API description',
     (endpoint) => {
       const [method, template] = endpoint.split(' ') as [string, string];

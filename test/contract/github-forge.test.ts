@@ -6,8 +6,9 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RepoRef } from '../../src/core/types.ts';
 import { ForgeError } from '../../src/errors.ts';
-import type { Forge, PullRequestInfo } from '../../src/forges/forge.ts';
+import type { Forge, ForgeJob, PullRequestInfo } from '../../src/forges/forge.ts';
 import { GITHUB_ENDPOINTS, createGitHubForge, toForgeError } from '../../src/forges/github.ts';
+import { GITHUB_CAPACITY_ENDPOINTS } from '../../src/forges/github-capacity.ts';
 import { createGitHubForges } from '../../src/forges/github-installations.ts';
 import {
   checkGitHubRequest,
@@ -18,7 +19,13 @@ import {
   type GitHubApiOptions,
   sameEndpoint,
 } from '../helpers/github-api.ts';
-import { defineForgeContract, type ForgeStub, type ReceivedStatus, type ReceivedWrite } from './forge-contract.ts';
+import {
+  type CapacityStub,
+  defineForgeContract,
+  type ForgeStub,
+  type ReceivedStatus,
+  type ReceivedWrite,
+} from './forge-contract.ts';
 
 const APP_SLUG = 'spotcheck';
 const REPO: RepoRef = { forge: 'github', host: 'github.com', owner: 'acme', name: 'widgets' };
@@ -44,8 +51,8 @@ function finish(api: GitHubApi): void {
   for (const r of api.requests()) {
     const endpoint = r.endpoint;
     if (endpoint === undefined) continue;
-    const listed = GITHUB_ENDPOINTS.find((e) => sameEndpoint(e, endpoint));
-    expect(listed, `${endpoint} is called but not in GITHUB_ENDPOINTS`).toBeDefined();
+    const listed = [...GITHUB_ENDPOINTS, ...GITHUB_CAPACITY_ENDPOINTS].find((e) => sameEndpoint(e, endpoint));
+    expect(listed, `${endpoint} is called but not in GITHUB_ENDPOINTS or GITHUB_CAPACITY_ENDPOINTS`).toBeDefined();
     if (listed !== undefined) seenEndpoints.add(listed);
   }
   api.assertDone();
@@ -53,7 +60,7 @@ function finish(api: GitHubApi): void {
 
 afterAll(() => {
   // GITHUB_ENDPOINTS drives app.yml's permission test: an entry nothing calls would justify a permission unused.
-  expect(GITHUB_ENDPOINTS.filter((e) => !seenEndpoints.has(e))).toEqual([]);
+  expect([...GITHUB_ENDPOINTS, ...GITHUB_CAPACITY_ENDPOINTS].filter((e) => !seenEndpoints.has(e))).toEqual([]);
 });
 
 function createGitHubStub(api: GitHubApi): ForgeStub {
@@ -169,6 +176,54 @@ function compareBody(files: readonly Record<string, unknown>[]): Record<string, 
   return { status: 'ahead', ahead_by: 1, behind_by: 0, total_commits: 1, commits: [], files };
 }
 
+/** GitHub's shape of a job (`workflow_job` in the REST API). */
+function rawJob(job: ForgeJob): Record<string, unknown> {
+  return {
+    id: job.jobId,
+    run_id: job.runId,
+    labels: job.labels,
+    status: job.status,
+    ...(job.runnerName === undefined ? {} : { runner_name: job.runnerName }),
+  };
+}
+
+/** The contract's capacity stub, spoken as GitHub's Actions REST API. */
+function createGitHubCapacityStub(api: GitHubApi): CapacityStub {
+  return {
+    queuedJobs(repo, jobs) {
+      const runIds = [...new Set(jobs.map((j) => j.runId))];
+      api
+        .get(`${repoPath(repo)}/actions/runs`)
+        .query({ status: 'queued', per_page: 100, page: 1 })
+        .reply(200, { total_count: runIds.length, workflow_runs: runIds.map((id) => ({ id })) });
+      for (const runId of runIds) {
+        const ofRun = jobs.filter((j) => j.runId === runId);
+        api
+          .get(`${repoPath(repo)}/actions/runs/${runId}/jobs`)
+          .query({ filter: 'latest', per_page: 100 })
+          .reply(200, { total_count: ofRun.length, jobs: ofRun.map(rawJob) });
+      }
+    },
+    job(repo, jobId, job) {
+      const answer = api.get(`${repoPath(repo)}/actions/jobs/${jobId}`);
+      if (job === undefined) answer.reply(404, { message: 'Not Found' });
+      else answer.reply(200, rawJob(job));
+    },
+    acceptRegistration(repo, runner) {
+      api
+        .post(`${repoPath(repo)}/actions/runners/generate-jitconfig`)
+        .body({ name: runner.name, labels: [...runner.labels], runner_group_id: 1 })
+        .reply(201, { runner: { id: 77, name: runner.name }, encoded_jit_config: 'ENCODED-JIT' });
+      return { kind: 'github', runnerId: 77, encodedJitConfig: 'ENCODED-JIT' };
+    },
+    acceptRunnerRemoval(repo, runner, gone) {
+      api
+        .delete(`${repoPath(repo)}/actions/runners/${runner.id}`)
+        .reply(gone ? 404 : 204, gone ? { message: 'Not Found' } : '');
+    },
+  };
+}
+
 function newForge(api: GitHubApi, overrides: Partial<Parameters<typeof createGitHubForge>[0]> = {}): Forge {
   return createGitHubForge({
     octokit: createTestOctokit(api.baseUrl),
@@ -184,6 +239,7 @@ defineForgeContract('GitHub', () => {
   return {
     forge: newForge(api),
     stub: createGitHubStub(api),
+    capacity: createGitHubCapacityStub(api),
     repo: REPO,
     teardown() {
       finish(api);
@@ -196,6 +252,7 @@ defineForgeContract('GitHub Enterprise Server (/api/v3)', () => {
   return {
     forge: newForge(api, { host: 'ghe.example.com' }),
     stub: createGitHubStub(api),
+    capacity: createGitHubCapacityStub(api),
     repo: { ...REPO, host: 'ghe.example.com' },
     teardown() {
       finish(api);

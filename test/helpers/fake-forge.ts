@@ -5,24 +5,32 @@
  * cannot drift from them: it cuts what they cut, finds the sticky comment by authorship as they do, and answers a
  * failed membership check "no, undetermined" as they do.
  *
- * Configure it by filling its public fields (`workflows`, `pulls`, `addMember`, …). A value over the forge's limit
+ * Its `capacity` capability keeps Actions jobs, registered runners and (Gitea) Actions workflow files the same way.
+ *
+ * Configure it by filling its public fields (`workflows`, `pulls`, `addMember`, `actionsJobs`, …). A value over the forge's limit
  * is cut like the adapters cut it, and also listed in `oversized`, so a test can hold a caller to the limit itself.
  */
 import type { RepoRef, WorkflowSource } from '../../src/core/types.ts';
 import { ForgeError } from '../../src/errors.ts';
 import type {
+  CapacityForge,
   CloneCredentials,
   CommitStatus,
   Forge,
+  ForgeJob,
   IssueComment,
   MembershipAnswer,
   PullRequestInfo,
+  RunnerRegistration,
 } from '../../src/forges/forge.ts';
 import { truncate } from '../../src/forges/truncate.ts';
 
-export type ForgeMethod = {
-  [K in keyof Forge]: Forge[K] extends (...args: never[]) => unknown ? K : never;
-}[keyof Forge];
+export type ForgeMethod =
+  | {
+      [K in keyof Forge]-?: Forge[K] extends (...args: never[]) => unknown ? K : never;
+    }[keyof Forge]
+  /** The methods of the `capacity` capability. */
+  | `capacity.${keyof CapacityForge}`;
 
 export interface RecordedCall {
   readonly method: ForgeMethod;
@@ -87,6 +95,16 @@ export class FakeForge implements Forge {
 
   /** The id the next comment gets. */
   nextCommentId = 1000;
+  /** Actions jobs per repository (`host/owner/name`), any status; `capacity.listQueuedJobs` lists the queued ones. */
+  readonly actionsJobs = new Map<string, ForgeJob[]>();
+  /** Runners registered through `capacity.register` and not removed, by name. */
+  readonly runners = new Map<string, { readonly id: number; readonly labels: readonly string[] }>();
+  /** Gitea only: Actions workflow files per commit SHA (the push path). */
+  readonly actionsWorkflows = new Map<string, { path: string; text: string }[]>();
+  /** The id the next registered runner gets (GitHub's JIT registration names it). */
+  nextRunnerId = 500;
+  /** Capacity mode's operations, as the adapters have them (Gitea's with the push path). */
+  readonly capacity: CapacityForge;
   readonly #failures = new Map<ForgeMethod, { left: number; make: () => Error }[]>();
   #gate: Promise<void> | undefined;
 
@@ -94,6 +112,45 @@ export class FakeForge implements Forge {
     this.kind = opts.kind ?? 'github';
     this.host = opts.host ?? (this.kind === 'github' ? 'github.com' : 'gitea.example.org');
     this.botLogin = opts.botLogin ?? (this.kind === 'github' ? 'spotcheck[bot]' : 'spotcheck-bot');
+    this.capacity = this.#createCapacity();
+  }
+
+  /** Jobs of a repository, as `capacity.listQueuedJobs` and `capacity.getJob` see them. */
+  jobsOf(repo: RepoRef): ForgeJob[] {
+    return this.actionsJobs.get(repoKey(repo)) ?? [];
+  }
+
+  #createCapacity(): CapacityForge {
+    const capacity: CapacityForge = {
+      listQueuedJobs: (repo) =>
+        this.#call('capacity.listQueuedJobs', [repo], () => this.jobsOf(repo).filter((j) => j.status === 'queued')),
+      getJob: (repo, jobId) =>
+        this.#call('capacity.getJob', [repo, jobId], () => this.jobsOf(repo).find((j) => j.jobId === jobId)),
+      register: (repo, runner) =>
+        this.#call('capacity.register', [repo, runner], (): RunnerRegistration => {
+          const id = this.nextRunnerId++;
+          this.runners.set(runner.name, { id, labels: [...runner.labels] });
+          return this.kind === 'github'
+            ? { kind: 'github', runnerId: id, encodedJitConfig: `jit-config-of-${runner.name}` }
+            : { kind: 'gitea', instanceUrl: `https://${this.host}`, token: 'registration-token' };
+        }),
+      deregister: (repo, runner) =>
+        this.#call('capacity.deregister', [repo, runner], () => {
+          // Gone already is no error, as on both forges.
+          for (const [name, known] of this.runners)
+            if (known.id === runner.id || name === runner.name) this.runners.delete(name);
+        }),
+    };
+    if (this.kind === 'github') return capacity;
+    return {
+      ...capacity,
+      readActionsWorkflows: (repo, sha) =>
+        this.#call('capacity.readActionsWorkflows', [repo, sha], () =>
+          [...(this.actionsWorkflows.get(sha) ?? [])]
+            .filter((f) => /\.ya?ml$/.test(f.path))
+            .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+        ),
+    };
   }
 
   /** Calls so far, of one method or of all. */

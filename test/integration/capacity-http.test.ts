@@ -11,7 +11,6 @@ import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Route } from '../../runners/runner.ts';
-import { createGiteaCapacityForge, createGitHubCapacityForge } from '../../src/capacity/capacity-forge.ts';
 import {
   CAPACITY_BOOTSTRAP_PATH,
   createCapacityBootstrapRoute,
@@ -35,6 +34,7 @@ import type { Store } from '../../src/store/store.ts';
 import { createFakeEc2 } from '../contract/fake-aws.ts';
 import { createIsolatedStore, startTestStore, T0 } from '../helpers/dynalite.ts';
 import { useGiteaApi } from '../helpers/gitea-api.ts';
+import { createCapacityTestForges } from '../helpers/capacity-forges.ts';
 import { createTestOctokit, useGitHubApi } from '../helpers/github-api.ts';
 
 const SECRET = 'gitea-capacity-secret';
@@ -76,10 +76,7 @@ beforeEach(async () => {
   manager = createCapacityManager({
     store,
     routes,
-    forgeFor: (forge) =>
-      forge === 'github'
-        ? createGitHubCapacityForge(() => Promise.resolve(octokit))
-        : createGiteaCapacityForge({ baseUrl: gitea().baseUrl, token: 'bot-token' }),
+    forges: createCapacityTestForges({ octokit, giteaBaseUrl: gitea().baseUrl }),
     ec2: () => ec2.client,
     bootstrapUrl: 'https://ci.example.org/api/capacity/bootstrap',
     clock: () => clock,

@@ -5,13 +5,13 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Route } from '../../runners/runner.ts';
-import { createGiteaCapacityForge, createGitHubCapacityForge } from '../../src/capacity/capacity-forge.ts';
 import { createCapacityManager, type CapacityManager } from '../../src/capacity/capacity-manager.ts';
 import type { EmbeddedStore } from '../../src/store/embedded.ts';
 import type { Store } from '../../src/store/store.ts';
 import { createFakeEc2 } from '../contract/fake-aws.ts';
 import { createIsolatedStore, startTestStore, T0 } from '../helpers/dynalite.ts';
 import { useGiteaApi } from '../helpers/gitea-api.ts';
+import { createCapacityTestForges } from '../helpers/capacity-forges.ts';
 import { createTestOctokit, useGitHubApi } from '../helpers/github-api.ts';
 
 const SPOT = { instanceTypes: ['m7i.large'], subnets: ['subnet-0123456789abcdef0'], ami: 'ami-0123456789abcdef0' };
@@ -45,10 +45,7 @@ beforeEach(async () => {
   manager = createCapacityManager({
     store,
     routes,
-    forgeFor: (forge) =>
-      forge === 'github'
-        ? createGitHubCapacityForge(() => Promise.resolve(octokit))
-        : createGiteaCapacityForge({ baseUrl: gitea().baseUrl, token: 'bot-token' }),
+    forges: createCapacityTestForges({ octokit, giteaBaseUrl: gitea().baseUrl }),
     ec2: () => ec2.client,
     bootstrapUrl: 'https://ci.example.org/api/capacity/bootstrap',
     clock: () => clock,
