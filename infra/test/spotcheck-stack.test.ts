@@ -157,6 +157,8 @@ describe('Lambdas', () => {
       [idOf('AWS::CodeBuild::Project', 'Builds')]: 'Builds-abc',
     }) as string;
     const withIds = text
+      // PUBLIC_URL defaults to the HTTP API's URL (a GetAtt); the config loader wants an absolute http(s) URL.
+      .replace(/"Api[A-Za-z0-9]*\.ApiEndpoint-value"/, '"https://abc123.execute-api.eu-west-1.amazonaws.com"')
       .replace(/"[A-Za-z0-9]*SecurityGroup[A-Za-z0-9]*\.GroupId-value"/, '"sg-0cccccccccccccccc"')
       .replace(/"RunnerInstanceProfile[A-Za-z0-9]*\.Arn-value"/, '"arn:aws:iam::123456789012:instance-profile/runner"');
     const config = parseConfig(withIds, 'SPOTCHECK_CONFIG_JSON');
