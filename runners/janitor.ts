@@ -3,9 +3,8 @@
  * live order owns any more, or that outlived its expiry, and ends it. Orders own their execution through
  * run/order/attempt (tags on instances, `SPOTCHECK_BUILD_*` variables on builds) and the handle the order records.
  *
- * Never within `graceMs` of a launch: an instance that just started may belong to a launch whose `dispatched` write
- * has not landed yet (docs/architecture.md: a crash between effect and write is repaired by the watchdog, not by
- * killing).
+ * Never within `graceMs` of a launch (janitor-verdict.ts says why, and judges each execution). Here: listing what
+ * spotcheck started, and ending what the verdict dooms, in named steps.
  */
 import {
   BatchGetBuildsCommand,
@@ -21,11 +20,10 @@ import {
   type Instance,
 } from '@aws-sdk/client-ec2';
 import type { Logger } from 'pino';
-import { isFinalOrderState, type OrderRecord } from '../src/core/types.ts';
 import type { Store } from '../src/store/store.ts';
-import { markersOf } from './codebuild.ts';
+import { buildOwner, instanceOwner, verdictOf, type Execution } from './janitor-verdict.ts';
 import { CODEBUILD_MAX_TIMEOUT_MINUTES } from './route-settings.ts';
-import { codeOf } from './spot.ts';
+import { codeOf } from './spot-errors.ts';
 
 export interface JanitorOptions {
   readonly ec2: EC2Client;
@@ -66,177 +64,154 @@ const BUILD_BATCH = 100;
  */
 const BUILD_HORIZON_MS = (CODEBUILD_MAX_TIMEOUT_MINUTES + 8 * 60) * 60_000;
 
-interface Owner {
-  readonly runId: string | undefined;
-  readonly orderId: string | undefined;
-  readonly attempt: string | undefined;
-  readonly expires: string | undefined;
+/** What one sweep decided: the ids to end (instances and builds apart), those kept, and why each must go. */
+interface Judgement {
+  readonly instances: string[];
+  readonly builds: string[];
+  readonly kept: string[];
+  readonly reasons: Record<string, string>;
 }
 
 export function createJanitor(opts: JanitorOptions): Janitor {
   const prefix = opts.tagPrefix ?? 'spotcheck';
-  const graceMs = opts.graceMs ?? DEFAULT_JANITOR_GRACE_MS;
-  const log = opts.logger;
-
-  /** Why an execution must go, or undefined to keep it. */
-  const verdict = async (
-    id: string,
-    kind: 'spot' | 'codebuild',
-    owner: Owner,
-    startedAt: number | undefined,
-    now: number,
-  ): Promise<string | undefined> => {
-    // Within the grace period nothing is judged, not even a missing start time's owner.
-    if (startedAt === undefined || now - startedAt < graceMs) return undefined;
-    const expires = owner.expires === undefined ? Number.NaN : Date.parse(owner.expires);
-    if (Number.isFinite(expires) && expires <= now) return `past its expiry (${owner.expires})`;
-    if (owner.runId === undefined || owner.orderId === undefined || owner.attempt === undefined)
-      return 'carries no run/order/attempt';
-    let order: OrderRecord | undefined;
-    try {
-      order = await opts.store.getOrder(owner.runId, owner.orderId);
-    } catch (error) {
-      // Unknown is not the same as absent: never kill on a failed read.
-      log?.warn({ err: error, id }, 'janitor cannot read the order, keeping');
-      return undefined;
-    }
-    if (order === undefined) return `its order ${owner.runId}/${owner.orderId} is unknown`;
-    if (isFinalOrderState(order.state)) return `its order is ${order.state}`;
-    if (String(order.attempt) !== owner.attempt)
-      return `its order is at attempt ${order.attempt}, not ${owner.attempt}`;
-    // A duplicate of the same attempt (two launches raced): the order's recorded handle is the one that counts.
-    if (order.handle !== undefined && order.runner === kind && order.handle !== id)
-      return `its order runs on ${order.handle}`;
-    return undefined;
-  };
-
-  const listInstances = async (): Promise<Instance[]> => {
-    const instances: Instance[] = [];
-    let token: string | undefined;
-    do {
-      const out = await opts.ec2.send(
-        new DescribeInstancesCommand({
-          Filters: [
-            { Name: 'tag-key', Values: [`${prefix}:run`] },
-            { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
-          ],
-          MaxResults: 1000,
-          ...(token === undefined ? {} : { NextToken: token }),
-        }),
-      );
-      for (const reservation of out.Reservations ?? []) instances.push(...(reservation.Instances ?? []));
-      token = out.NextToken;
-    } while (token !== undefined && token !== '');
-    return instances;
-  };
-
-  const listBuilds = async (client: CodeBuildClient, project: string, now: number): Promise<Build[]> => {
-    const builds: Build[] = [];
-    let token: string | undefined;
-    do {
-      const page = await client.send(
-        new ListBuildsForProjectCommand({
-          projectName: project,
-          sortOrder: 'DESCENDING',
-          ...(token === undefined ? {} : { nextToken: token }),
-        }),
-      );
-      const ids = page.ids ?? [];
-      let recent = false;
-      for (let i = 0; i < ids.length; i += BUILD_BATCH) {
-        const out = await client.send(new BatchGetBuildsCommand({ ids: ids.slice(i, i + BUILD_BATCH) }));
-        for (const build of out.builds ?? []) {
-          if (build.startTime === undefined || now - build.startTime.getTime() < BUILD_HORIZON_MS) recent = true;
-          if (build.buildStatus === 'IN_PROGRESS') builds.push(build);
-        }
-      }
-      token = recent ? page.nextToken : undefined;
-    } while (token !== undefined && token !== '');
-    return builds;
-  };
-
   return {
     async sweep({ dryRun = false } = {}): Promise<SweepResult> {
       const now = opts.clock();
-      const doomed: string[] = [];
-      const kept: string[] = [];
-      const reasons: Record<string, string> = {};
-
-      for (const instance of await listInstances()) {
+      const judgement: Judgement = { instances: [], builds: [], kept: [], reasons: {} };
+      const judge = async (execution: Execution, doomed: string[]): Promise<void> => {
+        const why = await verdictOf(
+          execution,
+          {
+            now,
+            graceMs: opts.graceMs ?? DEFAULT_JANITOR_GRACE_MS,
+            readOrder: (run, order) => opts.store.getOrder(run, order),
+          },
+          (error) => opts.logger?.warn({ err: error, id: execution.id }, 'janitor cannot read the order, keeping'),
+        );
+        if (why === undefined) judgement.kept.push(execution.id);
+        else {
+          doomed.push(execution.id);
+          judgement.reasons[execution.id] = why;
+        }
+      };
+      for (const instance of await listInstances(opts.ec2, prefix)) {
         const id = instance.InstanceId;
         if (id === undefined) continue;
-        const tags = new Map((instance.Tags ?? []).map((t) => [t.Key, t.Value]));
-        const owner: Owner = {
-          runId: tags.get(`${prefix}:run`),
-          orderId: tags.get(`${prefix}:order`),
-          attempt: tags.get(`${prefix}:attempt`),
-          expires: tags.get(`${prefix}:expires`),
-        };
-        const why = await verdict(id, 'spot', owner, instance.LaunchTime?.getTime(), now);
-        if (why === undefined) kept.push(id);
-        else {
-          doomed.push(id);
-          reasons[id] = why;
-        }
+        const owner = instanceOwner(instance, prefix);
+        await judge({ id, kind: 'spot', owner, startedAt: instance.LaunchTime?.getTime() }, judgement.instances);
       }
-      const doomedInstances = [...doomed];
-
-      const doomedBuilds: string[] = [];
-      if (opts.codebuild !== undefined) {
-        for (const project of opts.projects ?? []) {
-          for (const build of await listBuilds(opts.codebuild, project, now)) {
-            const id = build.id;
-            if (id === undefined) continue;
-            const markers = markersOf(build);
-            // A build without our markers was not started by spotcheck: not ours to stop.
-            if (markers.run === undefined) continue;
-            const owner: Owner = {
-              runId: markers.run,
-              orderId: markers.order,
-              attempt: markers.attempt,
-              expires: markers.expires,
-            };
-            const why = await verdict(id, 'codebuild', owner, build.startTime?.getTime(), now);
-            if (why === undefined) kept.push(id);
-            else {
-              doomedBuilds.push(id);
-              reasons[id] = why;
-            }
-          }
-        }
+      for (const build of await listProjectBuilds(opts, now)) {
+        const id = build.id;
+        const owner = buildOwner(build);
+        // A build without our markers was not started by spotcheck: not ours to stop.
+        if (id === undefined || owner === undefined) continue;
+        await judge({ id, kind: 'codebuild', owner, startedAt: build.startTime?.getTime() }, judgement.builds);
       }
-
-      if (dryRun) return { terminated: [], kept, wouldTerminate: [...doomedInstances, ...doomedBuilds], reasons };
-
-      const terminated: string[] = [];
-      for (let i = 0; i < doomedInstances.length; i += TERMINATE_BATCH) {
-        const batch = doomedInstances.slice(i, i + TERMINATE_BATCH);
-        try {
-          await opts.ec2.send(new TerminateInstancesCommand({ InstanceIds: batch }));
-          terminated.push(...batch);
-        } catch (error) {
-          // One bad id fails the whole call; try them one by one so the others still go.
-          log?.warn({ err: error, code: codeOf(error) }, 'janitor batch terminate failed, retrying one by one');
-          for (const id of batch) {
-            try {
-              await opts.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
-              terminated.push(id);
-            } catch (oneError) {
-              log?.warn({ err: oneError, instanceId: id }, 'janitor cannot terminate an instance');
-            }
-          }
-        }
-      }
-      for (const id of doomedBuilds) {
-        try {
-          await opts.codebuild?.send(new StopBuildCommand({ id }));
-          terminated.push(id);
-        } catch (error) {
-          log?.warn({ err: error, buildId: id }, 'janitor cannot stop a build');
-        }
-      }
-      for (const id of terminated) log?.info({ id, reason: reasons[id] }, 'janitor ended an execution');
+      const { kept, reasons } = judgement;
+      if (dryRun)
+        return { terminated: [], kept, wouldTerminate: [...judgement.instances, ...judgement.builds], reasons };
+      const terminated = [
+        ...(await terminateInstances(opts.ec2, judgement.instances, opts.logger)),
+        ...(await stopBuilds(opts.codebuild, judgement.builds, opts.logger)),
+      ];
+      for (const id of terminated) opts.logger?.info({ id, reason: reasons[id] }, 'janitor ended an execution');
       return { terminated, kept, wouldTerminate: [], reasons };
     },
   };
+}
+
+/** Every pending, running, stopping or stopped instance that carries `<prefix>:run`, over all pages. */
+async function listInstances(ec2: EC2Client, prefix: string): Promise<Instance[]> {
+  const instances: Instance[] = [];
+  let token: string | undefined;
+  do {
+    const out = await ec2.send(
+      new DescribeInstancesCommand({
+        Filters: [
+          { Name: 'tag-key', Values: [`${prefix}:run`] },
+          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped'] },
+        ],
+        MaxResults: 1000,
+        ...(token === undefined ? {} : { NextToken: token }),
+      }),
+    );
+    for (const reservation of out.Reservations ?? []) instances.push(...(reservation.Instances ?? []));
+    token = out.NextToken;
+  } while (token !== undefined && token !== '');
+  return instances;
+}
+
+/** The builds in progress in every project spotcheck routes use (none without a CodeBuild client). */
+async function listProjectBuilds(opts: JanitorOptions, now: number): Promise<Build[]> {
+  if (opts.codebuild === undefined) return [];
+  const builds: Build[] = [];
+  for (const project of opts.projects ?? []) builds.push(...(await listBuilds(opts.codebuild, project, now)));
+  return builds;
+}
+
+/** A project's builds in progress, newest first, until a page holds only builds past the horizon. */
+async function listBuilds(client: CodeBuildClient, project: string, now: number): Promise<Build[]> {
+  const builds: Build[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListBuildsForProjectCommand({
+        projectName: project,
+        sortOrder: 'DESCENDING',
+        ...(token === undefined ? {} : { nextToken: token }),
+      }),
+    );
+    const ids = page.ids ?? [];
+    let recent = false;
+    for (let i = 0; i < ids.length; i += BUILD_BATCH) {
+      const out = await client.send(new BatchGetBuildsCommand({ ids: ids.slice(i, i + BUILD_BATCH) }));
+      for (const build of out.builds ?? []) {
+        if (build.startTime === undefined || now - build.startTime.getTime() < BUILD_HORIZON_MS) recent = true;
+        if (build.buildStatus === 'IN_PROGRESS') builds.push(build);
+      }
+    }
+    token = recent ? page.nextToken : undefined;
+  } while (token !== undefined && token !== '');
+  return builds;
+}
+
+/** Terminates instances in batches; a failed batch is retried one by one so the others still go. */
+async function terminateInstances(ec2: EC2Client, ids: readonly string[], log: Logger | undefined): Promise<string[]> {
+  const terminated: string[] = [];
+  for (let i = 0; i < ids.length; i += TERMINATE_BATCH) {
+    const batch = ids.slice(i, i + TERMINATE_BATCH);
+    try {
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: batch }));
+      terminated.push(...batch);
+    } catch (error) {
+      // One bad id fails the whole call; try them one by one so the others still go.
+      log?.warn({ err: error, code: codeOf(error) }, 'janitor batch terminate failed, retrying one by one');
+      for (const id of batch) {
+        try {
+          await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+          terminated.push(id);
+        } catch (oneError) {
+          log?.warn({ err: oneError, instanceId: id }, 'janitor cannot terminate an instance');
+        }
+      }
+    }
+  }
+  return terminated;
+}
+
+async function stopBuilds(
+  client: CodeBuildClient | undefined,
+  ids: readonly string[],
+  log: Logger | undefined,
+): Promise<string[]> {
+  const stopped: string[] = [];
+  for (const id of ids) {
+    try {
+      await client?.send(new StopBuildCommand({ id }));
+      stopped.push(id);
+    } catch (error) {
+      log?.warn({ err: error, buildId: id }, 'janitor cannot stop a build');
+    }
+  }
+  return stopped;
 }

@@ -18,8 +18,11 @@
  * again), and the instance is found by its client token. A re-drive of an order dispatched a while ago first looks
  * for a live instance of the attempt by its tags, so an earlier candidate whose capacity came back in the meantime
  * does not start a second one.
+ *
+ * Here: the runner and one launch, in named steps (settings, re-drive adoption, user data, the candidate walk,
+ * adoption by client token). The candidates and their requests are in spot-instance-input.ts, the reading of EC2's
+ * errors in spot-errors.ts.
  */
-import { createHash } from 'node:crypto';
 import {
   DescribeInstancesCommand,
   RunInstancesCommand,
@@ -27,13 +30,25 @@ import {
   type DescribeInstancesCommandInput,
   type EC2Client,
   type Instance,
-  type RunInstancesCommandInput,
 } from '@aws-sdk/client-ec2';
 import type { Logger } from 'pino';
 import { RunnerError } from '../src/errors.ts';
 import { spotSettingsOf, type SpotSettings } from './route-settings.ts';
 import type { ExecutionStatus, LaunchRequest, LaunchResult, OrderRef, Runner } from './runner.ts';
+import { classifyLaunchError, codeOf, isRetryableError, messageOf } from './spot-errors.ts';
+import {
+  candidatesOf,
+  clientToken,
+  MAX_TAG_VALUE,
+  orderInstanceInput,
+  type Candidate,
+  type Market,
+} from './spot-instance-input.ts';
 import { renderUserData } from './user-data.ts';
+
+// Kept here for the modules that read EC2's errors and build instances through spot.ts (capacity mode, CodeBuild).
+export { CANDIDATE_ERROR_CODES, CAPACITY_ERROR_CODES, codeOf, isRetryableError } from './spot-errors.ts';
+export { candidatesOf, clientToken, spotInstanceInput, type Candidate, type Market } from './spot-instance-input.ts';
 
 export type BootstrapMinter = (request: LaunchRequest) => Promise<{ readonly url: string; readonly token: string }>;
 
@@ -55,8 +70,6 @@ export interface SpotRunnerOptions {
    */
   readonly visibilityGraceMs?: number;
 }
-
-export type Market = 'spot' | 'on-demand';
 
 /** The outcome of one launch (docs/conventions.md: launches return counts of retryable vs permanent failures). */
 export interface LaunchCounts {
@@ -99,46 +112,11 @@ export type SpotRunner = Omit<Runner, 'launch'> & {
   stats(): SpotStats;
 };
 
-/**
- * Error codes that mean "no capacity for this candidate now" (EC2 API reference, "Error codes"): try the next
- * candidate, and if none has capacity the whole launch is retryable later.
- */
-export const CAPACITY_ERROR_CODES: ReadonlySet<string> = new Set([
-  'InsufficientInstanceCapacity',
-  'InsufficientCapacity',
-  'InsufficientHostCapacity',
-  'InsufficientReservedInstanceCapacity',
-  'UnfulfillableCapacity',
-  'SpotMaxPriceTooLow',
-  'MaxSpotInstanceCountExceeded',
-  'InsufficientFreeAddressesInSubnet',
-  'InstanceLimitExceeded',
-  'VcpuLimitExceeded',
-]);
-
-/** This candidate can never launch (the type is not offered in that subnet's zone), but another may. */
-export const CANDIDATE_ERROR_CODES: ReadonlySet<string> = new Set(['Unsupported', 'InvalidInstanceType']);
-
-/** Faults of the service itself, after the SDK's own retries: stop walking candidates and retry the launch later. */
-const TRANSIENT_ERROR_CODES: ReadonlySet<string> = new Set([
-  'RequestLimitExceeded',
-  'Throttling',
-  'ThrottlingException',
-  'InternalError',
-  'InternalFailure',
-  'ServiceUnavailable',
-  'Unavailable',
-  'RequestTimeout',
-  'RequestExpired',
-]);
-
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 const DEFAULT_TAG_PREFIX = 'spotcheck';
 /** The orchestrator re-drives after a minute by default; a first launch is never this late. */
 const DEFAULT_REDRIVE_LOOKUP_AFTER_MS = 30_000;
 const DEFAULT_VISIBILITY_GRACE_MS = 120_000;
-/** EC2 tag values: at most 256 Unicode characters (EC2 User Guide, "Tag restrictions"). */
-const MAX_TAG_VALUE = 256;
 const MAX_REMEMBERED_LAUNCHES = 10_000;
 /** StateReason codes of an instance EC2 reclaimed (EC2 API reference, StateReason). */
 const SPOT_INTERRUPTION_CODES: ReadonlySet<string> = new Set([
@@ -146,420 +124,363 @@ const SPOT_INTERRUPTION_CODES: ReadonlySet<string> = new Set([
   'Server.SpotInstanceShutdown',
 ]);
 
-interface Candidate {
-  readonly market: Market;
-  readonly instanceType: string;
-  readonly subnet: string;
-}
+type StatsCounters = { -readonly [K in keyof Omit<SpotStats, 'calls'>]: number } & { calls: Record<string, number> };
 
-type Classified = 'capacity' | 'candidate' | 'transient' | 'mismatch' | 'permanent';
+/** What one Spot runner keeps for its whole life: its options with defaults, its totals, its recent launches. */
+interface SpotContext {
+  readonly opts: SpotRunnerOptions;
+  readonly prefix: string;
+  readonly redriveAfter: number;
+  readonly visibilityGrace: number;
+  /** Instance id → when this runner launched it (epoch ms), for DescribeInstances' eventual consistency. */
+  readonly launchedAt: Map<string, number>;
+  readonly stats: StatsCounters;
+}
 
 export function createSpotRunner(opts: SpotRunnerOptions): SpotRunner {
-  const prefix = opts.tagPrefix ?? DEFAULT_TAG_PREFIX;
-  const redriveAfter = opts.redriveLookupAfterMs ?? DEFAULT_REDRIVE_LOOKUP_AFTER_MS;
-  const visibilityGrace = opts.visibilityGraceMs ?? DEFAULT_VISIBILITY_GRACE_MS;
-  const launchedAt = new Map<string, number>();
-  const stats = {
-    launches: 0,
-    launched: 0,
-    adopted: 0,
-    onDemand: 0,
-    failedRetryable: 0,
-    failedPermanent: 0,
-    retryableFailures: 0,
-    permanentFailures: 0,
-    calls: {} as Record<string, number>,
+  const ctx: SpotContext = {
+    opts,
+    prefix: opts.tagPrefix ?? DEFAULT_TAG_PREFIX,
+    redriveAfter: opts.redriveLookupAfterMs ?? DEFAULT_REDRIVE_LOOKUP_AFTER_MS,
+    visibilityGrace: opts.visibilityGraceMs ?? DEFAULT_VISIBILITY_GRACE_MS,
+    launchedAt: new Map(),
+    stats: {
+      launches: 0,
+      launched: 0,
+      adopted: 0,
+      onDemand: 0,
+      failedRetryable: 0,
+      failedPermanent: 0,
+      retryableFailures: 0,
+      permanentFailures: 0,
+      calls: {},
+    },
   };
-
-  const count = (command: string): void => {
-    stats.calls[command] = (stats.calls[command] ?? 0) + 1;
-  };
-
-  const remember = (instanceId: string): void => {
-    launchedAt.set(instanceId, opts.clock());
-    if (launchedAt.size > MAX_REMEMBERED_LAUNCHES) launchedAt.delete(launchedAt.keys().next().value!);
-  };
-
-  /** Finds instances by filters; errors propagate (the caller decides what a failed look-up means). */
-  const describe = async (input: DescribeInstancesCommandInput): Promise<Instance[]> => {
-    count('DescribeInstances');
-    const out = await opts.ec2.send(new DescribeInstancesCommand(input));
-    return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
-  };
-
-  const findAttemptInstance = async (ref: OrderRef): Promise<Instance | undefined> => {
-    const instances = await describe({
-      Filters: [
-        { Name: `tag:${prefix}:run`, Values: [ref.runId] },
-        { Name: `tag:${prefix}:order`, Values: [ref.orderId] },
-        { Name: `tag:${prefix}:attempt`, Values: [String(ref.attempt)] },
-        { Name: 'instance-state-name', Values: ['pending', 'running'] },
-      ],
-    });
-    return instances.find((i) => i.InstanceId !== undefined);
-  };
-
-  async function launch(request: LaunchRequest): Promise<SpotLaunchResult> {
-    stats.launches += 1;
-    const ref = request.job.ref;
-    const log = opts.logger?.child({ runId: ref.runId, orderId: ref.orderId, attempt: ref.attempt });
-    let calls = 0;
-    let retryable = 0;
-    let permanent = 0;
-    const fail = (message: string, isRetryable: boolean, code?: string, cause?: unknown): RunnerError => {
-      if (isRetryable) stats.failedRetryable += 1;
-      else stats.failedPermanent += 1;
-      return new RunnerError(message, {
-        retryable: isRetryable,
-        ...(code === undefined ? {} : { code }),
-        ...(cause === undefined ? {} : { cause }),
-        context: { runner: 'spot', calls, retryableFailures: retryable, permanentFailures: permanent },
-      });
-    };
-    const done = (instanceId: string, adopted: boolean, candidate: Candidate | undefined): SpotLaunchResult => {
-      stats.launched += 1;
-      if (adopted) stats.adopted += 1;
-      if (candidate?.market === 'on-demand') stats.onDemand += 1;
-      remember(instanceId);
-      log?.info({ instanceId, adopted, ...candidate, calls, retryable, permanent }, 'spot launch');
-      return {
-        handle: instanceId,
-        instanceId,
-        adopted,
-        ...(candidate === undefined
-          ? {}
-          : { market: candidate.market, instanceType: candidate.instanceType, subnet: candidate.subnet }),
-        counts: { calls, retryableFailures: retryable, permanentFailures: permanent },
-      };
-    };
-
-    let settings: SpotSettings;
-    try {
-      settings = spotSettingsOf(request.route);
-    } catch (error) {
-      throw fail((error as Error).message, false, undefined, error);
-    }
-    for (const [key, value] of [
-      ['run', ref.runId],
-      ['order', ref.orderId],
-    ] as const) {
-      if (value.length > MAX_TAG_VALUE)
-        throw fail(`the ${key} id is longer than an EC2 tag value may be (${MAX_TAG_VALUE})`, false);
-    }
-
-    // A re-drive (the order has sat in `dispatching`): an earlier launch may have started an instance before the
-    // crash that lost its handle. Adopt it rather than start a second one.
-    const dispatchedAt = request.order.dispatchedAt;
-    if (dispatchedAt !== undefined && opts.clock() - dispatchedAt >= redriveAfter) {
-      calls += 1;
-      try {
-        const existing = await findAttemptInstance(ref);
-        if (existing?.InstanceId !== undefined) return done(existing.InstanceId, true, undefined);
-      } catch (error) {
-        retryable += 1;
-        stats.retryableFailures += 1;
-        throw fail('cannot look up earlier instances of this attempt; will retry', true, codeOf(error), error);
-      }
-    }
-
-    let bootstrap: { url: string; token: string };
-    try {
-      bootstrap = await opts.bootstrap(request);
-    } catch (error) {
-      // The token lives in the store: a store outage is worth waiting out, like a capacity error.
-      throw fail('cannot mint the bootstrap token; will retry', isRetryableError(error, true), undefined, error);
-    }
-    let userData: string;
-    try {
-      userData = renderUserData({
-        bootstrapUrl: bootstrap.url,
-        bootstrapToken: bootstrap.token,
-        maxLifetimeMinutes: settings.maxLifetimeMinutes,
-        ...(opts.agentCommand === undefined ? {} : { agentCommand: opts.agentCommand }),
-      }).base64;
-    } catch (error) {
-      throw fail(`cannot render user data: ${(error as Error).message}`, false, undefined, error);
-    }
-
-    const expires = new Date(opts.clock() + settings.maxLifetimeMinutes * 60_000).toISOString();
-    const failures: string[] = [];
-    for (const candidate of candidatesOf(settings)) {
-      const token = clientToken(ref, candidate);
-      const input = runInstancesInput(settings, candidate, {
-        ref,
-        prefix,
-        expires,
-        userData,
-        token,
-        name: `spotcheck ${request.job.repository} ${ref.orderId}#${ref.attempt}`,
-      });
-      calls += 1;
-      count('RunInstances');
-      try {
-        const out = await opts.ec2.send(new RunInstancesCommand(input));
-        const instanceId = out.Instances?.[0]?.InstanceId;
-        if (instanceId === undefined) throw fail('RunInstances returned no instance; will retry', true);
-        return done(instanceId, false, candidate);
-      } catch (error) {
-        if (error instanceof RunnerError) throw error;
-        const code = codeOf(error);
-        const kind = classify(error);
-        const where = `${candidate.market} ${candidate.instanceType} in ${candidate.subnet}`;
-        switch (kind) {
-          case 'mismatch': {
-            // This candidate already launched for this attempt (an earlier call with this token, other user data).
-            calls += 1;
-            try {
-              const earlier = await describe({ Filters: [{ Name: 'client-token', Values: [token] }] });
-              const id = earlier[0]?.InstanceId;
-              if (id !== undefined) return done(id, true, candidate);
-            } catch (lookupError) {
-              retryable += 1;
-              stats.retryableFailures += 1;
-              throw fail('cannot find the instance of an earlier launch; will retry', true, codeOf(lookupError));
-            }
-            retryable += 1;
-            stats.retryableFailures += 1;
-            throw fail(`${where}: the client token is taken but no instance carries it; will retry`, true, code);
-          }
-          case 'capacity':
-            retryable += 1;
-            stats.retryableFailures += 1;
-            failures.push(`${where}: ${code}`);
-            log?.info({ code, ...candidate }, 'no capacity, trying the next candidate');
-            continue;
-          case 'candidate':
-            permanent += 1;
-            stats.permanentFailures += 1;
-            failures.push(`${where}: ${code}`);
-            log?.warn({ code, ...candidate }, 'candidate cannot launch, trying the next one');
-            continue;
-          case 'transient':
-            retryable += 1;
-            stats.retryableFailures += 1;
-            throw fail(`EC2 is unavailable (${code ?? 'network error'}); will retry`, true, code, error);
-          case 'permanent':
-            permanent += 1;
-            stats.permanentFailures += 1;
-            throw fail(`EC2 refused the launch: ${code ?? 'error'}: ${messageOf(error)}`, false, code, error);
-        }
-      }
-    }
-    // Every candidate failed. Capacity comes back, so the order stays `dispatching` and the watchdog re-drives it;
-    // only when no candidate can ever launch does the order fail.
-    if (retryable > 0)
-      throw fail(`no capacity for any candidate (${failures.join('; ')}); will retry`, true, 'NoCapacity');
-    throw fail(`no candidate can launch: ${failures.join('; ')}`, false, 'NoCandidate');
-  }
-
-  async function inspect(handle: string): Promise<ExecutionStatus> {
-    if (!INSTANCE_ID.test(handle)) return { alive: false, interrupted: false, reason: `not an instance id: ${handle}` };
-    let instance: Instance | undefined;
-    try {
-      instance = (await describe({ InstanceIds: [handle] }))[0];
-    } catch (error) {
-      if (!codeOf(error)?.startsWith('InvalidInstanceID')) throw error;
-    }
-    if (instance === undefined) {
-      const at = launchedAt.get(handle);
-      if (at !== undefined && opts.clock() - at < visibilityGrace)
-        return { alive: true, interrupted: false, reason: `instance ${handle} is not visible yet` };
-      return { alive: false, interrupted: false, reason: `instance ${handle} is unknown to EC2` };
-    }
-    const state = instance.State?.Name ?? 'unknown';
-    const alive = state === 'pending' || state === 'running';
-    const code = instance.StateReason?.Code;
-    const interrupted = code !== undefined && SPOT_INTERRUPTION_CODES.has(code);
-    const reason = alive
-      ? `instance ${handle} is ${state}`
-      : interrupted
-        ? `spot instance ${handle} was reclaimed by EC2 (${code})`
-        : `instance ${handle} is ${state}${code === undefined ? '' : ` (${code})`}`;
-    return { alive, interrupted, reason };
-  }
-
+  const inspect = (handle: string): Promise<ExecutionStatus> => inspectInstance(ctx, handle);
   return {
     kind: 'spot',
-    launch,
+    launch: (request) => launchOrder(ctx, request),
     inspect,
-
-    async isAlive(handle: string): Promise<boolean> {
-      return (await inspect(handle)).alive;
-    },
-
-    async terminate(handle: string, reason: string): Promise<void> {
-      if (!INSTANCE_ID.test(handle)) return;
-      count('TerminateInstances');
-      try {
-        await opts.ec2.send(new TerminateInstancesCommand({ InstanceIds: [handle] }));
-        opts.logger?.info({ instanceId: handle, reason }, 'instance terminated');
-      } catch (error) {
-        // Terminating a gone or unknown instance is not an error (the Runner contract).
-        if (codeOf(error)?.startsWith('InvalidInstanceID')) return;
-        throw new RunnerError(`cannot terminate ${handle}: ${codeOf(error) ?? 'error'}`, {
-          retryable: isRetryableError(error, false),
-          cause: error,
-          context: { runner: 'spot', handle },
-        });
-      }
-    },
-
-    stats: () => ({ ...stats, calls: { ...stats.calls } }),
+    isAlive: async (handle) => (await inspect(handle)).alive,
+    terminate: (handle, reason) => terminateInstance(ctx, handle, reason),
+    stats: () => ({ ...ctx.stats, calls: { ...ctx.stats.calls } }),
   };
 }
 
-/** Type-major, then subnet, then market: every Spot candidate in preference order before any on-demand one. */
-export function candidatesOf(settings: SpotSettings): Candidate[] {
-  const markets: Market[] = settings.onDemandFallback ? ['spot', 'on-demand'] : ['spot'];
-  return markets.flatMap((market) =>
-    settings.instanceTypes.flatMap((instanceType) =>
-      settings.subnets.map((subnet) => ({ market, instanceType, subnet })),
-    ),
-  );
-}
-
 /**
- * A ClientToken for one candidate of one attempt: the SHA-256 of run/order/attempt and the candidate, in hex —
- * 64 ASCII characters, the most EC2 takes. Stable across retries of the attempt, different across attempts and
- * across candidates (a different request needs a different token).
+ * One launch's tally: its EC2 calls and failed candidates, and how it ends — a result, or a RunnerError carrying the
+ * counts (retryable when waiting may help). Every failure and every end is also added to the runner's totals.
  */
-export function clientToken(ref: OrderRef, candidate: Candidate): string {
-  return createHash('sha256')
-    .update(
-      JSON.stringify([ref.runId, ref.orderId, ref.attempt, candidate.market, candidate.instanceType, candidate.subnet]),
-    )
-    .digest('hex');
-}
+class LaunchTally {
+  calls = 0;
+  retryable = 0;
+  permanent = 0;
 
-function runInstancesInput(
-  settings: SpotSettings,
-  candidate: Candidate,
-  meta: {
-    readonly ref: OrderRef;
-    readonly prefix: string;
-    readonly expires: string;
-    readonly userData: string;
-    readonly token: string;
-    readonly name: string;
-  },
-): RunInstancesCommandInput {
-  const { ref, prefix } = meta;
-  // The same tags on the instance and its volume, so the janitor and a cost report can find both.
-  // `<prefix>:expires` is an ISO 8601 UTC timestamp (readable in the console; Date.parse reads it back).
-  const tags = [
-    { Key: `${prefix}:run`, Value: ref.runId },
-    { Key: `${prefix}:order`, Value: ref.orderId },
-    { Key: `${prefix}:attempt`, Value: String(ref.attempt) },
-    { Key: `${prefix}:expires`, Value: meta.expires },
-    { Key: 'Name', Value: meta.name.slice(0, MAX_TAG_VALUE) },
-  ];
-  return spotInstanceInput(settings, candidate, { token: meta.token, userData: meta.userData, tags });
-}
+  constructor(
+    private readonly ctx: SpotContext,
+    private readonly log: Logger | undefined,
+  ) {}
 
-/**
- * The RunInstances request for one candidate (type × subnet × market): what every spotcheck instance is, whatever
- * it runs (an order's agent, or a capacity runner) — IMDSv2 only, terminate on shutdown, an encrypted root volume,
- * the same tags on the instance and its volume. The caller gives the idempotency token, user data and tags.
- */
-export function spotInstanceInput(
-  settings: SpotSettings,
-  candidate: Candidate,
-  meta: { readonly token: string; readonly userData: string; readonly tags: readonly { Key: string; Value: string }[] },
-): RunInstancesCommandInput {
-  const tags = [...meta.tags];
-  return {
-    MinCount: 1,
-    MaxCount: 1,
-    ClientToken: meta.token,
-    InstanceType: candidate.instanceType as RunInstancesCommandInput['InstanceType'],
-    SubnetId: candidate.subnet,
-    ...(settings.securityGroups.length > 0 ? { SecurityGroupIds: [...settings.securityGroups] } : {}),
-    ...(settings.ami === undefined ? {} : { ImageId: settings.ami }),
-    ...(settings.launchTemplate === undefined
-      ? {}
-      : {
-          LaunchTemplate: {
-            Version: settings.launchTemplate.version,
-            ...(settings.launchTemplate.id === undefined ? {} : { LaunchTemplateId: settings.launchTemplate.id }),
-            ...(settings.launchTemplate.name === undefined ? {} : { LaunchTemplateName: settings.launchTemplate.name }),
-          },
-        }),
-    ...(settings.instanceProfile === undefined
-      ? {}
-      : {
-          IamInstanceProfile: settings.instanceProfile.startsWith('arn:')
-            ? { Arn: settings.instanceProfile }
-            : { Name: settings.instanceProfile },
-        }),
-    UserData: meta.userData,
-    // IMDSv2 only, and a hop limit of 1 so a container on the instance cannot reach the metadata service
-    // (EC2 User Guide, "Configure the instance metadata options").
-    MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1, HttpEndpoint: 'enabled' },
-    // Power-off (the agent's, or the lifetime cap's `shutdown -h`) terminates the instance.
-    InstanceInitiatedShutdownBehavior: 'terminate',
-    BlockDeviceMappings: [
-      {
-        DeviceName: settings.rootDeviceName,
-        Ebs: {
-          Encrypted: true,
-          DeleteOnTermination: true,
-          VolumeType: 'gp3',
-          ...(settings.rootVolumeGiB === undefined ? {} : { VolumeSize: settings.rootVolumeGiB }),
-        },
+  retryableFailure(): void {
+    this.retryable += 1;
+    this.ctx.stats.retryableFailures += 1;
+  }
+
+  permanentFailure(): void {
+    this.permanent += 1;
+    this.ctx.stats.permanentFailures += 1;
+  }
+
+  fail(message: string, isRetryable: boolean, code?: string, cause?: unknown): RunnerError {
+    if (isRetryable) this.ctx.stats.failedRetryable += 1;
+    else this.ctx.stats.failedPermanent += 1;
+    return new RunnerError(message, {
+      retryable: isRetryable,
+      ...(code === undefined ? {} : { code }),
+      ...(cause === undefined ? {} : { cause }),
+      context: {
+        runner: 'spot',
+        calls: this.calls,
+        retryableFailures: this.retryable,
+        permanentFailures: this.permanent,
       },
-    ],
-    TagSpecifications: [
-      { ResourceType: 'instance', Tags: tags },
-      { ResourceType: 'volume', Tags: tags },
-    ],
-    ...(candidate.market === 'spot'
-      ? {
-          // One-time, terminate on interruption; no MaxPrice, so the cap is the on-demand price (AWS's advice:
-          // "Spot Instance pricing", setting a maximum price raises interruptions, not savings).
-          InstanceMarketOptions: {
-            MarketType: 'spot',
-            SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' },
-          },
-        }
-      : {}),
-  };
+    });
+  }
+
+  note(level: 'info' | 'warn', fields: object, message: string): void {
+    this.log?.[level](fields, message);
+  }
+
+  done(instanceId: string, adopted: boolean, candidate: Candidate | undefined): SpotLaunchResult {
+    const { stats, launchedAt } = this.ctx;
+    stats.launched += 1;
+    if (adopted) stats.adopted += 1;
+    if (candidate?.market === 'on-demand') stats.onDemand += 1;
+    launchedAt.set(instanceId, this.ctx.opts.clock());
+    if (launchedAt.size > MAX_REMEMBERED_LAUNCHES) launchedAt.delete(launchedAt.keys().next().value!);
+    const { calls, retryable, permanent } = this;
+    this.log?.info({ instanceId, adopted, ...candidate, calls, retryable, permanent }, 'spot launch');
+    return {
+      handle: instanceId,
+      instanceId,
+      adopted,
+      ...(candidate === undefined
+        ? {}
+        : { market: candidate.market, instanceType: candidate.instanceType, subnet: candidate.subnet }),
+      counts: { calls, retryableFailures: retryable, permanentFailures: permanent },
+    };
+  }
 }
 
-function classify(error: unknown): Classified {
-  const code = codeOf(error);
-  if (code === 'IdempotentParameterMismatch') return 'mismatch';
-  if (code !== undefined && CAPACITY_ERROR_CODES.has(code)) return 'capacity';
-  if (code !== undefined && CANDIDATE_ERROR_CODES.has(code)) return 'candidate';
-  if (isRetryableError(error, false)) return 'transient';
-  return 'permanent';
+/** Launches one order attempt: adopt the attempt's instance on a re-drive, else walk the candidates. */
+async function launchOrder(ctx: SpotContext, request: LaunchRequest): Promise<SpotLaunchResult> {
+  ctx.stats.launches += 1;
+  const ref = request.job.ref;
+  const log = ctx.opts.logger?.child({ runId: ref.runId, orderId: ref.orderId, attempt: ref.attempt });
+  const tally = new LaunchTally(ctx, log);
+  const settings = readSettings(request, tally);
+  const adopted = await adoptRedrivenInstance(ctx, request, tally);
+  if (adopted !== undefined) return adopted;
+  const userData = await renderOrderUserData(ctx, request, settings, tally);
+  return launchFirstCandidate(ctx, request, settings, userData, tally);
 }
 
-/** The AWS SDK v3 puts the service's error code in `name` (and in `Code` for EC2's query protocol). */
-export function codeOf(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const record = error as { Code?: unknown; name?: unknown };
-  if (typeof record.Code === 'string' && record.Code !== '') return record.Code;
-  if (typeof record.name === 'string' && record.name !== '' && record.name !== 'Error') return record.name;
-  return undefined;
+/** The route's Spot settings, and ids that fit in a tag; both are permanent failures when wrong. */
+function readSettings(request: LaunchRequest, tally: LaunchTally): SpotSettings {
+  let settings: SpotSettings;
+  try {
+    settings = spotSettingsOf(request.route);
+  } catch (error) {
+    throw tally.fail((error as Error).message, false, undefined, error);
+  }
+  const ref = request.job.ref;
+  for (const [key, value] of [
+    ['run', ref.runId],
+    ['order', ref.orderId],
+  ] as const) {
+    if (value.length > MAX_TAG_VALUE)
+      throw tally.fail(`the ${key} id is longer than an EC2 tag value may be (${MAX_TAG_VALUE})`, false);
+  }
+  return settings;
 }
 
 /**
- * Whether waiting may help: a throttle, a 5xx, a network error (no service code at all), or an error that says so
- * itself (`retryable`, as StoreError does). `unknownIsRetryable` decides for errors we cannot read.
+ * A re-drive (the order has sat in `dispatching`): an earlier launch may have started an instance before the crash
+ * that lost its handle. Adopt it rather than start a second one.
  */
-export function isRetryableError(error: unknown, unknownIsRetryable: boolean): boolean {
-  if (typeof error !== 'object' || error === null) return unknownIsRetryable;
-  const record = error as { retryable?: unknown; $fault?: unknown; $retryable?: unknown };
-  if (typeof record.retryable === 'boolean') return record.retryable;
-  const code = codeOf(error);
-  if (code !== undefined && TRANSIENT_ERROR_CODES.has(code)) return true;
-  if (record.$fault === 'server' || record.$retryable !== undefined) return true;
-  if (record.$fault === 'client') return false;
-  // No service code: the request never got an answer (DNS, connection reset, socket timeout).
-  if (code === undefined || ['TimeoutError', 'AbortError'].includes(code) || code.startsWith('ECONN')) return true;
-  return unknownIsRetryable;
+async function adoptRedrivenInstance(
+  ctx: SpotContext,
+  request: LaunchRequest,
+  tally: LaunchTally,
+): Promise<SpotLaunchResult | undefined> {
+  const dispatchedAt = request.order.dispatchedAt;
+  if (dispatchedAt === undefined || ctx.opts.clock() - dispatchedAt < ctx.redriveAfter) return undefined;
+  tally.calls += 1;
+  try {
+    const existing = await findAttemptInstance(ctx, request.job.ref);
+    return existing?.InstanceId === undefined ? undefined : tally.done(existing.InstanceId, true, undefined);
+  } catch (error) {
+    tally.retryableFailure();
+    throw tally.fail('cannot look up earlier instances of this attempt; will retry', true, codeOf(error), error);
+  }
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** Mints the attempt's one-time bootstrap token and renders the instance's user data around it. */
+async function renderOrderUserData(
+  ctx: SpotContext,
+  request: LaunchRequest,
+  settings: SpotSettings,
+  tally: LaunchTally,
+): Promise<string> {
+  let bootstrap: { url: string; token: string };
+  try {
+    bootstrap = await ctx.opts.bootstrap(request);
+  } catch (error) {
+    // The token lives in the store: a store outage is worth waiting out, like a capacity error.
+    throw tally.fail('cannot mint the bootstrap token; will retry', isRetryableError(error, true), undefined, error);
+  }
+  try {
+    return renderUserData({
+      bootstrapUrl: bootstrap.url,
+      bootstrapToken: bootstrap.token,
+      maxLifetimeMinutes: settings.maxLifetimeMinutes,
+      ...(ctx.opts.agentCommand === undefined ? {} : { agentCommand: ctx.opts.agentCommand }),
+    }).base64;
+  } catch (error) {
+    throw tally.fail(`cannot render user data: ${(error as Error).message}`, false, undefined, error);
+  }
+}
+
+/** RunInstances on each candidate in preference order until one launches (see the top of this file). */
+async function launchFirstCandidate(
+  ctx: SpotContext,
+  request: LaunchRequest,
+  settings: SpotSettings,
+  userData: string,
+  tally: LaunchTally,
+): Promise<SpotLaunchResult> {
+  const ref = request.job.ref;
+  const expires = new Date(ctx.opts.clock() + settings.maxLifetimeMinutes * 60_000).toISOString();
+  const failures: string[] = [];
+  for (const candidate of candidatesOf(settings)) {
+    const token = clientToken(ref, candidate);
+    const input = orderInstanceInput(settings, candidate, {
+      ref,
+      prefix: ctx.prefix,
+      expires,
+      userData,
+      token,
+      name: `spotcheck ${request.job.repository} ${ref.orderId}#${ref.attempt}`,
+    });
+    tally.calls += 1;
+    countCall(ctx, 'RunInstances');
+    let instanceId: string | undefined;
+    try {
+      const out = await ctx.opts.ec2.send(new RunInstancesCommand(input));
+      instanceId = out.Instances?.[0]?.InstanceId;
+    } catch (error) {
+      const outcome = await afterRefusal(ctx, tally, { candidate, token, error, failures });
+      if (outcome === 'next') continue;
+      return outcome;
+    }
+    if (instanceId === undefined) throw tally.fail('RunInstances returned no instance; will retry', true);
+    return tally.done(instanceId, false, candidate);
+  }
+  // Every candidate failed. Capacity comes back, so the order stays `dispatching` and the watchdog re-drives it;
+  // only when no candidate can ever launch does the order fail.
+  if (tally.retryable > 0)
+    throw tally.fail(`no capacity for any candidate (${failures.join('; ')}); will retry`, true, 'NoCapacity');
+  throw tally.fail(`no candidate can launch: ${failures.join('; ')}`, false, 'NoCandidate');
+}
+
+/**
+ * What a refused RunInstances means: `next` to try the next candidate (noting the failure), the instance this
+ * candidate already launched for the attempt, or a thrown RunnerError that ends the launch.
+ */
+async function afterRefusal(
+  ctx: SpotContext,
+  tally: LaunchTally,
+  refusal: { readonly candidate: Candidate; readonly token: string; readonly error: unknown; failures: string[] },
+): Promise<SpotLaunchResult | 'next'> {
+  const { candidate, error } = refusal;
+  const code = codeOf(error);
+  const where = `${candidate.market} ${candidate.instanceType} in ${candidate.subnet}`;
+  switch (classifyLaunchError(error)) {
+    case 'mismatch':
+      return adoptByClientToken(ctx, tally, refusal, where);
+    case 'capacity':
+      tally.retryableFailure();
+      refusal.failures.push(`${where}: ${code}`);
+      tally.note('info', { code, ...candidate }, 'no capacity, trying the next candidate');
+      return 'next';
+    case 'candidate':
+      tally.permanentFailure();
+      refusal.failures.push(`${where}: ${code}`);
+      tally.note('warn', { code, ...candidate }, 'candidate cannot launch, trying the next one');
+      return 'next';
+    case 'transient':
+      tally.retryableFailure();
+      throw tally.fail(`EC2 is unavailable (${code ?? 'network error'}); will retry`, true, code, error);
+    case 'permanent':
+      tally.permanentFailure();
+      throw tally.fail(`EC2 refused the launch: ${code ?? 'error'}: ${messageOf(error)}`, false, code, error);
+  }
+}
+
+/**
+ * IdempotentParameterMismatch: this candidate already launched for this attempt (an earlier call with this token and
+ * other user data). Find that instance by its client token and adopt it.
+ */
+async function adoptByClientToken(
+  ctx: SpotContext,
+  tally: LaunchTally,
+  refusal: { readonly candidate: Candidate; readonly token: string; readonly error: unknown },
+  where: string,
+): Promise<SpotLaunchResult> {
+  tally.calls += 1;
+  let id: string | undefined;
+  try {
+    const earlier = await describeInstances(ctx, { Filters: [{ Name: 'client-token', Values: [refusal.token] }] });
+    id = earlier[0]?.InstanceId;
+  } catch (lookupError) {
+    tally.retryableFailure();
+    throw tally.fail('cannot find the instance of an earlier launch; will retry', true, codeOf(lookupError));
+  }
+  if (id !== undefined) return tally.done(id, true, refusal.candidate);
+  tally.retryableFailure();
+  const code = codeOf(refusal.error);
+  throw tally.fail(`${where}: the client token is taken but no instance carries it; will retry`, true, code);
+}
+
+function countCall(ctx: SpotContext, command: string): void {
+  ctx.stats.calls[command] = (ctx.stats.calls[command] ?? 0) + 1;
+}
+
+/** Finds instances by filters; errors propagate (the caller decides what a failed look-up means). */
+async function describeInstances(ctx: SpotContext, input: DescribeInstancesCommandInput): Promise<Instance[]> {
+  countCall(ctx, 'DescribeInstances');
+  const out = await ctx.opts.ec2.send(new DescribeInstancesCommand(input));
+  return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
+}
+
+/** A pending or running instance tagged with this attempt's run, order and attempt. */
+async function findAttemptInstance(ctx: SpotContext, ref: OrderRef): Promise<Instance | undefined> {
+  const { prefix } = ctx;
+  const instances = await describeInstances(ctx, {
+    Filters: [
+      { Name: `tag:${prefix}:run`, Values: [ref.runId] },
+      { Name: `tag:${prefix}:order`, Values: [ref.orderId] },
+      { Name: `tag:${prefix}:attempt`, Values: [String(ref.attempt)] },
+      { Name: 'instance-state-name', Values: ['pending', 'running'] },
+    ],
+  });
+  return instances.find((i) => i.InstanceId !== undefined);
+}
+
+async function inspectInstance(ctx: SpotContext, handle: string): Promise<ExecutionStatus> {
+  if (!INSTANCE_ID.test(handle)) return { alive: false, interrupted: false, reason: `not an instance id: ${handle}` };
+  let instance: Instance | undefined;
+  try {
+    instance = (await describeInstances(ctx, { InstanceIds: [handle] }))[0];
+  } catch (error) {
+    if (!codeOf(error)?.startsWith('InvalidInstanceID')) throw error;
+  }
+  if (instance === undefined) {
+    const at = ctx.launchedAt.get(handle);
+    if (at !== undefined && ctx.opts.clock() - at < ctx.visibilityGrace)
+      return { alive: true, interrupted: false, reason: `instance ${handle} is not visible yet` };
+    return { alive: false, interrupted: false, reason: `instance ${handle} is unknown to EC2` };
+  }
+  return instanceStatus(handle, instance);
+}
+
+/** Alive while pending or running; a Spot interruption told apart from a power-off by the state reason. */
+function instanceStatus(handle: string, instance: Instance): ExecutionStatus {
+  const state = instance.State?.Name ?? 'unknown';
+  const alive = state === 'pending' || state === 'running';
+  const code = instance.StateReason?.Code;
+  const interrupted = code !== undefined && SPOT_INTERRUPTION_CODES.has(code);
+  const reason = alive
+    ? `instance ${handle} is ${state}`
+    : interrupted
+      ? `spot instance ${handle} was reclaimed by EC2 (${code})`
+      : `instance ${handle} is ${state}${code === undefined ? '' : ` (${code})`}`;
+  return { alive, interrupted, reason };
+}
+
+async function terminateInstance(ctx: SpotContext, handle: string, reason: string): Promise<void> {
+  if (!INSTANCE_ID.test(handle)) return;
+  countCall(ctx, 'TerminateInstances');
+  try {
+    await ctx.opts.ec2.send(new TerminateInstancesCommand({ InstanceIds: [handle] }));
+    ctx.opts.logger?.info({ instanceId: handle, reason }, 'instance terminated');
+  } catch (error) {
+    // Terminating a gone or unknown instance is not an error (the Runner contract).
+    if (codeOf(error)?.startsWith('InvalidInstanceID')) return;
+    throw new RunnerError(`cannot terminate ${handle}: ${codeOf(error) ?? 'error'}`, {
+      retryable: isRetryableError(error, false),
+      cause: error,
+      context: { runner: 'spot', handle },
+    });
+  }
 }

@@ -1,0 +1,120 @@
+/**
+ * The Lambdas' IAM statements, written out for review (least privilege; no grant helpers with broader defaults): the
+ * table, the log bucket, the secret, the CodeBuild project, and EC2 only for instances that carry the run tag.
+ * infra/test/spotcheck-stack.test.ts checks that every AWS command the code sends is granted.
+ */
+import type { Stack } from 'aws-cdk-lib';
+import type * as codebuild from 'aws-cdk-lib/aws-codebuild';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+
+/** The tag every runner instance carries (runners/spot.ts, `<prefix>:run`); IAM conditions key on it. */
+export const RUN_TAG = 'spotcheck:run';
+
+/** Every DynamoDB call src/store/ makes on a table that exists (CreateTable is never needed here). */
+const DYNAMODB_ACTIONS = [
+  'dynamodb:DescribeTable',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:Query',
+  'dynamodb:BatchGetItem',
+  'dynamodb:BatchWriteItem',
+];
+
+/** What the spot and codebuild runners, the janitor, the store, the S3 log store and the cold start call. */
+export function runtimeStatements(
+  stack: Stack,
+  r: {
+    table: dynamodb.Table;
+    bucket: s3.Bucket;
+    secret: secretsmanager.Secret;
+    project: codebuild.Project;
+    runnerRole: iam.Role;
+    runnerSg: ec2.CfnSecurityGroup;
+    vpcId: string;
+    amiId: string;
+  },
+): iam.PolicyStatement[] {
+  const ec2Arn = (resource: string): string =>
+    `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:${resource}`;
+  const vpcArn = ec2Arn(`vpc/${r.vpcId}`);
+  return [
+    new iam.PolicyStatement({
+      sid: 'Store',
+      actions: DYNAMODB_ACTIONS,
+      resources: [r.table.tableArn, `${r.table.tableArn}/index/*`],
+    }),
+    new iam.PolicyStatement({
+      sid: 'LogObjects',
+      actions: ['s3:GetObject', 's3:PutObject'],
+      resources: [r.bucket.arnForObjects('*')],
+    }),
+    new iam.PolicyStatement({ sid: 'LogListing', actions: ['s3:ListBucket'], resources: [r.bucket.bucketArn] }),
+    new iam.PolicyStatement({
+      sid: 'Secrets',
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [r.secret.secretArn],
+    }),
+    // RunInstances authorizes every resource it touches (EC2 User Guide, "Example policies to control access
+    // to the Amazon EC2 API", launch instances). What it creates and tags — the instance and its volume — only
+    // with the run tag in the request; what it uses — the one AMI, the runner security group, subnets and
+    // interfaces of the runner VPC, the Spot request — scoped by ARN or by VPC.
+    new iam.PolicyStatement({
+      sid: 'LaunchTaggedRunners',
+      actions: ['ec2:RunInstances'],
+      resources: [ec2Arn('instance/*'), ec2Arn('volume/*')],
+      conditions: { Null: { [`aws:RequestTag/${RUN_TAG}`]: 'false' } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'LaunchWithRunnerResources',
+      actions: ['ec2:RunInstances'],
+      resources: [
+        `arn:${stack.partition}:ec2:${stack.region}::image/${r.amiId}`,
+        ec2Arn(`security-group/${r.runnerSg.attrGroupId}`),
+        ec2Arn('spot-instances-request/*'),
+      ],
+    }),
+    new iam.PolicyStatement({
+      sid: 'LaunchInRunnerVpc',
+      actions: ['ec2:RunInstances'],
+      resources: [ec2Arn('subnet/*'), ec2Arn('network-interface/*')],
+      conditions: { ArnEquals: { 'ec2:Vpc': vpcArn } },
+    }),
+    // Tags only as part of the launch (tag-on-create), never on anything that exists.
+    new iam.PolicyStatement({
+      sid: 'TagOnLaunch',
+      actions: ['ec2:CreateTags'],
+      resources: [ec2Arn('instance/*'), ec2Arn('volume/*')],
+      conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'TerminateRunners',
+      actions: ['ec2:TerminateInstances'],
+      resources: [ec2Arn('instance/*')],
+      conditions: { Null: { [`aws:ResourceTag/${RUN_TAG}`]: 'false' } },
+    }),
+    // DescribeInstances supports no resource-level permissions (Service Authorization Reference, Amazon EC2).
+    new iam.PolicyStatement({ sid: 'DescribeInstances', actions: ['ec2:DescribeInstances'], resources: ['*'] }),
+    new iam.PolicyStatement({
+      sid: 'PassRunnerRole',
+      actions: ['iam:PassRole'],
+      resources: [r.runnerRole.roleArn],
+      conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'Builds',
+      actions: [
+        'codebuild:StartBuild',
+        'codebuild:StopBuild',
+        'codebuild:BatchGetBuilds',
+        'codebuild:ListBuildsForProject',
+      ],
+      resources: [r.project.projectArn],
+    }),
+  ];
+}

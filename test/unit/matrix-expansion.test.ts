@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { displaySegments, expand } from '../../src/core/matrix-expansion.ts';
+
+describe('matrix expansion: the values a cell shows in its display name', () => {
+  it('a product cell shows its axis values only; an include that matched no cell shows all of its values', () => {
+    const expanded = expand({
+      axes: { os: ['linux', 'mac'], node: [20] },
+      include: [
+        { os: 'linux', experimental: true },
+        { os: 'windows', node: 22, label: 'win' },
+      ],
+      exclude: [],
+    });
+    expect(expanded.ok).toBe(true);
+    if (!expanded.ok) return;
+    expect(expanded.cells.map((c) => [c.cell, c.shown])).toEqual([
+      [{ os: 'linux', node: 20, experimental: true }, ['linux', 20]],
+      [{ os: 'mac', node: 20 }, ['mac', 20]],
+      [{ os: 'windows', node: 22, label: 'win' }, ['windows', 22, 'win']],
+    ]);
+  });
+
+  it('display segments: primitives depth-first, null and empty strings skipped, numbers as GitHub formats them', () => {
+    expect(displaySegments(['a', null, '', 1.5, true, { x: ['b', { y: 3 }] }, 1e21])).toEqual([
+      'a',
+      '1.5',
+      'true',
+      'b',
+      '3',
+      '1e+21',
+    ]);
+  });
+});
