@@ -189,7 +189,7 @@ const silentReporter: Reporter = {
   runChanged: () => Promise.resolve(),
 };
 
-/** The forges' variables (src/app/app.ts `readServerSettings`): any of them set means "report". */
+/** The forges' variables (src/app/settings.ts `readServerSettings`): any of them set means "report". */
 const FORGE_VARIABLES = [
   'APP_ID',
   'PRIVATE_KEY',
@@ -211,8 +211,9 @@ async function openForgeReporter(
     return undefined;
   }
   // Loaded on demand: Probot and the forge stack are not needed when reporting is off.
-  const [{ readServerSettings, openForges }, { createForgeReporter }] = await Promise.all([
-    import('./app.ts'),
+  const [{ readServerSettings }, { openForges }, { createForgeReporter }] = await Promise.all([
+    import('./settings.ts'),
+    import('../forges/registry.ts'),
     import('../forges/reporter/forge-reporter.ts'),
   ]);
   const forges = await openForges(await readServerSettings(env), { logger, now });
