@@ -17,8 +17,6 @@ import { processCapacityIntent } from '../capacity/capacity-intake.ts';
 import { createGiteaCapacityForge, createGitHubCapacityForge } from '../capacity/capacity-forge.ts';
 import { createCapacityManager, type CapacityManager } from '../capacity/capacity-manager.ts';
 import { capacityRoutes } from '../core/capacity.ts';
-import { CodeBuildClient } from '@aws-sdk/client-codebuild';
-import { EC2Client } from '@aws-sdk/client-ec2';
 import { createJanitor, type Janitor } from '../../runners/janitor.ts';
 import { codeBuildProjects, createRunners } from '../../runners/registry.ts';
 import { buildOrderJob } from '../../runners/order-job.ts';
@@ -34,11 +32,11 @@ import { createGiveUp } from '../intake/give-up.ts';
 import { createInbox, type Inbox } from '../intake/inbox.ts';
 import { createIntake, type Notices } from '../intake/intake.ts';
 import { isCapacityIntent, type Intent } from '../intake/intents.ts';
-import { memo } from './memo.ts';
+import { createBootstrapMinter } from './agent-bootstrap.ts';
+import { createAwsClients, type AwsClients } from './aws-clients.ts';
 import { cleanStepEnv, type ServerSettings } from './settings.ts';
 import { Orchestrator } from '../orchestrator.ts';
-import { mintBootstrapToken } from '../server/bootstrap-tokens.ts';
-import { AGENT_BOOTSTRAP_PATH, createBootstrapRoute } from '../server/bootstrap-route.ts';
+import { createBootstrapRoute } from '../server/bootstrap-route.ts';
 import { AGENT_REPORT_PATH, createCallbackRoute } from '../server/callback-route.ts';
 import { deliveryClaimKeyOf } from '../server/delivery-claims.ts';
 import { createGiteaWebhookRoute, GITEA_WEBHOOK_PATH } from '../server/gitea-webhook-route.ts';
@@ -238,34 +236,7 @@ function buildReporter({ store, config, logger, now }: Base, forgeSet: ForgeSet)
   });
 }
 
-/** The AWS SDK clients by region, made on first use and destroyed on close. */
-interface AwsClients {
-  readonly ec2: (region: string | undefined) => EC2Client;
-  readonly codebuild: (region: string | undefined) => CodeBuildClient;
-  /** The first clients made (the janitor sweeps with them). */
-  first(): { readonly ec2?: EC2Client; readonly codebuild?: CodeBuildClient };
-  destroy(): void;
-}
-
-function createAwsClients(): AwsClients {
-  const ec2Clients = new Map<string | undefined, EC2Client>();
-  const codeBuildClients = new Map<string | undefined, CodeBuildClient>();
-  return {
-    ec2: (region) => memo(ec2Clients, region, () => new EC2Client(region ? { region } : {})),
-    codebuild: (region) => memo(codeBuildClients, region, () => new CodeBuildClient(region ? { region } : {})),
-    first() {
-      const [ec2] = ec2Clients.values();
-      const [codebuild] = codeBuildClients.values();
-      return { ...(ec2 ? { ec2 } : {}), ...(codebuild ? { codebuild } : {}) };
-    },
-    destroy() {
-      for (const client of [...ec2Clients.values(), ...codeBuildClients.values()]) client.destroy();
-    },
-  };
-}
-
 function buildRunners({ options, config, logger, now, store }: Base, sink: ReportSink, aws: AwsClients): Runners {
-  const bootstrapUrl = joinUrl(config.publicUrl, AGENT_BOOTSTRAP_PATH);
   return {
     ...createRunners(config.routes, {
       ...(options.localRunner === false
@@ -280,10 +251,7 @@ function buildRunners({ options, config, logger, now, store }: Base, sink: Repor
             },
           }),
       // Cloud agents get a one-time token in their user data and exchange it here; the order travels that way.
-      bootstrap: async ({ job, order }) => ({
-        url: bootstrapUrl,
-        token: await mintBootstrapToken(store, job.ref, (order.timeoutMinutes + 30) * 60_000, now()),
-      }),
+      bootstrap: createBootstrapMinter(store, config.publicUrl, now),
       clock: now,
       logger,
       ec2: aws.ec2,
