@@ -9,7 +9,7 @@ import { registerPushHandler } from './push.ts';
  * Registers the thin handlers of the events that start runs (push, pull_request, `!testme` comments): each only
  * normalises its payload into an Intent and hands it to `sink` (the inbox), with no forge call, so the webhook route
  * answers well inside GitHub's 10-second delivery timeout. Capacity mode's `workflow_job` handler is not one of them:
- * src/app/app.ts registers it apart, and it launches or ends its runner before the answer.
+ * src/app/app.ts (`loadGitHubHandlers`) registers it apart, and it launches or ends its runner before the answer.
  */
 export function registerHandlers(
   app: Probot,

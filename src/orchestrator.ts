@@ -18,15 +18,27 @@ import {
   type EngineOptions,
 } from './core/engine.ts';
 import {
+  capacityCounters,
+  executionEvent,
+  finalCountKey,
+  finishCheck,
+  GLOBAL_INFLIGHT,
+  jobInflightKey,
+  launchRoute,
+  newRunRecords,
+  reportEvent,
+  WAITING,
+  waitingToPull,
+  watchAction,
+  type NewRun,
+} from './core/orchestration.ts';
+import {
   isFinalOrderState,
   type GithubContext,
   type OrderRecord,
-  type RepoRef,
-  type RunPlan,
   type RunRecord,
   type StepResult,
 } from './core/types.ts';
-import { matchRoute, noRouteMessage, runsOnLabels } from './core/route-match.ts';
 import { withStepResult } from './core/step-results.ts';
 import type { Limits } from './config.ts';
 import { isRetryable } from './errors.ts';
@@ -39,18 +51,11 @@ export interface Reporter {
   runChanged(run: RunRecord): Promise<void>;
 }
 
-export interface StartRunInput {
+export interface StartRunInput extends NewRun {
   /** Deterministic ids make a redelivered webhook start nothing new (createRun is idempotent). */
   readonly runId: string;
-  readonly repo: RepoRef;
-  readonly plan: RunPlan;
   readonly event: GithubContext['event_name'];
-  readonly ref: string;
-  readonly sha: string;
-  readonly actor: string;
   readonly github: GithubContext;
-  readonly pr?: number;
-  readonly installationId?: number;
 }
 
 export interface OrchestratorOptions {
@@ -75,9 +80,6 @@ export interface OrchestratorOptions {
   readonly redriveAfterMs?: number;
 }
 
-const GLOBAL_INFLIGHT = 'inflight';
-/** How many orders wait for capacity (a hint: see #applyOne). */
-const WAITING = 'waiting';
 const RUN_CACHE_SIZE = 1000;
 
 export class Orchestrator implements ReportSink {
@@ -102,44 +104,8 @@ export class Orchestrator implements ReportSink {
 
   /** Persists a run and its orders, supersedes runs of its concurrency group, dispatches the roots. */
   async startRun(input: StartRunInput): Promise<{ run: RunRecord; created: boolean }> {
-    const now = this.#now();
     const { plan } = input;
-    const run: RunRecord = {
-      runId: input.runId,
-      repo: input.repo,
-      file: plan.file,
-      workflowName: plan.workflowName,
-      event: input.event,
-      ref: input.ref,
-      sha: input.sha,
-      actor: input.actor,
-      github: { ...input.github, run_id: input.runId },
-      // A run of a concurrency group starts pending and is promoted once the group lets it run.
-      status: plan.orders.length === 0 ? 'succeeded' : plan.concurrency ? 'pending' : 'running',
-      orderCount: plan.orders.length,
-      createdAt: now,
-      expiresAt: now + this.#options.limits.retentionDays * 86_400_000,
-      ...(input.pr === undefined ? {} : { pr: input.pr }),
-      ...(input.installationId === undefined ? {} : { installationId: input.installationId }),
-      ...(plan.concurrency ? { concurrencyGroup: plan.concurrency.group } : {}),
-      ...(plan.orders.length === 0 ? { finishedAt: now } : {}),
-    };
-    const dependents = new Map<string, string[]>();
-    for (const order of plan.orders)
-      for (const need of order.needsOrders) dependents.set(need, [...(dependents.get(need) ?? []), order.id]);
-    const waves = graphDepths(plan);
-    const orders: OrderRecord[] = plan.orders.map((spec, seq) => ({
-      ...spec,
-      runId: run.runId,
-      seq,
-      wave: waves.get(spec.id) ?? 0,
-      state: 'queued',
-      attempt: 1,
-      pendingNeeds: spec.needsOrders.length,
-      dependents: dependents.get(spec.id) ?? [],
-      outputs: {},
-      createdAt: now,
-    }));
+    const { run, orders } = newRunRecords(input, this.#now(), this.#options.limits.retentionDays);
     const created = await this.#store.createRun(run, orders);
     if (!created) {
       const existing = await this.#store.getRun(run.runId);
@@ -201,28 +167,16 @@ export class Orchestrator implements ReportSink {
 
   /** The completion path: local runners call it in-process, the callback route after verifying the agent's token. */
   async report(ref: OrderRef, report: AgentReport): Promise<void> {
-    // Log chunks are the log store's (the callback route and the local runner append them there).
-    if (report.type === 'log') return;
     if (report.type === 'step') return this.#recordStep(ref, report.result);
+    // Log chunks are the log store's (the callback route and the local runner append them there); `reportEvent`
+    // says what the rest means for the order.
+    const event = reportEvent(ref, report);
+    if (event === undefined) return;
     const [run, order] = await Promise.all([this.#runFor(ref.runId), this.#store.getOrder(ref.runId, ref.orderId)]);
     if (!run || !order) {
       this.#log.warn({ ...ref }, 'report for an unknown order');
       return;
     }
-    const event: EngineEvent =
-      report.type === 'running'
-        ? { type: 'order-running', orderId: ref.orderId, attempt: ref.attempt }
-        : report.type === 'interrupted'
-          ? { type: 'order-interrupted', orderId: ref.orderId, attempt: ref.attempt, reason: report.reason }
-          : {
-              type: 'order-finished',
-              orderId: ref.orderId,
-              attempt: ref.attempt,
-              conclusion: report.conclusion,
-              outputs: report.outputs,
-              stepResults: report.stepResults,
-              ...(report.reason === undefined ? {} : { reason: report.reason }),
-            };
     await this.#drive(run, [order], event);
   }
 
@@ -290,12 +244,13 @@ export class Orchestrator implements ReportSink {
     for (const order of await this.#store.listActiveOrders()) {
       const run = await this.#runFor(order.runId); // identity only: the cache serves it
       if (!run) continue;
-      if (order.state === 'running' && order.deadline !== undefined && order.deadline <= now) {
+      const action = watchAction(order, now, redriveAfter);
+      if (action.type === 'timeout') {
         await this.#drive(run, [order], { type: 'timeout', orderId: order.id, attempt: order.attempt });
-      } else if (order.state === 'dispatching' && order.handle === undefined) {
-        if ((order.dispatchedAt ?? 0) + redriveAfter <= now) await this.#launch(run, order);
-      } else if (order.handle !== undefined && order.runner !== undefined) {
-        await this.#checkExecution(run, order, order.handle, order.runner);
+      } else if (action.type === 'redrive') {
+        await this.#launch(run, order);
+      } else if (action.type === 'inspect') {
+        await this.#checkExecution(run, order, action.handle, action.runner);
       }
     }
     await this.#pullWaiting();
@@ -303,16 +258,14 @@ export class Orchestrator implements ReportSink {
       await this.#startNextInGroup(run); // a promotion lost to a crash
     }
     for (const run of await this.#store.listRuns({ status: 'running', limit: 100 })) {
-      // A completion lost to a crash leaves the final-count short; after an hour of that, recount the hard way.
-      await this.#maybeFinishRun(run, now - run.createdAt < 3_600_000 ? 'counter' : 'recount');
+      await this.#maybeFinishRun(run, finishCheck(run, now));
     }
   }
 
   /**
-   * An execution the store thinks is live: ask its runner. Gone because the provider took it back (a Spot
-   * reclaim) → interrupted, retried; gone with a result the provider knows (a CodeBuild build) → that result; gone
-   * otherwise → failed, with the provider's reason. A runner that cannot tell more than "gone" counts as
-   * interrupted (a local process lost to a restart is worth another attempt).
+   * An execution the store thinks is live: ask its runner (`executionEvent` says what its answer means). A runner
+   * that cannot tell more than "gone" counts as interrupted (a local process lost to a restart is worth another
+   * attempt).
    */
   async #checkExecution(run: RunRecord, order: OrderRecord, handle: string, kind: string): Promise<void> {
     const runner = this.#options.runners[kind as Runner['kind']];
@@ -326,22 +279,8 @@ export class Orchestrator implements ReportSink {
       this.#log.warn({ err: error, runId: run.runId, orderId: order.id }, 'cannot inspect an execution');
       return;
     }
-    if (status.alive) return;
-    const ref = { orderId: order.id, attempt: order.attempt };
-    if (status.interrupted) {
-      await this.#drive(run, [order], { type: 'order-interrupted', ...ref, reason: status.reason });
-      return;
-    }
-    await this.#drive(run, [order], {
-      type: 'order-finished',
-      ...ref,
-      conclusion: status.conclusion ?? 'failure',
-      outputs: {},
-      stepResults: [],
-      reason: status.conclusion
-        ? `${status.reason} (result from ${kind}: the agent's report was lost)`
-        : `${status.reason} before the agent reported`,
-    });
+    const event = executionEvent(order, status, kind);
+    if (event) await this.#drive(run, [order], event);
   }
 
   /** Runs one engine event over a slice and applies its decisions. */
@@ -365,22 +304,8 @@ export class Orchestrator implements ReportSink {
 
   async #applyOne(run: RunRecord, decision: Decision, slice: ReadonlyMap<string, OrderRecord>): Promise<void> {
     const before = slice.get(decision.orderId);
-    let { changes, effects }: { changes: Decision['changes']; effects: Decision['effects'] } = decision;
-    const { expect } = decision;
-    const launches = effects.some((e) => e.type === 'launch');
-    // A fresh dispatch takes capacity first; without it the order stays queued and waits (oldest first).
-    const takesCapacity = launches && before?.state === 'queued';
-    let held: string[] = [];
-    let startsWaiting = false;
-    if (takesCapacity && before) {
-      const capacity = await this.#acquire(before);
-      if (capacity === undefined) {
-        changes = { waitingSince: before.waitingSince ?? this.#now() };
-        effects = [{ type: 'notify' }];
-        startsWaiting = before.waitingSince === undefined;
-      } else held = capacity;
-    }
-    const order = await this.#store.updateOrder(run.runId, decision.orderId, expect, changes);
+    const { changes, effects, held, startsWaiting } = await this.#takeCapacity(decision, before);
+    const order = await this.#store.updateOrder(run.runId, decision.orderId, decision.expect, changes);
     if (!order) {
       await this.#releaseKeys(held); // lost the race: someone else made this transition
       return;
@@ -395,30 +320,57 @@ export class Orchestrator implements ReportSink {
     // one waiting yet: look once more, or it would wait for the next tick. Only for a newly waiting order, so a
     // pull that re-queues an order never loops.
     if (startsWaiting) await this.#pullWaiting();
-    for (const effect of effects) {
-      switch (effect.type) {
-        case 'launch':
-          await this.#launch(run, order, before === undefined ? undefined : slice);
-          break;
-        case 'terminate':
-          await this.#terminate(effect.runner, effect.handle, effect.reason);
-          break;
-        case 'notify':
-          await this.#options.reporter.orderChanged(run, order);
-          break;
-        case 'order-final':
-          await this.#onFinal(run, order, before);
-          break;
-      }
+    for (const effect of effects) await this.#applyEffect(run, order, effect, before, slice);
+  }
+
+  /**
+   * A fresh dispatch takes capacity first; without it the order stays queued and waits (oldest first): the
+   * decision's write becomes "waiting since", its effects a notice.
+   */
+  async #takeCapacity(
+    decision: Decision,
+    before: OrderRecord | undefined,
+  ): Promise<Pick<Decision, 'changes' | 'effects'> & { held: string[]; startsWaiting: boolean }> {
+    const { changes, effects } = decision;
+    const takesCapacity = effects.some((e) => e.type === 'launch') && before?.state === 'queued';
+    if (!takesCapacity || !before) return { changes, effects, held: [], startsWaiting: false };
+    const held = await this.#acquire(before);
+    if (held !== undefined) return { changes, effects, held, startsWaiting: false };
+    return {
+      changes: { waitingSince: before.waitingSince ?? this.#now() },
+      effects: [{ type: 'notify' }],
+      held: [],
+      startsWaiting: before.waitingSince === undefined,
+    };
+  }
+
+  async #applyEffect(
+    run: RunRecord,
+    order: OrderRecord,
+    effect: Decision['effects'][number],
+    before: OrderRecord | undefined,
+    slice: ReadonlyMap<string, OrderRecord>,
+  ): Promise<void> {
+    switch (effect.type) {
+      case 'launch':
+        await this.#launch(run, order, before === undefined ? undefined : slice);
+        break;
+      case 'terminate':
+        await this.#terminate(effect.runner, effect.handle, effect.reason);
+        break;
+      case 'notify':
+        await this.#options.reporter.orderChanged(run, order);
+        break;
+      case 'order-final':
+        await this.#onFinal(run, order, before);
+        break;
     }
   }
 
   /** Capacity: the global cap and the job's max-parallel, as bounded counters. Returns the keys taken. */
   async #acquire(order: OrderRecord): Promise<string[] | undefined> {
     const taken: string[] = [];
-    const wants: [string, number][] = [[GLOBAL_INFLIGHT, this.#options.limits.maxConcurrentOrders]];
-    if (order.maxParallel !== undefined) wants.push([jobInflightKey(order), order.maxParallel]);
-    for (const [key, max] of wants) {
+    for (const [key, max] of capacityCounters(order, this.#options.limits.maxConcurrentOrders)) {
       if ((await this.#store.addCounter(key, 1, max)) === undefined) {
         await this.#releaseKeys(taken);
         return undefined;
@@ -434,35 +386,19 @@ export class Orchestrator implements ReportSink {
 
   /** `loaded` may hold the order's needs already (the slice that made it ready), saving a read. */
   async #launch(run: RunRecord, order: OrderRecord, loaded?: ReadonlyMap<string, OrderRecord>): Promise<void> {
-    const labels = runsOnLabels(order.runsOn);
-    const route = matchRoute(this.#options.routes, labels);
+    const runners = this.#options.runners;
+    const launchable = launchRoute(
+      order,
+      this.#options.routes,
+      (kind) => runners[kind as Runner['kind']] !== undefined,
+    );
+    if ('event' in launchable) {
+      await this.#drive(run, [order], launchable.event);
+      return;
+    }
+    const { route } = launchable;
+    const runner = runners[route.runner as Runner['kind']]!;
     const ref = { orderId: order.id, attempt: order.attempt };
-    if (!route) {
-      await this.#drive(run, [order], {
-        type: 'launch-failed',
-        ...ref,
-        // Name the fix: routes are operator config (spotcheck.yml or the file SPOTCHECK_CONFIG names), never the repo.
-        reason: noRouteMessage(labels, [...this.#options.routes.keys()]),
-      });
-      return;
-    }
-    if (route.runner === 'skip') {
-      await this.#drive(run, [order], {
-        type: 'route-skipped',
-        ...ref,
-        reason: `skipped: label "${order.runsOn}" is served by another runner (route: skip)`,
-      });
-      return;
-    }
-    const runner = this.#options.runners[route.runner];
-    if (!runner) {
-      await this.#drive(run, [order], {
-        type: 'launch-failed',
-        ...ref,
-        reason: `the "${route.runner}" runner is not enabled on this server (runs-on: ${order.runsOn})`,
-      });
-      return;
-    }
     try {
       const needs = await this.#needsContext(order, loaded);
       const job = await this.#options.jobFor(run, order, needs, runner.kind);
@@ -550,8 +486,7 @@ export class Orchestrator implements ReportSink {
   }
 
   async #pullWaitingOnce(): Promise<void> {
-    // Only as many as there are free slots: the rest would fail to acquire and stay waiting anyway.
-    const free = this.#options.limits.maxConcurrentOrders - (await this.#store.getCounter(GLOBAL_INFLIGHT));
+    const free = waitingToPull(this.#options.limits.maxConcurrentOrders, await this.#store.getCounter(GLOBAL_INFLIGHT));
     if (free <= 0) return;
     const waiting = await this.#store.listWaitingOrders(free);
     for (const order of waiting) {
@@ -585,43 +520,6 @@ export class Orchestrator implements ReportSink {
   }
 }
 
-/** Each order's depth in the needs graph (the plan validated it is acyclic); iterative, so deep chains are fine. */
-function graphDepths(plan: RunPlan): Map<string, number> {
-  const specs = new Map(plan.orders.map((o) => [o.id, o]));
-  const depth = new Map<string, number>();
-  const visiting = new Set<string>();
-  for (const root of plan.orders) {
-    const stack = [root.id];
-    while (stack.length > 0) {
-      const id = stack[stack.length - 1]!;
-      if (depth.has(id)) {
-        stack.pop();
-        continue;
-      }
-      const needs = specs.get(id)?.needsOrders ?? [];
-      // A need already on the path would be a cycle; plans reject those, but never loop on one.
-      const pending = needs.filter((n) => !depth.has(n) && specs.has(n) && !visiting.has(n));
-      if (pending.length > 0 && !visiting.has(id)) {
-        visiting.add(id);
-        stack.push(...pending);
-        continue;
-      }
-      depth.set(id, needs.length === 0 ? 0 : 1 + Math.max(...needs.map((n) => depth.get(n) ?? 0)));
-      visiting.delete(id);
-      stack.pop();
-    }
-  }
-  return depth;
-}
-
 function byId(orders: readonly OrderRecord[]): Map<string, OrderRecord> {
   return new Map(orders.map((o) => [o.id, o]));
-}
-
-function jobInflightKey(order: OrderRecord): string {
-  return `run#${order.runId}#job#${order.job}#inflight`;
-}
-
-function finalCountKey(runId: string): string {
-  return `run#${runId}#final`;
 }

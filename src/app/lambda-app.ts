@@ -15,7 +15,8 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import pino, { type Logger } from 'pino';
 import type { ProbotOctokit } from 'probot';
-import { createSpotcheckApp, readServerSettings, type SpotcheckApp } from './app.ts';
+import { createSpotcheckApp, type SpotcheckApp } from './app.ts';
+import { readServerSettings } from './settings.ts';
 import { defaultConfig, loadConfig, parseConfig, type OperatorConfig } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { createS3LogStore } from '../server/s3-log-store.ts';

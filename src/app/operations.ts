@@ -9,22 +9,20 @@
  * credentials at the bootstrap exchange, from the server).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CodeBuildClient } from '@aws-sdk/client-codebuild';
-import { EC2Client } from '@aws-sdk/client-ec2';
+import type { CodeBuildClient } from '@aws-sdk/client-codebuild';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import pino, { type Logger } from 'pino';
 import { createJanitor, type Janitor, type SweepResult } from '../../runners/janitor.ts';
 import { buildOrderJob } from '../../runners/order-job.ts';
 import { codeBuildProjects, createRunners, type RunnerKind } from '../../runners/registry.ts';
 import type { ExecutionStatus, Route, Runner } from '../../runners/runner.ts';
-import { mintBootstrapToken } from '../server/bootstrap-tokens.ts';
 import { loadOperatorConfig, type OperatorConfig } from '../config.ts';
 import { ConfigError, RunnerError } from '../errors.ts';
-import { memo } from './memo.ts';
+import { createBootstrapMinter } from './agent-bootstrap.ts';
+import { createAwsClients } from './aws-clients.ts';
 import { Orchestrator, type Reporter } from '../orchestrator.ts';
-import { AGENT_BOOTSTRAP_PATH } from '../server/bootstrap-route.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
-import { joinUrl } from '../core/url.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -73,30 +71,20 @@ export async function openOperations(options: OperationsOptions): Promise<Operat
     ? { store: options.store, close: () => Promise.resolve() }
     : await openStore(config, config.store.dir);
   const { store } = opened;
-  const ec2Clients = new Map<string | undefined, EC2Client>();
-  const codeBuildClients = new Map<string | undefined, CodeBuildClient>();
-  const ownsClients = { ec2: options.ec2 === undefined, codebuild: options.codebuild === undefined };
-  const ec2For = (region: string | undefined): EC2Client =>
-    memo(ec2Clients, region, () => options.ec2?.(region) ?? new EC2Client(region ? { region } : {}));
-  const codeBuildFor = (region: string | undefined): CodeBuildClient =>
-    memo(codeBuildClients, region, () => options.codebuild?.(region) ?? new CodeBuildClient(region ? { region } : {}));
+  const aws = createAwsClients({ ec2: options.ec2, codebuild: options.codebuild });
+  const { ec2: ec2For, codebuild: codeBuildFor } = aws;
   const closers: (() => Promise<void>)[] = [];
   const close = async (): Promise<void> => {
     for (const closer of closers.reverse()) await closer();
-    if (ownsClients.ec2) for (const client of ec2Clients.values()) client.destroy();
-    if (ownsClients.codebuild) for (const client of codeBuildClients.values()) client.destroy();
+    aws.destroy();
     await opened.close();
   };
 
   try {
-    const bootstrapUrl = joinUrl(config.publicUrl, AGENT_BOOTSTRAP_PATH);
     const cloudRoutes = [...config.routes.values()].filter((r) => r.runner === 'spot' || r.runner === 'codebuild');
     const cloud = createRunners(cloudRoutes, {
-      // The same token lifetime as serve's: the order's timeout plus half an hour for boot and queueing.
-      bootstrap: async ({ job, order }) => ({
-        url: bootstrapUrl,
-        token: await mintBootstrapToken(store, job.ref, (order.timeoutMinutes + 30) * 60_000, now()),
-      }),
+      // The same tokens as serve's: agents exchange them with the server, not with this process.
+      bootstrap: createBootstrapMinter(store, config.publicUrl, now),
       clock: now,
       logger,
       ec2: ec2For,
@@ -189,7 +177,7 @@ const silentReporter: Reporter = {
   runChanged: () => Promise.resolve(),
 };
 
-/** The forges' variables (src/app/app.ts `readServerSettings`): any of them set means "report". */
+/** The forges' variables (src/app/settings.ts `readServerSettings`): any of them set means "report". */
 const FORGE_VARIABLES = [
   'APP_ID',
   'PRIVATE_KEY',
@@ -211,8 +199,9 @@ async function openForgeReporter(
     return undefined;
   }
   // Loaded on demand: Probot and the forge stack are not needed when reporting is off.
-  const [{ readServerSettings, openForges }, { createForgeReporter }] = await Promise.all([
-    import('./app.ts'),
+  const [{ readServerSettings }, { openForges }, { createForgeReporter }] = await Promise.all([
+    import('./settings.ts'),
+    import('../forges/registry.ts'),
     import('../forges/reporter/forge-reporter.ts'),
   ]);
   const forges = await openForges(await readServerSettings(env), { logger, now });

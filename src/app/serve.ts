@@ -5,7 +5,8 @@
  */
 import pino, { type Logger } from 'pino';
 import PinoPretty from 'pino-pretty';
-import { readServerSettings, startSpotcheckServer, type ServerSettings } from './app.ts';
+import { readServerSettings, type ServerSettings } from './settings.ts';
+import { startSpotcheckServer } from './start-server.ts';
 import { DEFAULT_PUBLIC_URL, loadOperatorConfig, type OperatorConfig } from '../config.ts';
 import { ConfigError } from '../errors.ts';
 import { joinUrl } from '../core/url.ts';

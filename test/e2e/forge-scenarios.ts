@@ -6,7 +6,7 @@
  * per-forge files.
  */
 import { describe, expect, it } from 'vitest';
-import type { SpotcheckServer } from '../../src/app/app.ts';
+import type { SpotcheckServer } from '../../src/app/start-server.ts';
 import { COMMENT_MARKER } from '../../src/core/render/comment.ts';
 import type { RunRecord } from '../../src/core/types.ts';
 

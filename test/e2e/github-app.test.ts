@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startSpotcheckServer, type SpotcheckServer } from '../../src/app/app.ts';
+import { startSpotcheckServer, type SpotcheckServer } from '../../src/app/start-server.ts';
 import { defaultConfig, parseConfig } from '../../src/config.ts';
 import type { LaunchRequest, Runner } from '../../runners/runner.ts';
 import { useGitHubApi, testPrivateKey } from '../helpers/github-api.ts';

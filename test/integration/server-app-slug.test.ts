@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { ProbotOctokit } from 'probot';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startSpotcheckServer, type SpotcheckServer } from '../../src/app/app.ts';
+import { startSpotcheckServer, type SpotcheckServer } from '../../src/app/start-server.ts';
 import { defaultConfig } from '../../src/config.ts';
 import { testPrivateKey } from '../helpers/github-api.ts';
 

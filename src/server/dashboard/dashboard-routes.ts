@@ -17,7 +17,7 @@ import {
 import { countStates, stateWord } from '../../core/render/format.ts';
 import type { ForgeKind, OrderRecord, RepoRef, RunRecord } from '../../core/types.ts';
 import type { Store } from '../../store/store.ts';
-import type { RouteDefinition, RouterResponse } from '../router.ts';
+import type { RouteDefinition, RouteParams, RouterRequest, RouterResponse } from '../router.ts';
 import { htmlResponse, messagePage } from './page.ts';
 import { renderOrderLive, renderOrderPage, type OrderPageInput } from './order-page.ts';
 import { renderRunLive, renderRunPage, type RunPageInput } from './run-page.ts';
@@ -56,213 +56,247 @@ const BADGE_HEADERS = {
   'content-security-policy': "default-src 'none'; frame-ancestors *",
 } as const;
 
+/** What every dashboard handler reads: the store, the clock, the page sizes and the kept graph layouts. */
+interface Dashboard {
+  readonly store: DashboardOptions['store'];
+  readonly now: () => number;
+  readonly refreshMs: number;
+  readonly runsPerPage: number;
+  readonly ordersPerPage: number;
+  readonly layouts: LruCache<string, GraphGeometry>;
+}
+
 export function createDashboardRoutes(options: DashboardOptions): RouteDefinition[] {
-  const { store } = options;
-  const now = options.now ?? Date.now;
-  const refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
-  const runsPerPage = options.runsPerPage ?? DEFAULT_RUNS_PER_PAGE;
-  const ordersPerPage = options.ordersPerPage ?? DEFAULT_ORDERS_PER_PAGE;
-  const layouts = new LruCache<string, GraphGeometry>(options.layoutCacheSize ?? 32);
+  const dashboard: Dashboard = {
+    store: options.store,
+    now: options.now ?? Date.now,
+    refreshMs: options.refreshMs ?? DEFAULT_REFRESH_MS,
+    runsPerPage: options.runsPerPage ?? DEFAULT_RUNS_PER_PAGE,
+    ordersPerPage: options.ordersPerPage ?? DEFAULT_ORDERS_PER_PAGE,
+    layouts: new LruCache<string, GraphGeometry>(options.layoutCacheSize ?? 32),
+  };
+  const get = (
+    pattern: string,
+    handle: (dashboard: Dashboard, req: RouterRequest, params: RouteParams) => Promise<RouterResponse>,
+  ): RouteDefinition => ({ method: 'GET', pattern, handle: (req, params) => handle(dashboard, req, params) });
+  return [
+    get('/', () => Promise.resolve({ status: 302, headers: { location: RUNS_PATH }, body: '' })),
+    get(RUNS_PATH, handleRunsPage),
+    get(`${RUNS_PATH}/:run`, handleRunPage),
+    get(`${RUNS_PATH}/:run/orders/:order`, handleOrderPage),
+    get('/badge/:owner/:repo', (d, req, params) => handleBadge(d, req, params.owner ?? '', params.repo ?? '')),
+    get('/badge/:owner/:repo/:workflow', (d, req, params) =>
+      handleBadge(d, req, params.owner ?? '', params.repo ?? '', params.workflow ?? ''),
+    ),
+  ];
+}
 
-  /** Distinct forge hosts among the newest runs (a store usually holds one). */
-  async function recentHosts(): Promise<Pick<RepoRef, 'forge' | 'host'>[]> {
-    const seen = new Map<string, Pick<RepoRef, 'forge' | 'host'>>();
-    for (const run of await store.listRuns({ limit: RECENT_RUNS })) {
-      const key = `${run.repo.forge}\n${run.repo.host.toLowerCase()}`;
-      if (!seen.has(key)) seen.set(key, { forge: run.repo.forge, host: run.repo.host });
+/** The runs list's query: `repo=owner/name`, `host=`, `before=<cursor>`, `limit=`; or why it is a bad request. */
+type RunsQuery =
+  | {
+      readonly repo?: { readonly owner: string; readonly name: string };
+      readonly host?: string;
+      readonly before?: { createdAt: number; runId: string };
+      readonly limit: number;
+      readonly askedLimit: boolean;
     }
-    return [...seen.values()];
+  | { readonly problem: string };
+
+function parseRunsQuery(query: URLSearchParams, runsPerPage: number): RunsQuery {
+  const repoParam = query.get('repo')?.trim() ?? '';
+  const host = query.get('host')?.trim() || undefined;
+  const beforeParam = query.get('before');
+  const limitParam = query.get('limit');
+  let limit = runsPerPage;
+  if (limitParam !== null) {
+    if (!/^\d{1,3}$/.test(limitParam) || Number(limitParam) < 1 || Number(limitParam) > MAX_RUNS_PER_PAGE)
+      return { problem: `limit must be a number from 1 to ${String(MAX_RUNS_PER_PAGE)}.` };
+    limit = Number(limitParam);
   }
-
-  /**
-   * The repository keys `owner/name` may mean: with `host`, that host (under the forge its runs were stored with,
-   * else both forges); without, every host the store's recent runs came from (usually exactly one).
-   */
-  async function candidateRepos(owner: string, name: string, host: string | undefined): Promise<RepoRef[]> {
-    const hosts = await recentHosts();
-    const matching = host === undefined ? hosts : hosts.filter((h) => h.host.toLowerCase() === host.toLowerCase());
-    const chosen = matching.length > 0 || host === undefined ? matching : FORGE_KINDS.map((forge) => ({ forge, host }));
-    return chosen.map((h) => ({ forge: h.forge, host: h.host, owner, name }));
+  const before = beforeParam === null ? undefined : parseRunCursor(beforeParam);
+  if (beforeParam !== null && before === undefined)
+    return { problem: 'before must be a cursor from an "Older runs" link.' };
+  let repo: { owner: string; name: string } | undefined;
+  if (repoParam !== '') {
+    const m = /^([^/\s]+)\/([^/\s]+)$/.exec(repoParam);
+    if (m === null) return { problem: 'repo must be owner/name.' };
+    repo = { owner: m[1]!, name: m[2]! };
   }
+  return {
+    ...(repo === undefined ? {} : { repo }),
+    ...(host === undefined ? {} : { host }),
+    ...(before === undefined ? {} : { before }),
+    limit,
+    askedLimit: limitParam !== null,
+  };
+}
 
-  /** Newest first across several repository keys, `limit` of them. */
-  async function listRepoRuns(
-    repos: readonly RepoRef[],
-    limit: number,
-    before?: { createdAt: number; runId: string },
-  ): Promise<RunRecord[]> {
-    const lists = await Promise.all(
-      repos.map((repo) => store.listRuns({ repo, limit, ...(before === undefined ? {} : { before }) })),
-    );
-    return lists
-      .flat()
-      .sort((a, b) => b.createdAt - a.createdAt || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0))
-      .slice(0, limit);
+async function handleRunsPage(dashboard: Dashboard, req: RouterRequest): Promise<RouterResponse> {
+  const { store } = dashboard;
+  const query = parseRunsQuery(req.query, dashboard.runsPerPage);
+  if ('problem' in query) return messagePage(400, 'Bad request', query.problem);
+  const { repo, host, before, limit } = query;
+  // One more than a page: whether there is an older page is then known without a second query.
+  const fetched =
+    repo === undefined
+      ? await store.listRuns({ limit: limit + 1, ...(before === undefined ? {} : { before }) })
+      : await listRepoRuns(store, await candidateRepos(store, repo.owner, repo.name, host), limit + 1, before);
+  const runs = fetched.slice(0, limit);
+  const last = runs[runs.length - 1];
+  const hosts = new Set(runs.map((r) => `${r.repo.forge}\n${r.repo.host.toLowerCase()}`));
+  const input: RunsPageInput = {
+    runs,
+    now: dashboard.now(),
+    ...(repo === undefined ? {} : { repo: `${repo.owner}/${repo.name}` }),
+    ...(host === undefined ? {} : { host }),
+    paged: before !== undefined,
+    ...(fetched.length > limit && last !== undefined ? { older: runCursor(last) } : {}),
+    limit,
+    ...(query.askedLimit ? { askedLimit: limit } : {}),
+    severalHosts: hosts.size > 1,
+    refreshMs: dashboard.refreshMs,
+  };
+  if (req.query.get('part') === 'live') return htmlResponse(200, renderRunsLive(input));
+  return htmlResponse(200, renderRunsPage(input));
+}
+
+async function handleRunPage(dashboard: Dashboard, req: RouterRequest, params: RouteParams): Promise<RouterResponse> {
+  const { store } = dashboard;
+  const runId = params.run ?? '';
+  const pageParam = req.query.get('page');
+  if (pageParam !== null && !/^[1-9]\d{0,5}$/.test(pageParam))
+    return messagePage(400, 'Bad request', 'page must be a positive number.');
+  const run = await store.getRun(runId);
+  if (run === undefined) return messagePage(404, 'Run not found', 'No run has this id (it may have expired).');
+  const orders = sortOrdersForDisplay(await store.listOrders(runId));
+  const job = req.query.get('job') ?? undefined;
+  const input: RunPageInput = {
+    run,
+    orders,
+    now: dashboard.now(),
+    graph: graphFor(dashboard.layouts, run, orders),
+    ...(job === undefined || job === '' ? {} : { job }),
+    page: pageParam === null ? 1 : Number(pageParam),
+    pageSize: dashboard.ordersPerPage,
+    refreshMs: dashboard.refreshMs,
+  };
+  if (req.query.get('part') === 'live') return htmlResponse(200, renderRunLive(input));
+  return htmlResponse(200, renderRunPage(input));
+}
+
+async function handleOrderPage(dashboard: Dashboard, req: RouterRequest, params: RouteParams): Promise<RouterResponse> {
+  const { store } = dashboard;
+  const runId = params.run ?? '';
+  const orderId = params.order ?? '';
+  const [run, order] = await Promise.all([store.getRun(runId), store.getOrder(runId, orderId)]);
+  if (run === undefined || order === undefined)
+    return messagePage(404, 'Order not found', 'No order has this id in this run (it may have expired).');
+  const needs = sortOrdersForDisplay(await store.getOrders(runId, order.needsOrders));
+  const input: OrderPageInput = { run, order, needs, now: dashboard.now(), refreshMs: dashboard.refreshMs };
+  if (req.query.get('part') === 'live') return htmlResponse(200, renderOrderLive(input));
+  return htmlResponse(200, renderOrderPage(input));
+}
+
+/** `/badge/<owner>/<repo>.svg`, or `/badge/<owner>/<repo>/<workflow>.svg`: the last segment carries `.svg`. */
+async function handleBadge(
+  { store }: Dashboard,
+  req: RouterRequest,
+  owner: string,
+  repoSegment: string,
+  workflowSegment?: string,
+): Promise<RouterResponse> {
+  const name = workflowSegment === undefined ? svgName(repoSegment) : repoSegment;
+  const workflow = workflowSegment === undefined ? undefined : svgName(workflowSegment);
+  if (name === undefined || (workflowSegment !== undefined && workflow === undefined))
+    return { status: 404, headers: BADGE_HEADERS, body: renderBadge(stateBadge('spotcheck', 'unknown')) };
+  const label = workflow ?? 'spotcheck';
+  const host = req.query.get('host')?.trim() || undefined;
+  const repos = await candidateRepos(store, owner, name, host);
+  const distinctHosts = new Set(repos.map((r) => r.host.toLowerCase()));
+  if (host === undefined && distinctHosts.size > 1) {
+    // Several forges share this server: which `owner/name` is meant cannot be guessed.
+    return {
+      status: 400,
+      headers: BADGE_HEADERS,
+      body: renderBadge({ label, message: 'add ?host=', color: '#9f9f9f' }),
+    };
   }
+  const branch = req.query.get('branch')?.trim() || undefined;
+  const runs = await listRepoRuns(store, repos, RECENT_RUNS);
+  const state = latestBadgeState(runs, {
+    branches: branch === undefined ? DEFAULT_BADGE_BRANCHES : [branch],
+    ...(workflow === undefined ? {} : { workflow }),
+  });
+  return { status: 200, headers: BADGE_HEADERS, body: renderBadge(stateBadge(label, state)) };
+}
 
-  function graphFor(run: RunRecord, orders: readonly OrderRecord[]): RunPageInput['graph'] {
-    const built: OrderGraph = orderGraph(orders, {
-      order: (o) => orderPath(o.runId, o.id),
-      job: (job) => `${runPath(run.runId)}?${new URLSearchParams({ job }).toString()}#orders`,
-    });
-    if (built.kind === 'omitted') return built;
-    const key = `${run.runId}\n${graphShapeKey(built.graph)}`;
-    let geometry = layouts.get(key);
-    if (geometry === undefined) {
-      geometry = layoutGraph(built.graph);
-      layouts.set(key, geometry);
-    }
-    const counts = countStates(orders)
-      .map(([s, n]) => `${String(n)} ${stateWord(s)}`)
-      .join(', ');
-    const svg = renderGraphSvg(built.graph, geometry, {
-      title: `Order graph of ${run.workflowName}`,
-      description: `${String(orders.length)} orders (${counts}); arrows point from an order to those that need it.`,
-    });
-    return { svg, graph: built };
+/** Distinct forge hosts among the newest runs (a store usually holds one). */
+async function recentHosts(store: Dashboard['store']): Promise<Pick<RepoRef, 'forge' | 'host'>[]> {
+  const seen = new Map<string, Pick<RepoRef, 'forge' | 'host'>>();
+  for (const run of await store.listRuns({ limit: RECENT_RUNS })) {
+    const key = `${run.repo.forge}\n${run.repo.host.toLowerCase()}`;
+    if (!seen.has(key)) seen.set(key, { forge: run.repo.forge, host: run.repo.host });
   }
+  return [...seen.values()];
+}
 
-  const runsRoute: RouteDefinition = {
-    method: 'GET',
-    pattern: RUNS_PATH,
-    async handle(req) {
-      const repoParam = req.query.get('repo')?.trim() ?? '';
-      const hostParam = req.query.get('host')?.trim() || undefined;
-      const beforeParam = req.query.get('before');
-      const limitParam = req.query.get('limit');
-      let limit = runsPerPage;
-      if (limitParam !== null) {
-        if (!/^\d{1,3}$/.test(limitParam) || Number(limitParam) < 1 || Number(limitParam) > MAX_RUNS_PER_PAGE)
-          return messagePage(400, 'Bad request', `limit must be a number from 1 to ${String(MAX_RUNS_PER_PAGE)}.`);
-        limit = Number(limitParam);
-      }
-      const before = beforeParam === null ? undefined : parseRunCursor(beforeParam);
-      if (beforeParam !== null && before === undefined)
-        return messagePage(400, 'Bad request', 'before must be a cursor from an "Older runs" link.');
-      let repo: { owner: string; name: string } | undefined;
-      if (repoParam !== '') {
-        const m = /^([^/\s]+)\/([^/\s]+)$/.exec(repoParam);
-        if (m === null) return messagePage(400, 'Bad request', 'repo must be owner/name.');
-        repo = { owner: m[1]!, name: m[2]! };
-      }
-      // One more than a page: whether there is an older page is then known without a second query.
-      const fetched =
-        repo === undefined
-          ? await store.listRuns({ limit: limit + 1, ...(before === undefined ? {} : { before }) })
-          : await listRepoRuns(await candidateRepos(repo.owner, repo.name, hostParam), limit + 1, before);
-      const runs = fetched.slice(0, limit);
-      const last = runs[runs.length - 1];
-      const hosts = new Set(runs.map((r) => `${r.repo.forge}\n${r.repo.host.toLowerCase()}`));
-      const input: RunsPageInput = {
-        runs,
-        now: now(),
-        ...(repo === undefined ? {} : { repo: `${repo.owner}/${repo.name}` }),
-        ...(hostParam === undefined ? {} : { host: hostParam }),
-        paged: before !== undefined,
-        ...(fetched.length > limit && last !== undefined ? { older: runCursor(last) } : {}),
-        limit,
-        ...(limitParam === null ? {} : { askedLimit: limit }),
-        severalHosts: hosts.size > 1,
-        refreshMs,
-      };
-      if (req.query.get('part') === 'live') return htmlResponse(200, renderRunsLive(input));
-      return htmlResponse(200, renderRunsPage(input));
-    },
-  };
+/**
+ * The repository keys `owner/name` may mean: with `host`, that host (under the forge its runs were stored with,
+ * else both forges); without, every host the store's recent runs came from (usually exactly one).
+ */
+async function candidateRepos(
+  store: Dashboard['store'],
+  owner: string,
+  name: string,
+  host: string | undefined,
+): Promise<RepoRef[]> {
+  const hosts = await recentHosts(store);
+  const matching = host === undefined ? hosts : hosts.filter((h) => h.host.toLowerCase() === host.toLowerCase());
+  const chosen = matching.length > 0 || host === undefined ? matching : FORGE_KINDS.map((forge) => ({ forge, host }));
+  return chosen.map((h) => ({ forge: h.forge, host: h.host, owner, name }));
+}
 
-  const runRoute: RouteDefinition = {
-    method: 'GET',
-    pattern: `${RUNS_PATH}/:run`,
-    async handle(req, params) {
-      const runId = params.run ?? '';
-      const pageParam = req.query.get('page');
-      if (pageParam !== null && !/^[1-9]\d{0,5}$/.test(pageParam))
-        return messagePage(400, 'Bad request', 'page must be a positive number.');
-      const run = await store.getRun(runId);
-      if (run === undefined) return messagePage(404, 'Run not found', 'No run has this id (it may have expired).');
-      const orders = sortOrdersForDisplay(await store.listOrders(runId));
-      const job = req.query.get('job') ?? undefined;
-      const input: RunPageInput = {
-        run,
-        orders,
-        now: now(),
-        graph: graphFor(run, orders),
-        ...(job === undefined || job === '' ? {} : { job }),
-        page: pageParam === null ? 1 : Number(pageParam),
-        pageSize: ordersPerPage,
-        refreshMs,
-      };
-      if (req.query.get('part') === 'live') return htmlResponse(200, renderRunLive(input));
-      return htmlResponse(200, renderRunPage(input));
-    },
-  };
+/** Newest first across several repository keys, `limit` of them. */
+async function listRepoRuns(
+  store: Dashboard['store'],
+  repos: readonly RepoRef[],
+  limit: number,
+  before?: { createdAt: number; runId: string },
+): Promise<RunRecord[]> {
+  const lists = await Promise.all(
+    repos.map((repo) => store.listRuns({ repo, limit, ...(before === undefined ? {} : { before }) })),
+  );
+  return lists
+    .flat()
+    .sort((a, b) => b.createdAt - a.createdAt || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0))
+    .slice(0, limit);
+}
 
-  const orderRoute: RouteDefinition = {
-    method: 'GET',
-    pattern: `${RUNS_PATH}/:run/orders/:order`,
-    async handle(req, params) {
-      const runId = params.run ?? '';
-      const orderId = params.order ?? '';
-      const [run, order] = await Promise.all([store.getRun(runId), store.getOrder(runId, orderId)]);
-      if (run === undefined || order === undefined)
-        return messagePage(404, 'Order not found', 'No order has this id in this run (it may have expired).');
-      const needs = sortOrdersForDisplay(await store.getOrders(runId, order.needsOrders));
-      const input: OrderPageInput = { run, order, needs, now: now(), refreshMs };
-      if (req.query.get('part') === 'live') return htmlResponse(200, renderOrderLive(input));
-      return htmlResponse(200, renderOrderPage(input));
-    },
-  };
-
-  async function badge(
-    req: Parameters<RouteDefinition['handle']>[0],
-    owner: string,
-    repoSegment: string,
-    workflowSegment?: string,
-  ): Promise<RouterResponse> {
-    // `/badge/<owner>/<repo>.svg`, or `/badge/<owner>/<repo>/<workflow>.svg`: the last segment carries `.svg`.
-    const name = workflowSegment === undefined ? svgName(repoSegment) : repoSegment;
-    const workflow = workflowSegment === undefined ? undefined : svgName(workflowSegment);
-    if (name === undefined || (workflowSegment !== undefined && workflow === undefined))
-      return { status: 404, headers: BADGE_HEADERS, body: renderBadge(stateBadge('spotcheck', 'unknown')) };
-    const label = workflow ?? 'spotcheck';
-    const host = req.query.get('host')?.trim() || undefined;
-    const repos = await candidateRepos(owner, name, host);
-    const distinctHosts = new Set(repos.map((r) => r.host.toLowerCase()));
-    if (host === undefined && distinctHosts.size > 1) {
-      // Several forges share this server: which `owner/name` is meant cannot be guessed.
-      return {
-        status: 400,
-        headers: BADGE_HEADERS,
-        body: renderBadge({ label, message: 'add ?host=', color: '#9f9f9f' }),
-      };
-    }
-    const branch = req.query.get('branch')?.trim() || undefined;
-    const runs = await listRepoRuns(repos, RECENT_RUNS);
-    const state = latestBadgeState(runs, {
-      branches: branch === undefined ? DEFAULT_BADGE_BRANCHES : [branch],
-      ...(workflow === undefined ? {} : { workflow }),
-    });
-    return { status: 200, headers: BADGE_HEADERS, body: renderBadge(stateBadge(label, state)) };
+/** The run's order graph, laid out once per run shape (the layout is the costly part). */
+function graphFor(
+  layouts: LruCache<string, GraphGeometry>,
+  run: RunRecord,
+  orders: readonly OrderRecord[],
+): RunPageInput['graph'] {
+  const built: OrderGraph = orderGraph(orders, {
+    order: (o) => orderPath(o.runId, o.id),
+    job: (job) => `${runPath(run.runId)}?${new URLSearchParams({ job }).toString()}#orders`,
+  });
+  if (built.kind === 'omitted') return built;
+  const key = `${run.runId}\n${graphShapeKey(built.graph)}`;
+  let geometry = layouts.get(key);
+  if (geometry === undefined) {
+    geometry = layoutGraph(built.graph);
+    layouts.set(key, geometry);
   }
-
-  const repoBadgeRoute: RouteDefinition = {
-    method: 'GET',
-    pattern: '/badge/:owner/:repo',
-    handle: (req, params) => badge(req, params.owner ?? '', params.repo ?? ''),
-  };
-  const workflowBadgeRoute: RouteDefinition = {
-    method: 'GET',
-    pattern: '/badge/:owner/:repo/:workflow',
-    handle: (req, params) => badge(req, params.owner ?? '', params.repo ?? '', params.workflow ?? ''),
-  };
-
-  const homeRoute: RouteDefinition = {
-    method: 'GET',
-    pattern: '/',
-    handle: () => Promise.resolve({ status: 302, headers: { location: RUNS_PATH }, body: '' }),
-  };
-
-  return [homeRoute, runsRoute, runRoute, orderRoute, repoBadgeRoute, workflowBadgeRoute];
+  const counts = countStates(orders)
+    .map(([s, n]) => `${String(n)} ${stateWord(s)}`)
+    .join(', ');
+  const svg = renderGraphSvg(built.graph, geometry, {
+    title: `Order graph of ${run.workflowName}`,
+    description: `${String(orders.length)} orders (${counts}); arrows point from an order to those that need it.`,
+  });
+  return { svg, graph: built };
 }
 
 /** `app.svg` → `app`; undefined without the extension. */

@@ -1,0 +1,125 @@
+/**
+ * The server's settings from the environment Probot users expect: the GitHub App's variables, Gitea's, PORT, HOST
+ * and SPOTCHECK_AGENT_SECRET. Nothing else in the code base reads the environment for the server; every part takes
+ * its dependencies through options.
+ */
+import { createHmac } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../errors.ts';
+import type { GiteaSettings, GitHubSettings } from '../forges/registry.ts';
+import { trimTrailingSlashes } from '../core/url.ts';
+
+export type { GiteaSettings, GitHubSettings } from '../forges/registry.ts';
+
+export interface ServerSettings {
+  readonly port: number;
+  readonly host: string;
+  /** At least one forge is configured; one server serves both at once. */
+  readonly github?: GitHubSettings;
+  readonly gitea?: GiteaSettings;
+  /** Secret for agents' per-order tokens (≥ 32 bytes). */
+  readonly agentSecret: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads the GitHub App's variables (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, GHE_HOST,
+ * GHE_PROTOCOL, APP_SLUG), Gitea's (GITEA_URL, GITEA_TOKEN, GITEA_WEBHOOK_SECRET, GITEA_BOT_LOGIN,
+ * GITEA_CLONE_TOKEN), PORT, HOST and SPOTCHECK_AGENT_SECRET. A forge is configured when any of its variables is set;
+ * at least one must be. Every problem is reported at once; no value is ever printed.
+ */
+export async function readServerSettings(env: Env): Promise<ServerSettings> {
+  const problems: string[] = [];
+  const wantsGitHub = Boolean(env.APP_ID || env.PRIVATE_KEY || env.PRIVATE_KEY_PATH || env.WEBHOOK_SECRET);
+  const wantsGitea = Boolean(env.GITEA_URL || env.GITEA_TOKEN || env.GITEA_WEBHOOK_SECRET);
+  if (!wantsGitHub && !wantsGitea) {
+    problems.push(
+      'no forge is configured: set the GitHub App (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET) ' +
+        'and/or Gitea (GITEA_URL, GITEA_TOKEN, GITEA_WEBHOOK_SECRET)',
+    );
+  }
+  const github = wantsGitHub ? await readGitHubSettings(env, problems) : undefined;
+  const gitea = wantsGitea ? readGiteaSettings(env, problems) : undefined;
+  const port = Number(env.PORT ?? '3000');
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) problems.push('PORT must be a port number');
+  const agentSecret = env.SPOTCHECK_AGENT_SECRET;
+  if (agentSecret !== undefined && Buffer.byteLength(agentSecret) < 32)
+    problems.push('SPOTCHECK_AGENT_SECRET must be at least 32 bytes');
+  const webhookSecret = github?.webhookSecret ?? gitea?.webhookSecret;
+  if (problems.length > 0 || webhookSecret === undefined) {
+    throw new ConfigError(`cannot start the server:\n  - ${problems.join('\n  - ')}`, { source: 'environment' });
+  }
+  return {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    ...(github ? { github } : {}),
+    ...(gitea ? { gitea } : {}),
+    // Agents' tokens need a secret every replica shares; derived from a webhook secret unless set on its own.
+    agentSecret: agentSecret ?? createHmac('sha256', webhookSecret).update('spotcheck agent tokens').digest('hex'),
+  };
+}
+
+async function readGitHubSettings(env: Env, problems: string[]): Promise<GitHubSettings | undefined> {
+  const before = problems.length;
+  const appId = env.APP_ID?.trim();
+  if (!appId || !/^\d+$/.test(appId)) problems.push('APP_ID must be the GitHub App id (a number)');
+  let privateKey = env.PRIVATE_KEY?.replace(/\\n/g, '\n');
+  if (!privateKey && env.PRIVATE_KEY_PATH) {
+    try {
+      privateKey = await readFile(env.PRIVATE_KEY_PATH, 'utf8');
+    } catch {
+      problems.push('PRIVATE_KEY_PATH names a file that cannot be read');
+    }
+  }
+  if (!privateKey) problems.push('PRIVATE_KEY or PRIVATE_KEY_PATH is required');
+  else if (!privateKey.includes('PRIVATE KEY-----')) problems.push('the private key is not a PEM key');
+  const webhookSecret = env.WEBHOOK_SECRET;
+  if (!webhookSecret) problems.push('WEBHOOK_SECRET is required (the GitHub App webhook secret)');
+  const protocol = env.GHE_PROTOCOL ?? 'https';
+  if (protocol !== 'https' && protocol !== 'http') problems.push('GHE_PROTOCOL must be https or http');
+  if (problems.length > before || !appId || !privateKey || !webhookSecret) return undefined;
+  const gheHost = env.GHE_HOST?.trim();
+  const scheme = protocol === 'http' ? 'http' : 'https';
+  return {
+    appId,
+    privateKey,
+    webhookSecret,
+    baseUrl: gheHost ? `${scheme}://${gheHost}/api/v3` : 'https://api.github.com',
+    host: gheHost ?? 'github.com',
+    protocol: scheme,
+    ...(env.APP_SLUG ? { appSlug: env.APP_SLUG } : {}),
+  };
+}
+
+function readGiteaSettings(env: Env, problems: string[]): GiteaSettings | undefined {
+  const before = problems.length;
+  let url: URL | undefined;
+  try {
+    url = new URL(env.GITEA_URL ?? '');
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('scheme');
+  } catch {
+    problems.push("GITEA_URL must be the Gitea server's http(s) URL");
+  }
+  const token = env.GITEA_TOKEN;
+  if (!token) problems.push("GITEA_TOKEN is required (the bot user's access token)");
+  const webhookSecret = env.GITEA_WEBHOOK_SECRET;
+  if (!webhookSecret) problems.push('GITEA_WEBHOOK_SECRET is required (the webhook secret set in Gitea)');
+  if (problems.length > before || !url || !token || !webhookSecret) return undefined;
+  return {
+    url: trimTrailingSlashes(url.href),
+    token,
+    webhookSecret,
+    ...(env.GITEA_BOT_LOGIN ? { botLogin: env.GITEA_BOT_LOGIN } : {}),
+    ...(env.GITEA_CLONE_TOKEN ? { cloneToken: env.GITEA_CLONE_TOKEN } : {}),
+  };
+}
+
+/** PATH and HOME only: what a step needs to find its tools, nothing of the bot's own secrets. */
+export function cleanStepEnv(env: Env): Record<string, string> {
+  return {
+    PATH: env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: env.HOME ?? '/tmp',
+    ...(env.LANG ? { LANG: env.LANG } : {}),
+  };
+}
