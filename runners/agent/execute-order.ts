@@ -5,6 +5,7 @@ import type { ExpressionContext } from '../../src/core/workflow/expressions.ts';
 import type { StepResult, StepSpec } from '../../src/core/types.ts';
 import type { OrderJob } from '../runner.ts';
 import { createCappedLog, type CappedLog } from './capped-log.ts';
+import { hashFiles } from './hash-files.ts';
 import { minutesToMs, OrderStop, ProcessGroups } from './order-stop.ts';
 import { runStep } from './run-step.ts';
 import { addToPath, defaultVariables, runnerArch, runnerOs } from './step-env.ts';
@@ -74,6 +75,7 @@ interface PreparedOrder {
   readonly jobEnv: Readonly<Record<string, string>>;
   readonly filesDir: string;
   readonly eventPath: string;
+  readonly workdir: string;
 }
 
 /** The file-commands directory and event file, the `github`/`runner` contexts, and the job env evaluated. */
@@ -111,7 +113,7 @@ async function prepareOrder(
     }
     jobEnv[name] = value.value;
   }
-  return { ok: true, baseCtx, github, jobId, jobEnv, filesDir, eventPath };
+  return { ok: true, baseCtx, github, jobId, jobEnv, filesDir, eventPath, workdir: opts.workdir };
 }
 
 /** What the steps so far left for the next ones: results, the `steps` context, GITHUB_ENV/PATH additions. */
@@ -135,8 +137,16 @@ class StepsState {
     return { ...this.#order.jobEnv, ...this.addedEnv };
   }
 
+  /** The contexts of a step's fields, with the runner's step-time function hashFiles() over the workspace. */
   ctx(env: Record<string, string>): ExpressionContext {
-    return { ...this.#order.baseCtx, env, steps: this.steps, job: { status: this.jobStatus } };
+    const workdir = this.#order.workdir;
+    return {
+      ...this.#order.baseCtx,
+      env,
+      steps: this.steps,
+      job: { status: this.jobStatus },
+      functions: { hashFiles: (patterns) => hashFiles(patterns, workdir) },
+    };
   }
 
   /** Records a step's end; `continue-on-error` turns a failure's conclusion into success. */
