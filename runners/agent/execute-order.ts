@@ -2,13 +2,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { evaluateCondition, interpolate } from '../../src/core/workflow/expressions.ts';
 import type { ExpressionContext } from '../../src/core/workflow/expressions.ts';
-import type { StepResult, StepSpec } from '../../src/core/types.ts';
+import type { StepResult, StepSpec, StrategyContext } from '../../src/core/types.ts';
 import type { OrderJob } from '../runner.ts';
 import { createCappedLog, type CappedLog } from './capped-log.ts';
 import { hashFiles } from './hash-files.ts';
 import { minutesToMs, OrderStop, ProcessGroups } from './order-stop.ts';
 import { runStep } from './run-step.ts';
-import { addToPath, defaultVariables, runnerArch, runnerOs } from './step-env.ts';
+import { addToPath, defaultVariables, runnerContext } from './step-env.ts';
 
 /** SIGTERM → SIGKILL grace, as `docker stop` and the Actions runner give a cancelled process. */
 export const DEFAULT_KILL_GRACE_MS = 5_000;
@@ -100,8 +100,8 @@ async function prepareOrder(
     run_attempt: String(job.ref.attempt),
     event_path: eventPath,
   };
-  const runner = { os: runnerOs(), arch: runnerArch(), temp: opts.tempDir, name: 'spotcheck' };
-  const baseCtx = { github, matrix: job.matrix, needs: job.needs, runner };
+  const runner = runnerContext(opts.tempDir);
+  const baseCtx = { github, matrix: job.matrix, needs: job.needs, runner, strategy: strategyOf(job) };
 
   // Workflow env then job env, each entry seeing the ones before it.
   const jobEnv: Record<string, string> = {};
@@ -281,6 +281,11 @@ function stepName(step: StepSpec, ctx: ExpressionContext): string {
   // GitHub's default display name for a `run:` step.
   const firstLine = step.run.split('\n').find((line) => line.trim() !== '') ?? '';
   return `Run ${firstLine.trim()}`;
+}
+
+/** The `strategy` context; a job without a matrix is one job of one (GitHub's values for such a job). */
+function strategyOf(job: OrderJob): StrategyContext {
+  return job.strategy ?? { 'fail-fast': true, 'job-index': 0, 'job-total': 1, 'max-parallel': 1 };
 }
 
 function cancelReason(signal: AbortSignal | undefined): string {

@@ -24,6 +24,7 @@ import type {
   OrderSpec,
   RunPlan,
   SourcePos,
+  StrategyContext,
   Workflow,
 } from './types.ts';
 
@@ -307,7 +308,7 @@ export function planRun(input: PlanInput): PlanResult {
     const cellList: readonly (ExpandedCell | undefined)[] = cells ?? [undefined];
     cellList.forEach((expanded, index) => {
       const matrix: MatrixCell = expanded?.cell ?? {};
-      const strategy: Record<string, unknown> = {
+      const strategy: StrategyContext = {
         'fail-fast': job.failFast,
         'job-index': index,
         'job-total': cellList.length,
@@ -365,6 +366,7 @@ export function planRun(input: PlanInput): PlanResult {
         continueOnError,
         failFast: job.failFast,
         ...(job.maxParallel !== undefined ? { maxParallel: job.maxParallel } : {}),
+        strategy,
         env,
         steps: job.steps,
         outputExprs: job.outputs,

@@ -1,6 +1,7 @@
 /**
  * End-to-end through `spotcheck run`: `hashFiles()` evaluated by the agent at step time over the checkout, in a
- * step's `run`, `name`, `env` and `if`, as GitHub's runner evaluates it.
+ * step's `run`, `name`, `env` and `if`, as GitHub's runner evaluates it; and the `strategy` and `runner` contexts
+ * reaching a step through the stored order.
  */
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -26,6 +27,11 @@ jobs:
           echo "nothing=$NOTHING"
       - if: hashFiles('**/*.txt', '!x-y/**') != ''
         run: echo "without-x-y=\${{ hashFiles('**/*.txt', '!x-y/**') }}"
+  cells:
+    runs-on: local
+    strategy: { matrix: { n: [a, b] }, max-parallel: 1 }
+    steps:
+      - run: echo "cell-\${{ matrix.n }}=\${{ strategy.job-index }}/\${{ strategy.job-total }}/\${{ strategy.max-parallel }}/\${{ runner.environment }}"
 `;
 
 /** Written in this order on purpose; GitHub hashes in its walk order (x/ before x-y/), not in full-path order. */
@@ -33,6 +39,8 @@ const FILES: Record<string, string> = { 'x-y/z.txt': 'zed\n', 'x/w.txt': 'double
 
 let root: string;
 let repo: string;
+/** The one run both tests read. */
+let result: { code: number; stdout: string };
 
 function exec(file: string, args: readonly string[], cwd: string): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
@@ -82,20 +90,26 @@ beforeAll(async () => {
   await git('init', '-q', '-b', 'main');
   await git('add', '-A');
   await git('commit', '-q', '-m', 'files to hash');
+  const sha = await git('rev-parse', 'HEAD');
+  result = await exec(process.execPath, [BIN, 'run', repo, '--sha', sha, '--ref', 'main', '-v'], REPO);
 }, RUN_TIMEOUT);
 
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-describe('spotcheck run: hashFiles() at step time', { timeout: RUN_TIMEOUT }, () => {
-  it('hashes the checkout in walk order, honours exclusions, and is empty when nothing matches', async () => {
-    const sha = await git('rev-parse', 'HEAD');
-    const result = await exec(process.execPath, [BIN, 'run', repo, '--sha', sha, '--ref', 'main', '-v'], REPO);
+describe('spotcheck run: hashFiles() and contexts at step time', () => {
+  it('hashes the checkout in walk order, honours exclusions, and is empty when nothing matches', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`all=${expectedHash(['top.txt', 'x/w.txt', 'x-y/z.txt'])}`);
     expect(result.stdout).toContain(`without-x-y=${expectedHash(['top.txt', 'x/w.txt'])}`);
     expect(result.stdout).toContain('nothing=[]');
     expect(result.stdout).toContain(`hash ${expectedHash(['x/w.txt'])}`);
+  });
+
+  it('gives each matrix cell its strategy context and the runner context', () => {
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('cell-a=0/2/1/self-hosted');
+    expect(result.stdout).toContain('cell-b=1/2/1/self-hosted');
   });
 });
