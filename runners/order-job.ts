@@ -20,5 +20,6 @@ export function buildOrderJob(
     steps: order.steps,
     outputExprs: order.outputExprs,
     timeoutMinutes: order.timeoutMinutes,
+    ...(order.strategy === undefined ? {} : { strategy: order.strategy }),
   };
 }

@@ -1,4 +1,12 @@
-import type { GithubContext, MatrixCell, OrderRecord, RunRecord, StepResult, StepSpec } from '../src/core/types.ts';
+import type {
+  GithubContext,
+  MatrixCell,
+  OrderRecord,
+  RunRecord,
+  StepResult,
+  StepSpec,
+  StrategyContext,
+} from '../src/core/types.ts';
 
 /** Identifies one attempt of one order; every report carries it so stale attempts can be refused. */
 export interface OrderRef {
@@ -28,6 +36,8 @@ export interface OrderJob {
   readonly steps: readonly StepSpec[];
   readonly outputExprs: Readonly<Record<string, string>>;
   readonly timeoutMinutes: number;
+  /** The `strategy` context; absent means a job without a matrix (one job of one). */
+  readonly strategy?: StrategyContext;
 }
 
 /** What an agent tells the orchestrator; the same shapes travel in-process (local) and over HTTP (cloud). */

@@ -2,12 +2,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { evaluateCondition, interpolate } from '../../src/core/workflow/expressions.ts';
 import type { ExpressionContext } from '../../src/core/workflow/expressions.ts';
-import type { StepResult, StepSpec } from '../../src/core/types.ts';
+import type { StepResult, StepSpec, StrategyContext } from '../../src/core/types.ts';
 import type { OrderJob } from '../runner.ts';
 import { createCappedLog, type CappedLog } from './capped-log.ts';
+import { hashFiles } from './hash-files.ts';
 import { minutesToMs, OrderStop, ProcessGroups } from './order-stop.ts';
 import { runStep } from './run-step.ts';
-import { addToPath, defaultVariables, runnerArch, runnerOs } from './step-env.ts';
+import { addToPath, defaultVariables, runnerContext } from './step-env.ts';
 
 /** SIGTERM → SIGKILL grace, as `docker stop` and the Actions runner give a cancelled process. */
 export const DEFAULT_KILL_GRACE_MS = 5_000;
@@ -74,6 +75,7 @@ interface PreparedOrder {
   readonly jobEnv: Readonly<Record<string, string>>;
   readonly filesDir: string;
   readonly eventPath: string;
+  readonly workdir: string;
 }
 
 /** The file-commands directory and event file, the `github`/`runner` contexts, and the job env evaluated. */
@@ -98,8 +100,8 @@ async function prepareOrder(
     run_attempt: String(job.ref.attempt),
     event_path: eventPath,
   };
-  const runner = { os: runnerOs(), arch: runnerArch(), temp: opts.tempDir, name: 'spotcheck' };
-  const baseCtx = { github, matrix: job.matrix, needs: job.needs, runner };
+  const runner = runnerContext(opts.tempDir);
+  const baseCtx = { github, matrix: job.matrix, needs: job.needs, runner, strategy: strategyOf(job) };
 
   // Workflow env then job env, each entry seeing the ones before it.
   const jobEnv: Record<string, string> = {};
@@ -111,7 +113,7 @@ async function prepareOrder(
     }
     jobEnv[name] = value.value;
   }
-  return { ok: true, baseCtx, github, jobId, jobEnv, filesDir, eventPath };
+  return { ok: true, baseCtx, github, jobId, jobEnv, filesDir, eventPath, workdir: opts.workdir };
 }
 
 /** What the steps so far left for the next ones: results, the `steps` context, GITHUB_ENV/PATH additions. */
@@ -135,8 +137,16 @@ class StepsState {
     return { ...this.#order.jobEnv, ...this.addedEnv };
   }
 
+  /** The contexts of a step's fields, with the runner's step-time function hashFiles() over the workspace. */
   ctx(env: Record<string, string>): ExpressionContext {
-    return { ...this.#order.baseCtx, env, steps: this.steps, job: { status: this.jobStatus } };
+    const workdir = this.#order.workdir;
+    return {
+      ...this.#order.baseCtx,
+      env,
+      steps: this.steps,
+      job: { status: this.jobStatus },
+      functions: { hashFiles: (patterns) => hashFiles(patterns, workdir) },
+    };
   }
 
   /** Records a step's end; `continue-on-error` turns a failure's conclusion into success. */
@@ -271,6 +281,11 @@ function stepName(step: StepSpec, ctx: ExpressionContext): string {
   // GitHub's default display name for a `run:` step.
   const firstLine = step.run.split('\n').find((line) => line.trim() !== '') ?? '';
   return `Run ${firstLine.trim()}`;
+}
+
+/** The `strategy` context; a job without a matrix is one job of one (GitHub's values for such a job). */
+function strategyOf(job: OrderJob): StrategyContext {
+  return job.strategy ?? { 'fail-fast': true, 'job-index': 0, 'job-total': 1, 'max-parallel': 1 };
 }
 
 function cancelReason(signal: AbortSignal | undefined): string {

@@ -104,12 +104,42 @@ export function defaultVariables(input: DefaultsInput): Record<string, string> {
   const spotcheckVars = Object.fromEntries(
     Object.entries(githubVars).map(([name, value]) => [name.replace(/^GITHUB_/, 'SPOTCHECK_'), value]),
   );
+  const runner = runnerContext(input.tempDir);
   return {
     ...githubVars,
     ...spotcheckVars,
-    RUNNER_OS: runnerOs(),
-    RUNNER_ARCH: runnerArch(),
-    RUNNER_TEMP: input.tempDir,
+    RUNNER_OS: runner.os,
+    RUNNER_ARCH: runner.arch,
+    RUNNER_NAME: runner.name,
+    RUNNER_TEMP: runner.temp,
+    RUNNER_TOOL_CACHE: runner.tool_cache,
+    RUNNER_ENVIRONMENT: runner.environment,
+  };
+}
+
+/** The `runner` context (docs.github.com › contexts › `runner`); the RUNNER_* variables carry the same values. */
+export type RunnerContext = {
+  readonly os: string;
+  readonly arch: string;
+  readonly name: string;
+  readonly temp: string;
+  readonly tool_cache: string;
+  /** 'self-hosted': spotcheck's machines are the operator's, never GitHub-hosted runners. */
+  readonly environment: 'self-hosted';
+};
+
+/**
+ * The runner context of an order. The tool cache is per order, under its temp folder: spotcheck's runners are
+ * ephemeral, so nothing would survive to the next job anyway.
+ */
+export function runnerContext(tempDir: string): RunnerContext {
+  return {
+    os: runnerOs(),
+    arch: runnerArch(),
+    name: 'spotcheck',
+    temp: tempDir,
+    tool_cache: path.join(tempDir, '_tool'),
+    environment: 'self-hosted',
   };
 }
 

@@ -23,6 +23,7 @@ import type {
   OrderSpec,
   RunPlan,
   SourcePos,
+  StrategyContext,
   Workflow,
 } from './types.ts';
 
@@ -202,7 +203,7 @@ function planCell(
   },
 ): PlannedCell {
   const matrix: MatrixCell = cell.expanded?.cell ?? {};
-  const strategy: Record<string, unknown> = {
+  const strategy: StrategyContext = {
     'fail-fast': job.failFast,
     'job-index': cell.index,
     'job-total': cell.total,
@@ -236,6 +237,7 @@ function planCell(
       continueOnError,
       failFast: job.failFast,
       ...(job.maxParallel !== undefined ? { maxParallel: job.maxParallel } : {}),
+      strategy,
       env,
       steps: job.steps,
       outputExprs: job.outputs,

@@ -148,6 +148,14 @@ export interface GithubContext {
   readonly event: Readonly<Record<string, unknown>>;
 }
 
+/** GitHub's `strategy` context: `job-index` is 0-based in the matrix's expansion order, `job-total` counts the cells. */
+export type StrategyContext = {
+  readonly 'fail-fast': boolean;
+  readonly 'job-index': number;
+  readonly 'job-total': number;
+  readonly 'max-parallel': number;
+};
+
 export interface OrderSpec {
   /** Stable within a run: the job id, or `<job>.<n>` (n from 1) for the n-th matrix cell in expansion order. */
   readonly id: string;
@@ -168,6 +176,8 @@ export interface OrderSpec {
   readonly continueOnError: boolean;
   readonly failFast: boolean;
   readonly maxParallel?: number;
+  /** The `strategy` context of this order (absent on orders stored before it was recorded). */
+  readonly strategy?: StrategyContext;
   /** Workflow env, then job env (values may still hold expressions over steps/runner contexts). */
   readonly env: Readonly<Record<string, string>>;
   readonly steps: readonly StepSpec[];

@@ -512,6 +512,48 @@ describe('executeOrder', () => {
     expect(out.stepResults.map((s) => s.name)).toEqual(['Run echo one', 'on main']);
   });
 
+  it('gives step expressions the runner context, with the same values in RUNNER_*', async () => {
+    const arch = ({ x64: 'X64', arm64: 'ARM64' } as Record<string, string>)[process.arch] ?? process.arch.toUpperCase();
+    const out = await run(
+      makeJob([
+        {
+          run: [
+            'echo "ctx:${{ runner.os }}|${{ runner.arch }}|${{ runner.name }}|${{ runner.temp }}|${{ runner.tool_cache }}|${{ runner.environment }}"',
+            'echo "env:$RUNNER_OS|$RUNNER_ARCH|$RUNNER_NAME|$RUNNER_TEMP|$RUNNER_TOOL_CACHE|$RUNNER_ENVIRONMENT"',
+          ].join('\n'),
+        },
+      ]),
+    );
+    expect(out.conclusion).toBe('success');
+    const want = `Linux|${arch}|spotcheck|${tempDir}|${path.join(tempDir, '_tool')}|self-hosted`;
+    expect(out.log).toContain(`ctx:${want}`);
+    expect(out.log).toContain(`env:${want}`);
+  });
+
+  it('gives step expressions job.status as the steps so far left it', async () => {
+    const out = await run(
+      makeJob([
+        { run: 'echo "before:${{ job.status }}"' },
+        { run: 'exit 1' },
+        { if: 'always()', run: 'echo "after:${{ job.status }}"' },
+      ]),
+    );
+    expect(out.conclusion).toBe('failure');
+    expect(out.log).toContain('before:success');
+    expect(out.log).toContain('after:failure');
+  });
+
+  it('gives step expressions the strategy context of the matrix cell, and one job of one without a matrix', async () => {
+    const step = {
+      run: 'echo "s:${{ strategy.fail-fast }}|${{ strategy.job-index }}|${{ strategy.job-total }}|${{ strategy.max-parallel }}"',
+    };
+    const strategy = { 'fail-fast': false, 'job-index': 1, 'job-total': 3, 'max-parallel': 2 };
+    const cell = await run(makeJob([step], { strategy }));
+    expect(cell.log).toContain('s:false|1|3|2');
+    const single = await run(makeJob([step]));
+    expect(single.log).toContain('s:true|0|1|1');
+  });
+
   it('caps the log and says so, without failing the step', async () => {
     const out = await run(makeJob([{ run: 'head -c 200000 /dev/zero | tr "\\0" "x"' }, { run: 'echo tail-step' }]), {
       maxLogBytes: 1000,

@@ -133,7 +133,7 @@ describe('interpolate', () => {
     { template: 'echo ${{ }}', fragment: 'An expression was expected' },
     { template: "${{ fromJSON('{') }}", fragment: 'JSON' },
     { template: "${{ format('{0}') }}", fragment: 'format string' },
-    { template: "${{ hashFiles('**/go.sum') }}", fragment: 'hashFiles() is not available' },
+    { template: "${{ hashFiles('**/go.sum') }}", fragment: "available only in a step's fields" },
     { template: '${{ vars.X }}', fragment: "Unrecognized named-value: 'vars'" },
     { template: '${{ github.sha ==  }}', fragment: 'Unexpected' },
   ];
@@ -177,6 +177,7 @@ describe('expressionError', () => {
     { source: 'echo ${{ secrets.TOKEN }}', kind: 'template', bad: 'secrets' },
     { source: 'echo ${{ success() }}', kind: 'template', bad: 'Unrecognized function' },
     { source: "echo ${{ hashFiles('x') }}", kind: 'template', bad: 'hashFiles' },
+    { source: 'hashFiles()', kind: 'condition', bad: 'hashFiles' },
     { source: "echo ${{ contains('a') }}", kind: 'template', bad: 'Too few parameters' },
     { source: 'echo ${{ a b }}', kind: 'template', bad: 'Unrecognized named-value' },
     { source: '${{ 1 == }}', kind: 'template', bad: 'Unexpected' },
@@ -194,6 +195,59 @@ describe('expressionError', () => {
     const error = expressionError(source, kind);
     if (bad === undefined) expect(error).toBeUndefined();
     else expect(error).toContain(bad);
+  });
+
+  const stepCases: { source: string; kind: 'condition' | 'template'; bad: string | undefined }[] = [
+    { source: "echo ${{ hashFiles('x') }}", kind: 'template', bad: undefined },
+    { source: "echo ${{ HASHFILES('a', '!b') }}", kind: 'template', bad: undefined },
+    { source: "hashFiles('x') != ''", kind: 'condition', bad: undefined },
+    { source: 'echo ${{ hashFiles() }}', kind: 'template', bad: 'Too few parameters' },
+    { source: 'echo ${{ success() }}', kind: 'template', bad: 'Unrecognized function' },
+  ];
+  it.each(stepCases)('step scope, $kind: $source', ({ source, kind, bad }) => {
+    const error = expressionError(source, kind, 'step');
+    if (bad === undefined) expect(error).toBeUndefined();
+    else expect(error).toContain(bad);
+  });
+});
+
+describe('hashFiles() with the step functions supplied', () => {
+  const calls: string[][] = [];
+  const stepCtx: ExpressionContext = {
+    ...ctx,
+    functions: {
+      hashFiles: (patterns) => {
+        calls.push([...patterns]);
+        return patterns.includes('none') ? '' : `h(${patterns.join('|')})`;
+      },
+    },
+  };
+
+  it('passes every argument coerced to a string and splices the result', () => {
+    calls.length = 0;
+    expect(interpolate("k-${{ hashFiles('**/go.sum', matrix.node, '!x') }}", stepCtx)).toEqual({
+      ok: true,
+      value: 'k-h(**/go.sum|20|!x)',
+    });
+    expect(calls).toEqual([['**/go.sum', '20', '!x']]);
+  });
+
+  it('works in a step condition, with the implicit success()', () => {
+    expect(evaluateCondition("hashFiles('none') == ''", stepCtx, 'success')).toEqual({ ok: true, value: true });
+    expect(evaluateCondition("hashFiles('a') != ''", stepCtx, 'failure')).toEqual({ ok: true, value: false });
+  });
+
+  it('turns a throw of the function into an error result', () => {
+    const throwing: ExpressionContext = {
+      functions: {
+        hashFiles: () => {
+          throw new Error("Invalid pattern '../x'");
+        },
+      },
+    };
+    const result = interpolate("${{ hashFiles('../x') }}", throwing);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error).toContain("Invalid pattern '../x'");
   });
 });
 

@@ -470,6 +470,24 @@ describe('planRun: per-cell fields', () => {
     });
   });
 
+  it('records each order’s strategy context: its index in the matrix, the cell count, fail-fast, max-parallel', () => {
+    const cells = plan(workflow([job('t', { failFast: false, maxParallel: 2, matrix: matrix({ n: [1, 2, 3] }) })]));
+    expect(cells.map((o) => o.strategy)).toEqual(
+      [0, 1, 2].map((i) => ({
+        'fail-fast': false,
+        'job-index': i,
+        'job-total': 3,
+        'max-parallel': 2,
+      })),
+    );
+    expect(plan(workflow([job('single')]))[0]?.strategy).toEqual({
+      'fail-fast': true,
+      'job-index': 0,
+      'job-total': 1,
+      'max-parallel': 1,
+    });
+  });
+
   it('leaves if and maxParallel absent when the job has none', () => {
     const order = plan(workflow([job('t')]))[0];
     expect(order !== undefined && 'if' in order).toBe(false);

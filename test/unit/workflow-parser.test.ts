@@ -541,3 +541,37 @@ describe('parseWorkflowFiles and formatDiagnostic', () => {
     expect(diagnostics[0]?.file).toBe(`w${MAX_WORKFLOW_FILES}.yml`);
   });
 });
+
+describe('parseWorkflow: hashFiles() where GitHub evaluates it', () => {
+  it.each([
+    ['run', "      - run: echo ${{ hashFiles('**/go.sum') }}\n"],
+    ['name', "      - name: deps ${{ hashFiles('go.sum', '!vendor/**') }}\n        run: make\n"],
+    ['env', '      - run: make\n        env: { KEY: "${{ hashFiles(\'*.lock\') }}" }\n'],
+    ['if', "      - if: hashFiles('package-lock.json') != ''\n        run: make\n"],
+    ['working-directory', "      - run: make\n        working-directory: ${{ hashFiles('x') }}\n"],
+  ])('accepts it in a step’s %s', (_field, steps) => {
+    expect(valid(job('', steps)).jobs[0]?.steps).toHaveLength(1);
+  });
+
+  it.each([
+    [
+      'runs-on',
+      "on: push\njobs:\n  a:\n    runs-on: ${{ hashFiles('x') }}\n    steps: [{ run: make }]\n",
+      'jobs.a.runs-on',
+    ],
+    ['job if', job("    if: hashFiles('x') != ''\n"), 'jobs.a.if'],
+    ['job env', job('    env: { K: "${{ hashFiles(\'x\') }}" }\n'), 'jobs.a.env.K'],
+    ['job outputs', job('    outputs: { o: "${{ hashFiles(\'x\') }}" }\n'), 'jobs.a.outputs.o'],
+    [
+      'workflow env',
+      'on: push\nenv: { K: "${{ hashFiles(\'x\') }}" }\njobs:\n  a:\n    runs-on: local\n    steps: [{ run: make }]\n',
+      'env.K',
+    ],
+  ])('refuses it in %s, saying where it is available', (_label, text, path) => {
+    const messages = errors(text).map((d) => d.message);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toContain(`\`${path}\``);
+    expect(messages[0]).toContain("Unrecognized function: 'hashFiles'");
+    expect(messages[0]).toContain("available only in a step's fields");
+  });
+});

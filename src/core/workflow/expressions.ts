@@ -4,6 +4,8 @@
  * - splits templates into literal text and `${{ }}` segments the way GitHub's template reader does,
  * - supplies the status functions `success() failure() cancelled() always()` as extension functions (the library
  *   leaves them to the host, see actions/languageservices `workflow-parser/src/model/converter/if-condition.ts`),
+ * - supplies `hashFiles()` where GitHub's runner does (step fields), through a function the caller injects, since
+ *   hashing reads the workspace,
  * - converts plain JS values to the library's `data.*` values and back,
  * - turns every throw of the library into a result.
  * Pure: no I/O, no clock.
@@ -42,7 +44,23 @@ export interface ExpressionContext {
   runner?: Readonly<Record<string, unknown>>;
   job?: Readonly<Record<string, unknown>>;
   strategy?: Readonly<Record<string, unknown>>;
+  /**
+   * The functions GitHub's runner adds when it evaluates a step's fields (not a context: expressions cannot read it).
+   * Present only for step-time evaluation on the agent; without it `hashFiles()` is an error.
+   */
+  functions?: StepFunctions;
 }
+
+/**
+ * Step-time functions. `hashFiles` receives its arguments coerced to strings (GitHub's `ConvertToString`) and
+ * returns the hex digest, or '' when nothing matches; it may throw, which fails the evaluation.
+ */
+export interface StepFunctions {
+  hashFiles(patterns: readonly string[]): string;
+}
+
+/** Where an expression is evaluated: by the server before the job starts, or by the runner for a step's fields. */
+export type ExpressionScope = 'job' | 'step';
 
 /** The job status the status functions read: success() is true iff 'success', failure() iff 'failure', cancelled() iff 'cancelled'. */
 export type JobStatus = 'success' | 'failure' | 'cancelled';
@@ -64,6 +82,9 @@ const CONTEXT_NAMES = [
 const STATUS_FUNCTION_NAMES = ['success', 'failure', 'cancelled', 'always'] as const;
 
 const STATUS_FUNCTIONS: FunctionInfo[] = STATUS_FUNCTION_NAMES.map((name) => ({ name, minArgs: 0, maxArgs: 0 }));
+
+/** GitHub's runner registers hashFiles with 1 to 255 arguments (actions/runner `HashFilesFunction`, `byte.MaxValue`). */
+const HASH_FILES: FunctionInfo = { name: 'hashFiles', minArgs: 1, maxArgs: 255 };
 
 const OPEN = '${{';
 const CLOSE = '}}';
@@ -140,14 +161,25 @@ function contextData(ctx: ExpressionContext): data.Dictionary {
   return dict;
 }
 
-function statusFunctions(status: JobStatus): Map<string, FunctionDefinition> {
-  const is = (wanted: JobStatus) => (): data.ExpressionData => new data.BooleanData(status === wanted);
-  return new Map<string, FunctionDefinition>([
-    ['success', { name: 'success', minArgs: 0, maxArgs: 0, call: is('success') }],
-    ['failure', { name: 'failure', minArgs: 0, maxArgs: 0, call: is('failure') }],
-    ['cancelled', { name: 'cancelled', minArgs: 0, maxArgs: 0, call: is('cancelled') }],
-    ['always', { name: 'always', minArgs: 0, maxArgs: 0, call: () => new data.BooleanData(true) }],
-  ]);
+/** The host functions for one evaluation; the evaluator looks them up by lower-cased name. */
+function hostFunctions(
+  status: JobStatus | undefined,
+  step: StepFunctions | undefined,
+): Map<string, FunctionDefinition> {
+  const functions = new Map<string, FunctionDefinition>();
+  if (status !== undefined) {
+    const is = (wanted: JobStatus) => (): data.ExpressionData => new data.BooleanData(status === wanted);
+    functions.set('success', { name: 'success', minArgs: 0, maxArgs: 0, call: is('success') });
+    functions.set('failure', { name: 'failure', minArgs: 0, maxArgs: 0, call: is('failure') });
+    functions.set('cancelled', { name: 'cancelled', minArgs: 0, maxArgs: 0, call: is('cancelled') });
+    functions.set('always', { name: 'always', minArgs: 0, maxArgs: 0, call: () => new data.BooleanData(true) });
+  }
+  if (step !== undefined) {
+    const call = (...args: data.ExpressionData[]): data.ExpressionData =>
+      new data.StringData(step.hashFiles(args.map((arg) => arg.coerceString())));
+    functions.set('hashfiles', { ...HASH_FILES, call });
+  }
+  return functions;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -163,7 +195,7 @@ function errorMessage(err: unknown): string {
 /** Library messages, made actionable for spotcheck users. */
 function explainParseError(message: string): string {
   if (/^Unrecognized function: 'hashFiles'/i.test(message)) {
-    return `${message}: hashFiles() is not available in spotcheck (the plan is made before any workspace exists)`;
+    return `${message}: hashFiles() is available only in a step's fields (run, env, if, name, working-directory), where GitHub evaluates it on the runner; here the expression is evaluated before any workspace exists`;
   }
   if (message.startsWith('Unrecognized named-value')) {
     return `${message} (spotcheck provides: ${CONTEXT_NAMES.join(', ')})`;
@@ -171,7 +203,7 @@ function explainParseError(message: string): string {
   return message;
 }
 
-function parseExpression(source: string, withStatusFunctions: boolean): Parsed {
+function parseExpression(source: string, withStatusFunctions: boolean, scope: ExpressionScope = 'job'): Parsed {
   if (source.length > MAX_EXPRESSION_LENGTH) {
     return {
       ok: false,
@@ -181,11 +213,8 @@ function parseExpression(source: string, withStatusFunctions: boolean): Parsed {
   try {
     const { tokens } = new Lexer(source).lex();
     // Parser.parse() returns undefined for an empty token list although its declared type says Expr.
-    const tree: Expr | undefined = new Parser(
-      tokens,
-      [...CONTEXT_NAMES],
-      withStatusFunctions ? STATUS_FUNCTIONS : [],
-    ).parse();
+    const functions = [...(withStatusFunctions ? STATUS_FUNCTIONS : []), ...(scope === 'step' ? [HASH_FILES] : [])];
+    const tree: Expr | undefined = new Parser(tokens, [...CONTEXT_NAMES], functions).parse();
     return { ok: true, tree };
   } catch (err) {
     return { ok: false, error: explainParseError(errorMessage(err)) };
@@ -290,18 +319,21 @@ function evaluateParsed(
 ): Evaluated<data.ExpressionData> {
   if (tree === undefined) return { ok: true, value: new data.Null() };
   try {
-    const functions = status === undefined ? undefined : statusFunctions(status);
-    return { ok: true, value: new Evaluator(tree, contextData(ctx), functions).evaluate() };
+    return { ok: true, value: new Evaluator(tree, contextData(ctx), hostFunctions(status, ctx.functions)).evaluate() };
   } catch (err) {
     return { ok: false, error: errorMessage(err) };
   }
 }
 
 function evaluateExpression(expression: string, ctx: ExpressionContext): Evaluated<data.ExpressionData> {
-  const parsed = parseExpression(expression, false);
+  const parsed = parseExpression(expression, false, scopeOf(ctx));
   if (!parsed.ok) return { ok: false, error: `${parsed.error} in \${{ ${expression} }}` };
   const result = evaluateParsed(parsed.tree, ctx);
   return result.ok ? result : { ok: false, error: `${result.error} in \${{ ${expression} }}` };
+}
+
+function scopeOf(ctx: ExpressionContext): ExpressionScope {
+  return ctx.functions === undefined ? 'job' : 'step';
 }
 
 /** Whether a string contains `${{`. */
@@ -382,12 +414,16 @@ export function evaluateCondition(
 ): Evaluated<boolean> {
   const source = conditionSource(condition ?? '');
   if (!source.ok) return source;
-  const parsed = parseExpression(source.value, true);
+  const parsed = parseExpression(source.value, true, scopeOf(ctx));
   if (!parsed.ok) return { ok: false, error: `${parsed.error} in if: ${condition ?? ''}` };
   let tree = parsed.tree;
   const usesStatus = STATUS_FUNCTION_NAMES.some((name) => referencesOf(tree).functions.has(name));
   if (tree === undefined || !usesStatus) {
-    const wrapped = parseExpression(tree === undefined ? 'success()' : `success() && (${source.value})`, true);
+    const wrapped = parseExpression(
+      tree === undefined ? 'success()' : `success() && (${source.value})`,
+      true,
+      scopeOf(ctx),
+    );
     if (!wrapped.ok) return { ok: false, error: `${wrapped.error} in if: ${condition ?? ''}` };
     tree = wrapped.tree;
   }
@@ -414,12 +450,19 @@ function truthy(value: data.ExpressionData): boolean {
   }
 }
 
-/** Syntax check for the validator: unbalanced `${{`, lexer/parser errors, unknown named contexts/functions. */
-export function expressionError(source: string, kind: 'condition' | 'template'): string | undefined {
+/**
+ * Syntax check for the validator: unbalanced `${{`, lexer/parser errors, unknown named contexts/functions.
+ * `scope` 'step' admits `hashFiles()` (GitHub's runner evaluates a step's fields; the server evaluates the rest).
+ */
+export function expressionError(
+  source: string,
+  kind: 'condition' | 'template',
+  scope: ExpressionScope = 'job',
+): string | undefined {
   if (kind === 'condition') {
     const cond = conditionSource(source);
     if (!cond.ok) return cond.error;
-    const parsed = parseExpression(cond.value, true);
+    const parsed = parseExpression(cond.value, true, scope);
     return parsed.ok ? undefined : parsed.error;
   }
   if (!hasExpression(source)) return undefined;
@@ -427,7 +470,7 @@ export function expressionError(source: string, kind: 'condition' | 'template'):
   if (!split.ok) return split.error;
   for (const segment of split.segments) {
     if ('literal' in segment) continue;
-    const parsed = parseExpression(segment.expression, false);
+    const parsed = parseExpression(segment.expression, false, scope);
     if (!parsed.ok) return `${parsed.error} in \${{ ${segment.expression} }}`;
   }
   return undefined;

@@ -129,7 +129,8 @@ export function checkExpression(
   pos: SourcePos,
   path: string,
 ): boolean {
-  const problem = expressionError(text, kind);
+  // A step's fields are evaluated by the runner, which adds hashFiles(); everything else by the server, before the job.
+  const problem = expressionError(text, kind, /\.steps\[\d+\]\./.test(path) ? 'step' : 'job');
   if (problem) sink.error(pos, `\`${path}\`: ${problem}`);
   return problem === undefined;
 }
