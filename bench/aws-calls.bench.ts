@@ -23,7 +23,7 @@ import { BUILD_MARKERS } from '../runners/codebuild.ts';
 import type { RunnerKind } from '../runners/registry.ts';
 import type { OrderRef, Route, Runner } from '../runners/runner.ts';
 import { redeemBootstrapToken } from '../src/server/bootstrap-tokens.ts';
-import { DEFAULT_LIMITS, type OperatorConfig } from '../src/config.ts';
+import { DEFAULT_LIMITS, defaultConfig, type OperatorConfig } from '../src/config.ts';
 import { buildGithubContext } from '../src/core/github-context.ts';
 import type { OrderSpec, RunPlan, RunRecord } from '../src/core/types.ts';
 import { openOperations, type Operations } from '../src/app/operations.ts';
@@ -357,6 +357,7 @@ function configFor(runner: 'spot' | 'codebuild', orders: number): OperatorConfig
     limits: { ...DEFAULT_LIMITS, maxConcurrentOrders: orders, maxOrdersPerRun: orders },
     store: { kind: 'embedded', dir: 'unused', table: 'unused' },
     publicUrl: 'https://ci.example.com',
+    workflows: defaultConfig().workflows,
   };
 }
 

@@ -8,6 +8,13 @@ import { parse, YAMLError } from 'yaml';
 import { ConfigError } from './errors.ts';
 import { parseRouteSettings } from '../runners/route-settings.ts';
 import type { Route } from '../runners/runner.ts';
+import {
+  DEFAULT_WORKFLOW_FOLDER_SETTINGS,
+  WORKFLOW_FOLDERS,
+  workflowFolderOf,
+  type WorkflowFolder,
+  type WorkflowFolderSettings,
+} from './core/workflow/workflow-files.ts';
 
 export interface Limits {
   /** Orders running at once across all runs; more wait in a queue (oldest first). */
@@ -39,6 +46,8 @@ export interface OperatorConfig {
   readonly org?: string;
   /** Base URL the forge and agents reach the server at (log links, callbacks). */
   readonly publicUrl: string;
+  /** Which folders of a repository hold its workflow files (`resolveWorkflowFolders`). */
+  readonly workflows: WorkflowFolderSettings;
 }
 
 const RUNNER_KINDS = ['local', 'spot', 'codebuild', 'skip'] as const;
@@ -74,6 +83,7 @@ export function defaultConfig(overrides: { dataDir?: string; publicUrl?: string 
     limits: DEFAULT_LIMITS,
     store: { kind: 'embedded', dir: overrides.dataDir ?? '.spotcheck-data', table: 'spotcheck' },
     publicUrl: overrides.publicUrl ?? DEFAULT_PUBLIC_URL,
+    workflows: DEFAULT_WORKFLOW_FOLDER_SETTINGS,
   };
 }
 
@@ -97,7 +107,7 @@ export function parseConfig(
   }
   if (doc === null || doc === undefined) return base;
   if (!isMap(doc)) throw new ConfigError(`${source}: the top level must be a map`, { source });
-  checkKeys(doc, ['routes', 'limits', 'store', 'org', 'publicUrl', 'defaultRoutes'], '', errors);
+  checkKeys(doc, ['routes', 'limits', 'store', 'org', 'publicUrl', 'defaultRoutes', 'workflows'], '', errors);
 
   const routes = new Map<string, Route>(doc.defaultRoutes === false ? [] : base.routes);
   if (doc.routes !== undefined) {
@@ -141,6 +151,8 @@ export function parseConfig(
   }
   const org = str(doc.org, 'org', errors) ?? base.org;
   const publicUrl = httpUrl(str(doc.publicUrl, 'publicUrl', errors), 'publicUrl', errors) ?? base.publicUrl;
+  const workflows =
+    doc.workflows === undefined ? base.workflows : parseWorkflowFolders(doc.workflows, base.workflows, errors);
   if (errors.length > 0) {
     throw new ConfigError(
       `${source}: ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n  - ${errors.join('\n  - ')}`,
@@ -149,7 +161,7 @@ export function parseConfig(
       },
     );
   }
-  return { routes, limits, store, publicUrl, ...optional('org', org) };
+  return { routes, limits, store, publicUrl, workflows, ...optional('org', org) };
 }
 
 /** Reads and parses a config file; relative paths in it are resolved against its folder. */
@@ -207,6 +219,61 @@ function httpUrl(value: string | undefined, where: string, errors: string[]): st
     return undefined;
   }
   return value;
+}
+
+/** `owner/*` (every repository of an org or user) or `owner/name`: the names GitHub and Gitea allow. */
+const REPO_PATTERN = /^[A-Za-z0-9_.-]+\/(?:\*|[A-Za-z0-9_.-]+)$/;
+
+/**
+ * `workflows: { folders: [...], repos: { 'owner/*': { folders }, 'owner/name': { folders } } }`: the folders for
+ * every repository, then per org and per repository (the most specific wins, `resolveWorkflowFolders`).
+ */
+function parseWorkflowFolders(raw: unknown, base: WorkflowFolderSettings, errors: string[]): WorkflowFolderSettings {
+  if (!isMap(raw)) {
+    errors.push('workflows: must be a map with folders and/or repos');
+    return base;
+  }
+  checkKeys(raw, ['folders', 'repos'], 'workflows.', errors);
+  const folders = raw.folders === undefined ? base.folders : folderList(raw.folders, 'workflows.folders', errors);
+  const repos = new Map<string, readonly WorkflowFolder[]>();
+  if (raw.repos !== undefined) {
+    if (!isMap(raw.repos)) errors.push('workflows.repos: must be a map of owner/* or owner/name → { folders }');
+    else
+      for (const [pattern, entry] of Object.entries(raw.repos)) {
+        const where = `workflows.repos.${pattern}`;
+        const key = pattern.toLowerCase();
+        if (pattern.includes('..') || !REPO_PATTERN.test(pattern)) {
+          errors.push(`${where}: must be owner/* or owner/name`);
+          continue;
+        }
+        // GitHub and Gitea names are case-insensitive: two spellings of one repository are one entry.
+        if (repos.has(key)) errors.push(`${where}: written twice (names are case-insensitive)`);
+        if (!isMap(entry)) {
+          errors.push(`${where}: must be a map with folders`);
+          continue;
+        }
+        checkKeys(entry, ['folders'], `${where}.`, errors);
+        if (entry.folders === undefined) errors.push(`${where}.folders: required`);
+        else repos.set(key, folderList(entry.folders, `${where}.folders`, errors));
+      }
+  }
+  return { folders, repos };
+}
+
+/** A non-empty list of the known folders, each once, in the order written. */
+function folderList(raw: unknown, where: string, errors: string[]): readonly WorkflowFolder[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    errors.push(`${where}: must be a non-empty list of folders`);
+    return [];
+  }
+  const folders: WorkflowFolder[] = [];
+  raw.forEach((value: unknown, i) => {
+    const folder = typeof value === 'string' ? workflowFolderOf(value) : undefined;
+    if (folder === undefined)
+      errors.push(`${where}[${String(i)}]: must be one of ${WORKFLOW_FOLDERS.join(', ')} (a folder in the repository)`);
+    else if (!folders.includes(folder)) folders.push(folder);
+  });
+  return folders;
 }
 
 function parseRoute(label: string, raw: unknown, errors: string[]): Route | undefined {

@@ -313,7 +313,7 @@ function buildInbox(
     orchestrator,
     store,
     authorizer,
-    config: { limits: config.limits, publicUrl: config.publicUrl },
+    config: { limits: config.limits, publicUrl: config.publicUrl, workflows: config.workflows },
     notices,
     logger: logger.child({ name: 'intake' }),
     now,

@@ -4,6 +4,7 @@
  * runner operations are an optional capability of a forge (`Forge.capacity`, github-capacity.ts, gitea-capacity.ts).
  */
 import type { ForgeKind, RepoRef, WorkflowSource } from '../core/types.ts';
+import type { WorkflowFolder } from '../core/workflow/workflow-files.ts';
 
 export interface PullRequestInfo {
   readonly number: number;
@@ -60,8 +61,14 @@ export interface Forge {
   readonly kind: ForgeKind;
   /** Host name used in store keys (`github.com`, `ghe.example.com`, `gitea.example.org`). */
   readonly host: string;
-  /** Workflow files under `.spotcheck/workflows/` at a commit, in as few requests as the forge allows. */
-  readWorkflows(repo: RepoRef, sha: string): Promise<WorkflowSource[]>;
+  /**
+   * Workflow files directly in `folders` at a commit (the operator's choice for the repository,
+   * `resolveWorkflowFolders`): folder by folder in the order given, path order within each, a path seen twice once.
+   * One listing per distinct folder plus one request per file read; a missing folder holds no workflows. The size and
+   * count limits (MAX_WORKFLOW_FILE_BYTES, MAX_WORKFLOW_FILES) hold across all folders: what is over them comes
+   * back unread (`text: ''`, its listed size) for the parser to report.
+   */
+  readWorkflows(repo: RepoRef, sha: string, folders: readonly WorkflowFolder[]): Promise<WorkflowSource[]>;
   /**
    * Files changed between two commits (`base...head`), or `null` when the forge cannot tell (truncated list, base
    * unknown): triggers then treat paths as matching.

@@ -9,7 +9,7 @@
  * authorizing organization, else Gitea hides private members from it (see isOrgMember).
  */
 import type { RepoRef, WorkflowSource } from '../core/types.ts';
-import { WORKFLOWS_DIR } from '../core/workflow/workflow-files.ts';
+import type { WorkflowFolder } from '../core/workflow/workflow-files.ts';
 import { ForgeError } from '../errors.ts';
 import type {
   CloneCredentials,
@@ -28,7 +28,7 @@ import {
   type GiteaClientOptions,
 } from './gitea-client.ts';
 import { createGiteaCapacity } from './gitea-capacity.ts';
-import { readListedWorkflows } from './read-listed-workflows.ts';
+import { readListedWorkflows, type FolderListing } from './read-listed-workflows.ts';
 import { truncate } from './truncate.ts';
 
 export { GITEA_SERVER_ENDPOINTS, readGiteaLogin, toForgeError, type GiteaRetryOptions } from './gitea-client.ts';
@@ -103,7 +103,7 @@ export function createGiteaForge(opts: GiteaForgeOptions): Forge {
     host: client.host,
     maxCommentLength: GITEA_MAX_COMMENT_LENGTH,
     maxStatusDescription: GITEA_MAX_STATUS_DESCRIPTION,
-    readWorkflows: (repo, sha) => readGiteaWorkflows(client, repo, sha),
+    readWorkflows: (repo, sha, folders) => readGiteaWorkflows(client, repo, sha, folders),
     changedFiles: (repo, base, head) => readGiteaChangedFiles(client, repo, base, head),
     pullRequestFiles: (repo, pr) => readGiteaPullRequestFiles(client, repo, pr),
     pullRequest: (repo, pr) => readGiteaPullRequest(client, repo, pr),
@@ -133,26 +133,34 @@ async function readGiteaRaw(client: GiteaClient, repo: RepoRef, sha: string, pat
 }
 
 /**
- * One request lists the folder, then one `raw` request per workflow file: W + 1 requests. A file above
- * MAX_WORKFLOW_FILE_BYTES (by its listed size) and files past MAX_WORKFLOW_FILES are not downloaded: they come
- * back with `text: ''` and their listed `size`, for the caller to report.
+ * One request lists each folder, then one `raw` request per workflow file: F + W requests. A file above
+ * MAX_WORKFLOW_FILE_BYTES (by its listed size) and files past MAX_WORKFLOW_FILES (across all folders) are not
+ * downloaded: they come back with `text: ''` and their listed `size`, for the caller to report.
  */
-async function readGiteaWorkflows(client: GiteaClient, repo: RepoRef, sha: string): Promise<WorkflowSource[]> {
+async function readGiteaWorkflows(
+  client: GiteaClient,
+  repo: RepoRef,
+  sha: string,
+  folders: readonly WorkflowFolder[],
+): Promise<WorkflowSource[]> {
   const action = 'list workflow files';
-  const response = await client.send(
-    action,
-    'GET /repos/{owner}/{repo}/contents/{filepath}',
-    { owner: repo.owner, repo: repo.name, filepath: WORKFLOWS_DIR },
-    { query: { ref: sha } },
-  );
-  if (response.status === 404) {
-    // No `.spotcheck/workflows` at this commit: no workflows.
-    await discard(response);
-    return [];
+  const listings: FolderListing[] = [];
+  for (const folder of new Set(folders)) {
+    const response = await client.send(
+      action,
+      'GET /repos/{owner}/{repo}/contents/{filepath}',
+      { owner: repo.owner, repo: repo.name, filepath: folder },
+      { query: { ref: sha } },
+    );
+    if (response.status === 404) {
+      // No such folder at this commit: no workflows in it.
+      await discard(response);
+      continue;
+    }
+    // Gitea answers an array for a folder and one object for a file: a file at that path holds no workflows.
+    listings.push({ folder, listing: await client.expectJson(action, response, [200]) });
   }
-  const listing = await client.expectJson(action, response, [200]);
-  // Gitea answers an array for a folder and one object for a file: a file at that path holds no workflows.
-  return readListedWorkflows(listing, (path) => readGiteaRaw(client, repo, sha, path));
+  return readListedWorkflows(listings, (path) => readGiteaRaw(client, repo, sha, path));
 }
 
 /**

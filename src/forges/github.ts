@@ -5,7 +5,7 @@
  */
 import type { ProbotOctokit } from 'probot';
 import type { RepoRef, WorkflowSource } from '../core/types.ts';
-import { WORKFLOWS_DIR } from '../core/workflow/workflow-files.ts';
+import type { WorkflowFolder } from '../core/workflow/workflow-files.ts';
 import { ForgeError } from '../errors.ts';
 import type {
   CloneCredentials,
@@ -15,7 +15,7 @@ import type {
   MembershipAnswer,
   PullRequestInfo,
 } from './forge.ts';
-import { readListedWorkflows } from './read-listed-workflows.ts';
+import { readListedWorkflows, type FolderListing } from './read-listed-workflows.ts';
 import { createGitHubCapacity } from './github-capacity.ts';
 import { callGitHub, describeFailure, statusOf, toForgeError } from './github-client.ts';
 import { truncate } from './truncate.ts';
@@ -85,7 +85,7 @@ export function createGitHubForge(opts: GitHubForgeOptions): Forge {
     host,
     maxCommentLength: GITHUB_MAX_COMMENT_LENGTH,
     maxStatusDescription: GITHUB_MAX_STATUS_DESCRIPTION,
-    readWorkflows: (repo, sha) => readGitHubWorkflows(octokit, repo, sha),
+    readWorkflows: (repo, sha, folders) => readGitHubWorkflows(octokit, repo, sha, folders),
     changedFiles: (repo, base, head) => readGitHubChangedFiles(octokit, repo, base, head),
     pullRequestFiles: (repo, pr) => readGitHubPullRequestFiles(octokit, repo, pr),
     pullRequest: (repo, pr) => readGitHubPullRequest(octokit, repo, pr),
@@ -122,22 +122,33 @@ async function readGitHubFile(octokit: ProbotOctokit, repo: RepoRef, sha: string
 }
 
 /**
- * One request lists the folder, then one per workflow file: W + 1 requests. A file above
- * MAX_WORKFLOW_FILE_BYTES (by its listed size) and files past MAX_WORKFLOW_FILES are not downloaded: they come
- * back with `text: ''` and their listed `size`, for the caller to report (the parser reports the count).
+ * One request lists each folder, then one per workflow file: F + W requests. A file above MAX_WORKFLOW_FILE_BYTES
+ * (by its listed size) and files past MAX_WORKFLOW_FILES (across all folders) are not downloaded: they come back
+ * with `text: ''` and their listed `size`, for the caller to report (the parser reports the count).
  */
-async function readGitHubWorkflows(octokit: ProbotOctokit, repo: RepoRef, sha: string): Promise<WorkflowSource[]> {
-  let listing: unknown;
-  try {
-    listing = (
-      await octokit.rest.repos.getContent({ owner: repo.owner, repo: repo.name, path: WORKFLOWS_DIR, ref: sha })
-    ).data;
-  } catch (error) {
-    if (statusOf(error) === 404) return []; // no `.spotcheck/workflows` at this commit: no workflows
-    throw toForgeError(error, 'list workflow files');
+async function readGitHubWorkflows(
+  octokit: ProbotOctokit,
+  repo: RepoRef,
+  sha: string,
+  folders: readonly WorkflowFolder[],
+): Promise<WorkflowSource[]> {
+  const listings: FolderListing[] = [];
+  for (const folder of new Set(folders)) {
+    try {
+      const { data } = await octokit.rest.repos.getContent({
+        owner: repo.owner,
+        repo: repo.name,
+        path: folder,
+        ref: sha,
+      });
+      // A file (not a folder) at that path holds no workflows either (readListedWorkflows skips it).
+      listings.push({ folder, listing: data });
+    } catch (error) {
+      if (statusOf(error) === 404) continue; // no such folder at this commit: no workflows in it
+      throw toForgeError(error, 'list workflow files');
+    }
   }
-  // A file (not a folder) at that path holds no workflows either.
-  return readListedWorkflows(listing, (path) => readGitHubFile(octokit, repo, sha, path));
+  return readListedWorkflows(listings, (path) => readGitHubFile(octokit, repo, sha, path));
 }
 
 async function readGitHubChangedFiles(

@@ -1,5 +1,5 @@
 import { MAX_WORKFLOW_FILE_BYTES, MAX_WORKFLOW_FILES } from '../core/limits.ts';
-import { isWorkflowPath } from '../core/workflow/workflow-files.ts';
+import { isWorkflowPath, type WorkflowFolder } from '../core/workflow/workflow-files.ts';
 import type { WorkflowSource } from '../core/types.ts';
 
 /** Workflow files downloaded at once. */
@@ -12,22 +12,31 @@ interface DirectoryEntry {
   readonly size: number;
 }
 
+/** One workflow folder's listing as the forge answered it (`undefined`: no such folder at that commit). */
+export interface FolderListing {
+  readonly folder: WorkflowFolder;
+  readonly listing: unknown;
+}
+
 /**
- * The workflow files of a `.spotcheck/workflows` listing, in path order, each read with `read`. A listing that is not
- * an array (the forges answer one object for a file at that path) holds no workflows. Regular files only: a
- * symlink's target is not a workflow file in this folder. A file above MAX_WORKFLOW_FILE_BYTES (by its listed size)
- * and files past MAX_WORKFLOW_FILES are not downloaded: they come back with `text: ''` and their listed `size`, for
- * the caller to report.
+ * The workflow files of the folders' listings, folder by folder in the order given and in path order within each,
+ * each read with `read`; a path seen twice is read once. A listing that is not an array (the forges answer one
+ * object for a file at that path) holds no workflows. Regular files only: a symlink's target is not a workflow file
+ * in this folder. The limits hold across all folders together: a file above MAX_WORKFLOW_FILE_BYTES (by its listed
+ * size) and files past MAX_WORKFLOW_FILES are not downloaded: they come back with `text: ''` and their listed `size`,
+ * for the caller to report.
  */
 export async function readListedWorkflows(
-  listing: unknown,
+  listings: readonly FolderListing[],
   read: (path: string) => Promise<string>,
 ): Promise<WorkflowSource[]> {
-  if (!Array.isArray(listing)) return [];
-  const entries = listing
-    .filter(isDirectoryEntry)
-    .filter((e) => e.type === 'file' && isWorkflowPath(e.path))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const seen = new Set<string>();
+  const entries = listings.flatMap(({ folder, listing }) =>
+    (Array.isArray(listing) ? listing : [])
+      .filter(isDirectoryEntry)
+      .filter((e) => e.type === 'file' && isWorkflowPath(e.path, folder) && !seen.has(e.path) && seen.add(e.path))
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+  );
   const sources = new Array<WorkflowSource>(entries.length);
   const wanted: number[] = [];
   entries.forEach((e, i) => {

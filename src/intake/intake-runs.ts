@@ -10,6 +10,7 @@ import type { GithubContextInput } from '../core/github-context.ts';
 import type { WorkflowDecision } from '../core/plan-workflows.ts';
 import { planWorkflows } from '../core/plan-workflows.ts';
 import type { Diagnostic, EventName, RepoRef, WorkflowSource } from '../core/types.ts';
+import type { WorkflowFolder } from '../core/workflow/workflow-files.ts';
 import type { Forge } from '../forges/forge.ts';
 import type { ForgeInstallation, OrderIntent } from './intents.ts';
 import type { Orchestrator } from '../orchestrator.ts';
@@ -130,12 +131,12 @@ export async function cancelPrRuns(
  */
 export async function planPullRequest(
   forge: Forge,
-  limits: PlanLimits,
+  { limits, folders }: { readonly limits: PlanLimits; readonly folders: readonly WorkflowFolder[] },
   intent: OrderIntent,
   at: PullRequestAt,
   events: readonly ('pull_request' | 'testme')[],
 ): Promise<{ decisions: PlannedWorkflow[]; diagnostics: Diagnostic[] }> {
-  const sources: WorkflowSource[] = await forge.readWorkflows(intent.repo, at.sha);
+  const sources: WorkflowSource[] = await forge.readWorkflows(intent.repo, at.sha, folders);
   if (sources.length === 0) return { decisions: [], diagnostics: [] };
   const changedFiles = await forge.pullRequestFiles(intent.repo, at.pr);
   const ref = `refs/pull/${String(at.pr)}/head`;

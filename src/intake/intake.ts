@@ -14,6 +14,7 @@ import type { Limits } from '../config.ts';
 import { shortSha } from '../core/render/format.ts';
 import { planWorkflows } from '../core/plan-workflows.ts';
 import type { TriggerEvent } from '../core/types.ts';
+import { resolveWorkflowFolders, type WorkflowFolderSettings } from '../core/workflow/workflow-files.ts';
 import type { Forge } from '../forges/forge.ts';
 import { noticeOnce, testmeRefusedNotice, unauthorizedAuthorNotice, type Notices } from './intake-notices.ts';
 import { headMovedSinceComment, readHead, recordHead, type PrDocs } from './intake-pr-head.ts';
@@ -49,6 +50,8 @@ export interface IntakeOptions {
   readonly config: {
     readonly limits: Pick<Limits, 'maxOrdersPerRun' | 'retentionDays'>;
     readonly publicUrl: string;
+    /** Which folders of a repository hold its workflow files. */
+    readonly workflows: WorkflowFolderSettings;
   };
   /** A one-line notice in the PR's sticky comment (the reporter's). */
   readonly notices: Notices;
@@ -92,7 +95,8 @@ export function createIntake(options: IntakeOptions): Intake {
 /** A push: its workflows at the new SHA, filtered by the files the push changed. */
 async function processPush({ options }: IntakeContext, intent: PushIntent): Promise<void> {
   const forge = await options.forges.forInstallation(intent.install);
-  const sources = await forge.readWorkflows(intent.repo, intent.after);
+  const folders = resolveWorkflowFolders(options.config.workflows, intent.repo);
+  const sources = await forge.readWorkflows(intent.repo, intent.after, folders);
   if (sources.length === 0) return;
   // A new branch has no base to compare with: the changed files are unknown, which counts as "paths match".
   const changedFiles = isZeroSha(intent.before)
@@ -204,7 +208,13 @@ async function planAndStart(
   at: PullRequestAt,
   events: readonly ('pull_request' | 'testme')[],
 ): Promise<{ readonly runs: number; readonly invalid: number }> {
-  const { decisions, diagnostics } = await planPullRequest(forge, options.config.limits, intent, at, events);
+  const { decisions, diagnostics } = await planPullRequest(
+    forge,
+    { limits: options.config.limits, folders: resolveWorkflowFolders(options.config.workflows, intent.repo) },
+    intent,
+    at,
+    events,
+  );
   await reportDiagnostics(forge, options.config.publicUrl, { repo: intent.repo, sha: at.sha }, diagnostics);
   const runs = await startPrRuns(options.orchestrator, intent, decisions, at);
   return { runs, invalid: diagnostics.length };

@@ -15,12 +15,12 @@ const UNPROGRAMMED: readonly ForgeMethod[] = ['cloneCredentials'];
 function createFakeStub(forge: FakeForge): { stub: ForgeStub; expected: ForgeMethod[] } {
   const expected: ForgeMethod[] = [];
   const stub: ForgeStub = {
-    workflows(_repo, sha, files) {
+    workflows(_repo, sha, folders) {
       expected.push('readWorkflows');
-      if (files === undefined) return;
+      const files = Object.values(folders).flatMap((f) => Object.entries(f ?? {}));
       forge.workflows.set(
         sha,
-        Object.entries(files).map(([path, text]) => ({ path, text, size: Buffer.byteLength(text) })),
+        files.map(([path, text]) => ({ path, text, size: Buffer.byteLength(text) })),
       );
     },
     compare(_repo, base, head, files) {

@@ -8,6 +8,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RepoRef } from '../../src/core/types.ts';
+import type { WorkflowFolder } from '../../src/core/workflow/workflow-files.ts';
 import type { CapacityForge, Forge, ForgeJob, PullRequestInfo, RunnerRegistration } from '../../src/forges/forge.ts';
 
 export interface ReceivedStatus {
@@ -31,8 +32,15 @@ export type ReceivedWrite =
   | { readonly kind: 'reaction'; readonly id: number; readonly content: string };
 
 export interface ForgeStub {
-  /** `.spotcheck/workflows` at `sha` holds these files (path → text, in any order); `undefined`: no such folder. */
-  workflows(repo: RepoRef, sha: string, files: Readonly<Record<string, string>> | undefined): void;
+  /**
+   * Each folder at `sha` holds these files (folder → path → text, in any order); `undefined`: no such folder. One
+   * call programs one `readWorkflows` of exactly these folders.
+   */
+  workflows(
+    repo: RepoRef,
+    sha: string,
+    folders: Readonly<Partial<Record<WorkflowFolder, Readonly<Record<string, string>> | undefined>>>,
+  ): void;
   /** Comparing `base...head` lists these changed files. */
   compare(repo: RepoRef, base: string, head: string, files: readonly string[]): void;
   /** The forge does not know `base` (force-pushed away, another history). */
@@ -137,12 +145,14 @@ export function defineForgeContract(name: string, setup: () => ForgeFixture | Pr
 
     it('reads workflow files with their text, in path order, and only .yml/.yaml files', async () => {
       fx.stub.workflows(fx.repo, SHA, {
-        '.spotcheck/workflows/test.yml': 'name: test\n',
-        '.spotcheck/workflows/build.yaml': 'name: build\n',
-        '.spotcheck/workflows/README.md': '# not a workflow\n',
-        '.spotcheck/workflows/ci.yml': 'name: ci — ünïcode ✓\n',
+        '.spotcheck/workflows': {
+          '.spotcheck/workflows/test.yml': 'name: test\n',
+          '.spotcheck/workflows/build.yaml': 'name: build\n',
+          '.spotcheck/workflows/README.md': '# not a workflow\n',
+          '.spotcheck/workflows/ci.yml': 'name: ci — ünïcode ✓\n',
+        },
       });
-      const files = await fx.forge.readWorkflows(fx.repo, SHA);
+      const files = await fx.forge.readWorkflows(fx.repo, SHA, ['.spotcheck/workflows']);
       expect(files.map((f) => [f.path, f.text])).toEqual([
         ['.spotcheck/workflows/build.yaml', 'name: build\n'],
         ['.spotcheck/workflows/ci.yml', 'name: ci — ünïcode ✓\n'],
@@ -151,8 +161,36 @@ export function defineForgeContract(name: string, setup: () => ForgeFixture | Pr
     });
 
     it('reads no workflows when the folder is missing', async () => {
-      fx.stub.workflows(fx.repo, SHA, undefined);
-      expect(await fx.forge.readWorkflows(fx.repo, SHA)).toEqual([]);
+      fx.stub.workflows(fx.repo, SHA, { '.spotcheck/workflows': undefined });
+      expect(await fx.forge.readWorkflows(fx.repo, SHA, ['.spotcheck/workflows'])).toEqual([]);
+    });
+
+    it('reads several folders in the order given, each listed once, skipping a missing one', async () => {
+      fx.stub.workflows(fx.repo, SHA, {
+        '.github/workflows': {
+          '.github/workflows/z.yml': 'name: gh-z\n',
+          '.github/workflows/a.yaml': 'name: gh-a\n',
+        },
+        '.gitea/workflows': undefined,
+        '.spotcheck/workflows': { '.spotcheck/workflows/a.yml': 'name: sc-a\n' },
+      });
+      const files = await fx.forge.readWorkflows(fx.repo, SHA, [
+        '.github/workflows',
+        '.gitea/workflows',
+        '.spotcheck/workflows',
+        '.github/workflows',
+      ]);
+      expect(files.map((f) => [f.path, f.text])).toEqual([
+        ['.github/workflows/a.yaml', 'name: gh-a\n'],
+        ['.github/workflows/z.yml', 'name: gh-z\n'],
+        ['.spotcheck/workflows/a.yml', 'name: sc-a\n'],
+      ]);
+    });
+
+    it("reads only the folders asked for, not another folder's files", async () => {
+      fx.stub.workflows(fx.repo, SHA, { '.gitea/workflows': { '.gitea/workflows/ci.yml': 'name: gitea\n' } });
+      const files = await fx.forge.readWorkflows(fx.repo, SHA, ['.gitea/workflows']);
+      expect(files.map((f) => f.path)).toEqual(['.gitea/workflows/ci.yml']);
     });
 
     it('lists the files changed between two commits', async () => {

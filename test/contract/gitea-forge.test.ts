@@ -105,24 +105,26 @@ function createGiteaStub(api: GiteaApi): ForgeStub {
   const statuses: ReceivedStatus[] = [];
   const writes: ReceivedWrite[] = [];
   return {
-    workflows(repo, sha, files) {
-      const listing = api.get(`${repoPath(repo)}/contents/${DIR}?ref=${sha}`);
-      if (files === undefined) {
-        listing.reply(404, { message: 'object does not exist' });
-        return;
-      }
-      // Gitea lists a folder in its own order; the adapter must sort.
-      listing.reply(
-        200,
-        Object.entries(files)
-          .reverse()
-          .map(([path, text]) => fileEntry(path, Buffer.byteLength(text))),
-      );
-      for (const [path, text] of Object.entries(files)) {
-        if (!/\.ya?ml$/.test(path)) continue;
-        api
-          .get(`${repoPath(repo)}/raw/${path}?ref=${sha}`)
-          .reply(200, Buffer.from(text), { 'content-type': 'text/plain; charset=utf-8' });
+    workflows(repo, sha, folders) {
+      for (const [folder, files] of Object.entries(folders)) {
+        const listing = api.get(`${repoPath(repo)}/contents/${folder}?ref=${sha}`);
+        if (files === undefined) {
+          listing.reply(404, { message: 'object does not exist' });
+          continue;
+        }
+        // Gitea lists a folder in its own order; the adapter must sort.
+        listing.reply(
+          200,
+          Object.entries(files)
+            .reverse()
+            .map(([path, text]) => fileEntry(path, Buffer.byteLength(text))),
+        );
+        for (const [path, text] of Object.entries(files)) {
+          if (!/\.ya?ml$/.test(path)) continue;
+          api
+            .get(`${repoPath(repo)}/raw/${path}?ref=${sha}`)
+            .reply(200, Buffer.from(text), { 'content-type': 'text/plain; charset=utf-8' });
+        }
       }
     },
     compare(repo, base, head, files) {
@@ -320,7 +322,7 @@ describe('Gitea forge: workflow files', () => {
     api()
       .get(`${repoPath(REPO)}/raw/${DIR}/my ci.yml?ref=${SHA}`)
       .reply(200, 'name: a\n');
-    const files = await newForge(api()).readWorkflows(REPO, SHA);
+    const files = await newForge(api()).readWorkflows(REPO, SHA, [DIR]);
     expect(files).toEqual([{ path: `${DIR}/my ci.yml`, text: 'name: a\n', size: 8 }]);
     const [listing, raw] = api().requests();
     expect(listing?.rawPath).toBe(`/repos/acme/widgets/contents/.spotcheck/workflows`);
@@ -344,7 +346,7 @@ describe('Gitea forge: workflow files', () => {
       api()
         .get(`${repoPath(REPO)}/raw/${DIR}/${n}.yml?ref=${SHA}`)
         .reply(200, `name: ${n}\n`);
-    const files = await newForge(api()).readWorkflows(REPO, SHA);
+    const files = await newForge(api()).readWorkflows(REPO, SHA, [DIR]);
     expect(files.map((f) => f.text)).toEqual(names.map((n) => `name: ${n}\n`));
     expect(api().requests()).toHaveLength(names.length + 1);
   });
@@ -361,7 +363,7 @@ describe('Gitea forge: workflow files', () => {
     api()
       .get(`${repoPath(REPO)}/raw/${DIR}/ok.yml?ref=${SHA}`)
       .reply(200, 'name: ok\n');
-    const files = await newForge(api()).readWorkflows(REPO, SHA);
+    const files = await newForge(api()).readWorkflows(REPO, SHA, [DIR]);
     expect(files).toEqual([
       { path: `${DIR}/huge.yml`, text: '', size: 512 * 1024 + 1 },
       { path: `${DIR}/ok.yml`, text: 'name: ok\n', size: 512 * 1024 },
@@ -373,7 +375,7 @@ describe('Gitea forge: workflow files', () => {
     api()
       .get(`${repoPath(REPO)}/contents/${DIR}?ref=${SHA}`)
       .reply(200, { type: 'file', path: DIR, size: 3, encoding: 'base64', content: '' });
-    expect(await newForge(api()).readWorkflows(REPO, SHA)).toEqual([]);
+    expect(await newForge(api()).readWorkflows(REPO, SHA, [DIR])).toEqual([]);
   });
 
   it('retries a 502 twice, then fails with a retryable ForgeError', async () => {
@@ -383,7 +385,7 @@ describe('Gitea forge: workflow files', () => {
       .times(3)
       .reply(502, { message: 'Bad Gateway' });
     const error = await newForge(api(), { retry: { sleep, baseDelayMs: 100 } })
-      .readWorkflows(REPO, SHA)
+      .readWorkflows(REPO, SHA, [DIR])
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ForgeError);
     expect(error).toMatchObject({
@@ -407,7 +409,7 @@ describe('Gitea forge: workflow files', () => {
       .get(`${repoPath(REPO)}/contents/${DIR}?ref=${SHA}`)
       .reply(404, { message: 'not found' });
     const forge = newForge(api(), { retry: { sleep, attempts: 3 }, now: () => now });
-    expect(await forge.readWorkflows(REPO, SHA)).toEqual([]);
+    expect(await forge.readWorkflows(REPO, SHA, [DIR])).toEqual([]);
     expect(delays).toEqual([2000, 3000]);
   });
 
@@ -417,7 +419,7 @@ describe('Gitea forge: workflow files', () => {
       .get(`${repoPath(REPO)}/contents/${DIR}?ref=${SHA}`)
       .reply(429, { message: 'slow down' }, { 'retry-after': '3600' });
     const error = await newForge(api(), { retry: { sleep } })
-      .readWorkflows(REPO, SHA)
+      .readWorkflows(REPO, SHA, [DIR])
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ name: 'ForgeError', status: 429, retryable: true });
     expect(delays).toEqual([]);

@@ -67,22 +67,24 @@ function createGitHubStub(api: GitHubApi): ForgeStub {
   const statuses: ReceivedStatus[] = [];
   const writes: ReceivedWrite[] = [];
   return {
-    workflows(repo, sha, files) {
-      const listing = api.get(`${repoPath(repo)}/contents/${DIR}?ref=${sha}`);
-      if (files === undefined) {
-        listing.reply(404, { message: 'Not Found' });
-        return;
-      }
-      // GitHub lists a folder in its own order; the adapter must sort.
-      const entries = Object.entries(files)
-        .reverse()
-        .map(([path, text]) => fileEntry(path, Buffer.byteLength(text)));
-      listing.reply(200, entries);
-      for (const [path, text] of Object.entries(files)) {
-        if (!/\.ya?ml$/.test(path)) continue;
-        api
-          .get(`${repoPath(repo)}/contents/${path}?ref=${sha}`)
-          .reply(200, text, { 'content-type': 'text/plain; charset=utf-8' });
+    workflows(repo, sha, folders) {
+      for (const [folder, files] of Object.entries(folders)) {
+        const listing = api.get(`${repoPath(repo)}/contents/${folder}?ref=${sha}`);
+        if (files === undefined) {
+          listing.reply(404, { message: 'Not Found' });
+          continue;
+        }
+        // GitHub lists a folder in its own order; the adapter must sort.
+        const entries = Object.entries(files)
+          .reverse()
+          .map(([path, text]) => fileEntry(path, Buffer.byteLength(text)));
+        listing.reply(200, entries);
+        for (const [path, text] of Object.entries(files)) {
+          if (!/\.ya?ml$/.test(path)) continue;
+          api
+            .get(`${repoPath(repo)}/contents/${path}?ref=${sha}`)
+            .reply(200, text, { 'content-type': 'text/plain; charset=utf-8' });
+        }
       }
     },
     compare(repo, base, head, files) {
@@ -287,7 +289,7 @@ describe('GitHub forge: workflow files', () => {
     api()
       .get(`${dir}/c.yml?ref=${SHA}`)
       .reply(200, { type: 'file', encoding: 'base64', content: Buffer.from('name: c\n').toString('base64') });
-    const files = await newForge(api()).readWorkflows(REPO, SHA);
+    const files = await newForge(api()).readWorkflows(REPO, SHA, [DIR]);
     expect(files.map((f) => f.text)).toEqual(['name: a\n', 'name: ü\n', 'name: c\n']);
     expect(api().requests()).toHaveLength(4);
     for (const r of api().requests({ path: /\.yml$/ }))
@@ -305,7 +307,7 @@ describe('GitHub forge: workflow files', () => {
         fileEntry(`${DIR}/ok.yml`, 512 * 1024),
       ]);
     api().get(`${dir}/ok.yml?ref=${SHA}`).reply(200, 'name: ok\n', { 'content-type': 'text/plain; charset=utf-8' });
-    const files = await newForge(api()).readWorkflows(REPO, SHA);
+    const files = await newForge(api()).readWorkflows(REPO, SHA, [DIR]);
     expect(files).toEqual([
       { path: `${DIR}/huge.yml`, text: '', size: 512 * 1024 + 1 },
       { path: `${DIR}/ok.yml`, text: 'name: ok\n', size: 512 * 1024 },
@@ -316,7 +318,7 @@ describe('GitHub forge: workflow files', () => {
     api()
       .get(`${repoPath(REPO)}/contents/${DIR}?ref=${SHA}`)
       .reply(200, { type: 'file', path: DIR, size: 3, encoding: 'base64', content: '' });
-    expect(await newForge(api()).readWorkflows(REPO, SHA)).toEqual([]);
+    expect(await newForge(api()).readWorkflows(REPO, SHA, [DIR])).toEqual([]);
   });
 
   it('fails with a retryable ForgeError when listing answers 502', async () => {
@@ -324,7 +326,7 @@ describe('GitHub forge: workflow files', () => {
       .get(`${repoPath(REPO)}/contents/${DIR}?ref=${SHA}`)
       .reply(502, { message: 'Bad Gateway' });
     const error = await newForge(api())
-      .readWorkflows(REPO, SHA)
+      .readWorkflows(REPO, SHA, [DIR])
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ForgeError);
     expect(error).toMatchObject({ status: 502, retryable: true });

@@ -11,6 +11,7 @@
  * is cut like the adapters cut it, and also listed in `oversized`, so a test can hold a caller to the limit itself.
  */
 import type { RepoRef, WorkflowSource } from '../../src/core/types.ts';
+import { isWorkflowPath, type WorkflowFolder } from '../../src/core/workflow/workflow-files.ts';
 import { ForgeError } from '../../src/errors.ts';
 import type {
   CapacityForge,
@@ -201,12 +202,16 @@ export class FakeForge implements Forge {
     return latest;
   }
 
-  readWorkflows(repo: RepoRef, sha: string): Promise<WorkflowSource[]> {
-    return this.#call('readWorkflows', [repo, sha], () =>
-      [...(this.workflows.get(sha) ?? [])]
-        .filter((f) => /\.ya?ml$/.test(f.path))
-        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
-    );
+  /** The files directly in each folder, folder by folder, path order within each, as the adapters read them. */
+  readWorkflows(repo: RepoRef, sha: string, folders: readonly WorkflowFolder[]): Promise<WorkflowSource[]> {
+    return this.#call('readWorkflows', [repo, sha, folders], () => {
+      const files = this.workflows.get(sha) ?? [];
+      return [...new Set(folders)].flatMap((folder) =>
+        files
+          .filter((f) => isWorkflowPath(f.path, folder))
+          .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+      );
+    });
   }
 
   changedFiles(repo: RepoRef, base: string, head: string): Promise<string[] | null> {

@@ -25,7 +25,7 @@ import type { OrderRef, Runner } from '../../runners/runner.ts';
 import type { RunnerKind } from '../../runners/registry.ts';
 import { BUILD_MARKERS } from '../../runners/codebuild.ts';
 import { redeemBootstrapToken } from '../../src/server/bootstrap-tokens.ts';
-import { DEFAULT_LIMITS, type OperatorConfig } from '../../src/config.ts';
+import { DEFAULT_LIMITS, defaultConfig, type OperatorConfig } from '../../src/config.ts';
 import { buildGithubContext } from '../../src/core/github-context.ts';
 import { isFinalOrderState, type OrderRecord } from '../../src/core/types.ts';
 import { RunnerError } from '../../src/errors.ts';
@@ -250,6 +250,7 @@ const config: OperatorConfig = {
   limits: { ...DEFAULT_LIMITS, maxConcurrentOrders: 8, maxAttempts: MAX_ATTEMPTS },
   store: { kind: 'embedded', dir: 'unused', table: 'unused' },
   publicUrl: 'https://ci.example.com',
+  workflows: defaultConfig().workflows,
 };
 
 /** build (spot) → test.1, test.2 (spot matrix) and e2e (CodeBuild). */

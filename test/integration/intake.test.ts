@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthorizer } from '../../src/intake/authorize.ts';
 import { DEFAULT_LIMITS } from '../../src/config.ts';
 import type { RepoRef, RunRecord, WorkflowSource } from '../../src/core/types.ts';
+import { DEFAULT_WORKFLOW_FOLDER_SETTINGS } from '../../src/core/workflow/workflow-files.ts';
 import { ForgeError } from '../../src/errors.ts';
 import { createInbox, INBOX_KIND, inboxKey, type InboxEntry } from '../../src/intake/inbox.ts';
 import { createIntake, PR_HEAD_KIND, prKey, runIdFor } from '../../src/intake/intake.ts';
@@ -76,7 +77,7 @@ async function setup(opts: { hang?: boolean; store?: DynamoStore } = {}): Promis
     orchestrator,
     store,
     authorizer: createAuthorizer({ forges, now: () => clock.now }),
-    config: { limits: DEFAULT_LIMITS, publicUrl: PUBLIC_URL },
+    config: { limits: DEFAULT_LIMITS, publicUrl: PUBLIC_URL, workflows: DEFAULT_WORKFLOW_FOLDER_SETTINGS },
     notices: (_install, _repo, pr, line) => {
       notices.push({ pr, line });
       return Promise.resolve();
