@@ -203,6 +203,87 @@ describe('parseConfig: routes', () => {
   });
 });
 
+describe('parseConfig: workflow folders', () => {
+  it('reads .spotcheck/workflows by default', () => {
+    const config = parseConfig('', 'spotcheck.yml');
+    expect(config.workflows.folders).toEqual(['.spotcheck/workflows']);
+    expect(config.workflows.repos.size).toBe(0);
+  });
+
+  it('keeps the folders in the order written, each once, with org and repository entries lower-cased', () => {
+    const config = parseConfig(
+      [
+        'workflows:',
+        '  folders: [.github/workflows/, ./.spotcheck/workflows, .github/workflows]',
+        '  repos:',
+        "    'Acme/*': { folders: [.gitea/workflows] }",
+        "    'acme/API': { folders: [.spotcheck/workflows, .github/workflows] }",
+        '',
+      ].join('\n'),
+      'spotcheck.yml',
+    );
+    expect(config.workflows.folders).toEqual(['.github/workflows', '.spotcheck/workflows']);
+    expect([...config.workflows.repos]).toEqual([
+      ['acme/*', ['.gitea/workflows']],
+      ['acme/api', ['.spotcheck/workflows', '.github/workflows']],
+    ]);
+  });
+
+  it.each([
+    ['not a map', 'workflows: [.github/workflows]', ['workflows: must be a map with folders and/or repos']],
+    ['an unknown key', 'workflows: { dirs: [] }', ['workflows.dirs: unknown key (allowed: folders, repos)']],
+    ['an empty list', 'workflows: { folders: [] }', ['workflows.folders: must be a non-empty list of folders']],
+    [
+      'a string, not a list',
+      'workflows: { folders: .github/workflows }',
+      ['workflows.folders: must be a non-empty list of folders'],
+    ],
+    [
+      'an unknown folder, a path out of the repository, an absolute one and a number',
+      'workflows: { folders: [ci, ../x/.github/workflows, /.github/workflows, 3, .github/workflows/sub] }',
+      [0, 1, 2, 3, 4].map(
+        (i) =>
+          `workflows.folders[${i}]: must be one of .spotcheck/workflows, .github/workflows, .gitea/workflows (a folder in the repository)`,
+      ),
+    ],
+    [
+      'patterns other than owner/* and owner/name',
+      "workflows: { repos: { '*': { folders: [.github/workflows] }, 'acme/*/x': { folders: [.github/workflows] }, '../x': { folders: [.github/workflows] }, 'a*/b': { folders: [.github/workflows] } } }",
+      [
+        'workflows.repos.*: must be owner/* or owner/name',
+        'workflows.repos.acme/*/x: must be owner/* or owner/name',
+        'workflows.repos.../x: must be owner/* or owner/name',
+        'workflows.repos.a*/b: must be owner/* or owner/name',
+      ],
+    ],
+    [
+      'a repository entry without folders, with an unknown key, not a map, or written twice',
+      "workflows: { repos: { 'acme/a': {}, 'acme/b': { folders: [.github/workflows], on: x }, 'acme/c': .github/workflows, 'acme/d': { folders: [.github/workflows] }, 'ACME/D': { folders: [.gitea/workflows] } } }",
+      [
+        'workflows.repos.acme/a.folders: required',
+        'workflows.repos.acme/b.on: unknown key (allowed: folders)',
+        'workflows.repos.acme/c: must be a map with folders',
+        'workflows.repos.ACME/D: written twice (names are case-insensitive)',
+      ],
+    ],
+    [
+      'repos not a map',
+      'workflows: { repos: [acme/*] }',
+      ['workflows.repos: must be a map of owner/* or owner/name → { folders }'],
+    ],
+  ])('rejects %s, listing every problem', (_label, text, expected) => {
+    expect(problems(configError(`${text}\n`))).toEqual(expected);
+  });
+
+  it('reports workflow folder problems together with the rest of the document', () => {
+    const error = configError('limits: { maxAttempts: 0 }\nworkflows: { folders: [src] }\n');
+    expect(problems(error)).toEqual([
+      'limits.maxAttempts: must be a positive whole number',
+      'workflows.folders[0]: must be one of .spotcheck/workflows, .github/workflows, .gitea/workflows (a folder in the repository)',
+    ]);
+  });
+});
+
 describe('parseConfig: every problem at once', () => {
   it.each([
     ['zero', 'maxConcurrentOrders: 0'],
@@ -233,7 +314,7 @@ describe('parseConfig: every problem at once', () => {
     expect(error.message).toMatch(/^spotcheck\.yml: 10 problems:\n/);
     expect(problems(error).sort()).toEqual(
       [
-        'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes)',
+        'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes, workflows)',
         'routes.big.runner: must be one of local, spot, codebuild, skip',
         'routes.long.projcet: unknown key for codebuild (allowed: project, computeType, image, timeoutMinutes, region)',
         'routes.long.project: required (the CodeBuild project to start builds in)',
