@@ -7,10 +7,15 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { planWorkflows } from '../core/plan-workflows.ts';
-import { WORKFLOWS_DIR } from '../core/workflow/workflow-files.ts';
+import {
+  DEFAULT_WORKFLOW_FOLDERS,
+  WORKFLOW_FOLDERS,
+  workflowFolderOf,
+  type WorkflowFolder,
+} from '../core/workflow/workflow-files.ts';
 import { formatDiagnostic, parseWorkflowFiles } from '../core/workflow/parse-workflow.ts';
 import { EVENT_NAMES, type Diagnostic, type EventName, type TriggerEvent } from '../core/types.ts';
-import { loadConfig } from '../config.ts';
+import { loadConfig, type OperatorConfig } from '../config.ts';
 import { ConfigError, WorkflowReadError } from '../errors.ts';
 import { readWorkflowDir, readWorkflowFile } from './read-workflow-dir.ts';
 import { normaliseRef } from '../core/github-context.ts';
@@ -29,16 +34,16 @@ const USAGE = `usage: spotcheck <command> [options]
 
 commands:
   run [dir] [--event push|pull_request|testme] [--ref REF] [--sha SHA] [--base-ref BRANCH] [--config FILE]
-      [--job JOB]... [-v|--verbose] [--keep-logs]
+      [--workflows-dir DIR]... [--job JOB]... [-v|--verbose] [--keep-logs]
       run a local git repository's workflows on this machine (steps see your environment, as make would pass it):
       the working tree, uncommitted and untracked (not ignored) files included, unless --sha or --ref names a
       commit (--sha SHA, or HEAD as REF); --job runs those jobs and the jobs they need; -v (or --logs) streams
       step output with a [workflow/job] prefix; --keep-logs keeps a green run's logs (a failed run's are kept)
-  validate [dir] [--config FILE]
-      check the workflow files in dir/.spotcheck/workflows (the files run reads); with --config, a runs-on
+  validate [dir] [--config FILE] [--workflows-dir DIR]...
+      check the workflow files in dir's workflow folders (the files run reads); with --config, a runs-on
       label no route serves is an error, otherwise a warning
   plan (--workflow FILE | --dir DIR) [--event push|pull_request|testme] [--ref REF] [--base-ref BRANCH]
-       [--deleted] [--changed-file LIST] [--json]
+       [--deleted] [--changed-file LIST] [--config FILE] [--workflows-dir DIR]... [--json]
       show which workflows an event runs and their orders, without running anything
   demo
       run the example repository's workflows (embedded store, local runner)
@@ -54,6 +59,10 @@ commands:
       one line per id with the reason; --dry-run only lists them
 
 options:
+  --workflows-dir DIR
+               a folder of the repository to read workflow files from: .spotcheck/workflows, .github/workflows
+               or .gitea/workflows (repeat it for several, read in that order); default: the folders of
+               --config's workflows.folders, else .spotcheck/workflows
   --event      the event to plan or run (default push)
   --ref        the pushed ref: a full ref (refs/heads/NAME, refs/tags/NAME), or a bare NAME, which is a branch
                (a tag must be written refs/tags/NAME); default refs/heads/main for plan, the current branch for run
@@ -144,6 +153,7 @@ async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
     sha: { type: 'string' },
     'base-ref': { type: 'string' },
     config: { type: 'string' },
+    'workflows-dir': { type: 'string', multiple: true },
     job: { type: 'string', multiple: true },
     verbose: { type: 'boolean', short: 'v' },
     logs: { type: 'boolean' },
@@ -160,6 +170,7 @@ async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
       dir: resolve(io.cwd, positionals[0] ?? '.'),
       event: eventName(values.event),
       config,
+      folders: workflowFolders(values['workflows-dir'], config),
       out: io.out,
       err: io.err,
       env: io.env,
@@ -212,14 +223,18 @@ async function janitorCommand(argv: readonly string[], io: CliIo): Promise<numbe
 }
 
 async function validateCommand(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = args(argv, { config: { type: 'string' } });
+  const { values, positionals } = args(argv, {
+    config: { type: 'string' },
+    'workflows-dir': { type: 'string', multiple: true },
+  });
   const dir = resolve(io.cwd, positionals[0] ?? '.');
   // The operator config whose routes must serve every runs-on label: named, it is what the jobs will run under.
   const configPath = str(values.config) ?? io.env.SPOTCHECK_CONFIG;
   const config = await loadConfig(configPath);
-  const read = await readWorkflowDir(dir);
+  const folders = workflowFolders(values['workflows-dir'], config);
+  const read = await readWorkflowDir(dir, folders);
   if (read.length === 0) {
-    io.err.write(`spotcheck: no workflow files in ${join(dir, WORKFLOWS_DIR)}\n`);
+    io.err.write(`spotcheck: no workflow files in ${folders.map((f) => join(dir, f)).join(', ')}\n`);
     return 2;
   }
   const { workflows, diagnostics } = parseWorkflowFiles(read);
@@ -247,6 +262,20 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
   return 0;
 }
 
+/**
+ * The folders a local command reads: `--workflows-dir` when given, else the operator config's default folders (the
+ * repository is unknown locally, so its org and repository entries do not apply), else `.spotcheck/workflows`.
+ */
+function workflowFolders(flag: unknown, config: OperatorConfig | undefined): readonly WorkflowFolder[] {
+  const written = (flag as string[] | undefined) ?? [];
+  if (written.length === 0) return config?.workflows.folders ?? DEFAULT_WORKFLOW_FOLDERS;
+  return written.map((w) => {
+    const folder = workflowFolderOf(w);
+    if (folder === undefined) throw new UsageError(`--workflows-dir must be one of ${WORKFLOW_FOLDERS.join(', ')}`);
+    return folder;
+  });
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
@@ -255,6 +284,8 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
   const { values } = args(argv, {
     workflow: { type: 'string', multiple: true },
     dir: { type: 'string' },
+    config: { type: 'string' },
+    'workflows-dir': { type: 'string', multiple: true },
     event: { type: 'string' },
     ref: { type: 'string' },
     'base-ref': { type: 'string' },
@@ -266,10 +297,15 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
   const files = (values.workflow as string[] | undefined) ?? [];
   const dir = str(values.dir);
   if (files.length === 0 && dir === undefined) throw new UsageError('plan needs --workflow FILE or --dir DIR');
-  const dirSources = dir === undefined ? [] : await readWorkflowDir(resolve(io.cwd, dir));
+  const configPath = str(values.config);
+  const folders = workflowFolders(
+    values['workflows-dir'],
+    configPath === undefined ? undefined : await loadConfig(resolve(io.cwd, configPath)),
+  );
+  const dirSources = dir === undefined ? [] : await readWorkflowDir(resolve(io.cwd, dir), folders);
   // An empty folder is almost always the wrong folder: say so rather than print an empty plan.
   if (dir !== undefined && dirSources.length === 0)
-    throw new UsageError(`no workflow files in ${join(resolve(io.cwd, dir), WORKFLOWS_DIR)}`);
+    throw new UsageError(`no workflow files in ${folders.map((f) => join(resolve(io.cwd, dir), f)).join(', ')}`);
   const sources = [...(await Promise.all(files.map((f) => readWorkflowFile(resolve(io.cwd, f), f)))), ...dirSources];
   const event = eventName(values.event);
   const changedList = str(values['changed-file']);

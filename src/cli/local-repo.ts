@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { MAX_WORKFLOW_FILE_BYTES } from '../core/limits.ts';
 import type { WorkflowSource } from '../core/types.ts';
-import { WORKFLOWS_DIR } from '../core/workflow/workflow-files.ts';
+import { DEFAULT_WORKFLOW_FOLDERS, type WorkflowFolder } from '../core/workflow/workflow-files.ts';
 
 const exec = promisify(execFile);
 
@@ -88,18 +88,28 @@ export async function readCurrentRef(dir: string): Promise<string | undefined> {
 }
 
 /**
- * Workflow files as committed at `sha` (not the working tree: a run is for one commit). Sizes come from the tree
- * listing, so a huge blob is never read; only regular files are workflow files (not symlinks or submodules).
+ * Workflow files as committed at `sha` (not the working tree: a run is for one commit), folder by folder in the
+ * order given, path order within each. Sizes come from the tree listing, so a huge blob is never read; only regular
+ * files are workflow files (not symlinks or submodules).
  */
-export async function readWorkflowsAt(dir: string, sha: string): Promise<WorkflowSource[]> {
-  const listing = await git(dir, ['ls-tree', '-z', '-l', `${sha}:${WORKFLOWS_DIR}`]).catch(() => '');
-  const entries = listing
-    .split('\0')
-    // Regular files only (mode 100644/100755): a symlink is a blob too, but its text is a path, not a workflow.
-    .map((line) => /^100(?:644|755) blob [0-9a-f]+ +(\d+)\t(.+)$/.exec(line))
-    .filter((m): m is RegExpExecArray => m !== null && /\.ya?ml$/.test(m[2] ?? ''))
-    .map((m) => ({ path: `${WORKFLOWS_DIR}/${m[2] ?? ''}`, size: Number(m[1]) }))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+export async function readWorkflowsAt(
+  dir: string,
+  sha: string,
+  folders: readonly WorkflowFolder[] = DEFAULT_WORKFLOW_FOLDERS,
+): Promise<WorkflowSource[]> {
+  const entries: { path: string; size: number }[] = [];
+  for (const folder of new Set(folders)) {
+    const listing = await git(dir, ['ls-tree', '-z', '-l', `${sha}:${folder}`]).catch(() => '');
+    entries.push(
+      ...listing
+        .split('\0')
+        // Regular files only (mode 100644/100755): a symlink is a blob too, but its text is a path, not a workflow.
+        .map((line) => /^100(?:644|755) blob [0-9a-f]+ +(\d+)\t(.+)$/.exec(line))
+        .filter((m): m is RegExpExecArray => m !== null && /\.ya?ml$/.test(m[2] ?? ''))
+        .map((m) => ({ path: `${folder}/${m[2] ?? ''}`, size: Number(m[1]) }))
+        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    );
+  }
   return Promise.all(
     entries.map(async ({ path, size }) => ({
       path,

@@ -11,7 +11,7 @@ import { renderComment, type RunView } from '../core/render/comment.ts';
 import { normaliseRef, shortRef } from '../core/github-context.ts';
 import { planWorkflows } from '../core/plan-workflows.ts';
 import { describeUnknownJobs, selectJobs } from '../core/select-jobs.ts';
-import { WORKFLOWS_DIR } from '../core/workflow/workflow-files.ts';
+import { DEFAULT_WORKFLOW_FOLDERS, type WorkflowFolder } from '../core/workflow/workflow-files.ts';
 import { formatDiagnostic } from '../core/workflow/parse-workflow.ts';
 import type { EventName, TriggerEvent, WorkflowSource } from '../core/types.ts';
 import { defaultConfig, type OperatorConfig } from '../config.ts';
@@ -46,6 +46,8 @@ export interface LocalRunOptions {
   /** Keep the logs of a run that succeeded (a failed run's are always kept). */
   readonly keepLogs?: boolean;
   readonly config?: OperatorConfig;
+  /** The folders the workflow files are read from (default `.spotcheck/workflows`). */
+  readonly folders?: readonly WorkflowFolder[];
   readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   readonly err: NodeJS.WritableStream;
   /** Steps see this environment plus the GITHUB_* variables (the caller's own, as `make` would pass it). */
@@ -87,9 +89,10 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
       ? `spotcheck: running commit ${sha.slice(0, 7)} of ${root} as ${shortRef(ref)}@${sha.slice(0, 7)}\n`
       : `spotcheck: running the working tree of ${root} (${dirty ? 'uncommitted changes included' : 'no uncommitted changes'}) as ${shortRef(ref)}@${sha.slice(0, 7)}\n`,
   );
+  const folders = options.folders ?? DEFAULT_WORKFLOW_FOLDERS;
   let sources: readonly WorkflowSource[];
   try {
-    sources = committed ? await readWorkflowsAt(root, sha) : await readWorkflowDir(root);
+    sources = committed ? await readWorkflowsAt(root, sha, folders) : await readWorkflowDir(root, folders);
   } catch (error) {
     if (!(error instanceof WorkflowReadError)) throw error;
     err.write(`spotcheck: ${error.message}\n`);
@@ -98,8 +101,8 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
   if (sources.length === 0) {
     err.write(
       committed
-        ? `spotcheck: no workflow files in .spotcheck/workflows/ at ${sha.slice(0, 7)}\n`
-        : `spotcheck: no workflow files in ${join(root, WORKFLOWS_DIR)}\n`,
+        ? `spotcheck: no workflow files in ${folders.map((f) => `${f}/`).join(', ')} at ${sha.slice(0, 7)}\n`
+        : `spotcheck: no workflow files in ${folders.map((f) => join(root, f)).join(', ')}\n`,
     );
     return 2;
   }

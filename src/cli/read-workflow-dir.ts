@@ -5,7 +5,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { MAX_WORKFLOW_FILE_BYTES } from '../core/limits.ts';
-import { WORKFLOWS_DIR } from '../core/workflow/workflow-files.ts';
+import { DEFAULT_WORKFLOW_FOLDERS, type WorkflowFolder } from '../core/workflow/workflow-files.ts';
 import { WorkflowReadError } from '../errors.ts';
 
 export interface ReadSource {
@@ -15,16 +15,28 @@ export interface ReadSource {
   readonly size: number;
 }
 
-/** `dir/.spotcheck/workflows/*.y{a,}ml` in name order, paths relative to `dir`; [] when the folder is missing. */
-export async function readWorkflowDir(dir: string): Promise<ReadSource[]> {
-  const folder = join(dir, WORKFLOWS_DIR);
-  let names: string[];
-  try {
-    names = (await readdir(folder)).filter((n) => /\.ya?ml$/.test(n)).sort();
-  } catch {
-    return [];
+/**
+ * `dir/<folder>/*.y{a,}ml` for each folder in the order given (the server's order: src/forges/forge.ts), name order
+ * within each, paths relative to `dir`; a missing folder holds none, a folder named twice is read once.
+ */
+export async function readWorkflowDir(
+  dir: string,
+  folders: readonly WorkflowFolder[] = DEFAULT_WORKFLOW_FOLDERS,
+): Promise<ReadSource[]> {
+  const sources: ReadSource[] = [];
+  for (const folder of new Set(folders)) {
+    const path = join(dir, folder);
+    let names: string[];
+    try {
+      names = (await readdir(path)).filter((n) => /\.ya?ml$/.test(n)).sort();
+    } catch {
+      continue;
+    }
+    sources.push(
+      ...(await Promise.all(names.map((n) => readWorkflowFile(join(path, n), relative(dir, join(path, n)))))),
+    );
   }
-  return Promise.all(names.map((n) => readWorkflowFile(join(folder, n), relative(dir, join(folder, n)))));
+  return sources;
 }
 
 /**
