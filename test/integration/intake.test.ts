@@ -3,7 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthorizer } from '../../src/intake/authorize.ts';
 import { DEFAULT_LIMITS } from '../../src/config.ts';
 import type { RepoRef, RunRecord, WorkflowSource } from '../../src/core/types.ts';
-import { DEFAULT_WORKFLOW_FOLDER_SETTINGS } from '../../src/core/workflow/workflow-files.ts';
+import {
+  DEFAULT_WORKFLOW_FOLDER_SETTINGS,
+  type WorkflowFolder,
+  type WorkflowFolderSettings,
+} from '../../src/core/workflow/workflow-files.ts';
 import { ForgeError } from '../../src/errors.ts';
 import { createInbox, INBOX_KIND, inboxKey, type InboxEntry } from '../../src/intake/inbox.ts';
 import { createIntake, PR_HEAD_KIND, prKey, runIdFor } from '../../src/intake/intake.ts';
@@ -61,7 +65,9 @@ interface Setup {
   clock: { now: number };
 }
 
-async function setup(opts: { hang?: boolean; store?: DynamoStore } = {}): Promise<Setup> {
+async function setup(
+  opts: { hang?: boolean; store?: DynamoStore; workflows?: WorkflowFolderSettings } = {},
+): Promise<Setup> {
   const clock = { now: T0 + 3_600_000 };
   const store = opts.store ?? (await createIsolatedStore(embedded.client));
   const forge = new FakeForge();
@@ -77,7 +83,11 @@ async function setup(opts: { hang?: boolean; store?: DynamoStore } = {}): Promis
     orchestrator,
     store,
     authorizer: createAuthorizer({ forges, now: () => clock.now }),
-    config: { limits: DEFAULT_LIMITS, publicUrl: PUBLIC_URL, workflows: DEFAULT_WORKFLOW_FOLDER_SETTINGS },
+    config: {
+      limits: DEFAULT_LIMITS,
+      publicUrl: PUBLIC_URL,
+      workflows: opts.workflows ?? DEFAULT_WORKFLOW_FOLDER_SETTINGS,
+    },
     notices: (_install, _repo, pr, line) => {
       notices.push({ pr, line });
       return Promise.resolve();
@@ -213,6 +223,52 @@ describe('push', () => {
     expect(status).toMatchObject({ context: 'spotcheck/bad.yml', state: 'failure', targetUrl: `${PUBLIC_URL}/runs` });
     expect(status.description).toMatch(/^6:\d+ .*uses/);
     expect(status.description.length).toBeLessThanOrEqual(140);
+  });
+});
+
+describe('workflow folders', () => {
+  /** acme/app reads .github/workflows first; the rest of acme reads .gitea/workflows. */
+  const FOLDERS: WorkflowFolderSettings = {
+    folders: ['.spotcheck/workflows'],
+    repos: new Map<string, readonly WorkflowFolder[]>([
+      ['acme/*', ['.gitea/workflows']],
+      ['acme/app', ['.github/workflows', '.spotcheck/workflows']],
+    ]),
+  };
+  const ACTIONS: WorkflowSource = {
+    ...wf('actions', '{ push: {}, pull_request: {} }'),
+    path: '.github/workflows/actions.yml',
+  };
+  const GITEA: WorkflowSource = {
+    ...wf('gitea', '{ push: {}, pull_request: {} }'),
+    path: '.gitea/workflows/gitea.yml',
+  };
+
+  it("a push reads the repository's own folders, in order, and runs the workflows found there", async () => {
+    const s = await setup({ workflows: FOLDERS });
+    s.forge.workflows.set(SHA_A, [CI, ACTIONS, GITEA]);
+    s.forge.compares.set(`${SHA_0}...${SHA_A}`, ['src/a.ts']);
+    await s.intake.process(push());
+    expect(s.forge.calls.find((c) => c.method === 'readWorkflows')?.args).toEqual([
+      REPO,
+      SHA_A,
+      ['.github/workflows', '.spotcheck/workflows'],
+    ]);
+    expect((await s.runs()).map((r) => r.workflowName).sort()).toEqual(['actions', 'ci']);
+  });
+
+  it('a pull request reads the same folders at its head', async () => {
+    const s = await setup({ workflows: FOLDERS });
+    s.forge.addMember('acme', 'bob');
+    s.forge.workflows.set(SHA_A, [ACTIONS, GITEA]);
+    s.forge.prFiles.set(7, ['src/a.ts']);
+    await s.intake.process(pullRequest());
+    expect(s.forge.calls.find((c) => c.method === 'readWorkflows')?.args).toEqual([
+      REPO,
+      SHA_A,
+      ['.github/workflows', '.spotcheck/workflows'],
+    ]);
+    expect((await s.runs()).map((r) => r.workflowName)).toEqual(['actions']);
   });
 });
 
