@@ -44,6 +44,6 @@ export function workflowFolderOf(written: string): WorkflowFolder | undefined {
 }
 
 /** Whether a repository path is a workflow file directly in `folder` (`*.yml` or `*.yaml`, not in a subfolder). */
-export function isWorkflowPath(path: string, folder: string = WORKFLOWS_DIR): boolean {
+export function isWorkflowPath(path: string, folder: WorkflowFolder): boolean {
   return path.startsWith(`${folder}/`) && !path.slice(folder.length + 1).includes('/') && /\.ya?ml$/.test(path);
 }
