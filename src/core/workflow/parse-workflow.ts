@@ -31,6 +31,11 @@ export function formatDiagnostic(d: Diagnostic): string {
   return `${d.file}:${d.line}:${d.col}: ${d.message}`;
 }
 
+/** `file:line:col: notice: message` (or `ignored:`), so a notice reads apart from an error. */
+export function formatNotice(n: WorkflowNotice): string {
+  return `${n.file}:${n.line}:${n.col}: ${n.level}: ${n.message}`;
+}
+
 /**
  * Parses every workflow file; `workflows` holds the valid ones, `diagnostics` the problems of all the others. A
  * file whose `size` (bytes, as its source listed it) is over the cap is reported with that size and not parsed: a
