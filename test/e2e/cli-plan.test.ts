@@ -2,9 +2,10 @@
  * `spotcheck plan`, spawned for real (`node bin/spotcheck.js plan ...` from the repository root), so the bin, tsx,
  * the argument parsing, the JSON contract and the exit codes are what is tested:
  *
- *   spotcheck plan (--workflow FILE | --dir DIR) --event push|pull_request|testme [--ref REF] [--base-ref BRANCH]
- *                  [--deleted] [--changed-file LIST] --json
- *   → {"workflows":[{"file","matched","reason","orders":[{"id","job","needs","runsOn","matrix"}]}]}
+ *   spotcheck plan (--workflow FILE | --dir DIR) --event push|pull_request|testme [--action TYPE] [--ref REF]
+ *                  [--base-ref BRANCH] [--deleted] [--changed-file LIST] --json
+ *   → {"workflows":[{"file","matched","reason","orders":[{"id","job","needs","runsOn","matrix"}]}],
+ *      "notices":[{"file","line","col","message"}]}
  *
  * The trigger table follows GitHub's "Workflow syntax for GitHub Actions" (on.push.<branches|tags|paths>, the `!`
  * examples, the filter pattern cheat sheet), "Events that trigger workflows" (pull_request filters on the base
