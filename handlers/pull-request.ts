@@ -2,7 +2,7 @@ import type { Probot } from 'probot';
 import { PULL_REQUEST_ACTIONS, toPullRequestIntent, type Intent } from '../src/intake/intents.ts';
 import type { HandlerOptions } from './handler-options.ts';
 
-/** pull_request opened/synchronize/reopened/closed → a pull_request Intent; other actions are not subscribed. */
+/** pull_request, every activity type → a pull_request Intent carrying the action (the workflows' `types` decide). */
 export function registerPullRequestHandler(
   app: Probot,
   sink: (intent: Intent) => Promise<void>,

@@ -13,8 +13,15 @@ import {
   workflowFolderOf,
   type WorkflowFolder,
 } from '../core/workflow/workflow-files.ts';
-import { formatDiagnostic, parseWorkflowFiles } from '../core/workflow/parse-workflow.ts';
-import { EVENT_NAMES, type Diagnostic, type EventName, type TriggerEvent } from '../core/types.ts';
+import { formatDiagnostic, formatNotice, parseWorkflowFiles } from '../core/workflow/parse-workflow.ts';
+import {
+  EVENT_NAMES,
+  PULL_REQUEST_TYPES,
+  type Diagnostic,
+  type EventName,
+  type PullRequestType,
+  type TriggerEvent,
+} from '../core/types.ts';
 import { loadConfig, type OperatorConfig } from '../config.ts';
 import { ConfigError, WorkflowReadError } from '../errors.ts';
 import { readWorkflowDir, readWorkflowFile } from './read-workflow-dir.ts';
@@ -39,11 +46,12 @@ commands:
       the working tree, uncommitted and untracked (not ignored) files included, unless --sha or --ref names a
       commit (--sha SHA, or HEAD as REF); --job runs those jobs and the jobs they need; -v (or --logs) streams
       step output with a [workflow/job] prefix; --keep-logs keeps a green run's logs (a failed run's are kept)
-  validate [dir] [--config FILE] [--workflows-dir DIR]...
+  validate [dir] [--config FILE] [--workflows-dir DIR]... [-v|--verbose]
       check the workflow files in dir's workflow folders (the files run reads); with --config, a runs-on
-      label no route serves is an error, otherwise a warning
-  plan (--workflow FILE | --dir DIR) [--event push|pull_request|testme] [--ref REF] [--base-ref BRANCH]
-       [--deleted] [--changed-file LIST] [--config FILE] [--workflows-dir DIR]... [--json]
+      label no route serves is an error, otherwise a warning; GitHub events spotcheck does not act on get a
+      notice; -v also lists the keys spotcheck accepts but ignores
+  plan (--workflow FILE | --dir DIR) [--event push|pull_request|testme] [--action TYPE] [--ref REF]
+       [--base-ref BRANCH] [--deleted] [--changed-file LIST] [--config FILE] [--workflows-dir DIR]... [--json]
       show which workflows an event runs and their orders, without running anything
   demo
       run the example repository's workflows (embedded store, local runner)
@@ -67,11 +75,13 @@ options:
   --ref        the pushed ref: a full ref (refs/heads/NAME, refs/tags/NAME), or a bare NAME, which is a branch
                (a tag must be written refs/tags/NAME); default refs/heads/main for plan, the current branch for run
   --base-ref   a pull request's target branch, for pull_request and testme (default main)
+  --action     a pull_request's activity type (GitHub's: opened, synchronize, closed, labeled, …; default
+               synchronize), matched against on.pull_request.types
   --deleted    the pushed branch or tag was deleted (nothing runs)
   --changed-file LIST
                a file with one changed path per line; an empty file means no file changed; without it the
                changed files are unknown, which counts as "paths match"
-  --json       print one JSON object: {"workflows":[{"file","matched","reason","orders":[...]}]}
+  --json       print one JSON object: {"workflows":[{"file","matched","reason","orders":[...]}],"notices":[...]}
 
 exit codes: 0 ok, 1 a run failed, 2 invalid workflow, input or usage
 `;
@@ -144,6 +154,15 @@ function eventName(value: unknown): EventName {
   if (value === undefined) return 'push';
   if (typeof value === 'string' && (EVENT_NAMES as readonly string[]).includes(value)) return value as EventName;
   throw new UsageError(`--event must be one of ${EVENT_NAMES.join(', ')}`);
+}
+
+/** `--action`: one of GitHub's pull_request activity types, for `--event pull_request` only. */
+function pullRequestAction(value: unknown, event: EventName): PullRequestType | undefined {
+  if (value === undefined) return undefined;
+  if (event !== 'pull_request') throw new UsageError('--action applies to --event pull_request only');
+  const action = PULL_REQUEST_TYPES.find((t) => t === value);
+  if (action === undefined) throw new UsageError(`--action must be one of ${PULL_REQUEST_TYPES.join(', ')}`);
+  return action;
 }
 
 async function runCommand(argv: readonly string[], io: CliIo): Promise<number> {
@@ -226,6 +245,7 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
   const { values, positionals } = args(argv, {
     config: { type: 'string' },
     'workflows-dir': { type: 'string', multiple: true },
+    verbose: { type: 'boolean', short: 'v' },
   });
   const dir = resolve(io.cwd, positionals[0] ?? '.');
   // The operator config whose routes must serve every runs-on label: named, it is what the jobs will run under.
@@ -237,7 +257,7 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
     io.err.write(`spotcheck: no workflow files in ${folders.map((f) => join(dir, f)).join(', ')}\n`);
     return 2;
   }
-  const { workflows, diagnostics } = parseWorkflowFiles(read);
+  const { workflows, diagnostics, notices } = parseWorkflowFiles(read);
   const unrouted = findUnroutedJobs(workflows, config.routes);
   // The message a run would fail the order with; without --config it is a warning about the default routes.
   const routeProblems: Diagnostic[] = unrouted.map(({ file, job, labels, pos }) => ({
@@ -258,7 +278,12 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
     return 2;
   }
   if (warnings.length > 0) io.err.write(`${plural(warnings.length, 'warning')}\n`);
-  for (const w of workflows) io.out.write(`ok ${w.file} (${w.jobs.length} job${w.jobs.length === 1 ? '' : 's'})\n`);
+  for (const n of notices) if (n.level === 'notice' || values.verbose === true) io.err.write(`${formatNotice(n)}\n`);
+  for (const w of workflows) {
+    // A file shared with GitHub Actions may list only events spotcheck does not act on: valid, and never run here.
+    const never = Object.keys(w.on).length === 0 ? '; never run by spotcheck: no push, pull_request or testme' : '';
+    io.out.write(`ok ${w.file} (${plural(w.jobs.length, 'job')}${never})\n`);
+  }
   return 0;
 }
 
@@ -289,6 +314,7 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     event: { type: 'string' },
     ref: { type: 'string' },
     'base-ref': { type: 'string' },
+    action: { type: 'string' },
     sha: { type: 'string' },
     deleted: { type: 'boolean' },
     'changed-file': { type: 'string' },
@@ -308,6 +334,7 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     throw new UsageError(`no workflow files in ${folders.map((f) => join(resolve(io.cwd, dir), f)).join(', ')}`);
   const sources = [...(await Promise.all(files.map((f) => readWorkflowFile(resolve(io.cwd, f), f)))), ...dirSources];
   const event = eventName(values.event);
+  const action = pullRequestAction(values.action, event);
   const changedList = str(values['changed-file']);
   const changedFiles = changedList === undefined ? null : await readChangedList(resolve(io.cwd, changedList));
   const baseRef = str(values['base-ref']) ?? 'main';
@@ -315,7 +342,12 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
   const trigger: TriggerEvent =
     event === 'push'
       ? { kind: 'push', ref, deleted: values.deleted === true, changedFiles }
-      : { kind: event, baseRef: baseRef.replace(/^refs\/heads\//, ''), changedFiles };
+      : {
+          kind: event,
+          baseRef: baseRef.replace(/^refs\/heads\//, ''),
+          changedFiles,
+          ...opt('action', action),
+        };
   const planned = planWorkflows(sources, trigger, {
     event,
     ref,
@@ -326,6 +358,7 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     ...(event === 'push' ? {} : { baseRef, headRef: 'head' }),
   });
   const { decisions, diagnostics } = planned;
+  const notices = planned.notices.filter((n) => n.level === 'notice');
   if (diagnostics.length > 0) {
     for (const d of diagnostics) io.err.write(`${formatDiagnostic(d)}\n`);
     return 2;
@@ -343,9 +376,11 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     })),
   }));
   if (values.json === true) {
-    io.out.write(JSON.stringify({ workflows }) + '\n');
+    const noticeList = notices.map(({ file, line, col, message }) => ({ file, line, col, message }));
+    io.out.write(JSON.stringify({ workflows, notices: noticeList }) + '\n');
     return 0;
   }
+  for (const n of notices) io.err.write(`${formatNotice(n)}\n`);
   for (const w of workflows) {
     io.out.write(`${w.matched ? '▶' : '·'} ${w.file}: ${w.reason}\n`);
     for (const o of w.orders) {

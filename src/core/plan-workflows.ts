@@ -6,6 +6,7 @@ import { buildGithubContext, type GithubContextInput } from './github-context.ts
 import { planRun } from './plan.ts';
 import { matchTrigger } from './workflow/triggers.ts';
 import { parseWorkflowFiles } from './workflow/parse-workflow.ts';
+import type { WorkflowNotice } from './workflow/diagnostics.ts';
 import type { Diagnostic, GithubContext, RunPlan, TriggerEvent } from './types.ts';
 
 export interface WorkflowDecision {
@@ -22,6 +23,8 @@ export interface PlanWorkflowsResult {
   readonly decisions: readonly WorkflowDecision[];
   /** Invalid files and plan errors: the caller reports them where the user sees them. */
   readonly diagnostics: readonly Diagnostic[];
+  /** Notes on the valid files (GitHub events spotcheck does not act on; keys it ignores). */
+  readonly notices: readonly WorkflowNotice[];
 }
 
 export function planWorkflows(
@@ -30,7 +33,7 @@ export function planWorkflows(
   context: Omit<GithubContextInput, 'workflow'>,
   limits: { readonly maxOrdersPerRun: number } = { maxOrdersPerRun: Number.POSITIVE_INFINITY },
 ): PlanWorkflowsResult {
-  const { workflows, diagnostics } = parseWorkflowFiles(sources);
+  const { workflows, diagnostics, notices } = parseWorkflowFiles(sources);
   const all: Diagnostic[] = [...diagnostics];
   const decisions: WorkflowDecision[] = [];
   for (const workflow of workflows) {
@@ -58,5 +61,5 @@ export function planWorkflows(
     }
     decisions.push({ file: workflow.file, matched: true, reason: match.reason, plan: planned.plan, github });
   }
-  return { decisions, diagnostics: all };
+  return { decisions, diagnostics: all, notices };
 }

@@ -25,8 +25,46 @@ export interface Diagnostic extends SourcePos {
 export const EVENT_NAMES = ['push', 'pull_request', 'testme'] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 
-/** GitHub's documented filters for push / pull_request (testme takes the pull_request ones). */
+/**
+ * GitHub's activity types of the `pull_request` event ("Events that trigger workflows"): the webhook's `action`, and
+ * what `on.pull_request.types` may name.
+ */
+export const PULL_REQUEST_TYPES = [
+  'assigned',
+  'unassigned',
+  'labeled',
+  'unlabeled',
+  'opened',
+  'edited',
+  'closed',
+  'reopened',
+  'synchronize',
+  'converted_to_draft',
+  'ready_for_review',
+  'locked',
+  'unlocked',
+  'review_requested',
+  'review_request_removed',
+  'auto_merge_enabled',
+  'auto_merge_disabled',
+  'enqueued',
+  'dequeued',
+  'milestoned',
+  'demilestoned',
+] as const;
+export type PullRequestType = (typeof PULL_REQUEST_TYPES)[number];
+
+/** GitHub: "By default, a workflow only runs when a pull_request event's activity type is opened, synchronize, or reopened." */
+export const DEFAULT_PULL_REQUEST_TYPES = [
+  'opened',
+  'synchronize',
+  'reopened',
+] as const satisfies readonly PullRequestType[];
+
+/** GitHub's documented filters for push / pull_request (testme takes the pull_request ones, except `types`). */
 export interface TriggerFilter {
+  /** `pull_request` only: the activity types that run it; absent means DEFAULT_PULL_REQUEST_TYPES. */
+  readonly types?: readonly PullRequestType[];
   readonly branches?: readonly string[];
   readonly branchesIgnore?: readonly string[];
   readonly tags?: readonly string[];
@@ -118,6 +156,8 @@ export type TriggerEvent =
       /** The pull request's target branch, short name (`main`). */
       readonly baseRef: string;
       readonly changedFiles: readonly string[] | null;
+      /** `pull_request` only: the activity type (the webhook's `action`); absent means a new head (`synchronize`). */
+      readonly action?: PullRequestType;
     };
 
 export interface TriggerMatch {

@@ -31,14 +31,16 @@ export interface GiteaIntentContext {
 }
 
 /**
- * Gitea's `pull_request` actions (HookIssueAction in hook.go) that are ours, in our words: Gitea says
- * `synchronized` where GitHub says `synchronize`.
+ * Gitea's actions of its `pull_request` event (HookIssueAction in hook.go), in GitHub's words: Gitea says
+ * `synchronized` where GitHub says `synchronize`. (Gitea sends label, assignment and milestone changes as separate
+ * `pull_request_label`/`_assign`/`_milestone` events, which spotcheck does not subscribe to.)
  */
 const GITEA_PULL_REQUEST_ACTIONS = {
   opened: 'opened',
   reopened: 'reopened',
   synchronized: 'synchronize',
   closed: 'closed',
+  edited: 'edited',
 } as const satisfies Record<string, PullRequestAction>;
 
 /** A git object id: SHA-1 (40 hex) or SHA-256 (64 hex; Gitea supports both object formats). */

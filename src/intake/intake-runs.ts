@@ -140,13 +140,21 @@ export async function planPullRequest(
   if (sources.length === 0) return { decisions: [], diagnostics: [] };
   const changedFiles = await forge.pullRequestFiles(intent.repo, at.pr);
   const ref = `refs/pull/${String(at.pr)}/head`;
+  // A pull_request intent's activity type is matched against `on.pull_request.types`; `!testme` runs at the head,
+  // as a new head would (no action: synchronize).
+  const action = intent.kind === 'pull_request' ? intent.action : undefined;
   const decisions: PlannedWorkflow[] = [];
   const diagnostics = new Map<string, Diagnostic>();
   const planned = new Set<string>();
   for (const event of events) {
     const result = planWorkflows(
       sources,
-      { kind: event, baseRef: at.baseRef, changedFiles },
+      {
+        kind: event,
+        baseRef: at.baseRef,
+        changedFiles,
+        ...(event === 'pull_request' && action !== undefined ? { action } : {}),
+      },
       contextFor(intent, {
         event,
         ref,
@@ -154,7 +162,11 @@ export async function planPullRequest(
         actor: at.actor,
         baseRef: at.baseRef,
         headRef: at.headRef,
-        payload: { number: at.pr, pull_request: { number: at.pr, head: { sha: at.sha, ref: at.headRef } } },
+        payload: {
+          ...(event === 'pull_request' && action !== undefined ? { action } : {}),
+          number: at.pr,
+          pull_request: { number: at.pr, head: { sha: at.sha, ref: at.headRef } },
+        },
       }),
       limits,
     );

@@ -13,6 +13,7 @@ import type { Authorizer } from './authorize.ts';
 import type { Limits } from '../config.ts';
 import { shortSha } from '../core/render/format.ts';
 import { planWorkflows } from '../core/plan-workflows.ts';
+import { DEFAULT_PULL_REQUEST_TYPES } from '../core/types.ts';
 import type { TriggerEvent } from '../core/types.ts';
 import { resolveWorkflowFolders, type WorkflowFolderSettings } from '../core/workflow/workflow-files.ts';
 import type { Forge } from '../forges/forge.ts';
@@ -126,24 +127,30 @@ async function processPush({ options }: IntakeContext, intent: PushIntent): Prom
 }
 
 /**
- * A pull request event: closing cancels its runs; a new head supersedes the older head's runs and, when the author
- * may run workflows, starts the `pull_request` ones; an outsider's pull request gets a notice instead.
+ * A pull request event: closing cancels its runs; a new head supersedes the older head's runs; then, when the author
+ * may run workflows, the `pull_request` workflows whose `types` list the action start (by default opened,
+ * synchronize, reopened; `closed` runs only where asked for, at the head). An outsider's new head gets a notice.
  */
 async function processPullRequest(ctx: IntakeContext, intent: PullRequestIntent): Promise<void> {
   const { options } = ctx;
-  const log = options.logger.child({ deliveryId: intent.deliveryId, pr: intent.pr });
+  const log = options.logger.child({ deliveryId: intent.deliveryId, pr: intent.pr, action: intent.action });
   if (intent.action === 'closed') {
     const cancelled = await cancelPrRuns(options, intent.repo, intent.pr, 'the pull request was closed');
     log.info({ cancelled }, 'pull request closed');
-    return;
+  } else {
+    if (!(await recordHead(ctx.docs, intent))) {
+      log.info('pull request event superseded by a later head; nothing to do');
+      return;
+    }
+    await cancelPrRuns(options, intent.repo, intent.pr, `superseded by ${shortSha(intent.headSha)}`, intent.headSha);
   }
-  if (!(await recordHead(ctx.docs, intent))) {
-    log.info('pull request event superseded by a later head; nothing to do');
-    return;
-  }
-  await cancelPrRuns(options, intent.repo, intent.pr, `superseded by ${shortSha(intent.headSha)}`, intent.headSha);
   const auth = await options.authorizer.authorize(intent.install, intent.repo, intent.author, intent.ownerIsOrg);
   if (!auth.allowed) {
+    // The notice answers new commits; a label, an edit or a close by an outsider's pull request says nothing.
+    if (!isNewHead(intent.action)) {
+      log.info({ reason: auth.reason }, 'pull request author not authorized; no notice for this action');
+      return;
+    }
     const notice = unauthorizedAuthorNotice(intent, auth);
     if (notice.once) {
       await noticeOnce(ctx.docs, options.notices, intent, notice.line);
@@ -164,6 +171,11 @@ async function processPullRequest(ctx: IntakeContext, intent: PullRequestIntent)
   const forge = await options.forges.forInstallation(intent.install);
   const created = await planAndStart(ctx, forge, intent, at, ['pull_request']);
   log.info({ runs: created.runs, invalid: created.invalid }, 'pull request planned');
+}
+
+/** GitHub's default `pull_request` activity types: the ones that bring a head to build. */
+function isNewHead(action: PullRequestIntent['action']): boolean {
+  return (DEFAULT_PULL_REQUEST_TYPES as readonly string[]).includes(action);
 }
 
 /**

@@ -5,7 +5,8 @@
  */
 import type { EmitterWebhookEvent } from '@octokit/webhooks';
 import type { CapacityJobEvent } from '../core/capacity.ts';
-import type { ForgeKind, RepoRef } from '../core/types.ts';
+import { PULL_REQUEST_TYPES } from '../core/types.ts';
+import type { ForgeKind, PullRequestType, RepoRef } from '../core/types.ts';
 import type { Forge } from '../forges/forge.ts';
 
 export interface ForgeInstallation {
@@ -102,8 +103,12 @@ export type TestmeIntent = Extract<Intent, { kind: 'testme' }>;
 /** What a guard answers: an intent, or why the event is not ours (logged at debug). */
 export type IntentResult<T extends Intent = Intent> = T | { readonly ignore: string };
 
-export const PULL_REQUEST_ACTIONS = ['opened', 'synchronize', 'reopened', 'closed'] as const;
-export type PullRequestAction = (typeof PULL_REQUEST_ACTIONS)[number];
+/**
+ * Every activity type of GitHub's pull_request event: the intent carries it and the workflow's
+ * `on.pull_request.types` decides (default opened, synchronize, reopened); `closed` also cancels the PR's runs.
+ */
+export const PULL_REQUEST_ACTIONS = PULL_REQUEST_TYPES;
+export type PullRequestAction = PullRequestType;
 
 /** The whole comment, once trimmed (docs/architecture.md: a quoted `> !testme` or a fenced one is not a request). */
 export const TESTME_COMMAND = '!testme';

@@ -2,9 +2,10 @@
  * `spotcheck plan`, spawned for real (`node bin/spotcheck.js plan ...` from the repository root), so the bin, tsx,
  * the argument parsing, the JSON contract and the exit codes are what is tested:
  *
- *   spotcheck plan (--workflow FILE | --dir DIR) --event push|pull_request|testme [--ref REF] [--base-ref BRANCH]
- *                  [--deleted] [--changed-file LIST] --json
- *   → {"workflows":[{"file","matched","reason","orders":[{"id","job","needs","runsOn","matrix"}]}]}
+ *   spotcheck plan (--workflow FILE | --dir DIR) --event push|pull_request|testme [--action TYPE] [--ref REF]
+ *                  [--base-ref BRANCH] [--deleted] [--changed-file LIST] --json
+ *   → {"workflows":[{"file","matched","reason","orders":[{"id","job","needs","runsOn","matrix"}]}],
+ *      "notices":[{"file","line","col","message"}]}
  *
  * The trigger table follows GitHub's "Workflow syntax for GitHub Actions" (on.push.<branches|tags|paths>, the `!`
  * examples, the filter pattern cheat sheet), "Events that trigger workflows" (pull_request filters on the base
@@ -830,6 +831,56 @@ describe('spotcheck plan: --dir', () => {
   });
 });
 
+describe('spotcheck plan: GitHub events spotcheck does not act on, and pull_request types', () => {
+  it('plans a file shared with GitHub Actions, noting the foreign events; a foreign-only file never runs', async () => {
+    const shared = await file(
+      'shared.yml',
+      workflow('\n  push:\n  schedule:\n    - cron: "0 3 * * *"\n  workflow_dispatch:'),
+    );
+    const foreign = await file('foreign.yml', workflow('[release, issues]'));
+    const result = await cli(['plan', '--workflow', shared, '--workflow', foreign, '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const out = JSON.parse(result.stdout) as PlanOutput & {
+      notices: { file: string; line: number; col: number; message: string }[];
+    };
+    expect(out.workflows.map((w) => [w.matched, w.reason])).toEqual([
+      [true, 'matched push to refs/heads/main'],
+      [false, 'workflow has no "push" trigger'],
+    ]);
+    expect(out.notices.map((n) => `${n.file}:${n.line}:${n.col}: ${n.message.split(':')[0]}`)).toEqual([
+      `${shared}:4:3: \`schedule\` is not a spotcheck trigger`,
+      `${shared}:6:3: \`workflow_dispatch\` is not a spotcheck trigger`,
+      `${foreign}:2:6: \`release\` is not a spotcheck trigger`,
+      `${foreign}:2:15: \`issues\` is not a spotcheck trigger`,
+    ]);
+    // Without --json the notices go to stderr, marked as notices; the plan is unchanged and the exit code 0.
+    const text = await cli(['plan', '--workflow', foreign]);
+    expect(text.code).toBe(0);
+    expect(text.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(new RegExp(`^${escape(foreign)}:2:6: notice: \`release\` is not a spotcheck trigger`)),
+      expect.stringMatching(new RegExp(`^${escape(foreign)}:2:15: notice: \`issues\` is not a spotcheck trigger`)),
+    ]);
+    expect(text.stdout).toBe(`· ${foreign}: workflow has no "push" trigger\n`);
+  });
+
+  it('runs pull_request for the activity types the workflow lists (default opened, synchronize, reopened)', async () => {
+    const byDefault = await file('pr-default.yml', workflow('pull_request'));
+    const onClose = await file('pr-closed.yml', workflow('{ pull_request: { types: [closed] } }'));
+    const onLabel = await file('pr-labeled.yml', workflow('{ pull_request: { types: [labeled, opened] } }'));
+    const paths = ['--workflow', byDefault, '--workflow', onClose, '--workflow', onLabel];
+    const matched = async (action: string): Promise<boolean[]> =>
+      (await plan([...paths, '--event', 'pull_request', '--action', action])).workflows.map((w) => w.matched);
+    expect(await matched('opened')).toEqual([true, false, true]);
+    expect(await matched('synchronize')).toEqual([true, false, false]);
+    expect(await matched('closed')).toEqual([false, true, false]);
+    expect(await matched('labeled')).toEqual([false, false, true]);
+    const reasons = (await plan([...paths, '--event', 'pull_request', '--action', 'closed'])).workflows;
+    expect(reasons[0]?.reason).toBe('pull_request activity "closed" not in types (opened, synchronize, reopened)');
+    expect(reasons[1]?.reason).toBe('matched pull_request closed into main');
+  });
+});
+
 describe('spotcheck plan: errors exit 2 with the error on stderr', () => {
   it('names the cycle in the needs graph', async () => {
     const path = await file(
@@ -892,6 +943,12 @@ jobs:
       'cannot read --changed-file',
     ],
     ['a folder without workflows', ['plan', '--dir', 'test'], 'no workflow files in'],
+    [
+      'an unknown activity type',
+      ['plan', '--workflow', SAMPLE, '--event', 'pull_request', '--action', 'merged'],
+      '--action must be one of assigned, unassigned, labeled',
+    ],
+    ['--action without pull_request', ['plan', '--workflow', SAMPLE, '--action', 'opened'], '--action applies to'],
   ])('usage: %s', async (_label, args, message) => {
     const result = await cli(args);
     expect(result.code).toBe(2);

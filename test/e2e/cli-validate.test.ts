@@ -105,6 +105,43 @@ const HOSTILE_CASES: readonly { readonly fixture: string; readonly at: string; r
   },
 ];
 
+describe('spotcheck validate: GitHub events spotcheck does not act on', () => {
+  it('accepts them with a notice, lists the ignored keys with --verbose, and still rejects unknown events', async () => {
+    const [dir, workflows] = await repo();
+    const job = "jobs:\n  a:\n    runs-on: local\n    steps: [{ run: 'true' }]\n";
+    await writeFile(join(workflows, 'ci.yml'), `on:\n  push:\n  issues:\n    types: [opened]\n${job}`);
+    await writeFile(join(workflows, 'nightly.yml'), `on:\n  schedule:\n    - cron: '0 3 * * *'\n${job}`);
+    const result = await cli(['validate', dir]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(
+      'ok .spotcheck/workflows/ci.yml (1 job)\nok .spotcheck/workflows/nightly.yml (1 job; never run by spotcheck: no push, pull_request or testme)\n',
+    );
+    expect(result.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(/^\.spotcheck\/workflows\/ci\.yml:3:3: notice: `issues` is not a spotcheck trigger/),
+      expect.stringMatching(/^\.spotcheck\/workflows\/nightly\.yml:2:3: notice: `schedule` is not a spotcheck trigger/),
+    ]);
+    const verbose = await cli(['validate', dir, '--verbose']);
+    expect(verbose.code).toBe(0);
+    expect(verbose.stderr).toContain(
+      '.spotcheck/workflows/ci.yml:4:5: ignored: `on.issues.types` is accepted but ignored: `issues` is not a spotcheck trigger\n',
+    );
+    expect(verbose.stderr).toContain('.spotcheck/workflows/nightly.yml:3:7: ignored: `on.schedule.cron` is accepted');
+    expect(verbose.stderr.trimEnd().split('\n')).toHaveLength(4);
+
+    await writeFile(join(workflows, 'typo.yml'), `on: [push, scheduled]\n${job}`);
+    const typo = await cli(['validate', dir]);
+    expect(typo.code).toBe(2);
+    expect(diagnostics(typo.stderr)).toEqual([
+      {
+        file: '.spotcheck/workflows/typo.yml',
+        line: 1,
+        col: 12,
+        message: expect.stringContaining('unknown event `scheduled`') as unknown,
+      },
+    ]);
+  });
+});
+
 describe('spotcheck validate: hostile fixtures exit 2 with file:line:col', () => {
   it('covers every fixture in the folder', async () => {
     const { readdir } = await import('node:fs/promises');

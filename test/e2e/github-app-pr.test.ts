@@ -601,6 +601,9 @@ describe('the GitHub App: pull requests, end to end', () => {
     membership(MEMBER, 204);
     workflows(head, { 'slow.yml': SLOW_WF });
     pullRequestFiles();
+    // The close reads the workflows again (a workflow may ask for `types: [closed]`); slow.yml does not.
+    workflows(head, { 'slow.yml': SLOW_WF });
+    pullRequestFiles();
     statuses(head, 2);
     existingComments([]);
     createsComment();

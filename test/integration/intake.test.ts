@@ -346,6 +346,44 @@ describe('pull_request', () => {
   });
 });
 
+describe('pull_request activity types', () => {
+  const ON_CLOSE = wf('on-close', '{ pull_request: { types: [closed] } }');
+  const ON_LABEL = wf('on-label', '{ pull_request: { types: [labeled] } }');
+
+  it('labeled runs only the workflows whose types list it, and keeps the runs at the same head', async () => {
+    const s = await setup({ hang: true });
+    s.forge.addMember('acme', 'bob');
+    s.forge.workflows.set(SHA_A, [CI, ON_CLOSE, ON_LABEL]);
+    await s.intake.process(pullRequest());
+    await s.intake.process(pullRequest({ action: 'labeled', at: T0 + 1000 }));
+    const runs = await s.runs();
+    expect(runs.map((r) => `${r.workflowName}:${r.status}`).sort()).toEqual(['ci:running', 'on-label:running']);
+    expect(runs.find((r) => r.workflowName === 'on-label')?.github).toMatchObject({
+      event_name: 'pull_request',
+      event: { action: 'labeled' },
+    });
+  });
+
+  it('closed cancels the PR runs, then runs the workflows that ask for closed', async () => {
+    const s = await setup({ hang: true });
+    s.forge.addMember('acme', 'bob');
+    s.forge.workflows.set(SHA_A, [CI, ON_CLOSE, ON_LABEL]);
+    await s.intake.process(pullRequest());
+    await s.intake.process(pullRequest({ action: 'closed', at: T0 + 1000 }));
+    const runs = await s.runs();
+    expect(runs.map((r) => `${r.workflowName}:${r.status}`).sort()).toEqual(['ci:cancelled', 'on-close:running']);
+  });
+
+  it("an outsider's labeled pull request: nothing runs, no notice", async () => {
+    const s = await setup();
+    s.forge.workflows.set(SHA_A, [ON_LABEL]);
+    await s.intake.process(pullRequest({ action: 'labeled' }));
+    expect(await s.runs()).toEqual([]);
+    expect(s.notices).toEqual([]);
+    expect(s.forge.count('readWorkflows')).toBe(0);
+  });
+});
+
 describe('!testme', () => {
   it('a member: 👀 first, then runs testme and pull_request workflows at the head (a workflow with both runs once)', async () => {
     const s = await setup();

@@ -168,6 +168,13 @@ describe('toGiteaIntent: pull_request', () => {
       '29cd95250404bd007c13b03eabe521196bab98a5',
       '2024-02-22T00:17:55+01:00',
     ],
+    [
+      'pull_request',
+      with_(opened, ['action'], 'edited'),
+      'edited',
+      '29cd95250404bd007c13b03eabe521196bab98a5',
+      '2024-02-22T00:17:55+01:00',
+    ],
   ])('%s (%#) → a pull_request intent', (event, payload, action, headSha, updatedAt) => {
     expect(toGiteaIntent(event, payload, ctx)).toEqual({
       kind: 'pull_request',
@@ -197,7 +204,11 @@ describe('toGiteaIntent: pull_request', () => {
   });
 
   it.each([
-    ['edited', with_(opened, ['action'], 'edited'), 'pull_request action edited is not ours'],
+    [
+      'label_updated (a pull_request_label event)',
+      with_(opened, ['action'], 'label_updated'),
+      'pull_request action label_updated is not ours',
+    ],
     [
       "GitHub's spelling synchronize",
       with_(opened, ['action'], 'synchronize'),

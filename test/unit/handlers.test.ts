@@ -36,6 +36,14 @@ const PUSH = example('push', (p) => p['ref'] === 'refs/heads/master' && p['insta
 const TAG_PUSH = example('push', (p) => p['ref'] === 'refs/tags/simple-tag' && p['deleted'] === false);
 const PR = (action: string): Record<string, unknown> =>
   example('pull_request', (p) => p['action'] === action && p['installation'] !== undefined);
+/** GitHub's example for `action` where there is one, else the `opened` example with that action. */
+const PR_WITH = (action: string): Record<string, unknown> => {
+  try {
+    return PR(action);
+  } catch {
+    return { ...PR('opened'), action };
+  }
+};
 function testmeComment(body = '!testme'): Record<string, unknown> {
   const p = example('issue_comment', (x) => x['action'] === 'created' && x['installation'] !== undefined);
   const issue = p['issue'] as Record<string, unknown>;
@@ -106,35 +114,42 @@ describe('toPushIntent', () => {
 });
 
 describe('toPullRequestIntent', () => {
-  it.each(['opened', 'synchronize', 'reopened', 'closed'])('%s becomes a pull_request intent', (action) => {
-    const p = PR(action);
-    const pr = p['pull_request'] as {
-      number: number;
-      updated_at: string;
-      head: { sha: string; ref: string; repo: { full_name: string } };
-      base: { ref: string };
-    };
-    expect(toPullRequestIntent(asEvent('pull_request', p), CTX)).toEqual({
-      kind: 'pull_request',
-      deliveryId: 'delivery-1',
-      at: Date.parse(pr.updated_at),
-      install: { forge: 'github', host: 'github.com', installationId: installationOf(p) },
-      repo: { forge: 'github', host: 'github.com', owner: 'Codertocat', name: 'Hello-World' },
-      action,
-      pr: 2,
-      headSha: pr.head.sha,
-      headRef: pr.head.ref,
-      baseRef: pr.base.ref,
-      author: 'Codertocat',
-      headRepo: pr.head.repo.full_name,
-      ownerIsOrg: false,
-    });
-  });
+  // Every activity type becomes an intent carrying it; the workflows' `on.pull_request.types` decide what runs.
+  it.each(['opened', 'synchronize', 'reopened', 'closed', 'labeled', 'assigned', 'edited', 'ready_for_review'])(
+    '%s becomes a pull_request intent',
+    (action) => {
+      const p = PR_WITH(action);
+      const pr = p['pull_request'] as {
+        number: number;
+        updated_at: string;
+        head: { sha: string; ref: string; repo: { full_name: string } };
+        base: { ref: string };
+      };
+      expect(toPullRequestIntent(asEvent('pull_request', p), CTX)).toEqual({
+        kind: 'pull_request',
+        deliveryId: 'delivery-1',
+        at: Date.parse(pr.updated_at),
+        install: { forge: 'github', host: 'github.com', installationId: installationOf(p) },
+        repo: { forge: 'github', host: 'github.com', owner: 'Codertocat', name: 'Hello-World' },
+        action,
+        pr: 2,
+        headSha: pr.head.sha,
+        headRef: pr.head.ref,
+        baseRef: pr.base.ref,
+        author: 'Codertocat',
+        headRepo: pr.head.repo.full_name,
+        ownerIsOrg: false,
+      });
+    },
+  );
 
   const ignored: [string, Record<string, unknown>, string][] = [
-    ['labeled', PR('labeled'), 'pull_request action labeled is not ours'],
-    ['assigned', PR('assigned'), 'pull_request action assigned is not ours'],
-    ['edited', { ...PR('opened'), action: 'edited' }, 'pull_request action edited is not ours'],
+    ['an action GitHub does not define', PR_WITH('merged'), 'pull_request action merged is not ours'],
+    [
+      'a label on a closed pull request',
+      { ...PR('labeled'), pull_request: { ...(PR('labeled')['pull_request'] as object), state: 'closed' } },
+      'the pull request is not open',
+    ],
   ];
   it.each(ignored)('ignores %s', (_name, p, reason) => {
     expect(toPullRequestIntent(asEvent('pull_request', p), CTX)).toEqual({ ignore: reason });
@@ -234,6 +249,7 @@ describe('registerHandlers (through probot.receive)', () => {
     expect(sunk.map((i) => [i.kind, i.deliveryId])).toEqual([
       ['push', 'd-push'],
       ['pull_request', 'd-sync'],
+      ['pull_request', 'd-labeled'],
       ['pull_request', 'd-closed'],
       ['testme', 'd-testme'],
     ]);

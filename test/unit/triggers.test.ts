@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { matchTrigger, parseRef, triggerFilterErrors } from '../../src/core/workflow/triggers.ts';
-import type { TriggerEvent, TriggerFilter, Workflow, WorkflowTriggers } from '../../src/core/types.ts';
+import type { PullRequestType, TriggerEvent, TriggerFilter, Workflow, WorkflowTriggers } from '../../src/core/types.ts';
 
 const workflow = (on: WorkflowTriggers): Workflow => ({
   file: '.spotcheck/workflows/ci.yml',
@@ -23,6 +23,13 @@ const pr = (baseRef: string, changedFiles: readonly string[] | null = ['src/a.ts
   changedFiles,
 });
 
+const prAction = (action: PullRequestType, baseRef = 'main'): TriggerEvent => ({
+  kind: 'pull_request',
+  baseRef,
+  changedFiles: ['src/a.ts'],
+  action,
+});
+
 const testme = (baseRef: string, changedFiles: readonly string[] | null = ['src/a.ts']): TriggerEvent => ({
   kind: 'testme',
   baseRef,
@@ -35,6 +42,9 @@ const cases: readonly Case[] = [
   // Event kind not in `on`.
   ['no push trigger', { pull_request: {} }, push('refs/heads/main'), false, 'workflow has no "push" trigger'],
   ['no pull_request trigger', { push: {} }, pr('main'), false, 'workflow has no "pull_request" trigger'],
+  // A file whose events are all foreign (schedule, issues, …) parses to an empty `on` and never runs.
+  ['only foreign events: push', {}, push('refs/heads/main'), false, 'workflow has no "push" trigger'],
+  ['only foreign events: testme', {}, testme('main'), false, 'workflow has no "testme" trigger'],
   [
     'pull_request does not imply testme',
     { pull_request: {} },
@@ -476,6 +486,61 @@ const cases: readonly Case[] = [
     testme('main', ['docs/a.md', 'x']),
     true,
     'matched !testme',
+  ],
+
+  // pull_request activity types: GitHub's default is opened, synchronize, reopened; others run when listed.
+  ['default types: opened', { pull_request: {} }, prAction('opened'), true, 'matched pull_request opened into main'],
+  [
+    'default types: synchronize',
+    { pull_request: {} },
+    prAction('synchronize'),
+    true,
+    'matched pull_request synchronize',
+  ],
+  ['default types: reopened', { pull_request: {} }, prAction('reopened'), true, 'matched pull_request reopened'],
+  [
+    'default types: closed does not run',
+    { pull_request: {} },
+    prAction('closed'),
+    false,
+    'pull_request activity "closed" not in types (opened, synchronize, reopened)',
+  ],
+  ['default types: labeled does not run', { pull_request: {} }, prAction('labeled'), false, '"labeled" not in types'],
+  [
+    'types [closed]: closed runs',
+    { pull_request: { types: ['closed'] } },
+    prAction('closed'),
+    true,
+    'pull_request closed',
+  ],
+  [
+    'types [closed]: synchronize does not',
+    { pull_request: { types: ['closed'] } },
+    prAction('synchronize'),
+    false,
+    'pull_request activity "synchronize" not in types (closed)',
+  ],
+  [
+    'types [labeled, ready_for_review]',
+    { pull_request: { types: ['labeled', 'ready_for_review'] } },
+    prAction('ready_for_review'),
+    true,
+    'matched pull_request ready_for_review',
+  ],
+  ['no action means a new head', { pull_request: { types: ['synchronize'] } }, pr('main'), true, 'matched'],
+  [
+    'no action, types without synchronize',
+    { pull_request: { types: ['labeled'] } },
+    pr('main'),
+    false,
+    '"synchronize"',
+  ],
+  [
+    'types pass, branches still filter',
+    { pull_request: { types: ['labeled'], branches: ['main'] } },
+    prAction('labeled', 'dev'),
+    false,
+    'target branch "dev" not in branches filter',
   ],
 ];
 

@@ -230,25 +230,95 @@ describe('parseWorkflow: errors, with positions', () => {
     ['missing jobs', 'on: push', 1, 1, 'missing `jobs:`'],
     ['empty jobs', 'on: push\njobs: {}', 2, 7, '`jobs` is empty'],
     [
-      'workflow_dispatch',
-      'on: [push, workflow_dispatch]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      'unknown event',
+      'on: [push, workflow_dispatchh]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
       1,
       12,
-      'event `workflow_dispatch` is not supported',
+      'unknown event `workflow_dispatchh`: GitHub defines no such event',
     ],
     [
-      'schedule',
-      'on:\n  schedule:\n    - cron: "0 0 * * *"\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      'unknown event in map form',
+      'on:\n  pull_requests: {}\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
       2,
       3,
-      'event `schedule` is not supported',
+      'unknown event `pull_requests`',
     ],
     [
-      'types on pull_request',
-      'on:\n  pull_request:\n    types: [opened]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      'types on testme',
+      'on:\n  testme:\n    types: [opened]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
       3,
       5,
-      '`types:` is not supported',
+      '`testme` has no activity types',
+    ],
+    [
+      'unknown pull_request type',
+      'on:\n  pull_request:\n    types: [opened, merged]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      3,
+      21,
+      '`merged` is not an activity type of `pull_request`',
+    ],
+    [
+      'empty pull_request types',
+      'on:\n  pull_request:\n    types: []\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      3,
+      12,
+      '`on.pull_request.types` is an empty list',
+    ],
+    [
+      'typo in a push filter is still strict',
+      'on:\n  push:\n    branch: [main]\n  schedule: [{cron: "0 0 * * *"}]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      3,
+      5,
+      'unknown key `branch` in `on.push`',
+    ],
+    [
+      'foreign event key GitHub does not define',
+      'on:\n  issues:\n    type: [opened]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      3,
+      5,
+      'unknown key `type` in `on.issues`; allowed keys: types',
+    ],
+    [
+      'foreign event without keys',
+      'on:\n  fork:\n    types: [x]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      3,
+      5,
+      '`on.fork` takes no keys',
+    ],
+    [
+      'foreign event not a mapping',
+      'on:\n  release: published\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      2,
+      12,
+      '`on.release` must be a mapping (or empty)',
+    ],
+    [
+      'schedule not a list',
+      'on:\n  schedule:\n    cron: "0 0 * * *"\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      3,
+      5,
+      '`on.schedule` must be a list',
+    ],
+    [
+      'schedule entry key typo',
+      'on:\n  schedule:\n    - crom: "0 0 * * *"\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      3,
+      7,
+      'unknown key `crom` in `on.schedule` entry',
+    ],
+    [
+      'workflow_dispatch inputs not a mapping',
+      'on:\n  workflow_dispatch:\n    inputs: [a]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      3,
+      13,
+      '`on.workflow_dispatch.inputs` must be a mapping',
+    ],
+    [
+      'foreign event listed twice',
+      'on: [schedule, schedule]\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
+      1,
+      16,
+      'event `schedule` is listed twice',
     ],
     [
       'tags on testme',
@@ -434,7 +504,7 @@ describe('parseWorkflow: errors, with positions', () => {
 
   it('reports every problem of a file at once, sorted by position', () => {
     const text = [
-      'on: [push, schedule]',
+      'on: [push, schedulee]',
       'jobs:',
       '  a:',
       '    runs-on: []',
@@ -452,7 +522,7 @@ describe('parseWorkflow: errors, with positions', () => {
       [9, 9],
     ]);
     expect(d.map(formatDiagnostic)[0]).toBe(
-      'w.yml:1:12: event `schedule` is not supported: spotcheck supports push, pull_request and testme (a `!testme` comment on a pull request)',
+      'w.yml:1:12: unknown event `schedulee`: GitHub defines no such event (spotcheck runs workflows on push, pull_request and testme, a `!testme` comment on a pull request)',
     );
   });
 
@@ -573,5 +643,106 @@ describe('parseWorkflow: hashFiles() where GitHub evaluates it', () => {
     expect(messages[0]).toContain(`\`${path}\``);
     expect(messages[0]).toContain("Unrecognized function: 'hashFiles'");
     expect(messages[0]).toContain("available only in a step's fields");
+  });
+});
+
+describe('parseWorkflow: GitHub events spotcheck does not act on', () => {
+  const jobs = 'jobs: {a: {runs-on: x, steps: [{run: y}]}}';
+  const notices = (text: string): string[] =>
+    parseWorkflow('w.yml', text).notices.map((n) => `${n.level} ${n.line}:${n.col} ${n.message}`);
+
+  it.each([
+    ['string form', 'on: schedule', {}],
+    ['list form', 'on: [push, workflow_dispatch, release]', { push: {} }],
+    [
+      'map form with their keys',
+      [
+        'on:',
+        '  pull_request: {types: [opened, closed], branches: [main]}',
+        '  issues: {types: [opened]}',
+        '  workflow_run: {workflows: [ci], types: [completed], branches: [main]}',
+        '  workflow_dispatch: {inputs: {level: {type: choice, options: [a, b]}}}',
+        '  workflow_call: {inputs: {}, secrets: {}, outputs: {}}',
+        '  pull_request_target: {types: [labeled], paths-ignore: [docs/**]}',
+        '  schedule: [{cron: "0 0 * * *"}, {cron: "30 5 * * 1", timezone: Europe/Paris}]',
+        '  fork:',
+        '  merge_group: {types: [checks_requested]}',
+      ].join('\n'),
+      { pull_request: { types: ['opened', 'closed'], branches: ['main'] } },
+    ],
+  ])('accepts them in %s, keeping only spotcheck events', (_label, on, expected) => {
+    expect(valid(`${on}\n${jobs}`).on).toEqual(expected);
+  });
+
+  it('accepts every event of GitHub\'s "Events that trigger workflows" list', () => {
+    const events = [
+      'branch_protection_rule',
+      'check_run',
+      'check_suite',
+      'create',
+      'delete',
+      'deployment',
+      'deployment_status',
+      'discussion',
+      'discussion_comment',
+      'fork',
+      'gollum',
+      'issue_comment',
+      'issues',
+      'label',
+      'merge_group',
+      'milestone',
+      'page_build',
+      'public',
+      'pull_request',
+      'pull_request_review',
+      'pull_request_review_comment',
+      'pull_request_target',
+      'push',
+      'registry_package',
+      'release',
+      'repository_dispatch',
+      'schedule',
+      'status',
+      'watch',
+      'workflow_call',
+      'workflow_dispatch',
+      'workflow_run',
+    ];
+    const w = valid(`on: [${events.join(', ')}]\n${jobs}`);
+    expect(w.on).toEqual({ push: {}, pull_request: {} });
+    // One notice per foreign event: all but push and pull_request.
+    expect(parseWorkflow('w.yml', `on: [${events.join(', ')}]\n${jobs}`).notices).toHaveLength(events.length - 2);
+  });
+
+  it('says of each foreign event that it is not a spotcheck trigger, with its position', () => {
+    expect(notices(`on: [push, workflow_dispatch]\n${jobs}`)).toEqual([
+      'notice 1:12 `workflow_dispatch` is not a spotcheck trigger: spotcheck never runs this workflow for it (it runs on push, pull_request and testme); to run a workflow by hand, comment `!testme` on a pull request',
+    ]);
+  });
+
+  it("notes each foreign event's keys as accepted but ignored (validate --verbose)", () => {
+    const text = `on:\n  issues:\n    types: [opened]\n  schedule:\n    - cron: "0 0 * * *"\n  push:\n    branches: [main]\n${jobs}`;
+    expect(notices(text)).toEqual([
+      'notice 2:3 `issues` is not a spotcheck trigger: spotcheck never runs this workflow for it (it runs on push, pull_request and testme)',
+      'ignored 3:5 `on.issues.types` is accepted but ignored: `issues` is not a spotcheck trigger',
+      'notice 4:3 `schedule` is not a spotcheck trigger: spotcheck never runs this workflow for it (it runs on push, pull_request and testme)',
+      'ignored 5:7 `on.schedule.cron` is accepted but ignored: `schedule` is not a spotcheck trigger',
+    ]);
+  });
+
+  it('has no notices for an invalid file (the errors come first)', () => {
+    const result = parseWorkflow('w.yml', `on: [schedule, nope]\n${jobs}`);
+    expect(result.diagnostics.map((d) => d.message)).toEqual([expect.stringContaining('unknown event `nope`')]);
+    expect(result.notices).toEqual([]);
+  });
+
+  it('parses pull_request types, deduplicated', () => {
+    expect(valid(`on:\n  pull_request:\n    types: closed\n${jobs}`).on).toEqual({
+      pull_request: { types: ['closed'] },
+    });
+    expect(valid(`on:\n  pull_request:\n    types: [labeled, labeled, unlabeled]\n${jobs}`).on).toEqual({
+      pull_request: { types: ['labeled', 'unlabeled'] },
+    });
   });
 });

@@ -5,10 +5,19 @@
 import { MAX_DIAGNOSTICS_PER_FILE } from '../limits.ts';
 import type { Diagnostic, SourcePos } from '../types.ts';
 
+/**
+ * Something valid the user may not expect, never an error: `notice` is always shown (a GitHub event spotcheck does
+ * not act on); `ignored` is shown with `validate --verbose` (a key spotcheck accepts but does not use).
+ */
+export interface WorkflowNotice extends Diagnostic {
+  readonly level: 'notice' | 'ignored';
+}
+
 /** One per file: the readers report into it and go on, so all of a file's problems are found in one pass. */
 export class DiagnosticSink {
   private readonly seen = new Set<string>();
   private readonly list: Diagnostic[] = [];
+  private readonly noticeList: WorkflowNotice[] = [];
   constructor(readonly file: string) {}
 
   get count(): number {
@@ -21,6 +30,15 @@ export class DiagnosticSink {
     if (this.seen.has(key)) return;
     this.seen.add(key);
     this.list.push({ file: this.file, line: pos.line, col: pos.col, message });
+  }
+
+  /** A note that does not make the file invalid (see WorkflowNotice). */
+  notice(pos: SourcePos, message: string, level: WorkflowNotice['level'] = 'notice'): void {
+    this.noticeList.push({ file: this.file, line: pos.line, col: pos.col, message, level });
+  }
+
+  notices(): WorkflowNotice[] {
+    return [...this.noticeList].sort((a, b) => a.line - b.line || a.col - b.col);
   }
 
   done(): Diagnostic[] {

@@ -14,6 +14,7 @@
 import { MAX_WORKFLOW_FILES, MAX_WORKFLOW_FILE_BYTES } from '../limits.ts';
 import type { Diagnostic, Workflow, WorkflowSource } from '../types.ts';
 import { DiagnosticSink, formatBytes, kib } from './diagnostics.ts';
+import type { WorkflowNotice } from './diagnostics.ts';
 import { readWorkflow } from './read-workflow.ts';
 import { readYaml } from './yaml-reader.ts';
 
@@ -21,11 +22,18 @@ export interface ParseWorkflowResult {
   /** Present only when the file has no diagnostics. */
   readonly workflow?: Workflow;
   readonly diagnostics: Diagnostic[];
+  /** Notes on a valid file (events spotcheck does not act on, keys it ignores); empty when the file is invalid. */
+  readonly notices: WorkflowNotice[];
 }
 
 /** `file:line:col: message`, the shape compilers use, so editors and CI logs can link it. */
 export function formatDiagnostic(d: Diagnostic): string {
   return `${d.file}:${d.line}:${d.col}: ${d.message}`;
+}
+
+/** `file:line:col: notice: message` (or `ignored:`), so a notice reads apart from an error. */
+export function formatNotice(n: WorkflowNotice): string {
+  return `${n.file}:${n.line}:${n.col}: ${n.level}: ${n.message}`;
 }
 
 /**
@@ -36,9 +44,11 @@ export function formatDiagnostic(d: Diagnostic): string {
 export function parseWorkflowFiles(files: readonly WorkflowSource[]): {
   workflows: Workflow[];
   diagnostics: Diagnostic[];
+  notices: WorkflowNotice[];
 } {
   const workflows: Workflow[] = [];
   const diagnostics: Diagnostic[] = [];
+  const notices: WorkflowNotice[] = [];
   files.forEach((f, i) => {
     if (i === MAX_WORKFLOW_FILES) {
       diagnostics.push({
@@ -61,16 +71,19 @@ export function parseWorkflowFiles(files: readonly WorkflowSource[]): {
     const result = parseWorkflow(f.path, f.text);
     if (result.workflow) workflows.push(result.workflow);
     diagnostics.push(...result.diagnostics);
+    notices.push(...result.notices);
   });
-  return { workflows, diagnostics };
+  return { workflows, diagnostics, notices };
 }
 
 /** One file's text → its Workflow, or every problem it has (no schema check on a file that is not a YAML tree). */
 export function parseWorkflow(file: string, text: string): ParseWorkflowResult {
   const sink = new DiagnosticSink(file);
   const tree = readYaml(sink, text);
-  if (tree === undefined || sink.count > 0) return { diagnostics: sink.done() };
+  if (tree === undefined || sink.count > 0) return { diagnostics: sink.done(), notices: [] };
   const workflow = readWorkflow(sink, tree);
   const diagnostics = sink.done();
-  return diagnostics.length === 0 && workflow ? { workflow, diagnostics } : { diagnostics };
+  return diagnostics.length === 0 && workflow
+    ? { workflow, diagnostics, notices: sink.notices() }
+    : { diagnostics, notices: [] };
 }

@@ -1,17 +1,18 @@
 /**
  * `on:`: which events run the workflow (push, pull_request, testme), and each event's branch, tag and path filters,
  * checked here so that a filter that could never match is an error rather than a workflow that silently never runs.
- * Matching an event against them is triggers.ts.
+ * Every other event GitHub defines is accepted, with a notice that spotcheck does not act on it, and its keys are
+ * checked loosely (names only), so a file shared with GitHub Actions stays valid. Matching is triggers.ts.
  */
 import { MAX_FILTER_PATTERNS, MAX_FILTER_PATTERN_LENGTH } from '../limits.ts';
-import { EVENT_NAMES } from '../types.ts';
-import type { EventName, SourcePos, TriggerFilter, WorkflowTriggers } from '../types.ts';
+import { EVENT_NAMES, PULL_REQUEST_TYPES } from '../types.ts';
+import type { EventName, PullRequestType, SourcePos, TriggerFilter, WorkflowTriggers } from '../types.ts';
 import { clip } from './diagnostics.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
 import { filterPatternError } from './filter-pattern.ts';
 import { checkKeys, readString } from './read-scalars.ts';
 import { describeValue, field } from './yaml-tree.ts';
-import type { YValue } from './yaml-tree.ts';
+import type { YMap, YValue } from './yaml-tree.ts';
 
 const PUSH_FILTERS = ['branches', 'branches-ignore', 'tags', 'tags-ignore', 'paths', 'paths-ignore'] as const;
 const PR_FILTERS = ['branches', 'branches-ignore', 'paths', 'paths-ignore'] as const;
@@ -26,17 +27,66 @@ const FILTER_FIELDS = {
   'paths-ignore': 'pathsIgnore',
 } as const satisfies Record<FilterKey, keyof TriggerFilter>;
 
+/**
+ * The events GitHub's "Events that trigger workflows" lists besides push and pull_request, with the keys GitHub's
+ * workflow syntax gives each (`schedule` is a list of `{cron, timezone}` entries instead).
+ */
+const FOREIGN_EVENTS = {
+  branch_protection_rule: ['types'],
+  check_run: ['types'],
+  check_suite: ['types'],
+  create: [],
+  delete: [],
+  deployment: [],
+  deployment_status: [],
+  discussion: ['types'],
+  discussion_comment: ['types'],
+  fork: [],
+  gollum: [],
+  issue_comment: ['types'],
+  issues: ['types'],
+  label: ['types'],
+  merge_group: ['types'],
+  milestone: ['types'],
+  page_build: [],
+  public: [],
+  pull_request_review: ['types'],
+  pull_request_review_comment: ['types'],
+  pull_request_target: ['types', 'branches', 'branches-ignore', 'paths', 'paths-ignore'],
+  registry_package: ['types'],
+  release: ['types'],
+  repository_dispatch: ['types'],
+  schedule: [],
+  status: [],
+  watch: ['types'],
+  workflow_call: ['inputs', 'outputs', 'secrets'],
+  workflow_dispatch: ['inputs'],
+  workflow_run: ['types', 'workflows', 'branches', 'branches-ignore'],
+} as const satisfies Record<string, readonly string[]>;
+type ForeignEvent = keyof typeof FOREIGN_EVENTS;
+
+const SCHEDULE_KEYS = ['cron', 'timezone'] as const;
+
 export function readTriggers(sink: DiagnosticSink, v: YValue): WorkflowTriggers | undefined {
   const before = sink.count;
   const triggers: Partial<Record<EventName, TriggerFilter>> = {};
-  const addEvent = (name: string, pos: SourcePos): EventName | undefined => {
-    if (!isEventName(name)) {
-      sink.error(pos, unsupportedEvent(name));
+  const seen = new Set<string>();
+  let foreign = 0;
+  /** The event if spotcheck acts on it; a foreign event gets its notice, an unknown one its error. */
+  const addEvent = (name: string, pos: SourcePos): EventName | ForeignEvent | undefined => {
+    if (!isEventName(name) && !isForeignEvent(name)) {
+      sink.error(pos, unknownEvent(name));
       return undefined;
     }
-    if (triggers[name]) {
+    if (seen.has(name)) {
       sink.error(pos, `event \`${name}\` is listed twice in \`on\``);
       return undefined;
+    }
+    seen.add(name);
+    if (isForeignEvent(name)) {
+      foreign += 1;
+      sink.notice(pos, foreignEventNotice(name));
+      return name;
     }
     triggers[name] = {};
     return name;
@@ -59,11 +109,15 @@ export function readTriggers(sink: DiagnosticSink, v: YValue): WorkflowTriggers 
     for (const entry of v.entries) {
       const event = addEvent(entry.key, entry.keyPos);
       if (!event) continue;
+      if (isForeignEvent(event)) {
+        readForeignEvent(sink, event, entry.value);
+        continue;
+      }
       const filter = readEventFilter(sink, event, entry.value);
       if (filter) triggers[event] = filter;
     }
   }
-  if (Object.keys(triggers).length === 0 && sink.count === before) {
+  if (Object.keys(triggers).length === 0 && foreign === 0 && sink.count === before) {
     sink.error(v.pos, '`on` lists no event: name at least one of push, pull_request, testme');
   }
   return triggers;
@@ -73,15 +127,89 @@ function isEventName(name: string): name is EventName {
   return (EVENT_NAMES as readonly string[]).includes(name);
 }
 
-function unsupportedEvent(name: string): string {
-  const supported = 'spotcheck supports push, pull_request and testme (a `!testme` comment on a pull request)';
+function isForeignEvent(name: string): name is ForeignEvent {
+  return Object.hasOwn(FOREIGN_EVENTS, name);
+}
+
+function unknownEvent(name: string): string {
+  return `unknown event \`${clip(name)}\`: GitHub defines no such event (spotcheck runs workflows on push, pull_request and testme, a \`!testme\` comment on a pull request)`;
+}
+
+/** Said once per foreign event; the file stays valid and runs only for the spotcheck events it also lists. */
+function foreignEventNotice(name: ForeignEvent): string {
+  const base = `\`${name}\` is not a spotcheck trigger: spotcheck never runs this workflow for it (it runs on push, pull_request and testme)`;
   if (name === 'workflow_dispatch' || name === 'repository_dispatch')
-    return `event \`${name}\` is not supported: ${supported}; to run a workflow by hand, comment \`!testme\` on a pull request`;
+    return `${base}; to run a workflow by hand, comment \`!testme\` on a pull request`;
   if (name === 'pull_request_target')
-    return `event \`pull_request_target\` is not supported: ${supported}; pull_request runs for trusted authors, and \`!testme\` lets an org member approve the others`;
-  if (name === 'workflow_call')
-    return `event \`workflow_call\` is not supported: reusable workflows are not; ${supported}`;
-  return `event \`${name}\` is not supported: ${supported}`;
+    return `${base}; pull_request runs for trusted authors, and \`!testme\` lets an org member approve the others`;
+  return base;
+}
+
+/**
+ * A foreign event's value, checked loosely: empty, or a mapping of the keys GitHub defines for it (their values are
+ * not read); `schedule` a list of `{cron, timezone}`; `workflow_dispatch`/`workflow_call` sections mappings. Every key
+ * found is noted as accepted but ignored (`validate --verbose`).
+ */
+function readForeignEvent(sink: DiagnosticSink, event: ForeignEvent, v: YValue): void {
+  if (event === 'schedule') {
+    readSchedule(sink, v);
+    return;
+  }
+  if (v.kind === 'scalar' && v.value === null) return;
+  if (v.kind !== 'map') {
+    sink.error(v.pos, `\`on.${event}\` must be a mapping (or empty), not ${describeValue(v)}`);
+    return;
+  }
+  const allowed: readonly string[] = FOREIGN_EVENTS[event];
+  if (allowed.length === 0) {
+    for (const entry of v.entries) {
+      sink.error(entry.keyPos, `\`on.${event}\` takes no keys (GitHub defines none for it); leave it empty`);
+    }
+    return;
+  }
+  checkKeys(sink, v, allowed, `\`on.${event}\``, {});
+  for (const entry of v.entries) {
+    if (!allowed.includes(entry.key)) continue;
+    const isSection = entry.key === 'inputs' || entry.key === 'outputs' || entry.key === 'secrets';
+    const value = entry.value;
+    if (isSection && !(value.kind === 'map' || (value.kind === 'scalar' && value.value === null))) {
+      sink.error(value.pos, `\`on.${event}.${entry.key}\` must be a mapping, not ${describeValue(value)}`);
+      continue;
+    }
+    if (!isSection && value.kind === 'map') {
+      sink.error(value.pos, `\`on.${event}.${entry.key}\` must be a name or a list of names, not a mapping`);
+      continue;
+    }
+    noteIgnored(sink, entry.keyPos, `on.${event}.${entry.key}`, event);
+  }
+}
+
+function readSchedule(sink: DiagnosticSink, v: YValue): void {
+  if (v.kind !== 'seq' || v.items.length === 0) {
+    sink.error(v.pos, "`on.schedule` must be a list of `- cron: '…'` entries");
+    return;
+  }
+  for (const item of v.items) {
+    if (item.kind !== 'map') {
+      sink.error(item.pos, `each entry of \`on.schedule\` must be a mapping with \`cron\`, not ${describeValue(item)}`);
+      continue;
+    }
+    checkKeys(sink, item, SCHEDULE_KEYS, '`on.schedule` entry', {});
+    const cron = field(item, 'cron');
+    if (!cron) sink.error(item.pos, 'an `on.schedule` entry needs `cron`');
+    else readString(sink, cron.value, 'on.schedule cron', { nonEmpty: true });
+    const timezone = field(item, 'timezone');
+    if (timezone) readString(sink, timezone.value, 'on.schedule timezone', { nonEmpty: true });
+    noteIgnoredKeys(sink, item, 'on.schedule', 'schedule');
+  }
+}
+
+function noteIgnoredKeys(sink: DiagnosticSink, map: YMap, path: string, event: ForeignEvent): void {
+  for (const entry of map.entries) noteIgnored(sink, entry.keyPos, `${path}.${entry.key}`, event);
+}
+
+function noteIgnored(sink: DiagnosticSink, pos: SourcePos, path: string, event: ForeignEvent): void {
+  sink.notice(pos, `\`${path}\` is accepted but ignored: \`${event}\` is not a spotcheck trigger`, 'ignored');
 }
 
 function readEventFilter(sink: DiagnosticSink, event: EventName, v: YValue): TriggerFilter | undefined {
@@ -90,21 +218,24 @@ function readEventFilter(sink: DiagnosticSink, event: EventName, v: YValue): Tri
     sink.error(v.pos, `\`on.${event}\` must be a mapping of filters (or empty), not ${describeValue(v)}`);
     return undefined;
   }
-  const allowed = event === 'push' ? PUSH_FILTERS : PR_FILTERS;
+  const allowed: readonly string[] =
+    event === 'push' ? PUSH_FILTERS : event === 'pull_request' ? [...PR_FILTERS, 'types'] : PR_FILTERS;
   const hints: Record<string, string> = {
     types:
       event === 'push'
         ? '`push` has no activity types'
-        : `\`types:\` is not supported: spotcheck decides which pull request activity starts a run (new commits on the pull request, or a \`!testme\` comment), so a \`types:\` list would be silently ignored`,
+        : '`testme` has no activity types: it runs when an org member comments `!testme` on a pull request',
   };
   if (event !== 'push') {
     hints['tags'] = `tag filters apply to \`push\` only; \`${event}\` is filtered by its base branch and changed paths`;
     hints['tags-ignore'] = hints['tags'];
   }
   checkKeys(sink, v, allowed, `\`on.${event}\``, hints);
-  const filter: Partial<Record<keyof TriggerFilter, readonly string[]>> = {};
+  const types = event === 'pull_request' ? field(v, 'types') : undefined;
+  const activity = types ? readPullRequestTypes(sink, types.value) : undefined;
+  const filter: Partial<Record<Exclude<keyof TriggerFilter, 'types'>, readonly string[]>> = {};
   for (const entry of v.entries) {
-    if (!(allowed as readonly string[]).includes(entry.key)) continue;
+    if (entry.key === 'types' || !allowed.includes(entry.key)) continue;
     const key = entry.key as FilterKey;
     const patterns = readPatterns(sink, entry.value, `on.${event}.${key}`);
     if (patterns) filter[FILTER_FIELDS[key]] = patterns;
@@ -124,7 +255,36 @@ function readEventFilter(sink: DiagnosticSink, event: EventName, v: YValue): Tri
       );
     }
   }
-  return filter;
+  return activity ? { ...filter, types: activity } : filter;
+}
+
+/** `on.pull_request.types`: one of GitHub's activity types, or a list of them. */
+function readPullRequestTypes(sink: DiagnosticSink, v: YValue): PullRequestType[] | undefined {
+  if (v.kind === 'map') {
+    sink.error(v.pos, '`on.pull_request.types` must be an activity type or a list of them, not a mapping');
+    return undefined;
+  }
+  const items = v.kind === 'seq' ? v.items : [v];
+  if (items.length === 0) {
+    sink.error(
+      v.pos,
+      '`on.pull_request.types` is an empty list: remove it (opened, synchronize, reopened), or list a type',
+    );
+    return undefined;
+  }
+  const types: PullRequestType[] = [];
+  for (const item of items) {
+    const name = readString(sink, item, 'on.pull_request.types entry', { nonEmpty: true, noExpression: true });
+    if (name === undefined) continue;
+    const type = PULL_REQUEST_TYPES.find((t) => t === name);
+    if (type === undefined) {
+      sink.error(
+        item.pos,
+        `\`${clip(name)}\` is not an activity type of \`pull_request\`; GitHub's are ${PULL_REQUEST_TYPES.join(', ')}`,
+      );
+    } else if (!types.includes(type)) types.push(type);
+  }
+  return types.length > 0 ? types : undefined;
 }
 
 function readPatterns(sink: DiagnosticSink, v: YValue, path: string): string[] | undefined {

@@ -1,8 +1,9 @@
 /**
  * Does a workflow run for an event? GitHub's documented trigger-filter semantics ("Workflow syntax for GitHub
  * Actions": `on.push.<branches|tags|branches-ignore|tags-ignore>`, `on.<push|pull_request>.<paths|paths-ignore>`,
- * `on.pull_request.<branches|branches-ignore>`), applied to spotcheck's `push`, `pull_request` and `testme` events.
- * `testme` takes the `pull_request` filters.
+ * `on.pull_request.<branches|branches-ignore|types>`), applied to spotcheck's `push`, `pull_request` and `testme`
+ * events. `testme` takes the `pull_request` filters except `types`. Other GitHub events never match (a workflow
+ * listing only those is valid and never runs).
  */
 import {
   filterPatternError,
@@ -11,6 +12,7 @@ import {
   pathsFilterPasses,
   pathsIgnorePasses,
 } from './filter-pattern.ts';
+import { DEFAULT_PULL_REQUEST_TYPES } from '../types.ts';
 import type { EventName, TriggerEvent, TriggerFilter, TriggerMatch, Workflow } from '../types.ts';
 
 const BRANCH_PREFIX = 'refs/heads/';
@@ -88,6 +90,13 @@ function matchPullRequest(
   filter: TriggerFilter,
   event: Extract<TriggerEvent, { kind: 'pull_request' | 'testme' }>,
 ): TriggerMatch {
+  if (event.kind === 'pull_request') {
+    // GitHub runs pull_request workflows for the activity types under `types`, by default opened, synchronize and
+    // reopened; a `closed` type runs only when asked for. `testme` is spotcheck's own event and has no types.
+    const action = event.action ?? 'synchronize';
+    const types = filter.types ?? DEFAULT_PULL_REQUEST_TYPES;
+    if (!types.includes(action)) return no(`pull_request activity "${action}" not in types (${types.join(', ')})`);
+  }
   // GitHub: `on.pull_request.branches` is "evaluated against the Git ref's name" of the base (target) branch. The
   // event carries the short name; a full `refs/heads/...` is tolerated.
   const base = event.baseRef.startsWith(BRANCH_PREFIX) ? event.baseRef.slice(BRANCH_PREFIX.length) : event.baseRef;
@@ -95,7 +104,12 @@ function matchPullRequest(
   if (failure !== undefined) return no(`target ${failure}`);
   const pathFailure = pathFilterFailure(filter, event.changedFiles);
   if (pathFailure !== undefined) return no(pathFailure);
-  const what = event.kind === 'testme' ? '!testme on a pull request' : 'pull_request';
+  const what =
+    event.kind === 'testme'
+      ? '!testme on a pull request'
+      : event.action === undefined
+        ? 'pull_request'
+        : `pull_request ${event.action}`;
   return { matched: true, reason: `matched ${what} into ${base}` };
 }
 
