@@ -32,17 +32,11 @@ import {
   watchAction,
   type NewRun,
 } from './core/orchestration.ts';
-import {
-  isFinalOrderState,
-  type GithubContext,
-  type OrderRecord,
-  type RunRecord,
-  type StepResult,
-} from './core/types.ts';
-import { withStepResult } from './core/step-results.ts';
+import { isFinalOrderState, type GithubContext, type OrderRecord, type RunRecord } from './core/types.ts';
 import type { Limits } from './config.ts';
 import { isRetryable } from './errors.ts';
 import type { AgentReport, ExecutionStatus, OrderJob, OrderRef, ReportSink, Route, Runner } from '../runners/runner.ts';
+import { LiveSteps } from './store/live-steps.ts';
 import type { Store } from './store/store.ts';
 
 /** Tells the outside world (forge statuses and sticky comment, terminal progress, metrics). */
@@ -91,8 +85,7 @@ export class Orchestrator implements ReportSink {
   readonly #runs = new Map<string, RunRecord>();
   #pulling: Promise<void> | undefined;
   #pullAgain = false;
-  /** Live step writes per order attempt, one after another (read, then a conditional write of the longer list). */
-  readonly #stepWrites = new Map<string, Promise<void>>();
+  readonly #liveSteps: LiveSteps;
 
   constructor(options: OrchestratorOptions) {
     this.#options = options;
@@ -100,6 +93,7 @@ export class Orchestrator implements ReportSink {
     this.#engine = { ...DEFAULT_ENGINE_OPTIONS, maxAttempts: options.limits.maxAttempts };
     this.#now = options.now ?? Date.now;
     this.#log = options.logger;
+    this.#liveSteps = new LiveSteps(options.store, options.logger);
   }
 
   /** Persists a run and its orders, supersedes runs of its concurrency group, dispatches the roots. */
@@ -167,7 +161,7 @@ export class Orchestrator implements ReportSink {
 
   /** The completion path: local runners call it in-process, the callback route after verifying the agent's token. */
   async report(ref: OrderRef, report: AgentReport): Promise<void> {
-    if (report.type === 'step') return this.#recordStep(ref, report.result);
+    if (report.type === 'step') return this.#liveSteps.record(ref, report.result);
     // Log chunks are the log store's (the callback route and the local runner append them there); `reportEvent`
     // says what the rest means for the order.
     const event = reportEvent(ref, report);
@@ -184,35 +178,6 @@ export class Orchestrator implements ReportSink {
    * A run's identity (repo, SHA, github context, order count) never changes after creation, so reports read it
    * from a small cache; only status and reason change, and those are re-read where they matter.
    */
-  /**
-   * A live step result, kept on the running order so the order page shows each step as it ends. Only while the
-   * order is `running` at that attempt: a report that arrives before `running` was written, or after the order
-   * ended, changes nothing (the `finished` report carries every step's result and replaces the list). Writes of one
-   * attempt are chained in this process; one agent sends its reports in order, so replicas do not race on them.
-   */
-  #recordStep(ref: OrderRef, result: StepResult): Promise<void> {
-    const key = `${ref.runId}/${ref.orderId}/${String(ref.attempt)}`;
-    const write = async (): Promise<void> => {
-      const order = await this.#store.getOrder(ref.runId, ref.orderId);
-      if (order?.state !== 'running' || order.attempt !== ref.attempt) return;
-      const stepResults = withStepResult(order.stepResults ?? [], result);
-      await this.#store.updateOrder(
-        ref.runId,
-        ref.orderId,
-        { states: ['running'], attempt: ref.attempt },
-        { stepResults },
-      );
-    };
-    const next = (this.#stepWrites.get(key) ?? Promise.resolve())
-      .then(write)
-      .catch((error: unknown) => this.#log.warn({ err: error, ...ref }, 'step result not recorded'))
-      .finally(() => {
-        if (this.#stepWrites.get(key) === next) this.#stepWrites.delete(key);
-      });
-    this.#stepWrites.set(key, next);
-    return next;
-  }
-
   async #runFor(runId: string): Promise<RunRecord | undefined> {
     const cached = this.#runs.get(runId);
     if (cached) return cached;

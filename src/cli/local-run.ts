@@ -13,7 +13,7 @@ import { planWorkflows } from '../core/plan-workflows.ts';
 import { describeUnknownJobs, selectJobs } from '../core/select-jobs.ts';
 import { DEFAULT_WORKFLOW_FOLDERS, type WorkflowFolder } from '../core/workflow/workflow-files.ts';
 import { formatDiagnostic } from '../core/workflow/parse-workflow.ts';
-import type { EventName, TriggerEvent, WorkflowSource } from '../core/types.ts';
+import type { EventName, GithubContext, RunPlan, TriggerEvent, WorkflowSource } from '../core/types.ts';
 import { defaultConfig, type OperatorConfig } from '../config.ts';
 import { WorkflowReadError } from '../errors.ts';
 import {
@@ -64,48 +64,89 @@ export interface LocalRunOptions {
  * validate` reads them. `sha` or `ref` runs a commit instead (`sha`, or HEAD), with the workflows committed in it.
  */
 export async function runLocal(options: LocalRunOptions): Promise<number> {
-  const { out, err } = options;
+  const target = await resolveTarget(options);
+  if (typeof target === 'number') return target;
+  const sources = await readSources(options, target);
+  if (typeof sources === 'number') return sources;
+  const plans = await planLocal(options, target, sources);
+  if (typeof plans === 'number') return plans;
+  if (plans.length === 0) {
+    options.out.write('nothing to run\n');
+    return 0;
+  }
+  return executePlans(options, target, plans);
+}
+
+/** What is run: the repository root, the commit (a snapshot of the working tree by default) and the ref. */
+interface LocalTarget {
+  readonly root: string;
+  readonly sha: string;
+  readonly ref: string;
+  /** `--sha`/`--ref`: a commit, with the workflows committed in it; otherwise the working tree. */
+  readonly committed: boolean;
+  readonly dirty: boolean;
+  /** HEAD's parent, for the changed files of a working-tree push. */
+  readonly since?: string;
+}
+
+type PlannedRun = { readonly plan: RunPlan; readonly github: GithubContext };
+
+/** The target, announced in the first line of output, or exit code 2 when `dir` is not a git repository. */
+async function resolveTarget(options: LocalRunOptions): Promise<LocalTarget | number> {
   const committed = options.sha !== undefined || options.ref !== undefined;
-  let root: string;
-  let sha: string;
-  let dirty = false;
-  let since: string | undefined;
+  let target: Omit<LocalTarget, 'ref'>;
   try {
-    root = await readRepoRoot(options.dir);
-    if (committed) sha = await resolveCommit(root, options.sha ?? 'HEAD');
+    const root = await readRepoRoot(options.dir);
+    if (committed) target = { root, committed, dirty: false, sha: await resolveCommit(root, options.sha ?? 'HEAD') };
     else {
-      since = `${await resolveCommit(root, 'HEAD')}^`;
-      ({ sha, dirty } = await snapshotWorkingTree(root));
+      const since = `${await resolveCommit(root, 'HEAD')}^`;
+      target = { root, committed, since, ...(await snapshotWorkingTree(root)) };
     }
   } catch {
-    err.write(
+    options.err.write(
       `spotcheck: ${options.dir} is not a git repository with a commit${options.sha ? ` ${options.sha}` : ''}\n`,
     );
     return 2;
   }
+  const { root, sha, dirty } = target;
   const ref = normaliseRef(options.ref ?? (await readCurrentRef(root)) ?? 'refs/heads/main');
-  out.write(
+  options.out.write(
     committed
       ? `spotcheck: running commit ${sha.slice(0, 7)} of ${root} as ${shortRef(ref)}@${sha.slice(0, 7)}\n`
       : `spotcheck: running the working tree of ${root} (${dirty ? 'uncommitted changes included' : 'no uncommitted changes'}) as ${shortRef(ref)}@${sha.slice(0, 7)}\n`,
   );
+  return { ...target, ref };
+}
+
+/** The workflow files of the target (committed ones for a commit, the files on disk for the working tree). */
+async function readSources(options: LocalRunOptions, target: LocalTarget): Promise<readonly WorkflowSource[] | number> {
+  const { root, sha, committed } = target;
   const folders = options.folders ?? DEFAULT_WORKFLOW_FOLDERS;
   let sources: readonly WorkflowSource[];
   try {
     sources = committed ? await readWorkflowsAt(root, sha, folders) : await readWorkflowDir(root, folders);
   } catch (error) {
     if (!(error instanceof WorkflowReadError)) throw error;
-    err.write(`spotcheck: ${error.message}\n`);
+    options.err.write(`spotcheck: ${error.message}\n`);
     return 2;
   }
-  if (sources.length === 0) {
-    err.write(
-      committed
-        ? `spotcheck: no workflow files in ${folders.map((f) => `${f}/`).join(', ')} at ${sha.slice(0, 7)}\n`
-        : `spotcheck: no workflow files in ${folders.map((f) => join(root, f)).join(', ')}\n`,
-    );
-    return 2;
-  }
+  if (sources.length > 0) return sources;
+  options.err.write(
+    committed
+      ? `spotcheck: no workflow files in ${folders.map((f) => `${f}/`).join(', ')} at ${sha.slice(0, 7)}\n`
+      : `spotcheck: no workflow files in ${folders.map((f) => join(root, f)).join(', ')}\n`,
+  );
+  return 2;
+}
+
+/** The runs the event starts (with `--job`'s selection), each workflow's decision printed; 2 on invalid input. */
+async function planLocal(
+  options: LocalRunOptions,
+  target: LocalTarget,
+  sources: readonly WorkflowSource[],
+): Promise<PlannedRun[] | number> {
+  const { out, err } = options;
+  const { root, sha, ref, dirty, since } = target;
   const baseRef = options.baseRef ?? 'main';
   // A push of the working tree changes what HEAD's commit changed plus what is uncommitted.
   const changedFiles =
@@ -116,7 +157,6 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     options.event === 'push'
       ? { kind: 'push', ref, deleted: false, changedFiles }
       : { kind: options.event, baseRef, changedFiles };
-  const actor = options.env.USER ?? 'local';
   const config = options.config ?? defaultConfig();
   const { decisions, diagnostics } = planWorkflows(
     sources,
@@ -126,7 +166,7 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
       ref,
       sha,
       repository: `local/${root.split('/').pop() ?? 'repo'}`,
-      actor,
+      actor: actorOf(options),
       serverUrl: 'file://' + root,
       ...(options.event === 'push' ? {} : { baseRef, headRef: shortRef(ref) }),
     },
@@ -153,12 +193,22 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
     const left = d.matched && d.plan !== undefined && !selectedFiles.has(d.file);
     out.write(`${d.matched && !left ? '▶' : '·'} ${d.file}: ${d.reason}${left ? ' (no job selected by --job)' : ''}\n`);
   }
-  plans = plans.filter((p) => p.plan.orders.length > 0);
-  if (plans.length === 0) {
-    out.write('nothing to run\n');
-    return 0;
-  }
+  return plans.filter((p) => p.plan.orders.length > 0);
+}
 
+function actorOf(options: LocalRunOptions): string {
+  return options.env.USER ?? 'local';
+}
+
+/** Runs the plans on the embedded store and the local runner, with live progress; prints logs and the comment. */
+async function executePlans(
+  options: LocalRunOptions,
+  target: LocalTarget,
+  plans: readonly PlannedRun[],
+): Promise<number> {
+  const { out } = options;
+  const { root, sha, ref } = target;
+  const config = options.config ?? defaultConfig();
   const dataDir = await mkdtemp(join(tmpdir(), 'spotcheck-run-'));
   const embedded = await startEmbeddedStore({});
   const verbose = options.verbose === true;
@@ -207,7 +257,7 @@ export async function runLocal(options: LocalRunOptions): Promise<number> {
         event: options.event,
         ref,
         sha,
-        actor,
+        actor: actorOf(options),
         github,
       });
       progress.seed(run, await embedded.store.listOrders(runId));
