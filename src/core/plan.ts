@@ -16,6 +16,7 @@ import { displaySegments, expand, type ExpandedCell } from './matrix-expansion.t
 import { validateNeedsGraph } from './workflow/needs-graph.ts';
 import type {
   Diagnostic,
+  EnvironmentSpec,
   GithubContext,
   JobSpec,
   MatrixCell,
@@ -109,6 +110,7 @@ function displayName(
  *   still runs it under `always()`.
  * - `runsOn`, the display name and an expression `continue-on-error` are evaluated per cell with `github`, `matrix`
  *   and `strategy`; `if` and the step-time env values are kept for the engine and the runner.
+ * - `permissions`: the job's, else the workflow's (a job's replaces the workflow's whole, as on GitHub).
  */
 export function planRun(input: PlanInput): PlanResult {
   const { workflow, github } = input;
@@ -221,6 +223,7 @@ function planCell(
 
   const continueOnError = continueOnErrorOf(job, ctx, problems);
   const env = planEnv(workflow, job, ctx);
+  const permissions = job.permissions ?? workflow.permissions;
   if (problems.length > 0 || !name.ok || !runsOn.ok) return { ok: false, problems };
   return {
     ok: true,
@@ -241,8 +244,16 @@ function planCell(
       env,
       steps: job.steps,
       outputExprs: job.outputs,
+      ...(permissions !== undefined ? { permissions } : {}),
+      ...(job.environment !== undefined ? { environment: planEnvironment(job.environment, ctx) } : {}),
     },
   };
+}
+
+/** The job's environment, its name and URL evaluated now when they read only plan-time contexts (`planEnvValue`). */
+function planEnvironment(environment: EnvironmentSpec, ctx: ExpressionContext): EnvironmentSpec {
+  const name = planEnvValue(environment.name, ctx);
+  return environment.url === undefined ? { name } : { name, url: planEnvValue(environment.url, ctx) };
 }
 
 /** A job's `continue-on-error`: a boolean, or an expression that must evaluate to one (else a problem, and false). */

@@ -64,6 +64,40 @@ export interface MatrixSpec {
   readonly exclude: readonly MatrixCell[];
 }
 
+/** GitHub's `GITHUB_TOKEN` scopes (the `permissions:` keys GitHub accepts). */
+export const PERMISSION_SCOPES = [
+  'actions',
+  'attestations',
+  'checks',
+  'contents',
+  'deployments',
+  'discussions',
+  'id-token',
+  'issues',
+  'models',
+  'packages',
+  'pages',
+  'pull-requests',
+  'repository-projects',
+  'security-events',
+  'statuses',
+] as const;
+export type PermissionScope = (typeof PERMISSION_SCOPES)[number];
+export const PERMISSION_LEVELS = ['read', 'write', 'none'] as const;
+export type PermissionLevel = (typeof PERMISSION_LEVELS)[number];
+
+/**
+ * `permissions:` as written: `read-all`, `write-all`, or scope → level (`{}` is every scope `none`). Kept for the
+ * token a later issue mints; a job's replaces the workflow's whole, as on GitHub.
+ */
+export type Permissions = 'read-all' | 'write-all' | Readonly<Partial<Record<PermissionScope, PermissionLevel>>>;
+
+/** A job's deployment `environment`: a name (and the URL shown for it); either may hold expressions. */
+export interface EnvironmentSpec {
+  readonly name: string;
+  readonly url?: string;
+}
+
 export interface JobSpec {
   readonly id: string;
   readonly name?: string;
@@ -80,6 +114,9 @@ export interface JobSpec {
   readonly continueOnError: boolean | string;
   readonly outputs: Readonly<Record<string, string>>;
   readonly steps: readonly StepSpec[];
+  /** The job's own `permissions`; the workflow's apply when absent. */
+  readonly permissions?: Permissions;
+  readonly environment?: EnvironmentSpec;
   readonly pos: SourcePos;
 }
 
@@ -96,6 +133,7 @@ export interface Workflow {
   readonly on: WorkflowTriggers;
   readonly env: Readonly<Record<string, string>>;
   readonly concurrency?: ConcurrencySpec;
+  readonly permissions?: Permissions;
   /** In file order. */
   readonly jobs: readonly JobSpec[];
 }
@@ -183,6 +221,10 @@ export interface OrderSpec {
   readonly steps: readonly StepSpec[];
   /** The job's `outputs:` definitions (expressions over `steps`), evaluated by whoever runs the order. */
   readonly outputExprs: Readonly<Record<string, string>>;
+  /** The token permissions the order's job asks for (the job's, else the workflow's); absent: none set. */
+  readonly permissions?: Permissions;
+  /** The job's environment, evaluated when it reads only plan-time contexts (else kept as written). */
+  readonly environment?: EnvironmentSpec;
 }
 
 export interface RunPlan {

@@ -8,6 +8,7 @@ import type { SourcePos } from '../types.ts';
 import { clip } from './diagnostics.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
 import { expressionError } from './expressions.ts';
+import { shellProblem } from './shells.ts';
 import { describeValue } from './yaml-tree.ts';
 import type { YMap, YValue } from './yaml-tree.ts';
 
@@ -133,4 +134,17 @@ export function checkExpression(
   const problem = expressionError(text, kind, /\.steps\[\d+\]\./.test(path) ? 'step' : 'job');
   if (problem) sink.error(pos, `\`${path}\`: ${problem}`);
   return problem === undefined;
+}
+
+/** A step's `shell` (or a `defaults.run.shell`): one the runner can start (src/core/workflow/shells.ts), caught here rather than when the step runs. */
+export function readShell(sink: DiagnosticSink, v: YValue, path: string): string | undefined {
+  if (v.kind === 'scalar' && typeof v.value === 'string' && v.value.includes('${{')) {
+    sink.error(v.pos, shellProblem(v.value) ?? `\`${path}\` cannot use \`\${{ }}\` expressions`);
+    return undefined;
+  }
+  const text = readString(sink, v, path, { nonEmpty: true });
+  if (text === undefined) return undefined;
+  const problem = shellProblem(text);
+  if (problem !== undefined) sink.error(v.pos, problem);
+  return problem === undefined ? text : undefined;
 }

@@ -1,25 +1,25 @@
 /**
- * The top level of a workflow file (name, on, env, concurrency, jobs): stage 2 of parsing, from the positioned tree
+ * The top level of a workflow file (name, on, env, concurrency, permissions, defaults, jobs): stage 2 of parsing, from the positioned tree
  * (yaml-tree.ts) to the Workflow model. Strict: anything outside spotcheck's GitHub Actions subset is a diagnostic
  * with its position, never silently dropped.
  */
 import type { ConcurrencySpec, Workflow } from '../types.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
+import { readDefaults } from './read-defaults.ts';
 import { readEnv } from './read-env.ts';
 import { readJobs } from './read-jobs.ts';
+import { readPermissions } from './read-permissions.ts';
 import { checkKeys, readBoolean, readString } from './read-scalars.ts';
 import { readTriggers } from './read-triggers.ts';
 import { describeValue, field } from './yaml-tree.ts';
 import type { YValue } from './yaml-tree.ts';
 
-const WORKFLOW_KEYS = ['name', 'on', 'env', 'concurrency', 'jobs'] as const;
+const WORKFLOW_KEYS = ['name', 'on', 'env', 'concurrency', 'permissions', 'defaults', 'jobs'] as const;
 
 const CONCURRENCY_KEYS = ['group', 'cancel-in-progress'] as const;
 
 /** Why GitHub keys outside the subset are refused; the generic message lists the allowed keys instead. */
 const UNSUPPORTED_WORKFLOW_KEYS: Readonly<Record<string, string>> = {
-  permissions: 'spotcheck gives steps no GITHUB_TOKEN, so there are no token permissions to set',
-  defaults: 'set `shell` and `working-directory` on each step instead',
   'run-name': 'spotcheck names runs after the workflow and the event',
 };
 
@@ -36,6 +36,8 @@ export function readWorkflow(sink: DiagnosticSink, root: YValue): Workflow | und
   const on = field(root, 'on');
   const env = field(root, 'env');
   const concurrency = field(root, 'concurrency');
+  const permissions = field(root, 'permissions');
+  const defaults = field(root, 'defaults');
   const jobs = field(root, 'jobs');
   if (!on) sink.error(root.pos, 'missing `on:`: say which events run this workflow (push, pull_request, testme)');
   if (!jobs) sink.error(root.pos, 'missing `jobs:`: a workflow needs at least one job');
@@ -44,14 +46,18 @@ export function readWorkflow(sink: DiagnosticSink, root: YValue): Workflow | und
   const triggers = on ? readTriggers(sink, on.value) : undefined;
   const workflowEnv = env ? readEnv(sink, env.value, 'env') : {};
   const conc = concurrency ? readConcurrency(sink, concurrency.value) : undefined;
-  const jobSpecs = jobs ? readJobs(sink, jobs) : undefined;
+  const perms = permissions ? readPermissions(sink, permissions.value, 'permissions') : undefined;
+  const runDefaults = defaults ? readDefaults(sink, defaults.value, 'defaults', true) : {};
+  const jobSpecs = jobs ? readJobs(sink, jobs, runDefaults) : undefined;
   if (workflowName === undefined || !triggers || !jobSpecs) return undefined;
+  if (permissions && perms === undefined) return undefined;
   return {
     file: sink.file,
     name: workflowName,
     on: triggers,
     env: workflowEnv,
     ...(conc ? { concurrency: conc } : {}),
+    ...(perms !== undefined ? { permissions: perms } : {}),
     jobs: jobSpecs,
   };
 }

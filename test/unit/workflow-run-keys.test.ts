@@ -1,0 +1,218 @@
+/**
+ * The keys that shape a run rather than its steps: `permissions`, `defaults.run`, `environment`, read by the workflow
+ * parser and carried by the planner onto each order.
+ */
+import { describe, expect, it } from 'vitest';
+import { planRun } from '../../src/core/plan.ts';
+import type { OrderSpec, Workflow } from '../../src/core/types.ts';
+import { formatDiagnostic, parseWorkflow } from '../../src/core/workflow/parse-workflow.ts';
+import { makeGithubContext } from '../helpers/records.ts';
+
+const github = makeGithubContext({ sha: '0123456789abcdef', ref: 'refs/heads/main' });
+
+function valid(text: string): Workflow {
+  const { workflow, diagnostics } = parseWorkflow('w.yml', text);
+  expect(diagnostics.map(formatDiagnostic)).toEqual([]);
+  if (!workflow) throw new Error('no workflow');
+  return workflow;
+}
+
+function orders(text: string): OrderSpec[] {
+  const result = planRun({ workflow: valid(text), github });
+  if (!result.ok) throw new Error(result.diagnostics.map(formatDiagnostic).join('\n'));
+  return [...result.plan.orders];
+}
+
+function firstError(text: string): string {
+  const { workflow, diagnostics } = parseWorkflow('w.yml', text);
+  expect(workflow).toBeUndefined();
+  const first = diagnostics[0];
+  if (!first) throw new Error('no diagnostic');
+  return formatDiagnostic(first);
+}
+
+/** A workflow with `top` at the top level and `jobExtra` (indented 4) in job `a`, whose steps are `steps`. */
+const wf = (top: string, jobExtra: string, steps = '      - run: make\n'): string =>
+  `on: push\n${top}jobs:\n  a:\n    runs-on: local\n${jobExtra}    steps:\n${steps}`;
+
+describe('permissions', () => {
+  it.each([
+    ['read-all at the workflow', 'permissions: read-all\n', '', 'read-all'],
+    ['write-all at the workflow', 'permissions: write-all\n', '', 'write-all'],
+    ['{} (every scope none)', 'permissions: {}\n', '', {}],
+    [
+      'a map of scopes',
+      'permissions:\n  contents: read\n  pull-requests: write\n  id-token: write\n  models: read\n  issues: none\n',
+      '',
+      { contents: 'read', 'pull-requests': 'write', 'id-token': 'write', models: 'read', issues: 'none' },
+    ],
+    ['the job only', '', '    permissions: { statuses: write }\n', { statuses: 'write' }],
+    [
+      "the job's, replacing the workflow's whole",
+      'permissions: { contents: write, issues: write }\n',
+      '    permissions: { contents: read }\n',
+      { contents: 'read' },
+    ],
+    ['read-all at the job over a map', 'permissions: { contents: write }\n', '    permissions: read-all\n', 'read-all'],
+    ['neither', '', '', undefined],
+  ])('%s → stored on the order', (_label, top, jobExtra, expected) => {
+    const [order] = orders(wf(top, jobExtra));
+    expect(order?.permissions).toEqual(expected);
+  });
+
+  it.each([
+    ['read (a bare level)', 'permissions: read\n', '', 'w.yml:2:14: `permissions` must be `read-all`, `write-all`'],
+    ['a list', 'permissions: [contents]\n', '', 'w.yml:2:14: `permissions` must be `read-all`'],
+    [
+      'an unknown scope',
+      'permissions:\n  content: read\n',
+      '',
+      'w.yml:3:3: unknown permission scope `content` in `permissions`',
+    ],
+    [
+      'an unknown level',
+      '',
+      '    permissions:\n      contents: admin\n',
+      'w.yml:6:17: `jobs.a.permissions.contents` must be read, write or none, not the string `admin`',
+    ],
+    [
+      'id-token: read (GitHub allows write or none)',
+      'permissions: { id-token: read }\n',
+      '',
+      'w.yml:2:26: `permissions.id-token` must be write or none',
+    ],
+    [
+      'models: write (GitHub allows read or none)',
+      'permissions: { models: write }\n',
+      '',
+      'w.yml:2:24: `permissions.models` must be read or none',
+    ],
+    [
+      'an expression',
+      'permissions: { contents: "${{ github.ref }}" }\n',
+      '',
+      '`permissions.contents` must be read, write or none',
+    ],
+  ])('%s is an error with its position', (_label, top, jobExtra, message) => {
+    expect(firstError(wf(top, jobExtra))).toContain(message);
+  });
+});
+
+describe('defaults.run', () => {
+  const steps =
+    '      - run: a\n' + '      - run: b\n        shell: sh\n' + '      - run: c\n        working-directory: own\n';
+  it.each([
+    ['none', '', '', [{}, { shell: 'sh' }, { wd: 'own' }]],
+    [
+      'the workflow',
+      'defaults: { run: { shell: python, working-directory: wf } }\n',
+      '',
+      [
+        { shell: 'python', wd: 'wf' },
+        { shell: 'sh', wd: 'wf' },
+        { shell: 'python', wd: 'own' },
+      ],
+    ],
+    [
+      'the job over the workflow',
+      'defaults: { run: { shell: python, working-directory: wf } }\n',
+      '    defaults:\n      run:\n        working-directory: ${{ matrix.dir || github.ref_name }}\n',
+      [
+        { shell: 'python', wd: '${{ matrix.dir || github.ref_name }}' },
+        { shell: 'sh', wd: '${{ matrix.dir || github.ref_name }}' },
+        { shell: 'python', wd: 'own' },
+      ],
+    ],
+    [
+      'a job shell template',
+      '',
+      "    defaults: { run: { shell: 'bash -x {0}' } }\n",
+      [{ shell: 'bash -x {0}' }, { shell: 'sh' }, { shell: 'bash -x {0}', wd: 'own' }],
+    ],
+  ])('%s: a step keeps its own, else the job’s, else the workflow’s', (_label, top, jobExtra, expected) => {
+    const [order] = orders(wf(top, jobExtra, steps));
+    const got = order?.steps.map((s) => ({
+      ...(s.shell !== undefined ? { shell: s.shell } : {}),
+      ...(s.workingDirectory !== undefined ? { wd: s.workingDirectory } : {}),
+    }));
+    expect(got).toEqual(expected);
+  });
+
+  it.each([
+    ['an unknown shell', 'defaults: { run: { shell: zsh } }\n', '', 'w.yml:2:27: unknown shell `zsh`'],
+    ['a Windows shell', '', '    defaults: { run: { shell: cmd } }\n', 'w.yml:5:31: `shell: cmd` runs only on Windows'],
+    [
+      'an expression shell',
+      "defaults: { run: { shell: '${{ matrix.sh }}' } }\n",
+      '',
+      '`shell` cannot use `${{ }}` expressions',
+    ],
+    [
+      'an expression in the workflow’s working-directory (GitHub allows none there)',
+      "defaults: { run: { working-directory: '${{ github.ref }}' } }\n",
+      '',
+      '`defaults.run.working-directory` cannot use `${{ }}` expressions',
+    ],
+    [
+      'an unknown key under run',
+      'defaults: { run: { sh: bash } }\n',
+      '',
+      'w.yml:2:20: unknown key `sh` in `defaults.run`; allowed keys: shell, working-directory',
+    ],
+    [
+      'an unknown key under defaults',
+      '',
+      '    defaults: { step: {} }\n',
+      'w.yml:5:17: unknown key `step` in `jobs.a.defaults`; allowed keys: run',
+    ],
+    ['defaults as a string', 'defaults: bash\n', '', 'w.yml:2:11: `defaults` must be a mapping with `run:`'],
+  ])('%s is an error with its position', (_label, top, jobExtra, message) => {
+    expect(firstError(wf(top, jobExtra))).toContain(message);
+  });
+});
+
+describe('environment', () => {
+  it.each([
+    ['a name', '    environment: production\n', { name: 'production' }],
+    [
+      'name and url',
+      '    environment: { name: staging, url: "https://staging.example.com" }\n',
+      { name: 'staging', url: 'https://staging.example.com' },
+    ],
+    [
+      'a name from github, evaluated at plan time',
+      "    environment: ${{ github.ref_name == 'main' && 'production' || 'review' }}\n",
+      { name: 'production' },
+    ],
+    [
+      'a url from steps, kept for later',
+      '    environment:\n      name: preview-${{ github.ref_name }}\n      url: ${{ steps.deploy.outputs.url }}\n',
+      { name: 'preview-main', url: '${{ steps.deploy.outputs.url }}' },
+    ],
+  ])('%s → stored on the order', (_label, jobExtra, expected) => {
+    const [order] = orders(wf('', jobExtra));
+    expect(order?.environment).toEqual(expected);
+  });
+
+  it('is absent when the job names none', () => {
+    expect(orders(wf('', ''))[0]).not.toHaveProperty('environment');
+  });
+
+  it.each([
+    [
+      'a list',
+      '    environment: [prod]\n',
+      'w.yml:5:18: `jobs.a.environment` must be an environment name or a mapping',
+    ],
+    ['no name', '    environment: { url: "https://x" }\n', 'w.yml:5:18: `jobs.a.environment` needs a `name`'],
+    ['an empty name', "    environment: ''\n", 'w.yml:5:18: `jobs.a.environment` must not be empty'],
+    [
+      'an unknown key',
+      '    environment: { name: p, deployment: false }\n',
+      'w.yml:5:29: unknown key `deployment` in `jobs.a.environment`; allowed keys: name, url',
+    ],
+    ['a bad expression', "    environment: '${{ github. }}'\n", 'w.yml:5:18: `jobs.a.environment`'],
+  ])('%s is an error with its position', (_label, jobExtra, message) => {
+    expect(firstError(wf('', jobExtra))).toContain(message);
+  });
+});
