@@ -246,6 +246,9 @@ function planCell(
       outputExprs: job.outputs,
       ...(permissions !== undefined ? { permissions } : {}),
       ...(job.environment !== undefined ? { environment: planEnvironment(job.environment, ctx) } : {}),
+      ...(job.concurrency !== undefined
+        ? { concurrency: { ...job.concurrency, group: planEnvValue(job.concurrency.group, ctx) } }
+        : {}),
     },
   };
 }

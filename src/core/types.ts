@@ -117,6 +117,8 @@ export interface JobSpec {
   /** The job's own `permissions`; the workflow's apply when absent. */
   readonly permissions?: Permissions;
   readonly environment?: EnvironmentSpec;
+  /** The job's own `concurrency`: stored, not enforced yet (no order is held back or cancelled for it). */
+  readonly concurrency?: ConcurrencySpec;
   readonly pos: SourcePos;
 }
 
@@ -225,6 +227,8 @@ export interface OrderSpec {
   readonly permissions?: Permissions;
   /** The job's environment, evaluated when it reads only plan-time contexts (else kept as written). */
   readonly environment?: EnvironmentSpec;
+  /** The job's `concurrency`, its group evaluated when it reads only plan-time contexts; stored, not enforced. */
+  readonly concurrency?: ConcurrencySpec;
 }
 
 export interface RunPlan {

@@ -216,3 +216,39 @@ describe('environment', () => {
     expect(firstError(wf('', jobExtra))).toContain(message);
   });
 });
+
+describe('job concurrency (stored, not enforced)', () => {
+  it.each([
+    ['a group name', '    concurrency: deploy\n', { group: 'deploy', cancelInProgress: false }],
+    [
+      'a mapping, the group from github and matrix at plan time',
+      '    concurrency: { group: "deploy-${{ github.ref_name }}", cancel-in-progress: true }\n',
+      { group: 'deploy-main', cancelInProgress: true },
+    ],
+    [
+      'a group reading needs, kept for later',
+      '    concurrency: ${{ needs.x.outputs.g }}\n',
+      { group: '${{ needs.x.outputs.g }}', cancelInProgress: false },
+    ],
+  ])('%s → stored on the order', (_label, jobExtra, expected) => {
+    const [order] = orders(wf('', jobExtra));
+    expect(order?.concurrency).toEqual(expected);
+  });
+
+  it.each([
+    ['no group', '    concurrency: { cancel-in-progress: true }\n', 'w.yml:5:18: `jobs.a.concurrency` needs a `group`'],
+    [
+      'cancel-in-progress as a string',
+      '    concurrency: { group: g, cancel-in-progress: yes }\n',
+      'w.yml:5:50: `jobs.a.concurrency.cancel-in-progress` must be true or false',
+    ],
+    ['a list', '    concurrency: [g]\n', 'w.yml:5:18: `jobs.a.concurrency` must be a group name or a mapping'],
+    [
+      'queue',
+      '    concurrency: { group: g, queue: max }\n',
+      'w.yml:5:30: `queue` is not supported in `jobs.a.concurrency`',
+    ],
+  ])('%s is an error with its position', (_label, jobExtra, message) => {
+    expect(firstError(wf('', jobExtra))).toContain(message);
+  });
+});

@@ -1,6 +1,6 @@
 /**
  * `jobs:`: each job's fields (runs-on, needs, if, timeout, env, strategy, continue-on-error, outputs, permissions,
- * defaults, environment, steps), then
+ * defaults, environment, concurrency, steps), then
  * the `needs` graph across them (needs-graph.ts), reported at the offending `needs` entry.
  */
 import { MAX_JOBS } from '../limits.ts';
@@ -8,6 +8,7 @@ import type { EnvironmentSpec, JobSpec, SourcePos } from '../types.ts';
 import { clip } from './diagnostics.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
 import { validateNeedsGraph } from './needs-graph.ts';
+import { readConcurrency } from './read-concurrency.ts';
 import { readDefaults, type RunDefaults } from './read-defaults.ts';
 import { readEnv } from './read-env.ts';
 import { readPermissions } from './read-permissions.ts';
@@ -40,6 +41,7 @@ const JOB_KEYS = [
   'permissions',
   'defaults',
   'environment',
+  'concurrency',
 ] as const;
 
 /** Why GitHub keys outside the subset are refused; the generic message lists the allowed keys instead. */
@@ -51,7 +53,6 @@ const UNSUPPORTED_JOB_KEYS: Readonly<Record<string, string>> = {
     '`services:` containers are not supported: start what the job needs from a `run:` step (for example `docker run -d …`)',
   container:
     '`container:` is not supported: steps run directly on the runner the `runs-on` route picks; use `docker run` in a step, or a route whose image has what the job needs',
-  concurrency: 'only the workflow-level `concurrency` is supported',
 };
 
 /** Reads every job; `defaults` is the workflow's `defaults.run`, under each job's own. */
@@ -127,6 +128,7 @@ function readJob(
   const permissions = field(v, 'permissions');
   const defaults = field(v, 'defaults');
   const environment = field(v, 'environment');
+  const concurrency = field(v, 'concurrency');
 
   const jobName = name ? readString(sink, name.value, `${path}.name`, { nonEmpty: true }) : undefined;
   let label: string | undefined;
@@ -145,6 +147,8 @@ function readJob(
   const perms = permissions ? readPermissions(sink, permissions.value, `${path}.permissions`) : undefined;
   const jobDefaults = defaults ? readDefaults(sink, defaults.value, `${path}.defaults`, false) : {};
   const env_ = environment ? readEnvironment(sink, environment.value, `${path}.environment`) : undefined;
+  // Accepted and stored, not enforced: orders of one job-level group are not yet held back or cancelled (README).
+  const conc = concurrency ? readConcurrency(sink, concurrency.value, `${path}.concurrency`) : undefined;
   const stepSpecs = steps ? readSteps(sink, steps.value, path, { ...workflowDefaults, ...jobDefaults }) : [];
 
   if (sink.count > before || label === undefined || timeoutMinutes === undefined || !strat) return undefined;
@@ -165,6 +169,7 @@ function readJob(
     steps: stepSpecs,
     ...(perms !== undefined ? { permissions: perms } : {}),
     ...(env_ !== undefined ? { environment: env_ } : {}),
+    ...(conc !== undefined ? { concurrency: conc } : {}),
     pos: entry.keyPos,
   };
 }
