@@ -252,3 +252,37 @@ describe('job concurrency (stored, not enforced)', () => {
     expect(firstError(wf('', jobExtra))).toContain(message);
   });
 });
+
+/** A workflow whose job `a` runs on `runsOn` (a YAML flow value). */
+const runsOn = (value: string): string => `on: push\njobs:\n  a:\n    runs-on: ${value}\n    steps: [{run: make}]\n`;
+
+describe('runs-on as {group, labels}', () => {
+  it.each([
+    ['group only', '{ group: big-boxes }', 'big-boxes'],
+    ['labels as a string', '{ labels: gpu }', 'gpu'],
+    ['group and a label list', '{ group: big-boxes, labels: [linux, gpu] }', 'big-boxes, linux, gpu'],
+    ['the group repeated in the labels', '{ group: gpu, labels: [gpu, linux] }', 'gpu, linux'],
+    ['a group from the matrix', '{ group: "${{ github.ref_name }}-boxes", labels: [linux] }', 'main-boxes, linux'],
+  ])('%s → one route must have every label, the group among them', (_label, value, expected) => {
+    const [order] = orders(runsOn(value));
+    expect(order?.runsOn).toBe(expected);
+  });
+
+  it.each([
+    ['neither key', '{}', 'w.yml:4:14: `jobs.a.runs-on` needs a `group`, `labels` or both'],
+    [
+      'an unknown key',
+      '{ group: g, label: x }',
+      'w.yml:4:26: unknown key `label` in `jobs.a.runs-on`; allowed keys: group, labels',
+    ],
+    ['an empty label list', '{ group: g, labels: [] }', 'w.yml:4:34: `jobs.a.runs-on.labels` is an empty list'],
+    [
+      'a label with a comma',
+      '{ labels: ["a,b"] }',
+      'w.yml:4:25: `jobs.a.runs-on.labels`: a runner label cannot contain a comma',
+    ],
+    ['a mapping as a label', '{ labels: [{x: 1}] }', 'w.yml:4:25: `jobs.a.runs-on.labels` must be a string'],
+  ])('%s is an error with its position', (_label, value, message) => {
+    expect(firstError(runsOn(value))).toContain(message);
+  });
+});

@@ -25,7 +25,7 @@ import {
 import { readSteps } from './read-steps.ts';
 import { readStrategy } from './read-strategy.ts';
 import { describeValue, field } from './yaml-tree.ts';
-import type { YEntry, YValue } from './yaml-tree.ts';
+import type { YEntry, YMap, YValue } from './yaml-tree.ts';
 
 const JOB_KEYS = [
   'name',
@@ -181,11 +181,35 @@ function readRunsOn(sink: DiagnosticSink, v: YValue, path: string): string | und
     if (v.items.length === 0) sink.error(v.pos, `\`${path}\` is an empty list: name the route label the job runs on`);
     return v.items.length === 0 || labels.includes(undefined) ? undefined : labels.join(', ');
   }
-  if (v.kind === 'map') {
-    sink.error(v.pos, `\`${path}\` must be route labels; runner groups (\`group:\`/\`labels:\`) are not supported`);
+  if (v.kind === 'map') return readRunnerGroup(sink, v, path);
+  return readLabel(sink, v, path);
+}
+
+/**
+ * `{group, labels}`: GitHub picks a runner of the group that has every label. A route has labels, not a group, so
+ * the group is one more label the route must have (a route `labels: [<group>, …]`); planned as the labels joined.
+ */
+function readRunnerGroup(sink: DiagnosticSink, v: YMap, path: string): string | undefined {
+  checkKeys(sink, v, ['group', 'labels'], `\`${path}\``, {});
+  const group = field(v, 'group');
+  const labels = field(v, 'labels');
+  if (!group && !labels) {
+    sink.error(v.pos, `\`${path}\` needs a \`group\`, \`labels\` or both`);
     return undefined;
   }
-  return readLabel(sink, v, path);
+  const parts: (string | undefined)[] = [];
+  if (group) parts.push(readLabel(sink, group.value, `${path}.group`));
+  if (labels?.value.kind === 'seq' && labels.value.items.length === 0) {
+    sink.error(labels.value.pos, `\`${path}.labels\` is an empty list: name the labels or leave \`labels\` out`);
+    return undefined;
+  }
+  if (labels) {
+    const items = labels.value.kind === 'seq' ? labels.value.items : [labels.value];
+    for (const item of items) parts.push(readLabel(sink, item, `${path}.labels`));
+  }
+  if (parts.includes(undefined)) return undefined;
+  // The same label named as the group and in the list is one requirement.
+  return [...new Set(parts as string[])].join(', ');
 }
 
 /** A runner label never holds a comma: runners register their labels as one comma-separated list. */
