@@ -13,6 +13,7 @@ import {
   type ExpressionContext,
 } from './workflow/expressions.ts';
 import { displaySegments, expand, type ExpandedCell } from './matrix-expansion.ts';
+import { evaluateMinutes } from './workflow/evaluate-setting.ts';
 import { validateNeedsGraph } from './workflow/needs-graph.ts';
 import type {
   Diagnostic,
@@ -222,9 +223,11 @@ function planCell(
   else if (runsOn.value.trim() === '') problems.push(`runs-on '${job.runsOn}' evaluated to an empty label`);
 
   const continueOnError = continueOnErrorOf(job, ctx, problems);
+  const timeout = evaluateMinutes(job.timeoutMinutes, ctx);
+  if (!timeout.ok) problems.push(`timeout-minutes ${timeout.error}`);
   const env = planEnv(workflow, job, ctx);
   const permissions = job.permissions ?? workflow.permissions;
-  if (problems.length > 0 || !name.ok || !runsOn.ok) return { ok: false, problems };
+  if (problems.length > 0 || !name.ok || !runsOn.ok || !timeout.ok) return { ok: false, problems };
   return {
     ok: true,
     order: {
@@ -236,7 +239,7 @@ function planCell(
       runsOn: runsOn.value.trim(),
       matrix,
       ...(job.if !== undefined ? { if: job.if } : {}),
-      timeoutMinutes: job.timeoutMinutes,
+      timeoutMinutes: timeout.value,
       continueOnError,
       failFast: job.failFast,
       ...(job.maxParallel !== undefined ? { maxParallel: job.maxParallel } : {}),

@@ -48,8 +48,10 @@ export interface StepSpec {
   /** `bash` (default, run as `bash --noprofile --norc -eo pipefail {0}`), `sh`, or a template with `{0}`. */
   readonly shell?: string;
   readonly if?: string;
-  readonly continueOnError: boolean;
-  readonly timeoutMinutes?: number;
+  /** `true`/`false`, or an expression the agent evaluates before the step runs. */
+  readonly continueOnError: boolean | string;
+  /** Minutes, or an expression the agent evaluates before the step runs. */
+  readonly timeoutMinutes?: number | string;
   readonly pos: SourcePos;
 }
 
@@ -105,7 +107,8 @@ export interface JobSpec {
   readonly runsOn: string;
   readonly needs: readonly string[];
   readonly if?: string;
-  readonly timeoutMinutes: number;
+  /** Minutes, or an expression evaluated per matrix cell when the run is planned. */
+  readonly timeoutMinutes: number | string;
   readonly env: Readonly<Record<string, string>>;
   readonly matrix?: MatrixSpec;
   readonly failFast: boolean;

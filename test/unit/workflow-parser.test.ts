@@ -347,7 +347,13 @@ describe('parseWorkflow: errors, with positions', () => {
     ],
     ['missing runs-on', 'on: push\njobs:\n  a:\n    steps: [{run: y}]', 3, 3, 'has no `runs-on`'],
     ['missing steps', 'on: push\njobs:\n  a:\n    runs-on: x', 3, 3, 'has no `steps`'],
-    ['timeout as expression', job('    timeout-minutes: ${{ 5 }}\n'), 5, 22, 'must be a number of minutes'],
+    [
+      'timeout as text around an expression',
+      job('    timeout-minutes: ${{ 5 }} minutes\n'),
+      5,
+      22,
+      'must be a number of minutes or a `${{ }}` expression, not the string',
+    ],
     ['timeout zero', job('    timeout-minutes: 0\n'), 5, 22, 'more than 0'],
     [
       'matrix expression',
@@ -385,11 +391,11 @@ describe('parseWorkflow: errors, with positions', () => {
     ],
     ['bad step id', job('', '      - {id: "a b", run: x}\n'), 6, 14, 'step id `a b` must start'],
     [
-      'step continue-on-error expression',
-      job('', '      - run: x\n        continue-on-error: ${{ true }}\n'),
+      'step continue-on-error as a string',
+      job('', '      - run: x\n        continue-on-error: maybe\n'),
       7,
       28,
-      'must be true or false',
+      'must be true, false or a `${{ }}` expression, not the string `maybe`',
     ],
     [
       'env value as a map',

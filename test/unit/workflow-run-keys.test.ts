@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { planRun } from '../../src/core/plan.ts';
 import type { OrderSpec, Workflow } from '../../src/core/types.ts';
+import { evaluateFlag, evaluateMinutes } from '../../src/core/workflow/evaluate-setting.ts';
 import { formatDiagnostic, parseWorkflow } from '../../src/core/workflow/parse-workflow.ts';
 import { makeGithubContext } from '../helpers/records.ts';
 
@@ -284,5 +285,73 @@ describe('runs-on as {group, labels}', () => {
     ['a mapping as a label', '{ labels: [{x: 1}] }', 'w.yml:4:25: `jobs.a.runs-on.labels` must be a string'],
   ])('%s is an error with its position', (_label, value, message) => {
     expect(firstError(runsOn(value))).toContain(message);
+  });
+});
+
+describe('timeout-minutes and continue-on-error as expressions', () => {
+  const matrixJob = (extra: string, steps = '      - run: make\n'): string =>
+    `on: push\njobs:\n  a:\n    runs-on: local\n    strategy: { matrix: { t: [5, 30] } }\n${extra}    steps:\n${steps}`;
+
+  it('evaluates a job timeout per matrix cell when the run is planned', () => {
+    const planned = orders(matrixJob('    timeout-minutes: ${{ matrix.t }}\n'));
+    expect(planned.map((o) => o.timeoutMinutes)).toEqual([5, 30]);
+  });
+
+  it('keeps step expressions for the agent, which evaluates them with the step contexts', () => {
+    const [order] = orders(
+      matrixJob(
+        '',
+        "      - run: make\n        timeout-minutes: ${{ matrix.t }}\n        continue-on-error: ${{ github.ref_name != 'main' }}\n",
+      ),
+    );
+    expect(order?.steps[0]).toMatchObject({
+      timeoutMinutes: '${{ matrix.t }}',
+      continueOnError: "${{ github.ref_name != 'main' }}",
+    });
+  });
+
+  it.each([
+    ['a string', "${{ 'soon' }}", "timeout-minutes '${{ 'soon' }}' must evaluate to a number of minutes, got \"soon\""],
+    [
+      'zero',
+      "${{ fromJSON('0') }}",
+      "timeout-minutes '${{ fromJSON('0') }}' must be more than 0 and at most 7200 minutes, got 0",
+    ],
+    [
+      'past five days',
+      "${{ fromJSON('99999') }}",
+      "timeout-minutes '${{ fromJSON('99999') }}' must be more than 0 and at most 7200 minutes, got 99999",
+    ],
+  ])('a job timeout that evaluates to %s fails the plan at the job', (_label, expr, message) => {
+    const result = planRun({ workflow: valid(matrixJob(`    timeout-minutes: ${expr}\n`)), github });
+    expect(result.ok).toBe(false);
+    const first = result.ok ? undefined : result.diagnostics[0];
+    expect(first && formatDiagnostic(first)).toContain(`w.yml:3:3: Job 'a' (matrix cell 1): ${message}`);
+  });
+});
+
+describe('evaluateMinutes and evaluateFlag', () => {
+  const ctx = { github: { ref_name: 'main' }, matrix: { t: 5, s: '15', no: 'x' } };
+  it.each([
+    [7, { ok: true, value: 7 }],
+    ['${{ matrix.t }}', { ok: true, value: 5 }],
+    ['${{ matrix.s }}', { ok: true, value: 15 }],
+    ['${{ matrix.no }}', { ok: false, error: `'\${{ matrix.no }}' must evaluate to a number of minutes, got "x"` }],
+    [
+      '${{ matrix.none }}',
+      { ok: false, error: `'\${{ matrix.none }}' must evaluate to a number of minutes, got null` },
+    ],
+    ['${{ true }}', { ok: false, error: `'\${{ true }}' must evaluate to a number of minutes, got true` }],
+  ])('minutes %s', (value, expected) => {
+    expect(evaluateMinutes(value, ctx)).toEqual(expected);
+  });
+
+  it.each([
+    [false, { ok: true, value: false }],
+    ["${{ github.ref_name == 'main' }}", { ok: true, value: true }],
+    ['${{ matrix.t }}', { ok: false, error: `'\${{ matrix.t }}' must evaluate to true or false, got 5` }],
+    ["${{ 'true' }}", { ok: false, error: `'\${{ 'true' }}' must evaluate to true or false, got "true"` }],
+  ])('flag %s', (value, expected) => {
+    expect(evaluateFlag(value, ctx)).toEqual(expected);
   });
 });

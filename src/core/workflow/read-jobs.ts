@@ -12,16 +12,7 @@ import { readConcurrency } from './read-concurrency.ts';
 import { readDefaults, type RunDefaults } from './read-defaults.ts';
 import { readEnv } from './read-env.ts';
 import { readPermissions } from './read-permissions.ts';
-import {
-  ID_PATTERN,
-  ID_RULE,
-  checkExpression,
-  checkKeys,
-  isWholeExpression,
-  readCondition,
-  readString,
-  readTimeout,
-} from './read-scalars.ts';
+import { ID_PATTERN, ID_RULE, checkKeys, readCondition, readFlag, readString, readTimeout } from './read-scalars.ts';
 import { readSteps } from './read-steps.ts';
 import { readStrategy } from './read-strategy.ts';
 import { describeValue, field } from './yaml-tree.ts';
@@ -140,7 +131,7 @@ function readJob(
   const timeoutMinutes = timeout ? readTimeout(sink, timeout.value, `${path}.timeout-minutes`) : 360;
   const jobEnv = env ? readEnv(sink, env.value, `${path}.env`) : {};
   const strat = strategy ? readStrategy(sink, strategy.value, `${path}.strategy`) : { failFast: true };
-  const continueOnError = coe ? readJobContinueOnError(sink, coe.value, `${path}.continue-on-error`) : false;
+  const continueOnError = coe ? readFlag(sink, coe.value, `${path}.continue-on-error`) : false;
   const jobOutputs = outputs ? readOutputs(sink, outputs.value, `${path}.outputs`) : {};
   if (!steps && !field(v, 'uses'))
     sink.error(entry.keyPos, `job \`${id}\` has no \`steps\`: give it at least one \`run:\` step`);
@@ -277,15 +268,6 @@ function readNeeds(
     }
   }
   return ok ? needs : undefined;
-}
-
-function readJobContinueOnError(sink: DiagnosticSink, v: YValue, path: string): boolean | string | undefined {
-  if (v.kind === 'scalar' && typeof v.value === 'boolean') return v.value;
-  if (v.kind === 'scalar' && typeof v.value === 'string' && isWholeExpression(v.value)) {
-    return checkExpression(sink, v.value, 'template', v.pos, path) ? v.value : undefined;
-  }
-  sink.error(v.pos, `\`${path}\` must be true, false or a \`\${{ }}\` expression, not ${describeValue(v)}`);
-  return undefined;
 }
 
 function readOutputs(sink: DiagnosticSink, v: YValue, path: string): Record<string, string> {

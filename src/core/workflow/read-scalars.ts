@@ -96,8 +96,11 @@ export function readBoolean(sink: DiagnosticSink, v: YValue, path: string): bool
   return undefined;
 }
 
-/** `timeout-minutes` of a job or a step: a number of minutes, more than 0 and at most MAX_TIMEOUT_MINUTES. */
-export function readTimeout(sink: DiagnosticSink, v: YValue, path: string): number | undefined {
+/**
+ * `timeout-minutes` of a job or a step: a number of minutes, more than 0 and at most MAX_TIMEOUT_MINUTES, or one
+ * `${{ }}` expression (evaluated with the job when the run is planned, or by the agent for a step).
+ */
+export function readTimeout(sink: DiagnosticSink, v: YValue, path: string): number | string | undefined {
   if (v.kind === 'scalar' && typeof v.value === 'number') {
     if (v.value > 0 && v.value <= MAX_TIMEOUT_MINUTES) return v.value;
     sink.error(
@@ -106,13 +109,19 @@ export function readTimeout(sink: DiagnosticSink, v: YValue, path: string): numb
     );
     return undefined;
   }
-  const expr = v.kind === 'scalar' && typeof v.value === 'string' && v.value.includes('${{');
-  sink.error(
-    v.pos,
-    expr
-      ? `\`${path}\` must be a number of minutes; spotcheck does not evaluate expressions here`
-      : `\`${path}\` must be a number of minutes, not ${describeValue(v)}`,
-  );
+  if (v.kind === 'scalar' && typeof v.value === 'string' && isWholeExpression(v.value))
+    return checkExpression(sink, v.value, 'template', v.pos, path) ? v.value : undefined;
+  sink.error(v.pos, `\`${path}\` must be a number of minutes or a \`\${{ }}\` expression, not ${describeValue(v)}`);
+  return undefined;
+}
+
+/** `continue-on-error`: true, false, or one `${{ }}` expression that must evaluate to one of them. */
+export function readFlag(sink: DiagnosticSink, v: YValue, path: string): boolean | string | undefined {
+  if (v.kind === 'scalar' && typeof v.value === 'boolean') return v.value;
+  if (v.kind === 'scalar' && typeof v.value === 'string' && isWholeExpression(v.value)) {
+    return checkExpression(sink, v.value, 'template', v.pos, path) ? v.value : undefined;
+  }
+  sink.error(v.pos, `\`${path}\` must be true, false or a \`\${{ }}\` expression, not ${describeValue(v)}`);
   return undefined;
 }
 

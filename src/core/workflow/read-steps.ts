@@ -8,7 +8,7 @@ import {
   ID_PATTERN,
   ID_RULE,
   checkKeys,
-  readBoolean,
+  readFlag,
   readCondition,
   readShell,
   readString,
@@ -111,7 +111,7 @@ function readStep(
     : defaults.workingDirectory;
   const shellText = shell ? readShell(sink, shell.value, `${path}.shell`) : defaults.shell;
   const ifText = cond ? readCondition(sink, cond.value, `${path}.if`) : undefined;
-  const continueOnError = coe ? readBoolean(sink, coe.value, `${path}.continue-on-error`) : false;
+  const continueOnError = coe ? readFlag(sink, coe.value, `${path}.continue-on-error`) : false;
   const timeoutMinutes = timeout ? readTimeout(sink, timeout.value, `${path}.timeout-minutes`) : undefined;
   if (sink.count > before || script === undefined || continueOnError === undefined) return undefined;
   return {
