@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { evaluateFlag, evaluateMinutes } from '../../src/core/workflow/evaluate-setting.ts';
 import { evaluateCondition, interpolate } from '../../src/core/workflow/expressions.ts';
 import type { ExpressionContext } from '../../src/core/workflow/expressions.ts';
 import type { StepResult, StepSpec, StrategyContext } from '../../src/core/types.ts';
@@ -7,7 +8,7 @@ import type { OrderJob } from '../runner.ts';
 import { createCappedLog, type CappedLog } from './capped-log.ts';
 import { hashFiles } from './hash-files.ts';
 import { minutesToMs, OrderStop, ProcessGroups } from './order-stop.ts';
-import { runStep } from './run-step.ts';
+import { runStep, type RunnableStep } from './run-step.ts';
 import { addToPath, defaultVariables, runnerContext } from './step-env.ts';
 
 /** SIGTERM → SIGKILL grace, as `docker stop` and the Actions runner give a cancelled process. */
@@ -149,9 +150,15 @@ class StepsState {
     };
   }
 
-  /** Records a step's end; `continue-on-error` turns a failure's conclusion into success. */
-  record(step: StepSpec, name: string, outcome: Outcome, exitCode: number | undefined, startedAt: number): StepResult {
-    const conclusion: Outcome = outcome === 'failure' && step.continueOnError ? 'success' : outcome;
+  /** Records a step's end; `continue-on-error` (as evaluated) turns a failure's conclusion into success. */
+  record(
+    step: StepSpec,
+    name: string,
+    end: { outcome: Outcome; exitCode: number | undefined; continueOnError: boolean },
+    startedAt: number,
+  ): StepResult {
+    const { outcome, exitCode } = end;
+    const conclusion: Outcome = outcome === 'failure' && end.continueOnError ? 'success' : outcome;
     const result: StepResult = {
       index: step.index,
       name,
@@ -186,13 +193,15 @@ async function runOneStep(step: StepSpec, order: PreparedOrder, state: StepsStat
   log.meta(`##[step] ${name}`);
 
   const stepOutputs: Record<string, string> = {};
+  // Until the step's own `continue-on-error` is evaluated, a failure (of its `if`, say) is not forgiven.
+  let continueOnError = false;
   const finish = (outcome: Outcome, exitCode?: number): void => {
-    const result = state.record(step, name, outcome, exitCode, startedAt);
+    const result = state.record(step, name, { outcome, exitCode, continueOnError }, startedAt);
     if (step.id !== undefined) {
       state.steps[step.id] = { outcome: result.outcome, conclusion: result.conclusion, outputs: stepOutputs };
     }
     const code = exitCode === undefined ? '' : `, exit code ${exitCode}`;
-    const coe = outcome === 'failure' && step.continueOnError ? ' (continue-on-error)' : '';
+    const coe = outcome === 'failure' && continueOnError ? ' (continue-on-error)' : '';
     log.meta(`##[end] ${outcome}${coe}${code}`);
   };
 
@@ -209,8 +218,23 @@ async function runOneStep(step: StepSpec, order: PreparedOrder, state: StepsStat
     log.meta(`##[skipped] condition is false: ${step.if ?? 'success()'}`);
     return finish('skipped');
   }
+  // GitHub's runner evaluates both before the step starts, with the step's contexts (steps, env, job, runner, …).
+  const coe = evaluateFlag(step.continueOnError, state.ctx(envCtx));
+  const timeout =
+    step.timeoutMinutes === undefined ? undefined : evaluateMinutes(step.timeoutMinutes, state.ctx(envCtx));
+  if (!coe.ok) {
+    log.meta(`##[error] continue-on-error: ${coe.error}`);
+    return finish('failure');
+  }
+  if (timeout?.ok === false) {
+    log.meta(`##[error] timeout-minutes: ${timeout.error}`);
+    return finish('failure');
+  }
+  continueOnError = coe.value;
+  const { timeoutMinutes: _written, ...rest } = step;
+  const runnable: RunnableStep = timeout?.ok === true ? { ...rest, timeoutMinutes: timeout.value } : rest;
 
-  const run = await runStep(step, {
+  const run = await runStep(runnable, {
     ctx: (env) => state.ctx(env),
     envCtx,
     workdir: opts.workdir,

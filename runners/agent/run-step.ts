@@ -9,6 +9,9 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { interpolate, type ExpressionContext } from '../../src/core/workflow/expressions.ts';
 import type { StepResult, StepSpec } from '../../src/core/types.ts';
+
+/** A step whose `timeout-minutes` the agent has evaluated (execute-order.ts), ready to run. */
+export type RunnableStep = Omit<StepSpec, 'timeoutMinutes'> & { readonly timeoutMinutes?: number };
 import type { CappedLog } from './capped-log.ts';
 import { minutesToMs, type OrderStop, type ProcessGroups } from './order-stop.ts';
 import { startProcessGroup } from './process-group.ts';
@@ -44,7 +47,7 @@ export interface StepRun {
   readonly commands?: { outputs: Record<string, string>; env: Record<string, string>; path: string[] };
 }
 
-export async function runStep(step: StepSpec, c: StepRunContext): Promise<StepRun> {
+export async function runStep(step: RunnableStep, c: StepRunContext): Promise<StepRun> {
   const scriptPath = path.join(c.tempDir, `step-${step.index}-${randomUUID()}${shellExtension(step.shell)}`);
   const prepared = await prepareStep(step, { ctx: c.ctx, envCtx: c.envCtx, workdir: c.workdir, scriptPath });
   if (!prepared.ok) {
@@ -108,7 +111,7 @@ type ProcessEnd =
 
 /** Starts the step's process group and waits for it, killing the group on the order's stop or the step's timeout. */
 async function runProcess(
-  step: StepSpec,
+  step: RunnableStep,
   prepared: Extract<Prepared, { ok: true }>,
   env: Record<string, string>,
   c: StepRunContext,

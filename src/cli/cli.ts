@@ -82,6 +82,7 @@ options:
                a file with one changed path per line; an empty file means no file changed; without it the
                changed files are unknown, which counts as "paths match"
   --json       print one JSON object: {"workflows":[{"file","matched","reason","orders":[...]}],"notices":[...]}
+               (an order's "permissions" and "environment" appear when its job sets them)
 
 exit codes: 0 ok, 1 a run failed, 2 invalid workflow, input or usage
 `;
@@ -373,6 +374,8 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
       needs: o.needs,
       runsOn: o.runsOn,
       matrix: o.matrix,
+      ...opt('permissions', o.permissions),
+      ...opt('environment', o.environment),
     })),
   }));
   if (values.json === true) {

@@ -13,9 +13,11 @@ import {
   type ExpressionContext,
 } from './workflow/expressions.ts';
 import { displaySegments, expand, type ExpandedCell } from './matrix-expansion.ts';
+import { evaluateMinutes } from './workflow/evaluate-setting.ts';
 import { validateNeedsGraph } from './workflow/needs-graph.ts';
 import type {
   Diagnostic,
+  EnvironmentSpec,
   GithubContext,
   JobSpec,
   MatrixCell,
@@ -109,6 +111,7 @@ function displayName(
  *   still runs it under `always()`.
  * - `runsOn`, the display name and an expression `continue-on-error` are evaluated per cell with `github`, `matrix`
  *   and `strategy`; `if` and the step-time env values are kept for the engine and the runner.
+ * - `permissions`: the job's, else the workflow's (a job's replaces the workflow's whole, as on GitHub).
  */
 export function planRun(input: PlanInput): PlanResult {
   const { workflow, github } = input;
@@ -220,8 +223,11 @@ function planCell(
   else if (runsOn.value.trim() === '') problems.push(`runs-on '${job.runsOn}' evaluated to an empty label`);
 
   const continueOnError = continueOnErrorOf(job, ctx, problems);
+  const timeout = evaluateMinutes(job.timeoutMinutes, ctx);
+  if (!timeout.ok) problems.push(`timeout-minutes ${timeout.error}`);
   const env = planEnv(workflow, job, ctx);
-  if (problems.length > 0 || !name.ok || !runsOn.ok) return { ok: false, problems };
+  const permissions = job.permissions ?? workflow.permissions;
+  if (problems.length > 0 || !name.ok || !runsOn.ok || !timeout.ok) return { ok: false, problems };
   return {
     ok: true,
     order: {
@@ -233,7 +239,7 @@ function planCell(
       runsOn: runsOn.value.trim(),
       matrix,
       ...(job.if !== undefined ? { if: job.if } : {}),
-      timeoutMinutes: job.timeoutMinutes,
+      timeoutMinutes: timeout.value,
       continueOnError,
       failFast: job.failFast,
       ...(job.maxParallel !== undefined ? { maxParallel: job.maxParallel } : {}),
@@ -241,8 +247,19 @@ function planCell(
       env,
       steps: job.steps,
       outputExprs: job.outputs,
+      ...(permissions !== undefined ? { permissions } : {}),
+      ...(job.environment !== undefined ? { environment: planEnvironment(job.environment, ctx) } : {}),
+      ...(job.concurrency !== undefined
+        ? { concurrency: { ...job.concurrency, group: planEnvValue(job.concurrency.group, ctx) } }
+        : {}),
     },
   };
+}
+
+/** The job's environment, its name and URL evaluated now when they read only plan-time contexts (`planEnvValue`). */
+function planEnvironment(environment: EnvironmentSpec, ctx: ExpressionContext): EnvironmentSpec {
+  const name = planEnvValue(environment.name, ctx);
+  return environment.url === undefined ? { name } : { name, url: planEnvValue(environment.url, ctx) };
 }
 
 /** A job's `continue-on-error`: a boolean, or an expression that must evaluate to one (else a problem, and false). */

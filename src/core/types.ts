@@ -86,8 +86,10 @@ export interface StepSpec {
   /** `bash` (default, run as `bash --noprofile --norc -eo pipefail {0}`), `sh`, or a template with `{0}`. */
   readonly shell?: string;
   readonly if?: string;
-  readonly continueOnError: boolean;
-  readonly timeoutMinutes?: number;
+  /** `true`/`false`, or an expression the agent evaluates before the step runs. */
+  readonly continueOnError: boolean | string;
+  /** Minutes, or an expression the agent evaluates before the step runs. */
+  readonly timeoutMinutes?: number | string;
   readonly pos: SourcePos;
 }
 
@@ -102,6 +104,40 @@ export interface MatrixSpec {
   readonly exclude: readonly MatrixCell[];
 }
 
+/** GitHub's `GITHUB_TOKEN` scopes (the `permissions:` keys GitHub accepts). */
+export const PERMISSION_SCOPES = [
+  'actions',
+  'attestations',
+  'checks',
+  'contents',
+  'deployments',
+  'discussions',
+  'id-token',
+  'issues',
+  'models',
+  'packages',
+  'pages',
+  'pull-requests',
+  'repository-projects',
+  'security-events',
+  'statuses',
+] as const;
+export type PermissionScope = (typeof PERMISSION_SCOPES)[number];
+export const PERMISSION_LEVELS = ['read', 'write', 'none'] as const;
+export type PermissionLevel = (typeof PERMISSION_LEVELS)[number];
+
+/**
+ * `permissions:` as written: `read-all`, `write-all`, or scope → level (`{}` is every scope `none`). Kept for the
+ * token a later issue mints; a job's replaces the workflow's whole, as on GitHub.
+ */
+export type Permissions = 'read-all' | 'write-all' | Readonly<Partial<Record<PermissionScope, PermissionLevel>>>;
+
+/** A job's deployment `environment`: a name (and the URL shown for it); either may hold expressions. */
+export interface EnvironmentSpec {
+  readonly name: string;
+  readonly url?: string;
+}
+
 export interface JobSpec {
   readonly id: string;
   readonly name?: string;
@@ -109,7 +145,8 @@ export interface JobSpec {
   readonly runsOn: string;
   readonly needs: readonly string[];
   readonly if?: string;
-  readonly timeoutMinutes: number;
+  /** Minutes, or an expression evaluated per matrix cell when the run is planned. */
+  readonly timeoutMinutes: number | string;
   readonly env: Readonly<Record<string, string>>;
   readonly matrix?: MatrixSpec;
   readonly failFast: boolean;
@@ -118,6 +155,11 @@ export interface JobSpec {
   readonly continueOnError: boolean | string;
   readonly outputs: Readonly<Record<string, string>>;
   readonly steps: readonly StepSpec[];
+  /** The job's own `permissions`; the workflow's apply when absent. */
+  readonly permissions?: Permissions;
+  readonly environment?: EnvironmentSpec;
+  /** The job's own `concurrency`: stored, not enforced yet (no order is held back or cancelled for it). */
+  readonly concurrency?: ConcurrencySpec;
   readonly pos: SourcePos;
 }
 
@@ -134,6 +176,7 @@ export interface Workflow {
   readonly on: WorkflowTriggers;
   readonly env: Readonly<Record<string, string>>;
   readonly concurrency?: ConcurrencySpec;
+  readonly permissions?: Permissions;
   /** In file order. */
   readonly jobs: readonly JobSpec[];
 }
@@ -223,6 +266,12 @@ export interface OrderSpec {
   readonly steps: readonly StepSpec[];
   /** The job's `outputs:` definitions (expressions over `steps`), evaluated by whoever runs the order. */
   readonly outputExprs: Readonly<Record<string, string>>;
+  /** The token permissions the order's job asks for (the job's, else the workflow's); absent: none set. */
+  readonly permissions?: Permissions;
+  /** The job's environment, evaluated when it reads only plan-time contexts (else kept as written). */
+  readonly environment?: EnvironmentSpec;
+  /** The job's `concurrency`, its group evaluated when it reads only plan-time contexts; stored, not enforced. */
+  readonly concurrency?: ConcurrencySpec;
 }
 
 export interface RunPlan {

@@ -415,6 +415,44 @@ describe('GET /runs/:run/orders/:order', () => {
     expect(body).toContain(`<noscript><iframe class="log" src="/runs/${runId}/orders/test.2/log?attempt=1"`);
   });
 
+  it("shows the job's environment on the order page and the run page, linked only to an http(s) URL", async () => {
+    const { store, router } = await dashboard();
+    await store.createRun(makeRun('envs', { status: 'succeeded', finishedAt: NOW }), [
+      makeOrder('envs', 'deploy', {
+        state: 'succeeded',
+        environment: { name: 'production', url: 'https://app.example.com/' },
+      }),
+      makeOrder('envs', 'review', { seq: 1, state: 'succeeded', environment: { name: 'review' } }),
+      makeOrder('envs', 'odd', {
+        seq: 2,
+        state: 'succeeded',
+        environment: { name: 'odd', url: 'javascript:alert(1)' },
+      }),
+      makeOrder('envs', 'plain', { seq: 3, state: 'succeeded' }),
+    ]);
+    const deploy = (await get(router, '/runs/envs/orders/deploy')).body;
+    expect(deploy).toContain(
+      '<dt>Environment</dt><dd><a href="https://app.example.com/"><code>production</code></a></dd>',
+    );
+    expect((await get(router, '/runs/envs/orders/review')).body).toContain(
+      '<dt>Environment</dt><dd><code>review</code></dd>',
+    );
+    const odd = (await get(router, '/runs/envs/orders/odd')).body;
+    expect(odd).toContain(
+      '<dt>Environment</dt><dd><code>odd</code><span class="note">(javascript:alert(1))</span></dd>',
+    );
+    expect(odd).not.toContain('href="javascript:');
+    expect((await get(router, '/runs/envs/orders/plain')).body).not.toContain('<dt>Environment</dt>');
+    const run = (await get(router, '/runs/envs')).body;
+    expect(run).toContain(
+      '<a href="/runs/envs/orders/deploy">deploy</a><span class="note">→ <a href="https://app.example.com/"><code>production</code></a></span>',
+    );
+    expect(run).toContain(
+      '<a href="/runs/envs/orders/review">review</a><span class="note">→ <code>review</code></span>',
+    );
+    expect(run.match(/<span class="note">→ /g)).toHaveLength(3);
+  });
+
   it('is live while the order runs', async () => {
     const { router, orchestrator } = await dashboard();
     const runId = await startRun(orchestrator, plan([spec('hang')]));

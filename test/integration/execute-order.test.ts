@@ -248,6 +248,49 @@ describe('executeOrder', () => {
     expect(out.outputs).toEqual({ o: 'failure/success' });
   });
 
+  it('evaluates continue-on-error and timeout-minutes expressions with the step contexts, before the step runs', async () => {
+    const out = await run(
+      makeJob([
+        { id: 'cfg', run: 'echo "flaky=true" >> "$GITHUB_OUTPUT"\necho "minutes=0.01" >> "$GITHUB_OUTPUT"' },
+        { run: 'exit 4', continueOnError: "${{ steps.cfg.outputs.flaky == 'true' }}" },
+        { run: 'sleep 300', timeoutMinutes: '${{ steps.cfg.outputs.minutes }}', continueOnError: '${{ true }}' },
+        { run: 'echo after' },
+      ]),
+    );
+    expect(out.conclusion).toBe('success');
+    expect(out.stepResults.map((s) => [s.outcome, s.conclusion])).toEqual([
+      ['success', 'success'],
+      ['failure', 'success'],
+      ['failure', 'success'],
+      ['success', 'success'],
+    ]);
+    expect(out.log).toContain('the step exceeded its timeout of 0.01 minutes');
+  });
+
+  it.each([
+    [
+      'continue-on-error not a boolean',
+      { continueOnError: "${{ 'yes' }}" },
+      `##[error] continue-on-error: '\${{ 'yes' }}' must evaluate to true or false, got "yes"`,
+    ],
+    [
+      'timeout-minutes not a number',
+      { timeoutMinutes: "${{ 'soon' }}" },
+      `##[error] timeout-minutes: '\${{ 'soon' }}' must evaluate to a number of minutes, got "soon"`,
+    ],
+  ])('%s fails the step without running it, and is not forgiven', async (_label, over, message) => {
+    const out = await run(
+      makeJob([
+        { run: 'echo never-ran', ...over },
+        { if: 'always()', run: 'echo next' },
+      ]),
+    );
+    expect(out.conclusion).toBe('failure');
+    expect(out.stepResults.map((s) => s.conclusion)).toEqual(['failure', 'success']);
+    expect(out.log).toContain(message);
+    expect(out.log).not.toMatch(/^never-ran$/m);
+  });
+
   it.each([
     ['success() after a failure', 'success()', 'skipped'],
     ['default after a failure', undefined, 'skipped'],

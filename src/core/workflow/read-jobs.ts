@@ -1,27 +1,22 @@
 /**
- * `jobs:`: each job's fields (runs-on, needs, if, timeout, env, strategy, continue-on-error, outputs, steps), then
+ * `jobs:`: each job's fields (runs-on, needs, if, timeout, env, strategy, continue-on-error, outputs, permissions,
+ * defaults, environment, concurrency, steps), then
  * the `needs` graph across them (needs-graph.ts), reported at the offending `needs` entry.
  */
 import { MAX_JOBS } from '../limits.ts';
-import type { JobSpec, SourcePos } from '../types.ts';
+import type { EnvironmentSpec, JobSpec, SourcePos } from '../types.ts';
 import { clip } from './diagnostics.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
 import { validateNeedsGraph } from './needs-graph.ts';
+import { readConcurrency } from './read-concurrency.ts';
+import { readDefaults, type RunDefaults } from './read-defaults.ts';
 import { readEnv } from './read-env.ts';
-import {
-  ID_PATTERN,
-  ID_RULE,
-  checkExpression,
-  checkKeys,
-  isWholeExpression,
-  readCondition,
-  readString,
-  readTimeout,
-} from './read-scalars.ts';
+import { readPermissions } from './read-permissions.ts';
+import { ID_PATTERN, ID_RULE, checkKeys, readCondition, readFlag, readString, readTimeout } from './read-scalars.ts';
 import { readSteps } from './read-steps.ts';
 import { readStrategy } from './read-strategy.ts';
 import { describeValue, field } from './yaml-tree.ts';
-import type { YEntry, YValue } from './yaml-tree.ts';
+import type { YEntry, YMap, YValue } from './yaml-tree.ts';
 
 const JOB_KEYS = [
   'name',
@@ -34,6 +29,10 @@ const JOB_KEYS = [
   'continue-on-error',
   'outputs',
   'steps',
+  'permissions',
+  'defaults',
+  'environment',
+  'concurrency',
 ] as const;
 
 /** Why GitHub keys outside the subset are refused; the generic message lists the allowed keys instead. */
@@ -45,13 +44,10 @@ const UNSUPPORTED_JOB_KEYS: Readonly<Record<string, string>> = {
     '`services:` containers are not supported: start what the job needs from a `run:` step (for example `docker run -d …`)',
   container:
     '`container:` is not supported: steps run directly on the runner the `runs-on` route picks; use `docker run` in a step, or a route whose image has what the job needs',
-  permissions: 'spotcheck gives steps no GITHUB_TOKEN, so there are no token permissions to set',
-  environment: 'deployment environments are not supported',
-  concurrency: 'only the workflow-level `concurrency` is supported',
-  defaults: 'set `shell` and `working-directory` on each step instead',
 };
 
-export function readJobs(sink: DiagnosticSink, jobsEntry: YEntry): JobSpec[] | undefined {
+/** Reads every job; `defaults` is the workflow's `defaults.run`, under each job's own. */
+export function readJobs(sink: DiagnosticSink, jobsEntry: YEntry, defaults: RunDefaults = {}): JobSpec[] | undefined {
   const v = jobsEntry.value;
   if (v.kind !== 'map') {
     sink.error(
@@ -79,7 +75,7 @@ export function readJobs(sink: DiagnosticSink, jobsEntry: YEntry): JobSpec[] | u
     }
     const positions = new Map<string, SourcePos>();
     needsPos.set(entry.key, positions);
-    const job = readJob(sink, entry, positions);
+    const job = readJob(sink, entry, positions, defaults);
     if (job) jobs.push(job);
     else ok = false;
   }
@@ -92,7 +88,12 @@ export function readJobs(sink: DiagnosticSink, jobsEntry: YEntry): JobSpec[] | u
   return problems.length === 0 ? jobs : undefined;
 }
 
-function readJob(sink: DiagnosticSink, entry: YEntry, needsPos: Map<string, SourcePos>): JobSpec | undefined {
+function readJob(
+  sink: DiagnosticSink,
+  entry: YEntry,
+  needsPos: Map<string, SourcePos>,
+  workflowDefaults: RunDefaults,
+): JobSpec | undefined {
   const id = entry.key;
   const path = `jobs.${id}`;
   const v = entry.value;
@@ -115,6 +116,10 @@ function readJob(sink: DiagnosticSink, entry: YEntry, needsPos: Map<string, Sour
   const coe = field(v, 'continue-on-error');
   const outputs = field(v, 'outputs');
   const steps = field(v, 'steps');
+  const permissions = field(v, 'permissions');
+  const defaults = field(v, 'defaults');
+  const environment = field(v, 'environment');
+  const concurrency = field(v, 'concurrency');
 
   const jobName = name ? readString(sink, name.value, `${path}.name`, { nonEmpty: true }) : undefined;
   let label: string | undefined;
@@ -126,11 +131,16 @@ function readJob(sink: DiagnosticSink, entry: YEntry, needsPos: Map<string, Sour
   const timeoutMinutes = timeout ? readTimeout(sink, timeout.value, `${path}.timeout-minutes`) : 360;
   const jobEnv = env ? readEnv(sink, env.value, `${path}.env`) : {};
   const strat = strategy ? readStrategy(sink, strategy.value, `${path}.strategy`) : { failFast: true };
-  const continueOnError = coe ? readJobContinueOnError(sink, coe.value, `${path}.continue-on-error`) : false;
+  const continueOnError = coe ? readFlag(sink, coe.value, `${path}.continue-on-error`) : false;
   const jobOutputs = outputs ? readOutputs(sink, outputs.value, `${path}.outputs`) : {};
   if (!steps && !field(v, 'uses'))
     sink.error(entry.keyPos, `job \`${id}\` has no \`steps\`: give it at least one \`run:\` step`);
-  const stepSpecs = steps ? readSteps(sink, steps.value, path) : [];
+  const perms = permissions ? readPermissions(sink, permissions.value, `${path}.permissions`) : undefined;
+  const jobDefaults = defaults ? readDefaults(sink, defaults.value, `${path}.defaults`, false) : {};
+  const env_ = environment ? readEnvironment(sink, environment.value, `${path}.environment`) : undefined;
+  // Accepted and stored, not enforced: orders of one job-level group are not yet held back or cancelled (README).
+  const conc = concurrency ? readConcurrency(sink, concurrency.value, `${path}.concurrency`) : undefined;
+  const stepSpecs = steps ? readSteps(sink, steps.value, path, { ...workflowDefaults, ...jobDefaults }) : [];
 
   if (sink.count > before || label === undefined || timeoutMinutes === undefined || !strat) return undefined;
   if (continueOnError === undefined || needList === undefined) return undefined;
@@ -148,6 +158,9 @@ function readJob(sink: DiagnosticSink, entry: YEntry, needsPos: Map<string, Sour
     continueOnError,
     outputs: jobOutputs,
     steps: stepSpecs,
+    ...(perms !== undefined ? { permissions: perms } : {}),
+    ...(env_ !== undefined ? { environment: env_ } : {}),
+    ...(conc !== undefined ? { concurrency: conc } : {}),
     pos: entry.keyPos,
   };
 }
@@ -159,11 +172,35 @@ function readRunsOn(sink: DiagnosticSink, v: YValue, path: string): string | und
     if (v.items.length === 0) sink.error(v.pos, `\`${path}\` is an empty list: name the route label the job runs on`);
     return v.items.length === 0 || labels.includes(undefined) ? undefined : labels.join(', ');
   }
-  if (v.kind === 'map') {
-    sink.error(v.pos, `\`${path}\` must be route labels; runner groups (\`group:\`/\`labels:\`) are not supported`);
+  if (v.kind === 'map') return readRunnerGroup(sink, v, path);
+  return readLabel(sink, v, path);
+}
+
+/**
+ * `{group, labels}`: GitHub picks a runner of the group that has every label. A route has labels, not a group, so
+ * the group is one more label the route must have (a route `labels: [<group>, …]`); planned as the labels joined.
+ */
+function readRunnerGroup(sink: DiagnosticSink, v: YMap, path: string): string | undefined {
+  checkKeys(sink, v, ['group', 'labels'], `\`${path}\``, {});
+  const group = field(v, 'group');
+  const labels = field(v, 'labels');
+  if (!group && !labels) {
+    sink.error(v.pos, `\`${path}\` needs a \`group\`, \`labels\` or both`);
     return undefined;
   }
-  return readLabel(sink, v, path);
+  const parts: (string | undefined)[] = [];
+  if (group) parts.push(readLabel(sink, group.value, `${path}.group`));
+  if (labels?.value.kind === 'seq' && labels.value.items.length === 0) {
+    sink.error(labels.value.pos, `\`${path}.labels\` is an empty list: name the labels or leave \`labels\` out`);
+    return undefined;
+  }
+  if (labels) {
+    const items = labels.value.kind === 'seq' ? labels.value.items : [labels.value];
+    for (const item of items) parts.push(readLabel(sink, item, `${path}.labels`));
+  }
+  if (parts.includes(undefined)) return undefined;
+  // The same label named as the group and in the list is one requirement.
+  return [...new Set(parts as string[])].join(', ');
 }
 
 /** A runner label never holds a comma: runners register their labels as one comma-separated list. */
@@ -172,6 +209,32 @@ function readLabel(sink: DiagnosticSink, v: YValue, path: string): string | unde
   if (label === undefined || !label.includes(',') || label.includes('${{')) return label;
   sink.error(v.pos, `\`${path}\`: a runner label cannot contain a comma; list several labels as a YAML list`);
   return undefined;
+}
+
+/** `environment`: a name, or `{name, url}`; both may use expressions (GitHub evaluates them before the job). */
+function readEnvironment(sink: DiagnosticSink, v: YValue, path: string): EnvironmentSpec | undefined {
+  if (v.kind === 'scalar') {
+    const name = readString(sink, v, path, { nonEmpty: true });
+    return name === undefined ? undefined : { name };
+  }
+  if (v.kind !== 'map') {
+    sink.error(
+      v.pos,
+      `\`${path}\` must be an environment name or a mapping with \`name\` and \`url\`, not ${describeValue(v)}`,
+    );
+    return undefined;
+  }
+  checkKeys(sink, v, ['name', 'url'], `\`${path}\``, {});
+  const name = field(v, 'name');
+  const url = field(v, 'url');
+  if (!name) {
+    sink.error(v.pos, `\`${path}\` needs a \`name\``);
+    return undefined;
+  }
+  const nameText = readString(sink, name.value, `${path}.name`, { nonEmpty: true });
+  const urlText = url ? readString(sink, url.value, `${path}.url`, { nonEmpty: true }) : undefined;
+  if (nameText === undefined || (url && urlText === undefined)) return undefined;
+  return { name: nameText, ...(urlText !== undefined ? { url: urlText } : {}) };
 }
 
 function readNeeds(
@@ -205,15 +268,6 @@ function readNeeds(
     }
   }
   return ok ? needs : undefined;
-}
-
-function readJobContinueOnError(sink: DiagnosticSink, v: YValue, path: string): boolean | string | undefined {
-  if (v.kind === 'scalar' && typeof v.value === 'boolean') return v.value;
-  if (v.kind === 'scalar' && typeof v.value === 'string' && isWholeExpression(v.value)) {
-    return checkExpression(sink, v.value, 'template', v.pos, path) ? v.value : undefined;
-  }
-  sink.error(v.pos, `\`${path}\` must be true, false or a \`\${{ }}\` expression, not ${describeValue(v)}`);
-  return undefined;
 }
 
 function readOutputs(sink: DiagnosticSink, v: YValue, path: string): Record<string, string> {

@@ -8,6 +8,7 @@ import type { SourcePos } from '../types.ts';
 import { clip } from './diagnostics.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
 import { expressionError } from './expressions.ts';
+import { shellProblem } from './shells.ts';
 import { describeValue } from './yaml-tree.ts';
 import type { YMap, YValue } from './yaml-tree.ts';
 
@@ -95,8 +96,11 @@ export function readBoolean(sink: DiagnosticSink, v: YValue, path: string): bool
   return undefined;
 }
 
-/** `timeout-minutes` of a job or a step: a number of minutes, more than 0 and at most MAX_TIMEOUT_MINUTES. */
-export function readTimeout(sink: DiagnosticSink, v: YValue, path: string): number | undefined {
+/**
+ * `timeout-minutes` of a job or a step: a number of minutes, more than 0 and at most MAX_TIMEOUT_MINUTES, or one
+ * `${{ }}` expression (evaluated with the job when the run is planned, or by the agent for a step).
+ */
+export function readTimeout(sink: DiagnosticSink, v: YValue, path: string): number | string | undefined {
   if (v.kind === 'scalar' && typeof v.value === 'number') {
     if (v.value > 0 && v.value <= MAX_TIMEOUT_MINUTES) return v.value;
     sink.error(
@@ -105,13 +109,19 @@ export function readTimeout(sink: DiagnosticSink, v: YValue, path: string): numb
     );
     return undefined;
   }
-  const expr = v.kind === 'scalar' && typeof v.value === 'string' && v.value.includes('${{');
-  sink.error(
-    v.pos,
-    expr
-      ? `\`${path}\` must be a number of minutes; spotcheck does not evaluate expressions here`
-      : `\`${path}\` must be a number of minutes, not ${describeValue(v)}`,
-  );
+  if (v.kind === 'scalar' && typeof v.value === 'string' && isWholeExpression(v.value))
+    return checkExpression(sink, v.value, 'template', v.pos, path) ? v.value : undefined;
+  sink.error(v.pos, `\`${path}\` must be a number of minutes or a \`\${{ }}\` expression, not ${describeValue(v)}`);
+  return undefined;
+}
+
+/** `continue-on-error`: true, false, or one `${{ }}` expression that must evaluate to one of them. */
+export function readFlag(sink: DiagnosticSink, v: YValue, path: string): boolean | string | undefined {
+  if (v.kind === 'scalar' && typeof v.value === 'boolean') return v.value;
+  if (v.kind === 'scalar' && typeof v.value === 'string' && isWholeExpression(v.value)) {
+    return checkExpression(sink, v.value, 'template', v.pos, path) ? v.value : undefined;
+  }
+  sink.error(v.pos, `\`${path}\` must be true, false or a \`\${{ }}\` expression, not ${describeValue(v)}`);
   return undefined;
 }
 
@@ -133,4 +143,17 @@ export function checkExpression(
   const problem = expressionError(text, kind, /\.steps\[\d+\]\./.test(path) ? 'step' : 'job');
   if (problem) sink.error(pos, `\`${path}\`: ${problem}`);
   return problem === undefined;
+}
+
+/** A step's `shell` (or a `defaults.run.shell`): one the runner can start (src/core/workflow/shells.ts), caught here rather than when the step runs. */
+export function readShell(sink: DiagnosticSink, v: YValue, path: string): string | undefined {
+  if (v.kind === 'scalar' && typeof v.value === 'string' && v.value.includes('${{')) {
+    sink.error(v.pos, shellProblem(v.value) ?? `\`${path}\` cannot use \`\${{ }}\` expressions`);
+    return undefined;
+  }
+  const text = readString(sink, v, path, { nonEmpty: true });
+  if (text === undefined) return undefined;
+  const problem = shellProblem(text);
+  if (problem !== undefined) sink.error(v.pos, problem);
+  return problem === undefined ? text : undefined;
 }

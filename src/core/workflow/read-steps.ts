@@ -4,10 +4,19 @@ import type { SourcePos, StepSpec } from '../types.ts';
 import { clip } from './diagnostics.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
 import { readEnv } from './read-env.ts';
-import { ID_PATTERN, ID_RULE, checkKeys, readBoolean, readCondition, readString, readTimeout } from './read-scalars.ts';
-import { shellProblem } from './shells.ts';
+import {
+  ID_PATTERN,
+  ID_RULE,
+  checkKeys,
+  readFlag,
+  readCondition,
+  readShell,
+  readString,
+  readTimeout,
+} from './read-scalars.ts';
 import { describeValue, field } from './yaml-tree.ts';
 import type { YValue } from './yaml-tree.ts';
+import type { RunDefaults } from './read-defaults.ts';
 
 const STEP_KEYS = [
   'name',
@@ -27,7 +36,8 @@ const UNSUPPORTED_STEP_KEYS: Readonly<Record<string, string>> = {
   with: '`with:` passes inputs to an action (`uses:`), and spotcheck runs `run:` steps only',
 };
 
-export function readSteps(sink: DiagnosticSink, v: YValue, jobPath: string): StepSpec[] {
+/** Reads a job's steps; `defaults` (the job's `defaults.run` over the workflow's) fill what a step leaves unset. */
+export function readSteps(sink: DiagnosticSink, v: YValue, jobPath: string, defaults: RunDefaults = {}): StepSpec[] {
   const path = `${jobPath}.steps`;
   if (v.kind !== 'seq') {
     sink.error(v.pos, `\`${path}\` must be a list of steps, not ${describeValue(v)}`);
@@ -44,7 +54,7 @@ export function readSteps(sink: DiagnosticSink, v: YValue, jobPath: string): Ste
   const steps: StepSpec[] = [];
   const ids = new Map<string, SourcePos>();
   v.items.forEach((item, index) => {
-    const step = readStep(sink, item, `${path}[${index}]`, index);
+    const step = readStep(sink, item, `${path}[${index}]`, index, defaults);
     if (!step) return;
     if (step.id !== undefined) {
       const first = ids.get(step.id);
@@ -62,7 +72,13 @@ export function readSteps(sink: DiagnosticSink, v: YValue, jobPath: string): Ste
   return steps;
 }
 
-function readStep(sink: DiagnosticSink, v: YValue, path: string, index: number): StepSpec | undefined {
+function readStep(
+  sink: DiagnosticSink,
+  v: YValue,
+  path: string,
+  index: number,
+  defaults: RunDefaults,
+): StepSpec | undefined {
   if (v.kind !== 'map') {
     sink.error(v.pos, `\`${path}\` must be a mapping with \`run:\`, not ${describeValue(v)}`);
     return undefined;
@@ -90,10 +106,12 @@ function readStep(sink: DiagnosticSink, v: YValue, path: string, index: number):
       sink.error(id.value.pos, `step id \`${clip(stepId)}\` ${ID_RULE}`);
   }
   const stepEnv = env ? readEnv(sink, env.value, `${path}.env`) : {};
-  const workingDirectory = wd ? readString(sink, wd.value, `${path}.working-directory`, { nonEmpty: true }) : undefined;
-  const shellText = shell ? readShell(sink, shell.value, `${path}.shell`) : undefined;
+  const workingDirectory = wd
+    ? readString(sink, wd.value, `${path}.working-directory`, { nonEmpty: true })
+    : defaults.workingDirectory;
+  const shellText = shell ? readShell(sink, shell.value, `${path}.shell`) : defaults.shell;
   const ifText = cond ? readCondition(sink, cond.value, `${path}.if`) : undefined;
-  const continueOnError = coe ? readBoolean(sink, coe.value, `${path}.continue-on-error`) : false;
+  const continueOnError = coe ? readFlag(sink, coe.value, `${path}.continue-on-error`) : false;
   const timeoutMinutes = timeout ? readTimeout(sink, timeout.value, `${path}.timeout-minutes`) : undefined;
   if (sink.count > before || script === undefined || continueOnError === undefined) return undefined;
   return {
@@ -109,17 +127,4 @@ function readStep(sink: DiagnosticSink, v: YValue, path: string, index: number):
     ...(timeoutMinutes !== undefined ? { timeoutMinutes } : {}),
     pos: v.pos,
   };
-}
-
-/** A step's `shell`: one the runner can start (src/core/workflow/shells.ts), caught here rather than when the step runs. */
-function readShell(sink: DiagnosticSink, v: YValue, path: string): string | undefined {
-  if (v.kind === 'scalar' && typeof v.value === 'string' && v.value.includes('${{')) {
-    sink.error(v.pos, shellProblem(v.value) ?? `\`${path}\` cannot use \`\${{ }}\` expressions`);
-    return undefined;
-  }
-  const text = readString(sink, v, path, { nonEmpty: true });
-  if (text === undefined) return undefined;
-  const problem = shellProblem(text);
-  if (problem !== undefined) sink.error(v.pos, problem);
-  return problem === undefined ? text : undefined;
 }

@@ -1,25 +1,24 @@
 /**
- * The top level of a workflow file (name, on, env, concurrency, jobs): stage 2 of parsing, from the positioned tree
+ * The top level of a workflow file (name, on, env, concurrency, permissions, defaults, jobs): stage 2 of parsing, from the positioned tree
  * (yaml-tree.ts) to the Workflow model. Strict: anything outside spotcheck's GitHub Actions subset is a diagnostic
  * with its position, never silently dropped.
  */
-import type { ConcurrencySpec, Workflow } from '../types.ts';
+import type { Workflow } from '../types.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
+import { readDefaults } from './read-defaults.ts';
 import { readEnv } from './read-env.ts';
 import { readJobs } from './read-jobs.ts';
-import { checkKeys, readBoolean, readString } from './read-scalars.ts';
+import { readPermissions } from './read-permissions.ts';
+import { readConcurrency } from './read-concurrency.ts';
+import { checkKeys, readString } from './read-scalars.ts';
 import { readTriggers } from './read-triggers.ts';
 import { describeValue, field } from './yaml-tree.ts';
 import type { YValue } from './yaml-tree.ts';
 
-const WORKFLOW_KEYS = ['name', 'on', 'env', 'concurrency', 'jobs'] as const;
-
-const CONCURRENCY_KEYS = ['group', 'cancel-in-progress'] as const;
+const WORKFLOW_KEYS = ['name', 'on', 'env', 'concurrency', 'permissions', 'defaults', 'jobs'] as const;
 
 /** Why GitHub keys outside the subset are refused; the generic message lists the allowed keys instead. */
 const UNSUPPORTED_WORKFLOW_KEYS: Readonly<Record<string, string>> = {
-  permissions: 'spotcheck gives steps no GITHUB_TOKEN, so there are no token permissions to set',
-  defaults: 'set `shell` and `working-directory` on each step instead',
   'run-name': 'spotcheck names runs after the workflow and the event',
 };
 
@@ -36,6 +35,8 @@ export function readWorkflow(sink: DiagnosticSink, root: YValue): Workflow | und
   const on = field(root, 'on');
   const env = field(root, 'env');
   const concurrency = field(root, 'concurrency');
+  const permissions = field(root, 'permissions');
+  const defaults = field(root, 'defaults');
   const jobs = field(root, 'jobs');
   if (!on) sink.error(root.pos, 'missing `on:`: say which events run this workflow (push, pull_request, testme)');
   if (!jobs) sink.error(root.pos, 'missing `jobs:`: a workflow needs at least one job');
@@ -43,38 +44,19 @@ export function readWorkflow(sink: DiagnosticSink, root: YValue): Workflow | und
   const workflowName = name ? readString(sink, name.value, 'name', { nonEmpty: true }) : sink.file;
   const triggers = on ? readTriggers(sink, on.value) : undefined;
   const workflowEnv = env ? readEnv(sink, env.value, 'env') : {};
-  const conc = concurrency ? readConcurrency(sink, concurrency.value) : undefined;
-  const jobSpecs = jobs ? readJobs(sink, jobs) : undefined;
+  const conc = concurrency ? readConcurrency(sink, concurrency.value, 'concurrency') : undefined;
+  const perms = permissions ? readPermissions(sink, permissions.value, 'permissions') : undefined;
+  const runDefaults = defaults ? readDefaults(sink, defaults.value, 'defaults', true) : {};
+  const jobSpecs = jobs ? readJobs(sink, jobs, runDefaults) : undefined;
   if (workflowName === undefined || !triggers || !jobSpecs) return undefined;
+  if (permissions && perms === undefined) return undefined;
   return {
     file: sink.file,
     name: workflowName,
     on: triggers,
     env: workflowEnv,
     ...(conc ? { concurrency: conc } : {}),
+    ...(perms !== undefined ? { permissions: perms } : {}),
     jobs: jobSpecs,
   };
-}
-
-function readConcurrency(sink: DiagnosticSink, v: YValue): ConcurrencySpec | undefined {
-  if (v.kind === 'scalar') {
-    const group = readString(sink, v, 'concurrency', { nonEmpty: true });
-    return group === undefined ? undefined : { group, cancelInProgress: false };
-  }
-  if (v.kind !== 'map') {
-    sink.error(v.pos, `\`concurrency\` must be a group name or a mapping with \`group\`, not ${describeValue(v)}`);
-    return undefined;
-  }
-  checkKeys(sink, v, CONCURRENCY_KEYS, '`concurrency`', {
-    queue: '`queue` is not supported: a newer run cancels or waits for the older one as `cancel-in-progress` says',
-  });
-  const group = field(v, 'group');
-  if (!group) {
-    sink.error(v.pos, '`concurrency` needs a `group`');
-    return undefined;
-  }
-  const g = readString(sink, group.value, 'concurrency.group', { nonEmpty: true });
-  const cancel = field(v, 'cancel-in-progress');
-  const c = cancel ? readBoolean(sink, cancel.value, 'concurrency.cancel-in-progress') : false;
-  return g === undefined || c === undefined ? undefined : { group: g, cancelInProgress: c };
 }

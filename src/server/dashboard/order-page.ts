@@ -8,7 +8,16 @@ import { isFinalOrderState, type MatrixValue, type OrderRecord, type RunRecord }
 import { orderLogPath } from '../log-route.ts';
 import { html, type SafeHtml } from './html.ts';
 import { renderPage } from './page.ts';
-import { RUNS_PATH, commitLink, orderPath, repoName, runPath, stateLabel, timeText } from './view-parts.ts';
+import {
+  RUNS_PATH,
+  commitLink,
+  environmentText,
+  orderPath,
+  repoName,
+  runPath,
+  stateLabel,
+  timeText,
+} from './view-parts.ts';
 
 export interface OrderPageInput {
   readonly run: RunRecord;
@@ -85,6 +94,12 @@ export function renderOrderLive(input: OrderPageInput): SafeHtml {
       }
       <dt>Runs on</dt>
       <dd><code>${order.runsOn}</code>${order.runner === undefined ? '' : ` (${order.runner})`}</dd>
+      ${
+        order.environment === undefined
+          ? ''
+          : html`<dt>Environment</dt>
+              <dd>${environmentText(order.environment)}</dd>`
+      }
       <dt>Attempt</dt>
       <dd>${order.attempt}</dd>
       ${

@@ -11,6 +11,7 @@ import { renderPage } from './page.ts';
 import {
   RUNS_PATH,
   commitLink,
+  environmentText,
   isRunActive,
   orderPath,
   repoName,
@@ -51,7 +52,11 @@ function orderRow(o: OrderRecord, now: number): SafeHtml {
   const ms = orderDurationMs(o, now);
   return html`<tr data-order="${o.id}" data-state="${o.state}">
     <td data-label="State">${stateLabel(o.state, 'order')}</td>
-    <td data-label="Order"><a href="${orderPath(o.runId, o.id)}">${o.name}</a></td>
+    <td data-label="Order">
+      <a href="${orderPath(o.runId, o.id)}">${o.name}</a>${
+        o.environment === undefined ? '' : html` <span class="note">→ ${environmentText(o.environment)}</span>`
+      }
+    </td>
     <td data-label="Runner">${runnerCell(o)}</td>
     <td data-label="Duration" class="num">${ms === undefined ? '' : formatDuration(ms)}</td>
     <td data-label="Why">${o.reason ?? ''}</td>

@@ -4,7 +4,7 @@
  */
 import { shortSha, stateWord } from '../../core/render/format.ts';
 import { STATE_GLYPHS } from '../../core/render/graph-layout.ts';
-import type { OrderState, RepoRef, RunRecord, RunStatus } from '../../core/types.ts';
+import type { EnvironmentSpec, OrderState, RepoRef, RunRecord, RunStatus } from '../../core/types.ts';
 import { html, type SafeHtml } from './html.ts';
 
 export const RUNS_PATH = '/runs';
@@ -91,4 +91,16 @@ export function timeText(epochMs: number): SafeHtml {
 
 export function repoName(repo: RepoRef): string {
   return `${repo.owner}/${repo.name}`;
+}
+
+/**
+ * A job's deployment environment: its name, linked to its URL when that is an http(s) URL (a URL still holding an
+ * expression, or of another scheme such as `javascript:`, is shown as text, never as a link).
+ */
+export function environmentText(environment: EnvironmentSpec): SafeHtml {
+  const url = environment.url;
+  if (url === undefined) return html`<code>${environment.name}</code>`;
+  if (!/^https?:\/\/[^\s]+$/i.test(url) || url.includes('${{'))
+    return html`<code>${environment.name}</code> <span class="note">(${url})</span>`;
+  return html`<a href="${url}"><code>${environment.name}</code></a>`;
 }
