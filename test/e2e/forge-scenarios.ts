@@ -9,12 +9,14 @@ import { describe, expect, it } from 'vitest';
 import type { SpotcheckServer } from '../../src/app/start-server.ts';
 import { COMMENT_MARKER } from '../../src/core/render/comment.ts';
 import type { RunRecord } from '../../src/core/types.ts';
+import { PR_WORKFLOW, TESTME_WORKFLOW } from '../helpers/e2e-repo.ts';
 
 export interface ForgeScenarioHarness {
-  /** The organization owning the repository, a member of it, and an outsider. */
+  /** The organization owning the repository, a member of it, an outsider, and another bot (not this one). */
   readonly org: string;
   readonly member: string;
   readonly outsider: string;
+  readonly otherBot: string;
   /** The pull request every delivery is about. */
   readonly pr: number;
   /** The temporary repository's first commit (the PR's head) and second (the head after a push). */
@@ -33,12 +35,33 @@ export interface ForgeScenarioHarness {
   membership(user: string, answer: 'member' | 'not-member'): void;
   /** The 👀 reaction on the `!testme` comment. */
   reaction(): void;
-  /** The PR's comment listing (no comments yet) and the creation of the sticky comment. */
-  noCommentsThenCreate(): void;
+  /** The PR's comment listing (with these comments, none written by this bot) and the creation of the sticky comment. */
+  commentsThenCreate(existing?: readonly { id: number; login: string; body: string }[]): void;
+  /** Edits of the sticky comment, at most `max` (the count is asserted by the scenario). */
+  editsComment(max: number): void;
+  /** The workflow listing and each file's text at `sha`. */
+  workflows(sha: string, files: Record<string, string>): void;
+  /** The PR's changed files (README.md). */
+  pullRequestFiles(): void;
+  /** `count` commit statuses created at `sha`. */
+  statuses(sha: string, count: number): void;
 
   // What the forge received.
   commentWrites(): { method: string; body: string }[];
-  count(what: 'statuses' | 'workflow reads' | 'pull request reads'): number;
+  /** Edits of the comment `id` (one not written by this bot must never be edited). */
+  editsOf(id: number): number;
+  /** The states written per status context, in order. */
+  statusesByContext(): Record<string, string[]>;
+  count(
+    what:
+      | 'statuses'
+      | 'workflow reads'
+      | 'pull request reads'
+      | 'authorizations'
+      | 'membership checks'
+      /** Every read but the comment listing (GitHub: with the installation token's POST). */
+      | 'reads',
+  ): number;
 }
 
 async function settle(s: SpotcheckServer, done: () => boolean | Promise<boolean>): Promise<void> {
@@ -53,13 +76,65 @@ async function allRuns(s: SpotcheckServer): Promise<RunRecord[]> {
   return s.store.listRuns({ limit: 100 });
 }
 
+async function runsFinished(s: SpotcheckServer, n: number): Promise<boolean> {
+  const runs = await allRuns(s);
+  return runs.length === n && runs.every((r) => ['succeeded', 'failed', 'cancelled'].includes(r.status));
+}
+
 export function defineForgeScenarios(forge: string, h: ForgeScenarioHarness): void {
   describe(`${forge}: the stories both forges tell, end to end`, () => {
+    it('a PR opened by an org member runs its pull_request workflows; statuses; the sticky comment created then edited', async () => {
+      const s = await h.start();
+      h.authorization();
+      h.membership(h.member, 'member');
+      h.workflows(h.head(), { 'pr.yml': PR_WORKFLOW, 'testme.yml': TESTME_WORKFLOW });
+      h.pullRequestFiles();
+      h.statuses(h.head(), 4);
+      // Two comments carry the marker, neither written by this bot: a user's and another bot's. Neither is edited.
+      h.commentsThenCreate([
+        { id: 11, login: h.member, body: `${COMMENT_MARKER}\nlooks like spotcheck` },
+        { id: 12, login: h.otherBot, body: `${COMMENT_MARKER}\nalso not spotcheck` },
+      ]);
+      const waves = 2;
+      h.editsComment(waves + 2 - 1);
+
+      await h.pullRequestOpened(s, h.member, h.head());
+      await settle(s, () => h.count('statuses') >= 4);
+      await settle(s, () => runsFinished(s, 1));
+
+      const runs = await allRuns(s);
+      expect(runs.map((r) => [r.workflowName, r.event, r.sha, r.pr, r.actor, r.status])).toEqual([
+        ['pr', 'pull_request', h.head(), h.pr, h.member, 'succeeded'],
+      ]);
+      expect(h.statusesByContext()).toEqual({
+        'spotcheck/pr/build': ['pending', 'success'],
+        'spotcheck/pr/test': ['pending', 'success'],
+      });
+      // The authorizer asked the forge once (GitHub: the installation token; Gitea: whether the owner is an org),
+      // then for the membership, once.
+      expect(h.count('authorizations')).toBe(1);
+      expect(h.count('membership checks')).toBe(1);
+      // Reading and planning: that first request, the membership, the listing, W = 2 files, the PR's files.
+      expect(h.count('reads')).toBe(1 + 1 + 1 + 2 + 1);
+      const writes = h.commentWrites();
+      expect(writes[0]?.method).toBe('POST');
+      expect(writes.filter((w) => w.method === 'POST')).toHaveLength(1);
+      expect(writes.length).toBeGreaterThanOrEqual(2);
+      expect(writes.length).toBeLessThanOrEqual(waves + 2);
+      expect(h.editsOf(11) + h.editsOf(12)).toBe(0);
+      const last = writes.at(-1)!.body;
+      expect(last.startsWith(COMMENT_MARKER)).toBe(true);
+      expect(last).toContain('| State | Order |');
+      expect(last).toMatch(/\| [^|]* succeeded \| build \|/);
+      expect(last).toMatch(/\| [^|]* succeeded \| test \|/);
+      expect(last).not.toContain('queued');
+    });
+
     it('a PR opened by a non-member runs nothing; one comment says a member can comment !testme, once', async () => {
       const s = await h.start();
       h.authorization();
       h.membership(h.outsider, 'not-member');
-      h.noCommentsThenCreate();
+      h.commentsThenCreate();
 
       await h.pullRequestOpened(s, h.outsider, h.head());
       await settle(s, () => h.commentWrites().length >= 1);
@@ -83,7 +158,7 @@ export function defineForgeScenarios(forge: string, h: ForgeScenarioHarness): vo
       h.authorization();
       h.reaction();
       h.membership(h.outsider, 'not-member');
-      h.noCommentsThenCreate();
+      h.commentsThenCreate();
 
       await h.testmeComment(s, h.outsider);
       await settle(s, () => h.commentWrites().length >= 1);
