@@ -24,10 +24,11 @@ export interface ForgeScenarioHarness {
   moved(): string;
   start(): Promise<SpotcheckServer>;
 
-  // Deliveries, each answered 202 (accepted and persisted).
-  pullRequestOpened(s: SpotcheckServer, author: string, sha: string): Promise<void>;
+  // Deliveries, each answered 202 (accepted and persisted). `at`: the PR's `updated_at` or the comment's `created_at`
+  // (by default the forge's own: now on GitHub, the capture's on Gitea).
+  pullRequestOpened(s: SpotcheckServer, author: string, sha: string, at?: number): Promise<void>;
   pullRequestPushed(s: SpotcheckServer, author: string, sha: string): Promise<void>;
-  testmeComment(s: SpotcheckServer, by: string): Promise<void>;
+  testmeComment(s: SpotcheckServer, by: string, at?: number): Promise<void>;
 
   // The forge's side: each call sets up answers that must be used.
   /** What the forge is asked before anything else (GitHub: the installation token; Gitea: whether the owner is an org). */
@@ -35,6 +36,8 @@ export interface ForgeScenarioHarness {
   membership(user: string, answer: 'member' | 'not-member'): void;
   /** The 👀 reaction on the `!testme` comment. */
   reaction(): void;
+  /** The pull request as the forge answers it when asked (open, at `sha`, by `author`). */
+  pullRequest(sha: string, author: string): void;
   /** The PR's comment listing (with these comments, none written by this bot) and the creation of the sticky comment. */
   commentsThenCreate(existing?: readonly { id: number; login: string; body: string }[]): void;
   /** Edits of the sticky comment, at most `max` (the count is asserted by the scenario). */
@@ -47,6 +50,7 @@ export interface ForgeScenarioHarness {
   statuses(sha: string, count: number): void;
 
   // What the forge received.
+  requests(): readonly { readonly method: string; readonly path: string }[];
   commentWrites(): { method: string; body: string }[];
   /** Edits of the comment `id` (one not written by this bot must never be edited). */
   editsOf(id: number): number;
@@ -128,6 +132,53 @@ export function defineForgeScenarios(forge: string, h: ForgeScenarioHarness): vo
       expect(last).toMatch(/\| [^|]* succeeded \| build \|/);
       expect(last).toMatch(/\| [^|]* succeeded \| test \|/);
       expect(last).not.toContain('queued');
+    });
+
+    it('!testme by a member on a non-member PR: 👀 at once, testme + pull_request workflows at the head', async () => {
+      const s = await h.start();
+      const t = Date.now() - 120_000;
+      h.authorization();
+      h.membership(h.outsider, 'not-member');
+      h.commentsThenCreate();
+      await h.pullRequestOpened(s, h.outsider, h.head(), t);
+      await settle(s, () => h.commentWrites().length >= 1);
+      const before = h.requests().length;
+
+      h.reaction();
+      h.membership(h.member, 'member');
+      h.pullRequest(h.head(), h.outsider);
+      h.workflows(h.head(), { 'pr.yml': PR_WORKFLOW, 'testme.yml': TESTME_WORKFLOW });
+      h.pullRequestFiles();
+      h.statuses(h.head(), 6);
+      // Two runs of 2 and 1 waves: at most (2 + 2) + (1 + 2) renders, each an edit of the notice comment.
+      h.editsComment(7);
+      await h.testmeComment(s, h.member, t + 30_000);
+      await settle(s, () => h.count('statuses') >= 6);
+      await settle(s, () => runsFinished(s, 2));
+
+      // The reaction is the first request the comment causes, before the membership check.
+      const requests = h.requests();
+      expect(requests[before]?.path).toMatch(/\/issues\/comments\/\d+\/reactions$/);
+      const membershipCheck = requests.findIndex((r) => r.path.endsWith(`/members/${h.member}`));
+      expect(membershipCheck).toBeGreaterThan(before);
+      const runs = await allRuns(s);
+      expect(runs.map((r) => [r.workflowName, r.event, r.sha, r.pr, r.actor, r.status]).sort()).toEqual([
+        ['e2e', 'testme', h.head(), h.pr, h.member, 'succeeded'],
+        ['pr', 'pull_request', h.head(), h.pr, h.member, 'succeeded'],
+      ]);
+      expect(h.statusesByContext()).toEqual({
+        'spotcheck/e2e/e2e': ['pending', 'success'],
+        'spotcheck/pr/build': ['pending', 'success'],
+        'spotcheck/pr/test': ['pending', 'success'],
+      });
+      const writes = h.commentWrites();
+      expect(writes.filter((w) => w.method === 'POST')).toHaveLength(1);
+      const last = writes.at(-1)!.body;
+      expect(last.startsWith(COMMENT_MARKER)).toBe(true);
+      // The runs replaced the notice.
+      expect(last).not.toContain('can comment `!testme`');
+      expect(last).toMatch(/\| [^|]* succeeded \| e2e \|/);
+      expect(last).toMatch(/\| [^|]* succeeded \| test \|/);
     });
 
     it('a PR opened by a non-member runs nothing; one comment says a member can comment !testme, once', async () => {

@@ -18,11 +18,10 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSpotcheckServer, type SpotcheckServer } from '../../src/app/start-server.ts';
 import { defaultConfig } from '../../src/config.ts';
-import { COMMENT_MARKER } from '../../src/core/render/comment.ts';
 import type { RunRecord } from '../../src/core/types.ts';
 import { GITEA_ENDPOINTS, GITEA_SERVER_ENDPOINTS } from '../../src/forges/gitea.ts';
 import { createGiteaApi, type GiteaApi, type RecordedRequest } from '../helpers/gitea-api.ts';
-import { makeTwoCommitRepo, PR_WORKFLOW, SLOW_WORKFLOW, TESTME_WORKFLOW } from '../helpers/e2e-repo.ts';
+import { makeTwoCommitRepo, PR_WORKFLOW, SLOW_WORKFLOW } from '../helpers/e2e-repo.ts';
 import { defineForgeScenarios } from './forge-scenarios.ts';
 
 const SECRET = 'e2e-gitea-webhook-secret';
@@ -75,7 +74,6 @@ jobs:
 `;
 /** Two waves: `test` needs `build`. */
 const PR_WF = PR_WORKFLOW;
-const TESTME_WF = TESTME_WORKFLOW;
 const SLOW_WF = SLOW_WORKFLOW;
 
 let dir: string;
@@ -220,12 +218,16 @@ function pushEvent(before: string, after: string): Payload {
   return payload;
 }
 
+const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** `at`: the PR's `updated_at` (the derived payload's own by default). */
 function pullRequestEvent(
   action: 'opened' | 'synchronized',
-  o: { readonly author: string; readonly sha: string },
+  o: { readonly author: string; readonly sha: string; readonly at?: number },
 ): Payload {
   const payload = derived(action === 'opened' ? 'pull_request-opened.json' : 'pull_request-synchronized.json');
   const pr = payload['pull_request'] as Payload;
+  if (o.at !== undefined) pr['updated_at'] = iso(o.at);
   Object.assign(pr['head'] as Payload, { sha: o.sha });
   Object.assign(pr['user'] as Payload, { login: o.author, username: o.author });
   Object.assign(payload['sender'] as Payload, { login: o.author, username: o.author });
@@ -239,8 +241,10 @@ function pullRequestEvent(
 function commentEvent(
   fixture: 'issue_comment-testme.json' | 'issue_comment-edited.json' | 'issue_comment-by-bot.json',
   by?: string,
+  at?: number,
 ): Payload {
   const payload = derived(fixture);
+  if (at !== undefined) Object.assign(payload['comment'] as Payload, { created_at: iso(at), updated_at: iso(at) });
   payload['repository'] = capture('push-multi-commit.json')['repository'];
   const issue = payload['issue'] as Payload;
   Object.assign(issue, { number: PR, repository: { id: 6, name: NAME, owner: ORG, full_name: `${ORG}/${NAME}` } });
@@ -410,13 +414,16 @@ defineForgeScenarios('spotcheck on Gitea', {
   head: () => head,
   moved: () => moved,
   start: () => start(),
-  pullRequestOpened: (s, author, sha) => accepted(s, 'pull_request', pullRequestEvent('opened', { author, sha })),
+  pullRequestOpened: (s, author, sha, at) =>
+    accepted(s, 'pull_request', pullRequestEvent('opened', { author, sha, ...(at === undefined ? {} : { at }) })),
   pullRequestPushed: (s, author, sha) =>
     accepted(s, 'pull_request_sync', pullRequestEvent('synchronized', { author, sha })),
-  testmeComment: (s, by) => accepted(s, 'pull_request_comment', commentEvent('issue_comment-testme.json', by)),
+  testmeComment: (s, by, at) => accepted(s, 'pull_request_comment', commentEvent('issue_comment-testme.json', by, at)),
   authorization: () => organization(),
   membership: (user, answer) => membership(user, answer === 'member' ? 204 : 404),
   reaction: () => reaction(TESTME_COMMENT),
+  pullRequest: pullRequestInfo,
+  requests: () => api().requests(),
   commentsThenCreate: (existing = []) => {
     existingComments(existing);
     createsComment();
@@ -600,44 +607,6 @@ describe('spotcheck on Gitea: pull requests and !testme, end to end', () => {
     expect(count({ path: `/orgs/${ORG}/members/${MEMBER}` })).toBe(1);
     expect(commentWrites().filter((w) => w.method === 'POST')).toHaveLength(1);
     expect(commentWrites().at(-1)?.body).toContain(moved.slice(0, 7));
-  });
-
-  it('!testme (the capture, event type pull_request_comment) by a member: 👀 first, runs at the head', async () => {
-    const s = await start();
-    reaction(TESTME_COMMENT);
-    organization();
-    membership(MEMBER, 204);
-    pullRequestInfo(head, OUTSIDER);
-    workflows(head, { 'pr.yml': PR_WF, 'testme.yml': TESTME_WF });
-    pullRequestFiles();
-    statuses(head, 6);
-    existingComments([]);
-    createsComment();
-    // Two runs of 2 and 1 waves: at most (2 + 2) + (1 + 2) renders.
-    editsComment(6);
-
-    await accepted(s, 'pull_request_comment', commentEvent('issue_comment-testme.json'));
-    await settle(s, () => count({ method: 'POST', path: /statuses/ }) >= 6);
-    await settle(s, () => runsFinished(s, 2));
-
-    // The reaction is the first request the comment causes.
-    expect(api().requests()[0]?.path).toBe(`${REPO_PATH}/issues/comments/${String(TESTME_COMMENT)}/reactions`);
-    const runs = await allRuns(s);
-    expect(runs.map((r) => [r.workflowName, r.event, r.sha, r.pr, r.actor, r.status]).sort()).toEqual([
-      ['e2e', 'testme', head, PR, MEMBER, 'succeeded'],
-      ['pr', 'pull_request', head, PR, MEMBER, 'succeeded'],
-    ]);
-    expect(statusesByContext()).toEqual({
-      'spotcheck/e2e/e2e': ['pending', 'success'],
-      'spotcheck/pr/build': ['pending', 'success'],
-      'spotcheck/pr/test': ['pending', 'success'],
-    });
-    const writes = commentWrites();
-    expect(writes.filter((w) => w.method === 'POST')).toHaveLength(1);
-    const last = writes.at(-1)!.body;
-    expect(last.startsWith(COMMENT_MARKER)).toBe(true);
-    expect(last).toMatch(/\| [^|]* succeeded \| e2e \|/);
-    expect(last).toMatch(/\| [^|]* succeeded \| test \|/);
   });
 
   const CANNOT_SEE = `cannot see the members of ${ORG}: the bot user is not a member of it (Gitea hides private members from outsiders)`;

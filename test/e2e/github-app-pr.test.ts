@@ -16,11 +16,10 @@ import { ProbotOctokit } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSpotcheckServer, type SpotcheckServer } from '../../src/app/start-server.ts';
 import { defaultConfig } from '../../src/config.ts';
-import { COMMENT_MARKER } from '../../src/core/render/comment.ts';
 import type { RunRecord } from '../../src/core/types.ts';
-import { createGitHubApi, testPrivateKey, type GitHubApi, type RecordedRequest } from '../helpers/github-api.ts';
+import { createGitHubApi, testPrivateKey, type GitHubApi } from '../helpers/github-api.ts';
 import { githubExample, signGitHubBody } from '../helpers/webhook-examples.ts';
-import { makeTwoCommitRepo, PR_WORKFLOW, SLOW_WORKFLOW, TESTME_WORKFLOW } from '../helpers/e2e-repo.ts';
+import { makeTwoCommitRepo, PR_WORKFLOW, SLOW_WORKFLOW } from '../helpers/e2e-repo.ts';
 import { defineForgeScenarios } from './forge-scenarios.ts';
 
 const SECRET = 'e2e-pr-webhook-secret';
@@ -36,7 +35,6 @@ const INSTALL_TOKEN = 'ghs_install_token';
 
 /** Two waves: `test` needs `build`. */
 const PR_WF = PR_WORKFLOW;
-const TESTME_WF = TESTME_WORKFLOW;
 const SLOW_WF = SLOW_WORKFLOW;
 
 let dir: string;
@@ -344,10 +342,6 @@ async function runsFinished(s: SpotcheckServer, n: number): Promise<boolean> {
   return runs.length === n && runs.every((r) => ['succeeded', 'failed', 'cancelled'].includes(r.status));
 }
 
-function indexOf(predicate: (r: RecordedRequest) => boolean): number {
-  return api().requests().findIndex(predicate);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 
 defineForgeScenarios('the GitHub App', {
@@ -359,14 +353,17 @@ defineForgeScenarios('the GitHub App', {
   head: () => head,
   moved: () => moved,
   start,
-  pullRequestOpened: (s, author, sha) =>
-    accepted(s, 'pull_request', pullRequestEvent('opened', { author, sha, updatedAt: Date.now() })),
+  pullRequestOpened: (s, author, sha, at = Date.now()) =>
+    accepted(s, 'pull_request', pullRequestEvent('opened', { author, sha, updatedAt: at })),
   pullRequestPushed: (s, author, sha) =>
     accepted(s, 'pull_request', pullRequestEvent('synchronize', { author, sha, updatedAt: Date.now() + 60_000 })),
-  testmeComment: (s, by) => accepted(s, 'issue_comment', commentEvent({ body: '!testme', by, createdAt: Date.now() })),
+  testmeComment: (s, by, at = Date.now()) =>
+    accepted(s, 'issue_comment', commentEvent({ body: ' !testme\n', by, createdAt: at })),
   authorization: installationToken,
   membership: (user, answer) => membership(user, answer === 'member' ? 204 : 404),
   reaction: () => reaction(9001),
+  pullRequest: pullRequestInfo,
+  requests: () => api().requests(),
   commentsThenCreate: (existing = []) => {
     existingComments(existing.map((c) => ({ ...c, type: c.login.endsWith('[bot]') ? 'Bot' : 'User' })));
     createsComment();
@@ -459,52 +456,6 @@ describe('the GitHub App: pull requests, end to end', () => {
     expect(write?.body).toContain('could not be checked');
     expect(write?.body).toContain(why);
     expect(write?.body).not.toContain('is not a member');
-  });
-
-  it('5. !testme by a member on a non-member PR: 👀 at once, testme + pull_request workflows at the head', async () => {
-    const s = await start();
-    const t = Date.now() - 120_000;
-    installationToken();
-    membership(OUTSIDER, 404);
-    existingComments([]);
-    createsComment();
-    await accepted(s, 'pull_request', pullRequestEvent('opened', { author: OUTSIDER, sha: head, updatedAt: t }));
-    await settle(s, () => commentWrites().length >= 1);
-    const before = api().requests().length;
-
-    reaction(9001);
-    membership(MEMBER, 204);
-    pullRequestInfo(head, OUTSIDER);
-    workflows(head, { 'pr.yml': PR_WF, 'testme.yml': TESTME_WF });
-    pullRequestFiles();
-    statuses(head, 6);
-    // Two runs of 2 and 1 waves: at most (2 + 2) + (1 + 2) renders, each an edit of the notice comment.
-    editsComment(COMMENT_ID, 7);
-    await accepted(s, 'issue_comment', commentEvent({ body: ' !testme\n', by: MEMBER, createdAt: t + 30_000 }));
-    await settle(s, () => count({ method: 'POST', path: /statuses/ }) >= 6);
-    await settle(s, () => runsFinished(s, 2));
-
-    // The reaction is the first request the comment causes.
-    expect(api().requests()[before]?.path).toBe(`${REPO_PATH}/issues/comments/9001/reactions`);
-    expect(indexOf((r) => r.path.endsWith('/reactions'))).toBeLessThan(indexOf((r) => r.path.endsWith(`/${MEMBER}`)));
-    const runs = await allRuns(s);
-    expect(runs.map((r) => [r.workflowName, r.event, r.sha, r.actor, r.status]).sort()).toEqual([
-      ['e2e', 'testme', head, MEMBER, 'succeeded'],
-      ['pr', 'pull_request', head, MEMBER, 'succeeded'],
-    ]);
-    expect(statusesByContext()).toEqual({
-      'spotcheck/e2e/e2e': ['pending', 'success'],
-      'spotcheck/pr/build': ['pending', 'success'],
-      'spotcheck/pr/test': ['pending', 'success'],
-    });
-    const writes = commentWrites();
-    expect(writes.filter((w) => w.method === 'POST')).toHaveLength(1);
-    const last = writes.at(-1)!.body;
-    expect(last.startsWith(COMMENT_MARKER)).toBe(true);
-    // The runs replaced the notice.
-    expect(last).not.toContain('can comment `!testme`');
-    expect(last).toMatch(/\| [^|]* succeeded \| e2e \|/);
-    expect(last).toMatch(/\| [^|]* succeeded \| test \|/);
   });
 
   it('7. comments that are not a !testme request make no request to GitHub and run nothing', async () => {
