@@ -23,12 +23,20 @@ export interface ForgeScenarioHarness {
   head(): string;
   moved(): string;
   start(): Promise<SpotcheckServer>;
+  /** The server as the ignored-comments story starts it (Gitea: without GITEA_BOT_LOGIN, read once at start-up). */
+  startForComments(): Promise<SpotcheckServer>;
 
   // Deliveries, each answered 202 (accepted and persisted). `at`: the PR's `updated_at` or the comment's `created_at`
   // (by default the forge's own: now on GitHub, the capture's on Gitea).
   pullRequestOpened(s: SpotcheckServer, author: string, sha: string, at?: number): Promise<void>;
   pullRequestPushed(s: SpotcheckServer, author: string, sha: string): Promise<void>;
   testmeComment(s: SpotcheckServer, by: string, at?: number): Promise<void>;
+  /**
+   * Deliveries of comments that are not a `!testme` request, each at least an edited one, one by a bot (this one
+   * among them) and one whose body is not exactly `!testme`; each checks its own answer (GitHub: 202, dropped later;
+   * Gitea: 200 with the reason it was ignored).
+   */
+  ignoredComments(): readonly ((s: SpotcheckServer) => Promise<void>)[];
 
   // The forge's side: each call sets up answers that must be used.
   /** What the forge is asked before anything else (GitHub: the installation token; Gitea: whether the owner is an org). */
@@ -179,6 +187,19 @@ export function defineForgeScenarios(forge: string, h: ForgeScenarioHarness): vo
       expect(last).not.toContain('can comment `!testme`');
       expect(last).toMatch(/\| [^|]* succeeded \| e2e \|/);
       expect(last).toMatch(/\| [^|]* succeeded \| test \|/);
+    });
+
+    it('comments that are not a !testme request (edited, by a bot, not exactly !testme) make no request and run nothing', async () => {
+      const s = await h.startForComments();
+      const before = h.requests().length;
+
+      for (const deliver of h.ignoredComments()) await deliver(s);
+      await s.idle();
+      await s.tick();
+      await s.idle();
+
+      expect(h.requests().slice(before)).toEqual([]);
+      expect(await allRuns(s)).toEqual([]);
     });
 
     it('a PR opened by a non-member runs nothing; one comment says a member can comment !testme, once', async () => {
