@@ -11,6 +11,16 @@ import { COMMENT_MARKER } from '../../src/core/render/comment.ts';
 import type { RunRecord } from '../../src/core/types.ts';
 import { PR_WORKFLOW, TESTME_WORKFLOW } from '../helpers/e2e-repo.ts';
 
+/** A way the forge's membership check fails, and the one-line reason the bot gives for it. */
+export interface MembershipFailure {
+  readonly label: string;
+  /** Sets up the failing answers for `user`'s membership. */
+  fail(user: string): void;
+  /** How many times the bot asks (GitHub: Probot's first try and 3 retries). */
+  readonly attempts: number;
+  readonly reason: string;
+}
+
 export interface ForgeScenarioHarness {
   /** The organization owning the repository, a member of it, an outsider, and another bot (not this one). */
   readonly org: string;
@@ -42,6 +52,8 @@ export interface ForgeScenarioHarness {
   /** What the forge is asked before anything else (GitHub: the installation token; Gitea: whether the owner is an org). */
   authorization(): void;
   membership(user: string, answer: 'member' | 'not-member'): void;
+  /** The ways this forge's membership check can fail: each denies (an error is never a yes). */
+  readonly membershipFailures: readonly MembershipFailure[];
   /** The 👀 reaction on the `!testme` comment. */
   reaction(): void;
   /** The pull request as the forge answers it when asked (open, at `sha`, by `author`). */
@@ -71,6 +83,8 @@ export interface ForgeScenarioHarness {
       | 'pull request reads'
       | 'authorizations'
       | 'membership checks'
+      /** Redirects to the public members followed (never: they answer for public membership only). */
+      | 'public membership reads'
       /** Every read but the comment listing (GitHub: with the installation token's POST). */
       | 'reads',
   ): number;
@@ -201,6 +215,42 @@ export function defineForgeScenarios(forge: string, h: ForgeScenarioHarness): vo
       expect(h.requests().slice(before)).toEqual([]);
       expect(await allRuns(s)).toEqual([]);
     });
+
+    for (const f of h.membershipFailures) {
+      it(`the membership check fails (${f.label}): a member's PR is denied, the comment says the check could not be made`, async () => {
+        const s = await h.start();
+        h.authorization();
+        f.fail(h.member);
+        h.commentsThenCreate();
+
+        await h.pullRequestOpened(s, h.member, h.head());
+        await settle(s, () => h.commentWrites().length >= 1);
+
+        expect(h.count('membership checks')).toBe(f.attempts);
+        expect(h.count('public membership reads')).toBe(0);
+        expect(await allRuns(s)).toEqual([]);
+        expect(h.count('workflow reads')).toBe(0);
+        expect(h.count('statuses')).toBe(0);
+        const [write] = h.commentWrites();
+        expect(write!.body).toContain(`@${h.member}, whose membership of ${h.org} could not be checked (${f.reason})`);
+        expect(write!.body).not.toContain('who is not a member');
+      });
+
+      it(`the membership check fails (${f.label}): !testme is refused with the reason, in one line`, async () => {
+        const s = await h.start();
+        h.reaction();
+        h.authorization();
+        f.fail(h.member);
+        h.commentsThenCreate();
+
+        await h.testmeComment(s, h.member);
+        await settle(s, () => h.commentWrites().length >= 1);
+
+        expect(h.count('membership checks')).toBe(f.attempts);
+        expect(await allRuns(s)).toEqual([]);
+        expect(h.commentWrites()[0]!.body.split('\n')[1]).toBe(`\`!testme\` by @${h.member} was not run: ${f.reason}.`);
+      });
+    }
 
     it('a PR opened by a non-member runs nothing; one comment says a member can comment !testme, once', async () => {
       const s = await h.start();

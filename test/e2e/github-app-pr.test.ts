@@ -374,6 +374,22 @@ defineForgeScenarios('the GitHub App', {
   },
   authorization: installationToken,
   membership: (user, answer) => membership(user, answer === 'member' ? 204 : 404),
+  membershipFailures: [
+    {
+      label: 'a 500 after retries',
+      fail: (user) => membership(user, 500, 4),
+      attempts: 4,
+      reason: 'membership check failed: HTTP 500',
+    },
+    {
+      label: 'a network error',
+      fail: (user) => {
+        api().get(`/orgs/${ORG}/members/${user}`).times(4).replyWithNetworkError('connect ECONNRESET');
+      },
+      attempts: 4,
+      reason: 'membership check failed: network error',
+    },
+  ],
   reaction: () => reaction(9001),
   pullRequest: pullRequestInfo,
   requests: () => api().requests(),
@@ -400,6 +416,8 @@ defineForgeScenarios('the GitHub App', {
         return count({ method: 'POST', path: /\/access_tokens$/ });
       case 'membership checks':
         return count({ path: new RegExp(`^/orgs/${ORG}/members/`) });
+      case 'public membership reads':
+        return count({ path: /\/public_members\// });
       case 'reads':
         return api()
           .requests()
@@ -439,36 +457,6 @@ describe('the GitHub App: pull requests, end to end', () => {
       'spotcheck/pr/build': ['pending', 'success'],
       'spotcheck/pr/test': ['pending', 'success'],
     });
-  });
-
-  it.each([
-    ['a 500 after retries', 'HTTP 500', (times: number) => membership(MEMBER, 500, times)],
-    [
-      'a network error',
-      'network error',
-      (times: number) => {
-        api().get(`/orgs/${ORG}/members/${MEMBER}`).times(times).replyWithNetworkError('connect ECONNRESET');
-      },
-    ],
-  ])('4. a membership API failure (%s) denies: nothing runs, the comment says why', async (_, why, fail) => {
-    const s = await start();
-    installationToken();
-    fail(4); // the first try and Probot's 3 retries
-    existingComments([]);
-    createsComment();
-
-    await accepted(s, 'pull_request', pullRequestEvent('opened', { author: MEMBER, sha: head, updatedAt: Date.now() }));
-    await settle(s, () => commentWrites().length >= 1);
-
-    expect(count({ path: `/orgs/${ORG}/members/${MEMBER}` })).toBe(4);
-    expect(await allRuns(s)).toEqual([]);
-    expect(count({ method: 'GET', path: /contents/ })).toBe(0);
-    expect(count({ method: 'POST', path: /statuses/ })).toBe(0);
-    const [write] = commentWrites();
-    expect(write?.body).toContain(`@${MEMBER}`);
-    expect(write?.body).toContain('could not be checked');
-    expect(write?.body).toContain(why);
-    expect(write?.body).not.toContain('is not a member');
   });
 
   it.each([
