@@ -18,11 +18,10 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSpotcheckServer, type SpotcheckServer } from '../../src/app/start-server.ts';
 import { defaultConfig } from '../../src/config.ts';
-import { COMMENT_MARKER } from '../../src/core/render/comment.ts';
 import type { RunRecord } from '../../src/core/types.ts';
 import { GITEA_ENDPOINTS, GITEA_SERVER_ENDPOINTS } from '../../src/forges/gitea.ts';
 import { createGiteaApi, type GiteaApi, type RecordedRequest } from '../helpers/gitea-api.ts';
-import { makeTwoCommitRepo, PR_WORKFLOW, SLOW_WORKFLOW, TESTME_WORKFLOW } from '../helpers/e2e-repo.ts';
+import { makeTwoCommitRepo, PR_WORKFLOW, SLOW_WORKFLOW } from '../helpers/e2e-repo.ts';
 import { defineForgeScenarios } from './forge-scenarios.ts';
 
 const SECRET = 'e2e-gitea-webhook-secret';
@@ -75,7 +74,6 @@ jobs:
 `;
 /** Two waves: `test` needs `build`. */
 const PR_WF = PR_WORKFLOW;
-const TESTME_WF = TESTME_WORKFLOW;
 const SLOW_WF = SLOW_WORKFLOW;
 
 let dir: string;
@@ -220,12 +218,16 @@ function pushEvent(before: string, after: string): Payload {
   return payload;
 }
 
+const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** `at`: the PR's `updated_at` (the derived payload's own by default). */
 function pullRequestEvent(
   action: 'opened' | 'synchronized',
-  o: { readonly author: string; readonly sha: string },
+  o: { readonly author: string; readonly sha: string; readonly at?: number },
 ): Payload {
   const payload = derived(action === 'opened' ? 'pull_request-opened.json' : 'pull_request-synchronized.json');
   const pr = payload['pull_request'] as Payload;
+  if (o.at !== undefined) pr['updated_at'] = iso(o.at);
   Object.assign(pr['head'] as Payload, { sha: o.sha });
   Object.assign(pr['user'] as Payload, { login: o.author, username: o.author });
   Object.assign(payload['sender'] as Payload, { login: o.author, username: o.author });
@@ -239,8 +241,10 @@ function pullRequestEvent(
 function commentEvent(
   fixture: 'issue_comment-testme.json' | 'issue_comment-edited.json' | 'issue_comment-by-bot.json',
   by?: string,
+  at?: number,
 ): Payload {
   const payload = derived(fixture);
+  if (at !== undefined) Object.assign(payload['comment'] as Payload, { created_at: iso(at), updated_at: iso(at) });
   payload['repository'] = capture('push-multi-commit.json')['repository'];
   const issue = payload['issue'] as Payload;
   Object.assign(issue, { number: PR, repository: { id: 6, name: NAME, owner: ORG, full_name: `${ORG}/${NAME}` } });
@@ -405,28 +409,79 @@ defineForgeScenarios('spotcheck on Gitea', {
   org: ORG,
   member: MEMBER,
   outsider: OUTSIDER,
+  otherBot: 'other-ci-bot',
   pr: PR,
   head: () => head,
   moved: () => moved,
   start: () => start(),
-  pullRequestOpened: (s, author, sha) => accepted(s, 'pull_request', pullRequestEvent('opened', { author, sha })),
+  startForComments: async () => {
+    // GITEA_BOT_LOGIN unset: the bot's login is read once at start-up.
+    api().get('/user').reply(200, { id: 3, login: BOT, username: BOT });
+    const s = await start(null);
+    expect(count({ path: '/user' })).toBe(1);
+    return s;
+  },
+  pullRequestOpened: (s, author, sha, at) =>
+    accepted(s, 'pull_request', pullRequestEvent('opened', { author, sha, ...(at === undefined ? {} : { at }) })),
   pullRequestPushed: (s, author, sha) =>
     accepted(s, 'pull_request_sync', pullRequestEvent('synchronized', { author, sha })),
-  testmeComment: (s, by) => accepted(s, 'pull_request_comment', commentEvent('issue_comment-testme.json', by)),
+  testmeComment: (s, by, at) => accepted(s, 'pull_request_comment', commentEvent('issue_comment-testme.json', by, at)),
+  ignoredComments: () =>
+    (
+      [
+        [commentEvent('issue_comment-edited.json'), 'issue_comment action edited is not ours'],
+        [commentEvent('issue_comment-by-bot.json'), 'the comment is from this bot'],
+        [capture('issue_comment-on-pr.json'), 'the comment is not exactly !testme'],
+      ] as const
+    ).map(([payload, reason]) => async (s: SpotcheckServer) => {
+      const answer = await deliver(s, 'pull_request_comment', payload);
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toEqual({ ignored: reason });
+    }),
   authorization: () => organization(),
   membership: (user, answer) => membership(user, answer === 'member' ? 204 : 404),
+  membershipFailures: [
+    {
+      label: 'a 303: the token cannot see private members',
+      fail: (user) => membership(user, 303),
+      attempts: 1,
+      reason: `cannot see the members of ${ORG}: the bot user is not a member of it (Gitea hides private members from outsiders)`,
+    },
+  ],
   reaction: () => reaction(TESTME_COMMENT),
-  noCommentsThenCreate: () => {
-    existingComments([]);
+  pullRequest: pullRequestInfo,
+  requests: () => api().requests(),
+  commentsThenCreate: (existing = []) => {
+    existingComments(existing);
     createsComment();
   },
+  editsComment,
+  workflows: (sha, files) => workflows(sha, files),
+  pullRequestFiles,
+  statuses: (sha, n) => statuses(sha, n),
   commentWrites,
-  count: (what) =>
-    what === 'statuses'
-      ? count({ method: 'POST', path: /statuses/ })
-      : what === 'workflow reads'
-        ? count({ method: 'GET', path: /contents|raw/ })
-        : count({ method: 'GET', path: `${REPO_PATH}/pulls/${String(PR)}` }),
+  editsOf: (id) => count({ method: 'PATCH', path: `${REPO_PATH}/issues/comments/${String(id)}` }),
+  statusesByContext: () => statusesByContext(),
+  count: (what) => {
+    switch (what) {
+      case 'statuses':
+        return count({ method: 'POST', path: /statuses/ });
+      case 'workflow reads':
+        return count({ method: 'GET', path: /contents|raw/ });
+      case 'pull request reads':
+        return count({ method: 'GET', path: `${REPO_PATH}/pulls/${String(PR)}` });
+      case 'authorizations':
+        return count({ path: `/orgs/${ORG}` });
+      case 'membership checks':
+        return count({ path: new RegExp(`^/orgs/${ORG}/members/`) });
+      case 'public membership reads':
+        return count({ path: /\/public_members\// });
+      case 'reads':
+        return api()
+          .requests({ method: 'GET' })
+          .filter((r) => !r.path.endsWith('/comments')).length;
+    }
+  },
 });
 
 describe('spotcheck on Gitea: pushes, end to end', () => {
@@ -536,52 +591,6 @@ describe('spotcheck on Gitea: pushes, end to end', () => {
 });
 
 describe('spotcheck on Gitea: pull requests and !testme, end to end', () => {
-  it('a PR opened by an org member (GET /orgs says org) runs; statuses; the sticky comment created then edited', async () => {
-    const s = await start();
-    organization();
-    membership(MEMBER, 204);
-    workflows(head, { 'pr.yml': PR_WF, 'testme.yml': TESTME_WF });
-    pullRequestFiles();
-    statuses(head, 4);
-    // A comment with the marker written by someone else is never the sticky comment.
-    existingComments([{ id: 11, login: MEMBER, body: `${COMMENT_MARKER}\nlooks like spotcheck` }]);
-    createsComment();
-    const waves = 2;
-    editsComment(waves + 2 - 1);
-
-    await accepted(s, 'pull_request', pullRequestEvent('opened', { author: MEMBER, sha: head }));
-    await settle(s, () => count({ method: 'POST', path: /statuses/ }) >= 4);
-    await settle(s, () => runsFinished(s, 1));
-
-    const runs = await allRuns(s);
-    expect(runs.map((r) => [r.workflowName, r.event, r.sha, r.pr, r.actor, r.status])).toEqual([
-      ['pr', 'pull_request', head, PR, MEMBER, 'succeeded'],
-    ]);
-    expect(statusesByContext()).toEqual({
-      'spotcheck/pr/build': ['pending', 'success'],
-      'spotcheck/pr/test': ['pending', 'success'],
-    });
-    // The authorizer asked the forge whether the owner is an org, then for the membership: once each.
-    expect(count({ path: `/orgs/${ORG}` })).toBe(1);
-    expect(count({ path: `/orgs/${ORG}/members/${MEMBER}` })).toBe(1);
-    // Reading and planning: org, membership, listing, W = 2 files, the PR's files.
-    const reads = api()
-      .requests({ method: 'GET' })
-      .filter((r) => !r.path.endsWith('/comments'));
-    expect(reads).toHaveLength(1 + 1 + 1 + 2 + 1);
-    const writes = commentWrites();
-    expect(writes[0]?.method).toBe('POST');
-    expect(writes.filter((w) => w.method === 'POST')).toHaveLength(1);
-    expect(writes.length).toBeGreaterThanOrEqual(2);
-    expect(writes.length).toBeLessThanOrEqual(waves + 2);
-    expect(count({ method: 'PATCH', path: /\/issues\/comments\/11$/ })).toBe(0);
-    const last = writes.at(-1)!.body;
-    expect(last.startsWith(COMMENT_MARKER)).toBe(true);
-    expect(last).toMatch(/\| [^|]* succeeded \| build \|/);
-    expect(last).toMatch(/\| [^|]* succeeded \| test \|/);
-    expect(last).not.toContain('queued');
-  });
-
   it('synchronized (pull_request_sync) cancels the older SHA’s runs and runs the new head', async () => {
     const s = await start();
     organization();
@@ -627,104 +636,5 @@ describe('spotcheck on Gitea: pull requests and !testme, end to end', () => {
     expect(count({ path: `/orgs/${ORG}/members/${MEMBER}` })).toBe(1);
     expect(commentWrites().filter((w) => w.method === 'POST')).toHaveLength(1);
     expect(commentWrites().at(-1)?.body).toContain(moved.slice(0, 7));
-  });
-
-  it('!testme (the capture, event type pull_request_comment) by a member: 👀 first, runs at the head', async () => {
-    const s = await start();
-    reaction(TESTME_COMMENT);
-    organization();
-    membership(MEMBER, 204);
-    pullRequestInfo(head, OUTSIDER);
-    workflows(head, { 'pr.yml': PR_WF, 'testme.yml': TESTME_WF });
-    pullRequestFiles();
-    statuses(head, 6);
-    existingComments([]);
-    createsComment();
-    // Two runs of 2 and 1 waves: at most (2 + 2) + (1 + 2) renders.
-    editsComment(6);
-
-    await accepted(s, 'pull_request_comment', commentEvent('issue_comment-testme.json'));
-    await settle(s, () => count({ method: 'POST', path: /statuses/ }) >= 6);
-    await settle(s, () => runsFinished(s, 2));
-
-    // The reaction is the first request the comment causes.
-    expect(api().requests()[0]?.path).toBe(`${REPO_PATH}/issues/comments/${String(TESTME_COMMENT)}/reactions`);
-    const runs = await allRuns(s);
-    expect(runs.map((r) => [r.workflowName, r.event, r.sha, r.pr, r.actor, r.status]).sort()).toEqual([
-      ['e2e', 'testme', head, PR, MEMBER, 'succeeded'],
-      ['pr', 'pull_request', head, PR, MEMBER, 'succeeded'],
-    ]);
-    expect(statusesByContext()).toEqual({
-      'spotcheck/e2e/e2e': ['pending', 'success'],
-      'spotcheck/pr/build': ['pending', 'success'],
-      'spotcheck/pr/test': ['pending', 'success'],
-    });
-    const writes = commentWrites();
-    expect(writes.filter((w) => w.method === 'POST')).toHaveLength(1);
-    const last = writes.at(-1)!.body;
-    expect(last.startsWith(COMMENT_MARKER)).toBe(true);
-    expect(last).toMatch(/\| [^|]* succeeded \| e2e \|/);
-    expect(last).toMatch(/\| [^|]* succeeded \| test \|/);
-  });
-
-  const CANNOT_SEE = `cannot see the members of ${ORG}: the bot user is not a member of it (Gitea hides private members from outsiders)`;
-
-  it('the membership 303 (the token cannot see private members) denies a PR and says the check could not be made', async () => {
-    const s = await start();
-    organization();
-    membership(MEMBER, 303);
-    existingComments([]);
-    createsComment();
-
-    await accepted(s, 'pull_request', pullRequestEvent('opened', { author: MEMBER, sha: head }));
-    await settle(s, () => commentWrites().length >= 1);
-
-    expect(await allRuns(s)).toEqual([]);
-    expect(count({ method: 'GET', path: /contents|raw/ })).toBe(0);
-    // The redirect to the public members is not followed: it would answer for public membership only.
-    expect(count({ path: /public_members/ })).toBe(0);
-    const [write] = commentWrites();
-    expect(write!.body).toContain(`@${MEMBER}, whose membership of ${ORG} could not be checked (${CANNOT_SEE})`);
-    expect(write!.body).not.toContain('who is not a member');
-  });
-
-  it('the membership 303 refuses !testme with the reason, in one line', async () => {
-    const s = await start();
-    reaction(TESTME_COMMENT);
-    organization();
-    membership(MEMBER, 303);
-    existingComments([]);
-    createsComment();
-
-    await accepted(s, 'pull_request_comment', commentEvent('issue_comment-testme.json'));
-    await settle(s, () => commentWrites().length >= 1);
-
-    expect(await allRuns(s)).toEqual([]);
-    expect(commentWrites()[0]!.body.split('\n')[1]).toBe(`\`!testme\` by @${MEMBER} was not run: ${CANNOT_SEE}.`);
-  });
-
-  it('an edited comment, a comment by the bot and a comment that is not !testme make no request at all', async () => {
-    // GITEA_BOT_LOGIN unset: the bot's login is read once at start-up.
-    api().get('/user').reply(200, { id: 3, login: BOT, username: BOT });
-    const s = await start(null);
-    expect(count({ path: '/user' })).toBe(1);
-    const before = api().requests().length;
-
-    const cases: [keyof typeof EVENTS, Payload, string][] = [
-      ['pull_request_comment', commentEvent('issue_comment-edited.json'), 'issue_comment action edited is not ours'],
-      ['pull_request_comment', commentEvent('issue_comment-by-bot.json'), 'the comment is from this bot'],
-      ['pull_request_comment', capture('issue_comment-on-pr.json'), 'the comment is not exactly !testme'],
-    ];
-    for (const [kind, payload, reason] of cases) {
-      const answer = await deliver(s, kind, payload);
-      expect(answer.status).toBe(200);
-      expect(await answer.json()).toEqual({ ignored: reason });
-    }
-    await s.idle();
-    await s.tick();
-    await s.idle();
-
-    expect(api().requests()).toHaveLength(before);
-    expect(await allRuns(s)).toEqual([]);
   });
 });

@@ -16,11 +16,10 @@ import { ProbotOctokit } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSpotcheckServer, type SpotcheckServer } from '../../src/app/start-server.ts';
 import { defaultConfig } from '../../src/config.ts';
-import { COMMENT_MARKER } from '../../src/core/render/comment.ts';
 import type { RunRecord } from '../../src/core/types.ts';
-import { createGitHubApi, testPrivateKey, type GitHubApi, type RecordedRequest } from '../helpers/github-api.ts';
+import { createGitHubApi, testPrivateKey, type GitHubApi } from '../helpers/github-api.ts';
 import { githubExample, signGitHubBody } from '../helpers/webhook-examples.ts';
-import { makeTwoCommitRepo, PR_WORKFLOW, SLOW_WORKFLOW, TESTME_WORKFLOW } from '../helpers/e2e-repo.ts';
+import { makeTwoCommitRepo, PR_WORKFLOW, SLOW_WORKFLOW } from '../helpers/e2e-repo.ts';
 import { defineForgeScenarios } from './forge-scenarios.ts';
 
 const SECRET = 'e2e-pr-webhook-secret';
@@ -36,7 +35,6 @@ const INSTALL_TOKEN = 'ghs_install_token';
 
 /** Two waves: `test` needs `build`. */
 const PR_WF = PR_WORKFLOW;
-const TESTME_WF = TESTME_WORKFLOW;
 const SLOW_WF = SLOW_WORKFLOW;
 
 let dir: string;
@@ -344,88 +342,92 @@ async function runsFinished(s: SpotcheckServer, n: number): Promise<boolean> {
   return runs.length === n && runs.every((r) => ['succeeded', 'failed', 'cancelled'].includes(r.status));
 }
 
-function indexOf(predicate: (r: RecordedRequest) => boolean): number {
-  return api().requests().findIndex(predicate);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 
 defineForgeScenarios('the GitHub App', {
   org: ORG,
   member: MEMBER,
   outsider: OUTSIDER,
+  otherBot: 'other-app[bot]',
   pr: PR,
   head: () => head,
   moved: () => moved,
   start,
-  pullRequestOpened: (s, author, sha) =>
-    accepted(s, 'pull_request', pullRequestEvent('opened', { author, sha, updatedAt: Date.now() })),
+  startForComments: start,
+  pullRequestOpened: (s, author, sha, at = Date.now()) =>
+    accepted(s, 'pull_request', pullRequestEvent('opened', { author, sha, updatedAt: at })),
   pullRequestPushed: (s, author, sha) =>
     accepted(s, 'pull_request', pullRequestEvent('synchronize', { author, sha, updatedAt: Date.now() + 60_000 })),
-  testmeComment: (s, by) => accepted(s, 'issue_comment', commentEvent({ body: '!testme', by, createdAt: Date.now() })),
+  testmeComment: (s, by, at = Date.now()) =>
+    accepted(s, 'issue_comment', commentEvent({ body: ' !testme\n', by, createdAt: at })),
+  ignoredComments: () => {
+    const now = Date.now();
+    return [
+      commentEvent({ body: '!testme', by: MEMBER, createdAt: now, action: 'edited' }),
+      commentEvent({ body: '!testme', by: MEMBER, createdAt: now, onIssue: true }),
+      commentEvent({ body: '> !testme', by: MEMBER, createdAt: now }),
+      commentEvent({ body: '```\n!testme\n```', by: MEMBER, createdAt: now }),
+      commentEvent({ body: '!testme please', by: MEMBER, createdAt: now }),
+      commentEvent({ body: '!testme', by: 'dependabot[bot]', type: 'Bot', createdAt: now }),
+      commentEvent({ body: '!testme', by: `${APP_SLUG}[bot]`, type: 'Bot', createdAt: now }),
+    ].map((payload) => (s: SpotcheckServer) => accepted(s, 'issue_comment', payload));
+  },
   authorization: installationToken,
   membership: (user, answer) => membership(user, answer === 'member' ? 204 : 404),
+  membershipFailures: [
+    {
+      label: 'a 500 after retries',
+      fail: (user) => membership(user, 500, 4),
+      attempts: 4,
+      reason: 'membership check failed: HTTP 500',
+    },
+    {
+      label: 'a network error',
+      fail: (user) => {
+        api().get(`/orgs/${ORG}/members/${user}`).times(4).replyWithNetworkError('connect ECONNRESET');
+      },
+      attempts: 4,
+      reason: 'membership check failed: network error',
+    },
+  ],
   reaction: () => reaction(9001),
-  noCommentsThenCreate: () => {
-    existingComments([]);
+  pullRequest: pullRequestInfo,
+  requests: () => api().requests(),
+  commentsThenCreate: (existing = []) => {
+    existingComments(existing.map((c) => ({ ...c, type: c.login.endsWith('[bot]') ? 'Bot' : 'User' })));
     createsComment();
   },
+  editsComment: (max) => editsComment(COMMENT_ID, max),
+  workflows,
+  pullRequestFiles,
+  statuses,
   commentWrites,
-  count: (what) =>
-    what === 'statuses'
-      ? count({ method: 'POST', path: /statuses/ })
-      : what === 'workflow reads'
-        ? count({ method: 'GET', path: /contents/ })
-        : count({ method: 'GET', path: `${REPO_PATH}/pulls/${String(PR)}` }),
+  editsOf: (id) => count({ method: 'PATCH', path: `${REPO_PATH}/issues/comments/${String(id)}` }),
+  statusesByContext,
+  count: (what) => {
+    switch (what) {
+      case 'statuses':
+        return count({ method: 'POST', path: /statuses/ });
+      case 'workflow reads':
+        return count({ method: 'GET', path: /contents/ });
+      case 'pull request reads':
+        return count({ method: 'GET', path: `${REPO_PATH}/pulls/${String(PR)}` });
+      case 'authorizations':
+        return count({ method: 'POST', path: /\/access_tokens$/ });
+      case 'membership checks':
+        return count({ path: new RegExp(`^/orgs/${ORG}/members/`) });
+      case 'public membership reads':
+        return count({ path: /\/public_members\// });
+      case 'reads':
+        return api()
+          .requests()
+          .filter((r) => (r.method === 'GET' && !r.path.endsWith('/comments')) || r.path.endsWith('/access_tokens'))
+          .length;
+    }
+  },
 });
 
 describe('the GitHub App: pull requests, end to end', () => {
-  it('1. a PR opened by an org member runs its pull_request workflows; statuses and one sticky comment', async () => {
-    const s = await start();
-    installationToken();
-    membership(MEMBER, 204);
-    workflows(head, { 'pr.yml': PR_WF, 'testme.yml': TESTME_WF });
-    pullRequestFiles();
-    statuses(head, 4);
-    // Two comments carry the marker, neither written by the app: a user's and another app's. Neither is edited.
-    existingComments([
-      { id: 11, login: MEMBER, type: 'User', body: `${COMMENT_MARKER}\nlooks like spotcheck` },
-      { id: 12, login: 'other-app[bot]', type: 'Bot', body: `${COMMENT_MARKER}\nalso not spotcheck` },
-    ]);
-    createsComment();
-    const waves = 2;
-    editsComment(COMMENT_ID, waves + 2 - 1);
-
-    await accepted(s, 'pull_request', pullRequestEvent('opened', { author: MEMBER, sha: head, updatedAt: Date.now() }));
-    await settle(s, () => count({ method: 'POST', path: /statuses/ }) >= 4);
-    await settle(s, () => runsFinished(s, 1));
-
-    const runs = await allRuns(s);
-    expect(runs.map((r) => [r.workflowName, r.event, r.sha, r.pr, r.actor, r.status])).toEqual([
-      ['pr', 'pull_request', head, PR, MEMBER, 'succeeded'],
-    ]);
-    expect(statusesByContext()).toEqual({
-      'spotcheck/pr/build': ['pending', 'success'],
-      'spotcheck/pr/test': ['pending', 'success'],
-    });
-    // Reading and planning: the installation token, the membership, the listing, W = 2 files, the PR's files.
-    const reads = api()
-      .requests()
-      .filter((r) => (r.method === 'GET' && !r.path.endsWith('/comments')) || r.path.endsWith('/access_tokens'));
-    expect(reads).toHaveLength(1 + 1 + 1 + 2 + 1);
-    const writes = commentWrites();
-    expect(writes[0]?.method).toBe('POST');
-    expect(writes.filter((w) => w.method === 'POST')).toHaveLength(1);
-    expect(writes.length).toBeLessThanOrEqual(waves + 2);
-    expect(count({ method: 'PATCH', path: /\/issues\/comments\/(11|12)$/ })).toBe(0);
-    const last = writes.at(-1)!.body;
-    expect(last.startsWith(COMMENT_MARKER)).toBe(true);
-    expect(last).toContain('| State | Order |');
-    expect(last).toMatch(/\| [^|]* succeeded \| build \|/);
-    expect(last).toMatch(/\| [^|]* succeeded \| test \|/);
-    expect(last).not.toContain('queued');
-  });
-
   it('3. a private member (204 only with the installation token) runs', async () => {
     const s = await start();
     installationToken();
@@ -455,103 +457,6 @@ describe('the GitHub App: pull requests, end to end', () => {
       'spotcheck/pr/build': ['pending', 'success'],
       'spotcheck/pr/test': ['pending', 'success'],
     });
-  });
-
-  it.each([
-    ['a 500 after retries', 'HTTP 500', (times: number) => membership(MEMBER, 500, times)],
-    [
-      'a network error',
-      'network error',
-      (times: number) => {
-        api().get(`/orgs/${ORG}/members/${MEMBER}`).times(times).replyWithNetworkError('connect ECONNRESET');
-      },
-    ],
-  ])('4. a membership API failure (%s) denies: nothing runs, the comment says why', async (_, why, fail) => {
-    const s = await start();
-    installationToken();
-    fail(4); // the first try and Probot's 3 retries
-    existingComments([]);
-    createsComment();
-
-    await accepted(s, 'pull_request', pullRequestEvent('opened', { author: MEMBER, sha: head, updatedAt: Date.now() }));
-    await settle(s, () => commentWrites().length >= 1);
-
-    expect(count({ path: `/orgs/${ORG}/members/${MEMBER}` })).toBe(4);
-    expect(await allRuns(s)).toEqual([]);
-    expect(count({ method: 'GET', path: /contents/ })).toBe(0);
-    expect(count({ method: 'POST', path: /statuses/ })).toBe(0);
-    const [write] = commentWrites();
-    expect(write?.body).toContain(`@${MEMBER}`);
-    expect(write?.body).toContain('could not be checked');
-    expect(write?.body).toContain(why);
-    expect(write?.body).not.toContain('is not a member');
-  });
-
-  it('5. !testme by a member on a non-member PR: 👀 at once, testme + pull_request workflows at the head', async () => {
-    const s = await start();
-    const t = Date.now() - 120_000;
-    installationToken();
-    membership(OUTSIDER, 404);
-    existingComments([]);
-    createsComment();
-    await accepted(s, 'pull_request', pullRequestEvent('opened', { author: OUTSIDER, sha: head, updatedAt: t }));
-    await settle(s, () => commentWrites().length >= 1);
-    const before = api().requests().length;
-
-    reaction(9001);
-    membership(MEMBER, 204);
-    pullRequestInfo(head, OUTSIDER);
-    workflows(head, { 'pr.yml': PR_WF, 'testme.yml': TESTME_WF });
-    pullRequestFiles();
-    statuses(head, 6);
-    // Two runs of 2 and 1 waves: at most (2 + 2) + (1 + 2) renders, each an edit of the notice comment.
-    editsComment(COMMENT_ID, 7);
-    await accepted(s, 'issue_comment', commentEvent({ body: ' !testme\n', by: MEMBER, createdAt: t + 30_000 }));
-    await settle(s, () => count({ method: 'POST', path: /statuses/ }) >= 6);
-    await settle(s, () => runsFinished(s, 2));
-
-    // The reaction is the first request the comment causes.
-    expect(api().requests()[before]?.path).toBe(`${REPO_PATH}/issues/comments/9001/reactions`);
-    expect(indexOf((r) => r.path.endsWith('/reactions'))).toBeLessThan(indexOf((r) => r.path.endsWith(`/${MEMBER}`)));
-    const runs = await allRuns(s);
-    expect(runs.map((r) => [r.workflowName, r.event, r.sha, r.actor, r.status]).sort()).toEqual([
-      ['e2e', 'testme', head, MEMBER, 'succeeded'],
-      ['pr', 'pull_request', head, MEMBER, 'succeeded'],
-    ]);
-    expect(statusesByContext()).toEqual({
-      'spotcheck/e2e/e2e': ['pending', 'success'],
-      'spotcheck/pr/build': ['pending', 'success'],
-      'spotcheck/pr/test': ['pending', 'success'],
-    });
-    const writes = commentWrites();
-    expect(writes.filter((w) => w.method === 'POST')).toHaveLength(1);
-    const last = writes.at(-1)!.body;
-    expect(last.startsWith(COMMENT_MARKER)).toBe(true);
-    // The runs replaced the notice.
-    expect(last).not.toContain('can comment `!testme`');
-    expect(last).toMatch(/\| [^|]* succeeded \| e2e \|/);
-    expect(last).toMatch(/\| [^|]* succeeded \| test \|/);
-  });
-
-  it('7. comments that are not a !testme request make no request to GitHub and run nothing', async () => {
-    const s = await start();
-    const now = Date.now();
-    const cases: Payload[] = [
-      commentEvent({ body: '!testme', by: MEMBER, createdAt: now, action: 'edited' }),
-      commentEvent({ body: '!testme', by: MEMBER, createdAt: now, onIssue: true }),
-      commentEvent({ body: '> !testme', by: MEMBER, createdAt: now }),
-      commentEvent({ body: '```\n!testme\n```', by: MEMBER, createdAt: now }),
-      commentEvent({ body: '!testme please', by: MEMBER, createdAt: now }),
-      commentEvent({ body: '!testme', by: 'dependabot[bot]', type: 'Bot', createdAt: now }),
-      commentEvent({ body: '!testme', by: `${APP_SLUG}[bot]`, type: 'Bot', createdAt: now }),
-    ];
-    for (const payload of cases) await accepted(s, 'issue_comment', payload);
-    await s.idle();
-    await s.tick();
-    await s.idle();
-
-    expect(api().requests()).toEqual([]);
-    expect(await allRuns(s)).toEqual([]);
   });
 
   it.each([
