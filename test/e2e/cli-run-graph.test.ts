@@ -3,12 +3,10 @@
  * at every ancestor, a matrix job's outputs combine its cells (an empty output never overwrites), and runs-on lists
  * and the default Ubuntu labels reach the local route.
  */
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCliSandbox, type CliSandbox } from '../helpers/cli-sandbox.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(REPO, 'bin', 'spotcheck.js');
@@ -48,31 +46,7 @@ jobs:
       - run: test "\${{ needs.m.outputs.v }}" = from-one
 `;
 
-let root: string;
-let repo: string;
-
-function exec(file: string, args: readonly string[], cwd: string): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      file,
-      args,
-      {
-        cwd,
-        env: { ...process.env, TMPDIR: join(root, 'tmp'), GIT_CEILING_DIRECTORIES: root },
-        maxBuffer: 16 * 1024 * 1024,
-      },
-      (error, stdout) => {
-        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout });
-      },
-    );
-  });
-}
-
-async function git(...args: string[]): Promise<string> {
-  const result = await exec('git', ['-c', 'user.name=t', '-c', 'user.email=t@spotcheck.invalid', ...args], repo);
-  if (result.code !== 0) throw new Error(`git ${args.join(' ')} failed`);
-  return result.stdout.trim();
-}
+let sandbox: CliSandbox;
 
 /** Comment table rows: order name → state word. */
 function rows(stdout: string): Record<string, string> {
@@ -87,24 +61,21 @@ function rows(stdout: string): Record<string, string> {
 }
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'spotcheck-graph-'));
-  repo = join(root, 'repo');
-  await mkdir(join(root, 'tmp'));
-  await mkdir(join(repo, '.spotcheck', 'workflows'), { recursive: true });
-  await writeFile(join(repo, '.spotcheck', 'workflows', 'ci.yml'), WORKFLOW);
-  await git('init', '-q', '-b', 'main');
-  await git('add', '-A');
-  await git('commit', '-q', '-m', 'graph');
+  sandbox = await makeCliSandbox('spotcheck-graph-', { '.spotcheck/workflows/ci.yml': WORKFLOW }, 'graph');
 }, RUN_TIMEOUT);
 
 afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
+  await sandbox.remove();
 });
 
 describe('spotcheck run: the job graph as on GitHub', { timeout: RUN_TIMEOUT }, () => {
   it('a failure two levels up skips the default if and runs if: failure(); matrix outputs keep the non-empty value', async () => {
-    const sha = await git('rev-parse', 'HEAD');
-    const result = await exec(process.execPath, [BIN, 'run', repo, '--sha', sha, '--ref', 'main'], REPO);
+    const sha = await sandbox.git('rev-parse', 'HEAD');
+    const result = await sandbox.exec(
+      process.execPath,
+      [BIN, 'run', sandbox.repo, '--sha', sha, '--ref', 'main'],
+      REPO,
+    );
     expect(result.code).toBe(1);
     expect(rows(result.stdout)).toEqual({
       a: 'failed',

@@ -4,12 +4,10 @@
  * reaching a step through the stored order.
  */
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCliSandbox, type CliSandbox } from '../helpers/cli-sandbox.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(REPO, 'bin', 'spotcheck.js');
@@ -37,33 +35,9 @@ jobs:
 /** Written in this order on purpose; GitHub hashes in its walk order (x/ before x-y/), not in full-path order. */
 const FILES: Record<string, string> = { 'x-y/z.txt': 'zed\n', 'x/w.txt': 'double-u\n', 'top.txt': 'top\n' };
 
-let root: string;
-let repo: string;
+let sandbox: CliSandbox;
 /** The one run both tests read. */
 let result: { code: number; stdout: string };
-
-function exec(file: string, args: readonly string[], cwd: string): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      file,
-      args,
-      {
-        cwd,
-        env: { ...process.env, TMPDIR: join(root, 'tmp'), GIT_CEILING_DIRECTORIES: root },
-        maxBuffer: 16 * 1024 * 1024,
-      },
-      (error, stdout) => {
-        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout });
-      },
-    );
-  });
-}
-
-async function git(...args: string[]): Promise<string> {
-  const result = await exec('git', ['-c', 'user.name=t', '-c', 'user.email=t@spotcheck.invalid', ...args], repo);
-  if (result.code !== 0) throw new Error(`git ${args.join(' ')} failed`);
-  return result.stdout.trim();
-}
 
 /** SHA-256 over the files' SHA-256 digests, in the given order (GitHub's hashFiles result). */
 function expectedHash(files: readonly string[]): string {
@@ -78,24 +52,17 @@ function expectedHash(files: readonly string[]): string {
 }
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'spotcheck-hash-files-'));
-  repo = join(root, 'repo');
-  await mkdir(join(root, 'tmp'));
-  await mkdir(join(repo, '.spotcheck', 'workflows'), { recursive: true });
-  await writeFile(join(repo, '.spotcheck', 'workflows', 'ci.yml'), WORKFLOW);
-  for (const [file, text] of Object.entries(FILES)) {
-    await mkdir(join(repo, file, '..'), { recursive: true });
-    await writeFile(join(repo, file), text);
-  }
-  await git('init', '-q', '-b', 'main');
-  await git('add', '-A');
-  await git('commit', '-q', '-m', 'files to hash');
-  const sha = await git('rev-parse', 'HEAD');
-  result = await exec(process.execPath, [BIN, 'run', repo, '--sha', sha, '--ref', 'main', '-v'], REPO);
+  sandbox = await makeCliSandbox(
+    'spotcheck-hash-files-',
+    { '.spotcheck/workflows/ci.yml': WORKFLOW, ...FILES },
+    'files to hash',
+  );
+  const sha = await sandbox.git('rev-parse', 'HEAD');
+  result = await sandbox.exec(process.execPath, [BIN, 'run', sandbox.repo, '--sha', sha, '--ref', 'main', '-v'], REPO);
 }, RUN_TIMEOUT);
 
 afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
+  await sandbox.remove();
 });
 
 describe('spotcheck run: hashFiles() and contexts at step time', () => {

@@ -2,12 +2,10 @@
  * End-to-end through `spotcheck run` and `spotcheck plan`: `defaults.run` (workflow and job) shaping the steps the
  * agent runs, and `permissions` and `environment` accepted and carried onto the orders.
  */
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCliSandbox, type CliSandbox } from '../helpers/cli-sandbox.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(REPO, 'bin', 'spotcheck.js');
@@ -39,50 +37,23 @@ jobs:
       - run: echo "check-dir=$(basename "$PWD") shell-is-bash=\${BASH_VERSION:+yes}"
 `;
 
-let root: string;
-let repo: string;
+let sandbox: CliSandbox;
 let run: { code: number; stdout: string };
 let planned: { code: number; stdout: string };
 
-function exec(file: string, args: readonly string[], cwd: string): Promise<{ code: number; stdout: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      file,
-      args,
-      {
-        cwd,
-        env: { ...process.env, TMPDIR: join(root, 'tmp'), GIT_CEILING_DIRECTORIES: root },
-        maxBuffer: 16 * 1024 * 1024,
-      },
-      (error, stdout) => {
-        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout });
-      },
-    );
-  });
-}
-
-async function git(...args: string[]): Promise<void> {
-  const result = await exec('git', ['-c', 'user.name=t', '-c', 'user.email=t@spotcheck.invalid', ...args], repo);
-  if (result.code !== 0) throw new Error(`git ${args.join(' ')} failed`);
-}
-
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'spotcheck-job-settings-'));
-  repo = join(root, 'repo');
-  await mkdir(join(root, 'tmp'));
-  await mkdir(join(repo, '.spotcheck', 'workflows'), { recursive: true });
-  await mkdir(join(repo, 'sub'));
-  await writeFile(join(repo, 'sub', '.keep'), '');
-  await writeFile(join(repo, '.spotcheck', 'workflows', 'ci.yml'), WORKFLOW);
-  await git('init', '-q', '-b', 'main');
-  await git('add', '-A');
-  await git('commit', '-q', '-m', 'job settings');
-  run = await exec(process.execPath, [BIN, 'run', repo, '--ref', 'main', '-v'], REPO);
-  planned = await exec(process.execPath, [BIN, 'plan', '--dir', repo, '--ref', 'main', '--json'], REPO);
+  sandbox = await makeCliSandbox(
+    'spotcheck-job-settings-',
+    { '.spotcheck/workflows/ci.yml': WORKFLOW, 'sub/.keep': '' },
+    'job settings',
+  );
+  const { repo } = sandbox;
+  run = await sandbox.exec(process.execPath, [BIN, 'run', repo, '--ref', 'main', '-v'], REPO);
+  planned = await sandbox.exec(process.execPath, [BIN, 'plan', '--dir', repo, '--ref', 'main', '--json'], REPO);
 }, RUN_TIMEOUT);
 
 afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
+  await sandbox.remove();
 });
 
 describe('spotcheck run: defaults, permissions and environment', () => {
