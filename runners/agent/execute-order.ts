@@ -3,7 +3,7 @@ import path from 'node:path';
 import { evaluateFlag, evaluateMinutes } from '../../src/core/workflow/evaluate-setting.ts';
 import { evaluateCondition, interpolate } from '../../src/core/workflow/expressions.ts';
 import type { ExpressionContext } from '../../src/core/workflow/expressions.ts';
-import type { StepResult, StepSpec, StrategyContext } from '../../src/core/types.ts';
+import { isUsesStep, type StepResult, type StepSpec, type StrategyContext } from '../../src/core/types.ts';
 import type { OrderJob } from '../runner.ts';
 import { createCappedLog, type CappedLog } from './capped-log.ts';
 import { hashFiles } from './hash-files.ts';
@@ -231,6 +231,11 @@ async function runOneStep(step: StepSpec, order: PreparedOrder, state: StepsStat
     return finish('failure');
   }
   continueOnError = coe.value;
+  if (isUsesStep(step)) {
+    // The action runner comes with the actions issue (#14); until then a `uses:` step fails with this line.
+    log.meta(`##[error] ${step.uses}: this agent cannot run actions yet`);
+    return finish('failure');
+  }
   const { timeoutMinutes: _written, ...rest } = step;
   const runnable: RunnableStep = timeout?.ok === true ? { ...rest, timeoutMinutes: timeout.value } : rest;
 
@@ -302,7 +307,8 @@ function stepName(step: StepSpec, ctx: ExpressionContext): string {
     const name = interpolate(step.name, ctx);
     return name.ok ? name.value : step.name;
   }
-  // GitHub's default display name for a `run:` step.
+  // GitHub's default display names: `Run <action>` for a `uses:` step, `Run <first line>` for a `run:` step.
+  if (isUsesStep(step)) return `Run ${step.uses}`;
   const firstLine = step.run.split('\n').find((line) => line.trim() !== '') ?? '';
   return `Run ${firstLine.trim()}`;
 }

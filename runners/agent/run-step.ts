@@ -8,10 +8,10 @@ import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { interpolate, type ExpressionContext } from '../../src/core/workflow/expressions.ts';
-import type { StepResult, StepSpec } from '../../src/core/types.ts';
+import type { RunStepSpec, StepResult } from '../../src/core/types.ts';
 
 /** A step whose `timeout-minutes` the agent has evaluated (execute-order.ts), ready to run. */
-export type RunnableStep = Omit<StepSpec, 'timeoutMinutes'> & { readonly timeoutMinutes?: number };
+export type RunnableStep = Omit<RunStepSpec, 'timeoutMinutes'> & { readonly timeoutMinutes?: number };
 import type { CappedLog } from './capped-log.ts';
 import { minutesToMs, type OrderStop, type ProcessGroups } from './order-stop.ts';
 import { startProcessGroup } from './process-group.ts';
@@ -156,7 +156,7 @@ type Prepared =
   | { ok: false; error: string };
 
 /** Evaluates the step's env, script and working directory, and writes the script file. */
-async function prepareStep(step: StepSpec, input: PrepareInput): Promise<Prepared> {
+async function prepareStep(step: RunnableStep, input: PrepareInput): Promise<Prepared> {
   const stepEnv: Record<string, string> = {};
   for (const [name, template] of Object.entries(step.env)) {
     const value = interpolate(template, input.ctx({ ...input.envCtx }));

@@ -75,22 +75,63 @@ export interface TriggerFilter {
 
 export type WorkflowTriggers = Partial<Record<EventName, TriggerFilter>>;
 
-export interface StepSpec {
+/** What every step has, whether it runs a script or an action. */
+export interface StepBase {
   /** 0-based position in the job. */
   readonly index: number;
   readonly name?: string;
   readonly id?: string;
-  readonly run: string;
   readonly env: Readonly<Record<string, string>>;
-  readonly workingDirectory?: string;
-  /** `bash` (default, run as `bash --noprofile --norc -eo pipefail {0}`), `sh`, or a template with `{0}`. */
-  readonly shell?: string;
   readonly if?: string;
   /** `true`/`false`, or an expression the agent evaluates before the step runs. */
   readonly continueOnError: boolean | string;
   /** Minutes, or an expression the agent evaluates before the step runs. */
   readonly timeoutMinutes?: number | string;
   readonly pos: SourcePos;
+}
+
+/** A `run:` step: a script and the shell that runs it. */
+export interface RunStepSpec extends StepBase {
+  readonly run: string;
+  readonly workingDirectory?: string;
+  /** `bash` (default, run as `bash --noprofile --norc -eo pipefail {0}`), `sh`, or a template with `{0}`. */
+  readonly shell?: string;
+}
+
+/**
+ * Where a `uses:` names its action (GitHub's workflow syntax, `jobs.<job_id>.steps[*].uses`):
+ * - `local`: `./path` in the workspace (after a checkout), relative to `GITHUB_WORKSPACE`;
+ * - `remote`: `owner/repo[/path]@ref` from the operator's actions source, or from `source` (`https://host`) when the
+ *   step names one (`uses: https://host/owner/repo@ref`, as Gitea allows);
+ * - `docker`: `docker://image[:tag|@digest]`, run only on a runner that declares Docker.
+ */
+export type ActionRef =
+  | { readonly kind: 'local'; readonly path: string }
+  | {
+      readonly kind: 'remote';
+      /** `https://host` (no trailing slash) when the `uses:` names its source; absent means the operator's default. */
+      readonly source?: string;
+      readonly owner: string;
+      readonly repo: string;
+      /** Folder inside the repository holding `action.yml`; absent means the repository root. */
+      readonly path?: string;
+      readonly ref: string;
+    }
+  | { readonly kind: 'docker'; readonly image: string };
+
+/** A `uses:` step: an action and its inputs (`with:`, values may hold expressions). */
+export interface UsesStepSpec extends StepBase {
+  /** As written in the workflow file (shown in logs and default step names). */
+  readonly uses: string;
+  readonly action: ActionRef;
+  readonly with: Readonly<Record<string, string>>;
+}
+
+export type StepSpec = RunStepSpec | UsesStepSpec;
+
+/** Whether a step runs an action; narrow with this rather than testing fields. */
+export function isUsesStep(step: StepSpec): step is UsesStepSpec {
+  return 'uses' in step;
 }
 
 export type MatrixValue =

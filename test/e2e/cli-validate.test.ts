@@ -99,9 +99,9 @@ const HOSTILE_CASES: readonly { readonly fixture: string; readonly at: string; r
   { fixture: 'recursive-anchor.yml', at: '6:13', says: /alias `\*loop` is inside the value anchored as `&loop`/ },
   { fixture: 'tabs.yml', at: '4:1', says: /tab character used for indentation/ },
   {
-    fixture: 'uses-step.yml',
-    at: '6:9',
-    says: /`uses` is not supported.*write the commands the action would run as a `run:` step/,
+    fixture: 'uses-climbing.yml',
+    at: '6:15',
+    says: /`\.\/\.\.\/\.\.\/etc`: a local action must stay inside the workspace/,
   },
 ];
 
@@ -167,7 +167,7 @@ describe('spotcheck validate: hostile fixtures exit 2 with file:line:col', () =>
 
   it('reports every broken file of a repository in one go, and none of the valid ones', async () => {
     const [dir, workflows] = await repo();
-    await copyFile(join(HOSTILE, 'uses-step.yml'), join(workflows, 'a.yml'));
+    await copyFile(join(HOSTILE, 'uses-climbing.yml'), join(workflows, 'a.yml'));
     await writeFile(
       join(workflows, 'b.yml'),
       "on: push\njobs:\n  ok:\n    runs-on: local\n    steps: [{ run: 'true' }]\n",
@@ -176,7 +176,7 @@ describe('spotcheck validate: hostile fixtures exit 2 with file:line:col', () =>
     const result = await cli(['validate', dir]);
     expect(result.code).toBe(2);
     expect(diagnostics(result.stderr).map((d) => `${d.file}:${d.line}:${d.col}`)).toEqual([
-      '.spotcheck/workflows/a.yml:6:9',
+      '.spotcheck/workflows/a.yml:6:15',
       '.spotcheck/workflows/c.yaml:5:5',
     ]);
     expect(result.stderr).toMatch(/^2 errors$/m);

@@ -9,11 +9,11 @@ import type { ExecuteOptions, OrderOutcome } from '../../runners/agent/execute-o
 import { parseEnvFile } from '../../runners/agent/parse-env-file.ts';
 import { processAlive } from '../../runners/agent/process-group.ts';
 import { resolveShell } from '../../runners/agent/resolve-shell.ts';
-import type { StepResult, StepSpec } from '../../src/core/types.ts';
+import type { RunStepSpec, StepResult } from '../../src/core/types.ts';
 import { makeGithubContext } from '../helpers/records.ts';
 import type { OrderJob } from '../../runners/runner.ts';
 
-type StepInput = Partial<Omit<StepSpec, 'index' | 'pos'>> & { run: string };
+type StepInput = Partial<Omit<RunStepSpec, 'index' | 'pos'>> & { run: string };
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
 

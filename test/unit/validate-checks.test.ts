@@ -38,24 +38,19 @@ describe('shellProblem', () => {
 });
 
 describe('one error per problem', () => {
-  it('a step with uses: and with: is one error, at uses', () => {
-    const { diagnostics } = parse(
-      withStep('      - uses: actions/setup-node@v4\n        with: { node-version: 22 }\n'),
-    );
-    expect(diagnostics).toHaveLength(1);
-    expect(diagnostics[0]?.message).toMatch(/^`uses` is not supported/);
+  it('a step with uses: and with: is valid, in either order', () => {
+    expect(
+      parse(withStep('      - uses: actions/setup-node@v4\n        with: { node-version: 22 }\n')).diagnostics,
+    ).toEqual([]);
+    expect(
+      parse(withStep('      - with: { node-version: 22 }\n        uses: actions/setup-node@v4\n')).diagnostics,
+    ).toEqual([]);
   });
 
-  it('with: written before uses: is still one error, at uses', () => {
-    const { diagnostics } = parse(
-      withStep('      - with: { node-version: 22 }\n        uses: actions/setup-node@v4\n'),
-    );
-    expect(diagnostics.map((d) => [d.line, d.message.slice(0, 6)])).toEqual([[7, '`uses`']]);
-  });
-
-  it('with: without uses: is still an error', () => {
+  it('with: without uses: is one error, at with', () => {
     const { diagnostics } = parse(withStep("      - run: 'true'\n        with: { x: 1 }\n"));
-    expect(diagnostics.map((d) => d.message)).toEqual([expect.stringMatching(/^`with` is not supported/)]);
+    expect(diagnostics.map((d) => [d.line, d.col])).toEqual([[7, 9]]);
+    expect(diagnostics[0]?.message).toMatch(/^`with:` in step `jobs\.\w+\.steps\[0\]` passes inputs to an action/);
   });
 
   it('a job calling a reusable workflow with with: and secrets: is one error', () => {

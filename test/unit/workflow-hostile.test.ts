@@ -8,7 +8,7 @@ import {
   MAX_YAML_DEPTH,
   MAX_YAML_NODES,
 } from '../../src/core/limits.ts';
-import type { Diagnostic } from '../../src/core/types.ts';
+import type { Diagnostic, RunStepSpec } from '../../src/core/types.ts';
 
 // Hostile input must come back as a clear diagnostic. Bounded work is shown by the parse returning at all (a bomb
 // would exhaust memory or the test timeout) and by the diagnostic naming the limit; nothing here is timed.
@@ -34,7 +34,7 @@ describe('hostile fixtures', () => {
     ['brace-bomb.yml', 1, 4, 9, "`{…}` alternation is not part of GitHub's filter pattern syntax"],
     ['cyclic-needs.yml', 1, 4, 12, 'jobs form a cycle through `needs`: a → c → b → a'],
     ['duplicate-keys.yml', 1, 5, 5, 'duplicate key `runs-on`'],
-    ['uses-step.yml', 1, 6, 9, 'spotcheck runs `run:` steps only'],
+    ['uses-climbing.yml', 1, 6, 15, 'a local action must stay inside the workspace'],
     ['tabs.yml', 3, 4, 1, 'tab character used for indentation'],
     ['binary.yml', 1, 1, 1, 'file is not a text YAML file'],
     ['recursive-anchor.yml', 1, 6, 13, 'alias `*loop` is inside the value anchored as `&loop`'],
@@ -66,7 +66,7 @@ describe('size, encoding and emptiness', () => {
       wrap(`    steps:\n      - run: echo ${'x'.repeat(64 * 1024)}\n`),
     );
     expect(diagnostics).toEqual([]);
-    expect(workflow?.jobs[0]?.steps[0]?.run).toHaveLength(64 * 1024 + 5);
+    expect((workflow?.jobs[0]?.steps[0] as RunStepSpec | undefined)?.run).toHaveLength(64 * 1024 + 5);
   });
 
   it.each([

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { formatDiagnostic, parseWorkflow, parseWorkflowFiles } from '../../src/core/workflow/parse-workflow.ts';
 import { validateNeedsGraph } from '../../src/core/workflow/needs-graph.ts';
 import { MAX_JOBS, MAX_STEPS_PER_JOB, MAX_WORKFLOW_FILES } from '../../src/core/limits.ts';
-import type { Diagnostic, Workflow } from '../../src/core/types.ts';
+import type { Diagnostic, RunStepSpec, Workflow } from '../../src/core/types.ts';
 
 const fixture = (name: string): string =>
   readFileSync(new URL(`../fixtures/workflows/valid/${name}`, import.meta.url), 'utf8');
@@ -151,7 +151,7 @@ describe('parseWorkflow: valid files', () => {
   it('expands anchors and aliases', () => {
     const w = valid(fixture('anchors.yml'));
     expect(w.name).toBe('w.yml'); // no `name:`: GitHub shows the file path
-    expect(w.jobs.map((j) => [j.id, j.env, j.steps.map((s) => s.run)])).toEqual([
+    expect(w.jobs.map((j) => [j.id, j.env, j.steps.map((s) => (s as RunStepSpec).run)])).toEqual([
       ['a', { LANG: 'C' }, ['make']],
       ['b', { LANG: 'C' }, ['make']],
     ]);
@@ -449,9 +449,23 @@ describe('parseWorkflow: errors, with positions', () => {
     ],
     ['fail-fast not boolean', job('    strategy:\n      fail-fast: "no"\n'), 6, 18, 'must be true or false'],
     ['max-parallel 0', job('    strategy:\n      max-parallel: 0\n'), 6, 21, 'whole number of at least 1'],
-    ['uses step', job('', '      - uses: actions/checkout@v4\n'), 6, 9, 'spotcheck runs `run:` steps only'],
-    ['step without run', job('', '      - name: nothing\n'), 6, 9, 'has no `run:`'],
-    ['unknown step key', job('', '      - run: x\n        with: {a: 1}\n'), 7, 9, '`with:` passes inputs to an action'],
+    ['uses without a version', job('', '      - uses: actions/checkout\n'), 6, 15, 'names no version'],
+    [
+      'uses and run',
+      job('', '      - uses: actions/checkout@v4\n        run: x\n'),
+      6,
+      9,
+      'has both `run:` and `uses:`',
+    ],
+    ['uses with shell', job('', '      - uses: ./a\n        shell: sh\n'), 7, 9, 'applies to `run:` steps only'],
+    ['step without run', job('', '      - name: nothing\n'), 6, 9, 'has neither `run:` nor `uses:`'],
+    [
+      'with on a run step',
+      job('', '      - run: x\n        with: {a: 1}\n'),
+      7,
+      9,
+      'passes inputs to an action, and this step has no `uses:`',
+    ],
     [
       'duplicate step id',
       job('', '      - {id: s, run: x}\n      - {id: s, run: y}\n'),
@@ -517,7 +531,7 @@ describe('parseWorkflow: errors, with positions', () => {
     expect(d.map((x) => [x.line, x.col])).toEqual([
       [1, 12],
       [4, 14],
-      [7, 9],
+      [7, 15],
       [9, 9],
     ]);
     expect(d.map(formatDiagnostic)[0]).toBe(

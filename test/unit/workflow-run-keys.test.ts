@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { planRun } from '../../src/core/plan.ts';
-import type { OrderSpec, Workflow } from '../../src/core/types.ts';
+import type { OrderSpec, RunStepSpec, Workflow } from '../../src/core/types.ts';
 import { evaluateFlag, evaluateMinutes } from '../../src/core/workflow/evaluate-setting.ts';
 import { formatDiagnostic, parseWorkflow } from '../../src/core/workflow/parse-workflow.ts';
 import { makeGithubContext } from '../helpers/records.ts';
@@ -132,7 +132,7 @@ describe('defaults.run', () => {
     ],
   ])('%s: a step keeps its own, else the job’s, else the workflow’s', (_label, top, jobExtra, expected) => {
     const [order] = orders(wf(top, jobExtra, steps));
-    const got = order?.steps.map((s) => ({
+    const got = (order?.steps as RunStepSpec[] | undefined)?.map((s) => ({
       ...(s.shell !== undefined ? { shell: s.shell } : {}),
       ...(s.workingDirectory !== undefined ? { wd: s.workingDirectory } : {}),
     }));

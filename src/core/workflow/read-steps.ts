@@ -1,6 +1,10 @@
-/** A job's `steps:`: `run:` steps only, with unique ids, a shell the runner can start, at most MAX_STEPS_PER_JOB. */
+/**
+ * A job's `steps:`: each a `run:` step (a script, a shell the runner can start) or a `uses:` step (an action and its
+ * `with:` inputs), never both; unique ids; at most MAX_STEPS_PER_JOB.
+ */
 import { MAX_STEPS_PER_JOB } from '../limits.ts';
-import type { SourcePos, StepSpec } from '../types.ts';
+import type { ActionRef, SourcePos, StepBase, StepSpec } from '../types.ts';
+import { parseActionRef } from './action-ref.ts';
 import { clip } from './diagnostics.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
 import { readEnv } from './read-env.ts';
@@ -22,6 +26,8 @@ const STEP_KEYS = [
   'name',
   'id',
   'run',
+  'uses',
+  'with',
   'env',
   'working-directory',
   'shell',
@@ -29,12 +35,6 @@ const STEP_KEYS = [
   'continue-on-error',
   'timeout-minutes',
 ] as const;
-
-/** Why GitHub keys outside the subset are refused; the generic message lists the allowed keys instead. */
-const UNSUPPORTED_STEP_KEYS: Readonly<Record<string, string>> = {
-  uses: 'spotcheck runs `run:` steps only; actions (`uses:`) are not supported: write the commands the action would run as a `run:` step',
-  with: '`with:` passes inputs to an action (`uses:`), and spotcheck runs `run:` steps only',
-};
 
 /** Reads a job's steps; `defaults` (the job's `defaults.run` over the workflow's) fill what a step leaves unset. */
 export function readSteps(sink: DiagnosticSink, v: YValue, jobPath: string, defaults: RunDefaults = {}): StepSpec[] {
@@ -44,7 +44,7 @@ export function readSteps(sink: DiagnosticSink, v: YValue, jobPath: string, defa
     return [];
   }
   if (v.items.length === 0) {
-    sink.error(v.pos, `\`${path}\` is empty: give the job at least one \`run:\` step`);
+    sink.error(v.pos, `\`${path}\` is empty: give the job at least one step (\`run:\` or \`uses:\`)`);
     return [];
   }
   if (v.items.length > MAX_STEPS_PER_JOB) {
@@ -80,14 +80,25 @@ function readStep(
   defaults: RunDefaults,
 ): StepSpec | undefined {
   if (v.kind !== 'map') {
-    sink.error(v.pos, `\`${path}\` must be a mapping with \`run:\`, not ${describeValue(v)}`);
+    sink.error(v.pos, `\`${path}\` must be a mapping with \`run:\` or \`uses:\`, not ${describeValue(v)}`);
     return undefined;
   }
   const before = sink.count;
-  checkKeys(sink, v, STEP_KEYS, `step \`${path}\``, UNSUPPORTED_STEP_KEYS);
+  checkKeys(sink, v, STEP_KEYS, `step \`${path}\``, {});
   const run = field(v, 'run');
-  if (!run && !field(v, 'uses'))
-    sink.error(v.pos, `step \`${path}\` has no \`run:\`: spotcheck runs \`run:\` steps only`);
+  const uses = field(v, 'uses');
+  const withMap = field(v, 'with');
+  if (!run && !uses) sink.error(v.pos, `step \`${path}\` has neither \`run:\` nor \`uses:\`: give it one of them`);
+  if (run && uses)
+    sink.error(
+      uses.keyPos,
+      `step \`${path}\` has both \`run:\` and \`uses:\`: a step runs a script or an action, not both`,
+    );
+  if (run && withMap)
+    sink.error(
+      withMap.keyPos,
+      `\`with:\` in step \`${path}\` passes inputs to an action, and this step has no \`uses:\``,
+    );
   const name = field(v, 'name');
   const id = field(v, 'id');
   const env = field(v, 'env');
@@ -98,6 +109,19 @@ function readStep(
   const timeout = field(v, 'timeout-minutes');
 
   const script = run ? readString(sink, run.value, `${path}.run`, { nonEmpty: true }) : undefined;
+  const action = uses ? readUses(sink, uses.value, `${path}.uses`) : undefined;
+  const inputs = withMap ? readEnv(sink, withMap.value, `${path}.with`) : {};
+  if (uses) {
+    // GitHub's schema: `shell` and `working-directory` belong to `run:` steps (an action has its own).
+    for (const key of ['shell', 'working-directory'] as const) {
+      const entry = field(v, key);
+      if (entry)
+        sink.error(
+          entry.keyPos,
+          `\`${key}\` in step \`${path}\` applies to \`run:\` steps only, and this step has \`uses:\``,
+        );
+    }
+  }
   const stepName = name ? readString(sink, name.value, `${path}.name`, { nonEmpty: true }) : undefined;
   let stepId: string | undefined;
   if (id) {
@@ -106,25 +130,43 @@ function readStep(
       sink.error(id.value.pos, `step id \`${clip(stepId)}\` ${ID_RULE}`);
   }
   const stepEnv = env ? readEnv(sink, env.value, `${path}.env`) : {};
-  const workingDirectory = wd
-    ? readString(sink, wd.value, `${path}.working-directory`, { nonEmpty: true })
-    : defaults.workingDirectory;
-  const shellText = shell ? readShell(sink, shell.value, `${path}.shell`) : defaults.shell;
   const ifText = cond ? readCondition(sink, cond.value, `${path}.if`) : undefined;
   const continueOnError = coe ? readFlag(sink, coe.value, `${path}.continue-on-error`) : false;
   const timeoutMinutes = timeout ? readTimeout(sink, timeout.value, `${path}.timeout-minutes`) : undefined;
-  if (sink.count > before || script === undefined || continueOnError === undefined) return undefined;
-  return {
+  if (sink.count > before || continueOnError === undefined) return undefined;
+  const base: StepBase = {
     index,
     ...(stepName !== undefined ? { name: stepName } : {}),
     ...(stepId !== undefined ? { id: stepId } : {}),
-    run: script,
     env: stepEnv,
-    ...(workingDirectory !== undefined ? { workingDirectory } : {}),
-    ...(shellText !== undefined ? { shell: shellText } : {}),
     ...(ifText !== undefined ? { if: ifText } : {}),
     continueOnError,
     ...(timeoutMinutes !== undefined ? { timeoutMinutes } : {}),
     pos: v.pos,
   };
+  if (action !== undefined) return { ...base, uses: action.text, action: action.ref, with: inputs };
+  if (script === undefined) return undefined;
+  const workingDirectory = wd
+    ? readString(sink, wd.value, `${path}.working-directory`, { nonEmpty: true })
+    : defaults.workingDirectory;
+  const shellText = shell ? readShell(sink, shell.value, `${path}.shell`) : defaults.shell;
+  if (sink.count > before) return undefined;
+  return {
+    ...base,
+    run: script,
+    ...(workingDirectory !== undefined ? { workingDirectory } : {}),
+    ...(shellText !== undefined ? { shell: shellText } : {}),
+  };
+}
+
+/** `uses:`: a string naming an action (see action-ref.ts), reported at its value when it does not parse. */
+function readUses(sink: DiagnosticSink, v: YValue, path: string): { text: string; ref: ActionRef } | undefined {
+  const text = readString(sink, v, path, { nonEmpty: true });
+  if (text === undefined) return undefined;
+  const parsed = parseActionRef(text);
+  if (!parsed.ok) {
+    sink.error(v.pos, `\`${path}\`: ${parsed.error}`);
+    return undefined;
+  }
+  return { text, ref: parsed.ref };
 }
