@@ -38,6 +38,36 @@ export interface OrderJob {
   readonly timeoutMinutes: number;
   /** The `strategy` context; absent means a job without a matrix (one job of one). */
   readonly strategy?: StrategyContext;
+  /**
+   * Where `owner/repo[/path]@ref` actions come from (the operator's `actions:` source; on Gitea the instance itself).
+   * Absent: remote actions fail with a clear line. The token is present only in the job an agent holds (local, or
+   * from the bootstrap exchange), never in a launch's user data.
+   */
+  readonly actionsSource?: ActionsSource;
+  /** The forge the run came from, for GITHUB_SERVER_URL, GITHUB_API_URL and GITHUB_GRAPHQL_URL. */
+  readonly forgeUrls?: ForgeUrls;
+  /**
+   * `github.token` / `secrets.GITHUB_TOKEN` for the order's steps: on GitHub an installation token narrowed to the
+   * repository and the job's `permissions`, revoked when the order ends; on Gitea the configured token. Absent:
+   * no token (`permissions: {}`, or none configured). Present only where `actionsSource.token` may be.
+   */
+  readonly token?: string;
+}
+
+/** An actions source: a forge whose REST API serves repository archives (GitHub, GitHub Enterprise, Gitea). */
+export interface ActionsSource {
+  readonly kind: 'github' | 'gitea';
+  /** The web URL (`https://github.com`): what `uses: https://host/owner/repo@ref` is matched against. */
+  readonly url: string;
+  /** The REST API base (`https://api.github.com`, `https://gitea.example/api/v1`). */
+  readonly apiUrl: string;
+  readonly token?: string;
+}
+
+export interface ForgeUrls {
+  readonly server: string;
+  readonly api: string;
+  readonly graphql: string;
 }
 
 /** What an agent tells the orchestrator; the same shapes travel in-process (local) and over HTTP (cloud). */

@@ -389,6 +389,25 @@ export interface StepResult {
   readonly conclusion: 'success' | 'failure' | 'cancelled' | 'skipped';
   readonly exitCode?: number;
   readonly durationMs: number;
+  /** `::error|warning|notice::` lines the step printed (masked by the agent; at most MAX_ANNOTATIONS_PER_STEP). */
+  readonly annotations?: readonly Annotation[];
+  /** What the step wrote to `$GITHUB_STEP_SUMMARY` (Markdown as written, masked, capped; sanitized when shown). */
+  readonly summary?: string;
+}
+
+/**
+ * An annotation a step made with the runner's command protocol (`::error file=a.ts,line=3,title=T::message`, as
+ * actions/toolkit's `core.error` writes it). Positions are 1-based, as written by the step.
+ */
+export interface Annotation {
+  readonly level: 'error' | 'warning' | 'notice';
+  readonly message: string;
+  readonly title?: string;
+  readonly file?: string;
+  readonly line?: number;
+  readonly endLine?: number;
+  readonly col?: number;
+  readonly endColumn?: number;
 }
 
 export interface RunRecord {
