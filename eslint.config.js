@@ -1,5 +1,6 @@
 // Type-checked typescript-eslint, plus the rule that keeps src/core pure (docs/architecture.md: a pure core).
 import js from '@eslint/js';
+import regexp from 'eslint-plugin-regexp';
 import tseslint from 'typescript-eslint';
 
 const impureModules = [
@@ -30,6 +31,16 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    // Every regular expression that reads input must run in linear time (a backtracking one stalled the server for
+    // minutes on one workflow file): eslint-plugin-regexp proves the absence of super-linear backtracking and moves.
+    files: ['src/**/*.ts', 'runners/**/*.ts', 'handlers/**/*.ts'],
+    plugins: { regexp },
+    rules: {
+      'regexp/no-super-linear-backtracking': ['error', { report: 'potential' }],
+      'regexp/no-super-linear-move': ['error', { report: 'potential', ignoreSticky: false, ignorePartial: false }],
     },
   },
   {

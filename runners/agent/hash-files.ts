@@ -34,11 +34,25 @@ interface GlobPattern {
 
 /** Escapes a literal path for a glob (as @actions/glob `globEscape` on Linux). */
 function globEscape(text: string): string {
-  return text
-    .replace(/\\/g, '\\\\')
-    .replace(/(\[)(?=[^/]+\])/g, '[[]')
-    .replace(/\?/g, '[?]')
-    .replace(/\*/g, '[*]');
+  return escapeOpeningBrackets(text.replace(/\\/g, '\\\\')).replace(/\?/g, '[?]').replace(/\*/g, '[*]');
+}
+
+/**
+ * `[` → `[[]` where a `]` follows before the next `/` (a `[` that could open a class), in one pass from the right:
+ * the lookahead `/\[(?=[^/]+\])/` rescans the rest of the segment for each `[`, quadratic on `[[[[…`.
+ */
+function escapeOpeningBrackets(text: string): string {
+  // closeAhead[p]: a `]` lies in text[p…] before the next `/`.
+  const closeAhead: boolean[] = new Array<boolean>(text.length + 1).fill(false);
+  for (let p = text.length - 1; p >= 0; p--) closeAhead[p] = text[p] !== '/' && (text[p] === ']' || closeAhead[p + 1]!);
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    // `[^/]+\]`: at least one character that is not `/`, then a `]`, all before the next `/`.
+    const opens = c === '[' && i + 1 < text.length && text[i + 1] !== '/' && closeAhead[i + 2] === true;
+    out.push(opens ? '[[]' : c);
+  }
+  return out.join('');
 }
 
 /** A segment's literal text, or '' when it holds a wildcard (a one-character class `[x]` is the literal x). */

@@ -1,6 +1,9 @@
 /** `url` without its trailing slashes (`https://ci.example.org/` → `https://ci.example.org`). */
 export function trimTrailingSlashes(url: string): string {
-  return url.replace(/\/+$/, '');
+  // A loop, not /\/+$/: that pattern rescans each run of slashes from every start (quadratic on `////…x`).
+  let end = url.length;
+  while (end > 0 && url[end - 1] === '/') end--;
+  return url.slice(0, end);
 }
 
 /**

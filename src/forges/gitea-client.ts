@@ -157,7 +157,7 @@ export async function discard(response: Response | undefined): Promise<void> {
 
 /** Fills a `{name}` template. `filepath` is Gitea's `{+path}`: segments encoded, slashes kept as they are. */
 function expandTemplate(template: string, params: PathParams): string {
-  return template.replace(/\{([^}]+)\}/g, (_, name: string) => {
+  return template.replace(/\{([^{}]+)\}/g, (_, name: string) => {
     const value = params[name];
     if (value === undefined) throw new Error(`gitea: no value for {${name}} in ${template}`);
     const text = String(value);

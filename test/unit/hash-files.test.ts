@@ -86,4 +86,13 @@ describe('hashFiles (the agent, over a real workspace)', () => {
   ])('refuses %j', (patterns, message) => {
     expect(() => hashFiles(patterns, workspace)).toThrow(message);
   });
+
+  it('reads a workspace whose path holds glob characters literally ([x], [[[, ? and *)', async () => {
+    for (const name of ['ws[1]', 'ws[[[', 'w?s*', '[a]b[c]']) {
+      const odd = join(root, name);
+      await mkdir(join(odd, 'sub'), { recursive: true });
+      await writeFile(join(odd, 'sub', 'go.sum'), 'sub/go.sum');
+      expect(hashFiles(['**/go.sum'], odd), name).toBe(expected(['sub/go.sum']));
+    }
+  });
 });

@@ -88,11 +88,11 @@ describe('metrics', () => {
       'spotcheck_webhook_deliveries_total{forge="github",event="push",outcome="accepted"} 1',
     );
     expect(exposition).toContain(
-      'spotcheck_webhook_deliveries_total{forge="github",event="push",outcome="bad-signature"} 1',
+      'spotcheck_webhook_deliveries_total{forge="github",event="unverified",outcome="bad-signature"} 1',
     );
     // A header a caller controls never becomes a label value.
     expect(exposition).toContain(
-      'spotcheck_webhook_deliveries_total{forge="github",event="unknown",outcome="accepted"} 1',
+      'spotcheck_webhook_deliveries_total{forge="github",event="other",outcome="accepted"} 1',
     );
     expect(exposition).toContain('spotcheck_webhook_answer_seconds_count{forge="github"} 3');
     expect(exposition).toContain('spotcheck_webhook_answer_seconds_bucket{le="0.05",forge="github"} 3');

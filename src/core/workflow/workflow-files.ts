@@ -1,3 +1,5 @@
+import { trimTrailingSlashes } from '../url.ts';
+
 /** Where a repository keeps its spotcheck workflows unless the operator chooses otherwise. */
 export const WORKFLOWS_DIR = '.spotcheck/workflows';
 
@@ -39,7 +41,7 @@ export function resolveWorkflowFolders(
 
 /** A folder as written (`.github/workflows/` or `./.github/workflows`), or undefined when it is not one we read. */
 export function workflowFolderOf(written: string): WorkflowFolder | undefined {
-  const normal = written.replace(/^(?:\.\/)+/, '').replace(/\/+$/, '');
+  const normal = trimTrailingSlashes(written.replace(/^(?:\.\/)+/, ''));
   return WORKFLOW_FOLDERS.find((f) => f === normal);
 }
 

@@ -226,9 +226,7 @@ function yamlErrorMessage(code: string, message: string, text: string, offset: n
   const line = text.slice(lineStart, lineEnd < 0 ? text.length : lineEnd);
   switch (code) {
     case 'DUPLICATE_KEY': {
-      const key = /^\s*("[^"]*"|'[^']*'|[^:#]*?)\s*:/.exec(
-        text.slice(offset, lineEnd < 0 ? text.length : lineEnd),
-      )?.[1];
+      const key = keyAt(text.slice(offset, lineEnd < 0 ? text.length : lineEnd));
       return `duplicate key${key ? ` \`${clip(key)}\`` : ''}: keys of a mapping must be unique (YAML would otherwise keep only one of the values)`;
     }
     case 'TAB_AS_INDENT':
@@ -242,6 +240,25 @@ function yamlErrorMessage(code: string, message: string, text: string, offset: n
         ? `YAML syntax error: ${first}. A value holding \`\${{ }}\` inside \`{ … }\` or \`[ … ]\` must be quoted, e.g. \`{ group: 'ci-\${{ github.ref }}' }\``
         : `YAML syntax error: ${first}`;
   }
+}
+
+/**
+ * The key a mapping line starts with (`"a:b": 1` → `"a:b"`, `name: x` → `name`), by one left-to-right scan: a
+ * regular expression with a lazy run before `\s*:` backtracks quadratically on a long line without a colon (a 500 KB
+ * line blocked the event loop for minutes).
+ */
+function keyAt(line: string): string | undefined {
+  const start = line.length - line.trimStart().length;
+  const quote = line[start];
+  if (quote === '"' || quote === "'") {
+    const close = line.indexOf(quote, start + 1);
+    if (close < 0 || line.slice(close + 1).trimStart()[0] !== ':') return undefined;
+    return line.slice(start, close + 1);
+  }
+  let end = start;
+  while (end < line.length && line[end] !== ':' && line[end] !== '#') end++;
+  if (line[end] !== ':') return undefined;
+  return line.slice(start, end).trimEnd();
 }
 
 /**

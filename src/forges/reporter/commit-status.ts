@@ -6,6 +6,9 @@ import { formatDuration, oneLine, orderDurationMs } from '../../core/render/form
 import type { OrderRecord } from '../../core/types.ts';
 import type { CommitState, CommitStatus } from '../forge.ts';
 
+/** How the agent marks a failure forgiven by continue-on-error at the end of its reason. */
+const COE_NOTE = '(continue-on-error)';
+
 export interface StatusContext {
   readonly workflow: string;
   readonly targetUrl: string;
@@ -43,7 +46,7 @@ function describe(order: OrderRecord, now: number): { state: CommitState; descri
     case 'timed_out': {
       const word = order.state === 'failed' ? 'failed' : 'timed out';
       if (order.result === 'success') {
-        const why = reason?.replace(/\s*\(continue-on-error\)$/, '');
+        const why = reason?.endsWith(COE_NOTE) ? reason.slice(0, -COE_NOTE.length).trimEnd() : reason;
         return { state: 'success', description: `${word}, allowed by continue-on-error${why ? `: ${why}` : ''}` };
       }
       return { state: 'failure', description: prefixed(word, reason) };
