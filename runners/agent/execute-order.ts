@@ -1,15 +1,16 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { evaluateFlag, evaluateMinutes } from '../../src/core/workflow/evaluate-setting.ts';
-import { evaluateCondition, interpolate } from '../../src/core/workflow/expressions.ts';
-import type { ExpressionContext } from '../../src/core/workflow/expressions.ts';
-import { isUsesStep, type StepResult, type StepSpec, type StrategyContext } from '../../src/core/types.ts';
+import { interpolate } from '../../src/core/workflow/expressions.ts';
+import type { StepResult, StrategyContext } from '../../src/core/types.ts';
 import type { OrderJob } from '../runner.ts';
+import type { ActionFetcher } from './actions/action-fetcher.ts';
+import { ActionSession, type PostStep } from './actions/action-session.ts';
+import { runPostSteps, runPreSteps } from './actions/run-action-stages.ts';
 import { createCappedLog, type CappedLog } from './capped-log.ts';
-import { hashFiles } from './hash-files.ts';
 import { minutesToMs, OrderStop, ProcessGroups } from './order-stop.ts';
-import { runStep, type RunnableStep } from './run-step.ts';
-import { addToPath, defaultVariables, runnerContext } from './step-env.ts';
+import { runOneStep, type StepDeps } from './run-one-step.ts';
+import { runnerContext } from './step-env.ts';
+import { StepsState, type PreparedOrder } from './steps-state.ts';
 
 /** SIGTERM → SIGKILL grace, as `docker stop` and the Actions runner give a cancelled process. */
 export const DEFAULT_KILL_GRACE_MS = 5_000;
@@ -31,6 +32,8 @@ export interface ExecuteOptions {
   readonly signal?: AbortSignal;
   readonly killGraceMs?: number;
   readonly maxLogBytes?: number;
+  /** Gets remote actions' files (`owner/repo@ref`); absent: a remote `uses:` fails with a line that says so. */
+  readonly actionFetcher?: ActionFetcher;
 }
 
 export interface OrderOutcome {
@@ -40,15 +43,14 @@ export interface OrderOutcome {
   reason?: string;
 }
 
-type Outcome = StepResult['outcome'];
-type StepsContext = Record<string, { outcome: Outcome; conclusion: Outcome; outputs: Record<string, string> }>;
-
 /**
- * Runs one order's `run:` steps in `workdir`, with GitHub Actions' semantics (docs.github.com › workflow syntax ›
+ * Runs one order's steps in `workdir`, with GitHub Actions' semantics (docs.github.com › workflow syntax ›
  * `jobs.<job_id>.steps`): step `if` (default `success()`), `continue-on-error`, per-step and per-order
- * `timeout-minutes`, `working-directory`, `shell`, `env`, the `GITHUB_OUTPUT` / `GITHUB_ENV` / `GITHUB_PATH` file
- * commands, and the job's `outputs` evaluated at the end over the `steps` context. Expected failures (a step exits
- * non-zero, an expression does not evaluate, a timeout) are in the outcome; this never throws for them.
+ * `timeout-minutes`, `working-directory`, `shell`, `env`, the `GITHUB_OUTPUT` / `GITHUB_ENV` / `GITHUB_PATH` /
+ * `GITHUB_STATE` file commands, `uses:` actions (JavaScript and composite; their `pre` stages before the first step
+ * and `post` stages after the last, as GitHub's runner orders them), and the job's `outputs` evaluated at the end
+ * over the `steps` context. Expected failures (a step exits non-zero, an expression does not evaluate, a timeout,
+ * an action that cannot be found) are in the outcome; this never throws for them.
  */
 export async function executeOrder(opts: ExecuteOptions): Promise<OrderOutcome> {
   const { job } = opts;
@@ -58,25 +60,18 @@ export async function executeOrder(opts: ExecuteOptions): Promise<OrderOutcome> 
   try {
     const order = await prepareOrder(opts, log);
     if (!order.ok) return { conclusion: 'failure', outputs: {}, stepResults: [], reason: order.reason };
-    const state = new StepsState(order, opts.onStep);
-    for (const step of job.steps) await runOneStep(step, order, state, { opts, log, stop, groups });
+    const state = new StepsState(order, opts.onStep === undefined ? {} : { onStep: opts.onStep });
+    const posts: PostStep[] = [];
+    const actions = new ActionSession(opts.actionFetcher, opts.workdir);
+    const deps: StepDeps = { opts, log, stop, groups, actions, depth: 0, posts, runOneStep };
+    await runPreSteps(job.steps, state, deps);
+    for (const step of job.steps) await runOneStep(step, state, deps);
+    await runPostSteps(posts, state, deps);
     return conclude(job, order, state, stop, opts.signal, log);
   } finally {
     stop.dispose();
     await groups.killAll();
   }
-}
-
-/** What every step of the order shares: the contexts, the job env, the files' places. */
-interface PreparedOrder {
-  readonly ok: true;
-  readonly baseCtx: Omit<ExpressionContext, 'env' | 'steps' | 'job'>;
-  readonly github: OrderJob['github'] & { readonly repository: string };
-  readonly jobId: string;
-  readonly jobEnv: Readonly<Record<string, string>>;
-  readonly filesDir: string;
-  readonly eventPath: string;
-  readonly workdir: string;
 }
 
 /** The file-commands directory and event file, the `github`/`runner` contexts, and the job env evaluated. */
@@ -117,158 +112,6 @@ async function prepareOrder(
   return { ok: true, baseCtx, github, jobId, jobEnv, filesDir, eventPath, workdir: opts.workdir };
 }
 
-/** What the steps so far left for the next ones: results, the `steps` context, GITHUB_ENV/PATH additions. */
-class StepsState {
-  readonly results: StepResult[] = [];
-  readonly steps: StepsContext = {};
-  readonly addedEnv: Record<string, string> = {};
-  readonly prependPath: string[] = [];
-  jobStatus: 'success' | 'failure' = 'success';
-  firstFailure: string | undefined;
-  readonly #order: PreparedOrder;
-  readonly #onStep: ((result: StepResult) => void) | undefined;
-
-  constructor(order: PreparedOrder, onStep: ((result: StepResult) => void) | undefined) {
-    this.#order = order;
-    this.#onStep = onStep;
-  }
-
-  /** The env the next step starts from: job env, then GITHUB_ENV additions. */
-  envCtx(): Record<string, string> {
-    return { ...this.#order.jobEnv, ...this.addedEnv };
-  }
-
-  /** The contexts of a step's fields, with the runner's step-time function hashFiles() over the workspace. */
-  ctx(env: Record<string, string>): ExpressionContext {
-    const workdir = this.#order.workdir;
-    return {
-      ...this.#order.baseCtx,
-      env,
-      steps: this.steps,
-      job: { status: this.jobStatus },
-      functions: { hashFiles: (patterns) => hashFiles(patterns, workdir) },
-    };
-  }
-
-  /** Records a step's end; `continue-on-error` (as evaluated) turns a failure's conclusion into success. */
-  record(
-    step: StepSpec,
-    name: string,
-    end: { outcome: Outcome; exitCode: number | undefined; continueOnError: boolean },
-    startedAt: number,
-  ): StepResult {
-    const { outcome, exitCode } = end;
-    const conclusion: Outcome = outcome === 'failure' && end.continueOnError ? 'success' : outcome;
-    const result: StepResult = {
-      index: step.index,
-      name,
-      outcome,
-      conclusion,
-      ...(exitCode === undefined ? {} : { exitCode }),
-      durationMs: Date.now() - startedAt,
-    };
-    this.results.push(result);
-    this.#onStep?.(result);
-    if (conclusion === 'failure') {
-      this.jobStatus = 'failure';
-      this.firstFailure ??= name;
-    }
-    return result;
-  }
-}
-
-interface StepDeps {
-  readonly opts: ExecuteOptions;
-  readonly log: CappedLog;
-  readonly stop: OrderStop;
-  readonly groups: ProcessGroups;
-}
-
-/** One step: its header, its condition, its run, its end line and result. */
-async function runOneStep(step: StepSpec, order: PreparedOrder, state: StepsState, deps: StepDeps): Promise<void> {
-  const { opts, log, stop } = deps;
-  const startedAt = Date.now();
-  const envCtx = state.envCtx();
-  const name = stepName(step, state.ctx(envCtx));
-  log.meta(`##[step] ${name}`);
-
-  const stepOutputs: Record<string, string> = {};
-  // Until the step's own `continue-on-error` is evaluated, a failure (of its `if`, say) is not forgiven.
-  let continueOnError = false;
-  const finish = (outcome: Outcome, exitCode?: number): void => {
-    const result = state.record(step, name, { outcome, exitCode, continueOnError }, startedAt);
-    if (step.id !== undefined) {
-      state.steps[step.id] = { outcome: result.outcome, conclusion: result.conclusion, outputs: stepOutputs };
-    }
-    const code = exitCode === undefined ? '' : `, exit code ${exitCode}`;
-    const coe = outcome === 'failure' && continueOnError ? ' (continue-on-error)' : '';
-    log.meta(`##[end] ${outcome}${coe}${code}`);
-  };
-
-  if (stop.kind !== undefined) {
-    log.meta(`##[cancelled] not started: the order was ${stop.words}`);
-    return finish('cancelled');
-  }
-  const condition = evaluateCondition(step.if, state.ctx(envCtx), state.jobStatus);
-  if (!condition.ok) {
-    log.meta(`##[error] if: ${condition.error}`);
-    return finish('failure');
-  }
-  if (!condition.value) {
-    log.meta(`##[skipped] condition is false: ${step.if ?? 'success()'}`);
-    return finish('skipped');
-  }
-  // GitHub's runner evaluates both before the step starts, with the step's contexts (steps, env, job, runner, …).
-  const coe = evaluateFlag(step.continueOnError, state.ctx(envCtx));
-  const timeout =
-    step.timeoutMinutes === undefined ? undefined : evaluateMinutes(step.timeoutMinutes, state.ctx(envCtx));
-  if (!coe.ok) {
-    log.meta(`##[error] continue-on-error: ${coe.error}`);
-    return finish('failure');
-  }
-  if (timeout?.ok === false) {
-    log.meta(`##[error] timeout-minutes: ${timeout.error}`);
-    return finish('failure');
-  }
-  continueOnError = coe.value;
-  if (isUsesStep(step)) {
-    // The action runner comes with the actions issue (#14); until then a `uses:` step fails with this line.
-    log.meta(`##[error] ${step.uses}: this agent cannot run actions yet`);
-    return finish('failure');
-  }
-  const { timeoutMinutes: _written, ...rest } = step;
-  const runnable: RunnableStep = timeout?.ok === true ? { ...rest, timeoutMinutes: timeout.value } : rest;
-
-  const run = await runStep(runnable, {
-    ctx: (env) => state.ctx(env),
-    envCtx,
-    workdir: opts.workdir,
-    tempDir: opts.tempDir,
-    filesDir: order.filesDir,
-    baseEnv: opts.baseEnv,
-    defaults: (files) =>
-      defaultVariables({
-        job: opts.job,
-        github: order.github,
-        jobId: order.jobId,
-        workdir: opts.workdir,
-        tempDir: opts.tempDir,
-        eventPath: order.eventPath,
-        files,
-      }),
-    prependPath: state.prependPath,
-    stop,
-    groups: deps.groups,
-    log,
-  });
-  if (run.commands) {
-    Object.assign(stepOutputs, run.commands.outputs);
-    Object.assign(state.addedEnv, run.commands.env);
-    addToPath(state.prependPath, run.commands.path);
-  }
-  finish(run.outcome, run.exitCode);
-}
-
 /** The job's outputs (GitHub evaluates `jobs.<id>.outputs` once the steps are done), conclusion and reason. */
 function conclude(
   job: OrderJob,
@@ -300,17 +143,6 @@ function conclude(
           ? undefined
           : `step '${state.firstFailure}' failed`;
   return { conclusion, outputs, stepResults: state.results, ...(reason === undefined ? {} : { reason }) };
-}
-
-function stepName(step: StepSpec, ctx: ExpressionContext): string {
-  if (step.name !== undefined) {
-    const name = interpolate(step.name, ctx);
-    return name.ok ? name.value : step.name;
-  }
-  // GitHub's default display names: `Run <action>` for a `uses:` step, `Run <first line>` for a `run:` step.
-  if (isUsesStep(step)) return `Run ${step.uses}`;
-  const firstLine = step.run.split('\n').find((line) => line.trim() !== '') ?? '';
-  return `Run ${firstLine.trim()}`;
 }
 
 /** The `strategy` context; a job without a matrix is one job of one (GitHub's values for such a job). */

@@ -1,7 +1,7 @@
 /**
  * What a step's process starts with: GitHub's default variables, the file-command files (`GITHUB_OUTPUT`,
- * `GITHUB_ENV`, `GITHUB_PATH`, `GITHUB_STEP_SUMMARY`) and what the step wrote to them, and `GITHUB_PATH` entries
- * prepended to PATH.
+ * `GITHUB_ENV`, `GITHUB_PATH`, `GITHUB_STATE`, `GITHUB_STEP_SUMMARY`) and what the step wrote to them, and
+ * `GITHUB_PATH` entries prepended to PATH.
  */
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { OrderJob } from '../runner.ts';
 import { parseEnvFile } from './parse-env-file.ts';
 
-export type FileCommandName = 'GITHUB_OUTPUT' | 'GITHUB_ENV' | 'GITHUB_PATH' | 'GITHUB_STEP_SUMMARY';
+export type FileCommandName = 'GITHUB_OUTPUT' | 'GITHUB_ENV' | 'GITHUB_PATH' | 'GITHUB_STATE' | 'GITHUB_STEP_SUMMARY';
 export type FileCommandFiles = Readonly<Record<FileCommandName, string>>;
 
 /** Fresh, empty file-command files for one step, under `dir`. */
@@ -18,6 +18,8 @@ export async function createFileCommandFiles(dir: string, stepIndex: number): Pr
     GITHUB_OUTPUT: path.join(dir, `set_output_${stepIndex}_${randomUUID()}`),
     GITHUB_ENV: path.join(dir, `set_env_${stepIndex}_${randomUUID()}`),
     GITHUB_PATH: path.join(dir, `add_path_${stepIndex}_${randomUUID()}`),
+    // The runner gives every step a state file; only an action's pre/main state reaches anything (its post's STATE_*).
+    GITHUB_STATE: path.join(dir, `save_state_${stepIndex}_${randomUUID()}`),
     GITHUB_STEP_SUMMARY: path.join(dir, `step_summary_${stepIndex}_${randomUUID()}`),
   };
   await Promise.all(Object.values(files).map((file) => writeFile(file, '')));
@@ -25,26 +27,36 @@ export async function createFileCommandFiles(dir: string, stepIndex: number): Pr
 }
 
 export type FileCommands =
-  | { ok: true; outputs: Record<string, string>; env: Record<string, string>; path: string[] }
+  | {
+      ok: true;
+      outputs: Record<string, string>;
+      env: Record<string, string>;
+      path: string[];
+      state: Record<string, string>;
+    }
   | { ok: false; error: string };
 
 /** What the step wrote to its file-command files; a malformed output or env file is an error, as on the runner. */
 export async function readFileCommands(files: FileCommandFiles): Promise<FileCommands> {
   const read = (file: string) => readFile(file, 'utf8').catch(() => '');
-  const [outputText, envText, pathText] = await Promise.all([
+  const [outputText, envText, pathText, stateText] = await Promise.all([
     read(files.GITHUB_OUTPUT),
     read(files.GITHUB_ENV),
     read(files.GITHUB_PATH),
+    read(files.GITHUB_STATE),
   ]);
   const outputs = parseEnvFile(outputText);
   if (!outputs.ok) return { ok: false, error: `Unable to process file command 'output': ${outputs.error}` };
   const env = parseEnvFile(envText);
   if (!env.ok) return { ok: false, error: `Unable to process file command 'env': ${env.error}` };
+  const state = parseEnvFile(stateText);
+  if (!state.ok) return { ok: false, error: `Unable to process file command 'state': ${state.error}` };
   return {
     ok: true,
     outputs: Object.fromEntries(outputs.pairs),
     env: Object.fromEntries(env.pairs),
     path: pathText.split('\n').filter((line) => line !== ''),
+    state: Object.fromEntries(state.pairs),
   };
 }
 

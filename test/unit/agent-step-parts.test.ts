@@ -93,16 +93,18 @@ describe('step environment', () => {
     expect(withPrependedPath('/usr/bin', [])).toBe('/usr/bin');
   });
 
-  it('reads outputs, env and path from the files, and a malformed output file is an error', async () => {
+  it('reads outputs, env, path and state from the files, and a malformed output file is an error', async () => {
     const files = await createFileCommandFiles(dir, 3);
     await writeFile(files.GITHUB_OUTPUT, 'a=1\nmulti<<EOF\nx\ny\nEOF\n');
     await writeFile(files.GITHUB_ENV, 'FOO=bar\n');
     await writeFile(files.GITHUB_PATH, '/opt/tool/bin\n\n');
+    await writeFile(files.GITHUB_STATE, 'pid=42\n');
     expect(await readFileCommands(files)).toEqual({
       ok: true,
       outputs: { a: '1', multi: 'x\ny' },
       env: { FOO: 'bar' },
       path: ['/opt/tool/bin'],
+      state: { pid: '42' },
     });
     await writeFile(files.GITHUB_OUTPUT, 'x<<EOF\nnever closed\n');
     const bad = await readFileCommands(files);

@@ -45,6 +45,11 @@ export interface ExpressionContext {
   job?: Readonly<Record<string, unknown>>;
   strategy?: Readonly<Record<string, unknown>>;
   /**
+   * A composite action's `inputs` (its steps' and outputs' fields). Known as a context only where supplied, so a
+   * workflow's own expressions still reject `inputs` until spotcheck supplies it there.
+   */
+  inputs?: Readonly<Record<string, string>>;
+  /**
    * The functions GitHub's runner adds when it evaluates a step's fields (not a context: expressions cannot read it).
    * Present only for step-time evaluation on the agent; without it `hashFiles()` is an error.
    */
@@ -158,6 +163,7 @@ function contextData(ctx: ExpressionContext): data.Dictionary {
   const dict = new data.Dictionary();
   // Every known context is present, empty when not supplied: the evaluator reads a missing one as `undefined`.
   for (const name of CONTEXT_NAMES) dict.add(name, toExpressionData(ctx[name] ?? {}));
+  if (ctx.inputs !== undefined) dict.add('inputs', toExpressionData(ctx.inputs));
   return dict;
 }
 
@@ -203,7 +209,12 @@ function explainParseError(message: string): string {
   return message;
 }
 
-function parseExpression(source: string, withStatusFunctions: boolean, scope: ExpressionScope = 'job'): Parsed {
+function parseExpression(
+  source: string,
+  withStatusFunctions: boolean,
+  scope: ExpressionScope = 'job',
+  withInputs = false,
+): Parsed {
   if (source.length > MAX_EXPRESSION_LENGTH) {
     return {
       ok: false,
@@ -214,7 +225,8 @@ function parseExpression(source: string, withStatusFunctions: boolean, scope: Ex
     const { tokens } = new Lexer(source).lex();
     // Parser.parse() returns undefined for an empty token list although its declared type says Expr.
     const functions = [...(withStatusFunctions ? STATUS_FUNCTIONS : []), ...(scope === 'step' ? [HASH_FILES] : [])];
-    const tree: Expr | undefined = new Parser(tokens, [...CONTEXT_NAMES], functions).parse();
+    const names = [...CONTEXT_NAMES, ...(withInputs ? ['inputs'] : [])];
+    const tree: Expr | undefined = new Parser(tokens, names, functions).parse();
     return { ok: true, tree };
   } catch (err) {
     return { ok: false, error: explainParseError(errorMessage(err)) };
@@ -326,7 +338,7 @@ function evaluateParsed(
 }
 
 function evaluateExpression(expression: string, ctx: ExpressionContext): Evaluated<data.ExpressionData> {
-  const parsed = parseExpression(expression, false, scopeOf(ctx));
+  const parsed = parseExpression(expression, false, scopeOf(ctx), ctx.inputs !== undefined);
   if (!parsed.ok) return { ok: false, error: `${parsed.error} in \${{ ${expression} }}` };
   const result = evaluateParsed(parsed.tree, ctx);
   return result.ok ? result : { ok: false, error: `${result.error} in \${{ ${expression} }}` };
@@ -414,7 +426,7 @@ export function evaluateCondition(
 ): Evaluated<boolean> {
   const source = conditionSource(condition ?? '');
   if (!source.ok) return source;
-  const parsed = parseExpression(source.value, true, scopeOf(ctx));
+  const parsed = parseExpression(source.value, true, scopeOf(ctx), ctx.inputs !== undefined);
   if (!parsed.ok) return { ok: false, error: `${parsed.error} in if: ${condition ?? ''}` };
   let tree = parsed.tree;
   const usesStatus = STATUS_FUNCTION_NAMES.some((name) => referencesOf(tree).functions.has(name));
@@ -423,6 +435,7 @@ export function evaluateCondition(
       tree === undefined ? 'success()' : `success() && (${source.value})`,
       true,
       scopeOf(ctx),
+      ctx.inputs !== undefined,
     );
     if (!wrapped.ok) return { ok: false, error: `${wrapped.error} in if: ${condition ?? ''}` };
     tree = wrapped.tree;
