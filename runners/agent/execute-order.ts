@@ -1,3 +1,4 @@
+import type { ActionFetcher } from './actions/action-fetcher.ts';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { evaluateFlag, evaluateMinutes } from '../../src/core/workflow/evaluate-setting.ts';
@@ -31,6 +32,8 @@ export interface ExecuteOptions {
   readonly signal?: AbortSignal;
   readonly killGraceMs?: number;
   readonly maxLogBytes?: number;
+  /** Where `uses: owner/repo@ref` actions' files come from (`createRemoteActionFetcher`); absent: none can run. */
+  readonly actionFetcher?: ActionFetcher;
 }
 
 export interface OrderOutcome {
