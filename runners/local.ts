@@ -2,6 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { createActionCache, type ActionCache } from './agent/actions/action-cache.ts';
+import { createRemoteActionFetcher } from './agent/actions/remote-action-fetcher.ts';
 import { checkoutCommit } from './agent/checkout.ts';
 import { executeOrder } from './agent/execute-order.ts';
 import type { AgentReport, LaunchRequest, LaunchResult, OrderJob, OrderRef, ReportSink, Runner } from './runner.ts';
@@ -27,6 +29,8 @@ export interface LocalRunnerOptions {
   /** … or per this many bytes, whichever comes first. */
   readonly logFlushBytes?: number;
   readonly maxLogBytes?: number;
+  /** Downloaded actions, by commit, shared by all orders. Default: `<dataDir>/actions/`. */
+  readonly actionCache?: ActionCache;
 }
 
 export type LocalRunner = Runner & {
@@ -57,7 +61,12 @@ interface Execution {
  * this host with its privileges — production routes use Spot or CodeBuild (README, "Security").
  */
 export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
-  const opts: LocalRunnerOptions = { ...options, dataDir: path.resolve(options.dataDir) };
+  const dataDir = path.resolve(options.dataDir);
+  const opts: LocalRunnerOptions & { readonly actionCache: ActionCache } = {
+    ...options,
+    dataDir,
+    actionCache: options.actionCache ?? createActionCache({ dir: path.join(dataDir, 'actions') }),
+  };
   const executions = new Map<string, Execution>();
   const inFlight = new Set<Execution>();
 
@@ -120,7 +129,11 @@ function handleOf(ref: OrderRef): string {
 }
 
 /** One attempt, start to end. Every path reports exactly one `finished` or `interrupted`, last. */
-async function runExecution(job: OrderJob, signal: AbortSignal, opts: LocalRunnerOptions): Promise<void> {
+async function runExecution(
+  job: OrderJob,
+  signal: AbortSignal,
+  opts: LocalRunnerOptions & { readonly actionCache: ActionCache },
+): Promise<void> {
   const { ref } = job;
   const logger = opts.logger?.child({ runId: ref.runId, orderId: ref.orderId, attempt: ref.attempt });
   const reporter = createReporter(opts.sink, ref, logger, {
@@ -172,6 +185,7 @@ async function runExecution(job: OrderJob, signal: AbortSignal, opts: LocalRunne
         onLog,
         onStep: (result) => void reporter.send({ type: 'step', result }),
         signal,
+        actionFetcher: createRemoteActionFetcher({ source: job.actionsSource, cache: opts.actionCache }),
         ...(opts.killGraceMs === undefined ? {} : { killGraceMs: opts.killGraceMs }),
         ...(opts.maxLogBytes === undefined ? {} : { maxLogBytes: opts.maxLogBytes }),
       });

@@ -1,12 +1,16 @@
 import type { OrderRecord, RunRecord } from '../src/core/types.ts';
-import type { OrderJob } from './runner.ts';
+import type { ActionsSource, OrderJob } from './runner.ts';
 
-/** What an agent gets for an order: the order's own steps and env, the run's context, the needs' results. */
+/**
+ * What an agent gets for an order: the order's own steps and env, the run's context, the needs' results, and where
+ * its actions come from (`actionsSourceFor`; with a token only in a job that no launch's user data carries).
+ */
 export function buildOrderJob(
   run: RunRecord,
   order: OrderRecord,
   needs: OrderJob['needs'],
   cloneUrl: string,
+  actionsSource?: ActionsSource,
 ): OrderJob {
   return {
     ref: { runId: run.runId, orderId: order.id, attempt: order.attempt },
@@ -21,5 +25,6 @@ export function buildOrderJob(
     outputExprs: order.outputExprs,
     timeoutMinutes: order.timeoutMinutes,
     ...(order.strategy === undefined ? {} : { strategy: order.strategy }),
+    ...(actionsSource === undefined ? {} : { actionsSource }),
   };
 }

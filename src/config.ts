@@ -48,6 +48,25 @@ export interface OperatorConfig {
   readonly publicUrl: string;
   /** Which folders of a repository hold its workflow files (`resolveWorkflowFolders`). */
   readonly workflows: WorkflowFolderSettings;
+  /** Where `uses: owner/repo@ref` actions are downloaded from (`runners/actions-source.ts`); absent: `{}`. */
+  readonly actions?: ActionsConfig;
+}
+
+/**
+ * `actions: { url, kind?, apiUrl?, token? | tokenFile? }`. Without `url`, runs from GitHub take actions from
+ * github.com and runs from Gitea from the Gitea instance itself (Gitea's `DEFAULT_ACTIONS_URL` set to `self`);
+ * `url: self` says the same for every forge. Another URL is a GitHub (github.com, or `kind: github` for GitHub
+ * Enterprise) or a Gitea (the default for any other host), such as a mirror of github.com/actions/*.
+ */
+export interface ActionsConfig {
+  readonly url?: string;
+  readonly kind?: 'github' | 'gitea';
+  /** The REST API base; default `https://api.github.com`, `<url>/api/v3` (`kind: github`) or `<url>/api/v1`. */
+  readonly apiUrl?: string;
+  /** Sent to `url`'s host only, to resolve refs and download archives (raises GitHub's anonymous rate limit). */
+  readonly token?: string;
+  /** A file holding the token; read by `loadConfig` into `token` (relative to the config file's folder). */
+  readonly tokenFile?: string;
 }
 
 const RUNNER_KINDS = ['local', 'spot', 'codebuild', 'skip'] as const;
@@ -107,7 +126,12 @@ export function parseConfig(
   }
   if (doc === null || doc === undefined) return base;
   if (!isMap(doc)) throw new ConfigError(`${source}: the top level must be a map`, { source });
-  checkKeys(doc, ['routes', 'limits', 'store', 'org', 'publicUrl', 'defaultRoutes', 'workflows'], '', errors);
+  checkKeys(
+    doc,
+    ['routes', 'limits', 'store', 'org', 'publicUrl', 'defaultRoutes', 'workflows', 'actions'],
+    '',
+    errors,
+  );
 
   const routes = new Map<string, Route>(doc.defaultRoutes === false ? [] : base.routes);
   if (doc.routes !== undefined) {
@@ -153,6 +177,7 @@ export function parseConfig(
   const publicUrl = httpUrl(str(doc.publicUrl, 'publicUrl', errors), 'publicUrl', errors) ?? base.publicUrl;
   const workflows =
     doc.workflows === undefined ? base.workflows : parseWorkflowFolders(doc.workflows, base.workflows, errors);
+  const actions = doc.actions === undefined ? base.actions : parseActions(doc.actions, baseDir, errors);
   if (errors.length > 0) {
     throw new ConfigError(
       `${source}: ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n  - ${errors.join('\n  - ')}`,
@@ -161,7 +186,7 @@ export function parseConfig(
       },
     );
   }
-  return { routes, limits, store, publicUrl, workflows, ...optional('org', org) };
+  return { routes, limits, store, publicUrl, workflows, ...optional('actions', actions), ...optional('org', org) };
 }
 
 /** Reads and parses a config file; relative paths in it are resolved against its folder. */
@@ -176,7 +201,24 @@ export async function loadConfig(path: string | undefined, base?: OperatorConfig
       cause: error,
     });
   }
-  return parseConfig(text, path, base, dirname(resolve(path)));
+  return readActionsToken(parseConfig(text, path, base, dirname(resolve(path))), path);
+}
+
+/** `actions.tokenFile` read once at start-up (trimmed, as `echo token > file` writes a newline). */
+async function readActionsToken(config: OperatorConfig, source: string): Promise<OperatorConfig> {
+  if (config.actions?.tokenFile === undefined) return config;
+  const { tokenFile, ...actions } = config.actions;
+  let token: string;
+  try {
+    token = (await readFile(tokenFile, 'utf8')).trim();
+  } catch (error) {
+    throw new ConfigError(
+      `${source}: actions.tokenFile: cannot read ${tokenFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      { source, cause: error },
+    );
+  }
+  if (token === '') throw new ConfigError(`${source}: actions.tokenFile: ${tokenFile} is empty`, { source });
+  return { ...config, actions: { ...actions, token } };
 }
 
 /**
@@ -219,6 +261,38 @@ function httpUrl(value: string | undefined, where: string, errors: string[]): st
     return undefined;
   }
   return value;
+}
+
+/** `actions:`: a source URL or `self`, its kind and API, a token or a token file (never both, never printed). */
+function parseActions(raw: unknown, baseDir: string | undefined, errors: string[]): ActionsConfig {
+  if (!isMap(raw)) {
+    errors.push('actions: must be a map with url (and kind, apiUrl, token or tokenFile)');
+    return {};
+  }
+  checkKeys(raw, ['url', 'kind', 'apiUrl', 'token', 'tokenFile'], 'actions.', errors);
+  const rawUrl = str(raw.url, 'actions.url', errors);
+  const url = rawUrl === 'self' ? rawUrl : httpUrl(rawUrl, 'actions.url', errors);
+  const kind: ActionsConfig['kind'] = raw.kind === 'github' || raw.kind === 'gitea' ? raw.kind : undefined;
+  if (raw.kind !== undefined && kind === undefined) errors.push('actions.kind: must be github or gitea');
+  const apiUrl = httpUrl(str(raw.apiUrl, 'actions.apiUrl', errors), 'actions.apiUrl', errors);
+  if (url === 'self' && (raw.kind !== undefined || apiUrl !== undefined))
+    errors.push("actions: kind and apiUrl are the forge's own when url is self");
+  if ((raw.kind !== undefined || apiUrl !== undefined) && rawUrl === undefined)
+    errors.push('actions: kind and apiUrl need a url');
+  // Messages name the key, never the value: it is a secret.
+  const token = str(raw.token, 'actions.token', errors);
+  const tokenFile = str(raw.tokenFile, 'actions.tokenFile', errors);
+  if (token !== undefined && tokenFile !== undefined) errors.push('actions: token and tokenFile cannot both be set');
+  return {
+    ...optional('url', url === undefined ? undefined : url.replace(/\/+$/, '')),
+    ...optional('kind', kind),
+    ...optional('apiUrl', apiUrl?.replace(/\/+$/, '')),
+    ...optional('token', token),
+    ...optional(
+      'tokenFile',
+      tokenFile === undefined || baseDir === undefined ? tokenFile : resolve(baseDir, tokenFile),
+    ),
+  };
 }
 
 /** `owner/*` (every repository of an org or user) or `owner/name`: the names GitHub and Gitea allow. */

@@ -19,6 +19,8 @@ import {
   type ReportStreamOptions,
 } from './callback-client.ts';
 import { checkoutCommit, redactCloneUrl } from './checkout.ts';
+import { createActionCache } from './actions/action-cache.ts';
+import { createRemoteActionFetcher } from './actions/remote-action-fetcher.ts';
 import { executeOrder } from './execute-order.ts';
 import { createImdsClient, watchSpotInterruption, type SpotNotice } from './imds.ts';
 
@@ -44,6 +46,8 @@ export interface AgentOptions {
   readonly reports?: ReportStreamOptions & { readonly baseBackoffMs?: number; readonly maxBackoffMs?: number };
   /** How long the bootstrap exchange is retried when the server cannot be reached. */
   readonly bootstrapDeadlineMs?: number;
+  /** Downloaded actions, by commit (kept across orders when the folder outlives the agent). Default: `<workdir>/actions`. */
+  readonly actionsCacheDir?: string;
 }
 
 export interface AgentResult {
@@ -91,7 +95,7 @@ async function runOrder(opts: AgentOptions, logger: Logger): Promise<AgentResult
   }
   const { job, reportToken, reportUrl } = boot.answer;
   const log = logger.child({ runId: job.ref.runId, orderId: job.ref.orderId, attempt: job.ref.attempt });
-  const secrets = [job.cloneUrl, reportToken, opts.bootstrapToken];
+  const secrets = [job.cloneUrl, reportToken, opts.bootstrapToken, job.actionsSource?.token ?? ''];
   log.info('order received');
 
   const client = createCallbackClient({
@@ -200,6 +204,13 @@ async function execute(
     onLog,
     onStep: (result) => stream.send({ type: 'step', result }),
     signal,
+    actionFetcher: createRemoteActionFetcher({
+      source: job.actionsSource,
+      cache: createActionCache({
+        dir: opts.actionsCacheDir ?? path.join(opts.workdir, 'actions'),
+        ...(opts.fetch === undefined ? {} : { fetch: opts.fetch }),
+      }),
+    }),
     ...(opts.killGraceMs === undefined ? {} : { killGraceMs: opts.killGraceMs }),
   });
   onLog(`##[conclusion] ${outcome.conclusion}${outcome.reason === undefined ? '' : `: ${outcome.reason}`}\n`);

@@ -18,8 +18,9 @@ import { createCapacityManager, type CapacityManager } from '../capacity/capacit
 import { capacityRoutes } from '../core/capacity.ts';
 import { createJanitor, type Janitor } from '../../runners/janitor.ts';
 import { codeBuildProjects, createRunners } from '../../runners/registry.ts';
+import { actionsSourceFor, type ForgeSite } from '../../runners/actions-source.ts';
 import { buildOrderJob } from '../../runners/order-job.ts';
-import type { ReportSink, Runner } from '../../runners/runner.ts';
+import type { ActionsSource, ReportSink, Runner } from '../../runners/runner.ts';
 import type { OperatorConfig } from '../config.ts';
 import { needsContext } from '../core/engine.ts';
 import type { RunRecord } from '../core/types.ts';
@@ -163,8 +164,11 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     now,
     // Only the local runner clones from the job's URL. A cloud agent gets its clone URL from the bootstrap exchange
     // (the bootstrap route), minted when it starts, so a cloud launch mints none.
+    // The actions token likewise travels only in a local job or the exchange's answer, never in a launch.
     jobFor: async (run, order, needs, runner) =>
-      buildOrderJob(run, order, needs, runner === 'local' ? await cloneUrlFor(run) : ''),
+      runner === 'local'
+        ? buildOrderJob(run, order, needs, await cloneUrlFor(run), actionsSourceOf(base, run, true))
+        : buildOrderJob(run, order, needs, '', actionsSourceOf(base, run, false)),
   });
   const capacity = buildCapacity(base, forgeSet, aws);
   const inbox = buildInbox(base, forgeSet, reporter, orchestrator, capacity);
@@ -215,6 +219,22 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       aws.destroy();
     },
   };
+}
+
+/** Where a run's actions come from: the operator's `actions:` source, or by default per the run's forge. */
+function actionsSourceOf(
+  { options, config }: Pick<Base, 'options' | 'config'>,
+  run: RunRecord,
+  withToken: boolean,
+): ActionsSource {
+  const { github, gitea } = options.settings;
+  const forge: ForgeSite | undefined =
+    run.repo.forge === 'github' && github
+      ? { kind: 'github', url: `${github.protocol}://${github.host}`, apiUrl: github.baseUrl }
+      : run.repo.forge === 'gitea' && gitea
+        ? { kind: 'gitea', url: gitea.url, apiUrl: `${gitea.url}/api/v1` }
+        : undefined;
+  return actionsSourceFor(config.actions ?? {}, forge, withToken);
 }
 
 /** By default an order's checkout comes from the forge's clone credentials for the run's repository. */
@@ -440,6 +460,7 @@ function buildBootstrapRoute(
         order,
         needsContext(order, (id) => needs.get(id)),
         await cloneUrlFor(run),
+        actionsSourceOf({ options, config }, run, true),
       );
     },
     reportUrl: joinUrl(config.publicUrl, AGENT_REPORT_PATH),

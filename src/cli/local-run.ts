@@ -3,8 +3,8 @@
  * the embedded store, the local runner, live progress, and the sticky comment the bot would post.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { renderComment, type RunView } from '../core/render/comment.ts';
@@ -29,6 +29,8 @@ import { ProgressReporter } from './progress-reporter.ts';
 import { readWorkflowDir } from './read-workflow-dir.ts';
 import { startEmbeddedStore } from '../store/embedded.ts';
 import { createLocalRunner, logPath } from '../../runners/local.ts';
+import { createActionCache } from '../../runners/agent/actions/action-cache.ts';
+import { actionsSourceFor } from '../../runners/actions-source.ts';
 import { buildOrderJob } from '../../runners/order-job.ts';
 import type { ReportSink } from '../../runners/runner.ts';
 
@@ -200,6 +202,16 @@ function actorOf(options: LocalRunOptions): string {
   return options.env.USER ?? 'local';
 }
 
+/**
+ * Where `spotcheck run` keeps downloaded actions: the user's cache folder (XDG Base Directory: `$XDG_CACHE_HOME`, an
+ * absolute path, else `~/.cache`).
+ */
+export function userActionsCacheDir(env: Readonly<Record<string, string | undefined>>, home = homedir()): string {
+  const xdg = env.XDG_CACHE_HOME;
+  const base = xdg !== undefined && isAbsolute(xdg) ? xdg : join(env.HOME || home, '.cache');
+  return join(base, 'spotcheck', 'actions');
+}
+
 /** Runs the plans on the embedded store and the local runner, with live progress; prints logs and the comment. */
 async function executePlans(
   options: LocalRunOptions,
@@ -228,6 +240,8 @@ async function executePlans(
     baseEnv: () =>
       Object.fromEntries(Object.entries(options.env).filter((e): e is [string, string] => e[1] !== undefined)),
     logger: options.logger,
+    // Kept between runs, as a developer runs the same workflow again and again.
+    actionCache: createActionCache({ dir: userActionsCacheDir(options.env) }),
   });
   const orchestrator: Orchestrator = new Orchestrator({
     store: embedded.store,
@@ -236,7 +250,8 @@ async function executePlans(
     limits: config.limits,
     reporter: progress,
     logger: options.logger,
-    jobFor: (run, order, needs) => Promise.resolve(buildOrderJob(run, order, needs, root)),
+    jobFor: (run, order, needs) =>
+      Promise.resolve(buildOrderJob(run, order, needs, root, actionsSourceFor(config.actions ?? {}, undefined, true))),
   });
   const watchdog = setInterval(() => void orchestrator.tick().catch(() => undefined), 1000);
   const onAbort = (): void => {

@@ -314,7 +314,7 @@ describe('parseConfig: every problem at once', () => {
     expect(error.message).toMatch(/^spotcheck\.yml: 10 problems:\n/);
     expect(problems(error).sort()).toEqual(
       [
-        'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes, workflows)',
+        'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes, workflows, actions)',
         'routes.big.runner: must be one of local, spot, codebuild, skip',
         'routes.long.projcet: unknown key for codebuild (allowed: project, computeType, image, timeoutMinutes, region)',
         'routes.long.project: required (the CodeBuild project to start builds in)',
@@ -486,5 +486,69 @@ describe('loadOperatorConfig (serve, watchdog, janitor)', () => {
     expect(problems(configError('publicUrl: ci.example.com\n'))).toEqual([
       'publicUrl: must be an absolute http(s) URL, such as https://ci.example.com',
     ]);
+  });
+});
+
+describe('parseConfig: actions', () => {
+  it('has no actions source of its own by default (github.com, or the Gitea instance, per run)', () => {
+    expect(parseConfig('', 'spotcheck.yml').actions).toBeUndefined();
+  });
+
+  it('reads url, kind, apiUrl and token, without trailing slashes', () => {
+    const config = parseConfig(
+      'actions: { url: https://ghe.example/, kind: github, apiUrl: https://ghe.example/api/v3/, token: t0ken }\n',
+      'spotcheck.yml',
+    );
+    expect(config.actions).toEqual({
+      url: 'https://ghe.example',
+      kind: 'github',
+      apiUrl: 'https://ghe.example/api/v3',
+      token: 't0ken',
+    });
+    expect(parseConfig('actions: { url: self }\n', 'spotcheck.yml').actions).toEqual({ url: 'self' });
+  });
+
+  it('reports every actions problem at once, naming keys and never the token', () => {
+    const error = configError(
+      'actions: { url: mirror.example, kind: forgejo, apiUrl: /api, token: s3cret-value, tokenFile: t, extra: 1 }\n',
+    );
+    expect(problems(error)).toEqual([
+      'actions.extra: unknown key (allowed: url, kind, apiUrl, token, tokenFile)',
+      'actions.url: must be an absolute http(s) URL, such as https://ci.example.com',
+      'actions.kind: must be github or gitea',
+      'actions.apiUrl: must be an absolute http(s) URL, such as https://ci.example.com',
+      'actions: token and tokenFile cannot both be set',
+    ]);
+    expect(error.message).not.toContain('s3cret-value');
+    expect(problems(configError('actions: { url: self, kind: gitea }\n'))).toEqual([
+      "actions: kind and apiUrl are the forge's own when url is self",
+    ]);
+    expect(problems(configError('actions: { token: "" }\n'))).toEqual(['actions.token: must be a non-empty string']);
+    expect(problems(configError('actions: https://github.com\n'))).toEqual([
+      'actions: must be a map with url (and kind, apiUrl, token or tokenFile)',
+    ]);
+  });
+
+  it("loadConfig reads tokenFile, relative to the config file's folder, into token", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spotcheck-actions-'));
+    try {
+      await writeFile(join(dir, 'actions-token'), 'gta_from_file\n');
+      await writeFile(
+        join(dir, 'spotcheck.yml'),
+        'actions: { url: https://mirror.example, tokenFile: actions-token }\n',
+      );
+      const config = await loadConfig(join(dir, 'spotcheck.yml'));
+      expect(config.actions).toEqual({ url: 'https://mirror.example', token: 'gta_from_file' });
+
+      await writeFile(join(dir, 'spotcheck.yml'), 'actions: { tokenFile: missing }\n');
+      await expect(loadConfig(join(dir, 'spotcheck.yml'))).rejects.toThrow(
+        `actions.tokenFile: cannot read ${join(dir, 'missing')}: ENOENT`,
+      );
+      await writeFile(join(dir, 'empty'), '\n');
+      await writeFile(join(dir, 'spotcheck.yml'), 'actions: { tokenFile: empty }\n');
+      await expect(loadConfig(join(dir, 'spotcheck.yml'))).rejects.toThrow('is empty');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
