@@ -4,6 +4,7 @@
  * instance), and `uses: https://host/owner/repo@ref` names another source per step (`remote-action-fetcher.ts`).
  */
 import type { ActionsConfig } from '../src/config.ts';
+import { trimTrailingSlashes } from '../src/core/url.ts';
 import type { ActionsSource } from './runner.ts';
 
 /** A forge's web and REST API base URLs. */
@@ -31,7 +32,7 @@ export function actionsSourceFor(
 function siteOf(config: ActionsConfig, forge: ForgeSite | undefined): ForgeSite {
   if (config.url === undefined) return forge?.kind === 'gitea' ? forge : GITHUB_COM;
   if (config.url === 'self') return forge ?? GITHUB_COM;
-  const url = config.url.replace(/\/+$/, '');
+  const url = trimTrailingSlashes(config.url);
   const isGitHubCom = new URL(url).host.toLowerCase() === 'github.com';
   const kind = config.kind ?? (isGitHubCom ? 'github' : 'gitea');
   const apiUrl =

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse, YAMLError } from 'yaml';
 import { ConfigError } from './errors.ts';
+import { trimTrailingSlashes } from './core/url.ts';
 import { parseRouteSettings } from '../runners/route-settings.ts';
 import type { Route } from '../runners/runner.ts';
 import {
@@ -284,9 +285,9 @@ function parseActions(raw: unknown, baseDir: string | undefined, errors: string[
   const tokenFile = str(raw.tokenFile, 'actions.tokenFile', errors);
   if (token !== undefined && tokenFile !== undefined) errors.push('actions: token and tokenFile cannot both be set');
   return {
-    ...optional('url', url === undefined ? undefined : url.replace(/\/+$/, '')),
+    ...optional('url', url === undefined ? undefined : trimTrailingSlashes(url)),
     ...optional('kind', kind),
-    ...optional('apiUrl', apiUrl?.replace(/\/+$/, '')),
+    ...optional('apiUrl', apiUrl === undefined ? undefined : trimTrailingSlashes(apiUrl)),
     ...optional('token', token),
     ...optional(
       'tokenFile',

@@ -9,6 +9,7 @@
 import { createWriteStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { trimTrailingSlashes } from '../../../src/core/url.ts';
 import type { ActionsSource } from '../../runner.ts';
 import { ActionFetchError } from './action-fetcher.ts';
 import { formatBytes } from './safe-unpack.ts';
@@ -108,7 +109,7 @@ async function request(
   accept: string,
 ): Promise<Response> {
   const origin = new URL(source.apiUrl).origin;
-  let url = `${source.apiUrl.replace(/\/+$/, '')}${endpoint}`;
+  let url = `${trimTrailingSlashes(source.apiUrl)}${endpoint}`;
   for (let hop = 0; ; hop++) {
     const sameOrigin = new URL(url).origin === origin;
     const headers: Record<string, string> = { accept, 'user-agent': 'spotcheck' };
