@@ -95,6 +95,7 @@ function memoryStore(
     getOrders: (id, ids) => Promise.resolve((orders.get(id) ?? []).filter((o) => ids.includes(o.id))),
     listOrders: (id) => Promise.resolve([...(orders.get(id) ?? [])]),
     listRuns: (q) => Promise.resolve(newestFirst.slice(0, q.limit ?? 50)),
+    getDoc: () => Promise.resolve(undefined),
   };
 }
 

@@ -32,11 +32,19 @@ import {
   watchAction,
   type NewRun,
 } from './core/orchestration.ts';
-import { isFinalOrderState, type GithubContext, type OrderRecord, type RunRecord } from './core/types.ts';
+import { keptStepResults, summariesOf } from './core/step-results.ts';
+import {
+  isFinalOrderState,
+  type GithubContext,
+  type OrderRecord,
+  type RunRecord,
+  type StepResult,
+} from './core/types.ts';
 import type { Limits } from './config.ts';
 import { isRetryable } from './errors.ts';
 import type { AgentReport, ExecutionStatus, OrderJob, OrderRef, ReportSink, Route, Runner } from '../runners/runner.ts';
 import { LiveSteps } from './store/live-steps.ts';
+import { writeStepSummary } from './store/step-summaries.ts';
 import type { Store } from './store/store.ts';
 
 /** Tells the outside world (forge statuses and sticky comment, terminal progress, metrics). */
@@ -161,17 +169,45 @@ export class Orchestrator implements ReportSink {
 
   /** The completion path: local runners call it in-process, the callback route after verifying the agent's token. */
   async report(ref: OrderRef, report: AgentReport): Promise<void> {
-    if (report.type === 'step') return this.#liveSteps.record(ref, report.result);
+    if (report.type === 'step') {
+      await this.#keepSummaries(ref, [report.result]);
+      return this.#liveSteps.record(ref, report.result);
+    }
     // Log chunks are the log store's (the callback route and the local runner append them there); `reportEvent`
     // says what the rest means for the order.
-    const event = reportEvent(ref, report);
-    if (event === undefined) return;
+    if (reportEvent(ref, report) === undefined) return;
     const [run, order] = await Promise.all([this.#runFor(ref.runId), this.#store.getOrder(ref.runId, ref.orderId)]);
     if (!run || !order) {
       this.#log.warn({ ...ref }, 'report for an unknown order');
       return;
     }
-    await this.#drive(run, [order], event);
+    let kept = report;
+    if (report.type === 'finished') {
+      await this.#keepSummaries(ref, report.stepResults, run);
+      // The order record keeps steps without their summaries, and the steps' first annotations only (400 KB items).
+      const earlier = order.attempt === ref.attempt ? order.stepResults : undefined;
+      kept = { ...report, stepResults: keptStepResults(report.stepResults, earlier) };
+    }
+    const event = reportEvent(ref, kept);
+    if (event !== undefined) await this.#drive(run, [order], event);
+  }
+
+  /**
+   * Stores the step summaries a report carries, each as its own document (src/store/step-summaries.ts). A failed
+   * write is logged, not thrown: the order's result matters more than its summary.
+   */
+  async #keepSummaries(ref: OrderRef, steps: readonly StepResult[], known?: RunRecord): Promise<void> {
+    const summaries = summariesOf(steps);
+    if (summaries.length === 0) return;
+    const run = known ?? (await this.#runFor(ref.runId));
+    if (!run) return;
+    for (const { index, markdown } of summaries) {
+      try {
+        await writeStepSummary(this.#store, { ...ref, index }, markdown, run.expiresAt);
+      } catch (error) {
+        this.#log.warn({ err: error, ...ref, index }, 'step summary not stored');
+      }
+    }
   }
 
   /**

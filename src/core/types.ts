@@ -393,6 +393,11 @@ export interface StepResult {
   readonly annotations?: readonly Annotation[];
   /** What the step wrote to `$GITHUB_STEP_SUMMARY` (Markdown as written, masked, capped; sanitized when shown). */
   readonly summary?: string;
+  /**
+   * Set by the server, never sent by an agent: the step wrote a summary, kept apart from the order record (a step
+   * summary may be 1 MiB, a DynamoDB item only 400 KB; see src/core/step-results.ts). `summary` is then absent.
+   */
+  readonly hasSummary?: boolean;
 }
 
 /**

@@ -3,7 +3,14 @@
  * the bearer token names the order (run, order, attempt, SHA) and the body is one strictly checked `AgentReport` that
  * cannot name another. Nothing changes a finished order, a superseded attempt, or an order of another commit.
  */
-import { isFinalOrderState, type StepResult } from '../core/types.ts';
+import {
+  MAX_ANNOTATION_FILE_LENGTH,
+  MAX_ANNOTATION_MESSAGE_LENGTH,
+  MAX_ANNOTATION_TITLE_LENGTH,
+  MAX_ANNOTATIONS_PER_STEP,
+  MAX_STEP_SUMMARY_BYTES,
+} from '../core/step-results.ts';
+import { isFinalOrderState, type Annotation, type StepResult } from '../core/types.ts';
 import type { AgentReport, OrderRef, ReportSink } from '../../runners/runner.ts';
 import type { Store } from '../store/store.ts';
 import type { LogStore } from './log-store.ts';
@@ -167,9 +174,13 @@ export function parseAgentReport(value: unknown): ParsedReport {
 
 function parseStepResult(value: unknown): StepResult | string {
   if (!isPlainObject(value)) return 'must be an object';
-  const bad = onlyKeys(value, ['index', 'name', 'outcome', 'conclusion', 'durationMs'], ['exitCode']);
+  const bad = onlyKeys(
+    value,
+    ['index', 'name', 'outcome', 'conclusion', 'durationMs'],
+    ['exitCode', 'annotations', 'summary'],
+  );
   if (bad) return bad.error;
-  const { index, name, outcome, conclusion, durationMs, exitCode } = value;
+  const { index, name, outcome, conclusion, durationMs, exitCode, annotations, summary } = value;
   if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0 || index >= MAX_STEPS)
     return 'index must be a step position';
   if (!isBoundedString(name, MAX_NAME_LENGTH)) return 'name must be a short string';
@@ -179,7 +190,63 @@ function parseStepResult(value: unknown): StepResult | string {
     return 'durationMs must be a duration';
   if (exitCode !== undefined && (typeof exitCode !== 'number' || !Number.isSafeInteger(exitCode)))
     return 'exitCode must be an integer';
-  return { index, name, outcome, conclusion, durationMs, ...(exitCode === undefined ? {} : { exitCode }) };
+  if (summary !== undefined && (typeof summary !== 'string' || Buffer.byteLength(summary) > MAX_STEP_SUMMARY_BYTES))
+    return `summary must be a string of at most ${String(MAX_STEP_SUMMARY_BYTES)} bytes`;
+  let notes: Annotation[] | undefined;
+  if (annotations !== undefined) {
+    if (!Array.isArray(annotations)) return 'annotations must be an array';
+    if (annotations.length > MAX_ANNOTATIONS_PER_STEP)
+      return `more than ${String(MAX_ANNOTATIONS_PER_STEP)} annotations`;
+    notes = [];
+    for (const [i, raw] of annotations.entries()) {
+      const note = parseAnnotation(raw);
+      if (typeof note === 'string') return `annotations[${String(i)}]: ${note}`;
+      notes.push(note);
+    }
+  }
+  return {
+    index,
+    name,
+    outcome,
+    conclusion,
+    durationMs,
+    ...(exitCode === undefined ? {} : { exitCode }),
+    ...(notes === undefined || notes.length === 0 ? {} : { annotations: notes }),
+    ...(summary === undefined ? {} : { summary }),
+  };
+}
+
+const ANNOTATION_LEVELS = ['error', 'warning', 'notice'] as const;
+const POSITIONS = ['line', 'endLine', 'col', 'endColumn'] as const;
+
+/** One `::error|warning|notice::` annotation: its level and message, and the optional properties GitHub knows. */
+function parseAnnotation(value: unknown): Annotation | string {
+  if (!isPlainObject(value)) return 'must be an object';
+  const bad = onlyKeys(value, ['level', 'message'], ['title', 'file', ...POSITIONS]);
+  if (bad) return bad.error;
+  const { level, message, title, file } = value;
+  if (!oneOf(ANNOTATION_LEVELS, level)) return `level must be one of ${ANNOTATION_LEVELS.join(', ')}`;
+  if (!isBoundedString(message, MAX_ANNOTATION_MESSAGE_LENGTH))
+    return `message must be a string of at most ${String(MAX_ANNOTATION_MESSAGE_LENGTH)} characters`;
+  if (title !== undefined && !isBoundedString(title, MAX_ANNOTATION_TITLE_LENGTH))
+    return `title must be a string of at most ${String(MAX_ANNOTATION_TITLE_LENGTH)} characters`;
+  if (file !== undefined && !isBoundedString(file, MAX_ANNOTATION_FILE_LENGTH))
+    return `file must be a string of at most ${String(MAX_ANNOTATION_FILE_LENGTH)} characters`;
+  const positions: Partial<Record<(typeof POSITIONS)[number], number>> = {};
+  for (const key of POSITIONS) {
+    const n = value[key];
+    if (n === undefined) continue;
+    // 1-based, as the step wrote them (actions/toolkit's AnnotationProperties).
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) return `${key} must be a positive integer`;
+    positions[key] = n;
+  }
+  return {
+    level,
+    message,
+    ...(title === undefined ? {} : { title }),
+    ...(file === undefined ? {} : { file }),
+    ...positions,
+  };
 }
 
 function onlyKeys(

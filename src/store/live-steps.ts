@@ -3,7 +3,7 @@
  * order page shows every step as it ends. The `finished` report's full list replaces this one when the order ends.
  */
 import type { Logger } from 'pino';
-import { withStepResult } from '../core/step-results.ts';
+import { keptStepResults, withStepResult } from '../core/step-results.ts';
 import type { StepResult } from '../core/types.ts';
 import type { Store } from './store.ts';
 
@@ -35,7 +35,9 @@ export class LiveSteps {
     const write = async (): Promise<void> => {
       const order = await this.#store.getOrder(ref.runId, ref.orderId);
       if (order?.state !== 'running' || order.attempt !== ref.attempt) return;
-      const stepResults = withStepResult(order.stepResults ?? [], result);
+      // Summaries are stored apart (the orchestrator wrote this one already); annotations are kept within bounds.
+      const earlier = order.stepResults ?? [];
+      const stepResults = keptStepResults(withStepResult(earlier, result), earlier);
       await this.#store.updateOrder(
         ref.runId,
         ref.orderId,

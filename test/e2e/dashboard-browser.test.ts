@@ -325,5 +325,54 @@ describe.skipIf(!HAVE_CHROMIUM)(
         await context.close();
       }
     }, 60_000);
+
+    it('folds ##[group] output in the live log and renders step summaries as sanitized Markdown', async () => {
+      const runId = await startRun(plan([spec('grp', { name: 'grouped job' })], { workflowName: 'groups' }));
+      const ref = await running(runId, 'grp');
+      await logs.append(ref, 'before\n##[gro');
+      const page = await open(`/runs/${runId}/orders/grp`);
+      const log = page.locator('pre#log');
+      await poll(() => log.innerText()).toContain('before');
+      // The marker arrives cut in two chunks: the fold still opens, and the marker is never shown as text.
+      await logs.append(ref, 'up]Install deps\ninstalled 3 packages\n##[endgroup]\nafter\n');
+      await poll(() => log.innerText()).toContain('after');
+      const group = log.locator('details.group');
+      expect(await group.count()).toBe(1);
+      expect(await group.locator('summary').innerText()).toBe('Install deps');
+      expect(await log.innerText()).not.toContain('##[');
+      expect(await group.locator('div').isVisible()).toBe(false);
+      await group.locator('summary').click();
+      await poll(() => group.locator('div').innerText()).toContain('installed 3 packages');
+      expect(await log.innerText()).toMatch(/before\n[\s\S]*Install deps[\s\S]*installed 3 packages[\s\S]*after/);
+
+      await logs.complete(ref);
+      await orchestrator.report(ref, {
+        type: 'finished',
+        conclusion: 'failure',
+        outputs: {},
+        stepResults: [
+          {
+            index: 0,
+            name: 'report',
+            outcome: 'failure',
+            conclusion: 'failure',
+            exitCode: 1,
+            durationMs: 10,
+            annotations: [{ level: 'error', message: 'expected 2, got 3', file: 'a.test.ts', line: 4 }],
+            summary: `### Coverage\n\n| file | % |\n| --- | --- |\n| a.ts | 91 |\n\n${EVIL}\n\n[x](javascript:window.__pwned=3)`,
+          },
+        ],
+      });
+      await poll(() => page.locator('#annotation-counts').count()).toBe(1);
+      expect(await page.locator('#annotation-counts').innerText()).toBe('1 error');
+      await page.locator('a[href$="#summary-grp"]').click();
+      await poll(() => page.locator('.step-summary h3, .step-summary table').count()).toBe(2);
+      expect(await page.locator('.step-summary td').allInnerTexts()).toEqual(['a.ts', '91']);
+      expect(await page.locator('.step-summary img, .step-summary script, .step-summary a').count()).toBe(0);
+      expect(await page.locator('.step-summary').innerText()).toContain('<script>window.__pwned=2</script>');
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+      await shot(page, 'run-page-step-summary');
+      await page.close();
+    }, 60_000);
   },
 );

@@ -15,6 +15,7 @@ import {
   sortOrdersForDisplay,
   stateWord,
 } from './format.ts';
+import { annotationCountText, annotationPlace, countAnnotations } from '../step-results.ts';
 import type { EventName, OrderRecord, OrderState, RunRecord } from '../types.ts';
 
 /** Hidden in the rendered Markdown; with the bot's own authorship it identifies the sticky comment. */
@@ -47,7 +48,20 @@ export interface CommentInput {
 }
 
 /** Caps on user-controlled text, in characters, so no single row can dominate the size budget. */
-const CAP = { name: 200, reason: 300, runner: 40, workflow: 100, actor: 60, file: 200, notice: 1000 } as const;
+const CAP = {
+  name: 200,
+  reason: 300,
+  runner: 40,
+  workflow: 100,
+  actor: 60,
+  file: 200,
+  notice: 1000,
+  annotationTitle: 100,
+  annotationMessage: 300,
+} as const;
+
+/** Error annotations listed under a workflow's table; the dashboard's order pages list every one. */
+export const MAX_ERRORS_LISTED = 5;
 
 const TRIGGER_WORDS = {
   push: 'push',
@@ -156,11 +170,24 @@ function renderHead(input: CommentInput): string {
   return lines.join('\n');
 }
 
+/** Whether any step of the run wrote a `$GITHUB_STEP_SUMMARY` (shown on the run page, linked from here). */
+function hasSummaries(view: RunView): boolean {
+  return view.orders.some((o) => (o.stepResults ?? []).some((s) => s.hasSummary === true));
+}
+
+/** A link to the run page's step summaries, when there are any and the dashboard has an address. */
+function summariesLink(view: RunView, input: CommentInput): string | undefined {
+  if (input.runUrl === undefined || !hasSummaries(view)) return undefined;
+  return link('step summaries', `${input.runUrl(view.run.runId)}#summaries`);
+}
+
 function runHeading(view: RunView, input: CommentInput): string {
   const { run } = view;
   const title = `#### ${RUN_STATUS_ICONS[run.status]} ${escapeMarkdown(run.workflowName, CAP.workflow)} · ${stateWord(run.status)}`;
   const meta = [escapeMarkdown(run.file, CAP.file), runDuration(run, input.now)];
   if (input.runUrl !== undefined) meta.push(link('dashboard', input.runUrl(run.runId)));
+  const summaries = summariesLink(view, input);
+  if (summaries !== undefined) meta.push(summaries);
   const lines = [title, meta.join(' · ')];
   if (run.reason !== undefined) lines.push(`> ${escapeMarkdown(run.reason, CAP.reason)}`);
   return lines.join('\n');
@@ -179,8 +206,11 @@ function hasLog(o: OrderRecord): boolean {
 
 function orderCells(o: OrderRecord, input: CommentInput): string[] {
   const ms = orderDurationMs(o, input.now);
-  // A succeeded order has a reason only when a step failed under continue-on-error: worth showing.
-  const why = o.reason !== undefined ? escapeMarkdown(o.reason, CAP.reason) : '';
+  // A succeeded order has a reason only when a step failed under continue-on-error: worth showing. Annotation
+  // counts come first (errors and warnings; notices are on the dashboard).
+  const counts = annotationCountText(countAnnotations(o.stepResults ?? []), false);
+  const reason = o.reason !== undefined ? escapeMarkdown(o.reason, CAP.reason) : '';
+  const why = [counts === '' ? '' : `**${counts}**`, reason].filter((p) => p !== '').join(' · ');
   return [
     `${ORDER_STATE_ICONS[o.state]} ${stateWord(o.state)}`,
     escapeMarkdown(o.name, CAP.name),
@@ -192,6 +222,36 @@ function orderCells(o: OrderRecord, input: CommentInput): string[] {
 }
 
 const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+
+/**
+ * The run's first MAX_ERRORS_LISTED error annotations, one list item each (order, place, title, message, every
+ * part escaped and capped), then how many more the order pages list. Empty when the run has none.
+ */
+function errorLines(view: RunView, input: CommentInput): string[] {
+  const errors = sortOrdersForDisplay(view.orders).flatMap((o) =>
+    (o.stepResults ?? []).flatMap((s) =>
+      (s.annotations ?? []).filter((a) => a.level === 'error').map((a) => ({ o, a })),
+    ),
+  );
+  if (errors.length === 0) return [];
+  const lines = errors.slice(0, MAX_ERRORS_LISTED).map(({ o, a }) => {
+    const place = annotationPlace(a);
+    const parts = [
+      `❌ **${escapeMarkdown(o.name, CAP.name)}**`,
+      place === '' ? '' : escapeMarkdown(place, CAP.file),
+      a.title === undefined || a.title === '' ? '' : `**${escapeMarkdown(a.title, CAP.annotationTitle)}**`,
+      escapeMarkdown(a.message, CAP.annotationMessage),
+    ];
+    return `- ${parts.filter((p) => p !== '').join(' · ')}`;
+  });
+  const more = errors.length - MAX_ERRORS_LISTED;
+  if (more > 0) {
+    const where =
+      input.runUrl === undefined ? 'on the dashboard' : link('on the dashboard', input.runUrl(view.run.runId));
+    lines.push(`- … and ${String(more)} more error${more === 1 ? '' : 's'} ${where}`);
+  }
+  return lines;
+}
 
 /**
  * Every run with its full table, or undefined as soon as the text would pass MAX_COMMENT_LENGTH (so a 5,000-order
@@ -210,6 +270,9 @@ function renderFull(head: string, input: CommentInput): string | undefined {
     const orders = sortOrdersForDisplay(view.orders);
     if (!push(orders.length === 0 ? '_No orders._' : tableHeader(COLUMNS))) return undefined;
     for (const o of orders) if (!push(row(orderCells(o, input)))) return undefined;
+    const errors = errorLines(view, input);
+    if (errors.length > 0 && !push('')) return undefined;
+    for (const line of errors) if (!push(line)) return undefined;
   }
   const text = `${lines.join('\n')}\n`;
   return text.length <= MAX_COMMENT_LENGTH ? text : undefined;
@@ -232,7 +295,10 @@ function renderSummary(head: string, input: CommentInput): string {
     const counts = countStates(view.orders)
       .map(([s, n]) => `${n} ${ORDER_STATE_ICONS[s]} ${stateWord(s)}`)
       .join(' · ');
-    const dash = input.runUrl === undefined ? '' : ` · ${link('dashboard', input.runUrl(run.runId))}`;
+    const summaries = summariesLink(view, input);
+    const dash =
+      (input.runUrl === undefined ? '' : ` · ${link('dashboard', input.runUrl(run.runId))}`) +
+      (summaries === undefined ? '' : ` · ${summaries}`);
     top.push(
       `- ${RUN_STATUS_ICONS[run.status]} **${escapeMarkdown(run.workflowName, CAP.workflow)}** ${stateWord(run.status)}` +
         ` · ${runDuration(run, input.now)}${counts === '' ? '' : ` · ${counts}`}${dash}`,

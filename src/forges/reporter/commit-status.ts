@@ -3,6 +3,7 @@
  * description fits the forge's limit) are tested without a forge.
  */
 import { formatDuration, oneLine, orderDurationMs } from '../../core/render/format.ts';
+import { annotationCountText, countAnnotations } from '../../core/step-results.ts';
 import type { OrderRecord } from '../../core/types.ts';
 import type { CommitState, CommitStatus } from '../forge.ts';
 
@@ -48,6 +49,13 @@ function describe(order: OrderRecord, now: number): { state: CommitState; descri
       if (order.result === 'success') {
         const why = reason?.endsWith(COE_NOTE) ? reason.slice(0, -COE_NOTE.length).trimEnd() : reason;
         return { state: 'success', description: `${word}, allowed by continue-on-error${why ? `: ${why}` : ''}` };
+      }
+      // `failed: 2 errors · step "test" failed`: the count first, so the 140-character cut keeps it.
+      const { error } = countAnnotations(order.stepResults ?? []);
+      if (error > 0) {
+        const errors = annotationCountText({ error, warning: 0, notice: 0 });
+        const rest = reason?.toLowerCase().startsWith(word) ? reason.slice(word.length).replace(/^[:\s]+/, '') : reason;
+        return { state: 'failure', description: `${word}: ${errors}${rest ? ` · ${rest}` : ''}` };
       }
       return { state: 'failure', description: prefixed(word, reason) };
     }

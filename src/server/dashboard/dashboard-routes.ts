@@ -16,6 +16,7 @@ import {
 } from '../../core/render/graph-layout.ts';
 import { countStates, stateWord } from '../../core/render/format.ts';
 import type { ForgeKind, OrderRecord, RepoRef, RunRecord } from '../../core/types.ts';
+import { readStepSummaries } from '../../store/step-summaries.ts';
 import type { Store } from '../../store/store.ts';
 import type { RouteDefinition, RouteParams, RouterRequest, RouterResponse } from '../router.ts';
 import { htmlResponse, messagePage } from './page.ts';
@@ -25,7 +26,7 @@ import { parseRunCursor, renderRunsLive, renderRunsPage, runCursor, type RunsPag
 import { RUNS_PATH, orderPath, runPath } from './view-parts.ts';
 
 export interface DashboardOptions {
-  readonly store: Pick<Store, 'getRun' | 'getOrder' | 'getOrders' | 'listOrders' | 'listRuns'>;
+  readonly store: Pick<Store, 'getRun' | 'getOrder' | 'getOrders' | 'listOrders' | 'listRuns' | 'getDoc'>;
   readonly now?: () => number;
   /** How often live parts refresh in the browser. */
   readonly refreshMs?: number;
@@ -41,6 +42,8 @@ export const DEFAULT_REFRESH_MS = 2000;
 export const DEFAULT_RUNS_PER_PAGE = 25;
 export const MAX_RUNS_PER_PAGE = 100;
 export const DEFAULT_ORDERS_PER_PAGE = 256;
+/** Step summaries rendered on one run page; more are counted, not read. */
+export const MAX_SUMMARIES_SHOWN = 50;
 /** How many recent runs tell which forge hosts the store holds, and how far back a badge looks. */
 const RECENT_RUNS = 200;
 /** A badge's branch when `?branch=` is absent: the store does not know a repository's default branch. */
@@ -181,7 +184,33 @@ async function handleRunPage(dashboard: Dashboard, req: RouterRequest, params: R
     refreshMs: dashboard.refreshMs,
   };
   if (req.query.get('part') === 'live') return htmlResponse(200, renderRunLive(input));
-  return htmlResponse(200, renderRunPage(input));
+  const summaries = await summariesOf(store, orders);
+  return htmlResponse(200, renderRunPage({ ...input, ...summaries }));
+}
+
+/**
+ * The run's step summaries, at most MAX_SUMMARIES_SHOWN (one read each; GitHub shows at most 20 per job), in display
+ * order, and how many more there are.
+ */
+async function summariesOf(
+  store: Dashboard['store'],
+  orders: readonly OrderRecord[],
+): Promise<Pick<RunPageInput, 'summaries' | 'summariesLeftOut'>> {
+  let room = MAX_SUMMARIES_SHOWN;
+  let leftOut = 0;
+  const wanted: OrderRecord[] = [];
+  for (const order of orders) {
+    const steps = (order.stepResults ?? []).filter((s) => s.hasSummary === true);
+    if (steps.length === 0) continue;
+    const kept = steps.slice(0, room);
+    leftOut += steps.length - kept.length;
+    room -= kept.length;
+    if (kept.length > 0) wanted.push({ ...order, stepResults: kept });
+  }
+  const read = await Promise.all(
+    wanted.map(async (order) => ({ order, steps: await readStepSummaries(store, order) })),
+  );
+  return { summaries: read.filter((r) => r.steps.length > 0), summariesLeftOut: leftOut };
 }
 
 async function handleOrderPage(dashboard: Dashboard, req: RouterRequest, params: RouteParams): Promise<RouterResponse> {

@@ -4,7 +4,14 @@
  * that stream and appends it as text; without JavaScript a frame shows the same stream.
  */
 import { formatDuration, orderDurationMs, stateWord } from '../../core/render/format.ts';
-import { isFinalOrderState, type MatrixValue, type OrderRecord, type RunRecord } from '../../core/types.ts';
+import { annotationCountText, annotationPlace, countAnnotations } from '../../core/step-results.ts';
+import {
+  isFinalOrderState,
+  type Annotation,
+  type MatrixValue,
+  type OrderRecord,
+  type RunRecord,
+} from '../../core/types.ts';
 import { orderLogPath } from '../log-route.ts';
 import { html, type SafeHtml } from './html.ts';
 import { renderPage } from './page.ts';
@@ -16,6 +23,7 @@ import {
   repoName,
   runPath,
   stateLabel,
+  summaryPath,
   timeText,
 } from './view-parts.ts';
 
@@ -63,12 +71,36 @@ function stepsTable(order: OrderRecord): SafeHtml {
     </table>`;
 }
 
+/** Glyph and word for each level, as GitHub's annotation list shows them; the word is always there (WCAG 1.4.1). */
+const LEVEL_GLYPHS = { error: '✗', warning: '⚠', notice: 'ℹ' } as const satisfies Record<Annotation['level'], string>;
+
+/** The annotations the order's steps made (`::error|warning|notice::`), in step order, with the step that made each. */
+function annotationsList(order: OrderRecord): SafeHtml {
+  const rows = (order.stepResults ?? []).flatMap((s) => (s.annotations ?? []).map((a) => ({ a, step: s.name })));
+  if (rows.length === 0) return html``;
+  return html`<h2 id="annotations">Annotations</h2>
+    <ul class="annotations">
+      ${rows.map(({ a, step }) => {
+        const place = annotationPlace(a);
+        return html`<li class="${`a-${a.level}`}" data-level="${a.level}">
+          <span class="level"><span aria-hidden="true">${LEVEL_GLYPHS[a.level]}</span> ${a.level}</span>
+          ${a.title === undefined || a.title === '' ? '' : html`<strong>${a.title}</strong>`}
+          ${place === '' ? '' : html`<code>${place}</code>`}
+          <span class="note">(${step})</span>
+          <div class="message">${a.message}</div>
+        </li>`;
+      })}
+    </ul>`;
+}
+
 /** `#live`: the details, re-fetched while the order is not final. Its data attributes drive the log tail. */
 export function renderOrderLive(input: OrderPageInput): SafeHtml {
   const { run, order, now } = input;
   const final = isFinalOrderState(order.state);
   const ms = orderDurationMs(order, now);
   const matrix = Object.entries(order.matrix);
+  const counts = annotationCountText(countAnnotations(order.stepResults ?? []));
+  const summaries = (order.stepResults ?? []).filter((st) => st.hasSummary === true).length;
   const refresh = final ? '' : html` data-refresh="${input.refreshMs}"`;
   const needs = input.needs.map(
     (n, i) => html`${i > 0 ? ', ' : ''}<a href="${orderPath(n.runId, n.id)}">${n.name}</a> (${stateWord(n.state)})`,
@@ -138,8 +170,24 @@ export function renderOrderLive(input: OrderPageInput): SafeHtml {
           : html`<dt>Why</dt>
               <dd>${order.reason}</dd>`
       }
+      ${
+        counts === ''
+          ? ''
+          : html`<dt>Annotations</dt>
+              <dd><a href="#annotations" id="annotation-counts">${counts}</a></dd>`
+      }
+      ${
+        summaries === 0
+          ? ''
+          : html`<dt>Summary</dt>
+              <dd>
+                <a href="${summaryPath(run.runId, order.id)}"
+                  >${summaries} step summar${summaries === 1 ? 'y' : 'ies'} on the run page</a
+                >
+              </dd>`
+      }
     </dl>
-    ${stepsTable(order)}
+    ${stepsTable(order)} ${annotationsList(order)}
   </div>`;
 }
 

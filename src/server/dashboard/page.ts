@@ -51,6 +51,21 @@ code{font:13px ui-monospace,"DejaVu Sans Mono",monospace}
 .graph-wrap svg{display:block;max-width:none}
 .graph-wrap a:focus-visible rect,.graph-wrap a:hover rect{stroke-width:3.5}
 pre.log{background:#0d1117;color:#e6edf3;padding:10px 12px;border-radius:6px;overflow:auto;max-height:70vh;min-height:4em;margin:0;white-space:pre-wrap;overflow-wrap:anywhere;font:13px/1.45 ui-monospace,"DejaVu Sans Mono",monospace}
+pre.log details.group{margin:0}
+pre.log details.group>summary{cursor:pointer;color:#9ecbff}
+pre.log details.group>div{padding-left:1.2em;border-left:1px solid #30363d}
+ul.annotations{list-style:none;padding:0;margin:0}
+ul.annotations li{border:1px solid var(--border);border-left-width:4px;border-radius:4px;padding:4px 8px;margin:0 0 6px}
+ul.annotations li.a-error{border-left-color:#cf222e}
+ul.annotations li.a-warning{border-left-color:#9a6700}
+ul.annotations li.a-notice{border-left-color:#0969da}
+ul.annotations .level{font-weight:600;margin-right:6px}
+ul.annotations .message{white-space:pre-wrap;overflow-wrap:anywhere;font:13px/1.45 ui-monospace,"DejaVu Sans Mono",monospace}
+.step-summary{border:1px solid var(--border);border-radius:6px;padding:4px 12px;margin:0 0 10px}
+.step-summary h4{margin:.4em 0;color:var(--muted);font-weight:600}
+.markdown{overflow-wrap:anywhere}
+.markdown table{width:auto;max-width:100%;display:block;overflow:auto}
+.markdown pre{background:var(--soft);padding:8px;border-radius:6px;overflow:auto}
 iframe.log{width:100%;height:60vh;border:1px solid var(--border);border-radius:6px}
 .pager{display:flex;flex-wrap:wrap;gap:8px 20px;margin:10px 0}
 form.filter{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end;margin:0 0 10px}
@@ -112,17 +127,67 @@ const SCRIPT = `
   const MAX_CHARS = 2000000;
   const ANSI = /\\u001b\\[[0-?]*[ -\\/]*[@-~]/g;
   let shown = 0;
+  // Groups: a '##[group]title' line opens a fold (details/summary) that holds the lines up to '##[endgroup]', as
+  // GitHub's log view folds ::group:: output. A line start that may still become a marker waits for its line end;
+  // GitHub does not nest groups, so a group start inside a group closes the open one.
+  const GROUP = '##[group]';
+  const ENDGROUP = '##[endgroup]';
+  let target = pre;
+  let held = '';
+  let midLine = false;
+  const mayBeMarker = (s) => s.startsWith(GROUP) || s.startsWith(ENDGROUP) || GROUP.startsWith(s) || ENDGROUP.startsWith(s);
+  function openGroup(title) {
+    const group = document.createElement('details');
+    group.className = 'group';
+    const head = document.createElement('summary');
+    head.textContent = title.trim() || 'group';
+    const body = document.createElement('div');
+    group.append(head, body);
+    pre.append(group);
+    target = body;
+  }
+  function fold(text) {
+    const parts = (held + text).split('\\n');
+    held = '';
+    parts.forEach((part, i) => {
+      const last = i === parts.length - 1;
+      if (!midLine) {
+        const line = part.replace(/\\r$/, '');
+        if (!last && line.startsWith(GROUP)) return openGroup(line.slice(GROUP.length));
+        if (!last && line.startsWith(ENDGROUP)) {
+          target = pre;
+          return;
+        }
+        if (last && part !== '' && mayBeMarker(part)) {
+          held = part;
+          return;
+        }
+      }
+      if (last) {
+        if (part !== '') target.append(part);
+        midLine = midLine || part !== '';
+      } else {
+        target.append(part + '\\n');
+        midLine = false;
+      }
+    });
+  }
   function append(text) {
     const atEnd = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 40;
     const clean = text.replace(ANSI, '');
-    pre.append(clean);
+    fold(clean);
     shown += clean.length;
     if (shown > MAX_CHARS) {
       const all = pre.textContent;
       pre.textContent = '[earlier output not shown here: the plain-text log has all of it]\\n' + all.slice(all.length - MAX_CHARS / 2);
       shown = pre.textContent.length;
+      target = pre;
     }
     if (atEnd) pre.scrollTop = pre.scrollHeight;
+  }
+  function flush() {
+    if (held !== '') target.append(held);
+    held = '';
   }
   const facts = () => live()?.dataset ?? pre.dataset;
   async function tail() {
@@ -130,6 +195,9 @@ const SCRIPT = `
       const started = { state: facts().orderState, attempt: facts().attempt };
       pre.textContent = '';
       shown = 0;
+      target = pre;
+      held = '';
+      midLine = false;
       pre.setAttribute('aria-busy', 'true');
       try {
         const res = await fetch(pre.dataset.logSrc + '?attempt=' + encodeURIComponent(started.attempt || '1'), { cache: 'no-store' });
@@ -146,6 +214,7 @@ const SCRIPT = `
       } catch (e) {
         append('\\n[the connection to the log was lost; trying again]\\n');
       }
+      flush();
       pre.removeAttribute('aria-busy');
       // The stream ended: the attempt is over, the order has not started yet, or the session cap was reached.
       for (;;) {

@@ -5,8 +5,11 @@
 import { countStates, formatDuration, orderDurationMs, stateWord } from '../../core/render/format.ts';
 import type { OrderGraph } from '../../core/render/graph-layout.ts';
 import { isFinalOrderState, type OrderRecord, type RunRecord } from '../../core/types.ts';
+import { annotationCountText, countAnnotations } from '../../core/step-results.ts';
+import type { StoredStepSummary } from '../../store/step-summaries.ts';
 import { orderLogPath } from '../log-route.ts';
 import { html, trusted, type SafeHtml } from './html.ts';
+import { renderSummaryMarkdown } from './markdown.ts';
 import { renderPage } from './page.ts';
 import {
   RUNS_PATH,
@@ -18,6 +21,7 @@ import {
   repoRunsPath,
   runPath,
   stateLabel,
+  summaryAnchor,
   timeText,
   triggerText,
 } from './view-parts.ts';
@@ -35,6 +39,15 @@ export interface RunPageInput {
   readonly page: number;
   readonly pageSize: number;
   readonly refreshMs: number;
+  /** The step summaries of the run's orders (those that wrote any), in display order; read on page load only. */
+  readonly summaries?: readonly OrderSummaries[];
+  /** Summaries not read (past the page's cap). */
+  readonly summariesLeftOut?: number;
+}
+
+export interface OrderSummaries {
+  readonly order: OrderRecord;
+  readonly steps: readonly StoredStepSummary[];
 }
 
 /** Only orders that reached a runner have a log (as in the sticky comment). */
@@ -77,6 +90,33 @@ function summary(orders: readonly OrderRecord[]): string {
   return `${String(orders.length)} order${orders.length === 1 ? '' : 's'}${parts.length === 0 ? '' : `: ${parts.join(', ')}`}`;
 }
 
+/**
+ * Each step summary, rendered as sanitized Markdown (markdown.ts) under its order and step. Outside `#live`: the
+ * summaries are read when the page loads, not on every refresh (a summary may be 256 KiB).
+ */
+function summariesSection(summaries: readonly OrderSummaries[], leftOut: number): SafeHtml {
+  if (summaries.length === 0) return html``;
+  const more =
+    leftOut === 0 ? '' : html`<p class="note">${leftOut} more step summaries are not shown on this page.</p>`;
+  return html`<section aria-labelledby="summaries-heading" id="summaries">
+    <h2 id="summaries-heading">Step summaries</h2>
+    ${summaries.map(
+      ({ order, steps }) =>
+        html`<section class="summaries" id="${summaryAnchor(order.id)}">
+          <h3><a href="${orderPath(order.runId, order.id)}">${order.name}</a></h3>
+          ${steps.map(
+            (st) =>
+              html`<article class="step-summary" data-step="${st.index}">
+                <h4>${st.name}</h4>
+                <div class="markdown">${renderSummaryMarkdown(st.markdown)}</div>
+              </article>`,
+          )}
+        </section>`,
+    )}
+    ${more}
+  </section>`;
+}
+
 function graphSection(input: RunPageInput): SafeHtml {
   const g = input.graph;
   if ('svg' in g) {
@@ -104,6 +144,7 @@ export function renderRunLive(input: RunPageInput): SafeHtml {
   const shown = listed.slice((page - 1) * input.pageSize, page * input.pageSize);
   const duration = formatDuration((run.finishedAt ?? now) - run.createdAt);
   const refresh = active ? html` data-refresh="${input.refreshMs}"` : '';
+  const annotations = annotationCountText(countAnnotations(orders.flatMap((o) => o.stepResults ?? [])));
   const table =
     shown.length === 0
       ? html`<p>${input.job === undefined ? 'This run has no orders.' : 'No order of this job.'}</p>`
@@ -156,6 +197,12 @@ export function renderRunLive(input: RunPageInput): SafeHtml {
       <dt>Orders</dt>
       <dd id="run-summary">${summary(orders)}</dd>
       ${
+        annotations === ''
+          ? ''
+          : html`<dt>Annotations</dt>
+              <dd id="run-annotations">${annotations}</dd>`
+      }
+      ${
         run.reason === undefined
           ? ''
           : html`<dt>Why</dt>
@@ -184,7 +231,7 @@ export function renderRunPage(input: RunPageInput): string {
       { label: repoName(run.repo), href: repoRunsPath(run.repo, true) },
       { label: run.workflowName },
     ],
-    main: renderRunLive(input),
+    main: html`${renderRunLive(input)}${summariesSection(input.summaries ?? [], input.summariesLeftOut ?? 0)}`,
     ...(active ? { noscriptRefreshSeconds: Math.max(2, Math.round((input.refreshMs * 2) / 1000)) } : {}),
   });
 }

@@ -17,6 +17,16 @@ export function orderPath(runId: string, orderId: string): string {
   return `${runPath(runId)}/orders/${encodeURIComponent(orderId)}`;
 }
 
+/** The run page's step summaries, at one order's first summary when `orderId` is given. */
+export function summaryPath(runId: string, orderId?: string): string {
+  return `${runPath(runId)}${orderId === undefined ? '#summaries' : `#${summaryAnchor(orderId)}`}`;
+}
+
+/** The id of an order's summaries on the run page (ids are URL-safe: any character becomes its code). */
+export function summaryAnchor(orderId: string): string {
+  return `summary-${encodeURIComponent(orderId).replace(/%/g, '_')}`;
+}
+
 /** `/runs?repo=owner/name[&host=…]`: the runs of one repository. */
 export function repoRunsPath(repo: RepoRef, withHost: boolean): string {
   const q = new URLSearchParams({ repo: `${repo.owner}/${repo.name}` });
