@@ -3,7 +3,7 @@
  * is, and which secrets an order gets. Pure: the store keeps sealed values; the server decides here which of them
  * to open for an order, and opens only those.
  */
-import type { ForgeKind, RepoRef } from './types.ts';
+import type { ForgeKind, RepoRef, RunTrust } from './types.ts';
 
 /**
  * Where a secret is defined. GitHub's three levels: an organization's (every repository of the owner), a
@@ -30,12 +30,7 @@ export interface SecretInfo {
   readonly updatedAt: number;
 }
 
-/**
- * Whose code a run executes, as intake found it (Prow's trust model): `member` for pushes and for pull requests
- * whose author is a member of the authorizing org; `approved-outsider` for a non-member's pull request run because
- * a member commented `!testme` — the approver approved code, not exfiltration.
- */
-export type RunTrust = 'member' | 'approved-outsider';
+export type { RunTrust };
 
 /** GitHub's limit on one secret's value (48 KB, "Limits for secrets"). */
 export const MAX_SECRET_VALUE_BYTES = 48 * 1024;
