@@ -85,19 +85,34 @@ async function createKeyFileOnce(path: string): Promise<void> {
   }
 }
 
-/** Data keys wrapped (AES-256-GCM, the context as AAD) by the local key file's key. */
-export async function localDataKeys(keyFile: string): Promise<DataKeys> {
-  const master = await readLocalKeyFile(keyFile);
+/**
+ * Data keys wrapped (AES-256-GCM, the context as AAD) by the local key file's key. The file is read (and created)
+ * on first use, so a server whose orders get no secrets never makes one.
+ */
+export function localDataKeys(keyFile: string): DataKeys {
+  let master: Promise<Buffer> | undefined;
+  const key = (): Promise<Buffer> => {
+    master ??= readLocalKeyFile(keyFile);
+    // A refused file is refused again on the next use (after a chmod it may pass), not remembered.
+    master.catch(() => (master = undefined));
+    return master;
+  };
   return {
     source: 'local',
-    generate(context) {
+    async generate(context) {
       const plaintext = randomBytes(KEY_BYTES);
-      return Promise.resolve({ plaintext, wrapped: sealBytes(master, plaintext, context) });
+      return { plaintext, wrapped: sealBytes(await key(), plaintext, context) };
     },
-    unwrap(wrapped, context) {
-      return Promise.resolve(openBytes(master, wrapped, context, 'the data key'));
+    async unwrap(wrapped, context) {
+      return openBytes(await key(), wrapped, context, 'the data key');
     },
   };
+}
+
+/** Where no key is configured (a DynamoDB store without `store.kmsKeyId`): every use is refused, with the fix. */
+export function missingDataKeys(why: string): DataKeys {
+  const refuse = (): Promise<never> => Promise.reject(new SecretError(why));
+  return { source: 'kms', generate: refuse, unwrap: refuse };
 }
 
 /**

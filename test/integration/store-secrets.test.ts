@@ -55,7 +55,7 @@ describe('secrets on dynalite with the local key file', () => {
     secrets = createSecretStore({
       client: embedded.client,
       table,
-      keys: await localDataKeys(join(dir, 'secrets.key')),
+      keys: localDataKeys(join(dir, 'secrets.key')),
       now: () => T,
     });
   });
@@ -132,7 +132,7 @@ describe('secrets on dynalite with the local key file', () => {
     const other = createSecretStore({
       client: embedded.client,
       table,
-      keys: await localDataKeys(join(dir, 'other.key')),
+      keys: localDataKeys(join(dir, 'other.key')),
     });
     await expect(other.open(await secrets.list(org))).rejects.toThrow(/does not open/);
   });
@@ -234,7 +234,7 @@ describe('secrets with AWS KMS (envelope encryption)', () => {
     const local = createSecretStore({
       client: embedded.client,
       table,
-      keys: await localDataKeys(join(dir, 'secrets.key')),
+      keys: localDataKeys(join(dir, 'secrets.key')),
     });
     await local.set(repo, 'X', 'v', { outsiders: false });
     const client = new KMSClient({ region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } });
