@@ -52,6 +52,13 @@ export interface OrderJob {
    * no token (`permissions: {}`, or none configured). Present only where `actionsSource.token` may be.
    */
   readonly token?: string;
+  /**
+   * The `secrets` context: the org, repository and environment secrets this order may read (src/core/secrets.ts),
+   * opened by the server. Present only in the job an agent holds — in-process for the local runner, or in the
+   * one-time bootstrap exchange answer — never in a launch's user data or a CodeBuild environment. Every value is
+   * for the agent's masker to register.
+   */
+  readonly secrets?: Readonly<Record<string, string>>;
 }
 
 /** An actions source: a forge whose REST API serves repository archives (GitHub, GitHub Enterprise, Gitea). */

@@ -36,6 +36,8 @@ export interface StoreConfig {
   readonly table: string;
   readonly region?: string;
   readonly endpoint?: string;
+  /** `dynamodb` only: the KMS key (id, ARN or alias) that wraps the secrets' data keys. */
+  readonly kmsKeyId?: string;
 }
 
 export interface OperatorConfig {
@@ -161,7 +163,7 @@ export function parseConfig(
   if (doc.store !== undefined) {
     if (!isMap(doc.store)) errors.push('store: must be a map');
     else {
-      checkKeys(doc.store, ['kind', 'dir', 'table', 'region', 'endpoint'], 'store.', errors);
+      checkKeys(doc.store, ['kind', 'dir', 'table', 'region', 'endpoint', 'kmsKeyId'], 'store.', errors);
       const kind = doc.store.kind ?? base.store.kind;
       if (kind !== 'embedded' && kind !== 'dynamodb') errors.push('store.kind: must be "embedded" or "dynamodb"');
       const dir = str(doc.store.dir, 'store.dir', errors);
@@ -171,6 +173,7 @@ export function parseConfig(
         table: str(doc.store.table, 'store.table', errors) ?? base.store.table,
         ...optional('region', str(doc.store.region, 'store.region', errors)),
         ...optional('endpoint', str(doc.store.endpoint, 'store.endpoint', errors)),
+        ...optional('kmsKeyId', str(doc.store.kmsKeyId, 'store.kmsKeyId', errors)),
       };
     }
   }

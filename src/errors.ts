@@ -37,6 +37,15 @@ export class StoreError extends SpotcheckError {
   }
 }
 
+/**
+ * A secret could not be sealed or opened: the data key is unusable (a key file readable by others, a KMS refusal) or
+ * a sealed value does not open under its own name and scope (a wrong key, or a value moved to another scope). Never
+ * carries a value.
+ */
+export class SecretError extends SpotcheckError {
+  override readonly name: string = 'SecretError';
+}
+
 /** The operator configuration is invalid: the message lists every problem at once, with no secret in it. */
 export class ConfigError extends SpotcheckError {
   override readonly name: string = 'ConfigError';

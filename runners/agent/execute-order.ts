@@ -97,7 +97,9 @@ async function prepareOrder(
     event_path: eventPath,
   };
   const runner = runnerContext(opts.tempDir);
-  const baseCtx = { github, matrix: job.matrix, needs: job.needs, runner, strategy: strategyOf(job) };
+  // `secrets` is evaluated here, on the runner, and nowhere else (the job's values; the masker registers them).
+  const secrets = { ...job.secrets };
+  const baseCtx = { github, matrix: job.matrix, needs: job.needs, runner, strategy: strategyOf(job), secrets };
 
   // Workflow env then job env, each entry seeing the ones before it.
   const jobEnv: Record<string, string> = {};

@@ -23,7 +23,7 @@ import { buildOrderJob } from '../../runners/order-job.ts';
 import type { ActionsSource, ReportSink, Runner } from '../../runners/runner.ts';
 import type { OperatorConfig } from '../config.ts';
 import { needsContext } from '../core/engine.ts';
-import type { RunRecord } from '../core/types.ts';
+import type { OrderRecord, RunRecord } from '../core/types.ts';
 import { createAuthorizer } from '../intake/authorize.ts';
 import type { AppSlugRetry } from '../forges/app-slug.ts';
 import { openForges, type ForgeSet } from '../forges/registry.ts';
@@ -53,6 +53,7 @@ import {
   type SpotcheckMetrics,
 } from '../server/metrics.ts';
 import { createMetricsRoute, readOrderCounts } from '../server/metrics-route.ts';
+import { orderSecretsReader } from '../server/order-secrets.ts';
 import { createRouter, type RouteDefinition, type Router } from '../server/router.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
@@ -124,6 +125,8 @@ interface Base {
   readonly logger: Logger;
   readonly now: () => number;
   readonly store: Store;
+  /** The order's secrets, opened: only for a job an agent holds (local launch, bootstrap exchange). */
+  readonly secretsFor: (run: RunRecord, order: OrderRecord) => Promise<Readonly<Record<string, string>>>;
 }
 
 type Runners = Partial<Record<Runner['kind'], Runner>>;
@@ -136,7 +139,14 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const { settings, config, logger } = options;
   const now = options.now ?? Date.now;
   const opened = await openStore(config, config.store.dir);
-  const base: Base = { options, config, logger, now, store: opened.store };
+  const base: Base = {
+    options,
+    config,
+    logger,
+    now,
+    store: opened.store,
+    secretsFor: orderSecretsReader(opened.secrets),
+  };
   const { store } = opened;
   const metrics = options.metrics ?? createMetrics({ orderCounts: () => readOrderCounts(store) });
   const forgeSet = await openForges(settings, {
@@ -164,11 +174,14 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     now,
     // Only the local runner clones from the job's URL. A cloud agent gets its clone URL from the bootstrap exchange
     // (the bootstrap route), minted when it starts, so a cloud launch mints none.
-    // The actions token likewise travels only in a local job or the exchange's answer, never in a launch.
-    jobFor: async (run, order, needs, runner) =>
-      runner === 'local'
-        ? buildOrderJob(run, order, needs, await cloneUrlFor(run), actionsSourceOf(base, run, true))
-        : buildOrderJob(run, order, needs, '', actionsSourceOf(base, run, false)),
+    // The actions token and secrets likewise: the local agent runs in this process and gets them in its job; a
+    // cloud launch's job (its user data, its CodeBuild environment) never holds them.
+    jobFor: async (run, order, needs, runner) => {
+      if (runner !== 'local') return buildOrderJob(run, order, needs, '', actionsSourceOf(base, run, false));
+      const job = buildOrderJob(run, order, needs, await cloneUrlFor(run), actionsSourceOf(base, run, true));
+      const secrets = await base.secretsFor(run, order);
+      return Object.keys(secrets).length === 0 ? job : { ...job, secrets };
+    },
   });
   const capacity = buildCapacity(base, forgeSet, aws);
   const inbox = buildInbox(base, forgeSet, reporter, orchestrator, capacity);
@@ -447,11 +460,12 @@ function buildWebhookRoutes(
 
 /** The agent's job: needs' results read now, clone credentials short-lived and scoped to the repository. */
 function buildBootstrapRoute(
-  { options, config, now, store }: Base,
+  { options, config, now, store, secretsFor }: Base,
   cloneUrlFor: (run: RunRecord) => Promise<string>,
 ): RouteDefinition {
   return createBootstrapRoute({
     store,
+    secretsFor,
     secret: options.settings.agentSecret,
     jobFor: async (run, order) => {
       const needs = new Map((await store.getOrders(run.runId, order.needsOrders)).map((o) => [o.id, o]));

@@ -20,6 +20,8 @@ export interface NewRun {
   readonly ref: string;
   readonly sha: string;
   readonly actor: string;
+  /** Whose code the run executes (what decides its secrets); see RunRecord.trust. */
+  readonly trust?: RunRecord['trust'];
   readonly github: RunRecord['github'];
   readonly pr?: number;
   readonly installationId?: number;
@@ -50,6 +52,7 @@ export function newRunRecords(
     createdAt: now,
     expiresAt: now + retentionDays * 86_400_000,
     ...(input.pr === undefined ? {} : { pr: input.pr }),
+    ...(input.trust === undefined ? {} : { trust: input.trust }),
     ...(input.installationId === undefined ? {} : { installationId: input.installationId }),
     ...(plan.concurrency ? { concurrencyGroup: plan.concurrency.group } : {}),
     ...(plan.orders.length === 0 ? { finishedAt: now } : {}),

@@ -95,7 +95,8 @@ export function cutSummary(markdown: string, maxBytes: number = STORED_SUMMARY_B
   if (bytes.length <= maxBytes) return markdown;
   const note = `\n\n*The summary was cut here: ${String(Math.round(bytes.length / 1024))} KiB written, ${String(Math.round(maxBytes / 1024))} KiB kept.*\n`;
   // A cut in the middle of a character decodes to U+FFFD at the end: dropped.
-  const head = new TextDecoder().decode(bytes.subarray(0, maxBytes - byteLength(note))).replace(/\uFFFD+$/, '');
+  let head = new TextDecoder().decode(bytes.subarray(0, maxBytes - byteLength(note)));
+  while (head.endsWith('\uFFFD')) head = head.slice(0, -1);
   const lastBreak = head.lastIndexOf('\n');
   return `${lastBreak > head.length - 4096 ? head.slice(0, lastBreak) : head}${note}`;
 }

@@ -415,6 +415,13 @@ export interface Annotation {
   readonly endColumn?: number;
 }
 
+/**
+ * Whose code a run executes, as intake found it (Prow's trust model): `member` for pushes and for pull requests
+ * whose author is a member of the authorizing org; `approved-outsider` for a non-member's pull request run because
+ * a member commented `!testme` — the approver approved code, not exfiltration (src/core/secrets.ts).
+ */
+export type RunTrust = 'member' | 'approved-outsider';
+
 export interface RunRecord {
   readonly runId: string;
   readonly repo: RepoRef;
@@ -428,6 +435,11 @@ export interface RunRecord {
   readonly installationId?: number;
   /** Who caused the run (pusher, PR author, `!testme` commenter). */
   readonly actor: string;
+  /**
+   * Whose code the run executes, as intake found it: what decides its secrets (src/core/secrets.ts). Absent on runs
+   * recorded before it was (and on local runs): treated as the narrower `approved-outsider`.
+   */
+  readonly trust?: RunTrust;
   readonly github: GithubContext;
   readonly status: RunStatus;
   readonly orderCount: number;

@@ -9,7 +9,7 @@ import { oneLine } from '../core/render/format.ts';
 import type { GithubContextInput } from '../core/github-context.ts';
 import type { WorkflowDecision } from '../core/plan-workflows.ts';
 import { planWorkflows } from '../core/plan-workflows.ts';
-import type { Diagnostic, EventName, RepoRef, WorkflowSource } from '../core/types.ts';
+import type { Diagnostic, EventName, RepoRef, RunTrust, WorkflowSource } from '../core/types.ts';
 import type { WorkflowFolder } from '../core/workflow/workflow-files.ts';
 import type { Forge } from '../forges/forge.ts';
 import type { ForgeInstallation, OrderIntent } from './intents.ts';
@@ -36,6 +36,8 @@ export interface PullRequestAt {
   readonly headRef: string;
   readonly baseRef: string;
   readonly actor: string;
+  /** `member` when the pull request's author is one; `approved-outsider` for a `!testme` on a non-member's. */
+  readonly trust: RunTrust;
 }
 
 /** Deterministic: one run per delivery and workflow file, whoever processes the delivery and however often. */
@@ -65,7 +67,7 @@ export async function startRuns(
   orchestrator: Pick<Orchestrator, 'startRun'>,
   intent: OrderIntent,
   decisions: readonly WorkflowDecision[],
-  start: { event: EventName; ref: string; sha: string; actor: string; pr?: number },
+  start: { event: EventName; ref: string; sha: string; actor: string; trust: RunTrust; pr?: number },
 ): Promise<number> {
   let created = 0;
   for (const d of decisions) {
@@ -78,6 +80,7 @@ export async function startRuns(
       ref: start.ref,
       sha: start.sha,
       actor: start.actor,
+      trust: start.trust,
       github: d.github,
       ...(start.pr === undefined ? {} : { pr: start.pr }),
       ...(intent.install.installationId === undefined ? {} : { installationId: intent.install.installationId }),
@@ -185,7 +188,7 @@ export async function startPrRuns(
   orchestrator: Pick<Orchestrator, 'startRun'>,
   intent: OrderIntent,
   planned: readonly PlannedWorkflow[],
-  at: Pick<PullRequestAt, 'sha' | 'pr' | 'actor'>,
+  at: Pick<PullRequestAt, 'sha' | 'pr' | 'actor' | 'trust'>,
 ): Promise<number> {
   let created = 0;
   for (const event of ['testme', 'pull_request'] as const) {
@@ -195,6 +198,7 @@ export async function startPrRuns(
       ref: `refs/pull/${String(at.pr)}/head`,
       sha: at.sha,
       actor: at.actor,
+      trust: at.trust,
       pr: at.pr,
     });
   }

@@ -122,6 +122,8 @@ async function processPush({ options }: IntakeContext, intent: PushIntent): Prom
     ref: intent.ref,
     sha: intent.after,
     actor: intent.pusher,
+    // GitHub gives a push's workflows the repository's secrets: the pusher could write to the repository already.
+    trust: 'member',
   });
   options.logger.info({ deliveryId: intent.deliveryId, runs: created, invalid: diagnostics.length }, 'push planned');
 }
@@ -167,6 +169,8 @@ async function processPullRequest(ctx: IntakeContext, intent: PullRequestIntent)
     headRef: intent.headRef,
     baseRef: intent.baseRef,
     actor: intent.author,
+    // Only an authorized author's pull request gets here.
+    trust: 'member',
   };
   const forge = await options.forges.forInstallation(intent.install);
   const created = await planAndStart(ctx, forge, intent, at, ['pull_request']);
@@ -201,12 +205,15 @@ async function processTestme(ctx: IntakeContext, intent: TestmeIntent): Promise<
   if (headMovedSinceComment(record, pull.headSha, intent.commentCreatedAt)) {
     return refuse(`the head moved to ${shortSha(pull.headSha)} after the \`!testme\` comment; comment again to run it`);
   }
+  // The commenter approved the code; whether its runs get members' secrets depends on who wrote it.
+  const author = await options.authorizer.authorize(intent.install, intent.repo, pull.author, intent.ownerIsOrg);
   const at: PullRequestAt = {
     sha: pull.headSha,
     pr: intent.pr,
     headRef: pull.headRef,
     baseRef: pull.baseRef,
     actor: intent.commenter,
+    trust: author.allowed ? 'member' : 'approved-outsider',
   };
   const created = await planAndStart(ctx, forge, intent, at, ['testme', 'pull_request']);
   log.info({ runs: created.runs, invalid: created.invalid }, '!testme planned');

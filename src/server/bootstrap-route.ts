@@ -30,6 +30,11 @@ export interface BootstrapRouteOptions {
   readonly secret: string | Uint8Array;
   /** Builds the job: the server asks the forge for clone credentials scoped to the repository, read-only. */
   readonly jobFor: (run: RunRecord, order: OrderRecord) => Promise<OrderJob>;
+  /**
+   * The secrets the order gets (the run's trust, the job's environment), opened now: they travel only in this
+   * one-time answer. Absent: none.
+   */
+  readonly secretsFor?: (run: RunRecord, order: OrderRecord) => Promise<Readonly<Record<string, string>>>;
   /** The callback route's absolute URL (`<public URL>/api/agent/report`). */
   readonly reportUrl: string;
   readonly logUrl?: (run: RunRecord, order: OrderRecord) => string;
@@ -76,8 +81,11 @@ export function createBootstrapRoute(opts: BootstrapRouteOptions): RouteDefiniti
       let job: OrderJob;
       try {
         job = await opts.jobFor(run, order);
+        const secrets = await opts.secretsFor?.(run, order);
+        if (secrets !== undefined && Object.keys(secrets).length > 0) job = { ...job, secrets };
       } catch (error) {
-        // Not the agent's fault (the forge did not give credentials): give the token back so its retry can work.
+        // Not the agent's fault (the forge did not give credentials, a secret did not open): give the token back so
+        // its retry can work.
         log.warn({ err: error }, 'agent bootstrap: the job could not be built');
         await opts.store.release(redeemed.claimKey);
         return text(503, 'the order cannot be prepared right now; retry', { 'retry-after': '5' });

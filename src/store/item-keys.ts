@@ -1,3 +1,4 @@
+import type { SecretScope } from '../core/secrets.ts';
 import type { RepoRef, RunRecord } from '../core/types.ts';
 
 /**
@@ -10,6 +11,7 @@ import type { RepoRef, RunRecord } from '../core/types.ts';
  * | counter | `COUNTER#<key>`   | `COUNTER`         | `v`                                                         |
  * | claim   | `CLAIM#<key>`     | `CLAIM`           | `expiresAt`, `released`                                     |
  * | doc     | `DOC#<kind>#<key>`| `DOC`             | `value` (a map), `version`, `expiresAt`, `docKind`, `docKey`  |
+ * | secret  | `SECRETS#<scope>` | `SECRET#<NAME>`   | `name`, `scope`, `outsiders`, `updatedAt`, sealed value + wrapped data key; no expiry |
  *
  * Every caller-given part is URI-encoded, so a `#` inside an id can never forge another key.
  */
@@ -100,3 +102,18 @@ export function docIndexKeys(kind: string, key: string, due: number): { docsPk: 
     docsSk: `${timeKey(due)}#${part(key)}`,
   };
 }
+
+/**
+ * One partition per secret scope, so listing a scope is one query on the table's own key. Owner, repository, host
+ * and environment names are case-insensitive on GitHub and Gitea, so they are lowercased.
+ */
+export function secretsPk(scope: SecretScope): string {
+  const parts: string[] = ['SECRETS', scope.level];
+  if (scope.level === 'org') parts.push(scope.forge, scope.host, scope.owner);
+  else parts.push(scope.repo.forge, scope.repo.host, scope.repo.owner, scope.repo.name);
+  if (scope.level === 'environment') parts.push(scope.environment);
+  return parts.map((p, i) => (i < 2 ? p : part(p.toLowerCase()))).join('#');
+}
+export const SECRET_SK_PREFIX = 'SECRET#';
+/** `name` is already upper-case (normalizeSecretName). */
+export const secretSk = (name: string): string => `${SECRET_SK_PREFIX}${part(name)}`;

@@ -3,7 +3,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { OperatorConfig } from '../config.ts';
 import { createDynamoStore } from './dynamodb.ts';
 import { startEmbeddedStore } from './embedded.ts';
+import { KMSClient } from '@aws-sdk/client-kms';
+import type { DataKeys } from './data-keys.ts';
+import { kmsDataKeys, localDataKeys, missingDataKeys } from './data-keys.ts';
+import { createSecretStore, type SecretStore } from './secret-store.ts';
 import type { Store } from './store.ts';
+
+/** The local key file that wraps an embedded store's secrets: in the data folder, beside `db`. */
+export const SECRETS_KEY_FILE = 'secrets.key';
 
 /**
  * The store the operator config names: a DynamoDB table (shared by replicas), or the embedded engine on a folder
@@ -12,16 +19,33 @@ import type { Store } from './store.ts';
 export async function openStore(
   config: OperatorConfig,
   dataDir: string,
-): Promise<{ store: Store; close(): Promise<void> }> {
+): Promise<{ store: Store; secrets: SecretStore; close(): Promise<void> }> {
+  const table = config.store.table;
   if (config.store.kind === 'dynamodb') {
-    const client = new DynamoDBClient({
-      ...(config.store.region ? { region: config.store.region } : {}),
-      ...(config.store.endpoint ? { endpoint: config.store.endpoint } : {}),
-    });
-    const store = createDynamoStore({ client, table: config.store.table });
+    const { region, endpoint, kmsKeyId } = config.store;
+    const client = new DynamoDBClient({ ...(region ? { region } : {}), ...(endpoint ? { endpoint } : {}) });
+    const kms = kmsKeyId === undefined ? undefined : new KMSClient(region ? { region } : {});
+    const keys: DataKeys =
+      kms === undefined || kmsKeyId === undefined
+        ? missingDataKeys('secrets need a KMS key: set store.kmsKeyId in the operator config')
+        : kmsDataKeys(kms, kmsKeyId);
+    const store = createDynamoStore({ client, table });
     await store.ensureTable();
-    return { store, close: () => Promise.resolve(client.destroy()) };
+    return {
+      store,
+      secrets: createSecretStore({ client, table, keys }),
+      close: () => {
+        client.destroy();
+        kms?.destroy();
+        return Promise.resolve();
+      },
+    };
   }
-  const embedded = await startEmbeddedStore({ dir: join(dataDir, 'db'), table: config.store.table });
-  return { store: embedded.store, close: () => embedded.close() };
+  const embedded = await startEmbeddedStore({ dir: join(dataDir, 'db'), table });
+  const keys = localDataKeys(join(dataDir, SECRETS_KEY_FILE));
+  return {
+    store: embedded.store,
+    secrets: createSecretStore({ client: embedded.client, table, keys }),
+    close: () => embedded.close(),
+  };
 }

@@ -181,6 +181,7 @@ describe('push', () => {
       true,
     );
     expect(runs[0]?.installationId).toBe(42);
+    expect(runs.every((r) => r.trust === 'member')).toBe(true);
     expect(s.forge.methods()).toEqual(['readWorkflows', 'changedFiles']);
     expect(runIdFor(intent.install, intent.deliveryId, CI.path)).toMatch(/^gh-[0-9a-f]{20}$/);
 
@@ -286,6 +287,7 @@ describe('pull_request', () => {
       true,
     );
     expect(runs[0]?.github).toMatchObject({ base_ref: 'main', head_ref: 'feature', event_name: 'pull_request' });
+    expect(runs.every((r) => r.trust === 'member')).toBe(true);
     expect(s.forge.methods()).toEqual(['isOrgMember', 'readWorkflows', 'pullRequestFiles']);
     expect((await s.store.getDoc(PR_HEAD_KIND, prKey(REPO, 7)))?.value).toEqual({ sha: SHA_A, at: T0 });
     expect(s.notices).toEqual([]);
@@ -392,10 +394,12 @@ describe('!testme', () => {
     s.forge.workflows.set(SHA_A, [CI, E2E, PR_ONLY, DOCS]);
     const intent = testme();
     await s.intake.process(intent);
+    // The second membership check is the author's (bob): it decides the runs' secrets, not whether they run.
     expect(s.forge.methods()).toEqual([
       'reactToComment',
       'isOrgMember',
       'pullRequest',
+      'isOrgMember',
       'readWorkflows',
       'pullRequestFiles',
     ]);
@@ -407,8 +411,22 @@ describe('!testme', () => {
       'lint:pull_request',
     ]);
     expect(runs.every((r) => r.actor === 'carol' && r.pr === 7 && r.sha === SHA_A)).toBe(true);
+    // bob, the author, is not a member: his code gets only the secrets marked for approved outsiders.
+    expect(runs.every((r) => r.trust === 'approved-outsider')).toBe(true);
     expect(runs.find((r) => r.workflowName === 'ci')?.runId).toBe(runIdFor(intent.install, intent.deliveryId, CI.path));
     expect(s.notices).toEqual([]);
+  });
+
+  it("a member's pull request run by !testme is a member run", async () => {
+    const s = await setup();
+    s.forge.addMember('acme', 'carol');
+    s.forge.addMember('acme', 'bob');
+    openPull(s.forge);
+    s.forge.workflows.set(SHA_A, [E2E]);
+    await s.intake.process(testme());
+    const runs = await s.runs();
+    expect(runs).toHaveLength(1);
+    expect(runs[0]?.trust).toBe('member');
   });
 
   it('accepted when the recorded head is the current one, from before the comment', async () => {

@@ -88,9 +88,15 @@ describe('evaluateCondition: status functions and the implicit success()', () =>
   });
 
   it('reports an unknown context naming it', () => {
-    const result = evaluateCondition('secrets.TOKEN', ctx, 'success');
+    const result = evaluateCondition('vars.TOKEN', ctx, 'success');
     expect(result).toMatchObject({ ok: false });
-    if (!result.ok) expect(result.error).toContain("'secrets'");
+    if (!result.ok) expect(result.error).toContain("'vars'");
+  });
+
+  it('refuses secrets in if:, as GitHub does, even with the secret at hand', () => {
+    const result = evaluateCondition("secrets.TOKEN != ''", { ...ctx, secrets: { TOKEN: 'x' } }, 'success');
+    expect(result).toMatchObject({ ok: false });
+    if (!result.ok) expect(result.error).toContain('secrets cannot be referenced directly in an if: condition');
   });
 });
 
@@ -169,12 +175,25 @@ describe('evaluateValue', () => {
   });
 });
 
+describe('the secrets context', () => {
+  it('reads a secret in a template; a missing one is empty, as on GitHub', () => {
+    const withSecrets: ExpressionContext = { ...ctx, secrets: { NPM_TOKEN: 'npm_x' } };
+    expect(interpolate('token=${{ secrets.NPM_TOKEN }}', withSecrets)).toEqual({ ok: true, value: 'token=npm_x' });
+    expect(interpolate('token=${{ secrets.npm_token }}', withSecrets)).toEqual({ ok: true, value: 'token=npm_x' });
+    expect(interpolate('[${{ secrets.MISSING }}]', withSecrets)).toEqual({ ok: true, value: '[]' });
+  });
+});
+
 describe('expressionError', () => {
   const cases: { source: string; kind: 'condition' | 'template'; bad: string | undefined }[] = [
     { source: 'echo hi', kind: 'template', bad: undefined },
     { source: 'echo ${{ github.sha }}', kind: 'template', bad: undefined },
     { source: 'echo ${{ github.sha', kind: 'template', bad: 'not closed' },
-    { source: 'echo ${{ secrets.TOKEN }}', kind: 'template', bad: 'secrets' },
+    { source: 'echo ${{ secrets.TOKEN }}', kind: 'template', bad: undefined },
+    { source: 'echo ${{ vars.TOKEN }}', kind: 'template', bad: 'vars' },
+    { source: "secrets.TOKEN != ''", kind: 'condition', bad: 'secrets cannot be referenced directly' },
+    { source: '${{ env.TOKEN && secrets.X }}', kind: 'condition', bad: 'secrets cannot be referenced directly' },
+    { source: "env.TOKEN != ''", kind: 'condition', bad: undefined },
     { source: 'echo ${{ success() }}', kind: 'template', bad: 'Unrecognized function' },
     { source: "echo ${{ hashFiles('x') }}", kind: 'template', bad: 'hashFiles' },
     { source: 'hashFiles()', kind: 'condition', bad: 'hashFiles' },

@@ -44,6 +44,8 @@ export interface ExpressionContext {
   runner?: Readonly<Record<string, unknown>>;
   job?: Readonly<Record<string, unknown>>;
   strategy?: Readonly<Record<string, unknown>>;
+  /** Present only on the agent (step fields, job env, outputs): the server never evaluates with secrets. */
+  secrets?: Readonly<Record<string, string>>;
   /**
    * A composite action's `inputs` (its steps' and outputs' fields). Known as a context only where supplied, so a
    * workflow's own expressions still reject `inputs` until spotcheck supplies it there.
@@ -82,7 +84,15 @@ const CONTEXT_NAMES = [
   'runner',
   'job',
   'strategy',
+  'secrets',
 ] as const satisfies readonly (keyof ExpressionContext)[];
+
+/**
+ * GitHub's rule ("Using secrets in GitHub Actions"): "Secrets cannot be directly referenced in `if:` conditionals";
+ * a job or step sets the secret as an environment variable and its `if:` reads `env` instead.
+ */
+const SECRETS_IN_IF =
+  "secrets cannot be referenced directly in an if: condition (GitHub's rule); set the secret in env: and test env.<NAME> instead";
 
 const STATUS_FUNCTION_NAMES = ['success', 'failure', 'cancelled', 'always'] as const;
 
@@ -429,6 +439,7 @@ export function evaluateCondition(
   const parsed = parseExpression(source.value, true, scopeOf(ctx), ctx.inputs !== undefined);
   if (!parsed.ok) return { ok: false, error: `${parsed.error} in if: ${condition ?? ''}` };
   let tree = parsed.tree;
+  if (referencesOf(tree).contexts.has('secrets')) return { ok: false, error: `${SECRETS_IN_IF}: ${condition ?? ''}` };
   const usesStatus = STATUS_FUNCTION_NAMES.some((name) => referencesOf(tree).functions.has(name));
   if (tree === undefined || !usesStatus) {
     const wrapped = parseExpression(
@@ -476,7 +487,8 @@ export function expressionError(
     const cond = conditionSource(source);
     if (!cond.ok) return cond.error;
     const parsed = parseExpression(cond.value, true, scope);
-    return parsed.ok ? undefined : parsed.error;
+    if (!parsed.ok) return parsed.error;
+    return referencesOf(parsed.tree).contexts.has('secrets') ? SECRETS_IN_IF : undefined;
   }
   if (!hasExpression(source)) return undefined;
   const split = splitTemplate(source);

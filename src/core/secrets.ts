@@ -1,0 +1,116 @@
+/**
+ * Secrets managed in spotcheck: where a secret lives (org, repository, a repository's environment), what a valid name
+ * is, and which secrets an order gets. Pure: the store keeps sealed values; the server decides here which of them
+ * to open for an order, and opens only those.
+ */
+import type { ForgeKind, RepoRef, RunTrust } from './types.ts';
+
+/**
+ * Where a secret is defined. GitHub's three levels: an organization's (every repository of the owner), a
+ * repository's, and an environment's (a repository's environment; only jobs naming it get them).
+ */
+export type SecretScope =
+  | {
+      readonly level: 'org';
+      readonly forge: ForgeKind | 'local';
+      readonly host: string;
+      readonly owner: string;
+    }
+  | { readonly level: 'repo'; readonly repo: RepoRef }
+  | { readonly level: 'environment'; readonly repo: RepoRef; readonly environment: string };
+
+/** What may be shown about a secret: never its value. */
+export interface SecretInfo {
+  /** Upper-case: GitHub's secret names are case-insensitive. */
+  readonly name: string;
+  readonly scope: SecretScope;
+  /** Given to `!testme`-approved runs of a non-member's pull request too. Default no. */
+  readonly outsiders: boolean;
+  /** Epoch ms of the last `set`. */
+  readonly updatedAt: number;
+}
+
+export type { RunTrust };
+
+/** GitHub's limit on one secret's value (48 KB, "Limits for secrets"). */
+export const MAX_SECRET_VALUE_BYTES = 48 * 1024;
+
+/**
+ * GitHub's naming rules ("Naming your secrets"): letters, digits and `_` only, not starting with a digit, not
+ * starting with the reserved `GITHUB_` prefix (in any case). Names are case-insensitive: the store keeps them
+ * upper-case (`normalizeSecretName`). Returns a sentence, or undefined when the name is valid.
+ */
+export function secretNameError(name: string): string | undefined {
+  if (name === '') return 'a secret name must not be empty';
+  if (!/^[A-Za-z0-9_]+$/.test(name)) return `${name}: a secret name may contain only letters, digits and _`;
+  if (/^[0-9]/.test(name)) return `${name}: a secret name must not start with a digit`;
+  if (/^GITHUB_/i.test(name)) return `${name}: a secret name must not start with the reserved GITHUB_ prefix`;
+  return undefined;
+}
+
+export const normalizeSecretName = (name: string): string => name.toUpperCase();
+
+/** GitHub's environment names are case-insensitive. */
+const sameEnvironment = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+const LEVEL_RANK = { org: 0, repo: 1, environment: 2 } as const satisfies Record<SecretScope['level'], number>;
+
+/** What decides an order's secrets: the run's trust and the environment its job names. */
+export interface SecretRecipient {
+  /** Absent (a run recorded before trust was): treated as `approved-outsider`, the narrower grant. */
+  readonly trust?: RunTrust;
+  /** The order's `environment.name`, as planned (it may still hold an unevaluated `${{ }}`). */
+  readonly environment?: string;
+}
+
+/**
+ * Which secrets an order gets, from the org, repository and environment secrets of its repository:
+ * - environment secrets only when the order's job names that environment (an environment name still holding an
+ *   expression matches none: the server does not evaluate it, so it cannot know);
+ * - per name, the most specific level wins (GitHub's precedence: environment over repository over organization);
+ * - then, for a run of an approved outsider, only the winners marked `outsiders`. Filtering after precedence means
+ *   an org secret is never handed out under a name a repository secret overrides for members only.
+ * The result is sorted by name.
+ */
+export function chooseSecrets(available: readonly SecretInfo[], recipient: SecretRecipient): SecretInfo[] {
+  const env = recipient.environment;
+  const namedEnv = env !== undefined && env !== '' && !env.includes('${{') ? env : undefined;
+  const winners = new Map<string, SecretInfo>();
+  for (const secret of available) {
+    const { scope } = secret;
+    if (scope.level === 'environment' && (namedEnv === undefined || !sameEnvironment(scope.environment, namedEnv))) {
+      continue;
+    }
+    const name = normalizeSecretName(secret.name);
+    const held = winners.get(name);
+    if (held === undefined || LEVEL_RANK[scope.level] > LEVEL_RANK[held.scope.level]) winners.set(name, secret);
+  }
+  const member = recipient.trust === 'member';
+  return [...winners.values()]
+    .filter((s) => member || s.outsiders)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The three scopes an order of `repo` may draw from (its environment's only when it names one). */
+export function scopesFor(repo: RepoRef, environment?: string): SecretScope[] {
+  const scopes: SecretScope[] = [
+    { level: 'org', forge: repo.forge, host: repo.host, owner: repo.owner },
+    { level: 'repo', repo },
+  ];
+  if (environment !== undefined && environment !== '' && !environment.includes('${{')) {
+    scopes.push({ level: 'environment', repo, environment });
+  }
+  return scopes;
+}
+
+/** One line naming a scope, for the CLI and errors (`org octo`, `repo octo/app`, `environment prod of octo/app`). */
+export function describeSecretScope(scope: SecretScope): string {
+  switch (scope.level) {
+    case 'org':
+      return `org ${scope.owner}`;
+    case 'repo':
+      return `repo ${scope.repo.owner}/${scope.repo.name}`;
+    case 'environment':
+      return `environment ${scope.environment} of ${scope.repo.owner}/${scope.repo.name}`;
+  }
+}
