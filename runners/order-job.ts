@@ -21,5 +21,7 @@ export function buildOrderJob(
     outputExprs: order.outputExprs,
     timeoutMinutes: order.timeoutMinutes,
     ...(order.strategy === undefined ? {} : { strategy: order.strategy }),
+    ...(run.vars === undefined ? {} : { vars: run.vars }),
+    ...(order.inputs === undefined ? {} : { inputs: order.inputs }),
   };
 }

@@ -134,9 +134,20 @@ describe('interpolate', () => {
     { template: "${{ fromJSON('{') }}", fragment: 'JSON' },
     { template: "${{ format('{0}') }}", fragment: 'format string' },
     { template: "${{ hashFiles('**/go.sum') }}", fragment: "available only in a step's fields" },
-    { template: '${{ vars.X }}', fragment: "Unrecognized named-value: 'vars'" },
+    { template: '${{ secrets.X }}', fragment: "Unrecognized named-value: 'secrets'" },
     { template: '${{ github.sha ==  }}', fragment: 'Unexpected' },
   ];
+  it.each([
+    ['${{ vars.NAME }}', { vars: { NAME: 'v' } }, 'v'],
+    ['[${{ vars.UNKNOWN }}]', { vars: { NAME: 'v' } }, '[]'],
+    ['[${{ vars.NAME }}]', {}, '[]'],
+    ['${{ vars.name }}', { vars: { NAME: 'v' } }, 'v'],
+    ['[${{ inputs.x }}]', {}, '[]'],
+    ['${{ inputs.n == 2 }}', { inputs: { n: 2 } }, 'true'],
+  ] as const)('vars and inputs: %s', (template, ctx, expected) => {
+    expect(interpolate(template, ctx)).toEqual({ ok: true, value: expected });
+  });
+
   it.each(errors)('error: $template', ({ template, fragment }) => {
     const result = interpolate(template, ctx);
     expect(result.ok).toBe(false);
@@ -188,7 +199,8 @@ describe('expressionError', () => {
     { source: 'failure(1)', kind: 'condition', bad: 'Too many parameters' },
     { source: "github.ref == 'x", kind: 'condition', bad: 'Unexpected symbol' },
     { source: '${{ github.ref', kind: 'condition', bad: 'not closed' },
-    { source: 'inputs.x', kind: 'condition', bad: 'inputs' },
+    { source: "inputs.x == 'a' && vars.Y", kind: 'condition', bad: undefined },
+    { source: 'secrets.x', kind: 'condition', bad: 'secrets' },
     { source: 'x'.repeat(MAX_EXPRESSION_LENGTH + 1), kind: 'condition', bad: 'maximum' },
   ];
   it.each(cases)('$kind: $source', ({ source, kind, bad }) => {

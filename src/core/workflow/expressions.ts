@@ -44,6 +44,10 @@ export interface ExpressionContext {
   runner?: Readonly<Record<string, unknown>>;
   job?: Readonly<Record<string, unknown>>;
   strategy?: Readonly<Record<string, unknown>>;
+  /** Operator-configured variables (org, then repository); an unknown name reads as null, hence '' in a string. */
+  vars?: Readonly<Record<string, string>>;
+  /** A reusable workflow's (or workflow_dispatch's) inputs; empty for push and pull_request, as on GitHub. */
+  inputs?: Readonly<Record<string, unknown>>;
   /**
    * The functions GitHub's runner adds when it evaluates a step's fields (not a context: expressions cannot read it).
    * Present only for step-time evaluation on the agent; without it `hashFiles()` is an error.
@@ -77,6 +81,8 @@ const CONTEXT_NAMES = [
   'runner',
   'job',
   'strategy',
+  'vars',
+  'inputs',
 ] as const satisfies readonly (keyof ExpressionContext)[];
 
 const STATUS_FUNCTION_NAMES = ['success', 'failure', 'cancelled', 'always'] as const;
