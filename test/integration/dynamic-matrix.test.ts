@@ -77,7 +77,7 @@ async function runWith(matrixJson: string, conclude?: (r: LaunchRequest) => 'suc
         Promise.resolve()
       ),
     },
-    outputs: (r) => (r.order.job === 'a' ? { m: matrixJson } : { seen: String(r.order.matrix['n'] ?? '') }),
+    outputs: (r) => (r.order.job === 'a' ? { m: matrixJson } : { seen: JSON.stringify(r.order.matrix['n'] ?? '') }),
     ...(conclude === undefined ? {} : { conclude }),
   });
   const launch = instant.launch.bind(instant);
