@@ -26,5 +26,7 @@ export function buildOrderJob(
     timeoutMinutes: order.timeoutMinutes,
     ...(order.strategy === undefined ? {} : { strategy: order.strategy }),
     ...(actionsSource === undefined ? {} : { actionsSource }),
+    ...(run.vars === undefined ? {} : { vars: run.vars }),
+    ...(order.inputs === undefined ? {} : { inputs: order.inputs }),
   };
 }

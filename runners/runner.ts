@@ -1,5 +1,6 @@
 import type {
   GithubContext,
+  InputValues,
   MatrixCell,
   OrderRecord,
   RunRecord,
@@ -38,6 +39,10 @@ export interface OrderJob {
   readonly timeoutMinutes: number;
   /** The `strategy` context; absent means a job without a matrix (one job of one). */
   readonly strategy?: StrategyContext;
+  /** The `vars` context: the operator's variables for the repository; absent: none (`vars.X` is ''). */
+  readonly vars?: Readonly<Record<string, string>>;
+  /** The `inputs` context of the order's job; absent: empty (push, pull_request). */
+  readonly inputs?: InputValues;
   /**
    * Where `owner/repo[/path]@ref` actions come from (the operator's `actions:` source; on Gitea the instance itself).
    * Absent: remote actions fail with a clear line. The token is present only in the job an agent holds (local, or

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import {
   DEFAULT_ENGINE_OPTIONS,
+  matrixContexts,
   needsContext,
   runOutcome,
   concurrencyDecision,
@@ -17,8 +18,10 @@ import {
   type EngineEvent,
   type EngineOptions,
 } from './core/engine.ts';
+import { cellIds, expandDynamicMatrix } from './core/dynamic-matrix.ts';
 import {
   capacityCounters,
+  cellRecords,
   executionEvent,
   finalCountKey,
   finishCheck,
@@ -37,6 +40,7 @@ import {
   isFinalOrderState,
   type GithubContext,
   type OrderRecord,
+  type OrderSpec,
   type RunRecord,
   type StepResult,
 } from './core/types.ts';
@@ -252,6 +256,8 @@ export class Orchestrator implements ReportSink {
         await this.#launch(run, order);
       } else if (action.type === 'inspect') {
         await this.#checkExecution(run, order, action.handle, action.runner);
+      } else if (action.type === 'write-cells') {
+        await this.#rewriteCells(run, order);
       }
     }
     await this.#pullWaiting();
@@ -365,7 +371,41 @@ export class Orchestrator implements ReportSink {
       case 'order-final':
         await this.#onFinal(run, order, before);
         break;
+      case 'create-cells':
+        await this.#writeCells(run, order, effect.cells);
+        break;
     }
+  }
+
+  /**
+   * A dynamic matrix expanded: its cells are written (each only if absent), those still queued are started like a
+   * run's roots, and the expanded order is marked so the watchdog leaves it alone. A crash anywhere in between is
+   * repaired by `#rewriteCells`, which recomputes the same cells.
+   */
+  async #writeCells(run: RunRecord, expanded: OrderRecord, cells: readonly OrderSpec[]): Promise<void> {
+    await this.#store.addOrders(run, cellRecords(expanded, cells, this.#now()));
+    const [written, needs] = await Promise.all([
+      this.#store.getOrders(run.runId, cellIds(expanded)),
+      this.#store.getOrders(run.runId, expanded.needsOrders),
+    ]);
+    this.#log.info({ runId: run.runId, orderId: expanded.id, cells: written.length }, 'matrix expanded');
+    const slice = byId([...needs, ...written]);
+    const started = transition({ run, orders: slice }, { type: 'started' }, this.#now(), this.#engine);
+    await this.#apply(run, started.decisions, slice);
+    await this.#store.updateOrder(run.runId, expanded.id, { states: ['running'] }, { cellsWritten: true });
+  }
+
+  /** The watchdog's repair of an expansion a crash left half-written: the same cells, from the same needs. */
+  async #rewriteCells(run: RunRecord, expanded: OrderRecord): Promise<void> {
+    const needed = await this.#store.getOrders(run.runId, expanded.needsOrders);
+    const byOrder = byId(needed);
+    const needs = needsContext(expanded, (id) => byOrder.get(id));
+    const expansion = expandDynamicMatrix(expanded, matrixContexts(run, expanded, needs));
+    if (!expansion.ok || expansion.cells.length !== expanded.cells) {
+      this.#log.warn({ runId: run.runId, orderId: expanded.id }, 'cannot repeat a matrix expansion');
+      return;
+    }
+    await this.#writeCells(run, expanded, expansion.cells);
   }
 
   /** Capacity: the global cap and the job's max-parallel, as bounded counters. Returns the keys taken. */
@@ -442,7 +482,8 @@ export class Orchestrator implements ReportSink {
 
   /** An order became final: free its capacity, satisfy dependents, fail fast, and count towards the run's end. */
   async #onFinal(run: RunRecord, order: OrderRecord, before: OrderRecord | undefined): Promise<void> {
-    const heldCapacity = before !== undefined && before.state !== 'queued';
+    // An expanded dynamic matrix ran nothing itself: its cells held (and released) the capacity.
+    const heldCapacity = before !== undefined && before.state !== 'queued' && order.dynamicMatrix === undefined;
     if (heldCapacity) {
       await this.#releaseKeys(
         order.maxParallel === undefined ? [GLOBAL_INFLIGHT] : [GLOBAL_INFLIGHT, jobInflightKey(order)],
@@ -452,7 +493,9 @@ export class Orchestrator implements ReportSink {
       order.dependents.map(async (dependentId) => {
         const result = await this.#store.satisfyNeed(run.runId, dependentId, order.id);
         if (!result?.applied || result.order.pendingNeeds !== 0) return;
-        const needs = await this.#store.getOrders(run.runId, result.order.needsOrders);
+        // An expanded dynamic matrix waits for its cells: the engine reads them to end it.
+        const ids = [...result.order.needsOrders, ...cellIds(result.order)];
+        const needs = await this.#store.getOrders(run.runId, ids);
         await this.#drive(run, [result.order, ...needs], { type: 'ready', orderId: dependentId });
       }),
     );
@@ -460,7 +503,9 @@ export class Orchestrator implements ReportSink {
       const siblings = (await this.#store.listOrders(run.runId)).filter((o) => o.job === order.job);
       await this.#drive(run, siblings, { type: 'fail-fast', failedOrderId: order.id });
     }
-    const finals = await this.#store.addCounter(finalCountKey(run.runId), 1);
+    // The run's order count is the plan's: a dynamic matrix's cells are not in it (their expanded order is, and it
+    // becomes final only after them), so they do not count towards the run's end.
+    const finals = order.cellOf === undefined ? await this.#store.addCounter(finalCountKey(run.runId), 1) : undefined;
     if (finals !== undefined && finals >= run.orderCount) await this.#maybeFinishRun(run, 'none');
     if (heldCapacity && (await this.#store.getCounter(WAITING)) > 0) await this.#pullWaiting();
   }

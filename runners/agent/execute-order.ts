@@ -99,7 +99,16 @@ async function prepareOrder(
   const runner = runnerContext(opts.tempDir);
   // `secrets` is evaluated here, on the runner, and nowhere else (the job's values; the masker registers them).
   const secrets = { ...job.secrets };
-  const baseCtx = { github, matrix: job.matrix, needs: job.needs, runner, strategy: strategyOf(job), secrets };
+  const baseCtx = {
+    github,
+    matrix: job.matrix,
+    needs: job.needs,
+    runner,
+    strategy: strategyOf(job),
+    secrets,
+    vars: job.vars ?? {},
+    inputs: job.inputs ?? {},
+  };
 
   // Workflow env then job env, each entry seeing the ones before it.
   const jobEnv: Record<string, string> = {};

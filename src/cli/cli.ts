@@ -376,6 +376,7 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
       matrix: o.matrix,
       ...opt('permissions', o.permissions),
       ...opt('environment', o.environment),
+      ...(o.dynamicMatrix === undefined ? {} : { expandedAtRunTime: true }),
     })),
   }));
   if (values.json === true) {
@@ -388,7 +389,8 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     io.out.write(`${w.matched ? '▶' : '·'} ${w.file}: ${w.reason}\n`);
     for (const o of w.orders) {
       const needs = o.needs.length > 0 ? `  needs ${o.needs.join(', ')}` : '';
-      io.out.write(`    ${o.id.padEnd(24)} runs-on ${o.runsOn}${needs}\n`);
+      const matrix = 'expandedAtRunTime' in o ? '  matrix expanded at run time' : '';
+      io.out.write(`    ${o.id.padEnd(24)} runs-on ${o.runsOn}${needs}${matrix}\n`);
     }
   }
   return 0;

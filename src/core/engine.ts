@@ -4,12 +4,14 @@
  * event needs (the order, its dependents' needs, a job's siblings; never the whole run per completion), writes each
  * update with its `expect` condition, and executes the effects of the updates that won.
  */
+import { cellIds, expandDynamicMatrix } from './dynamic-matrix.ts';
 import { evaluateCondition, type JobStatus } from './workflow/expressions.ts';
 import {
   isFinalOrderState,
   type FinalOrderState,
   type JobResult,
   type OrderRecord,
+  type OrderSpec,
   type OrderState,
   type RunRecord,
   type RunStatus,
@@ -25,7 +27,12 @@ export type Effect =
   /** The order reached a final state: release capacity, satisfy dependents' needs, count towards run completion. */
   | { readonly type: 'order-final'; readonly result: JobResult }
   /** Tell the forge / the terminal (commit status, sticky comment, progress). */
-  | { readonly type: 'notify' };
+  | { readonly type: 'notify' }
+  /**
+   * A dynamic matrix expanded: write its cells (create-if-absent) and start them. Repeatable: the watchdog repeats
+   * it, with the same cells, for an expansion whose order is not yet marked `cellsWritten`.
+   */
+  | { readonly type: 'create-cells'; readonly cells: readonly OrderSpec[] };
 
 /** A partial update; a key set to `undefined` removes that field (the store's `RecordChanges`). */
 export type OrderChanges = { readonly [K in keyof OrderRecord]?: OrderRecord[K] | undefined };
@@ -61,7 +68,10 @@ export type FinishedConclusion = 'success' | 'failure' | 'cancelled' | 'timed_ou
 export type EngineEvent =
   /** A new run: the slice holds every order; roots become ready. */
   | { readonly type: 'started' }
-  /** An order's last need became final (pendingNeeds reached 0): the slice holds it and its needs. */
+  /**
+   * An order's last need became final (pendingNeeds reached 0): the slice holds it and its needs (and, for an
+   * expanded dynamic matrix, whose needs are then its cells, those cells).
+   */
   | { readonly type: 'ready'; readonly orderId: string }
   /** The runner accepted the launch. */
   | {
@@ -119,6 +129,9 @@ export function transition(
     case 'ready': {
       const order = slice.orders.get(event.orderId);
       if (!order) return reject(`order ${event.orderId} is not loaded`);
+      if (order.state === 'running' && order.cells !== undefined && order.pendingNeeds === 0) {
+        return matrixFinished(slice, order, now);
+      }
       if (order.state !== 'queued') return reject(`order ${order.id} is ${order.state}, not queued`);
       if (order.pendingNeeds > 0) return reject(`order ${order.id} still waits for ${order.pendingNeeds} needs`);
       return accept([ready(slice, order, now)]);
@@ -162,8 +175,10 @@ export function transition(
     case 'fail-fast': {
       const failed = slice.orders.get(event.failedOrderId);
       if (!failed) return reject(`order ${event.failedOrderId} is not loaded`);
+      // The order that stands for a dynamic matrix is not a sibling: it ends when its cells do.
       const siblings = [...slice.orders.values()].filter(
-        (o) => o.job === failed.job && o.id !== failed.id && !isFinalOrderState(o.state),
+        (o) =>
+          o.job === failed.job && o.id !== failed.id && o.dynamicMatrix === undefined && !isFinalOrderState(o.state),
       );
       const reason = `cancelled by fail-fast: ${failed.name} failed`;
       return accept(siblings.map((o) => cancel(o, reason, now)));
@@ -211,7 +226,14 @@ function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
   }
   const verdict = evaluateCondition(
     condition,
-    { github: { ...slice.run.github }, matrix: order.matrix, needs, env: order.env },
+    {
+      github: { ...slice.run.github },
+      matrix: order.matrix,
+      needs,
+      env: order.env,
+      vars: slice.run.vars ?? {},
+      inputs: order.inputs ?? {},
+    },
     status,
   );
   if (!verdict.ok) {
@@ -220,6 +242,7 @@ function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
   if (!verdict.value) {
     return finish(order, 'skipped', 'skipped', now, { ...carry, reason: `skipped: if: ${condition ?? ''} was false` });
   }
+  if (order.dynamicMatrix !== undefined) return expandOrder(slice, order, needs, carry, now);
   return {
     orderId: order.id,
     expect: { states: ['queued'] },
@@ -227,6 +250,69 @@ function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
     effects: [{ type: 'launch' }, { type: 'notify' }],
   };
 }
+
+/**
+ * A dynamic matrix whose job is to run: its cells, planned now that its needs' outputs are known, become the orders
+ * it waits for (GitHub: dependents of a matrix job wait for every cell). A matrix that does not evaluate or expand
+ * fails the job with the reason.
+ */
+function expandOrder(
+  slice: RunSlice,
+  order: OrderRecord,
+  needs: NeedsContext,
+  carry: OrderChanges,
+  now: number,
+): Decision {
+  const expansion = expandDynamicMatrix(order, matrixContexts(slice.run, order, needs));
+  if (!expansion.ok) return finish(order, 'failed', 'failure', now, { ...carry, reason: expansion.error });
+  const count = expansion.cells.length;
+  return {
+    orderId: order.id,
+    expect: { states: ['queued'] },
+    changes: {
+      ...carry,
+      state: 'running',
+      startedAt: now,
+      cells: count,
+      pendingNeeds: count,
+      reason: `expanded into ${count} order${count === 1 ? '' : 's'}`,
+      waitingSince: undefined,
+    },
+    effects: [{ type: 'create-cells', cells: expansion.cells }, { type: 'notify' }],
+  };
+}
+
+/** The contexts a dynamic matrix reads: the run's `github` and `vars`, the order's `inputs`, its needs. */
+export function matrixContexts(run: RunRecord, order: OrderRecord, needs: NeedsContext) {
+  return { github: { ...run.github }, vars: run.vars ?? {}, inputs: order.inputs ?? {}, needs };
+}
+
+/**
+ * Every cell of an expanded matrix is final: the job's result from its cells (any failure fails it, as
+ * `jobResult`), its outputs combined across cells ("Using job outputs in a matrix job").
+ */
+function matrixFinished(slice: RunSlice, order: OrderRecord, now: number): Transition {
+  const cells = cellIds(order).map((id) => slice.orders.get(id));
+  const loaded = cells.filter((c): c is OrderRecord => c !== undefined && isFinalOrderState(c.state));
+  if (loaded.length !== cells.length) return reject(`the cells of ${order.id} are not all loaded and final`);
+  const result = jobResult(loaded.map((c) => c.result ?? 'skipped'));
+  const counts = new Map<string, number>();
+  for (const cell of loaded) counts.set(cell.state, (counts.get(cell.state) ?? 0) + 1);
+  const summary = [...counts].map(([state, n]) => `${n} ${state.replace('_', ' ')}`).join(', ');
+  return accept([
+    finish(order, RESULT_STATES[result], result, now, {
+      outputs: combinedOutputs(loaded.map((c) => c.outputs)),
+      reason: `${loaded.length} order${loaded.length === 1 ? '' : 's'}: ${summary}`,
+    }),
+  ]);
+}
+
+const RESULT_STATES = {
+  success: 'succeeded',
+  failure: 'failed',
+  cancelled: 'cancelled',
+  skipped: 'skipped',
+} as const satisfies Record<JobResult, FinalOrderState>;
 
 /**
  * The first failed (else cancelled) job among the order's ancestors: its needs' own results, then what each need

@@ -5,7 +5,7 @@
  * reads, asks, and writes.
  */
 import type { EngineEvent, FinishedConclusion } from './engine.ts';
-import type { OrderRecord, RepoRef, RunPlan, RunRecord, StepResult } from './types.ts';
+import type { OrderRecord, OrderSpec, RepoRef, RunPlan, RunRecord, StepResult } from './types.ts';
 import { matchRoute, noRouteMessage, runsOnLabels } from './route-match.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -55,6 +55,7 @@ export function newRunRecords(
     ...(input.trust === undefined ? {} : { trust: input.trust }),
     ...(input.installationId === undefined ? {} : { installationId: input.installationId }),
     ...(plan.concurrency ? { concurrencyGroup: plan.concurrency.group } : {}),
+    ...(plan.vars === undefined ? {} : { vars: plan.vars }),
     ...(plan.orders.length === 0 ? { finishedAt: now } : {}),
   };
   const dependents = new Map<string, string[]>();
@@ -74,6 +75,27 @@ export function newRunRecords(
     createdAt: now,
   }));
   return { run, orders };
+}
+
+/**
+ * The records of a dynamic matrix's cells, written when it expands: queued with nothing left to wait for (their needs
+ * are the expanded order's, all final), and the expanded order as their one dependent, so it ends when they all
+ * have. They sit right after it when orders are listed (`seq`), on its wave.
+ */
+export function cellRecords(expanded: OrderRecord, cells: readonly OrderSpec[], now: number): OrderRecord[] {
+  return cells.map((spec, i) => ({
+    ...spec,
+    runId: expanded.runId,
+    seq: expanded.seq + (i + 1) / (cells.length + 1),
+    wave: expanded.wave,
+    state: 'queued',
+    attempt: 1,
+    pendingNeeds: 0,
+    dependents: [expanded.id],
+    outputs: {},
+    createdAt: now,
+    cellOf: expanded.id,
+  }));
 }
 
 /** Each order's depth in the needs graph (the plan validated it is acyclic); iterative, so deep chains are fine. */
@@ -195,13 +217,22 @@ export type WatchAction =
   | { readonly type: 'redrive' }
   /** An execution the store thinks is live: ask its runner. */
   | { readonly type: 'inspect'; readonly handle: string; readonly runner: string }
+  /** A dynamic matrix expanded but its cells not all written (a crash in between): write them again. */
+  | { readonly type: 'write-cells' }
   | { readonly type: 'none' };
 
 export function watchAction(
-  order: Pick<OrderRecord, 'state' | 'deadline' | 'handle' | 'runner' | 'dispatchedAt'>,
+  order: Pick<
+    OrderRecord,
+    'state' | 'deadline' | 'handle' | 'runner' | 'dispatchedAt' | 'cells' | 'cellsWritten' | 'startedAt'
+  >,
   now: number,
   redriveAfterMs: number,
 ): WatchAction {
+  if (order.state === 'running' && order.cells !== undefined) {
+    const stale = order.cellsWritten !== true && (order.startedAt ?? 0) + redriveAfterMs <= now;
+    return stale ? { type: 'write-cells' } : { type: 'none' };
+  }
   if (order.state === 'running' && order.deadline !== undefined && order.deadline <= now) return { type: 'timeout' };
   if (order.state === 'dispatching' && order.handle === undefined) {
     return (order.dispatchedAt ?? 0) + redriveAfterMs <= now ? { type: 'redrive' } : { type: 'none' };

@@ -19,6 +19,7 @@ import type {
   Diagnostic,
   EnvironmentSpec,
   GithubContext,
+  InputValues,
   JobSpec,
   MatrixCell,
   MatrixValue,
@@ -32,6 +33,10 @@ import type {
 export interface PlanInput {
   workflow: Workflow;
   github: GithubContext;
+  /** The operator's variables for the repository (`vars`); absent: none, so `vars.X` is ''. */
+  vars?: Readonly<Record<string, string>>;
+  /** The `inputs` context (a reusable workflow's `with:`); absent: empty, as for push and pull_request. */
+  inputs?: InputValues;
 }
 
 export type PlanResult = { ok: true; plan: RunPlan } | { ok: false; diagnostics: Diagnostic[] };
@@ -42,7 +47,7 @@ export { expandMatrix, type MatrixExpansion } from './matrix-expansion.ts';
 const MAX_DISPLAY_NAME_LENGTH = 100;
 
 /** Contexts whose values are known when the run is planned; a value reading anything else waits for the runner. */
-const PLAN_TIME_CONTEXTS: ReadonlySet<string> = new Set(['github', 'matrix', 'strategy']);
+const PLAN_TIME_CONTEXTS: ReadonlySet<string> = new Set(['github', 'matrix', 'strategy', 'vars', 'inputs']);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Graph
@@ -117,7 +122,11 @@ export function planRun(input: PlanInput): PlanResult {
   const { workflow, github } = input;
   const file = workflow.file;
   const diagnostics: Diagnostic[] = checkNeedsGraph(workflow.jobs, file);
-  const githubCtx = github as unknown as Readonly<Record<string, unknown>>;
+  const base: ExpressionContext = {
+    github: github as unknown as Readonly<Record<string, unknown>>,
+    vars: input.vars ?? {},
+    inputs: input.inputs ?? {},
+  };
   const expandedByJob = expandJobs(workflow, diagnostics);
   const orderIds = orderIdsOf(workflow.jobs, expandedByJob);
 
@@ -127,10 +136,14 @@ export function planRun(input: PlanInput): PlanResult {
     const cells = expandedByJob.get(job.id);
     const ids = orderIds.get(job.id) ?? [];
     const needsOrders = job.needs.flatMap((need) => orderIds.get(need) ?? []);
+    if (job.matrixTemplate !== undefined) {
+      orders.push(planDynamicMatrixJob(workflow, job, needsOrders, input.inputs));
+      continue;
+    }
     const cellList: readonly (ExpandedCell | undefined)[] = cells ?? [undefined];
     cellList.forEach((expanded, index) => {
       const id = ids[index] ?? job.id;
-      const planned = planCell(workflow, job, githubCtx, { expanded, index, total: cellList.length, id, needsOrders });
+      const planned = planCell(workflow, job, base, { expanded, index, total: cellList.length, id, needsOrders });
       if (planned.ok) {
         orders.push(planned.order);
         return;
@@ -140,17 +153,23 @@ export function planRun(input: PlanInput): PlanResult {
     });
   }
 
-  const concurrency = planConcurrency(workflow, githubCtx, diagnostics);
+  const concurrency = planConcurrency(workflow, base, diagnostics);
   if (diagnostics.length > 0) return { ok: false, diagnostics };
   return {
     ok: true,
     plan: {
       file,
       workflowName: workflow.name,
-      orders,
+      orders: withInputs(orders, input.inputs),
       ...(concurrency !== undefined ? { concurrency } : {}),
+      ...(input.vars !== undefined && Object.keys(input.vars).length > 0 ? { vars: input.vars } : {}),
     },
   };
+}
+
+/** The orders, each carrying the `inputs` context when there is one. */
+function withInputs(orders: readonly OrderSpec[], inputs: InputValues | undefined): readonly OrderSpec[] {
+  return inputs === undefined ? orders : orders.map((order) => ({ ...order, inputs }));
 }
 
 /**
@@ -188,15 +207,53 @@ function orderIdsOf(
   return orderIds;
 }
 
-/** One cell's order, or every problem it has. */
-type PlannedCell =
-  { readonly ok: true; readonly order: OrderSpec } | { readonly ok: false; readonly problems: readonly string[] };
-
-/** Plans one matrix cell of a job (the only cell of a job without a matrix), with its `strategy` context. */
-function planCell(
+/**
+ * The one order that stands for a job whose matrix is built from expressions: its cells are planned when it becomes
+ * ready (src/core/dynamic-matrix.ts), so it holds the job as parsed and runs nothing itself.
+ */
+function planDynamicMatrixJob(
   workflow: Workflow,
   job: JobSpec,
-  githubCtx: Readonly<Record<string, unknown>>,
+  needsOrders: readonly string[],
+  inputs: InputValues | undefined,
+): OrderSpec {
+  return {
+    id: job.id,
+    job: job.id,
+    name: job.name !== undefined && !hasExpression(job.name) ? job.name : job.id,
+    needs: job.needs,
+    needsOrders,
+    runsOn: job.runsOn,
+    matrix: {},
+    ...(job.if !== undefined ? { if: job.if } : {}),
+    timeoutMinutes: typeof job.timeoutMinutes === 'number' ? job.timeoutMinutes : 360,
+    continueOnError: false,
+    failFast: job.failFast,
+    ...(job.maxParallel !== undefined ? { maxParallel: job.maxParallel } : {}),
+    env: {},
+    steps: [],
+    outputExprs: job.outputs,
+    ...(inputs !== undefined ? { inputs } : {}),
+    dynamicMatrix: {
+      job,
+      workflowEnv: workflow.env,
+      ...(workflow.permissions !== undefined ? { workflowPermissions: workflow.permissions } : {}),
+    },
+  };
+}
+
+/** One cell's order, or every problem it has. */
+export type PlannedCell =
+  { readonly ok: true; readonly order: OrderSpec } | { readonly ok: false; readonly problems: readonly string[] };
+
+/**
+ * Plans one matrix cell of a job (the only cell of a job without a matrix), with its `strategy` context. `base` holds
+ * the contexts known for the whole job (`github`, `vars`, `inputs`, and `needs` once a dynamic matrix expands).
+ */
+export function planCell(
+  workflow: Pick<Workflow, 'env' | 'permissions'>,
+  job: JobSpec,
+  base: ExpressionContext,
   cell: {
     readonly expanded: ExpandedCell | undefined;
     readonly index: number;
@@ -212,7 +269,7 @@ function planCell(
     'job-total': cell.total,
     'max-parallel': job.maxParallel ?? cell.total,
   };
-  const ctx: ExpressionContext = { github: githubCtx, matrix, strategy };
+  const ctx: ExpressionContext = { ...base, matrix, strategy };
   const problems: string[] = [];
 
   const name = displayName(job, ctx, cell.expanded?.shown);
@@ -276,7 +333,7 @@ function continueOnErrorOf(job: JobSpec, ctx: ExpressionContext, problems: strin
 }
 
 /** The workflow's env, then the job's, each value evaluated now when it can be (`planEnvValue`). */
-function planEnv(workflow: Workflow, job: JobSpec, ctx: ExpressionContext): Record<string, string> {
+function planEnv(workflow: Pick<Workflow, 'env'>, job: JobSpec, ctx: ExpressionContext): Record<string, string> {
   const env: Record<string, string> = {};
   for (const source of [workflow.env, job.env]) {
     for (const [key, value] of Object.entries(source)) {
@@ -295,11 +352,11 @@ function planEnv(workflow: Workflow, job: JobSpec, ctx: ExpressionContext): Reco
 /** The run's concurrency group, evaluated with `github`; an error is a diagnostic at the top of the file. */
 function planConcurrency(
   workflow: Workflow,
-  githubCtx: Readonly<Record<string, unknown>>,
+  base: ExpressionContext,
   diagnostics: Diagnostic[],
 ): RunPlan['concurrency'] {
   if (workflow.concurrency === undefined) return undefined;
-  const group = interpolate(workflow.concurrency.group, { github: githubCtx });
+  const group = interpolate(workflow.concurrency.group, base);
   if (!group.ok) {
     // ConcurrencySpec carries no position of its own; the diagnostic points at the top of the file.
     diagnostics.push(at(workflow.file, { line: 1, col: 1 }, `concurrency.group: ${group.error}`));

@@ -190,6 +190,11 @@ export interface JobSpec {
   readonly timeoutMinutes: number | string;
   readonly env: Readonly<Record<string, string>>;
   readonly matrix?: MatrixSpec;
+  /**
+   * A matrix built from expressions (the whole of it, an axis, `include` or `exclude` given as `${{ }}`), as
+   * written: GitHub expands it when the job becomes ready, with `needs`, `github`, `vars` and `inputs`.
+   */
+  readonly matrixTemplate?: MatrixValue;
   readonly failFast: boolean;
   readonly maxParallel?: number;
   /** `true`/`false`, or an expression evaluated per matrix cell. */
@@ -272,6 +277,19 @@ export interface GithubContext {
   readonly event: Readonly<Record<string, unknown>>;
 }
 
+/** Values of the `inputs` context (a reusable workflow's `with:`, a `workflow_dispatch`'s inputs). */
+export type InputValues = Readonly<Record<string, string | number | boolean>>;
+
+/**
+ * What the cells of a job with a dynamic matrix are planned from when it becomes ready: the job as parsed and the
+ * workflow-level settings its cells inherit.
+ */
+export interface DynamicMatrix {
+  readonly job: JobSpec;
+  readonly workflowEnv: Readonly<Record<string, string>>;
+  readonly workflowPermissions?: Permissions;
+}
+
 /** GitHub's `strategy` context: `job-index` is 0-based in the matrix's expansion order, `job-total` counts the cells. */
 export type StrategyContext = {
   readonly 'fail-fast': boolean;
@@ -313,6 +331,15 @@ export interface OrderSpec {
   readonly environment?: EnvironmentSpec;
   /** The job's `concurrency`, its group evaluated when it reads only plan-time contexts; stored, not enforced. */
   readonly concurrency?: ConcurrencySpec;
+  /** The `inputs` context of the order's job; absent: empty (push, pull_request). */
+  readonly inputs?: InputValues;
+  /**
+   * Set on the one order that stands for a job whose matrix is built from expressions ("expanded at run time").
+   * When its needs are final the engine evaluates the matrix and the orchestrator writes the cells (`<id>.<n>`);
+   * this order then waits for them and ends with the job's result and the cells' combined outputs, so the job's
+   * dependents (which need this order) wait for every cell.
+   */
+  readonly dynamicMatrix?: DynamicMatrix;
 }
 
 export interface RunPlan {
@@ -321,6 +348,8 @@ export interface RunPlan {
   readonly orders: readonly OrderSpec[];
   /** Evaluated concurrency group, if the workflow declares one. */
   readonly concurrency?: { readonly group: string; readonly cancelInProgress: boolean };
+  /** The operator's variables for the repository (the `vars` context); absent: none. */
+  readonly vars?: Readonly<Record<string, string>>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -441,6 +470,8 @@ export interface RunRecord {
    */
   readonly trust?: RunTrust;
   readonly github: GithubContext;
+  /** The `vars` context the run was planned with; the engine and the agent evaluate with it too. */
+  readonly vars?: Readonly<Record<string, string>>;
   readonly status: RunStatus;
   readonly orderCount: number;
   readonly concurrencyGroup?: string;
@@ -489,4 +520,10 @@ export interface OrderRecord extends OrderSpec {
   readonly finishedAt?: number;
   /** Epoch ms when the order times out (set when it starts running). */
   readonly deadline?: number;
+  /** On a dynamic-matrix order once expanded: how many cells (`<id>.1` … `<id>.<n>`) it waits for. */
+  readonly cells?: number;
+  /** On a dynamic-matrix order: set once every cell is written and started (until then the watchdog repairs). */
+  readonly cellsWritten?: boolean;
+  /** On a cell of a dynamic matrix: the order that stands for its job (the cell's only dependent). */
+  readonly cellOf?: string;
 }

@@ -1,15 +1,22 @@
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { OrderState } from '../core/types.ts';
 import { Expr } from './expr.ts';
 import { activePk, INDEX_SHARDS, ORDER_SK_PREFIX, orderSk, runPk, waitingIndexKeys, waitingPk } from './item-keys.ts';
-import { isActive, toOrder, type Item } from './item-mapping.ts';
+import { isActive, orderItem, toOrder, type Item } from './item-mapping.ts';
 import { planOrderUpdate } from './plan-order-update.ts';
 import type { Store } from './store.ts';
 import type { StoreTable } from './store-table.ts';
 
 export type OrderOperations = Pick<
   Store,
-  'listOrders' | 'getOrder' | 'getOrders' | 'updateOrder' | 'satisfyNeed' | 'listActiveOrders' | 'listWaitingOrders'
+  | 'listOrders'
+  | 'getOrder'
+  | 'getOrders'
+  | 'updateOrder'
+  | 'satisfyNeed'
+  | 'addOrders'
+  | 'listActiveOrders'
+  | 'listWaitingOrders'
 >;
 
 /** The order aggregate: orders of a run, their state changes and the two sparse order indexes. */
@@ -69,6 +76,24 @@ export function orderOperations(t: StoreTable): OrderOperations {
       );
       if (out?.Attributes === undefined) return undefined;
       return toOrder(repair ? await repairWaitingIndex(t, out.Attributes) : out.Attributes);
+    },
+
+    async addOrders(run, orders) {
+      await Promise.all(
+        orders.map((order) => {
+          const e = new Expr();
+          return t.sendConditional('PutItem', () =>
+            t.doc.send(
+              new PutCommand({
+                TableName: t.name,
+                Item: orderItem(order, run.expiresAt),
+                ConditionExpression: `attribute_not_exists(${e.name('pk')})`,
+                ...e.params(),
+              }),
+            ),
+          );
+        }),
+      );
     },
 
     async satisfyNeed(runId, orderId, needId) {

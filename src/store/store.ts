@@ -49,6 +49,11 @@ export interface Store {
     changes: RecordChanges<OrderRecord>,
   ): Promise<OrderRecord | undefined>;
   /**
+   * Adds orders to an existing run (the cells of a dynamic matrix), each only if absent: a repeated call, or one
+   * racing another replica, leaves the first write (and whatever state it has reached since) alone.
+   */
+  addOrders(run: Pick<RunRecord, 'runId' | 'expiresAt'>, orders: readonly OrderRecord[]): Promise<void>;
+  /**
    * Records, at most once per `needId`, that a need of `orderId` is final: decrements `pendingNeeds` by one.
    * Returns the order after the call and whether this call was the one that decremented.
    */

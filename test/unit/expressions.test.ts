@@ -88,9 +88,9 @@ describe('evaluateCondition: status functions and the implicit success()', () =>
   });
 
   it('reports an unknown context naming it', () => {
-    const result = evaluateCondition('vars.TOKEN', ctx, 'success');
+    const result = evaluateCondition('bogus.TOKEN', ctx, 'success');
     expect(result).toMatchObject({ ok: false });
-    if (!result.ok) expect(result.error).toContain("'vars'");
+    if (!result.ok) expect(result.error).toContain("'bogus'");
   });
 
   it('refuses secrets in if:, as GitHub does, even with the secret at hand', () => {
@@ -140,9 +140,21 @@ describe('interpolate', () => {
     { template: "${{ fromJSON('{') }}", fragment: 'JSON' },
     { template: "${{ format('{0}') }}", fragment: 'format string' },
     { template: "${{ hashFiles('**/go.sum') }}", fragment: "available only in a step's fields" },
-    { template: '${{ vars.X }}', fragment: "Unrecognized named-value: 'vars'" },
+    // Where the server evaluates (no secrets in the context), `secrets` is no context, as GitHub rules for those keys.
+    { template: '${{ secrets.X }}', fragment: "Unrecognized named-value: 'secrets'" },
     { template: '${{ github.sha ==  }}', fragment: 'Unexpected' },
   ];
+  it.each([
+    ['${{ vars.NAME }}', { vars: { NAME: 'v' } }, 'v'],
+    ['[${{ vars.UNKNOWN }}]', { vars: { NAME: 'v' } }, '[]'],
+    ['[${{ vars.NAME }}]', {}, '[]'],
+    ['${{ vars.name }}', { vars: { NAME: 'v' } }, 'v'],
+    ['[${{ inputs.x }}]', {}, '[]'],
+    ['${{ inputs.n == 2 }}', { inputs: { n: 2 } }, 'true'],
+  ] as const)('vars and inputs: %s', (template, ctx, expected) => {
+    expect(interpolate(template, ctx)).toEqual({ ok: true, value: expected });
+  });
+
   it.each(errors)('error: $template', ({ template, fragment }) => {
     const result = interpolate(template, ctx);
     expect(result.ok).toBe(false);
@@ -190,7 +202,8 @@ describe('expressionError', () => {
     { source: 'echo ${{ github.sha }}', kind: 'template', bad: undefined },
     { source: 'echo ${{ github.sha', kind: 'template', bad: 'not closed' },
     { source: 'echo ${{ secrets.TOKEN }}', kind: 'template', bad: undefined },
-    { source: 'echo ${{ vars.TOKEN }}', kind: 'template', bad: 'vars' },
+    { source: 'echo ${{ vars.TOKEN }}', kind: 'template', bad: undefined },
+    { source: 'echo ${{ bogus.TOKEN }}', kind: 'template', bad: 'bogus' },
     { source: "secrets.TOKEN != ''", kind: 'condition', bad: 'secrets cannot be referenced directly' },
     { source: '${{ env.TOKEN && secrets.X }}', kind: 'condition', bad: 'secrets cannot be referenced directly' },
     { source: "env.TOKEN != ''", kind: 'condition', bad: undefined },
@@ -207,7 +220,8 @@ describe('expressionError', () => {
     { source: 'failure(1)', kind: 'condition', bad: 'Too many parameters' },
     { source: "github.ref == 'x", kind: 'condition', bad: 'Unexpected symbol' },
     { source: '${{ github.ref', kind: 'condition', bad: 'not closed' },
-    { source: 'inputs.x', kind: 'condition', bad: 'inputs' },
+    { source: "inputs.x == 'a' && vars.Y", kind: 'condition', bad: undefined },
+    { source: 'secrets.x', kind: 'condition', bad: 'secrets' },
     { source: 'x'.repeat(MAX_EXPRESSION_LENGTH + 1), kind: 'condition', bad: 'maximum' },
   ];
   it.each(cases)('$kind: $source', ({ source, kind, bad }) => {

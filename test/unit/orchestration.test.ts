@@ -162,6 +162,21 @@ describe('watchAction', () => {
       { type: 'inspect', handle: 'h', runner: 'local' },
     ],
     ['queued', at({ state: 'queued' }), { type: 'none' }],
+    [
+      'an expanded matrix whose cells were not all written (a crash), long enough',
+      at({ state: 'running', cells: 3, startedAt: NOW - 60_000 }),
+      { type: 'write-cells' },
+    ],
+    [
+      'an expanded matrix whose cells are being written just now',
+      at({ state: 'running', cells: 3, startedAt: NOW - 59_999 }),
+      { type: 'none' },
+    ],
+    [
+      'an expanded matrix whose cells are all written',
+      at({ state: 'running', cells: 3, cellsWritten: true, startedAt: NOW - 600_000 }),
+      { type: 'none' },
+    ],
   ])('%s', (_, order, action) => {
     expect(watchAction(order, NOW, 60_000)).toEqual(action);
   });

@@ -430,7 +430,7 @@ describe('parseWorkflow: errors, with positions', () => {
       job('    strategy:\n      matrix: ${{ fromJSON(x) }}\n'),
       6,
       15,
-      'built from an expression is not supported',
+      "Unrecognized named-value: 'x'",
     ],
     ['empty axis', job('    strategy:\n      matrix:\n        os: []\n'), 7, 13, 'an axis needs at least one value'],
     [

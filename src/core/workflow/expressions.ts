@@ -46,11 +46,13 @@ export interface ExpressionContext {
   strategy?: Readonly<Record<string, unknown>>;
   /** Present only on the agent (step fields, job env, outputs): the server never evaluates with secrets. */
   secrets?: Readonly<Record<string, string>>;
+  /** Operator-configured variables (org, then repository); an unknown name reads as null, hence '' in a string. */
+  vars?: Readonly<Record<string, string>>;
   /**
-   * A composite action's `inputs` (its steps' and outputs' fields). Known as a context only where supplied, so a
-   * workflow's own expressions still reject `inputs` until spotcheck supplies it there.
+   * A reusable workflow's (or workflow_dispatch's) inputs, a composite action's inside its steps and outputs; empty
+   * for push and pull_request, as on GitHub.
    */
-  inputs?: Readonly<Record<string, string>>;
+  inputs?: Readonly<Record<string, unknown>>;
   /**
    * The functions GitHub's runner adds when it evaluates a step's fields (not a context: expressions cannot read it).
    * Present only for step-time evaluation on the agent; without it `hashFiles()` is an error.
@@ -85,6 +87,8 @@ const CONTEXT_NAMES = [
   'job',
   'strategy',
   'secrets',
+  'vars',
+  'inputs',
 ] as const satisfies readonly (keyof ExpressionContext)[];
 
 /**
@@ -223,7 +227,7 @@ function parseExpression(
   source: string,
   withStatusFunctions: boolean,
   scope: ExpressionScope = 'job',
-  withInputs = false,
+  withSecrets = true,
 ): Parsed {
   if (source.length > MAX_EXPRESSION_LENGTH) {
     return {
@@ -235,7 +239,9 @@ function parseExpression(
     const { tokens } = new Lexer(source).lex();
     // Parser.parse() returns undefined for an empty token list although its declared type says Expr.
     const functions = [...(withStatusFunctions ? STATUS_FUNCTIONS : []), ...(scope === 'step' ? [HASH_FILES] : [])];
-    const names = [...CONTEXT_NAMES, ...(withInputs ? ['inputs'] : [])];
+    // The server never holds secrets: where it evaluates (runs-on, concurrency, a job's if, …) `secrets` is not a
+    // context, which is GitHub's rule for those keys too ("Context availability").
+    const names = CONTEXT_NAMES.filter((n) => withSecrets || n !== 'secrets');
     const tree: Expr | undefined = new Parser(tokens, names, functions).parse();
     return { ok: true, tree };
   } catch (err) {
@@ -348,7 +354,7 @@ function evaluateParsed(
 }
 
 function evaluateExpression(expression: string, ctx: ExpressionContext): Evaluated<data.ExpressionData> {
-  const parsed = parseExpression(expression, false, scopeOf(ctx), ctx.inputs !== undefined);
+  const parsed = parseExpression(expression, false, scopeOf(ctx), ctx.secrets !== undefined);
   if (!parsed.ok) return { ok: false, error: `${parsed.error} in \${{ ${expression} }}` };
   const result = evaluateParsed(parsed.tree, ctx);
   return result.ok ? result : { ok: false, error: `${result.error} in \${{ ${expression} }}` };
@@ -436,7 +442,8 @@ export function evaluateCondition(
 ): Evaluated<boolean> {
   const source = conditionSource(condition ?? '');
   if (!source.ok) return source;
-  const parsed = parseExpression(source.value, true, scopeOf(ctx), ctx.inputs !== undefined);
+  const parsed = // `secrets` parses here so that its use in `if:` gets GitHub's own advice below, not "unrecognized".
+    parseExpression(source.value, true, scopeOf(ctx));
   if (!parsed.ok) return { ok: false, error: `${parsed.error} in if: ${condition ?? ''}` };
   let tree = parsed.tree;
   if (referencesOf(tree).contexts.has('secrets')) return { ok: false, error: `${SECRETS_IN_IF}: ${condition ?? ''}` };
@@ -446,7 +453,6 @@ export function evaluateCondition(
       tree === undefined ? 'success()' : `success() && (${source.value})`,
       true,
       scopeOf(ctx),
-      ctx.inputs !== undefined,
     );
     if (!wrapped.ok) return { ok: false, error: `${wrapped.error} in if: ${condition ?? ''}` };
     tree = wrapped.tree;

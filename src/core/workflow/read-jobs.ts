@@ -153,6 +153,7 @@ function readJob(
     timeoutMinutes,
     env: jobEnv,
     ...(strat.matrix ? { matrix: strat.matrix } : {}),
+    ...(strat.matrixTemplate !== undefined ? { matrixTemplate: strat.matrixTemplate } : {}),
     failFast: strat.failFast,
     ...(strat.maxParallel !== undefined ? { maxParallel: strat.maxParallel } : {}),
     continueOnError,

@@ -5,6 +5,7 @@
 import { MAX_MATRIX_FILTER_ENTRIES, MAX_MATRIX_ORDERS } from '../limits.ts';
 import type { MatrixCell, MatrixSpec, MatrixValue, SourcePos } from '../types.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
+import { expressionError, hasExpression } from './expressions.ts';
 import { matrixSize } from './matrix-size.ts';
 import { checkKeys, readBoolean } from './read-scalars.ts';
 import { describeValue, field } from './yaml-tree.ts';
@@ -14,6 +15,8 @@ const STRATEGY_KEYS = ['matrix', 'fail-fast', 'max-parallel'] as const;
 
 export interface Strategy {
   readonly matrix?: MatrixSpec;
+  /** A matrix built from expressions, as written: expanded when the job becomes ready (see JobSpec). */
+  readonly matrixTemplate?: MatrixValue;
   readonly failFast: boolean;
   readonly maxParallel?: number;
 }
@@ -27,7 +30,9 @@ export function readStrategy(sink: DiagnosticSink, v: YValue, path: string): Str
   const matrixEntry = field(v, 'matrix');
   const failFastEntry = field(v, 'fail-fast');
   const maxParallelEntry = field(v, 'max-parallel');
-  const matrix = matrixEntry ? readMatrix(sink, matrixEntry.value, `${path}.matrix`) : undefined;
+  const dynamic = matrixEntry !== undefined && isDynamicMatrix(matrixEntry.value);
+  const matrixTemplate = dynamic ? readMatrixTemplate(sink, matrixEntry.value, `${path}.matrix`) : undefined;
+  const matrix = matrixEntry && !dynamic ? readMatrix(sink, matrixEntry.value, `${path}.matrix`) : undefined;
   const failFast = failFastEntry ? readBoolean(sink, failFastEntry.value, `${path}.fail-fast`) : true;
   let maxParallel: number | undefined;
   if (maxParallelEntry) {
@@ -36,23 +41,50 @@ export function readStrategy(sink: DiagnosticSink, v: YValue, path: string): Str
       maxParallel = m.value;
     else sink.error(m.pos, `\`${path}.max-parallel\` must be a whole number of at least 1, not ${describeValue(m)}`);
   }
-  if ((matrixEntry && !matrix) || failFast === undefined) return undefined;
+  if ((matrixEntry && !matrix && !matrixTemplate) || failFast === undefined) return undefined;
   if (maxParallelEntry && maxParallel === undefined) return undefined;
   return {
     ...(matrix ? { matrix } : {}),
+    ...(matrixTemplate !== undefined ? { matrixTemplate } : {}),
     failFast,
     ...(maxParallel !== undefined ? { maxParallel } : {}),
   };
 }
 
+function isExpression(v: YValue): boolean {
+  return v.kind === 'scalar' && typeof v.value === 'string' && hasExpression(v.value);
+}
+
+/**
+ * Whether a matrix is built from expressions, in the places GitHub allows one: the whole matrix, an axis's list, or
+ * the `include`/`exclude` list (`${{ fromJSON(needs.a.outputs.m) }}`). Such a matrix is expanded when the job
+ * becomes ready, with the `needs`, `github`, `vars` and `inputs` contexts.
+ */
+function isDynamicMatrix(v: YValue): boolean {
+  return isExpression(v) || (v.kind === 'map' && v.entries.some((entry) => isExpression(entry.value)));
+}
+
+/** A dynamic matrix as written: each expression must parse, and what is written out must have the matrix's shape. */
+function readMatrixTemplate(sink: DiagnosticSink, v: YValue, path: string): MatrixValue | undefined {
+  const before = sink.count;
+  const check = (value: YValue, where: string): void => {
+    if (value.kind !== 'scalar' || typeof value.value !== 'string' || !hasExpression(value.value)) return;
+    const error = expressionError(value.value, 'template');
+    if (error !== undefined) sink.error(value.pos, `\`${where}\`: ${error}`);
+  };
+  if (v.kind === 'map') {
+    for (const entry of v.entries) {
+      const where = `${path}.${entry.key}`;
+      if (isExpression(entry.value)) check(entry.value, where);
+      else if (entry.key === 'include' || entry.key === 'exclude') readMatrixCells(sink, entry.value, where);
+      else if (entry.value.kind !== 'seq')
+        sink.error(entry.value.pos, `\`${where}\` must be a list of values, not ${describeValue(entry.value)}`);
+    }
+  } else check(v, path);
+  return sink.count > before ? undefined : toMatrixValue(v);
+}
+
 function readMatrix(sink: DiagnosticSink, v: YValue, path: string): MatrixSpec | undefined {
-  if (v.kind === 'scalar' && typeof v.value === 'string' && v.value.includes('${{')) {
-    sink.error(
-      v.pos,
-      `\`${path}\` built from an expression is not supported: spotcheck plans every order before anything runs, so write the axes out`,
-    );
-    return undefined;
-  }
   if (v.kind !== 'map') {
     sink.error(
       v.pos,
@@ -77,13 +109,7 @@ function readMatrix(sink: DiagnosticSink, v: YValue, path: string): MatrixSpec |
     }
     const values = entry.value;
     if (values.kind !== 'seq') {
-      const expr = values.kind === 'scalar' && typeof values.value === 'string' && values.value.includes('${{');
-      sink.error(
-        values.pos,
-        expr
-          ? `\`${path}.${entry.key}\` built from an expression is not supported: list the values`
-          : `\`${path}.${entry.key}\` must be a list of values, not ${describeValue(values)}`,
-      );
+      sink.error(values.pos, `\`${path}.${entry.key}\` must be a list of values, not ${describeValue(values)}`);
       continue;
     }
     if (values.items.length === 0) {
@@ -134,13 +160,7 @@ function readMatrix(sink: DiagnosticSink, v: YValue, path: string): MatrixSpec |
 
 function readMatrixCells(sink: DiagnosticSink, v: YValue, path: string): { cell: MatrixCell; pos: SourcePos }[] {
   if (v.kind !== 'seq') {
-    const expr = v.kind === 'scalar' && typeof v.value === 'string' && v.value.includes('${{');
-    sink.error(
-      v.pos,
-      expr
-        ? `\`${path}\` built from an expression is not supported: list the entries`
-        : `\`${path}\` must be a list of mappings, not ${describeValue(v)}`,
-    );
+    sink.error(v.pos, `\`${path}\` must be a list of mappings, not ${describeValue(v)}`);
     return [];
   }
   if (v.items.length > MAX_MATRIX_FILTER_ENTRIES) {
