@@ -1,5 +1,11 @@
 import type { OrderRecord, RunRecord } from '../src/core/types.ts';
-import type { OrderJob } from './runner.ts';
+import type { ForgeUrls, OrderJob } from './runner.ts';
+
+/** What only the job an agent holds carries: the order's token, and where the forge is. */
+export interface OrderAccess {
+  readonly token?: string | undefined;
+  readonly forgeUrls?: ForgeUrls | undefined;
+}
 
 /** What an agent gets for an order: the order's own steps and env, the run's context, the needs' results. */
 export function buildOrderJob(
@@ -7,6 +13,7 @@ export function buildOrderJob(
   order: OrderRecord,
   needs: OrderJob['needs'],
   cloneUrl: string,
+  access: OrderAccess = {},
 ): OrderJob {
   return {
     ref: { runId: run.runId, orderId: order.id, attempt: order.attempt },
@@ -21,5 +28,7 @@ export function buildOrderJob(
     outputExprs: order.outputExprs,
     timeoutMinutes: order.timeoutMinutes,
     ...(order.strategy === undefined ? {} : { strategy: order.strategy }),
+    ...(access.forgeUrls === undefined ? {} : { forgeUrls: access.forgeUrls }),
+    ...(access.token === undefined ? {} : { token: access.token }),
   };
 }

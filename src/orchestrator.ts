@@ -68,6 +68,11 @@ export interface OrchestratorOptions {
     needs: OrderJob['needs'],
     runner: Runner['kind'],
   ) => Promise<OrderJob>;
+  /**
+   * Revokes the order's `GITHUB_TOKEN`(s) once it is final (success, failure, cancel, timeout): idempotent, never
+   * throws. Absent: nothing to revoke (tokens expire within the hour anyway).
+   */
+  readonly revokeOrderToken?: (run: RunRecord, order: OrderRecord) => Promise<void>;
   readonly logger: Logger;
   readonly now?: () => number;
   /** How long an order may sit in `dispatching` without a handle before the watchdog re-drives its launch. */
@@ -406,6 +411,7 @@ export class Orchestrator implements ReportSink {
 
   /** An order became final: free its capacity, satisfy dependents, fail fast, and count towards the run's end. */
   async #onFinal(run: RunRecord, order: OrderRecord, before: OrderRecord | undefined): Promise<void> {
+    await this.#options.revokeOrderToken?.(run, order);
     const heldCapacity = before !== undefined && before.state !== 'queued';
     if (heldCapacity) {
       await this.#releaseKeys(
