@@ -1,5 +1,11 @@
 import type { OrderRecord, RunRecord } from '../src/core/types.ts';
-import type { ActionsSource, OrderJob } from './runner.ts';
+import type { ActionsSource, ForgeUrls, OrderJob } from './runner.ts';
+
+/** What only the job an agent holds carries: the order's token, and where the forge is. */
+export interface OrderAccess {
+  readonly token?: string | undefined;
+  readonly forgeUrls?: ForgeUrls | undefined;
+}
 
 /**
  * What an agent gets for an order: the order's own steps and env, the run's context, the needs' results, and where
@@ -11,6 +17,7 @@ export function buildOrderJob(
   needs: OrderJob['needs'],
   cloneUrl: string,
   actionsSource?: ActionsSource,
+  access: OrderAccess = {},
 ): OrderJob {
   return {
     ref: { runId: run.runId, orderId: order.id, attempt: order.attempt },
@@ -28,5 +35,7 @@ export function buildOrderJob(
     ...(actionsSource === undefined ? {} : { actionsSource }),
     ...(run.vars === undefined ? {} : { vars: run.vars }),
     ...(order.inputs === undefined ? {} : { inputs: order.inputs }),
+    ...(access.forgeUrls === undefined ? {} : { forgeUrls: access.forgeUrls }),
+    ...(access.token === undefined ? {} : { token: access.token }),
   };
 }

@@ -80,6 +80,11 @@ export interface OrchestratorOptions {
     needs: OrderJob['needs'],
     runner: Runner['kind'],
   ) => Promise<OrderJob>;
+  /**
+   * Revokes the order's `GITHUB_TOKEN`(s) once it is final (success, failure, cancel, timeout): idempotent, never
+   * throws. Absent: nothing to revoke (tokens expire within the hour anyway).
+   */
+  readonly revokeOrderToken?: (run: RunRecord, order: OrderRecord) => Promise<void>;
   readonly logger: Logger;
   readonly now?: () => number;
   /** How long an order may sit in `dispatching` without a handle before the watchdog re-drives its launch. */
@@ -482,6 +487,7 @@ export class Orchestrator implements ReportSink {
 
   /** An order became final: free its capacity, satisfy dependents, fail fast, and count towards the run's end. */
   async #onFinal(run: RunRecord, order: OrderRecord, before: OrderRecord | undefined): Promise<void> {
+    await this.#options.revokeOrderToken?.(run, order);
     // An expanded dynamic matrix ran nothing itself: its cells held (and released) the capacity.
     const heldCapacity = before !== undefined && before.state !== 'queued' && order.dynamicMatrix === undefined;
     if (heldCapacity) {

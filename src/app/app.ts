@@ -19,7 +19,7 @@ import { capacityRoutes } from '../core/capacity.ts';
 import { createJanitor, type Janitor } from '../../runners/janitor.ts';
 import { codeBuildProjects, createRunners } from '../../runners/registry.ts';
 import { actionsSourceFor, type ForgeSite } from '../../runners/actions-source.ts';
-import { buildOrderJob } from '../../runners/order-job.ts';
+import { buildOrderJob, type OrderAccess } from '../../runners/order-job.ts';
 import type { ActionsSource, ReportSink, Runner } from '../../runners/runner.ts';
 import type { OperatorConfig } from '../config.ts';
 import { needsContext } from '../core/engine.ts';
@@ -33,6 +33,7 @@ import { createInbox, type Inbox } from '../intake/inbox.ts';
 import { createIntake, type Notices } from '../intake/intake.ts';
 import { isCapacityIntent, type Intent } from '../intake/intents.ts';
 import { createBootstrapMinter } from './agent-bootstrap.ts';
+import { createOrderTokens, forgeUrlsFor, type OrderTokens } from './order-tokens.ts';
 import { createAwsClients, type AwsClients } from './aws-clients.ts';
 import { cleanStepEnv, type ServerSettings } from './settings.ts';
 import { Orchestrator } from '../orchestrator.ts';
@@ -163,6 +164,14 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   // The runners report to the orchestrator, built after them.
   const sink: ReportSink = { report: (...args) => orchestrator.report(...args) };
   const runners = buildRunners(base, sink, aws);
+  const tokens = createOrderTokens({
+    store,
+    forgeFor: (run) => forgeSet.forRun(run) ?? forgeSet.notConfigured(run.repo.forge),
+    secret: settings.agentSecret,
+    logger: logger.child({ name: 'order-tokens' }),
+    now,
+  });
+  const access = orderAccess(settings, tokens);
   const janitor = buildJanitor(base, aws);
   const orchestrator: Orchestrator = new Orchestrator({
     store,
@@ -172,21 +181,28 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     reporter: instrumentReporter(reporter, metrics),
     logger: logger.child({ name: 'orchestrator' }),
     now,
-    // Only the local runner clones from the job's URL. A cloud agent gets its clone URL from the bootstrap exchange
-    // (the bootstrap route), minted when it starts, so a cloud launch mints none.
-    // The actions token and secrets likewise: the local agent runs in this process and gets them in its job; a
-    // cloud launch's job (its user data, its CodeBuild environment) never holds them.
+    // Only the local runner clones from the job's URL and reads the job's token, actions token and secrets. A cloud
+    // agent gets them from the bootstrap exchange (the bootstrap route), minted when it starts, so a cloud launch
+    // mints none: nothing of them can reach user data or a build's environment.
     jobFor: async (run, order, needs, runner) => {
       if (runner !== 'local') return buildOrderJob(run, order, needs, '', actionsSourceOf(base, run, false));
-      const job = buildOrderJob(run, order, needs, await cloneUrlFor(run), actionsSourceOf(base, run, true));
+      const job = buildOrderJob(
+        run,
+        order,
+        needs,
+        await cloneUrlFor(run),
+        actionsSourceOf(base, run, true),
+        await access(run, order),
+      );
       const secrets = await base.secretsFor(run, order);
       return Object.keys(secrets).length === 0 ? job : { ...job, secrets };
     },
+    revokeOrderToken: (run, order) => tokens.revoke(run, order),
   });
   const capacity = buildCapacity(base, forgeSet, aws);
   const inbox = buildInbox(base, forgeSet, reporter, orchestrator, capacity);
   await loadGitHubHandlers(base, forgeSet, inbox, capacity);
-  const routes = buildRoutes(base, forgeSet, { inbox, capacity, orchestrator, logs, metrics, cloneUrlFor });
+  const routes = buildRoutes(base, forgeSet, { inbox, capacity, orchestrator, logs, metrics, cloneUrlFor, access });
   const router = instrumentRouter(createRouter(routes), metrics, {
     now,
     webhookPaths: { [GITHUB_WEBHOOK_PATH]: 'github', [GITEA_WEBHOOK_PATH]: 'gitea' },
@@ -248,6 +264,17 @@ function actionsSourceOf(
         ? { kind: 'gitea', url: gitea.url, apiUrl: `${gitea.url}/api/v1` }
         : undefined;
   return actionsSourceFor(config.actions ?? {}, forge, withToken);
+}
+
+/** What only an agent's job carries: the order's token (minted now) and the forge's URLs. */
+function orderAccess(
+  settings: SpotcheckAppOptions['settings'],
+  tokens: OrderTokens,
+): (run: RunRecord, order: OrderRecord) => Promise<OrderAccess> {
+  return async (run, order) => ({
+    token: await tokens.issue(run, order),
+    forgeUrls: forgeUrlsFor(run.repo.forge, settings),
+  });
 }
 
 /** By default an order's checkout comes from the forge's clone credentials for the run's repository. */
@@ -401,6 +428,7 @@ interface RouteParts {
   readonly logs: LogStore;
   readonly metrics: SpotcheckMetrics;
   readonly cloneUrlFor: (run: RunRecord) => Promise<string>;
+  readonly access: (run: RunRecord, order: OrderRecord) => Promise<OrderAccess>;
 }
 
 function buildRoutes(base: Base, forgeSet: ForgeSet, parts: RouteParts): RouteDefinition[] {
@@ -409,7 +437,7 @@ function buildRoutes(base: Base, forgeSet: ForgeSet, parts: RouteParts): RouteDe
   return [
     ...buildWebhookRoutes(base, forgeSet, parts),
     createCallbackRoute({ store, sink: parts.orchestrator, logs, secret: base.options.settings.agentSecret, now }),
-    buildBootstrapRoute(base, parts.cloneUrlFor),
+    buildBootstrapRoute(base, parts.cloneUrlFor, parts.access),
     createLogRoute({ store, logs, now }),
     ...createDashboardRoutes({ store, now }),
     createHealthRoute({ store }),
@@ -462,6 +490,7 @@ function buildWebhookRoutes(
 function buildBootstrapRoute(
   { options, config, now, store, secretsFor }: Base,
   cloneUrlFor: (run: RunRecord) => Promise<string>,
+  access: (run: RunRecord, order: OrderRecord) => Promise<OrderAccess>,
 ): RouteDefinition {
   return createBootstrapRoute({
     store,
@@ -475,6 +504,7 @@ function buildBootstrapRoute(
         needsContext(order, (id) => needs.get(id)),
         await cloneUrlFor(run),
         actionsSourceOf({ options, config }, run, true),
+        await access(run, order),
       );
     },
     reportUrl: joinUrl(config.publicUrl, AGENT_REPORT_PATH),

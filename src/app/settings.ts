@@ -26,7 +26,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 /**
  * Reads the GitHub App's variables (APP_ID, PRIVATE_KEY or PRIVATE_KEY_PATH, WEBHOOK_SECRET, GHE_HOST,
  * GHE_PROTOCOL, APP_SLUG), Gitea's (GITEA_URL, GITEA_TOKEN, GITEA_WEBHOOK_SECRET, GITEA_BOT_LOGIN,
- * GITEA_CLONE_TOKEN), PORT, HOST and SPOTCHECK_AGENT_SECRET. A forge is configured when any of its variables is set;
+ * GITEA_CLONE_TOKEN, GITEA_ACTIONS_TOKEN), PORT, HOST and SPOTCHECK_AGENT_SECRET. A forge is configured when any of its variables is set;
  * at least one must be. Every problem is reported at once; no value is ever printed.
  */
 export async function readServerSettings(env: Env): Promise<ServerSettings> {
@@ -112,6 +112,7 @@ function readGiteaSettings(env: Env, problems: string[]): GiteaSettings | undefi
     webhookSecret,
     ...(env.GITEA_BOT_LOGIN ? { botLogin: env.GITEA_BOT_LOGIN } : {}),
     ...(env.GITEA_CLONE_TOKEN ? { cloneToken: env.GITEA_CLONE_TOKEN } : {}),
+    ...(env.GITEA_ACTIONS_TOKEN ? { actionsToken: env.GITEA_ACTIONS_TOKEN } : {}),
   };
 }
 

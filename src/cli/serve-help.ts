@@ -21,6 +21,8 @@ Gitea (set any of them and Gitea is configured):
   GITEA_WEBHOOK_SECRET   the webhook's secret
   GITEA_BOT_LOGIN        the bot user's login; unset: read with GET /api/v1/user at start-up
   GITEA_CLONE_TOKEN      a read-only token of the bot user, for checkouts
+  GITEA_ACTIONS_TOKEN    the read-only token steps get as github.token / secrets.GITHUB_TOKEN (default:
+                         GITEA_CLONE_TOKEN; none for a job with permissions: {})
 
 The server:
   PORT                   port to listen on (default 3000)

@@ -3,7 +3,7 @@
  * map the vendor's shapes at the edge, state their limits, and convert vendor errors to `ForgeError`. Capacity mode's
  * runner operations are an optional capability of a forge (`Forge.capacity`, github-capacity.ts, gitea-capacity.ts).
  */
-import type { ForgeKind, RepoRef, WorkflowSource } from '../core/types.ts';
+import type { ForgeKind, Permissions, RepoRef, WorkflowSource } from '../core/types.ts';
 import type { WorkflowFolder } from '../core/workflow/workflow-files.ts';
 
 export interface PullRequestInfo {
@@ -53,6 +53,20 @@ export interface CloneCredentials {
   readonly expiresAt: number;
 }
 
+/** An order's `github.token` / `secrets.GITHUB_TOKEN` (never logged, never stored in plain text). */
+export interface OrderToken {
+  readonly token: string;
+  /** When it stops working (epoch ms); absent for a configured token that does not expire. */
+  readonly expiresAt?: number;
+  /** Whether it is the order's own, to revoke when the order ends (a minted GitHub token), or a shared one. */
+  readonly revocable: boolean;
+  /**
+   * Permissions of GitHub's default set the installation was not granted, left out of the token (`packages: read`):
+   * the server logs them. Permissions a workflow asks for explicitly are never dropped: the mint fails instead.
+   */
+  readonly dropped?: readonly string[];
+}
+
 /**
  * One forge host, seen by one installation (GitHub) or bot token (Gitea). Methods return results for expected
  * outcomes (a missing file, a non-member) and throw `ForgeError` for the rest (network, 5xx after retries).
@@ -90,6 +104,17 @@ export interface Forge {
   reactToComment(repo: RepoRef, commentId: number, reaction: 'eyes' | '+1' | '-1'): Promise<void>;
   /** Short-lived, read-only credentials for cloning this repository (agents and the local runner). */
   cloneCredentials(repo: RepoRef): Promise<CloneCredentials>;
+  /**
+   * The token for one order's steps, shaped by its `permissions:` (the job's, else the workflow's; absent: the
+   * forge's default), or undefined when it gets none (`permissions: {}`, or no token configured). A permission asked
+   * for explicitly and not granted to spotcheck fails with a permanent `ForgeError` naming it.
+   */
+  mintOrderToken(repo: RepoRef, permissions: Permissions | undefined): Promise<OrderToken | undefined>;
+  /**
+   * Revokes a token `mintOrderToken` returned as revocable. Idempotent: a token revoked already or expired is not an
+   * error; other failures throw (callers log them: the token expires within the hour anyway).
+   */
+  revokeOrderToken(token: string): Promise<void>;
   /** Largest comment body the forge accepts. */
   readonly maxCommentLength: number;
   /** Largest status description the forge accepts. */

@@ -8,7 +8,8 @@
  * `write:issue` (PR comments and reactions) and `read:organization` (membership). The bot must be a member of the
  * authorizing organization, else Gitea hides private members from it (see isOrgMember).
  */
-import type { RepoRef, WorkflowSource } from '../core/types.ts';
+import type { Permissions, RepoRef, WorkflowSource } from '../core/types.ts';
+import { tokenPermissionsFor } from '../core/token-permissions.ts';
 import type { WorkflowFolder } from '../core/workflow/workflow-files.ts';
 import { ForgeError } from '../errors.ts';
 import type {
@@ -18,6 +19,7 @@ import type {
   Forge,
   IssueComment,
   MembershipAnswer,
+  OrderToken,
   PullRequestInfo,
 } from './forge.ts';
 import {
@@ -92,6 +94,12 @@ export interface GiteaForgeOptions extends GiteaClientOptions {
    * leaked: never the main token, which can write statuses and comments.
    */
   readonly cloneToken?: string;
+  /**
+   * GITEA_ACTIONS_TOKEN: what an order's steps get as `github.token` (default: the clone token, which a checkout's
+   * `.git/config` hands to steps anyway). Gitea has no scoped per-order tokens: it is shared, so it must be
+   * read-only, and it is never revoked.
+   */
+  readonly actionsToken?: string;
 }
 
 export function createGiteaForge(opts: GiteaForgeOptions): Forge {
@@ -115,6 +123,10 @@ export function createGiteaForge(opts: GiteaForgeOptions): Forge {
     updateComment: (repo, commentId, body) => updateGiteaComment(client, repo, commentId, body),
     reactToComment: (repo, commentId, reaction) => reactToGiteaComment(client, repo, commentId, reaction),
     cloneCredentials: (repo) => giteaCloneCredentials(client.webRoot, botLogin, cloneToken, repo, now()),
+    mintOrderToken: (_repo, permissions) =>
+      Promise.resolve(giteaOrderToken(opts.actionsToken ?? cloneToken, permissions)),
+    // The configured token is shared by every order: nothing of an order's own to revoke.
+    revokeOrderToken: () => Promise.resolve(),
     capacity: createGiteaCapacity(client),
   };
 }
@@ -456,4 +468,13 @@ interface GiteaPullRequest {
   readonly user?: { readonly login?: string } | null;
   readonly head?: { readonly sha?: string; readonly ref?: string; readonly repo?: { full_name?: string } | null };
   readonly base?: { readonly ref?: string };
+}
+
+/**
+ * Gitea has no scoped tokens: every order gets the configured read-only token, whatever its `permissions:` asks,
+ * except a job that wants none (`permissions: {}`), which gets none, as on GitHub.
+ */
+function giteaOrderToken(token: string | undefined, permissions: Permissions | undefined): OrderToken | undefined {
+  if (token === undefined || token === '' || tokenPermissionsFor(permissions) === undefined) return undefined;
+  return { token, revocable: false };
 }

@@ -5,6 +5,7 @@
  */
 import type { Probot } from 'probot';
 import type { RepoRef } from '../core/types.ts';
+import type { TokenPermissions } from '../core/token-permissions.ts';
 import type { Forge } from './forge.ts';
 import { createGitHubForge } from './github.ts';
 
@@ -35,18 +36,38 @@ export function createGitHubForges(opts: GitHubForgesOptions): GitHubForges {
   const cache = new Map<number, { readonly forge: Promise<Forge>; readonly expiresAt: number }>();
 
   /**
-   * "Create an installation access token for an app", called as the app (JWT): a token for this repository only,
-   * reading contents only, so a leaked clone URL reads one repository and writes nothing. The installation
-   * octokit's own token is never handed out: it carries every permission the app was granted.
+   * "Create an installation access token for an app", called as the app (JWT, through Probot's octokit, so GHE_HOST's
+   * `/api/v3` base applies): a token for this repository only, with only the permissions asked for (clone tokens
+   * read contents; order tokens follow the job's `permissions:`), so a leaked token reaches one repository and no
+   * further than asked. The installation octokit's own token is never handed out: it carries every permission the
+   * app was granted.
    */
-  async function mintCloneToken(installationId: number, repo: RepoRef): Promise<{ token: string; expiresAt: number }> {
+  async function mintToken(
+    installationId: number,
+    repo: RepoRef,
+    permissions: TokenPermissions,
+  ): Promise<{ token: string; expiresAt: number }> {
     const app = await probot.auth();
     const { data } = await app.rest.apps.createInstallationAccessToken({
       installation_id: installationId,
       repositories: [repo.name],
-      permissions: { contents: 'read' },
+      permissions,
     });
     return { token: data.token, expiresAt: Date.parse(data.expires_at) };
+  }
+
+  /** What the installation was granted ("Get an installation for the authenticated app"), read once per Forge. */
+  function installationPermissions(installationId: number): () => Promise<Readonly<Record<string, string>>> {
+    let read: Promise<Readonly<Record<string, string>>> | undefined;
+    return () => {
+      read ??= probot
+        .auth()
+        .then((app) => app.rest.apps.getInstallation({ installation_id: installationId }))
+        .then(({ data }) => data.permissions as Readonly<Record<string, string>>);
+      // A failed read is not kept: the next order asks again.
+      read.catch(() => (read = undefined));
+      return read;
+    };
   }
 
   async function build(installationId: number): Promise<Forge> {
@@ -55,7 +76,8 @@ export function createGitHubForges(opts: GitHubForgesOptions): GitHubForges {
       octokit,
       host,
       appSlug: await appSlug,
-      mintCloneToken: (repo) => mintCloneToken(installationId, repo),
+      mintToken: (repo, permissions) => mintToken(installationId, repo, permissions),
+      installationPermissions: installationPermissions(installationId),
       ...(opts.protocol === undefined ? {} : { protocol: opts.protocol }),
     });
   }

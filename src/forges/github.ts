@@ -4,7 +4,8 @@
  * files 3,000); github-client.ts converts every Octokit error to `ForgeError` in one place (`toForgeError`).
  */
 import type { ProbotOctokit } from 'probot';
-import type { RepoRef, WorkflowSource } from '../core/types.ts';
+import type { Permissions, RepoRef, WorkflowSource } from '../core/types.ts';
+import { narrowTokenPermissions, tokenPermissionsFor, type TokenPermissions } from '../core/token-permissions.ts';
 import type { WorkflowFolder } from '../core/workflow/workflow-files.ts';
 import { ForgeError } from '../errors.ts';
 import type {
@@ -13,6 +14,7 @@ import type {
   Forge,
   IssueComment,
   MembershipAnswer,
+  OrderToken,
   PullRequestInfo,
 } from './forge.ts';
 import { readListedWorkflows, type FolderListing } from './read-listed-workflows.ts';
@@ -40,13 +42,19 @@ export const GITHUB_ENDPOINTS = [
   'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}',
   'POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions',
   'POST /app/installations/{installation_id}/access_tokens',
+  'GET /app/installations/{installation_id}',
+  'DELETE /installation/token',
 ] as const;
 export type GitHubEndpoint = (typeof GITHUB_ENDPOINTS)[number];
 
 /** Endpoints called as the app itself (a JWT), not as an installation: they need no installation permission. */
 export const GITHUB_APP_ENDPOINTS = [
   'POST /app/installations/{installation_id}/access_tokens',
+  'GET /app/installations/{installation_id}',
 ] as const satisfies readonly GitHubEndpoint[];
+
+/** Endpoints called with an order's own token, not the installation's: they need no permission either. */
+export const GITHUB_TOKEN_ENDPOINTS = ['DELETE /installation/token'] as const satisfies readonly GitHubEndpoint[];
 
 /**
  * Endpoints the server calls as the app outside the adapter: `GET /app` reads the app's slug at start-up (its
@@ -70,14 +78,22 @@ export interface GitHubForgeOptions {
   readonly host: string;
   /** The app's slug: its comments are written by `${appSlug}[bot]`. */
   readonly appSlug: string;
-  /** A short-lived token that can read this repository's contents, and when it expires (epoch ms). */
-  readonly mintCloneToken: (repo: RepoRef) => Promise<{ readonly token: string; readonly expiresAt: number }>;
+  /**
+   * A short-lived installation token for this repository only, with these App permissions, and when it expires
+   * (epoch ms): "Create an installation access token for an app", called as the app.
+   */
+  readonly mintToken: (
+    repo: RepoRef,
+    permissions: TokenPermissions,
+  ) => Promise<{ readonly token: string; readonly expiresAt: number }>;
+  /** The App permissions this installation was granted ("Get an installation for the authenticated app"). */
+  readonly installationPermissions: () => Promise<Readonly<Record<string, string>>>;
   /** Scheme of clone URLs (GHE_PROTOCOL); `https` by default. */
   readonly protocol?: 'https' | 'http';
 }
 
 export function createGitHubForge(opts: GitHubForgeOptions): Forge {
-  const { octokit, host, appSlug, mintCloneToken } = opts;
+  const { octokit, host, appSlug, mintToken } = opts;
   const protocol = opts.protocol ?? 'https';
   const botLogin = `${appSlug}[bot]`;
   return {
@@ -98,13 +114,63 @@ export function createGitHubForge(opts: GitHubForgeOptions): Forge {
     reactToComment: (repo, commentId, reaction) => reactToGitHubComment(octokit, repo, commentId, reaction),
 
     async cloneCredentials(repo): Promise<CloneCredentials> {
-      const { token, expiresAt } = await callGitHub('mint clone token', () => mintCloneToken(repo));
+      const { token, expiresAt } = await callGitHub('mint clone token', () => mintToken(repo, { contents: 'read' }));
       // The `x-access-token` user name is how GitHub takes an installation token over HTTPS.
       const url = `${protocol}://x-access-token:${encodeURIComponent(token)}@${host}/${repo.owner}/${repo.name}.git`;
       return { url, expiresAt };
     },
+    mintOrderToken: (repo, permissions) => mintGitHubOrderToken(opts, repo, permissions),
+    revokeOrderToken: (token) => revokeGitHubToken(octokit, token),
     capacity: createGitHubCapacity(octokit),
   };
+}
+
+/**
+ * The order's installation token: this repository only, with the permissions its `permissions:` asks for
+ * (token-permissions.ts). An explicit ask beyond the installation's grant fails the order with the missing
+ * permissions named, as GitHub fails a job that asks for more than it may have (a called workflow asking for more
+ * than its caller allows); GitHub's default set is narrowed to the grant instead (spotcheck's app.yml has no
+ * `packages`), so a workflow without `permissions:` still runs.
+ */
+async function mintGitHubOrderToken(
+  opts: GitHubForgeOptions,
+  repo: RepoRef,
+  permissions: Permissions | undefined,
+): Promise<OrderToken | undefined> {
+  const wanted = tokenPermissionsFor(permissions);
+  if (wanted === undefined) return undefined;
+  const granted = await callGitHub('read the installation', () => opts.installationPermissions());
+  const { allowed, beyond } = narrowTokenPermissions(wanted, granted);
+  if (beyond.length > 0 && permissions !== undefined) {
+    throw new ForgeError(
+      `the job's permissions ask for ${beyond.join(', ')}, which the spotcheck app was not granted on ` +
+        `${repo.owner}: grant the app these permissions or lower the job's \`permissions:\``,
+      { retryable: false, status: 422, context: { forge: 'github', action: 'mint order token' } },
+    );
+  }
+  const { token, expiresAt } = await callGitHub('mint order token', () => opts.mintToken(repo, allowed));
+  return { token, expiresAt, revocable: true, ...(beyond.length > 0 ? { dropped: beyond } : {}) };
+}
+
+/**
+ * "Revoke an installation access token": `DELETE /installation/token`, authenticated with that token itself (the
+ * installation octokit would send its own). A 401 means the token is revoked or expired already: done. No retries:
+ * a revoke that fails is logged by the caller and the token expires within the hour.
+ */
+async function revokeGitHubToken(octokit: ProbotOctokit, token: string): Promise<void> {
+  const TokenOctokit = octokit.constructor as typeof ProbotOctokit;
+  const asToken = new TokenOctokit({
+    auth: { token },
+    baseUrl: octokit.request.endpoint.DEFAULTS.baseUrl,
+    retry: { enabled: false },
+    throttle: { enabled: false },
+  });
+  try {
+    await asToken.rest.apps.revokeInstallationAccessToken();
+  } catch (error) {
+    if (statusOf(error) === 401) return;
+    throw toForgeError(error, 'revoke order token');
+  }
 }
 
 async function readGitHubFile(octokit: ProbotOctokit, repo: RepoRef, sha: string, path: string): Promise<string> {

@@ -34,6 +34,11 @@ export interface GiteaSettings {
   readonly botLogin?: string;
   /** A read-only token (`read:repository`) for agents' clones; without it cloud runners cannot clone on Gitea. */
   readonly cloneToken?: string;
+  /**
+   * The token an order's steps get as `github.token` (GITEA_ACTIONS_TOKEN; unset: the clone token, which a checkout
+   * hands to steps anyway). Gitea has no per-order scoped tokens: this one is shared, read-only, never revoked.
+   */
+  readonly actionsToken?: string;
 }
 
 /** Where a forge acts: its kind and host, and on GitHub the app's installation. */
@@ -108,6 +113,7 @@ export async function openForges(
           botLogin: giteaBot,
           fetch: giteaFetch,
           ...(giteaSettings.cloneToken ? { cloneToken: giteaSettings.cloneToken } : {}),
+          ...(giteaSettings.actionsToken ? { actionsToken: giteaSettings.actionsToken } : {}),
         })
       : undefined;
   const notConfigured = (forge: string): never => {

@@ -11,6 +11,7 @@ import {
   GITHUB_APP_ENDPOINTS,
   GITHUB_ENDPOINTS,
   GITHUB_SERVER_ENDPOINTS,
+  GITHUB_TOKEN_ENDPOINTS,
   type GitHubEndpoint,
 } from '../../src/forges/github.ts';
 import { hasGitHubEndpoint, packageFile } from '../helpers/github-api.ts';
@@ -93,7 +94,9 @@ function grants(permission: string, access: Access): boolean {
 }
 
 const installationEndpoints = [
-  ...GITHUB_ENDPOINTS.filter((e) => !(GITHUB_APP_ENDPOINTS as readonly string[]).includes(e)),
+  ...GITHUB_ENDPOINTS.filter(
+    (e) => !([...GITHUB_APP_ENDPOINTS, ...GITHUB_TOKEN_ENDPOINTS] as readonly string[]).includes(e),
+  ),
   // The GitHub adapter's capacity operations (src/forges/github-capacity.ts), checked the same way.
   ...GITHUB_CAPACITY_ENDPOINTS,
 ];
@@ -139,6 +142,11 @@ describe('every endpoint spotcheck calls', () => {
       expect(sufficientGrants(endpoint)).toEqual([]);
     },
   );
+
+  it.each(GITHUB_TOKEN_ENDPOINTS)('%s is called with an order token itself, which needs no permission', (endpoint) => {
+    expect(endpoint).toBe('DELETE /installation/token');
+    expect(sufficientGrants(endpoint)).toEqual([]);
+  });
 });
 
 describe('every permission app.yml grants', () => {

@@ -10,7 +10,7 @@ import { FakeForge, type ForgeMethod } from '../helpers/fake-forge.ts';
 import { type CapacityStub, defineForgeContract, type ForgeStub, type ReceivedWrite } from './forge-contract.ts';
 
 /** Calls the adapters answer without a request to the forge; the fake answers them without programming. */
-const UNPROGRAMMED: readonly ForgeMethod[] = ['cloneCredentials'];
+const UNPROGRAMMED: readonly ForgeMethod[] = ['cloneCredentials', 'mintOrderToken', 'revokeOrderToken'];
 
 function createFakeStub(forge: FakeForge): { stub: ForgeStub; expected: ForgeMethod[] } {
   const expected: ForgeMethod[] = [];
@@ -65,6 +65,13 @@ function createFakeStub(forge: FakeForge): { stub: ForgeStub; expected: ForgeMet
     acceptReaction() {
       expected.push('reactToComment');
     },
+    orderToken(_repo, granted) {
+      forge.grantedPermissions = granted;
+      if (forge.kind === 'gitea') return forge.giteaActionsToken ?? '';
+      // The fake numbers its tokens; the next one is the one handed out.
+      return `ghs_order${forge.mintedTokens.length + 1}`;
+    },
+    acceptRevoke() {},
     statuses: () =>
       forge.statuses.map(({ sha, context, state, description, targetUrl }) => ({
         sha,

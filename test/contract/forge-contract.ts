@@ -63,6 +63,18 @@ export interface ForgeStub {
   acceptCommentEdit(repo: RepoRef, id: number): void;
   /** One reaction on comment `id` is accepted. */
   acceptReaction(repo: RepoRef, id: number): void;
+  /**
+   * Order tokens: the installation was granted `granted`, and one token for `repo` with exactly `permissions` (App
+   * permission names) is handed out; returns the token the order gets. A forge without scoped tokens (Gitea)
+   * programs nothing and returns its configured token.
+   */
+  orderToken(
+    repo: RepoRef,
+    granted: Readonly<Record<string, string>>,
+    permissions: Readonly<Record<string, string>>,
+  ): string;
+  /** One revoke of `token` is accepted; `gone`: the forge answers that it is revoked or expired already. */
+  acceptRevoke(token: string, gone: boolean): void;
   /** Statuses as the forge received them. */
   statuses(): readonly ReceivedStatus[];
   /** Comment writes and reactions as the forge received them. */
@@ -118,6 +130,8 @@ export const COVERED_METHODS = {
   updateComment: true,
   reactToComment: true,
   cloneCredentials: true,
+  mintOrderToken: true,
+  revokeOrderToken: true,
 } as const satisfies Record<ForgeMethod, true>;
 
 /** Every method of the capacity capability has a case below, held to the port the same way. */
@@ -329,6 +343,52 @@ export function defineForgeContract(name: string, setup: () => ForgeFixture | Pr
       expect(parsed.username).toMatch(/\S/);
       expect(parsed.password).toMatch(/\S/);
       expect(Number.isFinite(expiresAt) && expiresAt > 0).toBe(true);
+    });
+
+    it('gives no order token for `permissions: {}`, asking the forge nothing', async () => {
+      expect(await fx.forge.mintOrderToken(fx.repo, {})).toBeUndefined();
+      expect(await fx.forge.mintOrderToken(fx.repo, { 'id-token': 'write', contents: 'none' })).toBeUndefined();
+    });
+
+    it("gives an order token for GitHub's default set when the job sets no permissions", async () => {
+      const granted = { metadata: 'read', contents: 'read', issues: 'write' };
+      const handed = fx.stub.orderToken(fx.repo, granted, { metadata: 'read', contents: 'read' });
+      const token = await fx.forge.mintOrderToken(fx.repo, undefined);
+      expect(token?.token).toBe(handed);
+      expect(token?.token).toMatch(/\S/);
+    });
+
+    it('gives an order token with the permissions the job asks for, id-token left out', async () => {
+      const granted = { metadata: 'read', contents: 'write', pull_requests: 'write', statuses: 'write' };
+      const handed = fx.stub.orderToken(fx.repo, granted, {
+        metadata: 'read',
+        contents: 'read',
+        pull_requests: 'write',
+      });
+      const token = await fx.forge.mintOrderToken(fx.repo, {
+        contents: 'read',
+        'pull-requests': 'write',
+        'id-token': 'write',
+        issues: 'none',
+      });
+      expect(token?.token).toBe(handed);
+    });
+
+    it('revokes an order token, and revoking it again is not an error', async () => {
+      const handed = fx.stub.orderToken(
+        fx.repo,
+        { metadata: 'read', contents: 'read' },
+        {
+          metadata: 'read',
+          contents: 'read',
+        },
+      );
+      const token = await fx.forge.mintOrderToken(fx.repo, { contents: 'read' });
+      expect(token?.token).toBe(handed);
+      fx.stub.acceptRevoke(handed, false);
+      fx.stub.acceptRevoke(handed, true);
+      await fx.forge.revokeOrderToken(handed);
+      await fx.forge.revokeOrderToken(handed);
     });
 
     describe('capacity', () => {

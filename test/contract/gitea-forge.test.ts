@@ -213,6 +213,10 @@ function createGiteaStub(api: GiteaApi): ForgeStub {
         return { status: 201, body: { content, user: bot } };
       });
     },
+    // Gitea has no scoped tokens: every order gets the configured one (GITEA_ACTIONS_TOKEN, else the clone token)
+    // without a request, and nothing is revoked.
+    orderToken: () => CLONE_TOKEN,
+    acceptRevoke() {},
     statuses: () => [...statuses],
     writes: () => [...writes],
   };
@@ -855,5 +859,19 @@ describe('the harness itself', () => {
       'GET /orgs/{org}: replies 201, which Gitea does not declare (it declares 200, 404)',
     ]);
     expect(() => api.assertDone()).toThrow(/set up but not called: GET \/orgs\/unused/);
+  });
+});
+
+describe('Gitea order tokens', () => {
+  const api = useApi();
+
+  it('gives every order GITEA_ACTIONS_TOKEN, else the clone token, else none; none for permissions: {}', async () => {
+    const withActions = newForge(api(), { actionsToken: 'actions-ro' });
+    expect(await withActions.mintOrderToken(REPO, 'write-all')).toEqual({ token: 'actions-ro', revocable: false });
+    expect(await withActions.mintOrderToken(REPO, {})).toBeUndefined();
+    expect(await newForge(api()).mintOrderToken(REPO, undefined)).toEqual({ token: CLONE_TOKEN, revocable: false });
+    expect(await newForge(api(), { cloneToken: '' }).mintOrderToken(REPO, undefined)).toBeUndefined();
+    await withActions.revokeOrderToken('actions-ro');
+    expect(api().requests()).toHaveLength(0);
   });
 });

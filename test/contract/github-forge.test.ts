@@ -153,6 +153,21 @@ function createGitHubStub(api: GitHubApi): ForgeStub {
         return { status: 201, body: { id: 1, content } };
       });
     },
+    orderToken(repo, granted, permissions) {
+      const token = `ghs_order_${Object.keys(permissions).join('_')}`;
+      api.get('/app/installations/42').reply(200, { id: 42, permissions: granted });
+      api
+        .post('/app/installations/42/access_tokens')
+        .body({ repositories: [repo.name], permissions })
+        .reply(201, { token, expires_at: '2030-01-01T01:00:00Z', permissions });
+      return token;
+    },
+    acceptRevoke(token, gone) {
+      api.delete('/installation/token').reply((request) => {
+        expect(request.headers.authorization).toBe(`token ${token}`);
+        return gone ? { status: 401, body: { message: 'Bad credentials' } } : { status: 204 };
+      });
+    },
     statuses: () => [...statuses],
     writes: () => [...writes],
   };
@@ -231,7 +246,19 @@ function newForge(api: GitHubApi, overrides: Partial<Parameters<typeof createGit
     octokit: createTestOctokit(api.baseUrl),
     host: 'github.com',
     appSlug: APP_SLUG,
-    mintCloneToken: () => Promise.resolve({ token: 'ghs_clone', expiresAt: 1_900_000_000_000 }),
+    // Clone tokens come without a request (their minting is the registry's, tested below); order tokens are minted
+    // through the harness, as the registry mints them (installation 42).
+    mintToken: async (repo, permissions) => {
+      if (Object.keys(permissions).join() === 'contents') return { token: 'ghs_clone', expiresAt: 1_900_000_000_000 };
+      const { data } = await createTestOctokit(api.baseUrl).rest.apps.createInstallationAccessToken({
+        installation_id: 42,
+        repositories: [repo.name],
+        permissions,
+      });
+      return { token: data.token, expiresAt: Date.parse(data.expires_at) };
+    },
+    installationPermissions: async () =>
+      (await createTestOctokit(api.baseUrl).rest.apps.getInstallation({ installation_id: 42 })).data.permissions,
     ...overrides,
   });
 }
@@ -504,13 +531,50 @@ describe('GitHub forge: errors', () => {
       expiresAt: 1_900_000_000_000,
     });
     const failing = newForge(api(), {
-      mintCloneToken: () => Promise.reject(Object.assign(new Error('x'), { status: 503, response: { headers: {} } })),
+      mintToken: () => Promise.reject(Object.assign(new Error('x'), { status: 503, response: { headers: {} } })),
     });
     await expect(failing.cloneCredentials(REPO)).rejects.toMatchObject({
       name: 'ForgeError',
       status: 503,
       retryable: true,
     });
+  });
+});
+
+describe('GitHub Enterprise Server: order tokens (a real Probot with a generated app key)', () => {
+  const ghe = useApi({ baseUrl: 'https://ghe.example.com/api/v3', spec: 'ghes-3.19' });
+
+  it('mints order tokens as the app on GHE (its /api/v3 base), narrowed to the repository and permissions', async () => {
+    const probot = createTestProbot({ baseUrl: ghe().baseUrl });
+    const forges = createGitHubForges({ probot, host: 'ghe.example.com', appSlug: APP_SLUG });
+    ghe()
+      .get('/app/installations/42')
+      .reply(200, { id: 42, permissions: { metadata: 'read', contents: 'write' } });
+    ghe()
+      .post('/app/installations/42/access_tokens')
+      .body({ repositories: ['widgets'], permissions: { metadata: 'read', contents: 'write' } })
+      .reply(201, { token: 'ghs_order', expires_at: '2030-01-01T01:00:00Z' });
+    ghe()
+      .post('/app/installations/42/access_tokens')
+      .body({ repositories: ['widgets'], permissions: { metadata: 'read', contents: 'read' } })
+      .reply(201, { token: 'ghs_default', expires_at: '2030-01-01T01:00:00Z' });
+    ghe().delete('/installation/token').reply(204);
+    const forge = await forges.forInstallation(42);
+    expect(await forge.mintOrderToken(REPO, { contents: 'write' })).toEqual({
+      token: 'ghs_order',
+      expiresAt: Date.parse('2030-01-01T01:00:00Z'),
+      revocable: true,
+    });
+    // The default set's packages: read is not granted: left out (and said), the installation read once.
+    expect(await forge.mintOrderToken(REPO, undefined)).toMatchObject({
+      token: 'ghs_default',
+      dropped: ['packages: read'],
+    });
+    await forge.revokeOrderToken('ghs_order');
+    const [grant, minted, , revoke] = ghe().requests();
+    expect(grant?.headers.authorization).toMatch(/^bearer /i); // the app's JWT
+    expect(minted?.headers.authorization).toMatch(/^bearer /i);
+    expect(revoke?.headers.authorization).toBe('token ghs_order'); // the order's own token
   });
 });
 
@@ -543,6 +607,38 @@ describe('GitHub forges registry (a real Probot with a generated app key)', () =
     expect(installationToken?.headers.authorization).toMatch(/^bearer /i); // the app's JWT
     expect(status?.headers.authorization).toBe('token ghs_installation');
     expect(cloneToken?.headers.authorization).toMatch(/^bearer /i);
+  });
+
+  it('fails an order token asked beyond the grant, naming what is missing, and requests no token', async () => {
+    const probot = createTestProbot();
+    const forges = createGitHubForges({ probot, host: 'github.com', appSlug: APP_SLUG });
+    api()
+      .get('/app/installations/42')
+      .reply(200, { id: 42, permissions: { metadata: 'read', contents: 'read' } });
+    const forge = await forges.forInstallation(42);
+    const error = await forge.mintOrderToken(REPO, 'write-all').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ForgeError);
+    expect(error).toMatchObject({ retryable: false, status: 422 });
+    expect((error as Error).message).toContain('contents: write');
+    expect((error as Error).message).toContain('pull_requests: write');
+    expect(api().requests()).toHaveLength(1);
+  });
+
+  it('converts a refused mint (GitHub 422) to a permanent error and a failed revoke to a ForgeError', async () => {
+    const forge = newForge(api());
+    api()
+      .get('/app/installations/42')
+      .reply(200, { id: 42, permissions: { metadata: 'read', contents: 'read' } });
+    api()
+      .post('/app/installations/42/access_tokens')
+      .reply(422, { message: 'The permissions requested are not granted to this installation.' });
+    await expect(forge.mintOrderToken(REPO, { contents: 'read' })).rejects.toMatchObject({
+      name: 'ForgeError',
+      status: 422,
+      retryable: false,
+    });
+    api().delete('/installation/token').reply(500, { message: 'boom' });
+    await expect(forge.revokeOrderToken('ghs_x')).rejects.toMatchObject({ name: 'ForgeError', status: 500 });
   });
 
   it('rejects an event without an installation id', async () => {

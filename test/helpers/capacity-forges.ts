@@ -17,7 +17,8 @@ export function createCapacityTestForges(opts: {
     octokit: opts.octokit,
     host: 'github.com',
     appSlug: 'spotcheck',
-    mintCloneToken: () => Promise.reject(new Error('capacity tests clone nothing')),
+    mintToken: () => Promise.reject(new Error('capacity tests mint no token')),
+    installationPermissions: () => Promise.reject(new Error('capacity tests mint no token')),
   });
   const gitea = createGiteaForge({ baseUrl: opts.giteaBaseUrl, token: 'bot-token', botLogin: 'spotcheck-bot' });
   const byKind: Readonly<Record<string, Forge>> = { github, gitea };

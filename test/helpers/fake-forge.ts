@@ -10,7 +10,12 @@
  * Configure it by filling its public fields (`workflows`, `pulls`, `addMember`, `actionsJobs`, …). A value over the forge's limit
  * is cut like the adapters cut it, and also listed in `oversized`, so a test can hold a caller to the limit itself.
  */
-import type { RepoRef, WorkflowSource } from '../../src/core/types.ts';
+import type { Permissions, RepoRef, WorkflowSource } from '../../src/core/types.ts';
+import {
+  narrowTokenPermissions,
+  tokenPermissionsFor,
+  type TokenPermissions,
+} from '../../src/core/token-permissions.ts';
 import { isWorkflowPath, type WorkflowFolder } from '../../src/core/workflow/workflow-files.ts';
 import { ForgeError } from '../../src/errors.ts';
 import type {
@@ -21,6 +26,7 @@ import type {
   ForgeJob,
   IssueComment,
   MembershipAnswer,
+  OrderToken,
   PullRequestInfo,
   RunnerRegistration,
 } from '../../src/forges/forge.ts';
@@ -96,6 +102,25 @@ export class FakeForge implements Forge {
 
   /** The id the next comment gets. */
   nextCommentId = 1000;
+  /**
+   * GitHub: what the app's installation was granted (app.yml's repository permissions); order tokens are narrowed
+   * to it as the adapter narrows them. Gitea: ignored (every order gets `giteaActionsToken`).
+   */
+  grantedPermissions: Readonly<Record<string, string>> = {
+    metadata: 'read',
+    contents: 'read',
+    statuses: 'write',
+    pull_requests: 'write',
+    issues: 'write',
+    actions: 'read',
+  };
+  /** Gitea: the configured token every order gets (undefined: none configured). */
+  giteaActionsToken: string | undefined = 'gitea-actions-token';
+  /** GitHub: order tokens minted (value, repository, permissions), in order. */
+  readonly mintedTokens: { token: string; repo: string; permissions: TokenPermissions }[] = [];
+  /** Tokens `revokeOrderToken` was called with, in order (a repeat included). */
+  readonly revokedTokens: string[] = [];
+  #nextToken = 1;
   /** Actions jobs per repository (`host/owner/name`), any status; `capacity.listQueuedJobs` lists the queued ones. */
   readonly actionsJobs = new Map<string, ForgeJob[]>();
   /** Runners registered through `capacity.register` and not removed, by name. */
@@ -298,6 +323,34 @@ export class FakeForge implements Forge {
       url: `https://x-access-token:test@${this.host}/${repo.owner}/${repo.name}.git`,
       expiresAt: Number.MAX_SAFE_INTEGER,
     }));
+  }
+
+  mintOrderToken(repo: RepoRef, permissions: Permissions | undefined): Promise<OrderToken | undefined> {
+    return this.#call('mintOrderToken', [repo, permissions], (): OrderToken | undefined => {
+      const wanted = tokenPermissionsFor(permissions);
+      if (wanted === undefined) return undefined;
+      if (this.kind === 'gitea') {
+        return this.giteaActionsToken === undefined ? undefined : { token: this.giteaActionsToken, revocable: false };
+      }
+      const { allowed, beyond } = narrowTokenPermissions(wanted, this.grantedPermissions);
+      if (beyond.length > 0 && permissions !== undefined) {
+        throw new ForgeError(`the job's permissions ask for ${beyond.join(', ')}`, { status: 422, retryable: false });
+      }
+      const token = `ghs_order${this.#nextToken++}`;
+      this.mintedTokens.push({ token, repo: repoKey(repo), permissions: allowed });
+      return {
+        token,
+        expiresAt: Number.MAX_SAFE_INTEGER,
+        revocable: true,
+        ...(beyond.length ? { dropped: beyond } : {}),
+      };
+    });
+  }
+
+  revokeOrderToken(token: string): Promise<void> {
+    return this.#call('revokeOrderToken', [token], () => {
+      this.revokedTokens.push(token);
+    });
   }
 
   /** Records the call, throws an injected failure, else answers. */
