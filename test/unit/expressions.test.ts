@@ -188,7 +188,7 @@ describe('expressionError', () => {
     { source: 'failure(1)', kind: 'condition', bad: 'Too many parameters' },
     { source: "github.ref == 'x", kind: 'condition', bad: 'Unexpected symbol' },
     { source: '${{ github.ref', kind: 'condition', bad: 'not closed' },
-    { source: 'inputs.x', kind: 'condition', bad: 'inputs' },
+    { source: 'vars2.x', kind: 'condition', bad: 'vars2' },
     { source: 'x'.repeat(MAX_EXPRESSION_LENGTH + 1), kind: 'condition', bad: 'maximum' },
   ];
   it.each(cases)('$kind: $source', ({ source, kind, bad }) => {

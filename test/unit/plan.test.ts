@@ -536,7 +536,7 @@ describe('planRun: concurrency', () => {
 
   it('reports a bad group', () => {
     expect(
-      planErrors(workflow([job('a')], { concurrency: { group: 'ci-${{ inputs.x }}', cancelInProgress: false } }))[0],
+      planErrors(workflow([job('a')], { concurrency: { group: 'ci-${{ nope.x }}', cancelInProgress: false } }))[0],
     ).toContain('concurrency.group');
   });
 

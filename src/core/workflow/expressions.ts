@@ -44,6 +44,10 @@ export interface ExpressionContext {
   runner?: Readonly<Record<string, unknown>>;
   job?: Readonly<Record<string, unknown>>;
   strategy?: Readonly<Record<string, unknown>>;
+  /** A called workflow's inputs (the caller's `with:`, defaults applied). */
+  inputs?: Readonly<Record<string, unknown>>;
+  /** Only in a called workflow's `on.workflow_call.outputs` values: the callee's jobs' results and outputs. */
+  jobs?: Readonly<Record<string, { result: string; outputs: Readonly<Record<string, string>> }>>;
   /**
    * The functions GitHub's runner adds when it evaluates a step's fields (not a context: expressions cannot read it).
    * Present only for step-time evaluation on the agent; without it `hashFiles()` is an error.
@@ -77,6 +81,8 @@ const CONTEXT_NAMES = [
   'runner',
   'job',
   'strategy',
+  'inputs',
+  'jobs',
 ] as const satisfies readonly (keyof ExpressionContext)[];
 
 const STATUS_FUNCTION_NAMES = ['success', 'failure', 'cancelled', 'always'] as const;
