@@ -21,5 +21,6 @@ export function buildOrderJob(
     outputExprs: order.outputExprs,
     timeoutMinutes: order.timeoutMinutes,
     ...(order.strategy === undefined ? {} : { strategy: order.strategy }),
+    ...(order.inputs === undefined ? {} : { inputs: order.inputs }),
   };
 }

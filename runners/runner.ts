@@ -38,6 +38,8 @@ export interface OrderJob {
   readonly timeoutMinutes: number;
   /** The `strategy` context; absent means a job without a matrix (one job of one). */
   readonly strategy?: StrategyContext;
+  /** The `inputs` context of a called workflow's job (the call's `with:`); absent elsewhere (an empty context). */
+  readonly inputs?: Readonly<Record<string, string | number | boolean>>;
   /**
    * Where `owner/repo[/path]@ref` actions come from (the operator's `actions:` source; on Gitea the instance itself).
    * Absent: remote actions fail with a clear line. The token is present only in the job an agent holds (local, or

@@ -102,7 +102,14 @@ async function prepareOrder(
     event_path: eventPath,
   };
   const runner = runnerContext(opts.tempDir);
-  const baseCtx = { github, matrix: job.matrix, needs: job.needs, runner, strategy: strategyOf(job) };
+  const baseCtx = {
+    github,
+    matrix: job.matrix,
+    needs: job.needs,
+    runner,
+    strategy: strategyOf(job),
+    inputs: job.inputs ?? {},
+  };
 
   // Workflow env then job env, each entry seeing the ones before it.
   const jobEnv: Record<string, string> = {};
