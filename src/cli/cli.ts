@@ -24,7 +24,8 @@ import {
 } from '../core/types.ts';
 import { loadConfig, type OperatorConfig } from '../config.ts';
 import { ConfigError, WorkflowReadError } from '../errors.ts';
-import { readWorkflowDir, readWorkflowFile } from './read-workflow-dir.ts';
+import { localCalleeReader, readWorkflowDir, readWorkflowFile } from './read-workflow-dir.ts';
+import { readCallees } from '../intake/read-callees.ts';
 import { normaliseRef } from '../core/github-context.ts';
 import { SERVE_USAGE } from './serve-help.ts';
 import { findUnroutedJobs } from '../core/route-check.ts';
@@ -349,15 +350,24 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
           changedFiles,
           ...opt('action', action),
         };
-  const planned = planWorkflows(sources, trigger, {
-    event,
-    ref,
-    sha: str(values.sha) ?? '0000000000000000000000000000000000000000',
-    repository: 'local/repo',
-    actor: io.env.USER ?? 'local',
-    serverUrl: 'https://github.com',
-    ...(event === 'push' ? {} : { baseRef, headRef: 'head' }),
-  });
+  // Called workflows: `./path` from the working tree (the --dir, else the current folder); another repository's are
+  // not fetched by a dry run, and the plan says so.
+  const callees = await readCallees(sources, localCalleeReader(resolve(io.cwd, dir ?? '.')));
+  const planned = planWorkflows(
+    sources,
+    trigger,
+    {
+      event,
+      ref,
+      sha: str(values.sha) ?? '0000000000000000000000000000000000000000',
+      repository: 'local/repo',
+      actor: io.env.USER ?? 'local',
+      serverUrl: 'https://github.com',
+      ...(event === 'push' ? {} : { baseRef, headRef: 'head' }),
+    },
+    undefined,
+    callees,
+  );
   const { decisions, diagnostics } = planned;
   const notices = planned.notices.filter((n) => n.level === 'notice');
   if (diagnostics.length > 0) {
@@ -368,9 +378,11 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     file: d.file,
     matched: d.matched,
     reason: d.reason,
+    deferredCalls: d.plan?.deferredCalls ?? [],
     orders: (d.plan?.orders ?? []).map((o) => ({
       id: o.id,
       job: o.job,
+      name: o.name,
       needs: o.needs,
       runsOn: o.runsOn,
       matrix: o.matrix,
@@ -388,8 +400,10 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     io.out.write(`${w.matched ? '▶' : '·'} ${w.file}: ${w.reason}\n`);
     for (const o of w.orders) {
       const needs = o.needs.length > 0 ? `  needs ${o.needs.join(', ')}` : '';
-      io.out.write(`    ${o.id.padEnd(24)} runs-on ${o.runsOn}${needs}\n`);
+      const name = o.name.includes(' / ') ? `  (${o.name})` : '';
+      io.out.write(`    ${o.id.padEnd(24)} runs-on ${o.runsOn}${needs}${name}\n`);
     }
+    for (const c of w.deferredCalls) io.out.write(`    ${c.job.padEnd(24)} read at run time from ${c.uses}\n`);
   }
   return 0;
 }
