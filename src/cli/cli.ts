@@ -378,11 +378,12 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     file: d.file,
     matched: d.matched,
     reason: d.reason,
-    deferredCalls: d.plan?.deferredCalls ?? [],
+    // Only for calls, so the JSON of a workflow without them keeps its shape.
+    ...opt('deferredCalls', d.plan?.deferredCalls),
     orders: (d.plan?.orders ?? []).map((o) => ({
       id: o.id,
       job: o.job,
-      name: o.name,
+      ...opt('name', o.scope === undefined ? undefined : o.name),
       needs: o.needs,
       runsOn: o.runsOn,
       matrix: o.matrix,
@@ -400,10 +401,10 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     io.out.write(`${w.matched ? '▶' : '·'} ${w.file}: ${w.reason}\n`);
     for (const o of w.orders) {
       const needs = o.needs.length > 0 ? `  needs ${o.needs.join(', ')}` : '';
-      const name = o.name.includes(' / ') ? `  (${o.name})` : '';
+      const name = o.name === undefined ? '' : `  (${o.name})`;
       io.out.write(`    ${o.id.padEnd(24)} runs-on ${o.runsOn}${needs}${name}\n`);
     }
-    for (const c of w.deferredCalls) io.out.write(`    ${c.job.padEnd(24)} read at run time from ${c.uses}\n`);
+    for (const c of w.deferredCalls ?? []) io.out.write(`    ${c.job.padEnd(24)} read at run time from ${c.uses}\n`);
   }
   return 0;
 }
