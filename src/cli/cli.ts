@@ -21,12 +21,15 @@ import {
   type EventName,
   type PullRequestType,
   type TriggerEvent,
+  type Workflow,
+  type WorkflowSource,
 } from '../core/types.ts';
 import { loadConfig, type OperatorConfig } from '../config.ts';
 import { ConfigError, WorkflowReadError } from '../errors.ts';
 import { localCalleeReader, readWorkflowDir, readWorkflowFile } from './read-workflow-dir.ts';
 import { readCallees } from '../intake/read-callees.ts';
-import { normaliseRef } from '../core/github-context.ts';
+import { buildGithubContext, normaliseRef } from '../core/github-context.ts';
+import { planRun } from '../core/plan.ts';
 import { SERVE_USAGE } from './serve-help.ts';
 import { findUnroutedJobs } from '../core/route-check.ts';
 import { noRouteMessage } from '../core/route-match.ts';
@@ -259,7 +262,8 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
     io.err.write(`spotcheck: no workflow files in ${folders.map((f) => join(dir, f)).join(', ')}\n`);
     return 2;
   }
-  const { workflows, diagnostics, notices } = parseWorkflowFiles(read);
+  const { workflows, diagnostics: parsed, notices } = parseWorkflowFiles(read);
+  const diagnostics = [...parsed, ...(await callProblems(workflows, read, dir))];
   const unrouted = findUnroutedJobs(workflows, config.routes);
   // The message a run would fail the order with; without --config it is a warning about the default routes.
   const routeProblems: Diagnostic[] = unrouted.map(({ file, job, labels, pos }) => ({
@@ -287,6 +291,39 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
     io.out.write(`ok ${w.file} (${plural(w.jobs.length, 'job')}${never})\n`);
   }
   return 0;
+}
+
+/**
+ * What is wrong with the workflows' calls (a callee missing, invalid or not callable, inputs and secrets it does not
+ * declare, cycles, GitHub's nesting limits), found by planning each calling workflow as a push to the default
+ * branch; only the calls' problems are kept (the rest of a plan depends on the event, which `plan` shows).
+ */
+async function callProblems(
+  workflows: readonly Workflow[],
+  read: readonly WorkflowSource[],
+  root: string,
+): Promise<Diagnostic[]> {
+  const calling = workflows.filter((w) => w.jobs.some((j) => j.call !== undefined));
+  if (calling.length === 0) return [];
+  const callees = await readCallees(read, localCalleeReader(root));
+  return calling.flatMap((workflow) => {
+    const github = buildGithubContext({
+      event: 'push',
+      ref: 'refs/heads/main',
+      sha: '0'.repeat(40),
+      repository: 'local/repo',
+      actor: 'local',
+      serverUrl: 'https://github.com',
+      workflow: workflow.name,
+    });
+    const planned = planRun({ workflow, github, callees: (key) => callees.get(key) });
+    const callJobs = workflow.jobs.filter((j) => j.call !== undefined).map((j) => `Job '${j.id}'`);
+    return planned.ok
+      ? []
+      : planned.diagnostics.filter(
+          (d) => d.file !== workflow.file || callJobs.some((prefix) => d.message.startsWith(prefix)),
+        );
+  });
 }
 
 /**
