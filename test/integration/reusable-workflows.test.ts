@@ -142,6 +142,39 @@ describe('reusable workflows through intake', () => {
     });
   });
 
+  it("skips every callee job when the calling job's if is false, and the job that needs the call", async () => {
+    const { orders } = await runPush(
+      "on: push\njobs:\n  build:\n    if: github.ref == 'refs/heads/release'\n    uses: ./b.yml\n  after:\n    needs: build\n    runs-on: local\n    steps: [{run: x}]",
+      {
+        'b.yml':
+          'on: workflow_call\njobs:\n  one: {runs-on: local, steps: [{run: x}]}\n  two: {runs-on: local, steps: [{run: x}]}',
+      },
+    );
+    expect(orders.map((o) => [o.id, o.state, o.reason]).sort()).toEqual([
+      ['after', 'skipped', 'skipped: needed job "build" was skipped'],
+      ['build.one', 'skipped', 'skipped: if: github.ref == \'refs/heads/release\' was false (calling job "build")'],
+      ['build.two', 'skipped', 'skipped: if: github.ref == \'refs/heads/release\' was false (calling job "build")'],
+    ]);
+  });
+
+  it('fails the call when a callee job fails: its later jobs and the dependents of the call are skipped', async () => {
+    const { orders, runStatus } = await runPush(
+      'on: push\njobs:\n  build:\n    uses: ./b.yml\n  after:\n    needs: build\n    runs-on: local\n    steps: [{run: x}]\n  cleanup:\n    needs: build\n    if: failure()\n    runs-on: local\n    steps: [{run: x}]',
+      {
+        'b.yml':
+          'on: workflow_call\njobs:\n  one: {runs-on: local, steps: [{run: x}]}\n  two: {needs: one, runs-on: local, steps: [{run: x}]}',
+      },
+      (request) => (request.order.id === 'build.one' ? 'failure' : 'success'),
+    );
+    expect(runStatus).toBe('failed');
+    expect(orders.map((o) => [o.id, o.state]).sort()).toEqual([
+      ['after', 'skipped'],
+      ['build.one', 'failed'],
+      ['build.two', 'skipped'],
+      ['cleanup', 'succeeded'],
+    ]);
+  });
+
   it('fails the caller file with a status when a remote callee cannot be read, and starts nothing', async () => {
     const store = await createIsolatedStore(embedded.client);
     const forge = new FakeForge();
@@ -176,3 +209,36 @@ describe('reusable workflows through intake', () => {
     );
   });
 });
+
+/** A push of `caller` with `files` in the same repository at the same commit; every order concludes by `conclude`. */
+async function runPush(
+  caller: string,
+  files: Record<string, string>,
+  conclude: (request: LaunchRequest) => 'success' | 'failure' = () => 'success',
+) {
+  const store = await createIsolatedStore(embedded.client);
+  const forge = new FakeForge();
+  forge.workflows.set(SHA, [{ path: '.spotcheck/workflows/ci.yml', text: caller }]);
+  for (const [path, text] of Object.entries(files)) forge.files.set(`acme/app@${SHA}:${path}`, text);
+  const { orchestrator, instant } = createOrchestratorHarness({ store, logger: silent, conclude });
+  const forges = { forInstallation: () => Promise.resolve(forge) };
+  const intake = createIntake({
+    forges,
+    orchestrator,
+    store,
+    authorizer: createAuthorizer({ forges, now: () => T0 }),
+    config: {
+      limits: DEFAULT_LIMITS,
+      publicUrl: 'https://ci.example.com',
+      workflows: DEFAULT_WORKFLOW_FOLDER_SETTINGS,
+    },
+    notices: () => Promise.resolve(),
+    logger: silent,
+    now: () => T0,
+  });
+  await intake.process(push());
+  await instant.idle();
+  const [run] = await store.listRuns({ repo: REPO, limit: 10 });
+  if (run === undefined) throw new Error(`no run: ${JSON.stringify(forge.statuses)}`);
+  return { orders: await store.listOrders(run.runId), runStatus: run.status };
+}
