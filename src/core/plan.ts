@@ -130,6 +130,9 @@ function displayName(
  * - `runsOn`, the display name and an expression `continue-on-error` are evaluated per cell with `github`, `matrix`
  *   and `strategy`; `if` and the step-time env values are kept for the engine and the runner.
  * - `permissions`: the job's, else the workflow's (a job's replaces the workflow's whole, as on GitHub).
+ * - A job that calls a reusable workflow (`uses:`) has no orders of its own: each of its cells plans the callee's
+ *   jobs, from `callees`, as orders `<call>.<job>` named `call / job`, waiting for what the calling job needs and
+ *   gated by its needs and `if` (`gates`); a job that needs the call waits for all of them (`calls` maps its outputs).
  */
 export function planRun(input: PlanInput): PlanResult {
   const { workflow, github } = input;

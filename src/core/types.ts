@@ -331,8 +331,13 @@ export type StrategyContext = {
 };
 
 export interface OrderSpec {
-  /** Stable within a run: the job id, or `<job>.<n>` (n from 1) for the n-th matrix cell in expansion order. */
+  /**
+   * Stable within a run: the job id, or `<job>.<n>` (n from 1) for the n-th matrix cell in expansion order. A called
+   * workflow's job is `<calling order id>.<job>` (`build.compile`, `build.2.compile`, `build.compile.3`): job ids
+   * start with a letter or `_`, so a numeric segment is always a matrix cell and the id reads back unambiguously.
+   */
   readonly id: string;
+  /** The job id; for a called workflow's job, `<calling order id>.<job>` (its order id without its own cell). */
   readonly job: string;
   /** Display name: the job's name (or id), plus ` (v1, v2)` of the matrix values for matrix cells. */
   readonly name: string;
