@@ -205,18 +205,21 @@ function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
       ? finish(order, 'failed', 'failure', now, { ...carry, reason })
       : finish(order, 'skipped', 'skipped', now, { ...carry, reason });
   }
-  const own = gateVerdict(slice, order, order, upstream, {
+  // Once its calling jobs let it run, a callee's job answers only to the callee's own jobs (GitHub runs the callee as a
+  // workflow of its own: a caller that ran under `if: always()` starts its jobs whatever failed before it).
+  const ownUpstream = order.scope === undefined ? upstream : upstreamOf(order, slice, `${order.scope}.`);
+  const own = gateVerdict(slice, order, order, ownUpstream, {
     env: order.env,
     ...(order.inputs !== undefined ? { inputs: order.inputs } : {}),
   });
   if (own !== undefined)
     return own.failed
-      ? finish(order, 'failed', 'failure', now, { ...carry, reason: own.reason })
-      : finish(order, 'skipped', 'skipped', now, { ...carry, reason: own.reason });
+      ? finish(order, 'failed', 'failure', now, { upstream: ownUpstream, reason: own.reason })
+      : finish(order, 'skipped', 'skipped', now, { upstream: ownUpstream, reason: own.reason });
   return {
     orderId: order.id,
     expect: { states: ['queued'] },
-    changes: { ...carry, state: 'dispatching', dispatchedAt: now, waitingSince: undefined },
+    changes: { upstream: ownUpstream, state: 'dispatching', dispatchedAt: now, waitingSince: undefined },
     effects: [{ type: 'launch' }, { type: 'notify' }],
   };
 }
@@ -266,8 +269,10 @@ function gateVerdict(
  * count, as on GitHub; a skipped job does not count either ("a job that is skipped will report its status as
  * Success").
  */
-function upstreamOf(order: OrderRecord, slice: RunSlice): OrderRecord['upstream'] {
-  const needOrders = order.needsOrders.flatMap((id) => slice.orders.get(id) ?? []);
+function upstreamOf(order: OrderRecord, slice: RunSlice, within?: string): OrderRecord['upstream'] {
+  const needOrders = order.needsOrders
+    .flatMap((id) => slice.orders.get(id) ?? [])
+    .filter((need) => within === undefined || need.job.startsWith(within));
   const seen = needOrders.flatMap((need) => [
     ...(need.result === 'failure' || need.result === 'cancelled' ? [{ job: need.job, result: need.result }] : []),
     ...(need.upstream === undefined ? [] : [need.upstream]),

@@ -175,6 +175,23 @@ describe('reusable workflows through intake', () => {
     ]);
   });
 
+  it("runs a callee under its caller's if: always() after a failed need, its later jobs included", async () => {
+    const { orders } = await runPush(
+      'on: push\njobs:\n  lint: {runs-on: local, steps: [{run: x}]}\n  build:\n    needs: lint\n    if: always()\n    uses: ./b.yml\n  plain:\n    needs: lint\n    runs-on: local\n    steps: [{run: x}]',
+      {
+        'b.yml':
+          'on: workflow_call\njobs:\n  one: {runs-on: local, steps: [{run: x}]}\n  two: {needs: one, runs-on: local, steps: [{run: x}]}',
+      },
+      (request) => (request.order.id === 'lint' ? 'failure' : 'success'),
+    );
+    expect(orders.map((o) => [o.id, o.state]).sort()).toEqual([
+      ['build.one', 'succeeded'],
+      ['build.two', 'succeeded'],
+      ['lint', 'failed'],
+      ['plain', 'skipped'],
+    ]);
+  });
+
   it('fails the caller file with a status when a remote callee cannot be read, and starts nothing', async () => {
     const store = await createIsolatedStore(embedded.client);
     const forge = new FakeForge();
