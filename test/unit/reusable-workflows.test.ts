@@ -305,6 +305,20 @@ describe('planning a call', () => {
     expect(deep.errors.join('\n')).toContain('would be level 11 of nested workflows; GitHub connects at most 10');
   });
 
+  it("holds GitHub's limit of 50 unique reusable workflows per run", async () => {
+    const callee = 'on: workflow_call\njobs:\n  a: {runs-on: l, steps: [{run: x}]}';
+    const caller = (n: number) =>
+      `on: push\njobs:\n${Array.from({ length: n }, (_, i) => `  c${i}:\n    uses: ./w${i}.yml`).join('\n')}`;
+    const files = Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`w${i}.yml`, callee]));
+    const fifty = await plan(caller(50), files);
+    expect(fifty.errors).toEqual([]);
+    expect(fifty.orders).toHaveLength(50);
+    const more = await plan(caller(51), files);
+    expect(more.errors).toEqual([
+      `${CALLER}:103:3: Job 'c50': \`./w50.yml\` is one more unique reusable workflow than the 50 GitHub allows per run`,
+    ]);
+  });
+
   it('narrows the callee jobs’ permissions to the calling job’s', () => {
     expect(narrowPermissions({ contents: 'read' }, 'write-all')).toEqual({ contents: 'read' });
     expect(narrowPermissions('read-all', { issues: 'write', contents: 'none' })).toEqual({ issues: 'read' });
