@@ -21,11 +21,15 @@ import {
   type EventName,
   type PullRequestType,
   type TriggerEvent,
+  type Workflow,
+  type WorkflowSource,
 } from '../core/types.ts';
 import { loadConfig, type OperatorConfig } from '../config.ts';
 import { ConfigError, WorkflowReadError } from '../errors.ts';
-import { readWorkflowDir, readWorkflowFile } from './read-workflow-dir.ts';
-import { normaliseRef } from '../core/github-context.ts';
+import { localCalleeReader, readWorkflowDir, readWorkflowFile } from './read-workflow-dir.ts';
+import { readCallees } from '../intake/read-callees.ts';
+import { buildGithubContext, normaliseRef } from '../core/github-context.ts';
+import { planRun } from '../core/plan.ts';
 import { SERVE_USAGE } from './serve-help.ts';
 import { findUnroutedJobs } from '../core/route-check.ts';
 import { noRouteMessage } from '../core/route-match.ts';
@@ -258,7 +262,8 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
     io.err.write(`spotcheck: no workflow files in ${folders.map((f) => join(dir, f)).join(', ')}\n`);
     return 2;
   }
-  const { workflows, diagnostics, notices } = parseWorkflowFiles(read);
+  const { workflows, diagnostics: parsed, notices } = parseWorkflowFiles(read);
+  const diagnostics = [...parsed, ...(await callProblems(workflows, read, dir))];
   const unrouted = findUnroutedJobs(workflows, config.routes);
   // The message a run would fail the order with; without --config it is a warning about the default routes.
   const routeProblems: Diagnostic[] = unrouted.map(({ file, job, labels, pos }) => ({
@@ -286,6 +291,39 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
     io.out.write(`ok ${w.file} (${plural(w.jobs.length, 'job')}${never})\n`);
   }
   return 0;
+}
+
+/**
+ * What is wrong with the workflows' calls (a callee missing, invalid or not callable, inputs and secrets it does not
+ * declare, cycles, GitHub's nesting limits), found by planning each calling workflow as a push to the default
+ * branch; only the calls' problems are kept (the rest of a plan depends on the event, which `plan` shows).
+ */
+async function callProblems(
+  workflows: readonly Workflow[],
+  read: readonly WorkflowSource[],
+  root: string,
+): Promise<Diagnostic[]> {
+  const calling = workflows.filter((w) => w.jobs.some((j) => j.call !== undefined));
+  if (calling.length === 0) return [];
+  const callees = await readCallees(read, localCalleeReader(root));
+  return calling.flatMap((workflow) => {
+    const github = buildGithubContext({
+      event: 'push',
+      ref: 'refs/heads/main',
+      sha: '0'.repeat(40),
+      repository: 'local/repo',
+      actor: 'local',
+      serverUrl: 'https://github.com',
+      workflow: workflow.name,
+    });
+    const planned = planRun({ workflow, github, callees: (key) => callees.get(key) });
+    const callJobs = workflow.jobs.filter((j) => j.call !== undefined).map((j) => `Job '${j.id}'`);
+    return planned.ok
+      ? []
+      : planned.diagnostics.filter(
+          (d) => d.file !== workflow.file || callJobs.some((prefix) => d.message.startsWith(prefix)),
+        );
+  });
 }
 
 /**
@@ -349,15 +387,24 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
           changedFiles,
           ...opt('action', action),
         };
-  const planned = planWorkflows(sources, trigger, {
-    event,
-    ref,
-    sha: str(values.sha) ?? '0000000000000000000000000000000000000000',
-    repository: 'local/repo',
-    actor: io.env.USER ?? 'local',
-    serverUrl: 'https://github.com',
-    ...(event === 'push' ? {} : { baseRef, headRef: 'head' }),
-  });
+  // Called workflows: `./path` from the working tree (the --dir, else the current folder); another repository's are
+  // not fetched by a dry run, and the plan says so.
+  const callees = await readCallees(sources, localCalleeReader(resolve(io.cwd, dir ?? '.')));
+  const planned = planWorkflows(
+    sources,
+    trigger,
+    {
+      event,
+      ref,
+      sha: str(values.sha) ?? '0000000000000000000000000000000000000000',
+      repository: 'local/repo',
+      actor: io.env.USER ?? 'local',
+      serverUrl: 'https://github.com',
+      ...(event === 'push' ? {} : { baseRef, headRef: 'head' }),
+    },
+    undefined,
+    callees,
+  );
   const { decisions, diagnostics } = planned;
   const notices = planned.notices.filter((n) => n.level === 'notice');
   if (diagnostics.length > 0) {
@@ -368,9 +415,12 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     file: d.file,
     matched: d.matched,
     reason: d.reason,
+    // Only for calls, so the JSON of a workflow without them keeps its shape.
+    ...opt('deferredCalls', d.plan?.deferredCalls),
     orders: (d.plan?.orders ?? []).map((o) => ({
       id: o.id,
       job: o.job,
+      ...opt('name', o.scope === undefined ? undefined : o.name),
       needs: o.needs,
       runsOn: o.runsOn,
       matrix: o.matrix,
@@ -390,8 +440,10 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     for (const o of w.orders) {
       const needs = o.needs.length > 0 ? `  needs ${o.needs.join(', ')}` : '';
       const matrix = 'expandedAtRunTime' in o ? '  matrix expanded at run time' : '';
-      io.out.write(`    ${o.id.padEnd(24)} runs-on ${o.runsOn}${needs}${matrix}\n`);
+      const name = o.name === undefined ? '' : `  (${o.name})`;
+      io.out.write(`    ${o.id.padEnd(24)} runs-on ${o.runsOn}${needs}${name}${matrix}\n`);
     }
+    for (const c of w.deferredCalls ?? []) io.out.write(`    ${c.job.padEnd(24)} read at run time from ${c.uses}\n`);
   }
   return 0;
 }

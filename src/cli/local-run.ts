@@ -26,7 +26,8 @@ import {
 } from './local-repo.ts';
 import { Orchestrator } from '../orchestrator.ts';
 import { ProgressReporter } from './progress-reporter.ts';
-import { readWorkflowDir } from './read-workflow-dir.ts';
+import { localCalleeReader, readWorkflowDir } from './read-workflow-dir.ts';
+import { readCallees } from '../intake/read-callees.ts';
 import { startEmbeddedStore } from '../store/embedded.ts';
 import { createLocalRunner, logPath } from '../../runners/local.ts';
 import { createActionCache } from '../../runners/agent/actions/action-cache.ts';
@@ -160,6 +161,16 @@ async function planLocal(
       ? { kind: 'push', ref, deleted: false, changedFiles }
       : { kind: options.event, baseRef, changedFiles };
   const config = options.config ?? defaultConfig();
+  // Called workflows from the working tree; a run on this machine has no forge to read another repository from.
+  const read = await readCallees(sources, localCalleeReader(root));
+  const callees = new Map(
+    [...read].map(([key, file]) => [
+      key,
+      file.kind === 'deferred'
+        ? ({ kind: 'unreadable', reason: 'spotcheck run reads no other repository (a run on the forge does)' } as const)
+        : file,
+    ]),
+  );
   const { decisions, diagnostics } = planWorkflows(
     sources,
     event,
@@ -173,6 +184,7 @@ async function planLocal(
       ...(options.event === 'push' ? {} : { baseRef, headRef: shortRef(ref) }),
     },
     config.limits,
+    callees,
   );
   if (diagnostics.length > 0) {
     for (const d of diagnostics) err.write(`${formatDiagnostic(d)}\n`);

@@ -2,11 +2,12 @@
  * Reads workflow files from disk: what `spotcheck validate` checks and what `spotcheck run` plans from the working
  * tree, through the same code, so the two never disagree about which files there are.
  */
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readFile, readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { MAX_WORKFLOW_FILE_BYTES } from '../core/limits.ts';
 import { DEFAULT_WORKFLOW_FOLDERS, type WorkflowFolder } from '../core/workflow/workflow-files.ts';
 import { WorkflowReadError } from '../errors.ts';
+import { DEFERRED, type CalleeReader } from '../intake/read-callees.ts';
 
 export interface ReadSource {
   readonly path: string;
@@ -63,4 +64,20 @@ export async function readWorkflowFile(path: string, display: string): Promise<R
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * Called workflows for `spotcheck plan`/`validate`: a `./path` one from the working tree under `root`; another
+ * repository's is `deferred` (a dry run fetches nothing; the run reads it through the forge).
+ */
+export function localCalleeReader(root: string): CalleeReader {
+  return async (ref) => {
+    if (ref.kind === 'remote') return DEFERRED;
+    try {
+      return await readFile(join(root, ref.path), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  };
 }

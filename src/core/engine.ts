@@ -5,9 +5,11 @@
  * update with its `expect` condition, and executes the effects of the updates that won.
  */
 import { cellIds, expandDynamicMatrix } from './dynamic-matrix.ts';
-import { evaluateCondition, type JobStatus } from './workflow/expressions.ts';
+import { evaluateCondition, interpolate, type ExpressionContext, type JobStatus } from './workflow/expressions.ts';
 import {
   isFinalOrderState,
+  type CallGate,
+  type CallNeed,
   type FinalOrderState,
   type JobResult,
   type OrderRecord,
@@ -206,49 +208,77 @@ export function triggersFailFast(order: OrderRecord): boolean {
  * unless the jobs use a conditional expression that causes the job to continue."
  */
 function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
-  const needs = needsContext(order, (id) => slice.orders.get(id));
-  const results = order.needs.map((job) => needs[job]?.result ?? 'skipped');
   const upstream = upstreamOf(order, slice);
-  const status: JobStatus = upstream?.result ?? 'success';
-  const allSucceeded = results.every((r) => r === 'success');
-  const condition = order.if;
-  const usesStatusFunction = condition !== undefined && /\b(always|failure|cancelled|success)\s*\(/.test(condition);
   const carry: OrderChanges = { upstream };
-  if (!usesStatusFunction && (!allSucceeded || upstream !== undefined)) {
-    const culprit = order.needs.find((_, i) => results[i] !== 'success');
-    return finish(order, 'skipped', 'skipped', now, {
-      ...carry,
-      reason:
-        culprit !== undefined
-          ? `skipped: needed job "${culprit}" ${describeResult(results[order.needs.indexOf(culprit)])}`
-          : `skipped: job "${upstream?.job ?? ''}", which a needed job depends on, ${describeResult(upstream?.result)}`,
-    });
+  // A called workflow's job runs only where each calling job would have: their needs and `if` first, outermost first.
+  for (const gate of order.gates ?? []) {
+    const verdict = gateVerdict(slice, order, gate, upstream, { inputs: {} });
+    if (verdict === undefined) continue;
+    const reason = `${verdict.reason} (calling job "${gate.caller}")`;
+    return verdict.failed
+      ? finish(order, 'failed', 'failure', now, { ...carry, reason })
+      : finish(order, 'skipped', 'skipped', now, { ...carry, reason });
   }
-  const verdict = evaluateCondition(
-    condition,
-    {
-      github: { ...slice.run.github },
-      matrix: order.matrix,
-      needs,
-      env: order.env,
-      vars: slice.run.vars ?? {},
-      inputs: order.inputs ?? {},
-    },
-    status,
-  );
-  if (!verdict.ok) {
-    return finish(order, 'failed', 'failure', now, { ...carry, reason: `invalid if: ${verdict.error}` });
+  // Once its calling jobs let it run, a callee's job answers only to the callee's own jobs (GitHub runs the callee as a
+  // workflow of its own: a caller that ran under `if: always()` starts its jobs whatever failed before it).
+  const ownUpstream = order.scope === undefined ? upstream : upstreamOf(order, slice, `${order.scope}.`);
+  const own = gateVerdict(slice, order, order, ownUpstream, {
+    env: order.env,
+    ...(order.inputs !== undefined ? { inputs: order.inputs } : {}),
+  });
+  if (own !== undefined)
+    return own.failed
+      ? finish(order, 'failed', 'failure', now, { upstream: ownUpstream, reason: own.reason })
+      : finish(order, 'skipped', 'skipped', now, { upstream: ownUpstream, reason: own.reason });
+  if (order.dynamicMatrix !== undefined) {
+    const needs = needsContext(order, (id) => slice.orders.get(id));
+    return expandOrder(slice, order, needs, { upstream: ownUpstream }, now);
   }
-  if (!verdict.value) {
-    return finish(order, 'skipped', 'skipped', now, { ...carry, reason: `skipped: if: ${condition ?? ''} was false` });
-  }
-  if (order.dynamicMatrix !== undefined) return expandOrder(slice, order, needs, carry, now);
   return {
     orderId: order.id,
     expect: { states: ['queued'] },
-    changes: { ...carry, state: 'dispatching', dispatchedAt: now, waitingSince: undefined },
+    changes: { upstream: ownUpstream, state: 'dispatching', dispatchedAt: now, waitingSince: undefined },
     effects: [{ type: 'launch' }, { type: 'notify' }],
   };
+}
+
+/** What decides whether a job runs: its needs (named in its own scope) and `if`, read in its matrix cell. */
+type Gate = Pick<CallGate, 'needs' | 'scope' | 'calls' | 'if' | 'matrix'>;
+
+/**
+ * Why a job (or a calling job, for its callee's orders) does not run, or undefined when it does: a need did not
+ * succeed (or an ancestor failed) and the `if` asks no status function, or the `if` is false or invalid.
+ */
+function gateVerdict(
+  slice: RunSlice,
+  order: OrderRecord,
+  gate: Gate,
+  upstream: OrderRecord['upstream'],
+  extra: Pick<ExpressionContext, 'env' | 'inputs'>,
+): { readonly failed: boolean; readonly reason: string } | undefined {
+  const needs = needsContext({ ...gate, needsOrders: order.needsOrders }, (id) => slice.orders.get(id));
+  const results = gate.needs.map((job) => needs[job]?.result ?? 'skipped');
+  const status: JobStatus = upstream?.result ?? 'success';
+  const condition = gate.if;
+  const usesStatusFunction = condition !== undefined && /\b(always|failure|cancelled|success)\s*\(/.test(condition);
+  if (!usesStatusFunction && (!results.every((r) => r === 'success') || upstream !== undefined)) {
+    const culprit = gate.needs.find((_, i) => results[i] !== 'success');
+    return {
+      failed: false,
+      reason:
+        culprit !== undefined
+          ? `skipped: needed job "${culprit}" ${describeResult(results[gate.needs.indexOf(culprit)])}`
+          : `skipped: job "${upstream?.job ?? ''}", which a needed job depends on, ${describeResult(upstream?.result)}`,
+    };
+  }
+  const verdict = evaluateCondition(
+    condition,
+    { github: { ...slice.run.github }, matrix: gate.matrix, needs, vars: slice.run.vars ?? {}, ...extra },
+    status,
+  );
+  if (!verdict.ok) return { failed: true, reason: `invalid if: ${verdict.error}` };
+  if (!verdict.value) return { failed: false, reason: `skipped: if: ${condition ?? ''} was false` };
+  return undefined;
 }
 
 /**
@@ -320,8 +350,10 @@ const RESULT_STATES = {
  * count, as on GitHub; a skipped job does not count either ("a job that is skipped will report its status as
  * Success").
  */
-function upstreamOf(order: OrderRecord, slice: RunSlice): OrderRecord['upstream'] {
-  const needOrders = order.needsOrders.flatMap((id) => slice.orders.get(id) ?? []);
+function upstreamOf(order: OrderRecord, slice: RunSlice, within?: string): OrderRecord['upstream'] {
+  const needOrders = order.needsOrders
+    .flatMap((id) => slice.orders.get(id) ?? [])
+    .filter((need) => within === undefined || need.job.startsWith(within));
   const seen = needOrders.flatMap((need) => [
     ...(need.result === 'failure' || need.result === 'cancelled' ? [{ job: need.job, result: need.result }] : []),
     ...(need.upstream === undefined ? [] : [need.upstream]),
@@ -438,16 +470,56 @@ export type NeedsContext = Record<string, { result: JobResult; outputs: Readonly
  * job outputs in a matrix job": a cell's empty output never overwrites another cell's value). A need that is not
  * loaded counts as skipped.
  */
-export function needsContext(order: OrderRecord, lookup: (orderId: string) => OrderRecord | undefined): NeedsContext {
+export function needsContext(
+  order: Pick<OrderSpec, 'needs' | 'needsOrders' | 'scope' | 'calls'>,
+  lookup: (orderId: string) => OrderRecord | undefined,
+): NeedsContext {
   const context: NeedsContext = {};
   for (const job of order.needs) {
-    const cells = order.needsOrders.map(lookup).filter((o) => o?.job === job);
+    const call = order.calls !== undefined && Object.hasOwn(order.calls, job) ? order.calls[job] : undefined;
+    if (call !== undefined) {
+      context[job] = callResult(call, lookup);
+      continue;
+    }
+    // Inside a called workflow, a need names a job of the callee, kept under the calling order's id.
+    const key = order.scope === undefined ? job : `${order.scope}.${job}`;
+    const cells = order.needsOrders.map(lookup).filter((o) => o?.job === key);
     context[job] = {
       result: jobResult(cells.map((o) => o?.result ?? 'skipped')),
       outputs: combinedOutputs(cells.map((o) => o?.outputs ?? {})),
     };
   }
   return context;
+}
+
+/**
+ * A calling job's result and outputs (GitHub: the callee's jobs' results combine as a matrix job's do; its outputs
+ * are the callee's `on.workflow_call.outputs`, their values evaluated over the `jobs` context of its jobs). An output
+ * whose value cannot be evaluated is empty.
+ */
+function callResult(call: CallNeed, lookup: (orderId: string) => OrderRecord | undefined): NeedsContext[string] {
+  const jobs: NeedsContext = {};
+  for (const [name, job] of Object.entries(call.jobs)) {
+    const value =
+      job.call !== undefined
+        ? callResult(job.call, lookup)
+        : {
+            result: jobResult(job.orders.map((id) => lookup(id)?.result ?? 'skipped')),
+            outputs: combinedOutputs(job.orders.map((id) => lookup(id)?.outputs ?? {})),
+          };
+    Object.defineProperty(jobs, name, { value, enumerable: true, writable: true, configurable: true });
+  }
+  const outputs: Record<string, string> = {};
+  for (const [name, expr] of Object.entries(call.outputs)) {
+    const value = interpolate(expr, { jobs });
+    Object.defineProperty(outputs, name, {
+      value: value.ok ? value.value : '',
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return { result: jobResult(Object.values(jobs).map((j) => j.result)), outputs };
 }
 
 function combinedOutputs(cells: readonly Readonly<Record<string, string>>[]): Record<string, string> {

@@ -57,3 +57,11 @@ export const MAX_TIMEOUT_MINUTES = 5 * 24 * 60;
 
 /** Diagnostics reported per file; the rest are summarised in one line so a broken file cannot flood a comment. */
 export const MAX_DIAGNOSTICS_PER_FILE = 50;
+
+/**
+ * GitHub's limits on reusable workflows (docs, "Reusing workflow configurations", Limitations; github.com values):
+ * "You can connect up to ten levels of workflows" (the top-level caller and up to nine levels of called workflows),
+ * and "a maximum of 50 unique reusable workflows from a single workflow file", nested trees included.
+ */
+export const MAX_WORKFLOW_LEVELS = 10;
+export const MAX_UNIQUE_CALLED_WORKFLOWS = 50;

@@ -4,6 +4,7 @@
  */
 import { buildGithubContext, type GithubContextInput } from './github-context.ts';
 import { planRun } from './plan.ts';
+import type { CalleeFile } from './plan-calls.ts';
 import { matchTrigger } from './workflow/triggers.ts';
 import { parseWorkflowFiles } from './workflow/parse-workflow.ts';
 import type { WorkflowNotice } from './workflow/diagnostics.ts';
@@ -27,11 +28,13 @@ export interface PlanWorkflowsResult {
   readonly notices: readonly WorkflowNotice[];
 }
 
+/** `callees`: the reusable workflows the files call, read beforehand (src/intake/read-callees.ts). */
 export function planWorkflows(
   sources: readonly { readonly path: string; readonly text: string }[],
   event: TriggerEvent,
   context: Omit<GithubContextInput, 'workflow'>,
   limits: { readonly maxOrdersPerRun: number } = { maxOrdersPerRun: Number.POSITIVE_INFINITY },
+  callees: ReadonlyMap<string, CalleeFile> = new Map(),
 ): PlanWorkflowsResult {
   const { workflows, diagnostics, notices } = parseWorkflowFiles(sources);
   const all: Diagnostic[] = [...diagnostics];
@@ -43,7 +46,7 @@ export function planWorkflows(
       continue;
     }
     const github = buildGithubContext({ ...context, workflow: workflow.name });
-    const planned = planRun({ workflow, github });
+    const planned = planRun({ workflow, github, callees: (key) => callees.get(key) });
     if (!planned.ok) {
       all.push(...planned.diagnostics);
       decisions.push({ file: workflow.file, matched: true, reason: 'invalid: see the errors' });

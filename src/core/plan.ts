@@ -15,7 +15,20 @@ import {
 import { displaySegments, expand, type ExpandedCell } from './matrix-expansion.ts';
 import { evaluateMinutes } from './workflow/evaluate-setting.ts';
 import { validateNeedsGraph } from './workflow/needs-graph.ts';
+import { MAX_UNIQUE_CALLED_WORKFLOWS, MAX_WORKFLOW_LEVELS } from './limits.ts';
+import {
+  callInputs,
+  callKey,
+  mergeCallNeeds,
+  narrowPermissions,
+  resolveWorkflowRef,
+  secretProblems,
+  type CalleeLookup,
+} from './plan-calls.ts';
 import type {
+  CallGate,
+  CallNeed,
+  CallSecrets,
   Diagnostic,
   EnvironmentSpec,
   GithubContext,
@@ -24,18 +37,23 @@ import type {
   MatrixCell,
   MatrixValue,
   OrderSpec,
+  Permissions,
   RunPlan,
   SourcePos,
   StrategyContext,
   Workflow,
+  WorkflowCall,
+  WorkflowRef,
 } from './types.ts';
 
 export interface PlanInput {
   workflow: Workflow;
   github: GithubContext;
+  /** The reusable workflows it calls, read beforehand (`readCallees`); absent: a call is "not read". */
+  callees?: CalleeLookup;
   /** The operator's variables for the repository (`vars`); absent: none, so `vars.X` is ''. */
   vars?: Readonly<Record<string, string>>;
-  /** The `inputs` context (a reusable workflow's `with:`); absent: empty, as for push and pull_request. */
+  /** The `inputs` context of the top-level workflow; absent: empty, as for push and pull_request. */
   inputs?: InputValues;
 }
 
@@ -117,59 +135,274 @@ function displayName(
  * - `runsOn`, the display name and an expression `continue-on-error` are evaluated per cell with `github`, `matrix`
  *   and `strategy`; `if` and the step-time env values are kept for the engine and the runner.
  * - `permissions`: the job's, else the workflow's (a job's replaces the workflow's whole, as on GitHub).
+ * - A job that calls a reusable workflow (`uses:`) has no orders of its own: each of its cells plans the callee's
+ *   jobs, from `callees`, as orders `<call>.<job>` named `call / job`, waiting for what the calling job needs and
+ *   gated by its needs and `if` (`gates`); a job that needs the call waits for all of them (`calls` maps its outputs).
  */
 export function planRun(input: PlanInput): PlanResult {
   const { workflow, github } = input;
   const file = workflow.file;
   const diagnostics: Diagnostic[] = checkNeedsGraph(workflow.jobs, file);
-  const base: ExpressionContext = {
+  const state: PlanState = {
     github: github as unknown as Readonly<Record<string, unknown>>,
     vars: input.vars ?? {},
-    inputs: input.inputs ?? {},
+    callees: input.callees ?? (() => undefined),
+    diagnostics,
+    unique: new Set(),
+    deferred: [],
   };
-  const expandedByJob = expandJobs(workflow, diagnostics);
-  const orderIds = orderIdsOf(workflow.jobs, expandedByJob);
-
-  const orders: OrderSpec[] = [];
-  for (const job of workflow.jobs) {
-    if (!expandedByJob.has(job.id)) continue;
-    const cells = expandedByJob.get(job.id);
-    const ids = orderIds.get(job.id) ?? [];
-    const needsOrders = job.needs.flatMap((need) => orderIds.get(need) ?? []);
-    if (job.matrixTemplate !== undefined) {
-      orders.push(planDynamicMatrixJob(workflow, job, needsOrders, input.inputs));
-      continue;
-    }
-    const cellList: readonly (ExpandedCell | undefined)[] = cells ?? [undefined];
-    cellList.forEach((expanded, index) => {
-      const id = ids[index] ?? job.id;
-      const planned = planCell(workflow, job, base, { expanded, index, total: cellList.length, id, needsOrders });
-      if (planned.ok) {
-        orders.push(planned.order);
-        return;
-      }
-      const where = cells === undefined ? `Job '${job.id}'` : `Job '${job.id}' (matrix cell ${index + 1})`;
-      for (const problem of planned.problems) diagnostics.push(at(file, job.pos, `${where}: ${problem}`));
-    });
-  }
-
-  const concurrency = planConcurrency(workflow, base, diagnostics);
+  const planned = planScope(state, {
+    workflow,
+    gates: [],
+    secretsPassed: [],
+    implicitNeeds: [],
+    chain: [],
+    ...(input.inputs !== undefined ? { inputs: input.inputs } : {}),
+  });
+  const orders = workflow.jobs.flatMap((job) => planned.ordersByJob.get(job.id) ?? []);
+  const concurrency = planConcurrency(workflow, baseContext(state, input.inputs), diagnostics);
   if (diagnostics.length > 0) return { ok: false, diagnostics };
   return {
     ok: true,
     plan: {
       file,
       workflowName: workflow.name,
-      orders: withInputs(orders, input.inputs),
+      orders,
       ...(concurrency !== undefined ? { concurrency } : {}),
+      ...(state.deferred.length > 0 ? { deferredCalls: state.deferred } : {}),
       ...(input.vars !== undefined && Object.keys(input.vars).length > 0 ? { vars: input.vars } : {}),
     },
   };
 }
 
-/** The orders, each carrying the `inputs` context when there is one. */
-function withInputs(orders: readonly OrderSpec[], inputs: InputValues | undefined): readonly OrderSpec[] {
-  return inputs === undefined ? orders : orders.map((order) => ({ ...order, inputs }));
+/** What planning one run shares across the workflows it calls. */
+interface PlanState {
+  readonly github: Readonly<Record<string, unknown>>;
+  readonly vars: Readonly<Record<string, string>>;
+  readonly callees: CalleeLookup;
+  readonly diagnostics: Diagnostic[];
+  /** Every callee key met, for GitHub's limit on unique reusable workflows per run. */
+  readonly unique: Set<string>;
+  readonly deferred: { job: string; uses: string }[];
+}
+
+/** One workflow being planned: the top-level one, or a callee inside the calling order `prefix`. */
+interface Scope {
+  readonly workflow: Workflow;
+  /** The calling order's id; absent at the top level. */
+  readonly prefix?: string;
+  /** `caller / ` display names, outermost first. */
+  readonly namePrefix?: string;
+  readonly gates: readonly CallGate[];
+  readonly inputs?: Readonly<Record<string, string | number | boolean>>;
+  readonly secretsPassed: readonly CallSecrets[];
+  /** Orders every job of this scope waits for: what the calling job needs. */
+  readonly implicitNeeds: readonly string[];
+  /** The calling job's token permissions, which the callee's can only narrow. */
+  readonly permissions?: Permissions;
+  /** Callee keys from the top-level workflow down to this one (cycles, nesting depth). */
+  readonly chain: readonly string[];
+  /** Where this workflow was read from, for its own `./` calls. */
+  readonly within?: WorkflowRef;
+}
+
+interface PlannedScope {
+  readonly ordersByJob: Map<string, OrderSpec[]>;
+  readonly idsByJob: Map<string, string[]>;
+  readonly callNeeds: Map<string, CallNeed>;
+}
+
+/** Plans a workflow's jobs in needs order (a job's needs' order ids must be known), each into its orders. */
+function planScope(state: PlanState, scope: Scope): PlannedScope {
+  const { workflow } = scope;
+  const out: PlannedScope = { ordersByJob: new Map(), idsByJob: new Map(), callNeeds: new Map() };
+  const expandedByJob = expandJobs(workflow, state.diagnostics);
+  for (const job of needsOrder(workflow.jobs)) {
+    if (!expandedByJob.has(job.id)) continue;
+    const cells = expandedByJob.get(job.id);
+    const key = scope.prefix === undefined ? job.id : `${scope.prefix}.${job.id}`;
+    const ids = cells === undefined ? [key] : cells.map((_, i) => `${key}.${i + 1}`);
+    const needsOrders = [
+      ...new Set([...job.needs.flatMap((need) => out.idsByJob.get(need) ?? []), ...scope.implicitNeeds]),
+    ];
+    const calls = callsOf(job, out.callNeeds);
+    if (job.matrixTemplate !== undefined && job.call === undefined) {
+      const placeholder = planDynamicMatrixJob(workflow, job, needsOrders, scope.inputs);
+      out.ordersByJob.set(job.id, [{ ...placeholder, id: key, ...scopeFields(scope, calls) }]);
+      out.idsByJob.set(job.id, [key]);
+      continue;
+    }
+    const cellList: readonly (ExpandedCell | undefined)[] = cells ?? [undefined];
+    const orders: OrderSpec[] = [];
+    const callCells: CallNeed[] = [];
+    cellList.forEach((expanded, index) => {
+      const id = ids[index] ?? key;
+      const cell = { expanded, index, total: cellList.length, id, needsOrders };
+      const where = cells === undefined ? `Job '${job.id}'` : `Job '${job.id}' (matrix cell ${index + 1})`;
+      if (job.call !== undefined) {
+        const called = planCallCell(state, scope, job, job.call, cell, calls);
+        if (called.ok) {
+          orders.push(...called.orders);
+          callCells.push(called.need);
+        } else
+          for (const problem of called.problems)
+            state.diagnostics.push(at(workflow.file, job.pos, `${where}: ${problem}`));
+        return;
+      }
+      const planned = planCell(workflow, job, baseContext(state, scope.inputs), cell, scope);
+      if (planned.ok) orders.push({ ...planned.order, ...scopeFields(scope, calls) });
+      else
+        for (const problem of planned.problems)
+          state.diagnostics.push(at(workflow.file, job.pos, `${where}: ${problem}`));
+    });
+    out.ordersByJob.set(job.id, orders);
+    out.idsByJob.set(job.id, job.call === undefined ? ids : orders.map((o) => o.id));
+    const merged = mergeCallNeeds(callCells);
+    if (merged !== undefined) out.callNeeds.set(job.id, merged);
+  }
+  return out;
+}
+
+/** The fields an order of a called workflow carries (none at the top level, so plans without calls are unchanged). */
+function scopeFields(scope: Scope, calls: Readonly<Record<string, CallNeed>> | undefined): Partial<OrderSpec> {
+  return {
+    ...(scope.prefix !== undefined ? { scope: scope.prefix } : {}),
+    ...(calls !== undefined ? { calls } : {}),
+    ...(scope.gates.length > 0 ? { gates: scope.gates } : {}),
+    ...(scope.inputs !== undefined ? { inputs: scope.inputs } : {}),
+    ...(scope.secretsPassed.length > 0 ? { secretsPassed: scope.secretsPassed } : {}),
+  };
+}
+
+/** The job's needs that are calls, with their callee's jobs and outputs. */
+function callsOf(job: JobSpec, callNeeds: ReadonlyMap<string, CallNeed>): Record<string, CallNeed> | undefined {
+  const pairs = job.needs.flatMap((need) => {
+    const call = callNeeds.get(need);
+    return call === undefined ? [] : [[need, call] as const];
+  });
+  return pairs.length === 0 ? undefined : Object.fromEntries(pairs);
+}
+
+/** Jobs with each after its needs (file order otherwise); a job in a cycle (reported already) comes last. */
+function needsOrder(jobs: readonly JobSpec[]): JobSpec[] {
+  const done = new Set<string>();
+  const ids = new Set(jobs.map((j) => j.id));
+  const ordered: JobSpec[] = [];
+  let progress = true;
+  while (progress && ordered.length < jobs.length) {
+    progress = false;
+    for (const job of jobs) {
+      if (done.has(job.id) || !job.needs.every((n) => done.has(n) || !ids.has(n))) continue;
+      done.add(job.id);
+      ordered.push(job);
+      progress = true;
+    }
+  }
+  return [...ordered, ...jobs.filter((j) => !done.has(j.id))];
+}
+
+type PlannedCall =
+  | { readonly ok: true; readonly orders: readonly OrderSpec[]; readonly need: CallNeed }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+/**
+ * One cell of a calling job: the callee found and checked (cycles, GitHub's nesting and unique-workflow limits,
+ * `on.workflow_call`, inputs, secrets), then its jobs planned as orders of this run, inside the calling order.
+ */
+function planCallCell(
+  state: PlanState,
+  scope: Scope,
+  job: JobSpec,
+  call: WorkflowCall,
+  cell: CellInput,
+  calls: Readonly<Record<string, CallNeed>> | undefined,
+): PlannedCall {
+  const key = callKey(call.workflow, scope.within);
+  if (scope.chain.includes(key))
+    return fail(`\`${call.uses}\` calls itself: ${[...scope.chain, key].join(' → ')} is a cycle`);
+  if (scope.chain.length + 2 > MAX_WORKFLOW_LEVELS)
+    return fail(
+      `\`${call.uses}\` would be level ${scope.chain.length + 2} of nested workflows; GitHub connects at most ${MAX_WORKFLOW_LEVELS} (the caller and ${MAX_WORKFLOW_LEVELS - 1} called)`,
+    );
+  state.unique.add(key);
+  if (state.unique.size > MAX_UNIQUE_CALLED_WORKFLOWS)
+    return fail(
+      `\`${call.uses}\` is one more unique reusable workflow than the ${MAX_UNIQUE_CALLED_WORKFLOWS} GitHub allows per run`,
+    );
+  const file = state.callees(key);
+  if (file === undefined) return fail(`\`${call.uses}\` was not read`);
+  if (file.kind === 'deferred') {
+    state.deferred.push({ job: cell.id, uses: key });
+    return { ok: true, orders: [], need: { jobs: {}, outputs: {} } };
+  }
+  if (file.kind === 'unreadable') return fail(`\`${call.uses}\` could not be read: ${file.reason}`);
+  if (file.kind === 'invalid') {
+    for (const d of file.diagnostics)
+      if (
+        !state.diagnostics.some(
+          (e) => e.file === d.file && e.line === d.line && e.col === d.col && e.message === d.message,
+        )
+      )
+        state.diagnostics.push(d);
+    return fail(`\`${call.uses}\` is not a valid workflow (see its errors)`);
+  }
+  const callee = file.workflow;
+  if (callee.call === undefined)
+    return fail(`\`${call.uses}\` is not a reusable workflow: its \`on\` does not list \`workflow_call\``);
+
+  const matrix: MatrixCell = cell.expanded?.cell ?? {};
+  const strategy = strategyOf(job, cell);
+  const ctx: ExpressionContext = {
+    github: state.github,
+    matrix,
+    strategy,
+    ...(scope.inputs ? { inputs: scope.inputs } : {}),
+  };
+  const name = displayName(job, ctx, cell.expanded?.shown);
+  const { inputs, problems } = callInputs(callee.call, call, ctx);
+  problems.push(...secretProblems(callee.call, call));
+  if (!name.ok) problems.push(name.error);
+  if (problems.length > 0 || !name.ok) return { ok: false, problems };
+
+  const gate: CallGate = {
+    caller: cell.id,
+    needs: job.needs,
+    ...(scope.prefix !== undefined ? { scope: scope.prefix } : {}),
+    ...(calls !== undefined ? { calls } : {}),
+    ...(job.if !== undefined ? { if: job.if } : {}),
+    matrix,
+  };
+  const inner = planScope(state, {
+    workflow: callee,
+    prefix: cell.id,
+    namePrefix: `${scope.namePrefix ?? ''}${name.name} / `,
+    gates: [...scope.gates, gate],
+    inputs,
+    secretsPassed: [...scope.secretsPassed, call.secrets ?? {}],
+    implicitNeeds: cell.needsOrders,
+    ...withPermissions(narrowPermissions(scope.permissions, job.permissions ?? scope.workflow.permissions)),
+    chain: [...scope.chain, key],
+    within: resolveWorkflowRef(call.workflow, scope.within),
+  });
+  const jobs = Object.fromEntries(
+    callee.jobs.map((j) => {
+      const nested = inner.callNeeds.get(j.id);
+      return [j.id, { orders: inner.idsByJob.get(j.id) ?? [], ...(nested ? { call: nested } : {}) }];
+    }),
+  );
+  return {
+    ok: true,
+    orders: callee.jobs.flatMap((j) => inner.ordersByJob.get(j.id) ?? []),
+    need: { jobs, outputs: callee.call.outputs },
+  };
+}
+
+function withPermissions(permissions: Permissions | undefined): { permissions?: Permissions } {
+  return permissions === undefined ? {} : { permissions };
+}
+
+function fail(problem: string): PlannedCall {
+  return { ok: false, problems: [problem] };
 }
 
 /**
@@ -193,82 +426,40 @@ function expandJobs(workflow: Workflow, diagnostics: Diagnostic[]): Map<string, 
   return expandedByJob;
 }
 
-/** Order ids per job: the job id without a matrix, `<job>.<n>` per cell with one. */
-function orderIdsOf(
-  jobs: readonly JobSpec[],
-  expandedByJob: ReadonlyMap<string, ExpandedCell[] | undefined>,
-): Map<string, string[]> {
-  const orderIds = new Map<string, string[]>();
-  for (const job of jobs) {
-    if (!expandedByJob.has(job.id)) continue;
-    const cells = expandedByJob.get(job.id);
-    orderIds.set(job.id, cells === undefined ? [job.id] : cells.map((_, i) => `${job.id}.${i + 1}`));
-  }
-  return orderIds;
-}
-
-/**
- * The one order that stands for a job whose matrix is built from expressions: its cells are planned when it becomes
- * ready (src/core/dynamic-matrix.ts), so it holds the job as parsed and runs nothing itself.
- */
-function planDynamicMatrixJob(
-  workflow: Workflow,
-  job: JobSpec,
-  needsOrders: readonly string[],
-  inputs: InputValues | undefined,
-): OrderSpec {
-  return {
-    id: job.id,
-    job: job.id,
-    name: job.name !== undefined && !hasExpression(job.name) ? job.name : job.id,
-    needs: job.needs,
-    needsOrders,
-    runsOn: job.runsOn,
-    matrix: {},
-    ...(job.if !== undefined ? { if: job.if } : {}),
-    timeoutMinutes: typeof job.timeoutMinutes === 'number' ? job.timeoutMinutes : 360,
-    continueOnError: false,
-    failFast: job.failFast,
-    ...(job.maxParallel !== undefined ? { maxParallel: job.maxParallel } : {}),
-    env: {},
-    steps: [],
-    outputExprs: job.outputs,
-    ...(inputs !== undefined ? { inputs } : {}),
-    dynamicMatrix: {
-      job,
-      workflowEnv: workflow.env,
-      ...(workflow.permissions !== undefined ? { workflowPermissions: workflow.permissions } : {}),
-    },
-  };
-}
-
 /** One cell's order, or every problem it has. */
 export type PlannedCell =
   { readonly ok: true; readonly order: OrderSpec } | { readonly ok: false; readonly problems: readonly string[] };
 
-/**
- * Plans one matrix cell of a job (the only cell of a job without a matrix), with its `strategy` context. `base` holds
- * the contexts known for the whole job (`github`, `vars`, `inputs`, and `needs` once a dynamic matrix expands).
- */
-export function planCell(
-  workflow: Pick<Workflow, 'env' | 'permissions'>,
-  job: JobSpec,
-  base: ExpressionContext,
-  cell: {
-    readonly expanded: ExpandedCell | undefined;
-    readonly index: number;
-    readonly total: number;
-    readonly id: string;
-    readonly needsOrders: readonly string[];
-  },
-): PlannedCell {
-  const matrix: MatrixCell = cell.expanded?.cell ?? {};
-  const strategy: StrategyContext = {
+export interface CellInput {
+  readonly expanded: ExpandedCell | undefined;
+  readonly index: number;
+  readonly total: number;
+  readonly id: string;
+  readonly needsOrders: readonly string[];
+}
+
+function strategyOf(job: JobSpec, cell: CellInput): StrategyContext {
+  return {
     'fail-fast': job.failFast,
     'job-index': cell.index,
     'job-total': cell.total,
     'max-parallel': job.maxParallel ?? cell.total,
   };
+}
+
+/**
+ * Plans one matrix cell of a job (the only cell of a job without a matrix), with its `strategy` context; inside a
+ * called workflow, with its `inputs`, its job key and name under the calling order, its permissions narrowed.
+ */
+export function planCell(
+  workflow: Pick<Workflow, 'env' | 'permissions'>,
+  job: JobSpec,
+  base: ExpressionContext,
+  cell: CellInput,
+  scope: Pick<Scope, 'prefix' | 'namePrefix' | 'permissions'> = {},
+): PlannedCell {
+  const matrix: MatrixCell = cell.expanded?.cell ?? {};
+  const strategy = strategyOf(job, cell);
   const ctx: ExpressionContext = { ...base, matrix, strategy };
   const problems: string[] = [];
 
@@ -283,14 +474,14 @@ export function planCell(
   const timeout = evaluateMinutes(job.timeoutMinutes, ctx);
   if (!timeout.ok) problems.push(`timeout-minutes ${timeout.error}`);
   const env = planEnv(workflow, job, ctx);
-  const permissions = job.permissions ?? workflow.permissions;
+  const permissions = narrowPermissions(scope.permissions, job.permissions ?? workflow.permissions);
   if (problems.length > 0 || !name.ok || !runsOn.ok || !timeout.ok) return { ok: false, problems };
   return {
     ok: true,
     order: {
       id: cell.id,
-      job: job.id,
-      name: name.name,
+      job: scope.prefix === undefined ? job.id : `${scope.prefix}.${job.id}`,
+      name: `${scope.namePrefix ?? ''}${name.name}`,
       needs: job.needs,
       needsOrders: cell.needsOrders,
       runsOn: runsOn.value.trim(),
@@ -363,4 +554,44 @@ function planConcurrency(
     return undefined;
   }
   return { group: group.value, cancelInProgress: workflow.concurrency.cancelInProgress };
+}
+
+/**
+ * The one order that stands for a job whose matrix is built from expressions: its cells are planned when it becomes
+ * ready (src/core/dynamic-matrix.ts), so it holds the job as parsed and runs nothing itself.
+ */
+function planDynamicMatrixJob(
+  workflow: Workflow,
+  job: JobSpec,
+  needsOrders: readonly string[],
+  inputs: InputValues | undefined,
+): OrderSpec {
+  return {
+    id: job.id,
+    job: job.id,
+    name: job.name !== undefined && !hasExpression(job.name) ? job.name : job.id,
+    needs: job.needs,
+    needsOrders,
+    runsOn: job.runsOn,
+    matrix: {},
+    ...(job.if !== undefined ? { if: job.if } : {}),
+    timeoutMinutes: typeof job.timeoutMinutes === 'number' ? job.timeoutMinutes : 360,
+    continueOnError: false,
+    failFast: job.failFast,
+    ...(job.maxParallel !== undefined ? { maxParallel: job.maxParallel } : {}),
+    env: {},
+    steps: [],
+    outputExprs: job.outputs,
+    ...(inputs !== undefined ? { inputs } : {}),
+    dynamicMatrix: {
+      job,
+      workflowEnv: workflow.env,
+      ...(workflow.permissions !== undefined ? { workflowPermissions: workflow.permissions } : {}),
+    },
+  };
+}
+
+/** The contexts known for a whole job when the run is planned: `github`, `vars`, and the scope's `inputs`. */
+function baseContext(state: PlanState, inputs: InputValues | undefined): ExpressionContext {
+  return { github: state.github, vars: state.vars, inputs: inputs ?? {} };
 }

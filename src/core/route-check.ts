@@ -26,6 +26,8 @@ export function findUnroutedJobs(workflows: readonly Workflow[], routes: Readonl
   for (const workflow of workflows) {
     const evaluated = evaluatedLabels(workflow);
     for (const job of workflow.jobs) {
+      // A calling job runs nowhere itself: its callee's jobs have their own `runs-on`.
+      if (job.call !== undefined) continue;
       const jobLabels = job.runsOn.includes('${{') ? (evaluated.get(job.id) ?? []) : [job.runsOn];
       for (const label of new Set(jobLabels)) {
         const labels = runsOnLabels(label);

@@ -206,7 +206,55 @@ export interface JobSpec {
   readonly environment?: EnvironmentSpec;
   /** The job's own `concurrency`: stored, not enforced yet (no order is held back or cancelled for it). */
   readonly concurrency?: ConcurrencySpec;
+  /** A calling job (`uses:` a reusable workflow): no `runs-on` nor `steps` (`runsOn` is '', `steps` empty). */
+  readonly call?: WorkflowCall;
   readonly pos: SourcePos;
+}
+
+/**
+ * Where a calling job's `uses:` names its reusable workflow (GitHub's `jobs.<job_id>.uses`): `./path/file.yml` in the
+ * caller's repository at the same commit, or `owner/repo/path/file.yml@ref` in another repository of the same forge.
+ */
+export type WorkflowRef =
+  | { readonly kind: 'local'; readonly path: string }
+  | {
+      readonly kind: 'remote';
+      readonly owner: string;
+      readonly repo: string;
+      readonly path: string;
+      readonly ref: string;
+    };
+
+/** `secrets:` of a calling job: `inherit` (all of the caller's), or callee secret name → value (may hold expressions). */
+export type CallSecrets = 'inherit' | Readonly<Record<string, string>>;
+
+/** A calling job's call: the reusable workflow, its `with:` inputs as written and its `secrets:`. */
+export interface WorkflowCall {
+  /** As written (`./.github/workflows/build.yml`, `acme/shared/.github/workflows/ci.yml@v1`). */
+  readonly uses: string;
+  readonly workflow: WorkflowRef;
+  /** Values as written; they may hold expressions (evaluated when the run is planned). */
+  readonly with: Readonly<Record<string, string | number | boolean>>;
+  readonly secrets?: CallSecrets;
+  /** Where `uses:` is, for diagnostics about the callee. */
+  readonly pos: SourcePos;
+}
+
+/** A declared `on.workflow_call.inputs.<name>` (GitHub: `type` is required; `string`, `number` or `boolean`). */
+export interface WorkflowCallInput {
+  readonly type: 'string' | 'number' | 'boolean';
+  readonly required: boolean;
+  readonly default?: string | number | boolean;
+  readonly description?: string;
+}
+
+/** What a reusable workflow declares under `on.workflow_call`. */
+export interface WorkflowCallSpec {
+  readonly inputs: Readonly<Record<string, WorkflowCallInput>>;
+  /** Output name → its `value` (an expression over the `jobs` context, `${{ jobs.x.outputs.y }}`). */
+  readonly outputs: Readonly<Record<string, string>>;
+  /** Declared secret names → whether required. */
+  readonly secrets: Readonly<Record<string, { readonly required: boolean }>>;
 }
 
 export interface ConcurrencySpec {
@@ -223,6 +271,8 @@ export interface Workflow {
   readonly env: Readonly<Record<string, string>>;
   readonly concurrency?: ConcurrencySpec;
   readonly permissions?: Permissions;
+  /** Present when the file can be called as a reusable workflow (`on: workflow_call`). */
+  readonly call?: WorkflowCallSpec;
   /** In file order. */
   readonly jobs: readonly JobSpec[];
 }
@@ -299,8 +349,13 @@ export type StrategyContext = {
 };
 
 export interface OrderSpec {
-  /** Stable within a run: the job id, or `<job>.<n>` (n from 1) for the n-th matrix cell in expansion order. */
+  /**
+   * Stable within a run: the job id, or `<job>.<n>` (n from 1) for the n-th matrix cell in expansion order. A called
+   * workflow's job is `<calling order id>.<job>` (`build.compile`, `build.2.compile`, `build.compile.3`): job ids
+   * start with a letter or `_`, so a numeric segment is always a matrix cell and the id reads back unambiguously.
+   */
   readonly id: string;
+  /** The job id; for a called workflow's job, `<calling order id>.<job>` (its order id without its own cell). */
   readonly job: string;
   /** Display name: the job's name (or id), plus ` (v1, v2)` of the matrix values for matrix cells. */
   readonly name: string;
@@ -331,7 +386,7 @@ export interface OrderSpec {
   readonly environment?: EnvironmentSpec;
   /** The job's `concurrency`, its group evaluated when it reads only plan-time contexts; stored, not enforced. */
   readonly concurrency?: ConcurrencySpec;
-  /** The `inputs` context of the order's job; absent: empty (push, pull_request). */
+  /** The `inputs` context of the order's job (a called workflow's: the call's `with:`, defaults applied); absent: empty. */
   readonly inputs?: InputValues;
   /**
    * Set on the one order that stands for a job whose matrix is built from expressions ("expanded at run time").
@@ -340,12 +395,50 @@ export interface OrderSpec {
    * dependents (which need this order) wait for every cell.
    */
   readonly dynamicMatrix?: DynamicMatrix;
+  /**
+   * Orders of a called workflow's jobs: the calling order's id. The order's `job` is `<scope>.<callee job id>` and
+   * its `needs` name jobs of the callee, whose keys are `<scope>.<need>`.
+   */
+  readonly scope?: string;
+  /** Needs that are reusable-workflow calls (need name → the call's jobs and outputs). */
+  readonly calls?: Readonly<Record<string, CallNeed>>;
+  /** The calling jobs of a called workflow's order, outermost first; each must let it run. */
+  readonly gates?: readonly CallGate[];
+  /** The `secrets:` each enclosing call passes, outermost first: kept for the secrets work to honour. */
+  readonly secretsPassed?: readonly CallSecrets[];
+}
+
+/**
+ * A need that is a reusable-workflow call, as a dependent sees it: the callee's jobs (each its orders, or a nested
+ * call) and the callee's `on.workflow_call.outputs`, whose values read the `jobs` context of those jobs.
+ */
+export interface CallNeed {
+  readonly jobs: Readonly<Record<string, { readonly orders: readonly string[]; readonly call?: CallNeed }>>;
+  readonly outputs: Readonly<Record<string, string>>;
+}
+
+/**
+ * A calling job as seen by the orders of its callee's jobs: its `needs` (its own scope's job names), `if` and
+ * matrix cell. The orders wait for the calling job's needs too, and the gate decides for all of them: a callee job
+ * runs only when its caller would have (GitHub: the caller's `if` and needs decide whether the callee runs at all).
+ */
+export interface CallGate {
+  /** The calling order's id (`call`, `call.2`, `outer.inner`). */
+  readonly caller: string;
+  readonly needs: readonly string[];
+  /** Prefix of the job keys its needs name (absent for the top-level workflow). */
+  readonly scope?: string;
+  readonly calls?: Readonly<Record<string, CallNeed>>;
+  readonly if?: string;
+  readonly matrix: MatrixCell;
 }
 
 export interface RunPlan {
   readonly file: string;
   readonly workflowName: string;
   readonly orders: readonly OrderSpec[];
+  /** Calls whose workflow `spotcheck plan` could not read (another repository): read when the run starts. */
+  readonly deferredCalls?: readonly { readonly job: string; readonly uses: string }[];
   /** Evaluated concurrency group, if the workflow declares one. */
   readonly concurrency?: { readonly group: string; readonly cancelInProgress: boolean };
   /** The operator's variables for the repository (the `vars` context); absent: none. */

@@ -84,6 +84,12 @@ export interface Forge {
    */
   readWorkflows(repo: RepoRef, sha: string, folders: readonly WorkflowFolder[]): Promise<WorkflowSource[]>;
   /**
+   * One file's text at a commit, branch or tag (a reusable workflow a run calls: in the repository at the run's
+   * commit, or in another repository of this forge at the ref its `uses:` names); `undefined` when there is no such
+   * repository, ref or file (or the installation cannot see it). One request.
+   */
+  readFile(repo: RepoRef, ref: string, path: string): Promise<string | undefined>;
+  /**
    * Files changed between two commits (`base...head`), or `null` when the forge cannot tell (truncated list, base
    * unknown): triggers then treat paths as matching.
    */

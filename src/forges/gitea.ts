@@ -112,6 +112,7 @@ export function createGiteaForge(opts: GiteaForgeOptions): Forge {
     maxCommentLength: GITEA_MAX_COMMENT_LENGTH,
     maxStatusDescription: GITEA_MAX_STATUS_DESCRIPTION,
     readWorkflows: (repo, sha, folders) => readGiteaWorkflows(client, repo, sha, folders),
+    readFile: (repo, ref, path) => readGiteaFile(client, repo, ref, path),
     changedFiles: (repo, base, head) => readGiteaChangedFiles(client, repo, base, head),
     pullRequestFiles: (repo, pr) => readGiteaPullRequestFiles(client, repo, pr),
     pullRequest: (repo, pr) => readGiteaPullRequest(client, repo, pr),
@@ -141,6 +142,28 @@ async function readGiteaRaw(client: GiteaClient, repo: RepoRef, sha: string, pat
   );
   await client.expectStatus(action, response, [200]);
   // Invalid UTF-8 becomes U+FFFD, which the parser reports as a binary file.
+  return new TextDecoder('utf-8').decode(await response.arrayBuffer());
+}
+
+/** One file at a ref, or undefined when Gitea has no such repository, ref or file (404). */
+async function readGiteaFile(
+  client: GiteaClient,
+  repo: RepoRef,
+  ref: string,
+  path: string,
+): Promise<string | undefined> {
+  const action = `read ${path}`;
+  const response = await client.send(
+    action,
+    'GET /repos/{owner}/{repo}/raw/{filepath}',
+    { owner: repo.owner, repo: repo.name, filepath: path },
+    { query: { ref } },
+  );
+  if (response.status === 404) {
+    await discard(response);
+    return undefined;
+  }
+  await client.expectStatus(action, response, [200]);
   return new TextDecoder('utf-8').decode(await response.arrayBuffer());
 }
 

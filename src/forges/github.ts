@@ -102,6 +102,21 @@ export function createGitHubForge(opts: GitHubForgeOptions): Forge {
     maxCommentLength: GITHUB_MAX_COMMENT_LENGTH,
     maxStatusDescription: GITHUB_MAX_STATUS_DESCRIPTION,
     readWorkflows: (repo, sha, folders) => readGitHubWorkflows(octokit, repo, sha, folders),
+    async readFile(repo, ref, path) {
+      try {
+        const response = await octokit.rest.repos.getContent({
+          owner: repo.owner,
+          repo: repo.name,
+          path,
+          ref,
+          headers: { accept: 'application/vnd.github.raw+json' },
+        });
+        return decodeContent(response.data);
+      } catch (error) {
+        if (statusOf(error) === 404) return undefined; // no such repository, ref or file (or not visible to us)
+        throw toForgeError(error, `read ${path}`);
+      }
+    },
     changedFiles: (repo, base, head) => readGitHubChangedFiles(octokit, repo, base, head),
     pullRequestFiles: (repo, pr) => readGitHubPullRequestFiles(octokit, repo, pr),
     pullRequest: (repo, pr) => readGitHubPullRequest(octokit, repo, pr),

@@ -12,6 +12,7 @@ import { planWorkflows } from '../core/plan-workflows.ts';
 import type { Diagnostic, EventName, RepoRef, RunTrust, WorkflowSource } from '../core/types.ts';
 import type { WorkflowFolder } from '../core/workflow/workflow-files.ts';
 import type { Forge } from '../forges/forge.ts';
+import { forgeCalleeReader, readCallees } from './read-callees.ts';
 import type { ForgeInstallation, OrderIntent } from './intents.ts';
 import type { Orchestrator } from '../orchestrator.ts';
 import type { Store } from '../store/store.ts';
@@ -142,6 +143,7 @@ export async function planPullRequest(
   const sources: WorkflowSource[] = await forge.readWorkflows(intent.repo, at.sha, folders);
   if (sources.length === 0) return { decisions: [], diagnostics: [] };
   const changedFiles = await forge.pullRequestFiles(intent.repo, at.pr);
+  const callees = await readCallees(sources, forgeCalleeReader(forge, intent.repo, at.sha));
   const ref = `refs/pull/${String(at.pr)}/head`;
   // A pull_request intent's activity type is matched against `on.pull_request.types`; `!testme` runs at the head,
   // as a new head would (no action: synchronize).
@@ -172,6 +174,7 @@ export async function planPullRequest(
         },
       }),
       limits,
+      callees,
     );
     for (const d of result.diagnostics) diagnostics.set(`${d.file}:${d.line}:${d.col}:${d.message}`, d);
     for (const decision of result.decisions) {

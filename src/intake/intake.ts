@@ -17,6 +17,7 @@ import { DEFAULT_PULL_REQUEST_TYPES } from '../core/types.ts';
 import type { TriggerEvent } from '../core/types.ts';
 import { resolveWorkflowFolders, type WorkflowFolderSettings } from '../core/workflow/workflow-files.ts';
 import type { Forge } from '../forges/forge.ts';
+import { forgeCalleeReader, readCallees } from './read-callees.ts';
 import { noticeOnce, testmeRefusedNotice, unauthorizedAuthorNotice, type Notices } from './intake-notices.ts';
 import { headMovedSinceComment, readHead, recordHead, type PrDocs } from './intake-pr-head.ts';
 import {
@@ -104,6 +105,7 @@ async function processPush({ options }: IntakeContext, intent: PushIntent): Prom
     ? null
     : await forge.changedFiles(intent.repo, intent.before, intent.after);
   const event: TriggerEvent = { kind: 'push', ref: intent.ref, deleted: false, changedFiles };
+  const callees = await readCallees(sources, forgeCalleeReader(forge, intent.repo, intent.after));
   const { decisions, diagnostics } = planWorkflows(
     sources,
     event,
@@ -115,6 +117,7 @@ async function processPush({ options }: IntakeContext, intent: PushIntent): Prom
       payload: { ref: intent.ref, before: intent.before, after: intent.after },
     }),
     options.config.limits,
+    callees,
   );
   await reportDiagnostics(forge, options.config.publicUrl, { repo: intent.repo, sha: intent.after }, diagnostics);
   const created = await startRuns(options.orchestrator, intent, decisions, {

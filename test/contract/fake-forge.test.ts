@@ -23,6 +23,10 @@ function createFakeStub(forge: FakeForge): { stub: ForgeStub; expected: ForgeMet
         files.map(([path, text]) => ({ path, text, size: Buffer.byteLength(text) })),
       );
     },
+    file(repo, ref, path, text) {
+      expected.push('readFile');
+      if (text !== undefined) forge.files.set(`${repo.owner}/${repo.name}@${ref}:${path}`.toLowerCase(), text);
+    },
     compare(_repo, base, head, files) {
       expected.push('changedFiles');
       forge.compares.set(`${base}...${head}`, [...files]);

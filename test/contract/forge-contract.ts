@@ -41,6 +41,8 @@ export interface ForgeStub {
     sha: string,
     folders: Readonly<Partial<Record<WorkflowFolder, Readonly<Record<string, string>> | undefined>>>,
   ): void;
+  /** `path` at `ref` holds `text`; `undefined`: no such file (404). One call programs one `readFile`. */
+  file(repo: RepoRef, ref: string, path: string, text: string | undefined): void;
   /** Comparing `base...head` lists these changed files. */
   compare(repo: RepoRef, base: string, head: string, files: readonly string[]): void;
   /** The forge does not know `base` (force-pushed away, another history). */
@@ -119,6 +121,7 @@ const MARKER = '<!-- spotcheck:sticky -->';
  */
 export const COVERED_METHODS = {
   readWorkflows: true,
+  readFile: true,
   changedFiles: true,
   pullRequestFiles: true,
   pullRequest: true,
@@ -205,6 +208,14 @@ export function defineForgeContract(name: string, setup: () => ForgeFixture | Pr
       fx.stub.workflows(fx.repo, SHA, { '.gitea/workflows': { '.gitea/workflows/ci.yml': 'name: gitea\n' } });
       const files = await fx.forge.readWorkflows(fx.repo, SHA, ['.gitea/workflows']);
       expect(files.map((f) => f.path)).toEqual(['.gitea/workflows/ci.yml']);
+    });
+
+    it('reads one file at a ref (a called workflow), and undefined for a missing one', async () => {
+      const other = { ...fx.repo, owner: 'acme', name: 'shared' };
+      fx.stub.file(other, 'v1', '.github/workflows/build.yml', 'on: workflow_call — ✓\n');
+      fx.stub.file(other, 'v1', '.github/workflows/gone.yml', undefined);
+      expect(await fx.forge.readFile(other, 'v1', '.github/workflows/build.yml')).toBe('on: workflow_call — ✓\n');
+      expect(await fx.forge.readFile(other, 'v1', '.github/workflows/gone.yml')).toBeUndefined();
     });
 
     it('lists the files changed between two commits', async () => {

@@ -127,6 +127,11 @@ function createGiteaStub(api: GiteaApi): ForgeStub {
         }
       }
     },
+    file(repo, ref, path, text) {
+      const read = api.get(`${repoPath(repo)}/raw/${path}?ref=${ref}`);
+      if (text === undefined) read.reply(404, { message: 'object does not exist' });
+      else read.reply(200, Buffer.from(text), { 'content-type': 'text/plain; charset=utf-8' });
+    },
     compare(repo, base, head, files) {
       // Two commits, the files split between them (and one shared), as Gitea lists them per commit.
       const half = Math.ceil(files.length / 2);

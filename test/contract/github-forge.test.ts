@@ -87,6 +87,11 @@ function createGitHubStub(api: GitHubApi): ForgeStub {
         }
       }
     },
+    file(repo, ref, path, text) {
+      const read = api.get(`${repoPath(repo)}/contents/${path}?ref=${ref}`);
+      if (text === undefined) read.reply(404, { message: 'Not Found' });
+      else read.reply(200, text, { 'content-type': 'text/plain; charset=utf-8' });
+    },
     compare(repo, base, head, files) {
       api
         .get(`${repoPath(repo)}/compare/${base}...${head}?per_page=1`)

@@ -831,6 +831,54 @@ describe('spotcheck plan: --dir', () => {
   });
 });
 
+describe('spotcheck plan: reusable workflows', () => {
+  it("shows a local callee's jobs as `caller / job` orders, and a remote callee as read at run time", async () => {
+    const repo = join(dir, 'repo-calls');
+    await mkdir(join(repo, '.spotcheck', 'workflows'), { recursive: true });
+    await mkdir(join(repo, 'shared'), { recursive: true });
+    await writeFile(
+      join(repo, '.spotcheck', 'workflows', 'ci.yml'),
+      [
+        'on: push',
+        'jobs:',
+        '  build:',
+        '    uses: ./shared/build.yml',
+        '    with: {target: docker}',
+        '  lint:',
+        '    uses: acme/shared/.github/workflows/lint.yml@v2',
+        '  report:',
+        '    needs: build',
+        '    runs-on: local',
+        '    steps: [{run: echo}]',
+      ].join('\n'),
+    );
+    await writeFile(
+      join(repo, 'shared', 'build.yml'),
+      'on:\n  workflow_call:\n    inputs: {target: {type: string}}\njobs:\n  compile: {runs-on: "${{ inputs.target }}", steps: [{run: make}]}',
+    );
+    const out = await plan(['--dir', repo, '--event', 'push', '--ref', 'main']);
+    const [w] = out.workflows;
+    expect(w?.orders.map((o) => [o.id, (o as { name?: string }).name, o.runsOn, o.needs])).toEqual([
+      ['build.compile', 'build / compile', 'docker', []],
+      ['report', undefined, 'local', ['build']],
+    ]);
+    expect((w as { deferredCalls?: unknown }).deferredCalls).toEqual([
+      { job: 'lint', uses: 'acme/shared/.github/workflows/lint.yml@v2' },
+    ]);
+    const text = await cli(['plan', '--dir', repo, '--event', 'push', '--ref', 'main']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/build\.compile\s+runs-on docker {2}\(build \/ compile\)/);
+    expect(text.stdout).toMatch(/lint\s+read at run time from acme\/shared\/\.github\/workflows\/lint\.yml@v2/);
+  });
+
+  it('fails on a call whose local workflow is missing, naming the file', async () => {
+    const path = await file('calls-missing.yml', 'on: push\njobs:\n  build:\n    uses: ./nope/build.yml');
+    const result = await cli(['plan', '--workflow', path, '--event', 'push', '--json']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('`./nope/build.yml` could not be read: no file `nope/build.yml` at this commit');
+  });
+});
+
 describe('spotcheck plan: GitHub events spotcheck does not act on, and pull_request types', () => {
   it('plans a file shared with GitHub Actions, noting the foreign events; a foreign-only file never runs', async () => {
     const shared = await file(

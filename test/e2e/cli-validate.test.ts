@@ -224,3 +224,36 @@ describe('spotcheck validate: files too large to read', () => {
     expect(result.stderr).toBe('spotcheck: cannot read .spotcheck/workflows/zero.yml: not a regular file\n');
   });
 });
+
+describe('spotcheck validate: reusable workflows', () => {
+  it('checks a local callee from the working tree: its inputs, then accepts the fixed call', async () => {
+    const [dir, workflows] = await repo();
+    await writeFile(
+      join(dir, '.spotcheck', 'build.yml'),
+      'on:\n  workflow_call:\n    inputs: {target: {type: string, required: true}}\njobs:\n  compile: {runs-on: local, steps: [{run: make}]}\n',
+    );
+    const caller = (withs: string) =>
+      `on: push\njobs:\n  build:\n    uses: ./.spotcheck/build.yml\n    with: {${withs}}\n  lint:\n    uses: acme/shared/.github/workflows/lint.yml@v1\n`;
+    await writeFile(join(workflows, 'ci.yml'), caller('colour: red'));
+    const bad = await cli(['validate', dir]);
+    expect(bad.code).toBe(2);
+    expect(diagnostics(bad.stderr).map((d) => [d.file, d.line, d.col, d.message])).toEqual([
+      [
+        '.spotcheck/workflows/ci.yml',
+        3,
+        3,
+        "Job 'build': with: input `colour` is not defined by `./.spotcheck/build.yml` (its on.workflow_call.inputs: target)",
+      ],
+      [
+        '.spotcheck/workflows/ci.yml',
+        3,
+        3,
+        "Job 'build': with: input `target` is required by `./.spotcheck/build.yml` and has no value",
+      ],
+    ]);
+    await writeFile(join(workflows, 'ci.yml'), caller('target: linux'));
+    const good = await cli(['validate', dir]);
+    expect(good.stderr).toBe('');
+    expect(good.code).toBe(0);
+  });
+});

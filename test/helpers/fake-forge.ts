@@ -79,6 +79,8 @@ export class FakeForge implements Forge {
   readonly calls: RecordedCall[] = [];
   /** Workflow files per commit SHA (missing: no workflow folder). */
   readonly workflows = new Map<string, WorkflowSource[]>();
+  /** Files by `owner/name@ref:path` (`readFile`); a path of `workflows` at that ref is found there too. */
+  readonly files = new Map<string, string>();
   /** `base...head` → changed files (missing = null, i.e. unknown). */
   readonly compares = new Map<string, string[] | null>();
   /** PR number → files (missing = null, i.e. truncated). */
@@ -236,6 +238,13 @@ export class FakeForge implements Forge {
           .filter((f) => isWorkflowPath(f.path, folder))
           .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
       );
+    });
+  }
+
+  readFile(repo: RepoRef, ref: string, path: string): Promise<string | undefined> {
+    return this.#call('readFile', [repo, ref, path], () => {
+      const key = `${repo.owner}/${repo.name}@${ref}:${path}`.toLowerCase();
+      return this.files.get(key) ?? this.workflows.get(ref)?.find((f) => f.path === path)?.text;
     });
   }
 

@@ -40,7 +40,7 @@ const E2E = wf('e2e', '{ testme: {} }');
 const PR_ONLY = wf('lint', '{ pull_request: { branches: [main] } }');
 const BAD: WorkflowSource = {
   path: '.spotcheck/workflows/bad.yml',
-  text: 'on: push\njobs:\n  build:\n    runs-on: local\n    steps:\n      - uses: actions/checkout@v4\n',
+  text: 'on: push\njobs:\n  build:\n    runs-on: local\n    steps:\n      - uses: actions/checkout\n',
 };
 
 const silent = pino({ level: 'silent' });

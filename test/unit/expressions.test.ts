@@ -222,6 +222,7 @@ describe('expressionError', () => {
     { source: '${{ github.ref', kind: 'condition', bad: 'not closed' },
     { source: "inputs.x == 'a' && vars.Y", kind: 'condition', bad: undefined },
     { source: 'secrets.x', kind: 'condition', bad: 'secrets' },
+    { source: 'vars2.x', kind: 'condition', bad: 'vars2' },
     { source: 'x'.repeat(MAX_EXPRESSION_LENGTH + 1), kind: 'condition', bad: 'maximum' },
   ];
   it.each(cases)('$kind: $source', ({ source, kind, bad }) => {

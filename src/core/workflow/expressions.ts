@@ -53,6 +53,8 @@ export interface ExpressionContext {
    * for push and pull_request, as on GitHub.
    */
   inputs?: Readonly<Record<string, unknown>>;
+  /** Only in a called workflow's `on.workflow_call.outputs` values: the callee's jobs' results and outputs. */
+  jobs?: Readonly<Record<string, { result: string; outputs: Readonly<Record<string, string>> }>>;
   /**
    * The functions GitHub's runner adds when it evaluates a step's fields (not a context: expressions cannot read it).
    * Present only for step-time evaluation on the agent; without it `hashFiles()` is an error.
@@ -89,6 +91,7 @@ const CONTEXT_NAMES = [
   'secrets',
   'vars',
   'inputs',
+  'jobs',
 ] as const satisfies readonly (keyof ExpressionContext)[];
 
 /**

@@ -8,6 +8,7 @@ import type { EnvironmentSpec, JobSpec, SourcePos } from '../types.ts';
 import { clip } from './diagnostics.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
 import { validateNeedsGraph } from './needs-graph.ts';
+import { CALL_JOB_KEYS, readCall } from './read-call.ts';
 import { readConcurrency } from './read-concurrency.ts';
 import { readDefaults, type RunDefaults } from './read-defaults.ts';
 import { readEnv } from './read-env.ts';
@@ -37,9 +38,8 @@ const JOB_KEYS = [
 
 /** Why GitHub keys outside the subset are refused; the generic message lists the allowed keys instead. */
 const UNSUPPORTED_JOB_KEYS: Readonly<Record<string, string>> = {
-  uses: 'reusable workflows (`jobs.<id>.uses`) are not supported: spotcheck runs jobs made of `run:` steps',
-  with: 'reusable workflows (`jobs.<id>.uses`/`with`) are not supported: spotcheck runs jobs made of `run:` steps',
-  secrets: 'reusable workflows and their `secrets` are not supported',
+  with: '`with:` passes inputs to a reusable workflow, and this job has no `uses:`',
+  secrets: '`secrets:` passes secrets to a reusable workflow, and this job has no `uses:`',
   services:
     '`services:` containers are not supported: start what the job needs from a `run:` step (for example `docker run -d …`)',
   container:
@@ -104,6 +104,8 @@ function readJob(
     );
     return undefined;
   }
+  const uses = field(v, 'uses');
+  if (uses) return readCallingJob(sink, entry, v, needsPos);
   const before = sink.count;
   checkKeys(sink, v, JOB_KEYS, `job \`${id}\``, UNSUPPORTED_JOB_KEYS);
   const name = field(v, 'name');
@@ -123,8 +125,7 @@ function readJob(
 
   const jobName = name ? readString(sink, name.value, `${path}.name`, { nonEmpty: true }) : undefined;
   let label: string | undefined;
-  if (!runsOn && !field(v, 'uses'))
-    sink.error(entry.keyPos, `job \`${id}\` has no \`runs-on\`: name the route label it runs on`);
+  if (!runsOn) sink.error(entry.keyPos, `job \`${id}\` has no \`runs-on\`: name the route label it runs on`);
   if (runsOn) label = readRunsOn(sink, runsOn.value, `${path}.runs-on`);
   const needList = needs ? readNeeds(sink, needs.value, `${path}.needs`, needsPos) : [];
   const ifText = cond ? readCondition(sink, cond.value, `${path}.if`) : undefined;
@@ -133,8 +134,7 @@ function readJob(
   const strat = strategy ? readStrategy(sink, strategy.value, `${path}.strategy`) : { failFast: true };
   const continueOnError = coe ? readFlag(sink, coe.value, `${path}.continue-on-error`) : false;
   const jobOutputs = outputs ? readOutputs(sink, outputs.value, `${path}.outputs`) : {};
-  if (!steps && !field(v, 'uses'))
-    sink.error(entry.keyPos, `job \`${id}\` has no \`steps\`: give it at least one \`run:\` step`);
+  if (!steps) sink.error(entry.keyPos, `job \`${id}\` has no \`steps\`: give it at least one \`run:\` step`);
   const perms = permissions ? readPermissions(sink, permissions.value, `${path}.permissions`) : undefined;
   const jobDefaults = defaults ? readDefaults(sink, defaults.value, `${path}.defaults`, false) : {};
   const env_ = environment ? readEnvironment(sink, environment.value, `${path}.environment`) : undefined;
@@ -162,6 +162,55 @@ function readJob(
     ...(perms !== undefined ? { permissions: perms } : {}),
     ...(env_ !== undefined ? { environment: env_ } : {}),
     ...(conc !== undefined ? { concurrency: conc } : {}),
+    pos: entry.keyPos,
+  };
+}
+
+/**
+ * A job that calls a reusable workflow: GitHub's keys for such a job only (no `runs-on`, `steps`, `env`…: the
+ * callee's jobs have their own). Planned as the callee's jobs (plan.ts).
+ */
+function readCallingJob(
+  sink: DiagnosticSink,
+  entry: YEntry,
+  v: YMap,
+  needsPos: Map<string, SourcePos>,
+): JobSpec | undefined {
+  const id = entry.key;
+  const path = `jobs.${id}`;
+  const before = sink.count;
+  checkKeys(sink, v, CALL_JOB_KEYS, `job \`${id}\`, which calls a reusable workflow,`, {});
+  const name = field(v, 'name');
+  const needs = field(v, 'needs');
+  const cond = field(v, 'if');
+  const strategy = field(v, 'strategy');
+  const permissions = field(v, 'permissions');
+  const concurrency = field(v, 'concurrency');
+  const jobName = name ? readString(sink, name.value, `${path}.name`, { nonEmpty: true }) : undefined;
+  const needList = needs ? readNeeds(sink, needs.value, `${path}.needs`, needsPos) : [];
+  const ifText = cond ? readCondition(sink, cond.value, `${path}.if`) : undefined;
+  const strat = strategy ? readStrategy(sink, strategy.value, `${path}.strategy`) : { failFast: true };
+  const perms = permissions ? readPermissions(sink, permissions.value, `${path}.permissions`) : undefined;
+  const conc = concurrency ? readConcurrency(sink, concurrency.value, `${path}.concurrency`) : undefined;
+  const call = readCall(sink, v, path, entry.keyPos);
+  if (sink.count > before || !call || !strat || needList === undefined) return undefined;
+  return {
+    id,
+    ...(jobName !== undefined ? { name: jobName } : {}),
+    runsOn: '',
+    needs: needList,
+    ...(ifText !== undefined ? { if: ifText } : {}),
+    timeoutMinutes: 360,
+    env: {},
+    ...(strat.matrix ? { matrix: strat.matrix } : {}),
+    failFast: strat.failFast,
+    ...(strat.maxParallel !== undefined ? { maxParallel: strat.maxParallel } : {}),
+    continueOnError: false,
+    outputs: {},
+    steps: [],
+    ...(perms !== undefined ? { permissions: perms } : {}),
+    ...(conc !== undefined ? { concurrency: conc } : {}),
+    call,
     pos: entry.keyPos,
   };
 }

@@ -140,6 +140,8 @@ function foreignEventNotice(name: ForeignEvent): string {
   const base = `\`${name}\` is not a spotcheck trigger: spotcheck never runs this workflow for it (it runs on push, pull_request and testme)`;
   if (name === 'workflow_dispatch' || name === 'repository_dispatch')
     return `${base}; to run a workflow by hand, comment \`!testme\` on a pull request`;
+  if (name === 'workflow_call')
+    return '`workflow_call`: this workflow runs when another one calls it (`jobs.<id>.uses`), never by itself';
   if (name === 'pull_request_target')
     return `${base}; pull_request runs for trusted authors, and \`!testme\` lets an org member approve the others`;
   return base;
@@ -180,7 +182,8 @@ function readForeignEvent(sink: DiagnosticSink, event: ForeignEvent, v: YValue):
       sink.error(value.pos, `\`on.${event}.${entry.key}\` must be a name or a list of names, not a mapping`);
       continue;
     }
-    noteIgnored(sink, entry.keyPos, `on.${event}.${entry.key}`, event);
+    // A called workflow's inputs, outputs and secrets are read by read-call.ts, not ignored.
+    if (event !== 'workflow_call') noteIgnored(sink, entry.keyPos, `on.${event}.${entry.key}`, event);
   }
 }
 

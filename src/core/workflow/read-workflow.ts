@@ -5,6 +5,7 @@
  */
 import type { Workflow } from '../types.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
+import { readWorkflowCallSpec } from './read-call.ts';
 import { readDefaults } from './read-defaults.ts';
 import { readEnv } from './read-env.ts';
 import { readJobs } from './read-jobs.ts';
@@ -48,6 +49,12 @@ export function readWorkflow(sink: DiagnosticSink, root: YValue): Workflow | und
   const perms = permissions ? readPermissions(sink, permissions.value, 'permissions') : undefined;
   const runDefaults = defaults ? readDefaults(sink, defaults.value, 'defaults', true) : {};
   const jobSpecs = jobs ? readJobs(sink, jobs, runDefaults) : undefined;
+  const onCall = on?.value.kind === 'map' ? field(on.value, 'workflow_call') : undefined;
+  const listsCall =
+    onCall !== undefined ||
+    (on?.value.kind === 'scalar' && on.value.value === 'workflow_call') ||
+    (on?.value.kind === 'seq' && on.value.items.some((i) => i.kind === 'scalar' && i.value === 'workflow_call'));
+  const call = onCall ? readWorkflowCallSpec(sink, onCall.value) : undefined;
   if (workflowName === undefined || !triggers || !jobSpecs) return undefined;
   if (permissions && perms === undefined) return undefined;
   return {
@@ -57,6 +64,7 @@ export function readWorkflow(sink: DiagnosticSink, root: YValue): Workflow | und
     env: workflowEnv,
     ...(conc ? { concurrency: conc } : {}),
     ...(perms !== undefined ? { permissions: perms } : {}),
+    ...(call !== undefined ? { call } : listsCall ? { call: { inputs: {}, outputs: {}, secrets: {} } } : {}),
     jobs: jobSpecs,
   };
 }
