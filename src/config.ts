@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { parse, YAMLError } from 'yaml';
 import { ConfigError } from './errors.ts';
 import { trimTrailingSlashes } from './core/url.ts';
+import { varNameProblem, type VarsSettings } from './core/vars.ts';
 import { parseRouteSettings } from '../runners/route-settings.ts';
 import type { Route } from '../runners/runner.ts';
 import {
@@ -51,6 +52,8 @@ export interface OperatorConfig {
   readonly publicUrl: string;
   /** Which folders of a repository hold its workflow files (`resolveWorkflowFolders`). */
   readonly workflows: WorkflowFolderSettings;
+  /** The `vars` context per org (`owner/*`) and repository (`owner/name`); see src/core/vars.ts. */
+  readonly vars?: VarsSettings;
   /** Where `uses: owner/repo@ref` actions are downloaded from (`runners/actions-source.ts`); absent: `{}`. */
   readonly actions?: ActionsConfig;
 }
@@ -131,7 +134,7 @@ export function parseConfig(
   if (!isMap(doc)) throw new ConfigError(`${source}: the top level must be a map`, { source });
   checkKeys(
     doc,
-    ['routes', 'limits', 'store', 'org', 'publicUrl', 'defaultRoutes', 'workflows', 'actions'],
+    ['routes', 'limits', 'store', 'org', 'publicUrl', 'defaultRoutes', 'workflows', 'actions', 'vars'],
     '',
     errors,
   );
@@ -182,6 +185,7 @@ export function parseConfig(
   const workflows =
     doc.workflows === undefined ? base.workflows : parseWorkflowFolders(doc.workflows, base.workflows, errors);
   const actions = doc.actions === undefined ? base.actions : parseActions(doc.actions, baseDir, errors);
+  const vars = doc.vars === undefined ? undefined : parseVars(doc.vars, errors);
   if (errors.length > 0) {
     throw new ConfigError(
       `${source}: ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n  - ${errors.join('\n  - ')}`,
@@ -190,7 +194,16 @@ export function parseConfig(
       },
     );
   }
-  return { routes, limits, store, publicUrl, workflows, ...optional('actions', actions), ...optional('org', org) };
+  return {
+    routes,
+    limits,
+    store,
+    publicUrl,
+    workflows,
+    ...optional('actions', actions),
+    ...optional('org', org),
+    ...optional('vars', vars),
+  };
 }
 
 /** Reads and parses a config file; relative paths in it are resolved against its folder. */
@@ -336,6 +349,52 @@ function parseWorkflowFolders(raw: unknown, base: WorkflowFolderSettings, errors
       }
   }
   return { folders, repos };
+}
+
+/**
+ * `vars: { 'owner/*': { NAME: value }, 'owner/name': { NAME: value } }`: the `vars` context per org and repository.
+ * Values are strings (numbers and booleans are written as their text, as GitHub stores every variable as a string).
+ */
+function parseVars(raw: unknown, errors: string[]): VarsSettings {
+  const settings = new Map<string, Record<string, string>>();
+  if (!isMap(raw)) {
+    errors.push('vars: must be a map of owner/* or owner/name → { NAME: value }');
+    return settings;
+  }
+  for (const [pattern, entry] of Object.entries(raw)) {
+    const where = `vars.${pattern}`;
+    const key = pattern.toLowerCase();
+    if (pattern.includes('..') || !REPO_PATTERN.test(pattern)) {
+      errors.push(`${where}: must be owner/* or owner/name`);
+      continue;
+    }
+    if (settings.has(key)) errors.push(`${where}: written twice (names are case-insensitive)`);
+    if (!isMap(entry)) {
+      errors.push(`${where}: must be a map of variable names to values`);
+      continue;
+    }
+    const values: Record<string, string> = {};
+    for (const [name, value] of Object.entries(entry)) {
+      const problem = varNameProblem(name);
+      if (problem !== undefined) errors.push(`${where}.${name}: the name ${problem}`);
+      else if (Object.hasOwn(values, name.toUpperCase())) errors.push(`${where}.${name}: written twice`);
+      else {
+        const text = varValue(value);
+        if (text === undefined) errors.push(`${where}.${name}: must be a string`);
+        else values[name.toUpperCase()] = text;
+      }
+    }
+    settings.set(key, values);
+  }
+  return settings;
+}
+
+/** A variable's value as GitHub stores it: text (numbers and booleans as written, an empty value as ''). */
+function varValue(value: unknown): string | undefined {
+  if (value === null) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
 }
 
 /** A non-empty list of the known folders, each once, in the order written. */

@@ -373,7 +373,12 @@ function buildInbox(
     orchestrator,
     store,
     authorizer,
-    config: { limits: config.limits, publicUrl: config.publicUrl, workflows: config.workflows },
+    config: {
+      limits: config.limits,
+      publicUrl: config.publicUrl,
+      workflows: config.workflows,
+      ...(config.vars === undefined ? {} : { vars: config.vars }),
+    },
     notices,
     logger: logger.child({ name: 'intake' }),
     now,

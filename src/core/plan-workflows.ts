@@ -28,13 +28,17 @@ export interface PlanWorkflowsResult {
   readonly notices: readonly WorkflowNotice[];
 }
 
-/** `callees`: the reusable workflows the files call, read beforehand (src/intake/read-callees.ts). */
+/**
+ * `callees`: the reusable workflows the files call, read beforehand (src/intake/read-callees.ts); `vars`: the
+ * repository's `vars` context (src/core/vars.ts).
+ */
 export function planWorkflows(
   sources: readonly { readonly path: string; readonly text: string }[],
   event: TriggerEvent,
   context: Omit<GithubContextInput, 'workflow'>,
   limits: { readonly maxOrdersPerRun: number } = { maxOrdersPerRun: Number.POSITIVE_INFINITY },
   callees: ReadonlyMap<string, CalleeFile> = new Map(),
+  vars: Readonly<Record<string, string>> = {},
 ): PlanWorkflowsResult {
   const { workflows, diagnostics, notices } = parseWorkflowFiles(sources);
   const all: Diagnostic[] = [...diagnostics];
@@ -46,7 +50,7 @@ export function planWorkflows(
       continue;
     }
     const github = buildGithubContext({ ...context, workflow: workflow.name });
-    const planned = planRun({ workflow, github, callees: (key) => callees.get(key) });
+    const planned = planRun({ workflow, github, callees: (key) => callees.get(key), vars });
     if (!planned.ok) {
       all.push(...planned.diagnostics);
       decisions.push({ file: workflow.file, matched: true, reason: 'invalid: see the errors' });

@@ -135,7 +135,15 @@ export async function cancelPrRuns(
  */
 export async function planPullRequest(
   forge: Forge,
-  { limits, folders }: { readonly limits: PlanLimits; readonly folders: readonly WorkflowFolder[] },
+  {
+    limits,
+    folders,
+    vars,
+  }: {
+    readonly limits: PlanLimits;
+    readonly folders: readonly WorkflowFolder[];
+    readonly vars?: Readonly<Record<string, string>>;
+  },
   intent: OrderIntent,
   at: PullRequestAt,
   events: readonly ('pull_request' | 'testme')[],
@@ -175,6 +183,7 @@ export async function planPullRequest(
       }),
       limits,
       callees,
+      vars,
     );
     for (const d of result.diagnostics) diagnostics.set(`${d.file}:${d.line}:${d.col}:${d.message}`, d);
     for (const decision of result.decisions) {

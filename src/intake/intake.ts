@@ -37,6 +37,7 @@ import {
   type PushIntent,
   type TestmeIntent,
 } from './intents.ts';
+import { resolveVars, type VarsSettings } from '../core/vars.ts';
 import type { Orchestrator } from '../orchestrator.ts';
 import type { Store } from '../store/store.ts';
 
@@ -54,6 +55,8 @@ export interface IntakeOptions {
     readonly publicUrl: string;
     /** Which folders of a repository hold its workflow files. */
     readonly workflows: WorkflowFolderSettings;
+    /** The `vars` context per org and repository; absent: none. */
+    readonly vars?: VarsSettings;
   };
   /** A one-line notice in the PR's sticky comment (the reporter's). */
   readonly notices: Notices;
@@ -118,6 +121,7 @@ async function processPush({ options }: IntakeContext, intent: PushIntent): Prom
     }),
     options.config.limits,
     callees,
+    resolveVars(options.config.vars ?? new Map(), intent.repo),
   );
   await reportDiagnostics(forge, options.config.publicUrl, { repo: intent.repo, sha: intent.after }, diagnostics);
   const created = await startRuns(options.orchestrator, intent, decisions, {
@@ -232,7 +236,11 @@ async function planAndStart(
 ): Promise<{ readonly runs: number; readonly invalid: number }> {
   const { decisions, diagnostics } = await planPullRequest(
     forge,
-    { limits: options.config.limits, folders: resolveWorkflowFolders(options.config.workflows, intent.repo) },
+    {
+      limits: options.config.limits,
+      folders: resolveWorkflowFolders(options.config.workflows, intent.repo),
+      vars: resolveVars(options.config.vars ?? new Map(), intent.repo),
+    },
     intent,
     at,
     events,

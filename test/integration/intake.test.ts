@@ -9,6 +9,7 @@ import {
   type WorkflowFolderSettings,
 } from '../../src/core/workflow/workflow-files.ts';
 import { ForgeError } from '../../src/errors.ts';
+import type { VarsSettings } from '../../src/core/vars.ts';
 import { createInbox, INBOX_KIND, inboxKey, type InboxEntry } from '../../src/intake/inbox.ts';
 import { createIntake, PR_HEAD_KIND, prKey, runIdFor } from '../../src/intake/intake.ts';
 import type { ForgeInstallation, Intent, OrderIntent } from '../../src/intake/intents.ts';
@@ -66,7 +67,7 @@ interface Setup {
 }
 
 async function setup(
-  opts: { hang?: boolean; store?: DynamoStore; workflows?: WorkflowFolderSettings } = {},
+  opts: { hang?: boolean; store?: DynamoStore; workflows?: WorkflowFolderSettings; vars?: VarsSettings } = {},
 ): Promise<Setup> {
   const clock = { now: T0 + 3_600_000 };
   const store = opts.store ?? (await createIsolatedStore(embedded.client));
@@ -87,6 +88,7 @@ async function setup(
       limits: DEFAULT_LIMITS,
       publicUrl: PUBLIC_URL,
       workflows: opts.workflows ?? DEFAULT_WORKFLOW_FOLDER_SETTINGS,
+      ...(opts.vars === undefined ? {} : { vars: opts.vars }),
     },
     notices: (_install, _repo, pr, line) => {
       notices.push({ pr, line });
@@ -188,6 +190,27 @@ describe('push', () => {
     // The same intent again (a retry, another replica): nothing new.
     await s.intake.process(intent);
     expect(await s.runs()).toHaveLength(2);
+  });
+
+  it('the vars context is the repository’s over its org’s: runs-on, a job name and the run record see it', async () => {
+    const vars: VarsSettings = new Map([
+      ['acme/*', { RUNNER: 'org-box', STAGE: 'org' }],
+      ['acme/app', { STAGE: 'prod' }],
+      ['other/*', { STAGE: 'never' }],
+    ]);
+    const s = await setup({ vars });
+    s.forge.workflows.set(SHA_A, [
+      {
+        path: '.spotcheck/workflows/v.yml',
+        text: "on: push\njobs:\n  build:\n    name: deploy ${{ vars.stage }}\n    runs-on: ${{ vars.RUNNER }}\n    if: vars.STAGE == 'prod'\n    steps:\n      - run: echo ${{ vars.STAGE }}\n",
+      },
+    ]);
+    s.forge.compares.set(`${SHA_0}...${SHA_A}`, ['src/a.ts']);
+    await s.intake.process(push());
+    const [run] = await s.runs();
+    expect(run?.vars).toEqual({ RUNNER: 'org-box', STAGE: 'prod' });
+    const orders = await s.store.listOrders(run!.runId);
+    expect(orders.map((o) => [o.name, o.runsOn])).toEqual([['deploy prod', 'org-box']]);
   });
 
   it('a new branch (before all zeros): changed files unknown, so path filters match, and no compare request', async () => {

@@ -11,6 +11,7 @@ import {
   parseConfig,
 } from '../../src/config.ts';
 import { ConfigError } from '../../src/errors.ts';
+import { resolveVars } from '../../src/core/vars.ts';
 
 /** The ConfigError a document raises (the test fails if it parses). */
 function configError(text: string): ConfigError {
@@ -203,6 +204,54 @@ describe('parseConfig: routes', () => {
   });
 });
 
+describe('parseConfig: vars', () => {
+  it('reads variables per org and repository, names upper-cased, values as text; the repository wins', () => {
+    const config = parseConfig(
+      [
+        'vars:',
+        "  'Acme/*': { region: eu-west-1, replicas: 3, debug: false }",
+        "  'acme/api': { REGION: us-east-1 }",
+        '',
+      ].join('\n'),
+      'spotcheck.yml',
+    );
+    expect([...(config.vars ?? [])]).toEqual([
+      ['acme/*', { REGION: 'eu-west-1', REPLICAS: '3', DEBUG: 'false' }],
+      ['acme/api', { REGION: 'us-east-1' }],
+    ]);
+    const settings = config.vars ?? new Map();
+    expect(resolveVars(settings, { owner: 'ACME', name: 'Api' })).toEqual({
+      REGION: 'us-east-1',
+      REPLICAS: '3',
+      DEBUG: 'false',
+    });
+    expect(resolveVars(settings, { owner: 'acme', name: 'web' })).toEqual({
+      REGION: 'eu-west-1',
+      REPLICAS: '3',
+      DEBUG: 'false',
+    });
+    expect(resolveVars(settings, { owner: 'other', name: 'web' })).toEqual({});
+  });
+
+  it('rejects bad patterns, names and values, listing every problem', () => {
+    expect(
+      problems(
+        configError(
+          "vars: { '*': { A: 1 }, 'acme/*': { 1X: a, GITHUB_SHA: b, ok: [1], 'a-b': c, OK2: x, ok2: y }, 'acme/x': [] }\n",
+        ),
+      ),
+    ).toEqual([
+      'vars.*: must be owner/* or owner/name',
+      'vars.acme/*.1X: the name may contain only letters, digits and `_`, and must not start with a digit',
+      'vars.acme/*.GITHUB_SHA: the name must not start with `GITHUB_` (GitHub reserves the prefix)',
+      'vars.acme/*.ok: must be a string',
+      'vars.acme/*.a-b: the name may contain only letters, digits and `_`, and must not start with a digit',
+      'vars.acme/*.ok2: written twice',
+      'vars.acme/x: must be a map of variable names to values',
+    ]);
+  });
+});
+
 describe('parseConfig: workflow folders', () => {
   it('reads .spotcheck/workflows by default', () => {
     const config = parseConfig('', 'spotcheck.yml');
@@ -314,14 +363,14 @@ describe('parseConfig: every problem at once', () => {
     expect(error.message).toMatch(/^spotcheck\.yml: 10 problems:\n/);
     expect(problems(error).sort()).toEqual(
       [
-        'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes, workflows, actions)',
+        'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes, workflows, actions, vars)',
         'routes.big.runner: must be one of local, spot, codebuild, skip',
         'routes.long.projcet: unknown key for codebuild (allowed: project, computeType, image, timeoutMinutes, region)',
         'routes.long.project: required (the CodeBuild project to start builds in)',
         'limits.maxRetries: unknown key (allowed: maxConcurrentOrders, maxOrdersPerRun, maxAttempts, retentionDays)',
         'limits.maxConcurrentOrders: must be a positive whole number',
         'limits.maxOrdersPerRun: must be a positive whole number',
-        'store.dri: unknown key (allowed: kind, dir, table, region, endpoint)',
+        'store.dri: unknown key (allowed: kind, dir, table, region, endpoint, kmsKeyId)',
         'store.kind: must be "embedded" or "dynamodb"',
         'publicUrl: must be a non-empty string',
       ].sort(),
