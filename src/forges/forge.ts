@@ -17,6 +17,11 @@ export interface PullRequestInfo {
   readonly author: string;
   /** `owner/name` of the head repository (differs from the base for forks). */
   readonly headRepo: string;
+  /**
+   * The pull request's `updated_at` (ms, the forge's clock): no earlier than the time its head became `headSha`, so
+   * comparable with a comment's `created_at`.
+   */
+  readonly updatedAt: number;
 }
 
 export type CommitState = 'pending' | 'success' | 'failure' | 'error';

@@ -287,7 +287,13 @@ async function readGiteaPullRequest(
     return undefined;
   }
   const data = (await client.expectJson(action, response, [200])) as GiteaPullRequest | undefined;
-  if (data?.head?.sha === undefined || data.base?.ref === undefined || typeof data.number !== 'number') {
+  const updatedAt = Date.parse(data?.updated_at ?? '');
+  if (
+    data?.head?.sha === undefined ||
+    data.base?.ref === undefined ||
+    typeof data.number !== 'number' ||
+    !Number.isFinite(updatedAt)
+  ) {
     throw new ForgeError(`Gitea: ${action} failed: unexpected response shape`, {
       retryable: false,
       context: { forge: 'gitea', action },
@@ -303,6 +309,7 @@ async function readGiteaPullRequest(
     author: data.user?.login ?? '',
     // `head.repo` is null when the fork was deleted after the pull request was opened.
     headRepo: data.head.repo?.full_name ?? '',
+    updatedAt,
   };
   return info;
 }
@@ -491,6 +498,7 @@ interface GiteaPullRequest {
   readonly user?: { readonly login?: string } | null;
   readonly head?: { readonly sha?: string; readonly ref?: string; readonly repo?: { full_name?: string } | null };
   readonly base?: { readonly ref?: string };
+  readonly updated_at?: string;
 }
 
 /**

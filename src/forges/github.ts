@@ -302,6 +302,7 @@ async function readGitHubPullRequest(
     author: data.user.login,
     // `head.repo` is null when the fork was deleted after the pull request was opened.
     headRepo: data.head.repo?.full_name ?? '',
+    updatedAt: Date.parse(data.updated_at),
   };
   return info;
 }

@@ -54,11 +54,14 @@ export async function readHead(docs: PrDocs, repo: RepoRef, pr: number): Promise
 }
 
 /**
- * Records the PR head unless a later one is recorded already (conditional writes, a few tries on a lost race).
- * Answers false when this intent is stale (an older event processed late, e.g. after a retry): it must neither run
- * nor cancel the newer head's runs.
+ * Records the PR head (from a pull request event, or as a refused `!testme` found it) unless a later one is recorded
+ * already (conditional writes, a few tries on a lost race). Answers false when this intent is stale (an older event
+ * processed late, e.g. after a retry): it must neither run nor cancel the newer head's runs.
  */
-export async function recordHead(docs: PrDocs, intent: PullRequestIntent): Promise<boolean> {
+export async function recordHead(
+  docs: PrDocs,
+  intent: Pick<PullRequestIntent, 'repo' | 'pr' | 'headSha' | 'at'>,
+): Promise<boolean> {
   const key = prKey(intent.repo, intent.pr);
   for (let attempt = 0; attempt < 5; attempt++) {
     const existing = await docs.store.getDoc(PR_HEAD_KIND, key);

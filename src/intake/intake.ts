@@ -207,10 +207,17 @@ async function processTestme(ctx: IntakeContext, intent: TestmeIntent): Promise<
   if (!auth.allowed) return refuse(auth.reason);
   const pull = await forge.pullRequest(intent.repo, intent.pr);
   if (pull === undefined || pull.state !== 'open') return refuse('the pull request is not open');
-  // The approval is for the head at comment time (docs/architecture.md "Security model").
+  // The approval is for the head at comment time (docs/architecture.md "Security model"): it runs only when a head
+  // recorded before the comment is still the head. Otherwise it fails closed and records the current head (from the
+  // forge's own answer, its `updated_at` no earlier than the push), so that a comment made from now on can run it.
   const record = await readHead(ctx.docs, intent.repo, intent.pr);
-  if (headMovedSinceComment(record, pull.headSha, intent.commentCreatedAt)) {
-    return refuse(`the head moved to ${shortSha(pull.headSha)} after the \`!testme\` comment; comment again to run it`);
+  if (record === undefined || headMovedSinceComment(record, pull.headSha, intent.commentCreatedAt)) {
+    await recordHead(ctx.docs, { repo: intent.repo, pr: intent.pr, headSha: pull.headSha, at: pull.updatedAt });
+    return refuse(
+      record === undefined
+        ? `no head of this pull request was seen before the comment; the head is now ${shortSha(pull.headSha)}, comment again to run it`
+        : `the head moved to ${shortSha(pull.headSha)} after the \`!testme\` comment; comment again to run it`,
+    );
   }
   // The commenter approved the code; whether its runs get members' secrets depends on who wrote it.
   const author = await options.authorizer.authorize(intent.install, intent.repo, pull.author, intent.ownerIsOrg);

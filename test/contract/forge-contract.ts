@@ -253,6 +253,7 @@ export function defineForgeContract(name: string, setup: () => ForgeFixture | Pr
         baseRef: 'main',
         author: 'octocat',
         headRepo: 'octocat/widgets',
+        updatedAt: Date.parse('2024-05-01T12:00:07Z'),
       };
       fx.stub.pullRequest(fx.repo, 9, facts);
       fx.stub.pullRequest(fx.repo, 10, undefined);

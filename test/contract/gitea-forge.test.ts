@@ -161,6 +161,7 @@ function createGiteaStub(api: GiteaApi): ForgeStub {
           user: { login: facts.author },
           head: { sha: facts.headSha, ref: facts.headRef, repo: { full_name: facts.headRepo } },
           base: { ref: facts.baseRef, repo: { full_name: `${repo.owner}/${repo.name}` } },
+          updated_at: new Date(facts.updatedAt).toISOString(),
         });
       }
     },
@@ -533,6 +534,7 @@ describe('Gitea forge: pull requests', () => {
         user: { login: 'octocat' },
         head: { sha: SHA, ref: 'refs/pull/11/head', repo: null },
         base: { ref: 'main' },
+        updated_at: '2024-05-01T12:00:07Z',
       });
     expect(await newForge(api()).pullRequest(REPO, 11)).toMatchObject({ state: 'closed', merged: true, headRepo: '' });
   });

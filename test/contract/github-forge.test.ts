@@ -187,6 +187,7 @@ function pullRequestBody(facts: PullRequestInfo): Record<string, unknown> {
     user: { login: facts.author },
     head: { sha: facts.headSha, ref: facts.headRef, repo: { full_name: facts.headRepo } },
     base: { ref: facts.baseRef, repo: { full_name: 'acme/widgets' } },
+    updated_at: new Date(facts.updatedAt).toISOString(),
   };
 }
 

@@ -161,6 +161,7 @@ function openPull(forge: FakeForge, headSha = SHA_A): void {
     baseRef: 'main',
     author: 'bob',
     headRepo: 'bob/app',
+    updatedAt: T0,
   });
 }
 
@@ -409,20 +410,28 @@ describe('pull_request activity types', () => {
   });
 });
 
+/** The pull request event for SHA_A came before the comment: its head is recorded. Forgets its calls and notices. */
+async function headSeen(s: Setup): Promise<void> {
+  await s.intake.process(pullRequest({ at: T0 }));
+  s.forge.calls.length = 0;
+  s.notices.length = 0;
+}
+
 describe('!testme', () => {
   it('a member: 👀 first, then runs testme and pull_request workflows at the head (a workflow with both runs once)', async () => {
     const s = await setup();
     s.forge.addMember('acme', 'carol');
     openPull(s.forge);
     s.forge.workflows.set(SHA_A, [CI, E2E, PR_ONLY, DOCS]);
+    await headSeen(s);
     const intent = testme();
     await s.intake.process(intent);
-    // The second membership check is the author's (bob): it decides the runs' secrets, not whether they run.
+    // The author's (bob's) membership decides the runs' secrets, not whether they run; it is cached from his pull
+    // request event, so the one check here is the commenter's.
     expect(s.forge.methods()).toEqual([
       'reactToComment',
       'isOrgMember',
       'pullRequest',
-      'isOrgMember',
       'readWorkflows',
       'pullRequestFiles',
     ]);
@@ -446,6 +455,7 @@ describe('!testme', () => {
     s.forge.addMember('acme', 'bob');
     openPull(s.forge);
     s.forge.workflows.set(SHA_A, [E2E]);
+    await headSeen(s);
     await s.intake.process(testme());
     const runs = await s.runs();
     expect(runs).toHaveLength(1);
@@ -508,6 +518,15 @@ describe('!testme', () => {
       },
       '`!testme` by @carol was not run: the head moved to bbbbbbb after the `!testme` comment; comment again to run it.',
     ],
+    [
+      'no head recorded before the comment',
+      (s) => {
+        s.forge.addMember('acme', 'carol');
+        openPull(s.forge);
+        return Promise.resolve();
+      },
+      '`!testme` by @carol was not run: no head of this pull request was seen before the comment; the head is now aaaaaaa, comment again to run it.',
+    ],
   ];
   it.each(refusals)('refuses %s in one line, after the 👀', async (_name, arrange, line) => {
     const s = await setup();
@@ -522,6 +541,23 @@ describe('!testme', () => {
     expect(s.notices.at(-1)?.line).not.toContain('\n');
     expect((await s.runs()).length).toBe(before);
     expect(s.forge.count('readWorkflows')).toBe(0);
+  });
+
+  it('fails closed with no recorded head: records the head it refused at, so a later comment runs that head', async () => {
+    const s = await setup();
+    s.forge.addMember('acme', 'carol');
+    openPull(s.forge);
+    s.forge.pulls.set(7, { ...s.forge.pulls.get(7)!, updatedAt: T0 + 70_000 });
+    s.forge.workflows.set(SHA_A, [E2E]);
+    await s.intake.process(testme({ commentCreatedAt: T0 + 60_000 }));
+    expect(await s.runs()).toEqual([]);
+    expect((await s.store.getDoc(PR_HEAD_KIND, prKey(REPO, 7)))?.value).toEqual({ sha: SHA_A, at: T0 + 70_000 });
+    // A comment in the same second as the recorded time could predate the head: refused again.
+    await s.intake.process(testme({ commentCreatedAt: T0 + 70_000 }));
+    expect(await s.runs()).toEqual([]);
+    await s.intake.process(testme({ commentCreatedAt: T0 + 71_000 }));
+    expect((await s.runs()).map((r) => `${r.workflowName}:${r.sha}`)).toEqual([`e2e:${SHA_A}`]);
+    expect(s.notices).toHaveLength(2);
   });
 });
 
