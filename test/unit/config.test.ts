@@ -314,14 +314,14 @@ describe('parseConfig: every problem at once', () => {
     expect(error.message).toMatch(/^spotcheck\.yml: 10 problems:\n/);
     expect(problems(error).sort()).toEqual(
       [
-        'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes, workflows, actions)',
+        'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes, workflows, actions, oidc)',
         'routes.big.runner: must be one of local, spot, codebuild, skip',
         'routes.long.projcet: unknown key for codebuild (allowed: project, computeType, image, timeoutMinutes, region)',
         'routes.long.project: required (the CodeBuild project to start builds in)',
         'limits.maxRetries: unknown key (allowed: maxConcurrentOrders, maxOrdersPerRun, maxAttempts, retentionDays)',
         'limits.maxConcurrentOrders: must be a positive whole number',
         'limits.maxOrdersPerRun: must be a positive whole number',
-        'store.dri: unknown key (allowed: kind, dir, table, region, endpoint)',
+        'store.dri: unknown key (allowed: kind, dir, table, region, endpoint, kmsKeyId)',
         'store.kind: must be "embedded" or "dynamodb"',
         'publicUrl: must be a non-empty string',
       ].sort(),
