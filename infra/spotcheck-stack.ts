@@ -23,6 +23,7 @@ import { defineParameters } from './stack-parameters.ts';
 import { runtimeStatements } from './stack-policy.ts';
 import { defineBuildProject, defineRunnerIdentity } from './stack-runners.ts';
 import { defineLogBucket, defineSecrets, defineTable } from './stack-storage.ts';
+import { defineIdTokenKey } from './stack-oidc.ts';
 
 export { STACK_ROUTES } from './stack-config.ts';
 export type { SpotcheckLambdaCode } from './stack-lambdas.ts';
@@ -46,6 +47,7 @@ export class SpotcheckStack extends Stack {
     const table = defineTable(this);
     const bucket = defineLogBucket(this, retentionDays);
     const secret = defineSecrets(this);
+    const idTokenKey = defineIdTokenKey(this);
 
     const runner = defineRunnerIdentity(this, {
       runnerSsm: props.runnerSsm ?? false,
@@ -76,6 +78,7 @@ export class SpotcheckStack extends Stack {
         instanceProfileArn: runner.instanceProfile.instanceProfileArn,
         publicBase,
         orgGivenCondition: orgGiven.logicalId,
+        idTokenKeyArn: idTokenKey.keyArn,
       },
       retentionDays,
     );
@@ -87,6 +90,7 @@ export class SpotcheckStack extends Stack {
         bucket,
         secret,
         project,
+        idTokenKey,
         runnerRole: runner.role,
         runnerSg: runner.securityGroup,
         vpcId: params.vpcId.valueAsString,
@@ -101,6 +105,7 @@ export class SpotcheckStack extends Stack {
       value: secret.secretArn,
       description: 'put PRIVATE_KEY and WEBHOOK_SECRET here',
     });
+    new CfnOutput(this, 'OidcIssuer', { value: publicBase, description: 'the OpenID Connect issuer of ID tokens' });
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'LogBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'CodeBuildProject', { value: project.projectName });

@@ -23,6 +23,8 @@ export interface ConfiguredResources {
   readonly publicBase: string;
   /** The logical id of the condition "the Org parameter is not empty". */
   readonly orgGivenCondition: string;
+  /** The KMS key ID tokens are signed with (stack-oidc.ts). */
+  readonly idTokenKeyArn: string;
 }
 
 /** The Lambdas' environment, SPOTCHECK_CONFIG_JSON included. */
@@ -38,6 +40,7 @@ export function lambdaEnvironment(
     {
       store: { kind: 'dynamodb', table: r.tableName, region: stack.region },
       publicUrl: r.publicBase,
+      oidc: { kmsKeyId: r.idTokenKeyArn, region: stack.region },
       defaultRoutes: false,
       routes: {
         [STACK_ROUTES.spot]: {

@@ -7,6 +7,7 @@ import type { Stack } from 'aws-cdk-lib';
 import type * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -34,6 +35,7 @@ export function runtimeStatements(
     bucket: s3.Bucket;
     secret: secretsmanager.Secret;
     project: codebuild.Project;
+    idTokenKey: kms.Key;
     runnerRole: iam.Role;
     runnerSg: ec2.CfnSecurityGroup;
     vpcId: string;
@@ -105,6 +107,12 @@ export function runtimeStatements(
       actions: ['iam:PassRole'],
       resources: [r.runnerRole.roleArn],
       conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+    }),
+    // ID tokens: sign with the one key and publish its public half (src/server/kms-id-token-signer.ts).
+    new iam.PolicyStatement({
+      sid: 'SignIdTokens',
+      actions: ['kms:Sign', 'kms:GetPublicKey'],
+      resources: [r.idTokenKey.keyArn],
     }),
     new iam.PolicyStatement({
       sid: 'Builds',

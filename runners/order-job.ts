@@ -5,6 +5,8 @@ import type { ActionsSource, ForgeUrls, OrderJob } from './runner.ts';
 export interface OrderAccess {
   readonly token?: string | undefined;
   readonly forgeUrls?: ForgeUrls | undefined;
+  /** The ID token request URL and bearer token, for a job whose permissions grant `id-token: write`. */
+  readonly idToken?: OrderJob['idToken'] | undefined;
 }
 
 /**
@@ -37,5 +39,6 @@ export function buildOrderJob(
     ...(order.inputs === undefined ? {} : { inputs: order.inputs }),
     ...(access.forgeUrls === undefined ? {} : { forgeUrls: access.forgeUrls }),
     ...(access.token === undefined ? {} : { token: access.token }),
+    ...(access.idToken === undefined ? {} : { idToken: access.idToken }),
   };
 }

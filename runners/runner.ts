@@ -64,6 +64,12 @@ export interface OrderJob {
    * for the agent's masker to register.
    */
   readonly secrets?: Readonly<Record<string, string>>;
+  /**
+   * Where the order's steps ask for OpenID Connect ID tokens (ACTIONS_ID_TOKEN_REQUEST_URL) and the bearer token
+   * they ask with (ACTIONS_ID_TOKEN_REQUEST_TOKEN, scoped to this order attempt and expiring with it; for the masker
+   * to register). Present only when the job's permissions grant `id-token: write`, and only where `token` may be.
+   */
+  readonly idToken?: { readonly url: string; readonly token: string };
 }
 
 /** An actions source: a forge whose REST API serves repository archives (GitHub, GitHub Enterprise, Gitea). */

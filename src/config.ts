@@ -56,6 +56,20 @@ export interface OperatorConfig {
   readonly vars?: VarsSettings;
   /** Where `uses: owner/repo@ref` actions are downloaded from (`runners/actions-source.ts`); absent: `{}`. */
   readonly actions?: ActionsConfig;
+  /** ID tokens (src/server/oidc-routes.ts); absent: a local key in the data folder, tokens valid five minutes. */
+  readonly oidc?: OidcConfig;
+}
+
+/**
+ * `oidc: { kmsKeyId?, previousKmsKeyIds?, region?, tokenMinutes? }`: with `kmsKeyId` ID tokens are signed by that KMS
+ * key (RSA_2048, SIGN_VERIFY), the previous ones still published; without it, by a local key in the data folder.
+ */
+export interface OidcConfig {
+  readonly kmsKeyId?: string;
+  readonly previousKmsKeyIds?: readonly string[];
+  readonly region?: string;
+  /** How long an ID token is valid (GitHub's live minutes; at most 60, STS's longest web identity session window). */
+  readonly tokenMinutes?: number;
 }
 
 /**
@@ -134,7 +148,7 @@ export function parseConfig(
   if (!isMap(doc)) throw new ConfigError(`${source}: the top level must be a map`, { source });
   checkKeys(
     doc,
-    ['routes', 'limits', 'store', 'org', 'publicUrl', 'defaultRoutes', 'workflows', 'actions', 'vars'],
+    ['routes', 'limits', 'store', 'org', 'publicUrl', 'defaultRoutes', 'workflows', 'actions', 'vars', 'oidc'],
     '',
     errors,
   );
@@ -186,6 +200,7 @@ export function parseConfig(
     doc.workflows === undefined ? base.workflows : parseWorkflowFolders(doc.workflows, base.workflows, errors);
   const actions = doc.actions === undefined ? base.actions : parseActions(doc.actions, baseDir, errors);
   const vars = doc.vars === undefined ? undefined : parseVars(doc.vars, errors);
+  const oidc = doc.oidc === undefined ? base.oidc : parseOidc(doc.oidc, errors);
   if (errors.length > 0) {
     throw new ConfigError(
       `${source}: ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n  - ${errors.join('\n  - ')}`,
@@ -203,6 +218,32 @@ export function parseConfig(
     ...optional('actions', actions),
     ...optional('org', org),
     ...optional('vars', vars),
+    ...optional('oidc', oidc),
+  };
+}
+
+function parseOidc(raw: unknown, errors: string[]): OidcConfig | undefined {
+  if (!isMap(raw)) {
+    errors.push('oidc: must be a map');
+    return undefined;
+  }
+  checkKeys(raw, ['kmsKeyId', 'previousKmsKeyIds', 'region', 'tokenMinutes'], 'oidc.', errors);
+  const previous = raw.previousKmsKeyIds;
+  if (previous !== undefined && (!Array.isArray(previous) || !previous.every((id) => typeof id === 'string' && id)))
+    errors.push('oidc.previousKmsKeyIds: must be a list of KMS key ids');
+  const minutes = raw.tokenMinutes;
+  if (
+    minutes !== undefined &&
+    (typeof minutes !== 'number' || !Number.isInteger(minutes) || minutes < 1 || minutes > 60)
+  )
+    errors.push('oidc.tokenMinutes: must be a whole number from 1 to 60');
+  return {
+    ...optional('kmsKeyId', str(raw.kmsKeyId, 'oidc.kmsKeyId', errors)),
+    ...optional('region', str(raw.region, 'oidc.region', errors)),
+    ...(Array.isArray(previous)
+      ? { previousKmsKeyIds: previous.filter((id): id is string => typeof id === 'string') }
+      : {}),
+    ...(typeof minutes === 'number' ? { tokenMinutes: minutes } : {}),
   };
 }
 

@@ -119,3 +119,11 @@ export class WorkflowReadError extends SpotcheckError {
     super(message, { ...options, context: { path: options.path } });
   }
 }
+
+/**
+ * An ID token could not be signed or its keys published: the local key file is unusable (readable by others,
+ * unreadable), or KMS refused (`Sign`, `GetPublicKey`) or holds a key of the wrong kind. Never carries key material.
+ */
+export class IdTokenError extends SpotcheckError {
+  override readonly name: string = 'IdTokenError';
+}

@@ -15,6 +15,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RUN_TAG, SpotcheckStack } from '../spotcheck-stack.ts';
+import { SpotcheckOidcTrust } from '../oidc-trust-example.ts';
+import { Stack } from 'aws-cdk-lib';
 import { parseConfig } from '../../src/config.ts';
 import { createDynamoStore } from '../../src/store/dynamodb.ts';
 
@@ -41,7 +43,7 @@ function synth(runnerSsm: boolean): Template {
 }
 
 let template: Template;
-let resources: Record<string, { Type: string; Properties?: Json }>;
+let resources: Record<string, { Type: string; Properties?: Json; DeletionPolicy?: string }>;
 // Synthesis bundles both Lambdas with esbuild: seconds alone, far more on a machine busy with the rest of the suite.
 beforeAll(() => {
   template = synth(false);
@@ -424,6 +426,7 @@ describe('IAM', () => {
     ['runners/janitor.ts', 'ec2', []],
     ['runners/codebuild.ts', 'codebuild', []],
     ['src/server/s3-log-store.ts', 's3', []],
+    ['src/server/kms-id-token-signer.ts', 'kms', []],
   ])('%s: every command it sends is allowed', (file, service, notNeeded) => {
     // A folder stands for every module in it (the store's operations live in one module per aggregate).
     const files = file.endsWith('/')
@@ -452,5 +455,52 @@ describe('IAM', () => {
       .map((c) => `${serviceOf(c)}:${documentNames[c] ?? c}`);
     expect(needed.length).toBeGreaterThan(0);
     for (const action of needed) expect(granted, action).toContain(action);
+  });
+});
+
+describe('OpenID Connect', () => {
+  it('signs ID tokens with an RSA_2048 SIGN_VERIFY KMS key, kept with the stack gone; the Lambdas may Sign and GetPublicKey on it only', () => {
+    const keyId = idOf('AWS::KMS::Key', 'IdTokenKey');
+    expect(resources[keyId]).toMatchObject({
+      Properties: { KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' },
+      DeletionPolicy: 'Retain',
+    });
+    expect(statement('SignIdTokens')).toMatchObject({
+      Action: ['kms:Sign', 'kms:GetPublicKey'],
+      Resource: { 'Fn::GetAtt': [keyId, 'Arn'] },
+    });
+    expect(JSON.stringify(resources)).toContain('\\"oidc\\":{\\"kmsKeyId\\"');
+  });
+
+  it('the example target-account trust lets one repository and branch assume the role, for sts.amazonaws.com', () => {
+    const stack = new Stack(new App(), 'Target');
+    new SpotcheckOidcTrust(stack, 'Trust', {
+      issuerUrl: 'https://ci.example.com/',
+      repository: 'octo/app',
+      branch: 'main',
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::IAM::OIDCProvider', {
+      Url: 'https://ci.example.com/',
+      ClientIdList: ['sts.amazonaws.com'],
+    });
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Action: 'sts:AssumeRoleWithWebIdentity',
+            Condition: {
+              StringEquals: {
+                'ci.example.com:aud': 'sts.amazonaws.com',
+                'ci.example.com:sub': 'repo:octo/app:ref:refs/heads/main',
+              },
+            },
+          }),
+        ],
+      },
+    });
+    expect(
+      () => new SpotcheckOidcTrust(stack, 'Http', { issuerUrl: 'http://x', repository: 'a/b', branch: 'main' }),
+    ).toThrow('https');
   });
 });

@@ -95,7 +95,13 @@ async function runOrder(opts: AgentOptions, logger: Logger): Promise<AgentResult
   }
   const { job, reportToken, reportUrl } = boot.answer;
   const log = logger.child({ runId: job.ref.runId, orderId: job.ref.orderId, attempt: job.ref.attempt });
-  const secrets = [job.cloneUrl, reportToken, opts.bootstrapToken, job.actionsSource?.token ?? ''];
+  const secrets = [
+    job.cloneUrl,
+    reportToken,
+    opts.bootstrapToken,
+    job.actionsSource?.token ?? '',
+    job.idToken?.token ?? '',
+  ];
   log.info('order received');
 
   const client = createCallbackClient({

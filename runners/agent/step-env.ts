@@ -126,6 +126,14 @@ export function defaultVariables(input: DefaultsInput): Record<string, string> {
     RUNNER_TEMP: runner.temp,
     RUNNER_TOOL_CACHE: runner.tool_cache,
     RUNNER_ENVIRONMENT: runner.environment,
+    // GitHub's runner sets these only for a job whose permissions grant `id-token: write` (actions/toolkit's
+    // `core.getIDToken` reads them); so does spotcheck, which puts `idToken` only in such a job.
+    ...(input.job.idToken === undefined
+      ? {}
+      : {
+          ACTIONS_ID_TOKEN_REQUEST_URL: input.job.idToken.url,
+          ACTIONS_ID_TOKEN_REQUEST_TOKEN: input.job.idToken.token,
+        }),
   };
 }
 

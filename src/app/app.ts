@@ -55,6 +55,12 @@ import {
 } from '../server/metrics.ts';
 import { createMetricsRoute, readOrderCounts } from '../server/metrics-route.ts';
 import { orderSecretsReader } from '../server/order-secrets.ts';
+import { DEFAULT_ID_TOKEN_LIFETIME_SECONDS, idTokenRefusal } from '../core/id-token-claims.ts';
+import { localIdTokenSigner, type IdTokenSigner } from '../server/id-token-signer.ts';
+import { kmsIdTokenSigner } from '../server/kms-id-token-signer.ts';
+import { createOidcRoutes, idTokenRequestFor } from '../server/oidc-routes.ts';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { join } from 'node:path';
 import { createRouter, type RouteDefinition, type Router } from '../server/router.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
@@ -171,7 +177,10 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     logger: logger.child({ name: 'order-tokens' }),
     now,
   });
-  const access = orderAccess(settings, tokens);
+  const access = orderAccess(settings, tokens, (run, order) =>
+    idTokenRequestFor(config.publicUrl, settings.agentSecret, run, order, now()),
+  );
+  const idTokens = buildIdTokenSigner(base);
   const janitor = buildJanitor(base, aws);
   const orchestrator: Orchestrator = new Orchestrator({
     store,
@@ -202,7 +211,16 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const capacity = buildCapacity(base, forgeSet, aws);
   const inbox = buildInbox(base, forgeSet, reporter, orchestrator, capacity);
   await loadGitHubHandlers(base, forgeSet, inbox, capacity);
-  const routes = buildRoutes(base, forgeSet, { inbox, capacity, orchestrator, logs, metrics, cloneUrlFor, access });
+  const routes = buildRoutes(base, forgeSet, {
+    inbox,
+    capacity,
+    orchestrator,
+    logs,
+    metrics,
+    cloneUrlFor,
+    access,
+    signer: idTokens.signer,
+  });
   const router = instrumentRouter(createRouter(routes), metrics, {
     now,
     webhookPaths: { [GITHUB_WEBHOOK_PATH]: 'github', [GITEA_WEBHOOK_PATH]: 'gitea' },
@@ -246,6 +264,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       await idle();
       await opened.close();
       aws.destroy();
+      idTokens.close();
     },
   };
 }
@@ -266,15 +285,45 @@ function actionsSourceOf(
   return actionsSourceFor(config.actions ?? {}, forge, withToken);
 }
 
-/** What only an agent's job carries: the order's token (minted now) and the forge's URLs. */
+/**
+ * What only an agent's job carries: the order's token (minted now), the forge's URLs, and where to ask for ID tokens
+ * when the job may have them (its permissions grant `id-token: write`, and the run is not an outsider's).
+ */
 function orderAccess(
   settings: SpotcheckAppOptions['settings'],
   tokens: OrderTokens,
+  idTokenRequest: (run: RunRecord, order: OrderRecord) => OrderAccess['idToken'],
 ): (run: RunRecord, order: OrderRecord) => Promise<OrderAccess> {
   return async (run, order) => ({
     token: await tokens.issue(run, order),
     forgeUrls: forgeUrlsFor(run.repo.forge, settings),
+    ...(idTokenRefusal(run, order) === undefined ? { idToken: idTokenRequest(run, order) } : {}),
   });
+}
+
+/**
+ * The ID token signer: the operator's KMS key when `oidc.kmsKeyId` is set (deployed), else a local key pair in the
+ * data folder, made on first use and rotated weekly (embedded).
+ */
+function buildIdTokenSigner({ config, now }: Pick<Base, 'config' | 'now'>): {
+  readonly signer: IdTokenSigner;
+  close(): void;
+} {
+  const oidc = config.oidc;
+  if (oidc?.kmsKeyId === undefined)
+    return {
+      signer: localIdTokenSigner({ keyFile: join(config.store.dir, 'oidc-signing-keys.json'), now }),
+      close: () => undefined,
+    };
+  const kms = new KMSClient(oidc.region === undefined ? {} : { region: oidc.region });
+  return {
+    signer: kmsIdTokenSigner({
+      kms,
+      keyId: oidc.kmsKeyId,
+      ...(oidc.previousKmsKeyIds === undefined ? {} : { previousKeyIds: oidc.previousKmsKeyIds }),
+    }),
+    close: () => kms.destroy(),
+  };
 }
 
 /** By default an order's checkout comes from the forge's clone credentials for the run's repository. */
@@ -434,6 +483,7 @@ interface RouteParts {
   readonly metrics: SpotcheckMetrics;
   readonly cloneUrlFor: (run: RunRecord) => Promise<string>;
   readonly access: (run: RunRecord, order: OrderRecord) => Promise<OrderAccess>;
+  readonly signer: IdTokenSigner;
 }
 
 function buildRoutes(base: Base, forgeSet: ForgeSet, parts: RouteParts): RouteDefinition[] {
@@ -445,6 +495,14 @@ function buildRoutes(base: Base, forgeSet: ForgeSet, parts: RouteParts): RouteDe
     buildBootstrapRoute(base, parts.cloneUrlFor, parts.access),
     createLogRoute({ store, logs, now }),
     ...createDashboardRoutes({ store, now }),
+    ...createOidcRoutes({
+      publicUrl: base.config.publicUrl,
+      signer: parts.signer,
+      store,
+      agentSecret: base.options.settings.agentSecret,
+      lifetimeSeconds: (base.config.oidc?.tokenMinutes ?? DEFAULT_ID_TOKEN_LIFETIME_SECONDS / 60) * 60,
+      now,
+    }),
     createHealthRoute({ store }),
     createMetricsRoute({ metrics }),
   ];
