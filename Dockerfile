@@ -29,11 +29,13 @@ COPY --chown=root:root src ./src
 COPY --chown=root:root handlers ./handlers
 COPY --chown=root:root runners ./runners
 COPY --chown=root:root examples ./examples
-# The app's files belong to root and are read-only to the process; only the data dir is writable (the embedded
-# store, local runner workspaces and file logs). With DynamoDB as the store nothing durable is kept there.
-RUN mkdir -p /data && chown node:node /data
+# Local-runner steps run as spotcheck-runner, never as the server: they cannot read its environment, memory, data
+# folder or keys. Starting a process as another user needs root, so the server runs as root; the data dir (the
+# embedded store, file logs and the secrets key) is root's, 0700. Steps work in their own folders under /tmp.
+RUN useradd --system --no-create-home --shell /usr/sbin/nologin spotcheck-runner \
+ && mkdir -p /data && chmod 700 /data
+ENV SPOTCHECK_LOCAL_USER=spotcheck-runner
 VOLUME ["/data"]
-USER node
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

@@ -1,11 +1,13 @@
-import { createWriteStream } from 'node:fs';
+import { chmodSync, createWriteStream, mkdtempSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createActionCache, type ActionCache } from './agent/actions/action-cache.ts';
 import { createRemoteActionFetcher } from './agent/actions/remote-action-fetcher.ts';
 import { checkoutCommit } from './agent/checkout.ts';
 import { executeOrder } from './agent/execute-order.ts';
+import { handOver, type RunAs } from './agent/run-as.ts';
 import type { AgentReport, LaunchRequest, LaunchResult, OrderJob, OrderRef, ReportSink, Runner } from './runner.ts';
 
 export interface LocalRunnerOptions {
@@ -29,9 +31,23 @@ export interface LocalRunnerOptions {
   /** … or per this many bytes, whichever comes first. */
   readonly logFlushBytes?: number;
   readonly maxLogBytes?: number;
-  /** Downloaded actions, by commit, shared by all orders. Default: `<dataDir>/actions/`. */
+  /**
+   * Downloaded actions, by commit, shared by all orders. Default: `<dataDir>/actions/`, or with a `user`, the
+   * `actions` folder of the runner's own folder (the step user reads actions; the data folder is the server's).
+   */
   readonly actionCache?: ActionCache;
+  /**
+   * Steps and the checkout run as this unprivileged user (the server must be root): each order gets a folder of
+   * theirs (mode 0700) holding the checkout, `HOME` and the temporary folder, under a folder the runner makes in
+   * the system's temporary folder, outside the data folder, which stays the server's alone.
+   */
+  readonly user?: { readonly name: string } & RunAs;
+  /** When set, pull_request and testme orders fail with this reason instead of running (PR code as the server). */
+  readonly refusePullRequests?: string;
 }
+
+/** Events whose code comes from a pull request, which anyone may open. */
+const PULL_REQUEST_EVENTS: ReadonlySet<string> = new Set(['pull_request', 'pull_request_target', 'testme']);
 
 export type LocalRunner = Runner & {
   /** Resolves once no execution is in flight (every launched order has reported `finished` or `interrupted`). */
@@ -62,10 +78,12 @@ interface Execution {
  */
 export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
   const dataDir = path.resolve(options.dataDir);
-  const opts: LocalRunnerOptions & { readonly actionCache: ActionCache } = {
+  const userRoot = options.user === undefined ? undefined : createUserRoot();
+  const opts: RunnerOptions = {
     ...options,
     dataDir,
-    actionCache: options.actionCache ?? createActionCache({ dir: path.join(dataDir, 'actions') }),
+    workRoot: userRoot ?? path.join(dataDir, 'work'),
+    actionCache: options.actionCache ?? createActionCache({ dir: path.join(userRoot ?? dataDir, 'actions') }),
   };
   const executions = new Map<string, Execution>();
   const inFlight = new Set<Execution>();
@@ -124,22 +142,37 @@ export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
   };
 }
 
+type RunnerOptions = LocalRunnerOptions & { readonly actionCache: ActionCache; readonly workRoot: string };
+
+/**
+ * The folder the step user's order folders (and the action cache) live in: made fresh at start in the system's
+ * temporary folder (mkdtemp: a name nobody could have prepared, mode 0700), then opened to others for traversal
+ * only (0711): the step user reaches their own folders in it but cannot list it.
+ */
+function createUserRoot(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'spotcheck-local-'));
+  chmodSync(dir, 0o711);
+  return dir;
+}
+
 function handleOf(ref: OrderRef): string {
   return `local:${ref.runId}/${ref.orderId}/${ref.attempt}`;
 }
 
 /** One attempt, start to end. Every path reports exactly one `finished` or `interrupted`, last. */
-async function runExecution(
-  job: OrderJob,
-  signal: AbortSignal,
-  opts: LocalRunnerOptions & { readonly actionCache: ActionCache },
-): Promise<void> {
+async function runExecution(job: OrderJob, signal: AbortSignal, opts: RunnerOptions): Promise<void> {
   const { ref } = job;
   const logger = opts.logger?.child({ runId: ref.runId, orderId: ref.orderId, attempt: ref.attempt });
   const reporter = createReporter(opts.sink, ref, logger, {
     flushMs: opts.logFlushMs ?? DEFAULT_LOG_FLUSH_MS,
     flushBytes: opts.logFlushBytes ?? DEFAULT_LOG_FLUSH_BYTES,
   });
+  const refusal = opts.refusePullRequests;
+  if (refusal !== undefined && PULL_REQUEST_EVENTS.has(job.github.event_name)) {
+    reporter.log(`##[error] ${refusal}\n`);
+    await reporter.send({ type: 'finished', conclusion: 'failure', outputs: {}, stepResults: [], reason: refusal });
+    return;
+  }
   let final: AgentReport | undefined;
   let workBase: string | undefined;
   let logFile: ReturnType<typeof createWriteStream> | undefined;
@@ -155,16 +188,24 @@ async function runExecution(
       reporter.log(chunk);
     };
 
-    const workRoot = path.join(opts.dataDir, 'work');
-    await mkdir(workRoot, { recursive: true });
-    workBase = await mkdtemp(path.join(workRoot, `${safeSegment(ref.runId)}-${safeSegment(ref.orderId)}-`));
+    await mkdir(opts.workRoot, { recursive: true });
+    workBase = await mkdtemp(path.join(opts.workRoot, `${safeSegment(ref.runId)}-${safeSegment(ref.orderId)}-`));
     const workdir = path.join(workBase, 'src');
     const tempDir = path.join(workBase, 'tmp');
-    await mkdir(tempDir);
-    const baseEnv = opts.baseEnv();
+    await mkdir(tempDir, { mode: 0o700 });
+    let baseEnv = opts.baseEnv();
+    const { user } = opts;
+    if (user !== undefined) {
+      // The order's folder, HOME and temporary folder are the step user's (mkdtemp and mkdir make them 0700);
+      // git creates the checkout in it as that user.
+      const home = path.join(workBase, 'home');
+      await mkdir(home, { mode: 0o700 });
+      await handOver([workBase, tempDir, home], user);
+      baseEnv = { ...baseEnv, HOME: home, TMPDIR: tempDir, USER: user.name, LOGNAME: user.name };
+    }
 
     onLog(`##[checkout] ${job.sha}\n`);
-    const checkout = await checkoutCommit(job, workdir, baseEnv, signal);
+    const checkout = await checkoutCommit(job, workdir, baseEnv, signal, user);
     if (!checkout.ok) {
       onLog(`##[error] checkout failed: ${checkout.error}\n`);
       final = signal.aborted
@@ -186,6 +227,7 @@ async function runExecution(
         onStep: (result) => void reporter.send({ type: 'step', result }),
         signal,
         actionFetcher: createRemoteActionFetcher({ source: job.actionsSource, cache: opts.actionCache }),
+        ...(user === undefined ? {} : { runAs: { uid: user.uid, gid: user.gid } }),
         ...(opts.killGraceMs === undefined ? {} : { killGraceMs: opts.killGraceMs }),
         ...(opts.maxLogBytes === undefined ? {} : { maxLogBytes: opts.maxLogBytes }),
       });

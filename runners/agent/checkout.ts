@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { OrderJob } from '../runner.ts';
+import type { RunAs } from './run-as.ts';
 
 export type CheckoutResult = { ok: true } | { ok: false; error: string; timedOut: boolean };
 
@@ -16,6 +17,7 @@ export async function checkoutCommit(
   workdir: string,
   baseEnv: Readonly<Record<string, string>>,
   signal: AbortSignal,
+  runAs?: RunAs,
 ): Promise<CheckoutResult> {
   // The sha goes on a git command line: accept an object id only, so it can never be read as an option.
   if (!/^[0-9a-f]{7,64}$/i.test(job.sha))
@@ -26,7 +28,7 @@ export async function checkoutCommit(
   const minutes = job.timeoutMinutes;
   const timeoutMs = Number.isFinite(minutes) && minutes > 0 ? Math.min(Math.round(minutes * 60_000), 2 ** 31 - 1) : 0;
   const gitSignal = timeoutMs > 0 ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : signal;
-  const run = (args: string[], cwd: string) => runGit(args, cwd, env, gitSignal, job.cloneUrl);
+  const run = (args: string[], cwd: string) => runGit(args, cwd, env, gitSignal, job.cloneUrl, runAs);
   const fail = (error: string): CheckoutResult => ({
     ok: false,
     error,
@@ -55,9 +57,12 @@ function runGit(
   env: Readonly<Record<string, string>>,
   signal: AbortSignal,
   cloneUrl: string,
+  runAs: RunAs | undefined,
 ): Promise<{ ok: true } | { ok: false; error: string }> {
   return new Promise((resolve) => {
-    const child = spawn('git', args, { cwd, env: { ...env }, stdio: ['ignore', 'ignore', 'pipe'], signal });
+    // As the step user when there is one: the checkout is theirs, and git never runs as the server in it.
+    const user = runAs === undefined ? {} : { uid: runAs.uid, gid: runAs.gid };
+    const child = spawn('git', args, { cwd, env: { ...env }, stdio: ['ignore', 'ignore', 'pipe'], signal, ...user });
     let stderr = '';
     child.stderr.on('data', (data: Buffer) => {
       if (stderr.length < 8192) stderr += data.toString('utf8');

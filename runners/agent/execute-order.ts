@@ -10,6 +10,7 @@ import { createCappedLog, type CappedLog } from './capped-log.ts';
 import { minutesToMs, OrderStop, ProcessGroups } from './order-stop.ts';
 import { runOneStep, type StepDeps } from './run-one-step.ts';
 import { runnerContext } from './step-env.ts';
+import { handOver, type RunAs } from './run-as.ts';
 import { StepsState, type PreparedOrder } from './steps-state.ts';
 
 /** SIGTERM → SIGKILL grace, as `docker stop` and the Actions runner give a cancelled process. */
@@ -34,6 +35,8 @@ export interface ExecuteOptions {
   readonly maxLogBytes?: number;
   /** Gets remote actions' files (`owner/repo@ref`); absent: a remote `uses:` fails with a line that says so. */
   readonly actionFetcher?: ActionFetcher;
+  /** The user step processes run as (absent: the server's own); the caller gives it the folders above. */
+  readonly runAs?: RunAs;
 }
 
 export interface OrderOutcome {
@@ -86,6 +89,7 @@ async function prepareOrder(
   await mkdir(filesDir, { recursive: true });
   const eventPath = path.join(opts.tempDir, 'event.json');
   await writeFile(eventPath, JSON.stringify(job.github.event));
+  await handOver([filesDir, eventPath], opts.runAs);
 
   const github = {
     ...job.github,

@@ -25,5 +25,6 @@ export function processContext(state: StepsState, envCtx: Record<string, string>
     stop: deps.stop,
     groups: deps.groups,
     log: deps.log,
+    ...(opts.runAs === undefined ? {} : { runAs: opts.runAs }),
   };
 }

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { RunAs } from './run-as.ts';
 
 /**
  * A step runs as the leader of its own process group (`detached: true` makes the child call setsid(2)), so one
@@ -29,6 +30,8 @@ export interface StartOptions {
   readonly env: Readonly<Record<string, string>>;
   /** Output text, stdout and stderr merged in arrival order (each stream decoded as UTF-8 on its own). */
   readonly onOutput: (chunk: string) => void;
+  /** Start the process as this user (the server must be allowed to: root). */
+  readonly runAs?: RunAs;
 }
 
 export function startProcessGroup(command: string, args: readonly string[], opts: StartOptions): GroupProcess {
@@ -38,6 +41,7 @@ export function startProcessGroup(command: string, args: readonly string[], opts
     env: { ...opts.env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.runAs === undefined ? {} : { uid: opts.runAs.uid, gid: opts.runAs.gid }),
   });
   const exited = new Promise<ProcessExit>((resolve) => {
     child.once('error', (err) => resolve({ kind: 'spawn-error', message: err.message }));

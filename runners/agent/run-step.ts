@@ -9,6 +9,7 @@ import path from 'node:path';
 import { interpolate, type ExpressionContext } from '../../src/core/workflow/expressions.ts';
 import type { RunStepSpec } from '../../src/core/types.ts';
 import { resolveShell, shellExtension } from './resolve-shell.ts';
+import { handOver } from './run-as.ts';
 import { runStepProcess, type StepProcessContext, type StepRun } from './step-process.ts';
 
 export type { StepRun } from './step-process.ts';
@@ -32,6 +33,7 @@ export async function runStep(step: RunnableStep, c: StepRunContext): Promise<St
     c.log.meta(`##[error] ${prepared.error}`);
     return { outcome: 'failure' };
   }
+  await handOver([scriptPath], c.runAs);
   const { command, args, cwd, env } = prepared;
   const timeout = step.timeoutMinutes === undefined ? {} : { timeoutMinutes: step.timeoutMinutes };
   const runnerEnv = c.runnerEnv === undefined ? {} : { runnerEnv: c.runnerEnv };

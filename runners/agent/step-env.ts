@@ -4,16 +4,17 @@
  * `GITHUB_PATH` entries prepended to PATH.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { OrderJob } from '../runner.ts';
 import { parseEnvFile } from './parse-env-file.ts';
+import { handOver, readStepFile, type RunAs } from './run-as.ts';
 
 export type FileCommandName = 'GITHUB_OUTPUT' | 'GITHUB_ENV' | 'GITHUB_PATH' | 'GITHUB_STATE' | 'GITHUB_STEP_SUMMARY';
 export type FileCommandFiles = Readonly<Record<FileCommandName, string>>;
 
 /** Fresh, empty file-command files for one step, under `dir`. */
-export async function createFileCommandFiles(dir: string, stepIndex: number): Promise<FileCommandFiles> {
+export async function createFileCommandFiles(dir: string, stepIndex: number, runAs?: RunAs): Promise<FileCommandFiles> {
   const files = {
     GITHUB_OUTPUT: path.join(dir, `set_output_${stepIndex}_${randomUUID()}`),
     GITHUB_ENV: path.join(dir, `set_env_${stepIndex}_${randomUUID()}`),
@@ -23,6 +24,7 @@ export async function createFileCommandFiles(dir: string, stepIndex: number): Pr
     GITHUB_STEP_SUMMARY: path.join(dir, `step_summary_${stepIndex}_${randomUUID()}`),
   };
   await Promise.all(Object.values(files).map((file) => writeFile(file, '')));
+  await handOver(Object.values(files), runAs);
   return files;
 }
 
@@ -37,8 +39,8 @@ export type FileCommands =
   | { ok: false; error: string };
 
 /** What the step wrote to its file-command files; a malformed output or env file is an error, as on the runner. */
-export async function readFileCommands(files: FileCommandFiles): Promise<FileCommands> {
-  const read = (file: string) => readFile(file, 'utf8').catch(() => '');
+export async function readFileCommands(files: FileCommandFiles, runAs?: RunAs): Promise<FileCommands> {
+  const read = (file: string) => readStepFile(file, runAs);
   const [outputText, envText, pathText, stateText] = await Promise.all([
     read(files.GITHUB_OUTPUT),
     read(files.GITHUB_ENV),

@@ -9,6 +9,7 @@ import type { StepResult } from '../../src/core/types.ts';
 import type { CappedLog } from './capped-log.ts';
 import { minutesToMs, type OrderStop, type ProcessGroups } from './order-stop.ts';
 import { startProcessGroup } from './process-group.ts';
+import type { RunAs } from './run-as.ts';
 import { createFileCommandFiles, readFileCommands, withPrependedPath, type FileCommandFiles } from './step-env.ts';
 
 /** After a step's leader exits, how long to wait for its pipes to drain (a background child may hold them open). */
@@ -28,6 +29,8 @@ export interface StepProcessContext {
   readonly stop: OrderStop;
   readonly groups: ProcessGroups;
   readonly log: CappedLog;
+  /** The user step processes run as (absent: the server's own). */
+  readonly runAs?: RunAs;
 }
 
 export interface ProcessLaunch {
@@ -56,7 +59,7 @@ export interface StepRun {
 }
 
 export async function runStepProcess(launch: ProcessLaunch, c: StepProcessContext): Promise<StepRun> {
-  const files = await createFileCommandFiles(c.filesDir, launch.key);
+  const files = await createFileCommandFiles(c.filesDir, launch.key, c.runAs);
   const env: Record<string, string> = {
     ...c.baseEnv,
     CI: 'true',
@@ -88,7 +91,7 @@ export async function runStepProcess(launch: ProcessLaunch, c: StepProcessContex
   }
 
   const exitCode = exit.code ?? undefined;
-  const commands = await readFileCommands(files);
+  const commands = await readFileCommands(files, c.runAs);
   if (!commands.ok) {
     c.log.meta(`##[error] ${commands.error}`);
     return { outcome: 'failure', ...(exitCode === undefined ? {} : { exitCode }) };
@@ -128,6 +131,7 @@ async function waitForProcess(
     cwd: launch.cwd,
     env,
     onOutput: (chunk) => c.log.output(chunk),
+    ...(c.runAs === undefined ? {} : { runAs: c.runAs }),
   });
   c.groups.add(proc);
   const onStop = (): void => {

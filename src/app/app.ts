@@ -20,6 +20,7 @@ import { createJanitor, type Janitor } from '../../runners/janitor.ts';
 import { codeBuildProjects, createRunners } from '../../runners/registry.ts';
 import { actionsSourceFor, type ForgeSite } from '../../runners/actions-source.ts';
 import { buildOrderJob, type OrderAccess } from '../../runners/order-job.ts';
+import type { LocalRunnerOptions } from '../../runners/local.ts';
 import type { ActionsSource, ReportSink, Runner } from '../../runners/runner.ts';
 import type { OperatorConfig } from '../config.ts';
 import { needsContext } from '../core/engine.ts';
@@ -35,7 +36,7 @@ import { isCapacityIntent, type Intent } from '../intake/intents.ts';
 import { createBootstrapMinter } from './agent-bootstrap.ts';
 import { createOrderTokens, forgeUrlsFor, type OrderTokens } from './order-tokens.ts';
 import { createAwsClients, type AwsClients } from './aws-clients.ts';
-import { cleanStepEnv, type ServerSettings } from './settings.ts';
+import { cleanStepEnv, type LocalIsolation, type ServerSettings } from './settings.ts';
 import { Orchestrator } from '../orchestrator.ts';
 import { createBootstrapRoute } from '../server/bootstrap-route.ts';
 import { AGENT_REPORT_PATH, createCallbackRoute } from '../server/callback-route.ts';
@@ -68,7 +69,7 @@ import { joinUrl } from '../core/url.ts';
 
 export interface SpotcheckAppOptions {
   /** The forges and the agents' secret (a server's port and host are the Node transport's business). */
-  readonly settings: Pick<ServerSettings, 'github' | 'gitea' | 'agentSecret'>;
+  readonly settings: Pick<ServerSettings, 'github' | 'gitea' | 'agentSecret' | 'local'>;
   /** Gitea's `fetch` (tests stub it; Probot's octokit has its own). */
   readonly giteaFetch?: typeof fetch;
   readonly config: OperatorConfig;
@@ -356,6 +357,7 @@ function buildRunners({ options, config, logger, now, store }: Base, sink: Repor
               // Steps never inherit the bot's environment: no private key, webhook secret, token or AWS credentials.
               baseEnv: options.stepEnv ?? (() => cleanStepEnv(process.env)),
               logger: logger.child({ name: 'local-runner' }),
+              ...localIsolation(options.settings.local),
             },
           }),
       // Cloud agents get a one-time token in their user data and exchange it here; the order travels that way.
@@ -367,6 +369,18 @@ function buildRunners({ options, config, logger, now, store }: Base, sink: Repor
     }),
     ...options.runners,
   };
+}
+
+/** Why a pull request's order does not run on the local runner without a step user (the start-up log says it too). */
+export const LOCAL_PR_REFUSAL =
+  "pull_request and testme orders do not run on the local runner as the server's own user: their code could read " +
+  "the server's secrets, files and store. Set SPOTCHECK_LOCAL_USER to run them as an unprivileged user, or opt in " +
+  'with SPOTCHECK_LOCAL_PR_AS_SERVER_USER=true';
+
+function localIsolation(local: LocalIsolation | undefined): Pick<LocalRunnerOptions, 'user' | 'refusePullRequests'> {
+  if (local === undefined) return {};
+  if (local.user !== undefined) return { user: local.user };
+  return local.pullRequestsAsServerUser ? {} : { refusePullRequests: LOCAL_PR_REFUSAL };
 }
 
 /**

@@ -5,7 +5,8 @@
  */
 import pino, { type Logger } from 'pino';
 import PinoPretty from 'pino-pretty';
-import { readServerSettings, type ServerSettings } from './settings.ts';
+import { readServerSettings, scrubSecretVariables, type ServerSettings } from './settings.ts';
+import { LOCAL_PR_REFUSAL } from './app.ts';
 import { startSpotcheckServer } from './start-server.ts';
 import { DEFAULT_PUBLIC_URL, loadOperatorConfig, type OperatorConfig } from '../config.ts';
 import { ConfigError } from '../errors.ts';
@@ -36,8 +37,11 @@ export async function serveCommand(io: ServeIo): Promise<number> {
     logger = createServeLogger(io.env, io.out ?? process.stdout);
     const config = await loadOperatorConfig(io.env, io.cwd ?? process.cwd());
     const settings = await readServerSettings(io.env);
+    // Held by the settings now: nothing the server starts may inherit them (see scrubSecretVariables's limits).
+    scrubSecretVariables(process.env);
     server = await startSpotcheckServer({ settings, config, logger });
     announce(logger, settings, config, server.url, Boolean(io.env.PUBLIC_URL));
+    announceLocalIsolation(logger, settings, config);
   } catch (error) {
     if (error instanceof ConfigError) {
       io.err.write(`spotcheck: ${error.message}\n`);
@@ -96,4 +100,17 @@ function announce(
   if (settings.gitea) logger.info({ url: joinUrl(base, GITEA_WEBHOOK_PATH) }, 'Gitea webhook URL');
   logger.info({ url: joinUrl(base, HEALTH_PATH) }, 'health check');
   logger.info({ url: joinUrl(base, METRICS_PATH) }, 'Prometheus metrics');
+}
+
+/** Who the local runner's steps run as, said once at start when a route uses it, with what that means for PRs. */
+function announceLocalIsolation(logger: Logger, settings: ServerSettings, config: OperatorConfig): void {
+  if (![...config.routes.values()].some((route) => route.runner === 'local')) return;
+  const local = settings.local;
+  if (local?.user !== undefined) logger.info({ user: local.user.name }, 'local runner: steps run as their own user');
+  else if (local?.pullRequestsAsServerUser === true)
+    logger.warn(
+      { optIn: 'SPOTCHECK_LOCAL_PR_AS_SERVER_USER' },
+      "local runner: pull_request and testme orders run as the server's own user and can read its secrets",
+    );
+  else logger.warn({ reason: LOCAL_PR_REFUSAL }, 'local runner: pull_request and testme orders are refused');
 }

@@ -3,8 +3,10 @@
  * and SPOTCHECK_AGENT_SECRET. Nothing else in the code base reads the environment for the server; every part takes
  * its dependencies through options.
  */
+import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { ConfigError } from '../errors.ts';
 import type { GiteaSettings, GitHubSettings } from '../forges/registry.ts';
 import { trimTrailingSlashes } from '../core/url.ts';
@@ -19,7 +21,45 @@ export interface ServerSettings {
   readonly gitea?: GiteaSettings;
   /** Secret for agents' per-order tokens (≥ 32 bytes). */
   readonly agentSecret: string;
+  /**
+   * Who the local runner's steps run as, and whether PR code may run as the server's own user. `readServerSettings`
+   * always sets it; absent (settings built by hand, as in tests), steps run as the server's user and nothing is
+   * refused.
+   */
+  readonly local?: LocalIsolation;
 }
+
+/** An unprivileged user of this host, by name and ids. */
+export interface LocalUser {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface LocalIsolation {
+  /** SPOTCHECK_LOCAL_USER: steps run as this user. Absent: as the server's own user. */
+  readonly user?: LocalUser;
+  /**
+   * SPOTCHECK_LOCAL_PR_AS_SERVER_USER=true: without a user, still run pull_request and testme orders on the local
+   * runner (their code could read the server's environment, files and store). Otherwise they are refused.
+   */
+  readonly pullRequestsAsServerUser: boolean;
+}
+
+/**
+ * The secrets the server reads from its environment. Each may instead be read from a file named by `<NAME>_FILE`
+ * (Docker and Kubernetes secrets are files), which keeps it out of the process's environment block, and each is
+ * removed from `process.env` once read (`scrubSecretVariables`).
+ */
+export const SECRET_VARIABLES = [
+  'PRIVATE_KEY',
+  'WEBHOOK_SECRET',
+  'GITEA_TOKEN',
+  'GITEA_WEBHOOK_SECRET',
+  'GITEA_CLONE_TOKEN',
+  'GITEA_ACTIONS_TOKEN',
+  'SPOTCHECK_AGENT_SECRET',
+] as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -29,8 +69,9 @@ type Env = Readonly<Record<string, string | undefined>>;
  * GITEA_CLONE_TOKEN, GITEA_ACTIONS_TOKEN), PORT, HOST and SPOTCHECK_AGENT_SECRET. A forge is configured when any of its variables is set;
  * at least one must be. Every problem is reported at once; no value is ever printed.
  */
-export async function readServerSettings(env: Env): Promise<ServerSettings> {
+export async function readServerSettings(given: Env, host: HostUsers = THIS_HOST): Promise<ServerSettings> {
   const problems: string[] = [];
+  const env = await withSecretFiles(given, problems);
   const wantsGitHub = Boolean(env.APP_ID || env.PRIVATE_KEY || env.PRIVATE_KEY_PATH || env.WEBHOOK_SECRET);
   const wantsGitea = Boolean(env.GITEA_URL || env.GITEA_TOKEN || env.GITEA_WEBHOOK_SECRET);
   if (!wantsGitHub && !wantsGitea) {
@@ -46,6 +87,7 @@ export async function readServerSettings(env: Env): Promise<ServerSettings> {
   const agentSecret = env.SPOTCHECK_AGENT_SECRET;
   if (agentSecret !== undefined && Buffer.byteLength(agentSecret) < 32)
     problems.push('SPOTCHECK_AGENT_SECRET must be at least 32 bytes');
+  const local = await readLocalIsolation(env, problems, host);
   const webhookSecret = github?.webhookSecret ?? gitea?.webhookSecret;
   if (problems.length > 0 || webhookSecret === undefined) {
     throw new ConfigError(`cannot start the server:\n  - ${problems.join('\n  - ')}`, { source: 'environment' });
@@ -57,7 +99,79 @@ export async function readServerSettings(env: Env): Promise<ServerSettings> {
     ...(gitea ? { gitea } : {}),
     // Agents' tokens need a secret every replica shares; derived from a webhook secret unless set on its own.
     agentSecret: agentSecret ?? createHmac('sha256', webhookSecret).update('spotcheck agent tokens').digest('hex'),
+    local,
   };
+}
+
+/** `<NAME>_FILE` read into `<NAME>` for each secret variable; both set is a problem, as is an unreadable file. */
+async function withSecretFiles(env: Env, problems: string[]): Promise<Env> {
+  const merged: Record<string, string | undefined> = { ...env };
+  for (const name of SECRET_VARIABLES) {
+    const file = env[`${name}_FILE`];
+    if (file === undefined || file === '') continue;
+    if (env[name] !== undefined && env[name] !== '') {
+      problems.push(`set ${name} or ${name}_FILE, not both`);
+      continue;
+    }
+    try {
+      // One trailing newline is the file's, not the secret's (`echo secret > file`).
+      const text = await readFile(file, 'utf8');
+      merged[name] = text.endsWith('\r\n') ? text.slice(0, -2) : text.endsWith('\n') ? text.slice(0, -1) : text;
+    } catch {
+      problems.push(`${name}_FILE names a file that cannot be read`);
+    }
+  }
+  return merged;
+}
+
+/**
+ * Removes the secret variables from the process's environment once the settings hold them, so nothing the server
+ * starts can inherit them. The kernel's copy (`/proc/<pid>/environ`) keeps the values the process started with:
+ * only `*_FILE` keeps a secret out of it, and only a different user for steps keeps steps from reading it.
+ */
+export function scrubSecretVariables(env: Record<string, string | undefined>): void {
+  for (const name of SECRET_VARIABLES) delete env[name];
+}
+
+/** This host's users, as the local runner's isolation needs them (tests pass their own). */
+export interface HostUsers {
+  /** A user's uid and gid by name (undefined: no such user). */
+  idsOf(name: string): Promise<{ uid: number; gid: number } | undefined>;
+  /** Whether this process may start processes as another user. */
+  isRoot(): boolean;
+}
+
+const THIS_HOST: HostUsers = { idsOf: readUserIds, isRoot: () => process.getuid?.() === 0 };
+
+const run = promisify(execFile);
+
+/** `id -u NAME` and `id -g NAME`: the host's user database, NSS included, which Node cannot read itself. */
+async function readUserIds(name: string): Promise<{ uid: number; gid: number } | undefined> {
+  try {
+    const [uid, gid] = await Promise.all([run('id', ['-u', '--', name]), run('id', ['-g', '--', name])]);
+    return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  } catch {
+    return undefined;
+  }
+}
+
+async function readLocalIsolation(env: Env, problems: string[], host: HostUsers): Promise<LocalIsolation> {
+  const optIn = env.SPOTCHECK_LOCAL_PR_AS_SERVER_USER;
+  if (optIn !== undefined && optIn !== '' && optIn !== 'true' && optIn !== 'false')
+    problems.push('SPOTCHECK_LOCAL_PR_AS_SERVER_USER must be true or false');
+  const pullRequestsAsServerUser = optIn === 'true';
+  const name = env.SPOTCHECK_LOCAL_USER?.trim();
+  if (name === undefined || name === '') return { pullRequestsAsServerUser };
+  const found = await host.idsOf(name);
+  if (found === undefined || !Number.isInteger(found.uid) || !Number.isInteger(found.gid)) {
+    problems.push(`SPOTCHECK_LOCAL_USER names no user of this host (create it: useradd --system ${name})`);
+    return { pullRequestsAsServerUser };
+  }
+  if (found.uid === 0) problems.push('SPOTCHECK_LOCAL_USER must be an unprivileged user, not root (uid 0)');
+  // Starting a process as another user needs root (CAP_SETUID and CAP_SETGID).
+  if (!host.isRoot())
+    problems.push('SPOTCHECK_LOCAL_USER needs the server to run as root, to start steps as that user');
+  return { user: { name, ...found }, pullRequestsAsServerUser };
 }
 
 async function readGitHubSettings(env: Env, problems: string[]): Promise<GitHubSettings | undefined> {

@@ -32,14 +32,25 @@ The server:
   SPOTCHECK_CONFIG       the operator config file (routes, limits, store, org); paths in it are relative to it
   SPOTCHECK_DATA_DIR     the data folder (embedded store, logs, checkouts); default ./.spotcheck-data
   SPOTCHECK_AGENT_SECRET secret for agents' per-order tokens (>= 32 bytes; default: derived from a webhook secret)
+  SPOTCHECK_LOCAL_USER   the unprivileged user local-runner steps and checkouts run as (the server must run as
+                         root); unset: as the server's own user, and then pull_request and testme orders on
+                         local routes are refused
+  SPOTCHECK_LOCAL_PR_AS_SERVER_USER
+                         true: run pull_request and testme orders as the server's user anyway (their code can
+                         read the server's secrets)
   LOG_LEVEL              pino level (default info)
   LOG_FORMAT             json or pretty (default: pretty on a terminal, json otherwise)
   AWS_REGION             the AWS SDK's region, for cloud runners and a DynamoDB store (the SDK's own variables and
                          credentials chain apply)
 
+Secrets from files: PRIVATE_KEY_FILE, WEBHOOK_SECRET_FILE, GITEA_TOKEN_FILE, GITEA_WEBHOOK_SECRET_FILE,
+  GITEA_CLONE_TOKEN_FILE, GITEA_ACTIONS_TOKEN_FILE and SPOTCHECK_AGENT_SECRET_FILE name a file holding that secret,
+  which keeps it out of the process's environment; serve removes the secret variables from its environment once read.
+
 Other commands:
   SPOTCHECK_KEEP_LOGS    spotcheck run: keep the order logs (printed path) instead of removing them
   USER                   spotcheck run and plan: the actor (github.actor)
+  XDG_CACHE_HOME         spotcheck run: downloaded actions go to $XDG_CACHE_HOME/spotcheck/actions (default ~/.cache)
 
 On AWS Lambda (the CDK stack in infra/ sets these):
   SPOTCHECK_CONFIG_JSON  the operator config as JSON, instead of SPOTCHECK_CONFIG
@@ -54,5 +65,6 @@ Set by spotcheck on cloud agents (not by operators):
 
 Routes: /runs (dashboard), /api/github/webhooks, /api/gitea/webhooks, /healthz, /metrics (Prometheus),
 /api/agent/report and /api/agent/bootstrap (agents). Start-up logs the dashboard, webhook and health URLs.
-Steps on the local runner get PATH, HOME and LANG from this environment, nothing else.
+Steps on the local runner get PATH and LANG from this environment, nothing else, and HOME (their own with
+SPOTCHECK_LOCAL_USER).
 `;

@@ -1,7 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import dynalite from 'dynalite';
-import { mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { Agent, type AgentOptions } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createDynamoStore } from './dynamodb.ts';
 import type { Store } from './store.ts';
 
@@ -14,19 +18,22 @@ export interface EmbeddedStoreOptions {
 export interface EmbeddedStore {
   readonly store: Store;
   readonly client: DynamoDBClient;
-  /** `http://127.0.0.1:<port>`, for a second client (another "orchestrator") or the CLI. */
-  readonly endpoint: string;
+  /** The engine's Unix socket, for a second client (another "orchestrator") or the CLI: `createEmbeddedClient`. */
+  readonly socketPath: string;
   close(): Promise<void>;
 }
 
 export const DEFAULT_TABLE = 'spotcheck';
 
 /**
- * Starts dynalite in-process on loopback and an ephemeral port and returns the DynamoDB store on it: one code path,
- * the embedded store *is* the DynamoDB store, talking HTTP to a real DynamoDB engine.
+ * Starts dynalite in-process and returns the DynamoDB store on it: one code path, the embedded store *is* the
+ * DynamoDB store, talking HTTP to a real DynamoDB engine. dynalite checks no credentials, so it listens on a Unix
+ * socket in a fresh 0700 folder, never on a TCP port: only this process's user can connect, so steps of the local
+ * runner, which run as another user under `serve`, cannot read or write the store (a loopback port answers anyone
+ * on the host).
  */
 export async function startEmbeddedStore(opts: EmbeddedStoreOptions = {}): Promise<EmbeddedStore> {
-  if (opts.dir !== undefined) await mkdir(opts.dir, { recursive: true });
+  if (opts.dir !== undefined) await mkdir(opts.dir, { recursive: true, mode: 0o700 });
   // Table life-cycle delays exist in dynalite to imitate DynamoDB; locally they only slow start-up.
   const server = dynalite({
     ...(opts.dir !== undefined ? { path: opts.dir } : {}),
@@ -34,39 +41,63 @@ export async function startEmbeddedStore(opts: EmbeddedStoreOptions = {}): Promi
     deleteTableMs: 0,
     updateTableMs: 0,
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  // In the system's temporary folder, not the data folder: a socket path is limited to 107 bytes. mkdtemp makes
+  // the folder 0700.
+  const socketDir = await mkdtemp(join(tmpdir(), 'spotcheck-store-'));
+  const socketPath = join(socketDir, 'dynalite.sock');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-  const { port } = server.address() as AddressInfo;
-  const endpoint = `http://127.0.0.1:${String(port)}`;
-  const client = createEmbeddedClient(endpoint);
+  } catch (error) {
+    await rm(socketDir, { recursive: true, force: true });
+    throw error;
+  }
+  const client = createEmbeddedClient(socketPath);
   const close = async (): Promise<void> => {
     client.destroy();
     // dynalite's close also waits for pending LevelDB operations and closes the database, so the folder is
     // complete on disk when this resolves.
     await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    await rm(socketDir, { recursive: true, force: true });
   };
   try {
     const store = createDynamoStore({ client, table: opts.table ?? DEFAULT_TABLE });
     await store.ensureTable();
-    return { store, client, endpoint, close };
+    return { store, client, socketPath, close };
   } catch (error) {
     await close();
     throw error;
   }
 }
 
-/** A DynamoDB client for a local engine: dummy static credentials (dynalite checks none), region `local`. */
-export function createEmbeddedClient(endpoint: string): DynamoDBClient {
+/** An HTTP agent whose connections go to one Unix socket, whatever host the request names. */
+class UnixSocketAgent extends Agent {
+  readonly #socketPath: string;
+  constructor(socketPath: string, options: AgentOptions) {
+    super(options);
+    this.#socketPath = socketPath;
+  }
+  override createConnection(): Socket {
+    return connect(this.#socketPath);
+  }
+}
+
+/**
+ * A DynamoDB client for the embedded engine's Unix socket: dummy static credentials (dynalite checks none), region
+ * `local`. The endpoint's host is a placeholder; the agent connects every request to the socket.
+ */
+export function createEmbeddedClient(socketPath: string): DynamoDBClient {
   return new DynamoDBClient({
-    endpoint,
+    endpoint: 'http://localhost',
     region: 'local',
     credentials: { accessKeyId: 'spotcheck', secretAccessKey: 'spotcheck' },
-    // Loopback to an in-process engine: a failure is not transient, so retry little.
+    requestHandler: new NodeHttpHandler({ httpAgent: new UnixSocketAgent(socketPath, { keepAlive: true }) }),
+    // In-process engine: a failure is not transient, so retry little.
     maxAttempts: 3,
   });
 }

@@ -1,3 +1,4 @@
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { OperatorConfig } from '../config.ts';
@@ -41,6 +42,10 @@ export async function openStore(
       },
     };
   }
+  // The data folder is the server's alone (0700): the store, logs and the secrets key are in it, and the local
+  // runner's steps, which run as another user, must not read them.
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await chmod(dataDir, 0o700);
   const embedded = await startEmbeddedStore({ dir: join(dataDir, 'db'), table });
   const keys = localDataKeys(join(dataDir, SECRETS_KEY_FILE));
   return {

@@ -1,4 +1,6 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import type { AddressInfo } from 'node:net';
 import type { OrderRecord, RepoRef, RunRecord } from '../../src/core/types.ts';
 import { createDynamoStore, type DynamoStore } from '../../src/store/dynamodb.ts';
 import { createEmbeddedClient, startEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded.ts';
@@ -25,8 +27,8 @@ export async function createIsolatedStore(
 }
 
 /** A second DynamoDB client on the same endpoint: a second "orchestrator" (caller destroys it). */
-export function secondClient(endpoint: string): DynamoDBClient {
-  return createEmbeddedClient(endpoint);
+export function secondClient(socketPath: string): DynamoDBClient {
+  return createEmbeddedClient(socketPath);
 }
 
 const HOUR = 3_600_000;
@@ -68,4 +70,34 @@ export function makeOrder(runId: string, id: string, overrides: Partial<OrderRec
 export function makeFlatRun(runId: string, n: number): { run: RunRecord; orders: OrderRecord[] } {
   const orders = Array.from({ length: n }, (_, i) => makeOrder(runId, `o.${String(i + 1)}`));
   return { run: makeRun(runId, { orderCount: n }), orders };
+}
+
+/** A DynamoDB stand-in on a loopback port (as a real table's endpoint is reached), its client, and `close`. */
+export interface DynamoEndpoint {
+  readonly endpoint: string;
+  readonly client: DynamoDBClient;
+  close(): Promise<void>;
+}
+
+/**
+ * dynalite on `127.0.0.1` and an ephemeral port, for tests of `store.kind: dynamodb` and the Lambda, which reach
+ * DynamoDB by URL. The embedded store listens on a Unix socket instead (src/store/embedded.ts).
+ */
+export async function startDynamoEndpoint(): Promise<DynamoEndpoint> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'spotcheck', secretAccessKey: 'spotcheck' },
+  });
+  return {
+    endpoint,
+    client,
+    close: async () => {
+      client.destroy();
+      await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    },
+  };
 }

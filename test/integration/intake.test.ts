@@ -659,7 +659,7 @@ describe('inbox with intake', () => {
 
   it('two inboxes (replicas) on one table never process one intent at once; a dead lease is taken over', async () => {
     const table = `intake-lease-${String(process.pid)}`;
-    const client2 = secondClient(embedded.endpoint);
+    const client2 = secondClient(embedded.socketPath);
     try {
       const storeA = createDynamoStore({ client: embedded.client, table });
       await storeA.ensureTable();
@@ -720,7 +720,7 @@ describe('inbox with intake', () => {
 
   it('one intent accepted on two replicas at once is processed once', async () => {
     const table = `intake-race-${String(process.pid)}`;
-    const client2 = secondClient(embedded.endpoint);
+    const client2 = secondClient(embedded.socketPath);
     try {
       const storeA = createDynamoStore({ client: embedded.client, table });
       await storeA.ensureTable();

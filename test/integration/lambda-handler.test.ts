@@ -20,7 +20,7 @@ import { createLambdaApp, perContainer, type LambdaApp } from '../../src/app/lam
 import { createHttpHandler } from '../../src/app/lambda.ts';
 import { createScheduledHandler } from '../../src/app/scheduled.ts';
 import { INBOX_KIND } from '../../src/intake/inbox.ts';
-import { startEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded.ts';
+import { startDynamoEndpoint, type DynamoEndpoint } from '../helpers/dynalite.ts';
 import { eventFrom, type EventSource } from '../fixtures/apigw/events.ts';
 import { testPrivateKey, useGitHubApi } from '../helpers/github-api.ts';
 import { githubExample, signGitHubBody } from '../helpers/webhook-examples.ts';
@@ -42,7 +42,7 @@ const SHA_AFTER = '2'.repeat(40);
 const STATUSES = 2;
 
 const api = useGitHubApi();
-let engine: EmbeddedStore;
+let engine: DynamoEndpoint;
 let table = 0;
 // The store filters expired records by its own (real) clock, so the app's clock starts at the real time.
 let clock = Date.now();
@@ -52,7 +52,7 @@ let objects: Map<string, Buffer>;
 let emitted: string[];
 
 beforeAll(async () => {
-  engine = await startEmbeddedStore({});
+  engine = await startDynamoEndpoint();
   // The DynamoDB client the Lambda builds takes the SDK's default credential chain: dynalite wants any pair.
   vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
   vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');

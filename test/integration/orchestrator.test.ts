@@ -404,7 +404,7 @@ describe('orchestrator on the embedded store', () => {
 
 describe('two orchestrators racing on one run', () => {
   it('64 completions delivered to both at once dispatch every order exactly once and lose no transition', async () => {
-    const clientB = createEmbeddedClient(embedded.endpoint);
+    const clientB = createEmbeddedClient(embedded.socketPath);
     const storeB = createDynamoStore({ client: clientB, table });
     const a = setup();
     const b = setup({ store: storeB });
@@ -435,7 +435,7 @@ describe('two orchestrators racing on one run', () => {
 
 describe('store requests per order', () => {
   it('do not grow with the run', async () => {
-    const client = createEmbeddedClient(embedded.endpoint);
+    const client = createEmbeddedClient(embedded.socketPath);
     const counter = countRequests(client);
     const counted = createDynamoStore({ client, table });
     const perOrder: number[] = [];

@@ -18,7 +18,7 @@ let b: Store;
 
 beforeAll(async () => {
   embedded = await startTestStore();
-  otherClient = secondClient(embedded.endpoint);
+  otherClient = secondClient(embedded.socketPath);
   a = embedded.store;
   b = createDynamoStore({ client: otherClient, table: 'spotcheck' });
 });

@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/core/types.ts';
 import { createDynamoStore, type DynamoStore } from '../../src/store/dynamodb.ts';
-import { startEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded.ts';
+import { startDynamoEndpoint, type DynamoEndpoint } from '../helpers/dynalite.ts';
 import { githubExample, signGitHubBody } from '../helpers/webhook-examples.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -185,14 +185,14 @@ async function stopServe(child: Child): Promise<'exited' | 'killed' | 'gone'> {
 }
 
 let dir: string;
-let engine: EmbeddedStore;
+let engine: DynamoEndpoint;
 let store: DynamoStore;
 let github: Awaited<ReturnType<typeof startGitHubStandIn>>;
 const servers: Child[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'spotcheck-two-servers-'));
-  engine = await startEmbeddedStore({ table: 'unused' });
+  engine = await startDynamoEndpoint();
   github = await startGitHubStandIn();
   await writeFile(
     join(dir, 'spotcheck.yml'),
