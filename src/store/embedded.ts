@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { installDynaliteErrorGuard, type LevelFaults } from './dynalite-errors.ts';
 import { createDynamoStore } from './dynamodb.ts';
 import type { Store } from './store.ts';
 
@@ -9,6 +10,8 @@ export interface EmbeddedStoreOptions {
   /** On-disk folder (LevelDB); it persists across restarts. Omit for an in-memory store. */
   readonly dir?: string;
   readonly table?: string;
+  /** Failures to inject in front of the engine's database (tests: a full disk, an I/O error). */
+  readonly levelFaults?: LevelFaults;
 }
 
 export interface EmbeddedStore {
@@ -27,12 +30,15 @@ export const DEFAULT_TABLE = 'spotcheck';
  */
 export async function startEmbeddedStore(opts: EmbeddedStoreOptions = {}): Promise<EmbeddedStore> {
   if (opts.dir !== undefined) await mkdir(opts.dir, { recursive: true });
+  // A database error (a full disk, an I/O error) is then a failed request, never a crashed process.
+  installDynaliteErrorGuard();
   // Table life-cycle delays exist in dynalite to imitate DynamoDB; locally they only slow start-up.
   const server = dynalite({
     ...(opts.dir !== undefined ? { path: opts.dir } : {}),
     createTableMs: 0,
     deleteTableMs: 0,
     updateTableMs: 0,
+    ...(opts.levelFaults !== undefined ? { levelFaults: opts.levelFaults } : {}),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
