@@ -126,6 +126,8 @@ interface Base {
   readonly logger: Logger;
   readonly now: () => number;
   readonly store: Store;
+  /** For the health check: why the store is not the one it started as (store/store-identity.ts). */
+  readonly identityProblem: () => Promise<string | undefined>;
   /** The order's secrets, opened: only for a job an agent holds (local launch, bootstrap exchange). */
   readonly secretsFor: (run: RunRecord, order: OrderRecord) => Promise<Readonly<Record<string, string>>>;
 }
@@ -146,6 +148,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     logger,
     now,
     store: opened.store,
+    identityProblem: opened.identityProblem,
     secretsFor: orderSecretsReader(opened.secrets),
   };
   const { store } = opened;
@@ -463,7 +466,7 @@ function buildRoutes(base: Base, forgeSet: ForgeSet, parts: RouteParts): RouteDe
     buildBootstrapRoute(base, parts.cloneUrlFor, parts.access),
     createLogRoute({ store, logs, now }),
     ...createDashboardRoutes({ store, now }),
-    createHealthRoute({ store }),
+    createHealthRoute({ store, identityProblem: base.identityProblem }),
     createMetricsRoute({ metrics }),
   ];
 }

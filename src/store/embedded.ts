@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { installDynaliteErrorGuard, type LevelFaults } from './dynalite-errors.ts';
 import { createDynamoStore } from './dynamodb.ts';
+import { establishStoreIdentity, storeIdentityProblem } from './store-identity.ts';
 import type { Store } from './store.ts';
 
 export interface EmbeddedStoreOptions {
@@ -19,6 +20,11 @@ export interface EmbeddedStore {
   readonly client: DynamoDBClient;
   /** `http://127.0.0.1:<port>`, for a second client (another "orchestrator") or the CLI. */
   readonly endpoint: string;
+  /**
+   * Why the store is not the one it started as (its folder deleted or its database swapped), or undefined when it
+   * is; always undefined in memory. Store and file errors are thrown.
+   */
+  identityProblem(): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -59,7 +65,10 @@ export async function startEmbeddedStore(opts: EmbeddedStoreOptions = {}): Promi
   try {
     const store = createDynamoStore({ client, table: opts.table ?? DEFAULT_TABLE });
     await store.ensureTable();
-    return { store, client, endpoint, close };
+    const { dir } = opts;
+    if (dir === undefined) return { store, client, endpoint, identityProblem: () => Promise.resolve(undefined), close };
+    const id = await establishStoreIdentity(store, dir);
+    return { store, client, endpoint, identityProblem: () => storeIdentityProblem(store, dir, id), close };
   } catch (error) {
     await close();
     throw error;
