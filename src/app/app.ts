@@ -133,6 +133,8 @@ interface Base {
   readonly logger: Logger;
   readonly now: () => number;
   readonly store: Store;
+  /** For the health check: why the store is not the one it started as (store/store-identity.ts). */
+  readonly identityProblem: () => Promise<string | undefined>;
   /** The order's secrets, opened: only for a job an agent holds (local launch, bootstrap exchange). */
   readonly secretsFor: (run: RunRecord, order: OrderRecord) => Promise<Readonly<Record<string, string>>>;
 }
@@ -153,6 +155,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     logger,
     now,
     store: opened.store,
+    identityProblem: opened.identityProblem,
     secretsFor: orderSecretsReader(opened.secrets),
   };
   const { store } = opened;
@@ -227,8 +230,11 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     webhookPaths: { [GITHUB_WEBHOOK_PATH]: 'github', [GITEA_WEBHOOK_PATH]: 'gitea' },
   });
 
+  const sweepIndex = indexSweeper(base, inbox);
+  await sweepIndex();
   const tick = async (): Promise<TickSummary> => {
     await orchestrator.tick();
+    await sweepIndex();
     const reconciled = await inbox.reconcile();
     const swept = await janitor?.sweep();
     if (capacity) {
@@ -466,6 +472,26 @@ function buildInbox(
   });
 }
 
+/** How often the embedded store's inbox is swept for intents its index lost. */
+const INDEX_SWEEP_MS = 10 * 60_000;
+
+/**
+ * The inbox sweep, at start and then at most every INDEX_SWEEP_MS from the tick. Only the embedded engine needs it:
+ * dynalite writes an item and its index entries separately, so a disk error between them loses the entry, while
+ * DynamoDB maintains its indexes itself (and a table scan there costs money). A failed sweep is logged and retried
+ * next time; it never stops the tick.
+ */
+function indexSweeper({ config, logger, now }: Base, inbox: Inbox): () => Promise<void> {
+  let last: number | undefined;
+  return async () => {
+    if (config.store.kind !== 'embedded') return;
+    const at = now();
+    if (last !== undefined && at - last < INDEX_SWEEP_MS) return;
+    last = at;
+    await inbox.sweep().catch((error: unknown) => logger.error({ err: error }, 'inbox index sweep failed'));
+  };
+}
+
 /** Probot's handlers, loaded once, before any request can reach `verifyAndReceive`. */
 async function loadGitHubHandlers(
   { options, config, now }: Base,
@@ -517,7 +543,7 @@ function buildRoutes(base: Base, forgeSet: ForgeSet, parts: RouteParts): RouteDe
       lifetimeSeconds: (base.config.oidc?.tokenMinutes ?? DEFAULT_ID_TOKEN_LIFETIME_SECONDS / 60) * 60,
       now,
     }),
-    createHealthRoute({ store }),
+    createHealthRoute({ store, identityProblem: base.identityProblem }),
     createMetricsRoute({ metrics }),
   ];
 }

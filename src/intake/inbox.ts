@@ -44,6 +44,8 @@ export interface InboxOptions<I extends Intent = Intent> {
   readonly retentionMs?: number;
   /** Intents taken per reconcile. */
   readonly batchSize?: number;
+  /** Pending intents a sweep compares at most. */
+  readonly sweepLimit?: number;
   /** Called once when an intent is given up (e.g. a one-line note in the PR's sticky comment). */
   readonly onGiveUp?: (intent: I, error: string) => Promise<void>;
 }
@@ -54,6 +56,11 @@ export interface Inbox<I extends Intent = Intent> {
   accept(intent: I): Promise<void>;
   /** Processes every due pending intent (retries, and intents whose replica died); returns how many it took. */
   reconcile(): Promise<number>;
+  /**
+   * Finds pending intents the listing index lost (an engine fault between an intent's write and its index entry's:
+   * dynalite writes them separately) and writes them again, which indexes them. Returns how many it restored.
+   */
+  sweep(): Promise<number>;
   /** Resolves when the background processing started by `accept` has settled (tests, shutdown). */
   idle(): Promise<void>;
 }
@@ -86,6 +93,7 @@ export function createInbox<I extends Intent = Intent>(options: InboxOptions<I>)
   const leaseMs = options.leaseMs ?? 5 * MINUTE;
   const retentionMs = options.retentionMs ?? 7 * 24 * 60 * MINUTE;
   const batchSize = options.batchSize ?? 100;
+  const sweepLimit = options.sweepLimit ?? 10_000;
   const inflight = new Set<Promise<unknown>>();
 
   const write = (key: string, entry: InboxEntry<I>, ifVersion: number | undefined) =>
@@ -172,6 +180,24 @@ export function createInbox<I extends Intent = Intent>(options: InboxOptions<I>)
         }
       }
       return taken;
+    },
+
+    async sweep() {
+      // The table first, then the index: an intent settled between the two reads is rewritten under its old
+      // version, which fails harmlessly, rather than a new one being missed.
+      const stored = await store.scanDocs(INBOX_KIND, { limit: sweepLimit });
+      if (stored.length === 0) return 0;
+      const listed = await store.listDocs(INBOX_KIND, { limit: sweepLimit });
+      const indexed = new Set(listed.map((doc) => doc.key));
+      let restored = 0;
+      for (const doc of stored) {
+        if (indexed.has(doc.key)) continue;
+        const entry = doc.value as unknown as InboxEntry<I>;
+        if ((await write(doc.key, entry, doc.version)) === undefined) continue;
+        restored++;
+        logger.warn({ deliveryId: doc.key }, 'intent was missing from the listing index; indexed again');
+      }
+      return restored;
     },
 
     async idle() {

@@ -8,6 +8,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
+import { StoreError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import { json, text, type RouterRequest, type RouterResponse } from './router.ts';
 
@@ -109,8 +110,10 @@ export async function readGiteaDelivery(
 
 /**
  * Claims the delivery, then hands it over (the inbox's accept, or Probot's receive, which ends in the inbox):
- * 200 "duplicate" when it was claimed before; 500 when the hand-over failed, with the claim released so the same
- * delivery arriving again is processed rather than answered "duplicate"; else 202.
+ * 200 "duplicate" when it was claimed before; 503 when the store failed (the claim could not be taken or the intent
+ * could not be stored), 500 when the hand-over failed otherwise, in both cases with the claim released so the same
+ * delivery arriving again is processed rather than answered "duplicate"; else 202. Never 2xx for an intent that was
+ * not stored: GitHub does not redeliver a delivery answered 2xx, so that would lose it.
  */
 export async function claimAndHand(opts: {
   readonly store: Pick<Store, 'claim' | 'release'>;
@@ -120,7 +123,14 @@ export async function claimAndHand(opts: {
   readonly hand: () => Promise<void>;
 }): Promise<RouterResponse> {
   const { store, claimKey, log } = opts;
-  if (!(await store.claim(claimKey, opts.now() + DELIVERY_CLAIM_MS))) {
+  let claimed: boolean;
+  try {
+    claimed = await store.claim(claimKey, opts.now() + DELIVERY_CLAIM_MS);
+  } catch (error) {
+    log.error({ err: error }, 'cannot claim the delivery');
+    return storeUnavailable();
+  }
+  if (!claimed) {
     log.info('duplicate delivery');
     return json(200, { status: 'duplicate' });
   }
@@ -129,7 +139,20 @@ export async function claimAndHand(opts: {
   } catch (error) {
     await store.release(claimKey).catch((err: unknown) => log.error({ err }, 'cannot release the delivery claim'));
     log.error({ err: error }, 'webhook handler failed');
-    return text(500, 'the delivery could not be processed');
+    return isStoreFailure(error) ? storeUnavailable() : text(500, 'the delivery could not be processed');
   }
   return json(202, { status: 'accepted' });
+}
+
+function storeUnavailable(): RouterResponse {
+  return text(503, 'the delivery could not be stored; deliver it again later', { 'retry-after': '60' });
+}
+
+/** A StoreError, also inside Probot's AggregateError of its handlers' errors or as a cause. */
+function isStoreFailure(error: unknown, depth = 0): boolean {
+  if (error instanceof StoreError) return true;
+  if (depth > 4 || typeof error !== 'object' || error === null) return false;
+  const { errors, cause } = error as { errors?: unknown; cause?: unknown };
+  if (Array.isArray(errors) && errors.some((e) => isStoreFailure(e, depth + 1))) return true;
+  return cause !== undefined && isStoreFailure(cause, depth + 1);
 }

@@ -6,7 +6,7 @@ import type { Store } from './store.ts';
 import type { StoreTable } from './store-table.ts';
 import { TTL_ATTRIBUTE } from './table-schema.ts';
 
-export type DocOperations = Pick<Store, 'putDoc' | 'getDoc' | 'deleteDoc' | 'listDocs'>;
+export type DocOperations = Pick<Store, 'putDoc' | 'getDoc' | 'deleteDoc' | 'listDocs' | 'scanDocs'>;
 
 /** Versioned documents by kind and key (inbox intents, PR heads, capacity records), listable by `due`. */
 export function docOperations(t: StoreTable): DocOperations {
@@ -81,6 +81,15 @@ export function docOperations(t: StoreTable): DocOperations {
         .sort((a, b) => String(a['docsSk']).localeCompare(String(b['docsSk'])))
         .slice(0, q.limit)
         .map((item) => ({ key: item['docKey'] as string, ...toDoc(item) }));
+    },
+
+    async scanDocs(kind, q) {
+      if (q.limit <= 0) return [];
+      const e = new Expr();
+      const filter = `${e.name('kind')} = ${e.value('doc')} AND ${e.name('docKind')} = ${e.value(kind)}`;
+      const keep = (item: Item): boolean => t.live(item) && dueOf(item['value']) !== undefined;
+      const items = await t.scan({ FilterExpression: filter, ...e.params() }, keep, q.limit);
+      return items.map((item) => ({ key: item['docKey'] as string, ...toDoc(item) }));
     },
   };
 }

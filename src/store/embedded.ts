@@ -6,13 +6,17 @@ import { Agent, type AgentOptions } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { installDynaliteErrorGuard, type LevelFaults } from './dynalite-errors.ts';
 import { createDynamoStore } from './dynamodb.ts';
+import { establishStoreIdentity, storeIdentityProblem } from './store-identity.ts';
 import type { Store } from './store.ts';
 
 export interface EmbeddedStoreOptions {
   /** On-disk folder (LevelDB); it persists across restarts. Omit for an in-memory store. */
   readonly dir?: string;
   readonly table?: string;
+  /** Failures to inject in front of the engine's database (tests: a full disk, an I/O error). */
+  readonly levelFaults?: LevelFaults;
 }
 
 export interface EmbeddedStore {
@@ -20,6 +24,11 @@ export interface EmbeddedStore {
   readonly client: DynamoDBClient;
   /** The engine's Unix socket, for a second client (another "orchestrator") or the CLI: `createEmbeddedClient`. */
   readonly socketPath: string;
+  /**
+   * Why the store is not the one it started as (its folder deleted or its database swapped), or undefined when it
+   * is; always undefined in memory. Store and file errors are thrown.
+   */
+  identityProblem(): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -34,12 +43,15 @@ export const DEFAULT_TABLE = 'spotcheck';
  */
 export async function startEmbeddedStore(opts: EmbeddedStoreOptions = {}): Promise<EmbeddedStore> {
   if (opts.dir !== undefined) await mkdir(opts.dir, { recursive: true, mode: 0o700 });
+  // A database error (a full disk, an I/O error) is then a failed request, never a crashed process.
+  installDynaliteErrorGuard();
   // Table life-cycle delays exist in dynalite to imitate DynamoDB; locally they only slow start-up.
   const server = dynalite({
     ...(opts.dir !== undefined ? { path: opts.dir } : {}),
     createTableMs: 0,
     deleteTableMs: 0,
     updateTableMs: 0,
+    ...(opts.levelFaults !== undefined ? { levelFaults: opts.levelFaults } : {}),
   });
   // In the system's temporary folder, not the data folder: a socket path is limited to 107 bytes. mkdtemp makes
   // the folder 0700.
@@ -68,7 +80,11 @@ export async function startEmbeddedStore(opts: EmbeddedStoreOptions = {}): Promi
   try {
     const store = createDynamoStore({ client, table: opts.table ?? DEFAULT_TABLE });
     await store.ensureTable();
-    return { store, client, socketPath, close };
+    const { dir } = opts;
+    if (dir === undefined)
+      return { store, client, socketPath, identityProblem: () => Promise.resolve(undefined), close };
+    const id = await establishStoreIdentity(store, dir);
+    return { store, client, socketPath, identityProblem: () => storeIdentityProblem(store, dir, id), close };
   } catch (error) {
     await close();
     throw error;

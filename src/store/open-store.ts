@@ -13,14 +13,19 @@ import type { Store } from './store.ts';
 /** The local key file that wraps an embedded store's secrets: in the data folder, beside `db`. */
 export const SECRETS_KEY_FILE = 'secrets.key';
 
+export interface OpenedStore {
+  readonly store: Store;
+  readonly secrets: SecretStore;
+  /** For health checks: why the store is not the one it started as, when it can tell (store/store-identity.ts). */
+  readonly identityProblem: () => Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
 /**
  * The store the operator config names: a DynamoDB table (shared by replicas), or the embedded engine on a folder
  * (`<dir>/db`). The embedded store is one process's: LevelDB locks its folder.
  */
-export async function openStore(
-  config: OperatorConfig,
-  dataDir: string,
-): Promise<{ store: Store; secrets: SecretStore; close(): Promise<void> }> {
+export async function openStore(config: OperatorConfig, dataDir: string): Promise<OpenedStore> {
   const table = config.store.table;
   if (config.store.kind === 'dynamodb') {
     const { region, endpoint, kmsKeyId } = config.store;
@@ -35,6 +40,8 @@ export async function openStore(
     return {
       store,
       secrets: createSecretStore({ client, table, keys }),
+      // A DynamoDB table has no folder to lose: its health is whether it answers.
+      identityProblem: () => Promise.resolve(undefined),
       close: () => {
         client.destroy();
         kms?.destroy();
@@ -51,6 +58,7 @@ export async function openStore(
   return {
     store: embedded.store,
     secrets: createSecretStore({ client: embedded.client, table, keys }),
+    identityProblem: () => embedded.identityProblem(),
     close: () => embedded.close(),
   };
 }

@@ -5,7 +5,9 @@ import {
   DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
+  ScanCommand,
   type QueryCommandInput,
+  type ScanCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StoreError } from '../errors.ts';
@@ -83,6 +85,32 @@ export class StoreTable {
       const page = await this.send('Query', () =>
         this.doc.send(
           new QueryCommand({ ...input, TableName: this.name, ...(start ? { ExclusiveStartKey: start } : {}) }),
+        ),
+      );
+      for (const item of page.Items ?? []) {
+        if (keep(item)) items.push(item);
+        if (items.length >= limit) return items;
+      }
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+    return items;
+  }
+
+  /**
+   * Pages through the whole table (not an index) until `limit` items passed `keep`: for sweeps that must see what
+   * an index lost, never for a request's read.
+   */
+  async scan(
+    input: Omit<ScanCommandInput, 'TableName' | 'ExclusiveStartKey'>,
+    keep: (item: Item) => boolean,
+    limit = Infinity,
+  ): Promise<Item[]> {
+    const items: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const page = await this.send('Scan', () =>
+        this.doc.send(
+          new ScanCommand({ ...input, TableName: this.name, ...(start ? { ExclusiveStartKey: start } : {}) }),
         ),
       );
       for (const item of page.Items ?? []) {

@@ -121,4 +121,9 @@ export interface Store {
     kind: string,
     query: { readonly dueBefore?: number; readonly limit: number },
   ): Promise<(StoredDoc & { readonly key: string })[]>;
+  /**
+   * The same documents as `listDocs` without a `dueBefore`, in no order, read from the table itself (a full scan):
+   * what a sweep compares with the listing to find documents an engine fault left out of the index.
+   */
+  scanDocs(kind: string, query: { readonly limit: number }): Promise<(StoredDoc & { readonly key: string })[]>;
 }

@@ -26,11 +26,17 @@ describe('GET /healthz', () => {
     const embedded = await startEmbeddedStore({});
     expect(await healthz({ store: embedded.store })).toEqual([200, { status: 'ok' }]);
     await embedded.close();
-    expect(await healthz({ store: embedded.store })).toEqual([503, { status: 'unavailable' }]);
+    expect(await healthz({ store: embedded.store })).toEqual([
+      503,
+      { status: 'unavailable', cause: expect.stringMatching(/^the store failed: /) as unknown },
+    ]);
   });
 
   it('is 503 when the store does not answer in time', async () => {
     const hanging = { getCounter: () => new Promise<number>(() => undefined) };
-    expect(await healthz({ store: hanging, timeoutMs: 50 })).toEqual([503, { status: 'unavailable' }]);
+    expect(await healthz({ store: hanging, timeoutMs: 50 })).toEqual([
+      503,
+      { status: 'unavailable', cause: 'the store did not answer in time' },
+    ]);
   });
 });
