@@ -1,6 +1,6 @@
 /**
  * The Lambdas' IAM statements, written out for review (least privilege; no grant helpers with broader defaults): the
- * table, the log bucket, the secret, the CodeBuild project, and EC2 only for instances that carry the run tag.
+ * table, the log bucket, the secret, the secrets' KMS key, the CodeBuild project, and EC2 only for instances that carry the run tag.
  * infra/test/spotcheck-stack.test.ts checks that every AWS command the code sends is granted.
  */
 import type { Stack } from 'aws-cdk-lib';
@@ -8,11 +8,15 @@ import type * as codebuild from 'aws-cdk-lib/aws-codebuild';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 
 /** The tag every runner instance carries (runners/spot.ts, `<prefix>:run`); IAM conditions key on it. */
 export const RUN_TAG = 'spotcheck:run';
+
+/** The encryption context src/store/data-keys.ts sends with every KMS call (`purpose`, plus the secret's scope). */
+export const SECRETS_KEY_PURPOSE = 'spotcheck-secret';
 
 /** Every DynamoDB call src/store/ makes on a table that exists (CreateTable is never needed here). */
 const DYNAMODB_ACTIONS = [
@@ -33,6 +37,7 @@ export function runtimeStatements(
     table: dynamodb.Table;
     bucket: s3.Bucket;
     secret: secretsmanager.Secret;
+    secretsKey: kms.Key;
     project: codebuild.Project;
     runnerRole: iam.Role;
     runnerSg: ec2.CfnSecurityGroup;
@@ -59,6 +64,14 @@ export function runtimeStatements(
       sid: 'Secrets',
       actions: ['secretsmanager:GetSecretValue'],
       resources: [r.secret.secretArn],
+    }),
+    // Workflow secrets: data keys generated and unwrapped under the one key, only with spotcheck's encryption context
+    // (a data key sealed for a secret never opens without it; KMS refuses a context other than the one it was made under).
+    new iam.PolicyStatement({
+      sid: 'SecretsDataKeys',
+      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      resources: [r.secretsKey.keyArn],
+      conditions: { StringEquals: { 'kms:EncryptionContext:purpose': SECRETS_KEY_PURPOSE } },
     }),
     // RunInstances authorizes every resource it touches (EC2 User Guide, "Example policies to control access
     // to the Amazon EC2 API", launch instances). What it creates and tags — the instance and its volume — only
