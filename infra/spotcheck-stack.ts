@@ -9,9 +9,9 @@
  * with broader defaults, no AWSLambdaBasicExecutionRole, whose `logs:*` resources are `*`).
  *
  * The stack is assembled here from one function per resource group, each beside this file: parameters
- * (stack-parameters.ts), table, log bucket and secret (stack-storage.ts), runner role, profile, security group and
- * CodeBuild project (stack-runners.ts), the IAM statements (stack-policy.ts), the Lambdas' config and environment
- * (stack-config.ts), and the Lambdas with their API route and tick (stack-lambdas.ts).
+ * (stack-parameters.ts), table, log bucket, secret and secrets key (stack-storage.ts), runner role, profile,
+ * security group and CodeBuild project (stack-runners.ts), the IAM statements (stack-policy.ts), the Lambdas' config
+ * and environment (stack-config.ts), and the Lambdas with their API route and tick (stack-lambdas.ts).
  */
 import { CfnCondition, CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
@@ -22,7 +22,7 @@ import { defineLambdas, type SpotcheckLambdaCode } from './stack-lambdas.ts';
 import { defineParameters } from './stack-parameters.ts';
 import { runtimeStatements } from './stack-policy.ts';
 import { defineBuildProject, defineRunnerIdentity } from './stack-runners.ts';
-import { defineLogBucket, defineSecrets, defineTable } from './stack-storage.ts';
+import { defineLogBucket, defineSecrets, defineSecretsKey, defineTable } from './stack-storage.ts';
 import { defineIdTokenKey } from './stack-oidc.ts';
 
 export { STACK_ROUTES } from './stack-config.ts';
@@ -48,6 +48,7 @@ export class SpotcheckStack extends Stack {
     const bucket = defineLogBucket(this, retentionDays);
     const secret = defineSecrets(this);
     const idTokenKey = defineIdTokenKey(this);
+    const secretsKey = defineSecretsKey(this);
 
     const runner = defineRunnerIdentity(this, {
       runnerSsm: props.runnerSsm ?? false,
@@ -73,6 +74,7 @@ export class SpotcheckStack extends Stack {
         tableName: table.tableName,
         bucketName: bucket.bucketName,
         secretArn: secret.secretArn,
+        secretsKeyArn: secretsKey.keyArn,
         projectName: project.projectName,
         securityGroupId: runner.securityGroup.attrGroupId,
         instanceProfileArn: runner.instanceProfile.instanceProfileArn,
@@ -84,11 +86,12 @@ export class SpotcheckStack extends Stack {
     );
 
     const runtimePolicy = new iam.ManagedPolicy(this, 'RuntimePolicy', {
-      description: 'spotcheck Lambdas: the one table, bucket, secret and project; EC2 only for tagged runners',
+      description: 'spotcheck Lambdas: the one table, bucket, secret, key and project; EC2 only for tagged runners',
       statements: runtimeStatements(this, {
         table,
         bucket,
         secret,
+        secretsKey,
         project,
         idTokenKey,
         runnerRole: runner.role,
@@ -106,6 +109,10 @@ export class SpotcheckStack extends Stack {
       description: 'put PRIVATE_KEY and WEBHOOK_SECRET here',
     });
     new CfnOutput(this, 'OidcIssuer', { value: publicBase, description: 'the OpenID Connect issuer of ID tokens' });
+    new CfnOutput(this, 'SecretsKeyArn', {
+      value: secretsKey.keyArn,
+      description: 'store.kmsKeyId for spotcheck secrets set|list|rm against this table',
+    });
     new CfnOutput(this, 'TableName', { value: table.tableName });
     new CfnOutput(this, 'LogBucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'CodeBuildProject', { value: project.projectName });

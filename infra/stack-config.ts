@@ -16,6 +16,8 @@ export interface ConfiguredResources {
   readonly tableName: string;
   readonly bucketName: string;
   readonly secretArn: string;
+  /** The KMS key wrapping workflow secrets' data keys: the config's `store.kmsKeyId`. */
+  readonly secretsKeyArn: string;
   readonly projectName: string;
   readonly securityGroupId: string;
   readonly instanceProfileArn: string;
@@ -38,7 +40,7 @@ export function lambdaEnvironment(
   // Routes of the operator's own go beside these in a config of theirs; `local` routes cannot run on Lambda.
   const operatorConfig = renderOperatorConfig(
     {
-      store: { kind: 'dynamodb', table: r.tableName, region: stack.region },
+      store: { kind: 'dynamodb', table: r.tableName, region: stack.region, kmsKeyId: r.secretsKeyArn },
       publicUrl: r.publicBase,
       oidc: { kmsKeyId: r.idTokenKeyArn, region: stack.region },
       defaultRoutes: false,

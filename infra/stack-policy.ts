@@ -1,6 +1,6 @@
 /**
  * The Lambdas' IAM statements, written out for review (least privilege; no grant helpers with broader defaults): the
- * table, the log bucket, the secret, the CodeBuild project, and EC2 only for instances that carry the run tag.
+ * table, the log bucket, the secret, the secrets' KMS key, the CodeBuild project, and EC2 only for instances that carry the run tag.
  * infra/test/spotcheck-stack.test.ts checks that every AWS command the code sends is granted.
  */
 import type { Stack } from 'aws-cdk-lib';
@@ -15,6 +15,9 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 /** The tag every runner instance carries (runners/spot.ts, `<prefix>:run`); IAM conditions key on it. */
 export const RUN_TAG = 'spotcheck:run';
 
+/** The encryption context src/store/data-keys.ts sends with every KMS call (`purpose`, plus the secret's scope). */
+export const SECRETS_KEY_PURPOSE = 'spotcheck-secret';
+
 /** Every DynamoDB call src/store/ makes on a table that exists (CreateTable is never needed here). */
 const DYNAMODB_ACTIONS = [
   'dynamodb:DescribeTable',
@@ -23,6 +26,8 @@ const DYNAMODB_ACTIONS = [
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
   'dynamodb:Query',
+  // The inbox's sweep for intents whose index entry was lost (embedded store only; kept for the same code path).
+  'dynamodb:Scan',
   'dynamodb:BatchGetItem',
   'dynamodb:BatchWriteItem',
 ];
@@ -34,6 +39,7 @@ export function runtimeStatements(
     table: dynamodb.Table;
     bucket: s3.Bucket;
     secret: secretsmanager.Secret;
+    secretsKey: kms.Key;
     project: codebuild.Project;
     idTokenKey: kms.Key;
     runnerRole: iam.Role;
@@ -61,6 +67,14 @@ export function runtimeStatements(
       sid: 'Secrets',
       actions: ['secretsmanager:GetSecretValue'],
       resources: [r.secret.secretArn],
+    }),
+    // Workflow secrets: data keys generated and unwrapped under the one key, only with spotcheck's encryption context
+    // (a data key sealed for a secret never opens without it; KMS refuses a context other than the one it was made under).
+    new iam.PolicyStatement({
+      sid: 'SecretsDataKeys',
+      actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      resources: [r.secretsKey.keyArn],
+      conditions: { StringEquals: { 'kms:EncryptionContext:purpose': SECRETS_KEY_PURPOSE } },
     }),
     // RunInstances authorizes every resource it touches (EC2 User Guide, "Example policies to control access
     // to the Amazon EC2 API", launch instances). What it creates and tags — the instance and its volume — only

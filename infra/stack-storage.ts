@@ -1,6 +1,10 @@
-/** The stack's state: the one DynamoDB table, the S3 log bucket, and the secret the Lambdas read at cold start. */
+/**
+ * The stack's state: the one DynamoDB table, the S3 log bucket, the secret the Lambdas read at cold start, and the
+ * KMS key that wraps workflow secrets' data keys.
+ */
 import { Duration, RemovalPolicy, type Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { STORE_INDEXES } from '../src/store/table-schema.ts';
@@ -64,6 +68,21 @@ export function defineSecrets(stack: Stack): secretsmanager.Secret {
       excludePunctuation: true,
       passwordLength: 64,
     },
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+}
+
+/**
+ * Workflow secrets (`spotcheck secrets set`) are sealed under data keys this key generates and unwraps
+ * (src/store/data-keys.ts): symmetric, rotated yearly by KMS (old key material keeps decrypting), kept when the
+ * stack goes, since without it no stored secret opens again.
+ */
+export function defineSecretsKey(stack: Stack): kms.Key {
+  return new kms.Key(stack, 'SecretsKey', {
+    description: 'spotcheck: wraps the data keys of workflow secrets (spotcheck secrets set)',
+    keySpec: kms.KeySpec.SYMMETRIC_DEFAULT,
+    keyUsage: kms.KeyUsage.ENCRYPT_DECRYPT,
+    enableKeyRotation: true,
     removalPolicy: RemovalPolicy.RETAIN,
   });
 }

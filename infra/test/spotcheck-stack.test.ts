@@ -18,6 +18,7 @@ import { RUN_TAG, SpotcheckStack } from '../spotcheck-stack.ts';
 import { SpotcheckOidcTrust } from '../oidc-trust-example.ts';
 import { Stack } from 'aws-cdk-lib';
 import { parseConfig } from '../../src/config.ts';
+import { readLambdaConfig } from '../../src/app/lambda-app.ts';
 import { createDynamoStore } from '../../src/store/dynamodb.ts';
 
 type Json = Record<string, unknown>;
@@ -151,7 +152,7 @@ describe('Lambdas', () => {
     });
   });
 
-  it('carries an operator config the server accepts: the table, a spot and a codebuild route of this stack', () => {
+  it('carries an operator config the server accepts: the table, a spot and a codebuild route of this stack', async () => {
     const id = idOf('AWS::Lambda::Function', 'HttpFunction');
     const variables = (resources[id]!.Properties!.Environment as { Variables: Json }).Variables;
     const text = resolve(variables.SPOTCHECK_CONFIG_JSON, {
@@ -169,6 +170,16 @@ describe('Lambdas', () => {
       .replace(/"RunnerInstanceProfile[A-Za-z0-9]*\.Arn-value"/, '"arn:aws:iam::123456789012:instance-profile/runner"');
     const config = parseConfig(withIds, 'SPOTCHECK_CONFIG_JSON');
     expect(config.store).toMatchObject({ kind: 'dynamodb', region: 'eu-west-1' });
+    // The secrets' key reaches the store as store.kmsKeyId, through the Lambdas' own reading of the config too.
+    const keyArn = `${idOf('AWS::KMS::Key', 'SecretsKey')}.Arn-value`;
+    expect(config.store.kmsKeyId).toBe(keyArn);
+    const lambdaConfig = await readLambdaConfig({
+      SPOTCHECK_CONFIG_JSON: withIds,
+      SPOTCHECK_TABLE: 'table',
+      SPOTCHECK_LOG_BUCKET: 'bucket',
+      AWS_REGION: 'eu-west-1',
+    });
+    expect(lambdaConfig.store).toMatchObject({ kind: 'dynamodb', table: 'table', kmsKeyId: keyArn });
     expect(config.org).toBe('octo-org');
     // No PublicUrl parameter: the HTTP API's own endpoint, which the server must accept as an absolute https URL.
     expect(config.publicUrl).toMatch(/^https:\/\/[^/]+\.execute-api\.eu-west-1\.amazonaws\.com$/);
@@ -273,6 +284,51 @@ describe('S3 log bucket', () => {
         ]),
       },
     });
+  });
+});
+
+describe('secrets key', () => {
+  it('is one symmetric KMS key with yearly rotation, kept when the stack goes', () => {
+    const keys = ofType('AWS::KMS::Key').filter(([id]) => id.startsWith('SecretsKey'));
+    expect(keys).toHaveLength(1);
+    expect(keys[0]![1]).toMatchObject({ EnableKeyRotation: true, KeyUsage: 'ENCRYPT_DECRYPT' });
+    expect(keys[0]![1].KeySpec ?? 'SYMMETRIC_DEFAULT').toBe('SYMMETRIC_DEFAULT');
+    expect(resources[keys[0]![0]]).toMatchObject({ DeletionPolicy: 'Retain' });
+  });
+
+  it('the Lambdas may only generate and decrypt data keys under it, with spotcheck’s encryption context', () => {
+    const keyArn = { 'Fn::GetAtt': [idOf('AWS::KMS::Key', 'SecretsKey'), 'Arn'] };
+    // The ID-token signing key has its own statement (SignIdTokens, tested with the OIDC issuer).
+    const kmsStatements = allStatements().filter(
+      ({ statement: s }) => actionsOf(s).some((a) => a.startsWith('kms:')) && s.Sid !== 'SignIdTokens',
+    );
+    expect(kmsStatements.map(({ statement: s }) => s)).toEqual([
+      {
+        Sid: 'SecretsDataKeys',
+        Effect: 'Allow',
+        Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        Resource: keyArn,
+        Condition: { StringEquals: { 'kms:EncryptionContext:purpose': 'spotcheck-secret' } },
+      },
+    ]);
+    // The runners' role gets nothing of it: values reach agents through the bootstrap exchange, never from KMS.
+    expect(kmsStatements.map(({ owner }) => owner)).toEqual([idOf('AWS::IAM::ManagedPolicy', 'RuntimePolicy')]);
+  });
+
+  it('the condition matches the context the store sends', async () => {
+    const { kmsDataKeys } = await import('../../src/store/data-keys.ts');
+    const sent: unknown[] = [];
+    const client = {
+      send: (command: { input: { EncryptionContext?: Record<string, string> } }) => {
+        sent.push(command.input.EncryptionContext);
+        return Promise.resolve({ Plaintext: new Uint8Array(32), CiphertextBlob: new Uint8Array(8) });
+      },
+    };
+    const keys = kmsDataKeys(client as never, 'key');
+    await keys.generate('SECRETS#repo#github#github.com#octo#app\nTOKEN');
+    await keys.unwrap(Buffer.alloc(8), 'SECRETS#repo#github#github.com#octo#app\nTOKEN');
+    expect(sent).toHaveLength(2);
+    for (const context of sent) expect(context).toMatchObject({ purpose: 'spotcheck-secret' });
   });
 });
 
@@ -402,7 +458,7 @@ describe('IAM', () => {
     ]);
   });
 
-  it('CodeBuild, DynamoDB, S3 and Secrets Manager each on their one resource', () => {
+  it('CodeBuild, DynamoDB, S3, Secrets Manager and KMS each on their one resource', () => {
     const project = idOf('AWS::CodeBuild::Project', 'Builds');
     expect(statement('Builds').Resource).toEqual({ 'Fn::GetAtt': [project, 'Arn'] });
     const table = idOf('AWS::DynamoDB::Table', 'Table');
@@ -416,6 +472,9 @@ describe('IAM', () => {
     expect(statement('Secrets')).toMatchObject({
       Action: 'secretsmanager:GetSecretValue',
       Resource: { Ref: idOf('AWS::SecretsManager::Secret', 'Secrets') },
+    });
+    expect(statement('SecretsDataKeys').Resource).toEqual({
+      'Fn::GetAtt': [idOf('AWS::KMS::Key', 'SecretsKey'), 'Arn'],
     });
   });
 
@@ -449,7 +508,10 @@ describe('IAM', () => {
       ListObjectsV2: 'ListBucket',
     };
     const granted = new Set(runtimeStatements().flatMap(actionsOf));
-    const serviceOf = (command: string): string => (/Build/.test(command) ? 'codebuild' : service);
+    // The store's data keys come from KMS (src/store/data-keys.ts), beside its DynamoDB calls.
+    const KMS_COMMANDS = ['GenerateDataKey', 'Decrypt'];
+    const serviceOf = (command: string): string =>
+      /Build/.test(command) ? 'codebuild' : KMS_COMMANDS.includes(command) ? 'kms' : service;
     const needed = commands
       .filter((c) => !notNeeded.includes(c))
       .map((c) => `${serviceOf(c)}:${documentNames[c] ?? c}`);

@@ -93,6 +93,8 @@ export async function readLambdaConfig(env: Readonly<Record<string, string>>): P
       table,
       ...(region ? { region } : {}),
       ...(endpoint ? { endpoint } : {}),
+      // The key that wraps workflow secrets (the stack passes its own in the config): without it none open.
+      ...(loaded.store.kmsKeyId ? { kmsKeyId: loaded.store.kmsKeyId } : {}),
     },
   };
 }

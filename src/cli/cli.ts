@@ -1,5 +1,5 @@
 /**
- * `spotcheck <command>`: run, validate, plan, demo, serve, watchdog, janitor. Exit codes: 0 ok,
+ * `spotcheck <command>`: run, validate, plan, demo, serve, watchdog, janitor, secrets. Exit codes: 0 ok,
  * 1 the run failed, 2 invalid input or usage.
  */
 import { readFile } from 'node:fs/promises';
@@ -31,10 +31,14 @@ import { readCallees } from '../intake/read-callees.ts';
 import { buildGithubContext, normaliseRef } from '../core/github-context.ts';
 import { planRun } from '../core/plan.ts';
 import { SERVE_USAGE } from './serve-help.ts';
+import { SECRETS_USAGE } from './secrets-help.ts';
+import type { SecretInput } from './secrets-command.ts';
 import { findUnroutedJobs } from '../core/route-check.ts';
 import { noRouteMessage } from '../core/route-match.ts';
 
 export interface CliIo {
+  /** stdin: only `secrets set` reads it (the value). */
+  readonly in?: SecretInput;
   readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   readonly err: NodeJS.WritableStream;
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -69,6 +73,11 @@ commands:
   janitor [--dry-run] [--config FILE]
       terminates instances and stops builds spotcheck started that no live order owns (or past their expiry),
       one line per id with the reason; --dry-run only lists them
+  secrets set NAME (--repo OWNER/NAME | --org OWNER) [--env ENVIRONMENT] [--outsiders] [--config FILE] [--data-dir DIR]
+  secrets list (--repo OWNER/NAME | --org OWNER) [--env ENVIRONMENT] [--config FILE] [--data-dir DIR]
+  secrets rm NAME... (--repo OWNER/NAME | --org OWNER) [--env ENVIRONMENT] [--config FILE] [--data-dir DIR]
+      the secrets of serve's store, for workflows' secrets context: set reads the value from stdin, list shows
+      names and update times only; \`spotcheck secrets --help\` for --forge, --host and the rest
 
 options:
   --workflows-dir DIR
@@ -95,7 +104,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
   const [command, ...rest] = argv;
   // `spotcheck <command> --help` prints the usage rather than failing on an unknown option.
   if (command !== undefined && rest.some((a) => a === '--help' || a === '-h')) {
-    io.out.write(command === 'serve' ? SERVE_USAGE : USAGE);
+    io.out.write(command === 'serve' ? SERVE_USAGE : command === 'secrets' ? SECRETS_USAGE : USAGE);
     return 0;
   }
   try {
@@ -114,6 +123,8 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo()): Pr
         return await watchdogCommand(rest, io);
       case 'janitor':
         return await janitorCommand(rest, io);
+      case 'secrets':
+        return await (await import('./secrets-command.ts')).secretsCommand(rest, { ...io, in: io.in ?? process.stdin });
       case undefined:
       case 'help':
       case '--help':
@@ -138,7 +149,7 @@ class UsageError extends Error {
 }
 
 function defaultIo(): CliIo {
-  return { out: process.stdout, err: process.stderr, env: process.env, cwd: process.cwd() };
+  return { in: process.stdin, out: process.stdout, err: process.stderr, env: process.env, cwd: process.cwd() };
 }
 
 function cliLogger(io: CliIo): pino.Logger {
