@@ -7,9 +7,11 @@ import { isUsesStep, type StepResult, type StepSpec, type StrategyContext } from
 import type { OrderJob } from '../runner.ts';
 import { createCappedLog, type CappedLog } from './capped-log.ts';
 import { hashFiles } from './hash-files.ts';
+import { Masker } from './masker.ts';
 import { minutesToMs, OrderStop, ProcessGroups } from './order-stop.ts';
-import { runStep, type RunnableStep } from './run-step.ts';
+import { runStep, type RunnableStep, type StepRun } from './run-step.ts';
 import { addToPath, defaultVariables, runnerContext } from './step-env.ts';
+import { WorkflowCommands } from './workflow-commands.ts';
 
 /** SIGTERM → SIGKILL grace, as `docker stop` and the Actions runner give a cancelled process. */
 export const DEFAULT_KILL_GRACE_MS = 5_000;
@@ -31,6 +33,8 @@ export interface ExecuteOptions {
   readonly signal?: AbortSignal;
   readonly killGraceMs?: number;
   readonly maxLogBytes?: number;
+  /** Values masked from the start (secrets), beside the order's token and what steps add with `::add-mask::`. */
+  readonly masks?: readonly string[];
 }
 
 export interface OrderOutcome {
@@ -52,15 +56,21 @@ type StepsContext = Record<string, { outcome: Outcome; conclusion: Outcome; outp
  */
 export async function executeOrder(opts: ExecuteOptions): Promise<OrderOutcome> {
   const { job } = opts;
-  const log = createCappedLog(opts.onLog, opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
+  // One masker for everything the order sends out: log, step names, annotations, summaries, outputs, reason.
+  const masker = new Masker();
+  if (job.token !== undefined) masker.add(job.token);
+  for (const value of opts.masks ?? []) masker.add(value);
+  const mask = (text: string): string => masker.mask(text);
+  const log = createCappedLog(opts.onLog, opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES, mask);
+  const commands = new WorkflowCommands({ masker, workspace: opts.workdir });
   const stop = new OrderStop(opts.signal, minutesToMs(job.timeoutMinutes));
   const groups = new ProcessGroups(opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
   try {
     const order = await prepareOrder(opts, log);
-    if (!order.ok) return { conclusion: 'failure', outputs: {}, stepResults: [], reason: order.reason };
-    const state = new StepsState(order, opts.onStep);
-    for (const step of job.steps) await runOneStep(step, order, state, { opts, log, stop, groups });
-    return conclude(job, order, state, stop, opts.signal, log);
+    if (!order.ok) return { conclusion: 'failure', outputs: {}, stepResults: [], reason: mask(order.reason) };
+    const state = new StepsState(order, opts.onStep, masker);
+    for (const step of job.steps) await runOneStep(step, order, state, { opts, log, stop, groups, commands, mask });
+    return conclude(job, order, state, { stop, signal: opts.signal, log, masker });
   } finally {
     stop.dispose();
     await groups.killAll();
@@ -127,10 +137,12 @@ class StepsState {
   firstFailure: string | undefined;
   readonly #order: PreparedOrder;
   readonly #onStep: ((result: StepResult) => void) | undefined;
+  readonly #masker: Masker;
 
-  constructor(order: PreparedOrder, onStep: ((result: StepResult) => void) | undefined) {
+  constructor(order: PreparedOrder, onStep: ((result: StepResult) => void) | undefined, masker: Masker) {
     this.#order = order;
     this.#onStep = onStep;
+    this.#masker = masker;
   }
 
   /** The env the next step starts from: job env, then GITHUB_ENV additions. */
@@ -150,22 +162,27 @@ class StepsState {
     };
   }
 
-  /** Records a step's end; `continue-on-error` (as evaluated) turns a failure's conclusion into success. */
+  /**
+   * Records a step's end; `continue-on-error` (as evaluated) turns a failure's conclusion into success. The name is
+   * masked here (it may interpolate a secret); annotations and summary come masked from the step run.
+   */
   record(
     step: StepSpec,
     name: string,
-    end: { outcome: Outcome; exitCode: number | undefined; continueOnError: boolean },
+    end: { outcome: Outcome; exitCode: number | undefined; continueOnError: boolean; run?: StepRun },
     startedAt: number,
   ): StepResult {
-    const { outcome, exitCode } = end;
+    const { outcome, exitCode, run } = end;
     const conclusion: Outcome = outcome === 'failure' && end.continueOnError ? 'success' : outcome;
     const result: StepResult = {
       index: step.index,
-      name,
+      name: this.#masker.mask(name),
       outcome,
       conclusion,
       ...(exitCode === undefined ? {} : { exitCode }),
       durationMs: Date.now() - startedAt,
+      ...(run?.annotations === undefined ? {} : { annotations: run.annotations }),
+      ...(run?.summary === undefined ? {} : { summary: run.summary }),
     };
     this.results.push(result);
     this.#onStep?.(result);
@@ -182,6 +199,8 @@ interface StepDeps {
   readonly log: CappedLog;
   readonly stop: OrderStop;
   readonly groups: ProcessGroups;
+  readonly commands: WorkflowCommands;
+  readonly mask: (text: string) => string;
 }
 
 /** One step: its header, its condition, its run, its end line and result. */
@@ -195,8 +214,9 @@ async function runOneStep(step: StepSpec, order: PreparedOrder, state: StepsStat
   const stepOutputs: Record<string, string> = {};
   // Until the step's own `continue-on-error` is evaluated, a failure (of its `if`, say) is not forgiven.
   let continueOnError = false;
-  const finish = (outcome: Outcome, exitCode?: number): void => {
-    const result = state.record(step, name, { outcome, exitCode, continueOnError }, startedAt);
+  const finish = (outcome: Outcome, exitCode?: number, run?: StepRun): void => {
+    const end = { outcome, exitCode, continueOnError, ...(run === undefined ? {} : { run }) };
+    const result = state.record(step, name, end, startedAt);
     if (step.id !== undefined) {
       state.steps[step.id] = { outcome: result.outcome, conclusion: result.conclusion, outputs: stepOutputs };
     }
@@ -260,13 +280,15 @@ async function runOneStep(step: StepSpec, order: PreparedOrder, state: StepsStat
     stop,
     groups: deps.groups,
     log,
+    commands: deps.commands,
+    mask: deps.mask,
   });
   if (run.commands) {
     Object.assign(stepOutputs, run.commands.outputs);
     Object.assign(state.addedEnv, run.commands.env);
     addToPath(state.prependPath, run.commands.path);
   }
-  finish(run.outcome, run.exitCode);
+  finish(run.outcome, run.exitCode, run);
 }
 
 /** The job's outputs (GitHub evaluates `jobs.<id>.outputs` once the steps are done), conclusion and reason. */
@@ -274,10 +296,9 @@ function conclude(
   job: OrderJob,
   order: PreparedOrder,
   state: StepsState,
-  stop: OrderStop,
-  signal: AbortSignal | undefined,
-  log: CappedLog,
+  end: { stop: OrderStop; signal: AbortSignal | undefined; log: CappedLog; masker: Masker },
 ): OrderOutcome {
+  const { stop, signal, log, masker } = end;
   const outputs: Record<string, string> = {};
   const finalCtx = {
     ...order.baseCtx,
@@ -287,8 +308,10 @@ function conclude(
   };
   for (const [name, template] of Object.entries(job.outputExprs)) {
     const value = interpolate(template, finalCtx);
-    if (value.ok) outputs[name] = value.value;
-    else log.meta(`##[warning] outputs.${name}: ${value.error}`);
+    if (!value.ok) log.meta(`##[warning] outputs.${name}: ${value.error}`);
+    // The runner's rule (JobExtension.cs): an output that would be masked is not passed on at all.
+    else if (masker.contains(value.value)) log.meta(`##[warning]Skip output '${name}' since it may contain secret.`);
+    else outputs[name] = value.value;
   }
   const conclusion = stop.kind ?? state.jobStatus;
   const reason =
@@ -299,7 +322,12 @@ function conclude(
         : state.firstFailure === undefined
           ? undefined
           : `step '${state.firstFailure}' failed`;
-  return { conclusion, outputs, stepResults: state.results, ...(reason === undefined ? {} : { reason }) };
+  return {
+    conclusion,
+    outputs,
+    stepResults: state.results,
+    ...(reason === undefined ? {} : { reason: masker.mask(reason) }),
+  };
 }
 
 function stepName(step: StepSpec, ctx: ExpressionContext): string {

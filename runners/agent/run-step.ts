@@ -1,14 +1,15 @@
 /**
  * One `run:` step whose condition passed: its env, script, working directory and shell evaluated, the script
  * started in a process group of its own with the step's environment, its `timeout-minutes` and the order's stop
- * honoured, and its file commands read back. Expected failures are outcomes with the log line that says why.
+ * honoured, its output read line by line for workflow commands (`::add-mask::`, `::group::`, annotations, …), and
+ * its file commands and step summary read back. Expected failures are outcomes with the log line that says why.
  */
 import { randomUUID } from 'node:crypto';
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { interpolate, type ExpressionContext } from '../../src/core/workflow/expressions.ts';
-import type { RunStepSpec, StepResult } from '../../src/core/types.ts';
+import type { Annotation, RunStepSpec, StepResult } from '../../src/core/types.ts';
 
 /** A step whose `timeout-minutes` the agent has evaluated (execute-order.ts), ready to run. */
 export type RunnableStep = Omit<RunStepSpec, 'timeoutMinutes'> & { readonly timeoutMinutes?: number };
@@ -16,7 +17,19 @@ import type { CappedLog } from './capped-log.ts';
 import { minutesToMs, type OrderStop, type ProcessGroups } from './order-stop.ts';
 import { startProcessGroup } from './process-group.ts';
 import { resolveShell, shellExtension } from './resolve-shell.ts';
-import { createFileCommandFiles, readFileCommands, withPrependedPath, type FileCommandFiles } from './step-env.ts';
+import {
+  createFileCommandFiles,
+  readFileCommands,
+  readStepSummary,
+  withPrependedPath,
+  type FileCommandFiles,
+} from './step-env.ts';
+import {
+  LineBuffer,
+  MAX_ANNOTATIONS_PER_STEP,
+  type StepCommandEffects,
+  type WorkflowCommands,
+} from './workflow-commands.ts';
 
 /** After a step's leader exits, how long to wait for its pipes to drain (a background child may hold them open). */
 const DRAIN_MS = 200;
@@ -38,6 +51,10 @@ export interface StepRunContext {
   readonly stop: OrderStop;
   readonly groups: ProcessGroups;
   readonly log: CappedLog;
+  /** The order's workflow-command processor: every line a step's process prints goes through it. */
+  readonly commands: WorkflowCommands;
+  /** The order's masker, for what leaves the agent other than the log (the step summary). */
+  readonly mask: (text: string) => string;
 }
 
 export interface StepRun {
@@ -45,6 +62,12 @@ export interface StepRun {
   readonly exitCode?: number;
   /** What the step wrote to its file-command files (present when they were read). */
   readonly commands?: { outputs: Record<string, string>; env: Record<string, string>; path: string[] };
+  /** `::error|warning|notice::` lines (and the runner's own errors about commands), masked, capped per level. */
+  readonly annotations?: readonly Annotation[];
+  /** `::save-state` values, for the action's post step as `STATE_<name>`. */
+  readonly state?: Record<string, string>;
+  /** What the step wrote to `$GITHUB_STEP_SUMMARY`, masked; absent when empty or over GitHub's limit. */
+  readonly summary?: string;
 }
 
 export async function runStep(step: RunnableStep, c: StepRunContext): Promise<StepRun> {
@@ -69,21 +92,39 @@ export async function runStep(step: RunnableStep, c: StepRunContext): Promise<St
     c.log.meta(`##[error] could not start '${prepared.command}': ${exit.message}`);
     return { outcome: 'failure' };
   }
+  const { effects } = exit;
+  const fromCommands = {
+    ...(effects.annotations.length === 0 ? {} : { annotations: effects.annotations }),
+    ...(Object.keys(effects.state).length === 0 ? {} : { state: effects.state }),
+  };
   if (exit.killedFor === 'order') {
     c.log.meta(`##[error] the step was stopped: the order was ${c.stop.words}`);
-    return { outcome: 'cancelled' };
+    return { outcome: 'cancelled', ...fromCommands };
   }
   if (exit.killedFor === 'step-timeout') {
     c.log.meta(`##[error] the step exceeded its timeout of ${String(step.timeoutMinutes)} minutes`);
-    return { outcome: 'failure' };
+    return { outcome: 'failure', ...fromCommands };
   }
 
   // File commands are processed whatever the exit code, as the runner does after every step.
   const exitCode = exit.code ?? undefined;
   const commands = await readFileCommands(files);
+  const summary = await readStepSummary(files.GITHUB_STEP_SUMMARY);
+  if (summary.kind === 'too-large') {
+    // The runner's context.Error: an error line and an error annotation; the step's outcome is not changed.
+    c.log.meta(`##[error]${summary.error}`);
+    const errors = effects.annotations.filter((a) => a.level === 'error').length;
+    if (errors < MAX_ANNOTATIONS_PER_STEP) effects.annotations.push({ level: 'error', message: summary.error });
+  }
+  const withSummary = {
+    ...(exitCode === undefined ? {} : { exitCode }),
+    ...fromCommands,
+    ...(effects.annotations.length === 0 ? {} : { annotations: effects.annotations }),
+    ...(summary.kind === 'ok' ? { summary: c.mask(summary.text) } : {}),
+  };
   if (!commands.ok) {
     c.log.meta(`##[error] ${commands.error}`);
-    return { outcome: 'failure', ...(exitCode === undefined ? {} : { exitCode }) };
+    return { outcome: 'failure', ...withSummary };
   }
   if (exit.code !== 0) {
     c.log.meta(
@@ -92,10 +133,14 @@ export async function runStep(step: RunnableStep, c: StepRunContext): Promise<St
         : `##[error] the process was killed by ${exit.signal}`,
     );
   }
-  const { outputs, env: addedEnv, path: addedPath } = commands;
+  // Commands act as they are printed, the files after the step: a file's value wins over a command's.
+  const outputs = { ...effects.outputs, ...commands.outputs };
+  const addedEnv = { ...effects.env, ...commands.env };
+  const addedPath = [...effects.path, ...commands.path];
   return {
-    outcome: exit.code === 0 ? 'success' : 'failure',
-    ...(exitCode === undefined ? {} : { exitCode }),
+    // A command the runner could not process (set-env refused, say) fails a step that exited 0.
+    outcome: exit.code === 0 && !effects.failed ? 'success' : 'failure',
+    ...withSummary,
     commands: { outputs, env: addedEnv, path: addedPath },
   };
 }
@@ -107,9 +152,15 @@ type ProcessEnd =
       code: number | null;
       signal: string | null;
       killedFor: 'order' | 'step-timeout' | undefined;
+      /** What the workflow commands the process printed did. */
+      effects: StepCommandEffects;
     };
 
-/** Starts the step's process group and waits for it, killing the group on the order's stop or the step's timeout. */
+/**
+ * Starts the step's process group and waits for it, killing the group on the order's stop or the step's timeout.
+ * Every process the agent starts for a step goes through here, so this is where its output meets the workflow
+ * commands: split into lines (a value to mask may straddle two reads), each line processed, what it prints logged.
+ */
 async function runProcess(
   step: RunnableStep,
   prepared: Extract<Prepared, { ok: true }>,
@@ -117,10 +168,16 @@ async function runProcess(
   c: StepRunContext,
 ): Promise<ProcessEnd> {
   let killedFor: 'order' | 'step-timeout' | undefined;
+  const scope = c.commands.forStep(env);
+  // A buffer per stream, as the runner reads stdout and stderr line by line each: their partial lines never mix.
+  const buffers = { stdout: new LineBuffer(), stderr: new LineBuffer() };
+  const print = (printed: readonly string[]): void => {
+    if (printed.length > 0) c.log.output(`${printed.join('\n')}\n`);
+  };
   const proc = startProcessGroup(prepared.command, prepared.args, {
     cwd: prepared.cwd,
     env,
-    onOutput: (chunk) => c.log.output(chunk),
+    onOutput: (chunk, stream) => print(buffers[stream].push(chunk).flatMap((line) => scope.line(line))),
   });
   c.groups.add(proc);
   const onStop = (): void => {
@@ -140,8 +197,12 @@ async function runProcess(
   clearTimeout(stepTimer);
   c.stop.signal.removeEventListener('abort', onStop);
   await Promise.race([proc.streamsClosed, delay(DRAIN_MS)]);
+  for (const buffer of [buffers.stdout, buffers.stderr]) {
+    const rest = buffer.end();
+    if (rest !== undefined) print(scope.line(rest));
+  }
   if (exit.kind === 'spawn-error') return { kind: 'spawn-error', message: exit.message };
-  return { kind: 'exit', code: exit.code, signal: exit.signal, killedFor };
+  return { kind: 'exit', code: exit.code, signal: exit.signal, killedFor, effects: scope.effects() };
 }
 
 interface PrepareInput {
