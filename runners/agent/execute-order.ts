@@ -3,38 +3,23 @@ import path from 'node:path';
 import { interpolate } from '../../src/core/workflow/expressions.ts';
 import type { StepResult, StrategyContext } from '../../src/core/types.ts';
 import type { OrderJob } from '../runner.ts';
-import type { ActionFetcher } from './actions/action-fetcher.ts';
 import { ActionSession, type PostStep } from './actions/action-session.ts';
 import { runPostSteps, runPreSteps } from './actions/run-action-stages.ts';
 import { createCappedLog, type CappedLog } from './capped-log.ts';
+import { Masker } from './masker.ts';
 import { minutesToMs, OrderStop, ProcessGroups } from './order-stop.ts';
-import { runOneStep, type StepDeps } from './run-one-step.ts';
+import { runOneStep } from './run-one-step.ts';
+import type { ExecuteOptions, StepDeps } from './step-deps.ts';
 import { runnerContext } from './step-env.ts';
 import { StepsState, type PreparedOrder } from './steps-state.ts';
+import { WorkflowCommands } from './workflow-commands.ts';
 
 /** SIGTERM → SIGKILL grace, as `docker stop` and the Actions runner give a cancelled process. */
 export const DEFAULT_KILL_GRACE_MS = 5_000;
 /** Beyond this much step output the log keeps only step headers and ends, so a noisy step cannot fill the disk. */
 export const DEFAULT_MAX_LOG_BYTES = 16 * 1024 * 1024;
 
-export interface ExecuteOptions {
-  readonly job: OrderJob;
-  /** The checkout (GITHUB_WORKSPACE). */
-  readonly workdir: string;
-  /** For GITHUB_OUTPUT / GITHUB_ENV / step scripts (RUNNER_TEMP). The caller creates and removes it. */
-  readonly tempDir: string;
-  /** PATH, HOME … The caller decides what to pass; never the bot's secrets. Nothing else is inherited. */
-  readonly baseEnv: Readonly<Record<string, string>>;
-  /** Merged stdout+stderr with step headers, streamed as it comes. */
-  readonly onLog: (chunk: string) => void;
-  readonly onStep?: (result: StepResult) => void;
-  /** Cancel: kills the current step's whole process group and marks the remaining steps cancelled. */
-  readonly signal?: AbortSignal;
-  readonly killGraceMs?: number;
-  readonly maxLogBytes?: number;
-  /** Gets remote actions' files (`owner/repo@ref`); absent: a remote `uses:` fails with a line that says so. */
-  readonly actionFetcher?: ActionFetcher;
-}
+export type { ExecuteOptions } from './step-deps.ts';
 
 export interface OrderOutcome {
   conclusion: 'success' | 'failure' | 'cancelled' | 'timed_out';
@@ -54,24 +39,37 @@ export interface OrderOutcome {
  */
 export async function executeOrder(opts: ExecuteOptions): Promise<OrderOutcome> {
   const { job } = opts;
-  const log = createCappedLog(opts.onLog, opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
+  // One masker for everything the order sends out: log, step names, annotations, summaries, outputs, reason.
+  const masker = orderMasker(opts);
+  const mask = (text: string): string => masker.mask(text);
+  const log = createCappedLog(opts.onLog, opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES, mask);
+  const commands = new WorkflowCommands({ masker, workspace: opts.workdir });
   const stop = new OrderStop(opts.signal, minutesToMs(job.timeoutMinutes));
   const groups = new ProcessGroups(opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
   try {
     const order = await prepareOrder(opts, log);
-    if (!order.ok) return { conclusion: 'failure', outputs: {}, stepResults: [], reason: order.reason };
-    const state = new StepsState(order, opts.onStep === undefined ? {} : { onStep: opts.onStep });
+    if (!order.ok) return { conclusion: 'failure', outputs: {}, stepResults: [], reason: mask(order.reason) };
+    const state = new StepsState(order, { mask, ...(opts.onStep === undefined ? {} : { onStep: opts.onStep }) });
     const posts: PostStep[] = [];
     const actions = new ActionSession(opts.actionFetcher, opts.workdir);
-    const deps: StepDeps = { opts, log, stop, groups, actions, depth: 0, posts, runOneStep };
+    const deps: StepDeps = { opts, log, stop, groups, actions, commands, mask, depth: 0, posts, runOneStep };
     await runPreSteps(job.steps, state, deps);
     for (const step of job.steps) await runOneStep(step, state, deps);
     await runPostSteps(posts, state, deps);
-    return conclude(job, order, state, stop, opts.signal, log);
+    return conclude(job, order, state, { stop, signal: opts.signal, log, masker });
   } finally {
     stop.dispose();
     await groups.killAll();
   }
+}
+
+/** What is masked from the start: the order's token, every secret, the actions source's token, the caller's. */
+function orderMasker(opts: ExecuteOptions): Masker {
+  const { job } = opts;
+  const masker = new Masker();
+  const values = [job.token, ...Object.values(job.secrets ?? {}), job.actionsSource?.token, ...(opts.masks ?? [])];
+  for (const value of values) if (value !== undefined) masker.add(value);
+  return masker;
 }
 
 /** The file-commands directory and event file, the `github`/`runner` contexts, and the job env evaluated. */
@@ -128,10 +126,9 @@ function conclude(
   job: OrderJob,
   order: PreparedOrder,
   state: StepsState,
-  stop: OrderStop,
-  signal: AbortSignal | undefined,
-  log: CappedLog,
+  end: { stop: OrderStop; signal: AbortSignal | undefined; log: CappedLog; masker: Masker },
 ): OrderOutcome {
+  const { stop, signal, log, masker } = end;
   const outputs: Record<string, string> = {};
   const finalCtx = {
     ...order.baseCtx,
@@ -141,8 +138,10 @@ function conclude(
   };
   for (const [name, template] of Object.entries(job.outputExprs)) {
     const value = interpolate(template, finalCtx);
-    if (value.ok) outputs[name] = value.value;
-    else log.meta(`##[warning] outputs.${name}: ${value.error}`);
+    if (!value.ok) log.meta(`##[warning] outputs.${name}: ${value.error}`);
+    // The runner's rule (JobExtension.cs): an output that would be masked is not passed on at all.
+    else if (masker.contains(value.value)) log.meta(`##[warning]Skip output '${name}' since it may contain secret.`);
+    else outputs[name] = value.value;
   }
   const conclusion = stop.kind ?? state.jobStatus;
   const reason =
@@ -153,7 +152,12 @@ function conclude(
         : state.firstFailure === undefined
           ? undefined
           : `step '${state.firstFailure}' failed`;
-  return { conclusion, outputs, stepResults: state.results, ...(reason === undefined ? {} : { reason }) };
+  return {
+    conclusion,
+    outputs,
+    stepResults: state.results,
+    ...(reason === undefined ? {} : { reason: masker.mask(reason) }),
+  };
 }
 
 /** The `strategy` context; a job without a matrix is one job of one (GitHub's values for such a job). */

@@ -4,7 +4,7 @@
  * `GITHUB_PATH` entries prepended to PATH.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { OrderJob } from '../runner.ts';
 import { parseEnvFile } from './parse-env-file.ts';
@@ -58,6 +58,33 @@ export async function readFileCommands(files: FileCommandFiles): Promise<FileCom
     path: pathText.split('\n').filter((line) => line !== ''),
     state: Object.fromEntries(state.pairs),
   };
+}
+
+/** GitHub's step summary limit (the runner's CreateStepSummaryCommand.AttachmentSizeLimit): 1 MiB. */
+export const MAX_STEP_SUMMARY_BYTES = 1024 * 1024;
+
+export type StepSummary =
+  | { kind: 'ok'; text: string }
+  | { kind: 'empty' }
+  /** Over the limit: dropped, with the runner's error (Constants.Runner.UnsupportedSummarySize). */
+  | { kind: 'too-large'; error: string };
+
+/** What the step wrote to `$GITHUB_STEP_SUMMARY`, read after the step as the runner does. */
+export async function readStepSummary(file: string): Promise<StepSummary> {
+  const size = await stat(file).then(
+    (s) => s.size,
+    () => 0,
+  );
+  if (size === 0) return { kind: 'empty' };
+  if (size > MAX_STEP_SUMMARY_BYTES) {
+    const error =
+      `$GITHUB_STEP_SUMMARY upload aborted, supports content up to a size of ${MAX_STEP_SUMMARY_BYTES / 1024}k, ` +
+      `got ${Math.floor(size / 1024)}k. For more information see: ` +
+      'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-markdown-summary';
+    return { kind: 'too-large', error };
+  }
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text === '' ? { kind: 'empty' } : { kind: 'ok', text };
 }
 
 /** Adds `GITHUB_PATH` entries to the order's list: an entry added again moves to the end (most recent). */

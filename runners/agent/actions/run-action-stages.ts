@@ -7,7 +7,7 @@
 import { evaluateCondition } from '../../../src/core/workflow/expressions.ts';
 import { isUsesStep, type StepSpec } from '../../../src/core/types.ts';
 import { processContext } from '../process-context.ts';
-import type { StepDeps } from '../run-one-step.ts';
+import type { StepDeps } from '../step-deps.ts';
 import { stepName } from '../step-name.ts';
 import type { StepRun } from '../step-process.ts';
 import type { StepsState } from '../steps-state.ts';
