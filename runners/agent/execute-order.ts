@@ -93,10 +93,13 @@ async function prepareOrder(
     job: jobId,
     run_attempt: String(job.ref.attempt),
     event_path: eventPath,
+    ...forgeContext(job),
+    // GitHub's github.token and secrets.GITHUB_TOKEN; not in the steps' env (GitHub puts it there only when asked).
+    token: job.token ?? '',
   };
   const runner = runnerContext(opts.tempDir);
   // `secrets` is evaluated here, on the runner, and nowhere else (the job's values; the masker registers them).
-  const secrets = { ...job.secrets };
+  const secrets = { ...job.secrets, ...(job.token === undefined ? {} : { GITHUB_TOKEN: job.token }) };
   const baseCtx = {
     github,
     matrix: job.matrix,
@@ -158,6 +161,13 @@ function conclude(
     stepResults: state.results,
     ...(reason === undefined ? {} : { reason: masker.mask(reason) }),
   };
+}
+
+/** `github.server_url`, `api_url` and `graphql_url` from the forge the run came from (as the env variables). */
+function forgeContext(job: OrderJob): { server_url: string; api_url: string; graphql_url: string } {
+  const urls = job.forgeUrls;
+  if (urls === undefined) return { server_url: job.github.server_url, api_url: '', graphql_url: '' };
+  return { server_url: urls.server, api_url: urls.api, graphql_url: urls.graphql };
 }
 
 /** The `strategy` context; a job without a matrix is one job of one (GitHub's values for such a job). */

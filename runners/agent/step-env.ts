@@ -135,7 +135,11 @@ export function defaultVariables(input: DefaultsInput): Record<string, string> {
     GITHUB_RUN_ATTEMPT: String(input.job.ref.attempt),
     GITHUB_ACTOR: github.actor,
     GITHUB_WORKFLOW: github.workflow,
-    GITHUB_SERVER_URL: github.server_url,
+    // The forge the run came from, so actions/checkout and API-calling actions work against it unchanged.
+    GITHUB_SERVER_URL: input.job.forgeUrls?.server ?? github.server_url,
+    ...(input.job.forgeUrls === undefined
+      ? {}
+      : { GITHUB_API_URL: input.job.forgeUrls.api, GITHUB_GRAPHQL_URL: input.job.forgeUrls.graphql }),
     GITHUB_BASE_REF: github.base_ref,
     GITHUB_HEAD_REF: github.head_ref,
     ...input.files,
