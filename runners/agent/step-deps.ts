@@ -29,6 +29,8 @@ export interface ExecuteOptions {
   readonly maxLogBytes?: number;
   /** Gets remote actions' files (`owner/repo@ref`); absent: a remote `uses:` fails with a line that says so. */
   readonly actionFetcher?: ActionFetcher;
+  /** How long post steps may run once the order was stopped (cancelled or timed out); default 60 s. */
+  readonly postGraceMs?: number;
   /** Values masked from the start, beside the job's token, secrets and actions-source token and `::add-mask::`. */
   readonly masks?: readonly string[];
 }

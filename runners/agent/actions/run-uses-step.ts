@@ -74,7 +74,8 @@ async function runNodeMain(
     deps.posts.push({
       name,
       condition: runs.postIf,
-      run: () => runNodeStage(action, runs, 'post', launch, processContext(state, state.envCtx(), deps)),
+      run: (stop) =>
+        runNodeStage(action, runs, 'post', launch, { ...processContext(state, state.envCtx(), deps), stop }),
     });
   }
   if (run.commands) state.apply(run.commands);
