@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { interpolate } from '../../src/core/workflow/expressions.ts';
 import type { StepResult, StrategyContext } from '../../src/core/types.ts';
-import type { OrderJob } from '../runner.ts';
+import type { AgentReport, OrderJob } from '../runner.ts';
 import { ActionSession, type PostStep } from './actions/action-session.ts';
 import { runPostSteps, runPreSteps } from './actions/run-action-stages.ts';
 import { createCappedLog, type CappedLog } from './capped-log.ts';
@@ -70,6 +70,15 @@ function orderMasker(opts: ExecuteOptions): Masker {
   const values = [job.token, ...Object.values(job.secrets ?? {}), job.actionsSource?.token, ...(opts.masks ?? [])];
   for (const value of values) if (value !== undefined) masker.add(value);
   return masker;
+}
+
+/**
+ * The `finished` report of an outcome. Step summaries are left out: each went with its step's `step` report (the
+ * server keeps it from there, src/core/step-results.ts), and a summary may be 1 MiB, too much to send twice.
+ */
+export function finishedReport(outcome: OrderOutcome): AgentReport & { readonly type: 'finished' } {
+  const stepResults = outcome.stepResults.map(({ summary: _sent, ...result }) => result);
+  return { type: 'finished', ...outcome, stepResults };
 }
 
 /** The file-commands directory and event file, the `github`/`runner` contexts, and the job env evaluated. */
