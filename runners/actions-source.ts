@@ -3,9 +3,25 @@
  * the run came from. Gitea's runner works the same way: `DEFAULT_ACTIONS_URL` is github.com or `self` (the Gitea
  * instance), and `uses: https://host/owner/repo@ref` names another source per step (`remote-action-fetcher.ts`).
  */
-import type { ActionsConfig } from '../src/config.ts';
 import { trimTrailingSlashes } from '../src/core/url.ts';
 import type { ActionsSource } from './runner.ts';
+
+/**
+ * `actions: { url, kind?, apiUrl?, token? | tokenFile? }`. Without `url`, runs from GitHub take actions from
+ * github.com and runs from Gitea from the Gitea instance itself (Gitea's `DEFAULT_ACTIONS_URL` set to `self`);
+ * `url: self` says the same for every forge. Another URL is a GitHub (github.com, or `kind: github` for GitHub
+ * Enterprise) or a Gitea (the default for any other host), such as a mirror of github.com/actions/*.
+ */
+export interface ActionsConfig {
+  readonly url?: string;
+  readonly kind?: 'github' | 'gitea';
+  /** The REST API base; default `https://api.github.com`, `<url>/api/v3` (`kind: github`) or `<url>/api/v1`. */
+  readonly apiUrl?: string;
+  /** Sent to `url`'s host only, to resolve refs and download archives (raises GitHub's anonymous rate limit). */
+  readonly token?: string;
+  /** A file holding the token; read by `loadConfig` into `token` (relative to the config file's folder). */
+  readonly tokenFile?: string;
+}
 
 /** A forge's web and REST API base URLs. */
 export interface ForgeSite {

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { createActionCache, type ActionCache } from './agent/actions/action-cache.ts';
 import { createRemoteActionFetcher } from './agent/actions/remote-action-fetcher.ts';
 import { checkoutCommit } from './agent/checkout.ts';
-import { executeOrder } from './agent/execute-order.ts';
+import { executeOrder, finishedReport } from './agent/execute-order.ts';
 import { handOver, type RunAs } from './agent/run-as.ts';
 import type { AgentReport, LaunchRequest, LaunchResult, OrderJob, OrderRef, ReportSink, Runner } from './runner.ts';
 
@@ -232,7 +232,7 @@ async function runExecution(job: OrderJob, signal: AbortSignal, opts: RunnerOpti
         ...(opts.maxLogBytes === undefined ? {} : { maxLogBytes: opts.maxLogBytes }),
       });
       onLog(`##[conclusion] ${outcome.conclusion}${outcome.reason === undefined ? '' : `: ${outcome.reason}`}\n`);
-      final = { type: 'finished', ...outcome };
+      final = finishedReport(outcome);
     }
   } catch (err) {
     logger?.error({ err }, 'local execution failed');

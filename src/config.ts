@@ -8,6 +8,7 @@ import { parse, YAMLError } from 'yaml';
 import { ConfigError } from './errors.ts';
 import { trimTrailingSlashes } from './core/url.ts';
 import { varNameProblem, type VarsSettings } from './core/vars.ts';
+import type { ActionsConfig } from '../runners/actions-source.ts';
 import { parseRouteSettings } from '../runners/route-settings.ts';
 import type { Route } from '../runners/runner.ts';
 import {
@@ -70,23 +71,6 @@ export interface OidcConfig {
   readonly region?: string;
   /** How long an ID token is valid (GitHub's live minutes; at most 60, STS's longest web identity session window). */
   readonly tokenMinutes?: number;
-}
-
-/**
- * `actions: { url, kind?, apiUrl?, token? | tokenFile? }`. Without `url`, runs from GitHub take actions from
- * github.com and runs from Gitea from the Gitea instance itself (Gitea's `DEFAULT_ACTIONS_URL` set to `self`);
- * `url: self` says the same for every forge. Another URL is a GitHub (github.com, or `kind: github` for GitHub
- * Enterprise) or a Gitea (the default for any other host), such as a mirror of github.com/actions/*.
- */
-export interface ActionsConfig {
-  readonly url?: string;
-  readonly kind?: 'github' | 'gitea';
-  /** The REST API base; default `https://api.github.com`, `<url>/api/v3` (`kind: github`) or `<url>/api/v1`. */
-  readonly apiUrl?: string;
-  /** Sent to `url`'s host only, to resolve refs and download archives (raises GitHub's anonymous rate limit). */
-  readonly token?: string;
-  /** A file holding the token; read by `loadConfig` into `token` (relative to the config file's folder). */
-  readonly tokenFile?: string;
 }
 
 const RUNNER_KINDS = ['local', 'spot', 'codebuild', 'skip'] as const;

@@ -1,4 +1,7 @@
-/** The order log as the agent writes it: step output under a byte cap, step headers and ends always. */
+/**
+ * The order log as the agent writes it: step output under a byte cap, step headers and ends always, everything
+ * masked first (so the cap never cuts a value in two and lets half of it out). Callers hand it whole lines.
+ */
 
 export interface CappedLog {
   /** Step output: counted against the cap; past it, dropped after one notice. */
@@ -7,7 +10,11 @@ export interface CappedLog {
   meta(line: string): void;
 }
 
-export function createCappedLog(onLog: (chunk: string) => void, maxBytes: number): CappedLog {
+export function createCappedLog(
+  onLog: (chunk: string) => void,
+  maxBytes: number,
+  mask: (text: string) => string = (text) => text,
+): CappedLog {
   let written = 0;
   let truncated = false;
   let atLineStart = true;
@@ -17,8 +24,9 @@ export function createCappedLog(onLog: (chunk: string) => void, maxBytes: number
     onLog(chunk);
   };
   return {
-    output(chunk) {
+    output(text) {
       if (truncated) return;
+      const chunk = mask(text);
       const bytes = Buffer.byteLength(chunk);
       if (written + bytes <= maxBytes) {
         written += bytes;
@@ -37,7 +45,7 @@ export function createCappedLog(onLog: (chunk: string) => void, maxBytes: number
       emit(`${atLineStart ? '' : '\n'}##[warning] log truncated at ${maxBytes} bytes; further step output dropped\n`);
     },
     meta(line) {
-      emit(`${atLineStart ? '' : '\n'}${line}\n`);
+      emit(`${atLineStart ? '' : '\n'}${mask(line)}\n`);
     },
   };
 }

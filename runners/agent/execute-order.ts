@@ -2,42 +2,25 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { interpolate } from '../../src/core/workflow/expressions.ts';
 import type { StepResult, StrategyContext } from '../../src/core/types.ts';
-import type { OrderJob } from '../runner.ts';
-import type { ActionFetcher } from './actions/action-fetcher.ts';
+import type { AgentReport, OrderJob } from '../runner.ts';
 import { ActionSession, type PostStep } from './actions/action-session.ts';
 import { runPostSteps, runPreSteps } from './actions/run-action-stages.ts';
 import { createCappedLog, type CappedLog } from './capped-log.ts';
+import { Masker } from './masker.ts';
 import { minutesToMs, OrderStop, ProcessGroups } from './order-stop.ts';
-import { runOneStep, type StepDeps } from './run-one-step.ts';
+import { runOneStep } from './run-one-step.ts';
+import type { ExecuteOptions, StepDeps } from './step-deps.ts';
 import { runnerContext } from './step-env.ts';
-import { handOver, type RunAs } from './run-as.ts';
+import { handOver } from './run-as.ts';
 import { StepsState, type PreparedOrder } from './steps-state.ts';
+import { WorkflowCommands } from './workflow-commands.ts';
 
 /** SIGTERM → SIGKILL grace, as `docker stop` and the Actions runner give a cancelled process. */
 export const DEFAULT_KILL_GRACE_MS = 5_000;
 /** Beyond this much step output the log keeps only step headers and ends, so a noisy step cannot fill the disk. */
 export const DEFAULT_MAX_LOG_BYTES = 16 * 1024 * 1024;
 
-export interface ExecuteOptions {
-  readonly job: OrderJob;
-  /** The checkout (GITHUB_WORKSPACE). */
-  readonly workdir: string;
-  /** For GITHUB_OUTPUT / GITHUB_ENV / step scripts (RUNNER_TEMP). The caller creates and removes it. */
-  readonly tempDir: string;
-  /** PATH, HOME … The caller decides what to pass; never the bot's secrets. Nothing else is inherited. */
-  readonly baseEnv: Readonly<Record<string, string>>;
-  /** Merged stdout+stderr with step headers, streamed as it comes. */
-  readonly onLog: (chunk: string) => void;
-  readonly onStep?: (result: StepResult) => void;
-  /** Cancel: kills the current step's whole process group and marks the remaining steps cancelled. */
-  readonly signal?: AbortSignal;
-  readonly killGraceMs?: number;
-  readonly maxLogBytes?: number;
-  /** Gets remote actions' files (`owner/repo@ref`); absent: a remote `uses:` fails with a line that says so. */
-  readonly actionFetcher?: ActionFetcher;
-  /** The user step processes run as (absent: the server's own); the caller gives it the folders above. */
-  readonly runAs?: RunAs;
-}
+export type { ExecuteOptions } from './step-deps.ts';
 
 export interface OrderOutcome {
   conclusion: 'success' | 'failure' | 'cancelled' | 'timed_out';
@@ -57,24 +40,46 @@ export interface OrderOutcome {
  */
 export async function executeOrder(opts: ExecuteOptions): Promise<OrderOutcome> {
   const { job } = opts;
-  const log = createCappedLog(opts.onLog, opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES);
+  // One masker for everything the order sends out: log, step names, annotations, summaries, outputs, reason.
+  const masker = orderMasker(opts);
+  const mask = (text: string): string => masker.mask(text);
+  const log = createCappedLog(opts.onLog, opts.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES, mask);
+  const commands = new WorkflowCommands({ masker, workspace: opts.workdir });
   const stop = new OrderStop(opts.signal, minutesToMs(job.timeoutMinutes));
   const groups = new ProcessGroups(opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS);
   try {
     const order = await prepareOrder(opts, log);
-    if (!order.ok) return { conclusion: 'failure', outputs: {}, stepResults: [], reason: order.reason };
-    const state = new StepsState(order, opts.onStep === undefined ? {} : { onStep: opts.onStep });
+    if (!order.ok) return { conclusion: 'failure', outputs: {}, stepResults: [], reason: mask(order.reason) };
+    const state = new StepsState(order, { mask, ...(opts.onStep === undefined ? {} : { onStep: opts.onStep }) });
     const posts: PostStep[] = [];
     const actions = new ActionSession(opts.actionFetcher, opts.workdir);
-    const deps: StepDeps = { opts, log, stop, groups, actions, depth: 0, posts, runOneStep };
+    const deps: StepDeps = { opts, log, stop, groups, actions, commands, mask, depth: 0, posts, runOneStep };
     await runPreSteps(job.steps, state, deps);
     for (const step of job.steps) await runOneStep(step, state, deps);
     await runPostSteps(posts, state, deps);
-    return conclude(job, order, state, stop, opts.signal, log);
+    return conclude(job, order, state, { stop, signal: opts.signal, log, masker });
   } finally {
     stop.dispose();
     await groups.killAll();
   }
+}
+
+/** What is masked from the start: the order's token, every secret, the actions source's token, the caller's. */
+function orderMasker(opts: ExecuteOptions): Masker {
+  const { job } = opts;
+  const masker = new Masker();
+  const values = [job.token, ...Object.values(job.secrets ?? {}), job.actionsSource?.token, ...(opts.masks ?? [])];
+  for (const value of values) if (value !== undefined) masker.add(value);
+  return masker;
+}
+
+/**
+ * The `finished` report of an outcome. Step summaries are left out: each went with its step's `step` report (the
+ * server keeps it from there, src/core/step-results.ts), and a summary may be 1 MiB, too much to send twice.
+ */
+export function finishedReport(outcome: OrderOutcome): AgentReport & { readonly type: 'finished' } {
+  const stepResults = outcome.stepResults.map(({ summary: _sent, ...result }) => result);
+  return { type: 'finished', ...outcome, stepResults };
 }
 
 /** The file-commands directory and event file, the `github`/`runner` contexts, and the job env evaluated. */
@@ -99,10 +104,13 @@ async function prepareOrder(
     job: jobId,
     run_attempt: String(job.ref.attempt),
     event_path: eventPath,
+    ...forgeContext(job),
+    // GitHub's github.token and secrets.GITHUB_TOKEN; not in the steps' env (GitHub puts it there only when asked).
+    token: job.token ?? '',
   };
   const runner = runnerContext(opts.tempDir);
   // `secrets` is evaluated here, on the runner, and nowhere else (the job's values; the masker registers them).
-  const secrets = { ...job.secrets };
+  const secrets = { ...job.secrets, ...(job.token === undefined ? {} : { GITHUB_TOKEN: job.token }) };
   const baseCtx = {
     github,
     matrix: job.matrix,
@@ -132,10 +140,9 @@ function conclude(
   job: OrderJob,
   order: PreparedOrder,
   state: StepsState,
-  stop: OrderStop,
-  signal: AbortSignal | undefined,
-  log: CappedLog,
+  end: { stop: OrderStop; signal: AbortSignal | undefined; log: CappedLog; masker: Masker },
 ): OrderOutcome {
+  const { stop, signal, log, masker } = end;
   const outputs: Record<string, string> = {};
   const finalCtx = {
     ...order.baseCtx,
@@ -145,8 +152,10 @@ function conclude(
   };
   for (const [name, template] of Object.entries(job.outputExprs)) {
     const value = interpolate(template, finalCtx);
-    if (value.ok) outputs[name] = value.value;
-    else log.meta(`##[warning] outputs.${name}: ${value.error}`);
+    if (!value.ok) log.meta(`##[warning] outputs.${name}: ${value.error}`);
+    // The runner's rule (JobExtension.cs): an output that would be masked is not passed on at all.
+    else if (masker.contains(value.value)) log.meta(`##[warning]Skip output '${name}' since it may contain secret.`);
+    else outputs[name] = value.value;
   }
   const conclusion = stop.kind ?? state.jobStatus;
   const reason =
@@ -157,7 +166,19 @@ function conclude(
         : state.firstFailure === undefined
           ? undefined
           : `step '${state.firstFailure}' failed`;
-  return { conclusion, outputs, stepResults: state.results, ...(reason === undefined ? {} : { reason }) };
+  return {
+    conclusion,
+    outputs,
+    stepResults: state.results,
+    ...(reason === undefined ? {} : { reason: masker.mask(reason) }),
+  };
+}
+
+/** `github.server_url`, `api_url` and `graphql_url` from the forge the run came from (as the env variables). */
+function forgeContext(job: OrderJob): { server_url: string; api_url: string; graphql_url: string } {
+  const urls = job.forgeUrls;
+  if (urls === undefined) return { server_url: job.github.server_url, api_url: '', graphql_url: '' };
+  return { server_url: urls.server, api_url: urls.api, graphql_url: urls.graphql };
 }
 
 /** The `strategy` context; a job without a matrix is one job of one (GitHub's values for such a job). */

@@ -21,7 +21,7 @@ import {
 import { checkoutCommit, redactCloneUrl } from './checkout.ts';
 import { createActionCache } from './actions/action-cache.ts';
 import { createRemoteActionFetcher } from './actions/remote-action-fetcher.ts';
-import { executeOrder } from './execute-order.ts';
+import { executeOrder, finishedReport } from './execute-order.ts';
 import { createImdsClient, watchSpotInterruption, type SpotNotice } from './imds.ts';
 
 export interface AgentOptions {
@@ -220,7 +220,7 @@ async function execute(
     ...(opts.killGraceMs === undefined ? {} : { killGraceMs: opts.killGraceMs }),
   });
   onLog(`##[conclusion] ${outcome.conclusion}${outcome.reason === undefined ? '' : `: ${outcome.reason}`}\n`);
-  return { type: 'finished', ...outcome };
+  return finishedReport(outcome);
 }
 
 type Exchange =

@@ -1,4 +1,4 @@
-import type { StepDeps } from './run-one-step.ts';
+import type { StepDeps } from './step-deps.ts';
 import { defaultVariables } from './step-env.ts';
 import type { StepProcessContext } from './step-process.ts';
 import type { StepsState } from './steps-state.ts';
@@ -26,5 +26,7 @@ export function processContext(state: StepsState, envCtx: Record<string, string>
     groups: deps.groups,
     log: deps.log,
     ...(opts.runAs === undefined ? {} : { runAs: opts.runAs }),
+    commands: deps.commands,
+    mask: deps.mask,
   };
 }

@@ -29,7 +29,7 @@ export interface StartOptions {
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   /** Output text, stdout and stderr merged in arrival order (each stream decoded as UTF-8 on its own). */
-  readonly onOutput: (chunk: string) => void;
+  readonly onOutput: (chunk: string, stream: 'stdout' | 'stderr') => void;
   /** Start the process as this user (the server must be allowed to: root). */
   readonly runAs?: RunAs;
 }
@@ -51,8 +51,8 @@ export function startProcessGroup(command: string, args: readonly string[], opts
     child.once('close', () => resolve());
     child.once('error', () => resolve());
   });
-  const stopStdout = forward(child.stdout, opts.onOutput);
-  const stopStderr = forward(child.stderr, opts.onOutput);
+  const stopStdout = forward(child.stdout, (chunk) => opts.onOutput(chunk, 'stdout'));
+  const stopStderr = forward(child.stderr, (chunk) => opts.onOutput(chunk, 'stderr'));
   return {
     pid: child.pid,
     exited,

@@ -6,31 +6,16 @@
 import { evaluateFlag, evaluateMinutes } from '../../src/core/workflow/evaluate-setting.ts';
 import { evaluateCondition } from '../../src/core/workflow/expressions.ts';
 import { isUsesStep, type StepResult, type StepSpec } from '../../src/core/types.ts';
-import type { ActionSession, PostStep } from './actions/action-session.ts';
 import { runUsesStep } from './actions/run-uses-step.ts';
-import type { CappedLog } from './capped-log.ts';
-import type { ExecuteOptions } from './execute-order.ts';
-import type { OrderStop, ProcessGroups } from './order-stop.ts';
 import { runStep, type RunnableStep } from './run-step.ts';
 import { processContext } from './process-context.ts';
+import type { StepDeps } from './step-deps.ts';
 import { stepName } from './step-name.ts';
 import type { StepsState } from './steps-state.ts';
 
 type Outcome = StepResult['outcome'];
-
-export interface StepDeps {
-  readonly opts: ExecuteOptions;
-  readonly log: CappedLog;
-  readonly stop: OrderStop;
-  readonly groups: ProcessGroups;
-  readonly actions: ActionSession;
-  /** 0 for the job's steps, one more inside each composite action (GitHub's limit is counted on this). */
-  readonly depth: number;
-  /** Where actions run here register their `post`: the job's list, or the composite's (run when it ends). */
-  readonly posts: PostStep[];
-  /** This function, handed to composite actions so they run their steps the same way (and no import cycle). */
-  readonly runOneStep: (step: StepSpec, state: StepsState, deps: StepDeps) => Promise<void>;
-}
+/** What a step's run leaves on its result beside the outcome. */
+type Reported = Pick<StepResult, 'annotations' | 'summary'>;
 
 /** Header and end markers: a composite's own steps log under the `uses:` step's header with their own. */
 function markers(deps: StepDeps): { header: string; end: string } {
@@ -48,8 +33,8 @@ export async function runOneStep(step: StepSpec, state: StepsState, deps: StepDe
   const stepOutputs: Record<string, string> = {};
   // Until the step's own `continue-on-error` is evaluated, a failure (of its `if`, say) is not forgiven.
   let continueOnError = false;
-  const finish = (outcome: Outcome, exitCode?: number): void => {
-    const result = state.record(step, name, { outcome, exitCode, continueOnError }, startedAt);
+  const finish = (outcome: Outcome, exitCode?: number, reported: Reported = {}): void => {
+    const result = state.record(step, name, { outcome, exitCode, continueOnError, ...reported }, startedAt);
     if (step.id !== undefined) {
       state.steps[step.id] = { outcome: result.outcome, conclusion: result.conclusion, outputs: stepOutputs };
     }
@@ -89,7 +74,7 @@ export async function runOneStep(step: StepSpec, state: StepsState, deps: StepDe
   if (isUsesStep(step)) {
     const ran = await runUsesStep(step, timeout?.ok === true ? timeout.value : undefined, state, deps);
     Object.assign(stepOutputs, ran.outputs);
-    return finish(ran.outcome, ran.exitCode);
+    return finish(ran.outcome, ran.exitCode, reportedOf(ran));
   }
   const { timeoutMinutes: _written, ...rest } = step;
   const runnable: RunnableStep = { ...rest, ...timeoutMinutes };
@@ -104,5 +89,12 @@ export async function runOneStep(step: StepSpec, state: StepsState, deps: StepDe
     Object.assign(stepOutputs, run.commands.outputs);
     state.apply(run.commands);
   }
-  finish(run.outcome, run.exitCode);
+  finish(run.outcome, run.exitCode, reportedOf(run));
+}
+
+function reportedOf(run: { readonly annotations?: StepResult['annotations']; readonly summary?: string }): Reported {
+  return {
+    ...(run.annotations === undefined ? {} : { annotations: run.annotations }),
+    ...(run.summary === undefined ? {} : { summary: run.summary }),
+  };
 }

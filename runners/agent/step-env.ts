@@ -4,7 +4,7 @@
  * `GITHUB_PATH` entries prepended to PATH.
  */
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { lstat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { OrderJob } from '../runner.ts';
 import { parseEnvFile } from './parse-env-file.ts';
@@ -62,6 +62,35 @@ export async function readFileCommands(files: FileCommandFiles, runAs?: RunAs): 
   };
 }
 
+/** GitHub's step summary limit (the runner's CreateStepSummaryCommand.AttachmentSizeLimit): 1 MiB. */
+export const MAX_STEP_SUMMARY_BYTES = 1024 * 1024;
+
+export type StepSummary =
+  | { kind: 'ok'; text: string }
+  | { kind: 'empty' }
+  /** Over the limit: dropped, with the runner's error (Constants.Runner.UnsupportedSummarySize). */
+  | { kind: 'too-large'; error: string };
+
+/** What the step wrote to `$GITHUB_STEP_SUMMARY`, read after the step as the runner does. */
+export async function readStepSummary(file: string, runAs?: RunAs): Promise<StepSummary> {
+  // lstat: a step running as another user must not point its summary at a file of the server's (the key).
+  const size = await lstat(file).then(
+    (s) => (s.isFile() ? s.size : 0),
+    () => 0,
+  );
+  if (size === 0) return { kind: 'empty' };
+  if (size > MAX_STEP_SUMMARY_BYTES) {
+    const error =
+      `$GITHUB_STEP_SUMMARY upload aborted, supports content up to a size of ${MAX_STEP_SUMMARY_BYTES / 1024}k, ` +
+      `got ${Math.floor(size / 1024)}k. For more information see: ` +
+      'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-markdown-summary';
+    return { kind: 'too-large', error };
+  }
+  // Read as file commands are: without following a link, only a plain file of the step's user, one link.
+  const text = await readStepFile(file, runAs);
+  return text === '' ? { kind: 'empty' } : { kind: 'ok', text };
+}
+
 /** Adds `GITHUB_PATH` entries to the order's list: an entry added again moves to the end (most recent). */
 export function addToPath(prependPath: string[], added: readonly string[]): void {
   for (const dir of added) {
@@ -110,7 +139,11 @@ export function defaultVariables(input: DefaultsInput): Record<string, string> {
     GITHUB_RUN_ATTEMPT: String(input.job.ref.attempt),
     GITHUB_ACTOR: github.actor,
     GITHUB_WORKFLOW: github.workflow,
-    GITHUB_SERVER_URL: github.server_url,
+    // The forge the run came from, so actions/checkout and API-calling actions work against it unchanged.
+    GITHUB_SERVER_URL: input.job.forgeUrls?.server ?? github.server_url,
+    ...(input.job.forgeUrls === undefined
+      ? {}
+      : { GITHUB_API_URL: input.job.forgeUrls.api, GITHUB_GRAPHQL_URL: input.job.forgeUrls.graphql }),
     GITHUB_BASE_REF: github.base_ref,
     GITHUB_HEAD_REF: github.head_ref,
     ...input.files,

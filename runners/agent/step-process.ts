@@ -1,16 +1,30 @@
 /**
  * The one way a step's process runs, for `run:` scripts and JavaScript actions alike: fresh file-command files, the
  * step's environment over GitHub's defaults, a process group of its own with output streamed to the log, the step's
- * `timeout-minutes` and the order's stop honoured, and the file commands read back whatever the exit code (as the
- * runner processes them after every step). Expected failures are outcomes with the log line that says why.
+ * `timeout-minutes` and the order's stop honoured, its output read line by line for workflow commands
+ * (`::add-mask::`, `::group::`, annotations, `::save-state`, …), and the file commands and step summary read back
+ * whatever the exit code (as the runner processes them after every step). Expected failures are outcomes with the
+ * log line that says why.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { StepResult } from '../../src/core/types.ts';
+import type { Annotation, StepResult } from '../../src/core/types.ts';
 import type { CappedLog } from './capped-log.ts';
 import { minutesToMs, type OrderStop, type ProcessGroups } from './order-stop.ts';
 import { startProcessGroup } from './process-group.ts';
 import type { RunAs } from './run-as.ts';
-import { createFileCommandFiles, readFileCommands, withPrependedPath, type FileCommandFiles } from './step-env.ts';
+import {
+  createFileCommandFiles,
+  readFileCommands,
+  readStepSummary,
+  withPrependedPath,
+  type FileCommandFiles,
+} from './step-env.ts';
+import {
+  LineBuffer,
+  MAX_ANNOTATIONS_PER_STEP,
+  type StepCommandEffects,
+  type WorkflowCommands,
+} from './workflow-commands.ts';
 
 /** After a step's leader exits, how long to wait for its pipes to drain (a background child may hold them open). */
 const DRAIN_MS = 200;
@@ -31,6 +45,10 @@ export interface StepProcessContext {
   readonly log: CappedLog;
   /** The user step processes run as (absent: the server's own). */
   readonly runAs?: RunAs;
+  /** The order's workflow-command processor: every line a step's process prints goes through it. */
+  readonly commands: WorkflowCommands;
+  /** The order's masker, for what leaves the agent other than the log (the step summary). */
+  readonly mask: (text: string) => string;
 }
 
 export interface ProcessLaunch {
@@ -56,6 +74,10 @@ export interface StepRun {
     path: string[];
     state: Record<string, string>;
   };
+  /** `::error|warning|notice::` lines (and the runner's own errors about commands), masked, capped per level. */
+  readonly annotations?: readonly Annotation[];
+  /** What the step wrote to `$GITHUB_STEP_SUMMARY`, masked; absent when empty or over GitHub's limit. */
+  readonly summary?: string;
 }
 
 export async function runStepProcess(launch: ProcessLaunch, c: StepProcessContext): Promise<StepRun> {
@@ -81,20 +103,43 @@ export async function runStepProcess(launch: ProcessLaunch, c: StepProcessContex
     c.log.meta(`##[error] could not start '${launch.command}': ${exit.message}`);
     return { outcome: 'failure' };
   }
+  const { effects } = exit;
+  const annotations = effects.annotations.length === 0 ? {} : { annotations: effects.annotations };
   if (exit.killedFor === 'order') {
     c.log.meta(`##[error] the step was stopped: the order was ${c.stop.words}`);
-    return { outcome: 'cancelled' };
+    return { outcome: 'cancelled', ...annotations };
   }
   if (exit.killedFor === 'step-timeout') {
     c.log.meta(`##[error] the step exceeded its timeout of ${String(launch.timeoutMinutes)} minutes`);
-    return { outcome: 'failure' };
+    return { outcome: 'failure', ...annotations };
   }
+  return readBack(exit, files, c);
+}
 
-  const exitCode = exit.code ?? undefined;
+/** After the process: file commands merged with the printed commands', and the step summary, whatever the exit. */
+async function readBack(
+  exit: Extract<ProcessEnd, { kind: 'exit' }>,
+  files: FileCommandFiles,
+  c: StepProcessContext,
+): Promise<StepRun> {
+  const { effects } = exit;
+  const exitCode = exit.code === null ? {} : { exitCode: exit.code };
   const commands = await readFileCommands(files, c.runAs);
+  const summary = await readStepSummary(files.GITHUB_STEP_SUMMARY, c.runAs);
+  if (summary.kind === 'too-large') {
+    // The runner's context.Error: an error line and an error annotation; the step's outcome is not changed.
+    c.log.meta(`##[error]${summary.error}`);
+    const errors = effects.annotations.filter((a) => a.level === 'error').length;
+    if (errors < MAX_ANNOTATIONS_PER_STEP) effects.annotations.push({ level: 'error', message: summary.error });
+  }
+  const reported = {
+    ...exitCode,
+    ...(effects.annotations.length === 0 ? {} : { annotations: effects.annotations }),
+    ...(summary.kind === 'ok' ? { summary: c.mask(summary.text) } : {}),
+  };
   if (!commands.ok) {
     c.log.meta(`##[error] ${commands.error}`);
-    return { outcome: 'failure', ...(exitCode === undefined ? {} : { exitCode }) };
+    return { outcome: 'failure', ...reported };
   }
   if (exit.code !== 0) {
     c.log.meta(
@@ -103,11 +148,17 @@ export async function runStepProcess(launch: ProcessLaunch, c: StepProcessContex
         : `##[error] the process was killed by ${exit.signal}`,
     );
   }
-  const { ok: _ok, ...read } = commands;
   return {
-    outcome: exit.code === 0 ? 'success' : 'failure',
-    ...(exitCode === undefined ? {} : { exitCode }),
-    commands: read,
+    // A command the runner could not process (set-env refused, say) fails a step that exited 0.
+    outcome: exit.code === 0 && !effects.failed ? 'success' : 'failure',
+    ...reported,
+    // Commands act as they are printed, the files after the step: a file's value wins over a command's.
+    commands: {
+      outputs: { ...effects.outputs, ...commands.outputs },
+      env: { ...effects.env, ...commands.env },
+      path: [...effects.path, ...commands.path],
+      state: { ...effects.state, ...commands.state },
+    },
   };
 }
 
@@ -118,19 +169,31 @@ type ProcessEnd =
       code: number | null;
       signal: string | null;
       killedFor: 'order' | 'step-timeout' | undefined;
+      /** What the workflow commands the process printed did. */
+      effects: StepCommandEffects;
     };
 
-/** Starts the step's process group and waits for it, killing the group on the order's stop or the step's timeout. */
+/**
+ * Starts the step's process group and waits for it, killing the group on the order's stop or the step's timeout.
+ * Every process the agent starts for a step goes through here, so this is where its output meets the workflow
+ * commands: split into lines (a value to mask may straddle two reads), each line processed, what it prints logged.
+ */
 async function waitForProcess(
   launch: ProcessLaunch,
   env: Record<string, string>,
   c: StepProcessContext,
 ): Promise<ProcessEnd> {
   let killedFor: 'order' | 'step-timeout' | undefined;
+  const scope = c.commands.forStep(env);
+  // A buffer per stream, as the runner reads stdout and stderr line by line each: their partial lines never mix.
+  const buffers = { stdout: new LineBuffer(), stderr: new LineBuffer() };
+  const print = (printed: readonly string[]): void => {
+    if (printed.length > 0) c.log.output(`${printed.join('\n')}\n`);
+  };
   const proc = startProcessGroup(launch.command, launch.args, {
     cwd: launch.cwd,
     env,
-    onOutput: (chunk) => c.log.output(chunk),
+    onOutput: (chunk, stream) => print(buffers[stream].push(chunk).flatMap((line) => scope.line(line))),
     ...(c.runAs === undefined ? {} : { runAs: c.runAs }),
   });
   c.groups.add(proc);
@@ -151,6 +214,10 @@ async function waitForProcess(
   clearTimeout(stepTimer);
   c.stop.signal.removeEventListener('abort', onStop);
   await Promise.race([proc.streamsClosed, delay(DRAIN_MS)]);
+  for (const buffer of [buffers.stdout, buffers.stderr]) {
+    const rest = buffer.end();
+    if (rest !== undefined) print(scope.line(rest));
+  }
   if (exit.kind === 'spawn-error') return { kind: 'spawn-error', message: exit.message };
-  return { kind: 'exit', code: exit.code, signal: exit.signal, killedFor };
+  return { kind: 'exit', code: exit.code, signal: exit.signal, killedFor, effects: scope.effects() };
 }

@@ -48,20 +48,28 @@ export class StepsState {
   readonly scope: ActionScope | undefined;
   readonly #shared: SharedEnv;
   readonly #onStep: ((result: StepResult) => void) | undefined;
+  readonly #mask: (text: string) => string;
 
   constructor(
     order: PreparedOrder,
-    opts: { onStep?: (result: StepResult) => void; shared?: SharedEnv; scope?: ActionScope } = {},
+    opts: {
+      onStep?: (result: StepResult) => void;
+      /** The order's masker: step names may interpolate a secret. */
+      mask?: (text: string) => string;
+      shared?: SharedEnv;
+      scope?: ActionScope;
+    } = {},
   ) {
     this.order = order;
     this.#onStep = opts.onStep;
+    this.#mask = opts.mask ?? ((text) => text);
     this.#shared = opts.shared ?? { addedEnv: {}, prependPath: [] };
     this.scope = opts.scope;
   }
 
   /** A composite action's scope inside this one: its own steps and status, the order's env additions. */
   child(scope: ActionScope): StepsState {
-    return new StepsState(this.order, { shared: this.#shared, scope });
+    return new StepsState(this.order, { mask: this.#mask, shared: this.#shared, scope });
   }
 
   get addedEnv(): Record<string, string> {
@@ -123,22 +131,33 @@ export class StepsState {
     this.firstFailure ??= name;
   }
 
-  /** Records a step's end; `continue-on-error` (as evaluated) turns a failure's conclusion into success. */
+  /**
+   * Records a step's end; `continue-on-error` (as evaluated) turns a failure's conclusion into success. The name is
+   * masked here (it may interpolate a secret); annotations and summary come masked from the step's run.
+   */
   record(
     step: StepSpec,
     name: string,
-    end: { outcome: Outcome; exitCode: number | undefined; continueOnError: boolean },
+    end: {
+      outcome: Outcome;
+      exitCode: number | undefined;
+      continueOnError: boolean;
+      annotations?: StepResult['annotations'];
+      summary?: string;
+    },
     startedAt: number,
   ): StepResult {
-    const { outcome, exitCode } = end;
+    const { outcome, exitCode, annotations, summary } = end;
     const conclusion: Outcome = outcome === 'failure' && end.continueOnError ? 'success' : outcome;
     const result: StepResult = {
       index: step.index,
-      name,
+      name: this.#mask(name),
       outcome,
       conclusion,
       ...(exitCode === undefined ? {} : { exitCode }),
       durationMs: Date.now() - startedAt,
+      ...(annotations === undefined ? {} : { annotations }),
+      ...(summary === undefined ? {} : { summary }),
     };
     this.results.push(result);
     this.#onStep?.(result);

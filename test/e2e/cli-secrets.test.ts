@@ -18,7 +18,8 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { defaultConfig } from '../../src/config.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { kmsDataKeys } from '../../src/store/data-keys.ts';
-import { startEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded.ts';
+import { ensureTable } from '../../src/store/ensure-table.ts';
+import { startDynamoEndpoint, type DynamoEndpoint } from '../helpers/dynalite.ts';
 import { createSecretStore } from '../../src/store/secret-store.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -195,7 +196,7 @@ describe('spotcheck secrets on a data folder (embedded store)', () => {
 });
 
 describe('spotcheck secrets on a DynamoDB table with a KMS key (the deployed store)', () => {
-  let engine: EmbeddedStore;
+  let engine: DynamoEndpoint;
   let kms: Server;
   const kmsCalls: { target: string; context: unknown }[] = [];
   const KEY_ID = 'arn:aws:kms:eu-west-1:123456789012:key/secrets';
@@ -233,7 +234,9 @@ describe('spotcheck secrets on a DynamoDB table with a KMS key (the deployed sto
   }
 
   beforeAll(async () => {
-    engine = await startEmbeddedStore({ table: 'deployed' });
+    // A DynamoDB reached by URL (the deployed store's shape), with the table the stack would have made.
+    engine = await startDynamoEndpoint();
+    await ensureTable(engine.client, 'deployed');
     kms = await startFakeKms();
     const config = {
       store: { kind: 'dynamodb', table: 'deployed', region: 'eu-west-1', endpoint: engine.endpoint, kmsKeyId: KEY_ID },

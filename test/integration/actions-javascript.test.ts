@@ -95,6 +95,48 @@ describe('JavaScript actions', () => {
     expect(out.log).toContain('##[skipped] condition is false: success()');
   });
 
+  it('still runs posts after a cancel, as GitHub does: post-if sees cancelled(), a hanging post is stopped after the grace', async () => {
+    const action = (post: string, postIf = '') => ({
+      'action.yml': `name: p\nruns:\n  using: node20\n  main: main.js\n  post: post.js\n${postIf}`,
+      'main.js': "console.log('main ran')",
+      'post.js': post,
+    });
+    const mark = (label: string) =>
+      `require('node:fs').appendFileSync(require('node:path').join(process.env.GITHUB_WORKSPACE, 'posts.txt'), '${label}\\n');`;
+    await box.write('hang', action('setInterval(() => {}, 1000);'));
+    await box.write('only-on-success', action(mark('only-on-success'), '  post-if: success()\n'));
+    await box.write('clean', action(mark('clean')));
+    const controller = new AbortController();
+    let log = '';
+    const job = makeJob([
+      { uses: './hang' },
+      { uses: './only-on-success' },
+      { uses: './clean' },
+      { run: 'echo sleeping; sleep 30' },
+    ]);
+    const out = await box.run(job, {
+      signal: controller.signal,
+      postGraceMs: 1_000,
+      onLog: (chunk) => {
+        log += chunk;
+        if (log.includes('sleeping')) controller.abort('stop please');
+      },
+    });
+
+    expect(out.conclusion).toBe('cancelled');
+    expect(out.reason).toBe('stop please');
+    expect(out.stepResults.map((r) => r.outcome)).toEqual(['success', 'success', 'success', 'cancelled']);
+    // Last registered first: clean ran, only-on-success was skipped, hang started and was stopped at the grace.
+    expect(await readFile(path.join(box.workdir, 'posts.txt'), 'utf8')).toBe('clean\n');
+    expect(log.slice(log.lastIndexOf('##[step] Post Run ./hang'))).toContain('##[error] the step was stopped');
+    expect(log).toContain('##[skipped] condition is false: success()');
+    expect(log.match(/^##\[end\] (\w+)/gm)?.slice(-3)).toEqual([
+      '##[end] success',
+      '##[end] skipped',
+      '##[end] cancelled',
+    ]);
+  });
+
   it('passes inputs as INPUT_<NAME>: with: over defaults, both evaluated; a missing required input is not an error; unexpected and deprecated inputs warn', async () => {
     await box.write('.github/actions/inputs', {
       'action.yml': `name: inputs

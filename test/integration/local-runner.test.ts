@@ -118,7 +118,10 @@ describe('local runner', () => {
     const sink = new RecordingSink();
     const runner = makeRunner(sink);
     const req = request(
-      [{ id: 'read', run: 'cat README.md\necho "content=$(cat README.md)" >> "$GITHUB_OUTPUT"' }, { run: 'echo done' }],
+      [
+        { id: 'read', run: 'cat README.md\necho "content=$(cat README.md)" >> "$GITHUB_OUTPUT"' },
+        { run: 'echo done; echo "## all good" >> "$GITHUB_STEP_SUMMARY"' },
+      ],
       { outputExprs: { content: '${{ steps.read.outputs.content }}' } },
     );
     const { handle } = await runner.launch(req);
@@ -132,6 +135,11 @@ describe('local runner', () => {
       expect.objectContaining({ type: 'finished', conclusion: 'success', outputs: { content: 'version one' } }),
     ]);
     expect(sink.reports.every((r) => r.ref === req.job.ref)).toBe(true);
+    // The summary goes with its step's report, and only there (the server keeps it from that one).
+    const steps = sink.reports.flatMap((r) => (r.report.type === 'step' ? [r.report.result] : []));
+    expect(steps.map((s) => s.summary)).toEqual([undefined, '## all good\n']);
+    const [final] = sink.finals();
+    expect(final?.type === 'finished' ? final.stepResults.map((s) => s.summary) : []).toEqual([undefined, undefined]);
     // The commit asked for, not the branch tip.
     expect(sink.logText()).toContain('version one\n');
     const file = await readFile(logPath(dataDir, req.job.ref), 'utf8');

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ActionsConfig } from '../../src/config.ts';
-import { actionsSourceFor, GITHUB_COM, type ForgeSite } from '../../runners/actions-source.ts';
+import { actionsSourceFor, GITHUB_COM, type ActionsConfig, type ForgeSite } from '../../runners/actions-source.ts';
 import { userActionsCacheDir } from '../../src/cli/local-run.ts';
 
 const giteaForge: ForgeSite = { kind: 'gitea', url: 'https://gitea.example', apiUrl: 'https://gitea.example/api/v1' };

@@ -7,6 +7,7 @@ import { realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { formatActionRef } from '../../../src/core/workflow/action-ref.ts';
 import type { ActionRef, UsesStepSpec } from '../../../src/core/types.ts';
+import type { OrderStop } from '../order-stop.ts';
 import type { StepRun } from '../step-process.ts';
 import { ActionFetchError, type ActionFetcher, type RemoteActionRef } from './action-fetcher.ts';
 import { ActionManifestError, readActionManifest, type ActionManifest } from './action-manifest.ts';
@@ -29,7 +30,8 @@ export interface PostStep {
   readonly name: string;
   /** `post-if`; GitHub's default is `always()`. */
   readonly condition: string;
-  readonly run: () => Promise<StepRun>;
+  /** `stop`: what stops the post (the order's, or the grace posts get once the order was stopped). */
+  readonly run: (stop: OrderStop) => Promise<StepRun>;
 }
 
 export class ActionSession {

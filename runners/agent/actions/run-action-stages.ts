@@ -2,12 +2,13 @@
  * The stages GitHub's runner adds around the job's steps (actions/runner ActionManager and JobExtension): each
  * remote JavaScript action's `pre`, in step order, before the first step (honouring `pre-if`, default `always()`;
  * local actions have none, their files not being there yet); and every registered `post`, last registered first,
- * after the last step, even after a failure (honouring `post-if`, default `always()`).
+ * after the last step, even after a failure or a cancel (honouring `post-if`, default `always()`).
  */
-import { evaluateCondition } from '../../../src/core/workflow/expressions.ts';
+import { evaluateCondition, type JobStatus } from '../../../src/core/workflow/expressions.ts';
 import { isUsesStep, type StepSpec } from '../../../src/core/types.ts';
+import { OrderStop } from '../order-stop.ts';
 import { processContext } from '../process-context.ts';
-import type { StepDeps } from '../run-one-step.ts';
+import type { StepDeps } from '../step-deps.ts';
 import { stepName } from '../step-name.ts';
 import type { StepRun } from '../step-process.ts';
 import type { StepsState } from '../steps-state.ts';
@@ -26,7 +27,7 @@ export async function runPreSteps(steps: readonly StepSpec[], state: StepsState,
     const { runs } = action.manifest;
     if (runs.using === 'composite' || runs.using === 'docker' || runs.pre === undefined) continue;
     const name = `Pre ${stepName(step, state.ctx(state.envCtx()))}`;
-    await runStage(name, runs.preIf, state, deps, async () => {
+    await runStage({ name, condition: runs.preIf, status: state.jobStatus }, state, deps, async () => {
       const envCtx = state.envCtx();
       const evaluated = evaluateActionStep(step, action.manifest, (env) => state.ctx(env), envCtx);
       if (!evaluated.ok) {
@@ -48,29 +49,46 @@ export async function runPreSteps(steps: readonly StepSpec[], state: StepsState,
   }
 }
 
+/**
+ * Once the order was stopped, the posts still run as on GitHub (whose runner runs post steps after a cancel, so
+ * actions clean up), under a stop of their own: this long, then they are killed in turn.
+ */
+export const DEFAULT_POST_GRACE_MS = 60_000;
+
 export async function runPostSteps(posts: readonly PostStep[], state: StepsState, deps: StepDeps): Promise<void> {
-  for (const post of [...posts].reverse()) {
-    await runStage(post.name, post.condition, state, deps, async () => {
-      const run = await post.run();
-      if (run.commands) state.apply(run.commands);
-      return run;
-    });
+  if (posts.length === 0) return;
+  const stopped = deps.stop.kind;
+  // The job status post-if sees: cancelled() after a cancel; a timeout is a failure (as in the job's outputs).
+  const status: JobStatus = stopped === 'cancelled' ? 'cancelled' : stopped === undefined ? state.jobStatus : 'failure';
+  const stop =
+    stopped === undefined ? deps.stop : new OrderStop(undefined, deps.opts.postGraceMs ?? DEFAULT_POST_GRACE_MS);
+  const postDeps = { ...deps, stop };
+  try {
+    for (const post of [...posts].reverse()) {
+      await runStage({ name: post.name, condition: post.condition, status }, state, postDeps, async () => {
+        const run = await post.run(stop);
+        if (run.commands) state.apply(run.commands);
+        return run;
+      });
+    }
+  } finally {
+    if (stop !== deps.stop) stop.dispose();
   }
 }
 
 /** A pre or post stage: its header, condition, run and end line; a failure fails the scope as GitHub's does. */
 async function runStage(
-  name: string,
-  condition: string,
+  stage: { readonly name: string; readonly condition: string; readonly status: JobStatus },
   state: StepsState,
   deps: StepDeps,
   run: () => Promise<StepRun>,
 ): Promise<void> {
   const { log } = deps;
+  const { name, condition } = stage;
   const header = deps.depth === 0 ? '##[step]' : '##[sub-step]';
   const end = deps.depth === 0 ? '##[end]' : '##[sub-end]';
   log.meta(`${header} ${name}`);
-  const verdict = evaluateCondition(condition, state.ctx(state.envCtx()), state.jobStatus);
+  const verdict = evaluateCondition(condition, state.ctx(state.envCtx()), stage.status);
   if (!verdict.ok) {
     log.meta(`##[error] ${verdict.error}`);
     state.fail(name);

@@ -7,14 +7,13 @@
  */
 import { parseActionRef } from '../../../src/core/workflow/action-ref.ts';
 import { interpolate } from '../../../src/core/workflow/expressions.ts';
-import type { StepSpec, UsesStepSpec } from '../../../src/core/types.ts';
-import type { StepDeps } from '../run-one-step.ts';
+import type { StepResult, StepSpec, UsesStepSpec } from '../../../src/core/types.ts';
+import type { StepDeps, UsesRun } from '../step-deps.ts';
 import type { StepsState } from '../steps-state.ts';
 import type { EvaluatedAction } from './action-inputs.ts';
 import type { CompositeRuns, CompositeStep } from './action-manifest.ts';
 import type { PostStep, ResolvedAction } from './action-session.ts';
 import { runPostSteps } from './run-action-stages.ts';
-import type { UsesRun } from './run-uses-step.ts';
 
 export async function runComposite(
   step: UsesStepSpec,
@@ -50,7 +49,20 @@ export async function runComposite(
     else deps.log.meta(`##[warning] ${step.uses}: outputs.${name}: ${value.error}`);
   }
   const outcome = deps.stop.kind !== undefined ? 'cancelled' : scope.jobStatus;
-  return { outcome, outputs };
+  return { outcome, outputs, ...reportedOf(scope.results) };
+}
+
+/**
+ * The composite's steps' annotations and summaries on the `uses:` step's result (its steps have no results of their
+ * own outside the action, as on GitHub, where their annotations and summaries show for the job).
+ */
+function reportedOf(results: readonly StepResult[]): Pick<UsesRun, 'annotations' | 'summary'> {
+  const annotations = results.flatMap((result) => result.annotations ?? []);
+  const summaries = results.flatMap((result) => (result.summary === undefined ? [] : [result.summary]));
+  return {
+    ...(annotations.length === 0 ? {} : { annotations }),
+    ...(summaries.length === 0 ? {} : { summary: summaries.join('\n') }),
+  };
 }
 
 /** The manifest's steps as StepSpecs (a nested `uses:` parsed as the workflow parser parses one). */

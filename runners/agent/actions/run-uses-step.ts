@@ -3,8 +3,8 @@
  * evaluated, then its main run — a JavaScript action's `main` (its `post` registered to run later), or a composite
  * action's steps. The step's result is one entry whatever the action does inside.
  */
-import type { StepResult, UsesStepSpec } from '../../../src/core/types.ts';
-import type { StepDeps } from '../run-one-step.ts';
+import type { UsesStepSpec } from '../../../src/core/types.ts';
+import type { StepDeps, UsesRun } from '../step-deps.ts';
 import { processContext } from '../process-context.ts';
 import type { StepsState } from '../steps-state.ts';
 import { evaluateActionStep } from './action-inputs.ts';
@@ -15,12 +15,6 @@ import { runNodeStage } from './run-node-action.ts';
 
 /** actions/runner `Constants.CompositeActionsMaxDepth`: the job's actions are depth 0, their steps' actions 1, … */
 export const MAX_ACTION_DEPTH = 9;
-
-export interface UsesRun {
-  readonly outcome: StepResult['outcome'];
-  readonly exitCode?: number;
-  readonly outputs: Record<string, string>;
-}
 
 /** `timeoutMinutes`: the step's, evaluated. */
 export async function runUsesStep(
@@ -80,7 +74,8 @@ async function runNodeMain(
     deps.posts.push({
       name,
       condition: runs.postIf,
-      run: () => runNodeStage(action, runs, 'post', launch, processContext(state, state.envCtx(), deps)),
+      run: (stop) =>
+        runNodeStage(action, runs, 'post', launch, { ...processContext(state, state.envCtx(), deps), stop }),
     });
   }
   if (run.commands) state.apply(run.commands);
@@ -88,5 +83,7 @@ async function runNodeMain(
     outcome: run.outcome,
     ...(run.exitCode === undefined ? {} : { exitCode: run.exitCode }),
     outputs: run.commands?.outputs ?? {},
+    ...(run.annotations === undefined ? {} : { annotations: run.annotations }),
+    ...(run.summary === undefined ? {} : { summary: run.summary }),
   };
 }
