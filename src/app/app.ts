@@ -36,6 +36,7 @@ import { createBootstrapMinter } from './agent-bootstrap.ts';
 import { createOrderTokens, forgeUrlsFor, type OrderTokens } from './order-tokens.ts';
 import { createAwsClients, type AwsClients } from './aws-clients.ts';
 import { cleanStepEnv, type ServerSettings } from './settings.ts';
+import { createDashboardAuth, type DashboardAuth } from './dashboard-auth.ts';
 import { Orchestrator } from '../orchestrator.ts';
 import { createBootstrapRoute } from '../server/bootstrap-route.ts';
 import { AGENT_REPORT_PATH, createCallbackRoute } from '../server/callback-route.ts';
@@ -62,9 +63,14 @@ import { joinUrl } from '../core/url.ts';
 
 export interface SpotcheckAppOptions {
   /** The forges and the agents' secret (a server's port and host are the Node transport's business). */
-  readonly settings: Pick<ServerSettings, 'github' | 'gitea' | 'agentSecret'>;
+  readonly settings: Pick<
+    ServerSettings,
+    'github' | 'gitea' | 'agentSecret' | 'login' | 'sessionSecret' | 'metricsToken'
+  >;
   /** Gitea's `fetch` (tests stub it; Probot's octokit has its own). */
   readonly giteaFetch?: typeof fetch;
+  /** The `fetch` of people's login: the forges' OAuth and REST endpoints with the user's token (tests stub it). */
+  readonly loginFetch?: typeof fetch;
   readonly config: OperatorConfig;
   readonly logger: Logger;
   readonly now?: () => number;
@@ -202,7 +208,24 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const capacity = buildCapacity(base, forgeSet, aws);
   const inbox = buildInbox(base, forgeSet, reporter, orchestrator, capacity);
   await loadGitHubHandlers(base, forgeSet, inbox, capacity);
-  const routes = buildRoutes(base, forgeSet, { inbox, capacity, orchestrator, logs, metrics, cloneUrlFor, access });
+  const auth = await createDashboardAuth({
+    settings,
+    store,
+    publicUrl: config.publicUrl,
+    dataDir: config.store.dir,
+    now,
+    ...(options.loginFetch ? { fetch: options.loginFetch } : {}),
+  });
+  const routes = buildRoutes(base, forgeSet, {
+    inbox,
+    capacity,
+    orchestrator,
+    logs,
+    metrics,
+    cloneUrlFor,
+    access,
+    auth,
+  });
   const router = instrumentRouter(createRouter(routes), metrics, {
     now,
     webhookPaths: { [GITHUB_WEBHOOK_PATH]: 'github', [GITEA_WEBHOOK_PATH]: 'gitea' },
@@ -429,19 +452,22 @@ interface RouteParts {
   readonly metrics: SpotcheckMetrics;
   readonly cloneUrlFor: (run: RunRecord) => Promise<string>;
   readonly access: (run: RunRecord, order: OrderRecord) => Promise<OrderAccess>;
+  readonly auth: DashboardAuth;
 }
 
 function buildRoutes(base: Base, forgeSet: ForgeSet, parts: RouteParts): RouteDefinition[] {
   const { store, now } = base;
-  const { logs, metrics } = parts;
+  const { logs, metrics, auth } = parts;
+  const { visibility } = auth;
   return [
     ...buildWebhookRoutes(base, forgeSet, parts),
     createCallbackRoute({ store, sink: parts.orchestrator, logs, secret: base.options.settings.agentSecret, now }),
     buildBootstrapRoute(base, parts.cloneUrlFor, parts.access),
-    createLogRoute({ store, logs, now }),
-    ...createDashboardRoutes({ store, now }),
+    createLogRoute({ store, logs, visibility, now }),
+    ...createDashboardRoutes({ store, visibility, now }),
+    ...auth.routes,
     createHealthRoute({ store }),
-    createMetricsRoute({ metrics }),
+    createMetricsRoute({ metrics, token: base.options.settings.metricsToken }),
   ];
 }
 

@@ -32,6 +32,15 @@ The server:
   SPOTCHECK_CONFIG       the operator config file (routes, limits, store, org); paths in it are relative to it
   SPOTCHECK_DATA_DIR     the data folder (embedded store, logs, checkouts); default ./.spotcheck-data
   SPOTCHECK_AGENT_SECRET secret for agents' per-order tokens (>= 32 bytes; default: derived from a webhook secret)
+  METRICS_TOKEN          the bearer token /metrics wants (>= 16 bytes); unset: /metrics answers 403
+
+Dashboard login (public repositories' runs need none; private ones need a login that can read them):
+  GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET
+                         the GitHub App's client id and a client secret (callback: <PUBLIC_URL>/login/github/callback)
+  GITEA_OAUTH_CLIENT_ID, GITEA_OAUTH_CLIENT_SECRET
+                         a Gitea OAuth2 application (redirect URI: <PUBLIC_URL>/login/gitea/callback)
+  SPOTCHECK_SESSION_SECRET
+                         signs sessions and private badge keys (>= 32 bytes; default: generated into the data folder)
   LOG_LEVEL              pino level (default info)
   LOG_FORMAT             json or pretty (default: pretty on a terminal, json otherwise)
   AWS_REGION             the AWS SDK's region, for cloud runners and a DynamoDB store (the SDK's own variables and
@@ -40,6 +49,7 @@ The server:
 Other commands:
   SPOTCHECK_KEEP_LOGS    spotcheck run: keep the order logs (printed path) instead of removing them
   USER                   spotcheck run and plan: the actor (github.actor)
+  XDG_CACHE_HOME         spotcheck run: downloaded actions go to $XDG_CACHE_HOME/spotcheck/actions (default ~/.cache)
 
 On AWS Lambda (the CDK stack in infra/ sets these):
   SPOTCHECK_CONFIG_JSON  the operator config as JSON, instead of SPOTCHECK_CONFIG
@@ -52,7 +62,7 @@ Set by spotcheck on cloud agents (not by operators):
   SPOTCHECK_BOOTSTRAP_URL, SPOTCHECK_BOOTSTRAP_TOKEN, SPOTCHECK_RUNNER, SPOTCHECK_POWER_OFF, SPOTCHECK_IMDS_URL,
   SPOTCHECK_IMDS_POLL_MS, SPOTCHECK_WORKDIR
 
-Routes: /runs (dashboard), /api/github/webhooks, /api/gitea/webhooks, /healthz, /metrics (Prometheus),
+Routes: /runs (dashboard), /login and /logout, /api/github/webhooks, /api/gitea/webhooks, /healthz, /metrics (Prometheus),
 /api/agent/report and /api/agent/bootstrap (agents). Start-up logs the dashboard, webhook and health URLs.
 Steps on the local runner get PATH, HOME and LANG from this environment, nothing else.
 `;
