@@ -16,6 +16,7 @@ import { createRouter, type Router } from '../src/server/router.ts';
 import { makeOrder } from '../test/helpers/records.ts';
 import { formatNumber, median, renderTable, type BenchSection } from './bench-report.ts';
 import type { BenchContext, Benchmark } from './benchmark.ts';
+import { openVisibility } from '../src/server/auth/visibility.ts';
 
 /** Renders per case; the median is reported. */
 const REPEATS = 7;
@@ -141,7 +142,8 @@ export const dashboardBenchmark: Benchmark = {
       ['r5000', layered('r5000', 5000, 100)],
     ]);
     const store = memoryStore(runs, orders);
-    const fresh = (): Router => createRouter(createDashboardRoutes({ store, now: () => T0 + 120_000 }));
+    const fresh = (): Router =>
+      createRouter(createDashboardRoutes({ store, visibility: openVisibility(), now: () => T0 + 120_000 }));
 
     const cases: { label: string; target: string; cold: boolean }[] = [
       {

@@ -37,6 +37,7 @@ import { createBootstrapMinter } from './agent-bootstrap.ts';
 import { createOrderTokens, forgeUrlsFor, type OrderTokens } from './order-tokens.ts';
 import { createAwsClients, type AwsClients } from './aws-clients.ts';
 import { cleanStepEnv, type LocalIsolation, type ServerSettings } from './settings.ts';
+import { createDashboardAuth, type DashboardAuth } from './dashboard-auth.ts';
 import { Orchestrator } from '../orchestrator.ts';
 import { createBootstrapRoute } from '../server/bootstrap-route.ts';
 import { AGENT_REPORT_PATH, createCallbackRoute } from '../server/callback-route.ts';
@@ -69,9 +70,14 @@ import { joinUrl } from '../core/url.ts';
 
 export interface SpotcheckAppOptions {
   /** The forges and the agents' secret (a server's port and host are the Node transport's business). */
-  readonly settings: Pick<ServerSettings, 'github' | 'gitea' | 'agentSecret' | 'local'>;
+  readonly settings: Pick<
+    ServerSettings,
+    'github' | 'gitea' | 'agentSecret' | 'local' | 'login' | 'sessionSecret' | 'metricsToken'
+  >;
   /** Gitea's `fetch` (tests stub it; Probot's octokit has its own). */
   readonly giteaFetch?: typeof fetch;
+  /** The `fetch` of people's login: the forges' OAuth and REST endpoints with the user's token (tests stub it). */
+  readonly loginFetch?: typeof fetch;
   readonly config: OperatorConfig;
   readonly logger: Logger;
   readonly now?: () => number;
@@ -215,6 +221,14 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const capacity = buildCapacity(base, forgeSet, aws);
   const inbox = buildInbox(base, forgeSet, reporter, orchestrator, capacity);
   await loadGitHubHandlers(base, forgeSet, inbox, capacity);
+  const auth = await createDashboardAuth({
+    settings,
+    store,
+    publicUrl: config.publicUrl,
+    dataDir: config.store.dir,
+    now,
+    ...(options.loginFetch ? { fetch: options.loginFetch } : {}),
+  });
   const routes = buildRoutes(base, forgeSet, {
     inbox,
     capacity,
@@ -224,6 +238,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     cloneUrlFor,
     access,
     signer: idTokens.signer,
+    auth,
   });
   const router = instrumentRouter(createRouter(routes), metrics, {
     now,
@@ -524,17 +539,20 @@ interface RouteParts {
   readonly cloneUrlFor: (run: RunRecord) => Promise<string>;
   readonly access: (run: RunRecord, order: OrderRecord) => Promise<OrderAccess>;
   readonly signer: IdTokenSigner;
+  readonly auth: DashboardAuth;
 }
 
 function buildRoutes(base: Base, forgeSet: ForgeSet, parts: RouteParts): RouteDefinition[] {
   const { store, now } = base;
-  const { logs, metrics } = parts;
+  const { logs, metrics, auth } = parts;
+  const { visibility } = auth;
   return [
     ...buildWebhookRoutes(base, forgeSet, parts),
     createCallbackRoute({ store, sink: parts.orchestrator, logs, secret: base.options.settings.agentSecret, now }),
     buildBootstrapRoute(base, parts.cloneUrlFor, parts.access),
-    createLogRoute({ store, logs, now }),
-    ...createDashboardRoutes({ store, now }),
+    createLogRoute({ store, logs, visibility, now }),
+    ...createDashboardRoutes({ store, visibility, now }),
+    ...auth.routes,
     ...createOidcRoutes({
       publicUrl: base.config.publicUrl,
       signer: parts.signer,
@@ -544,7 +562,7 @@ function buildRoutes(base: Base, forgeSet: ForgeSet, parts: RouteParts): RouteDe
       now,
     }),
     createHealthRoute({ store, identityProblem: base.identityProblem }),
-    createMetricsRoute({ metrics }),
+    createMetricsRoute({ metrics, token: base.options.settings.metricsToken }),
   ];
 }
 

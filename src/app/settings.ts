@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { ConfigError } from '../errors.ts';
 import type { GiteaSettings, GitHubSettings } from '../forges/registry.ts';
 import { trimTrailingSlashes } from '../core/url.ts';
+import type { OAuthClient } from '../server/auth/login-forges.ts';
 
 export type { GiteaSettings, GitHubSettings } from '../forges/registry.ts';
 
@@ -27,6 +28,18 @@ export interface ServerSettings {
    * refused.
    */
   readonly local?: LocalIsolation;
+  /** OAuth clients people log in to the dashboard with; none: private runs are readable by nobody. */
+  readonly login?: LoginSettings;
+  /** Signs session cookies and badge keys (≥ 32 bytes); unset: generated into the data folder on first start. */
+  readonly sessionSecret?: string;
+  /** The bearer token `/metrics` wants; unset: metrics are served to nobody. */
+  readonly metricsToken?: string;
+}
+
+/** Per forge, the OAuth client of the dashboard's login: the GitHub App's own client, a Gitea OAuth2 application. */
+export interface LoginSettings {
+  readonly github?: OAuthClient;
+  readonly gitea?: OAuthClient;
 }
 
 /** An unprivileged user of this host, by name and ids. */
@@ -88,6 +101,13 @@ export async function readServerSettings(given: Env, host: HostUsers = THIS_HOST
   if (agentSecret !== undefined && Buffer.byteLength(agentSecret) < 32)
     problems.push('SPOTCHECK_AGENT_SECRET must be at least 32 bytes');
   const local = await readLocalIsolation(env, problems, host);
+  const login = readLoginSettings(env, problems, { github: github !== undefined, gitea: gitea !== undefined });
+  const sessionSecret = env.SPOTCHECK_SESSION_SECRET;
+  if (sessionSecret !== undefined && Buffer.byteLength(sessionSecret) < 32)
+    problems.push('SPOTCHECK_SESSION_SECRET must be at least 32 bytes');
+  const metricsToken = env.METRICS_TOKEN;
+  if (metricsToken !== undefined && Buffer.byteLength(metricsToken) < 16)
+    problems.push('METRICS_TOKEN must be at least 16 bytes');
   const webhookSecret = github?.webhookSecret ?? gitea?.webhookSecret;
   if (problems.length > 0 || webhookSecret === undefined) {
     throw new ConfigError(`cannot start the server:\n  - ${problems.join('\n  - ')}`, { source: 'environment' });
@@ -100,6 +120,9 @@ export async function readServerSettings(given: Env, host: HostUsers = THIS_HOST
     // Agents' tokens need a secret every replica shares; derived from a webhook secret unless set on its own.
     agentSecret: agentSecret ?? createHmac('sha256', webhookSecret).update('spotcheck agent tokens').digest('hex'),
     local,
+    ...(login.github || login.gitea ? { login } : {}),
+    ...(sessionSecret ? { sessionSecret } : {}),
+    ...(metricsToken ? { metricsToken } : {}),
   };
 }
 
@@ -228,6 +251,44 @@ function readGiteaSettings(env: Env, problems: string[]): GiteaSettings | undefi
     ...(env.GITEA_CLONE_TOKEN ? { cloneToken: env.GITEA_CLONE_TOKEN } : {}),
     ...(env.GITEA_ACTIONS_TOKEN ? { actionsToken: env.GITEA_ACTIONS_TOKEN } : {}),
   };
+}
+
+/**
+ * GITHUB_CLIENT_ID/GITHUB_CLIENT_SECRET (the GitHub App's client, Probot's names) and GITEA_OAUTH_CLIENT_ID/
+ * GITEA_OAUTH_CLIENT_SECRET (a Gitea OAuth2 application): both of a pair, and only for a configured forge.
+ */
+function readLoginSettings(
+  env: Env,
+  problems: string[],
+  configured: { readonly github: boolean; readonly gitea: boolean },
+): LoginSettings {
+  const pair = (forge: 'github' | 'gitea', idName: string, secretName: string, id?: string, secret?: string) => {
+    if (!id && !secret) return undefined;
+    if (!id || !secret) {
+      problems.push(`${idName} and ${secretName} go together: set both or neither`);
+      return undefined;
+    }
+    if (!configured[forge]) {
+      problems.push(`${idName} is set but ${forge === 'github' ? 'the GitHub App' : 'Gitea'} is not configured`);
+      return undefined;
+    }
+    return { clientId: id, clientSecret: secret };
+  };
+  const github = pair(
+    'github',
+    'GITHUB_CLIENT_ID',
+    'GITHUB_CLIENT_SECRET',
+    env.GITHUB_CLIENT_ID,
+    env.GITHUB_CLIENT_SECRET,
+  );
+  const gitea = pair(
+    'gitea',
+    'GITEA_OAUTH_CLIENT_ID',
+    'GITEA_OAUTH_CLIENT_SECRET',
+    env.GITEA_OAUTH_CLIENT_ID,
+    env.GITEA_OAUTH_CLIENT_SECRET,
+  );
+  return { ...(github ? { github } : {}), ...(gitea ? { gitea } : {}) };
 }
 
 /** PATH and HOME only: what a step needs to find its tools, nothing of the bot's own secrets. */

@@ -38,6 +38,15 @@ The server:
   SPOTCHECK_LOCAL_PR_AS_SERVER_USER
                          true: run pull_request and testme orders as the server's user anyway (their code can
                          read the server's secrets)
+  METRICS_TOKEN          the bearer token /metrics wants (>= 16 bytes); unset: /metrics answers 403
+
+Dashboard login (public repositories' runs need none; private ones need a login that can read them):
+  GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET
+                         the GitHub App's client id and a client secret (callback: <PUBLIC_URL>/login/github/callback)
+  GITEA_OAUTH_CLIENT_ID, GITEA_OAUTH_CLIENT_SECRET
+                         a Gitea OAuth2 application (redirect URI: <PUBLIC_URL>/login/gitea/callback)
+  SPOTCHECK_SESSION_SECRET
+                         signs sessions and private badge keys (>= 32 bytes; default: generated into the data folder)
   LOG_LEVEL              pino level (default info)
   LOG_FORMAT             json or pretty (default: pretty on a terminal, json otherwise)
   AWS_REGION             the AWS SDK's region, for cloud runners and a DynamoDB store (the SDK's own variables and
@@ -63,7 +72,7 @@ Set by spotcheck on cloud agents (not by operators):
   SPOTCHECK_BOOTSTRAP_URL, SPOTCHECK_BOOTSTRAP_TOKEN, SPOTCHECK_RUNNER, SPOTCHECK_POWER_OFF, SPOTCHECK_IMDS_URL,
   SPOTCHECK_IMDS_POLL_MS, SPOTCHECK_WORKDIR
 
-Routes: /runs (dashboard), /api/github/webhooks, /api/gitea/webhooks, /healthz, /metrics (Prometheus),
+Routes: /runs (dashboard), /login and /logout, /api/github/webhooks, /api/gitea/webhooks, /healthz, /metrics (Prometheus),
 /api/agent/report and /api/agent/bootstrap (agents). Start-up logs the dashboard, webhook and health URLs.
 Steps on the local runner get PATH and LANG from this environment, nothing else, and HOME (their own with
 SPOTCHECK_LOCAL_USER).

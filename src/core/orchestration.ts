@@ -22,6 +22,7 @@ export interface NewRun {
   readonly actor: string;
   /** Whose code the run executes (what decides its secrets); see RunRecord.trust. */
   readonly trust?: RunRecord['trust'];
+  readonly repoPrivate?: boolean;
   readonly github: RunRecord['github'];
   readonly pr?: number;
   readonly installationId?: number;
@@ -53,6 +54,7 @@ export function newRunRecords(
     expiresAt: now + retentionDays * 86_400_000,
     ...(input.pr === undefined ? {} : { pr: input.pr }),
     ...(input.trust === undefined ? {} : { trust: input.trust }),
+    ...(input.repoPrivate === undefined ? {} : { repoPrivate: input.repoPrivate }),
     ...(input.installationId === undefined ? {} : { installationId: input.installationId }),
     ...(plan.concurrency ? { concurrencyGroup: plan.concurrency.group } : {}),
     ...(plan.vars === undefined ? {} : { vars: plan.vars }),

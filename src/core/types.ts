@@ -562,6 +562,11 @@ export interface RunRecord {
    * recorded before it was (and on local runs): treated as the narrower `approved-outsider`.
    */
   readonly trust?: RunTrust;
+  /**
+   * Whether the repository was private (or internal) when the event came, per the webhook's `repository.private`.
+   * Absent on runs recorded before it was: read as private (the dashboard fails closed).
+   */
+  readonly repoPrivate?: boolean;
   readonly github: GithubContext;
   /** The `vars` context the run was planned with; the engine and the agent evaluate with it too. */
   readonly vars?: Readonly<Record<string, string>>;

@@ -75,6 +75,8 @@ interface Where {
   readonly install: ForgeInstallation;
   readonly repo: RepoRef;
   readonly ownerIsOrg: boolean;
+  /** `repository.private` (or `internal`: readable only by the instance's users), when the payload says. */
+  readonly repoPrivate?: boolean;
 }
 
 /**
@@ -95,6 +97,9 @@ function whereOf(payload: Json, ctx: GiteaIntentContext): Where | string {
     install: { forge: 'gitea', host },
     repo: { forge: 'gitea', host, owner, name },
     ownerIsOrg: false,
+    ...(typeof repository['private'] === 'boolean'
+      ? { repoPrivate: repository['private'] || repository['internal'] === true }
+      : {}),
   };
 }
 

@@ -82,6 +82,7 @@ export async function startRuns(
       sha: start.sha,
       actor: start.actor,
       trust: start.trust,
+      ...(intent.repoPrivate === undefined ? {} : { repoPrivate: intent.repoPrivate }),
       github: d.github,
       ...(start.pr === undefined ? {} : { pr: start.pr }),
       ...(intent.install.installationId === undefined ? {} : { installationId: intent.install.installationId }),

@@ -39,6 +39,8 @@ export type OrderIntent =
       readonly after: string;
       readonly pusher: string;
       readonly ownerIsOrg: boolean;
+      /** `repository.private` of the payload (absent in intents stored before it was kept: read as private). */
+      readonly repoPrivate?: boolean;
     }
   | {
       readonly kind: 'pull_request';
@@ -54,6 +56,8 @@ export type OrderIntent =
       readonly author: string;
       readonly headRepo: string;
       readonly ownerIsOrg: boolean;
+      /** `repository.private` of the payload (absent in intents stored before it was kept: read as private). */
+      readonly repoPrivate?: boolean;
     }
   | {
       readonly kind: 'testme';
@@ -66,6 +70,8 @@ export type OrderIntent =
       readonly commenter: string;
       readonly commentCreatedAt: number;
       readonly ownerIsOrg: boolean;
+      /** `repository.private` of the payload (absent in intents stored before it was kept: read as private). */
+      readonly repoPrivate?: boolean;
     };
 
 /**
@@ -129,12 +135,13 @@ export function isZeroSha(sha: string): boolean {
 
 interface RepositoryLike {
   readonly name: string;
+  readonly private?: boolean;
   readonly html_url: string;
   readonly owner: { readonly login: string; readonly type?: string } | null;
 }
 
 /** The repository in our words; the host comes from the repository's own URL, so GitHub Enterprise needs no setting. */
-function repoOf(repository: RepositoryLike): { repo: RepoRef; ownerIsOrg: boolean } | undefined {
+function repoOf(repository: RepositoryLike): { repo: RepoRef; ownerIsOrg: boolean; repoPrivate?: boolean } | undefined {
   if (repository.owner === null) return undefined;
   let host: string;
   try {
@@ -145,6 +152,8 @@ function repoOf(repository: RepositoryLike): { repo: RepoRef; ownerIsOrg: boolea
   return {
     repo: { forge: 'github', host, owner: repository.owner.login, name: repository.name },
     ownerIsOrg: repository.owner.type === 'Organization',
+    // Internal repositories (GitHub Enterprise) have `private: true` as well, and are treated as private.
+    ...(typeof repository.private === 'boolean' ? { repoPrivate: repository.private } : {}),
   };
 }
 
@@ -182,6 +191,7 @@ export function toPushIntent(event: EmitterWebhookEvent<'push'>, ctx: IntentCont
     // `github.actor` in GitHub Actions is the account that pushed: the sender's login (pusher.name is the git name).
     pusher: p.sender?.login ?? p.pusher.name,
     ownerIsOrg: where.ownerIsOrg,
+    ...(where.repoPrivate === undefined ? {} : { repoPrivate: where.repoPrivate }),
   };
 }
 
@@ -212,6 +222,7 @@ export function toPullRequestIntent(
     // A fork that was deleted leaves `head.repo` null.
     headRepo: pr.head.repo?.full_name ?? '',
     ownerIsOrg: where.ownerIsOrg,
+    ...(where.repoPrivate === undefined ? {} : { repoPrivate: where.repoPrivate }),
   };
 }
 
@@ -244,5 +255,6 @@ export function toTestmeIntent(
     commenter: p.comment.user?.login ?? sender.login,
     commentCreatedAt: timeOf(p.comment.created_at, ctx.now),
     ownerIsOrg: where.ownerIsOrg,
+    ...(where.repoPrivate === undefined ? {} : { repoPrivate: where.repoPrivate }),
   };
 }

@@ -9,6 +9,7 @@ import type { OrderRef } from '../../runners/runner.ts';
 import type { Store } from '../store/store.ts';
 import type { LogStore } from './log-store.ts';
 import { text, type RouteDefinition } from './router.ts';
+import { refusalFor, type Visibility } from './auth/visibility.ts';
 
 export const ORDER_LOG_PATTERN = '/runs/:run/orders/:order/log';
 
@@ -18,8 +19,10 @@ export function orderLogPath(runId: string, orderId: string): string {
 }
 
 export interface LogRouteOptions {
-  readonly store: Pick<Store, 'getOrder'>;
+  readonly store: Pick<Store, 'getOrder' | 'getRun'>;
   readonly logs: LogStore;
+  /** Who may read which run's logs (auth/visibility.ts). */
+  readonly visibility: Visibility;
   /** How often a live log is polled for new output and the order for its end. */
   readonly pollMs?: number;
   /** How long one live session may last; the reader reloads to go on. */
@@ -50,10 +53,14 @@ export function createLogRoute(opts: LogRouteOptions): RouteDefinition {
       const rawAttempt = req.query.get('attempt');
       if (rawAttempt !== null && !/^[1-9][0-9]{0,5}$/.test(rawAttempt))
         return text(400, 'attempt must be a positive integer');
-      const order = await opts.store.getOrder(runId, orderId);
+      const [run, order] = await Promise.all([opts.store.getRun(runId), opts.store.getOrder(runId, orderId)]);
       const attempt = rawAttempt === null ? order?.attempt : Number(rawAttempt);
-      // One answer for an unknown run, an unknown order and an attempt that never was: nothing to tell apart.
-      if (!order || attempt === undefined || attempt > order.attempt) return text(404, 'not found');
+      // One answer for an unknown run, an unknown order, an attempt that never was and a run the reader may not
+      // see: nothing to tell apart (someone not logged in is sent to log in first).
+      const notFound = () => text(404, 'not found');
+      if (!run || !order || attempt === undefined || attempt > order.attempt) return notFound();
+      const refused = await refusalFor(opts.visibility, req, run, notFound);
+      if (refused !== undefined) return refused;
       if (attempt === order.attempt && order.state === 'queued') {
         const why = order.waitingSince === undefined ? 'its needs are not finished yet' : 'waiting for capacity';
         return { status: 200, headers: HEADERS, body: `${order.name}: waiting to start (${why})\n` };

@@ -3,6 +3,7 @@
  * prom-client's registry names). Counters are this replica's; the order gauges are read from the shared store, so
  * every replica answers the same for them.
  */
+import { timingSafeEqual } from 'node:crypto';
 import type { OrderCounts, SpotcheckMetrics } from './metrics.ts';
 import { LIVE_ORDER_STATES } from './metrics.ts';
 import type { Store } from '../store/store.ts';
@@ -12,11 +13,26 @@ export const METRICS_PATH = '/metrics';
 /** The queue depth is counted up to this many orders; past it the gauge says "at least this many". */
 export const MAX_COUNTED_WAITING = 1000;
 
-export function createMetricsRoute(opts: { readonly metrics: SpotcheckMetrics }): RouteDefinition {
+export interface MetricsRouteOptions {
+  readonly metrics: SpotcheckMetrics;
+  /**
+   * The bearer token a scraper sends (`Authorization: Bearer <token>`, Prometheus' `authorization` setting). Unset:
+   * the metrics are served to nobody (they tell which repositories are busy, and when).
+   */
+  readonly token: string | undefined;
+}
+
+export function createMetricsRoute(opts: MetricsRouteOptions): RouteDefinition {
+  const wanted = opts.token === undefined ? undefined : Buffer.from(`Bearer ${opts.token}`);
   return {
     method: 'GET',
     pattern: METRICS_PATH,
     async handle(req) {
+      if (wanted === undefined)
+        return text(403, 'metrics are off: set METRICS_TOKEN and scrape with it as a bearer token');
+      const given = Buffer.from(req.headers.authorization ?? '');
+      if (given.length !== wanted.length || !timingSafeEqual(given, wanted))
+        return text(401, 'a bearer token is required', { 'www-authenticate': 'Bearer realm="metrics"' });
       try {
         const body = await opts.metrics.render();
         return {

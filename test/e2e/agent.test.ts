@@ -32,6 +32,7 @@ import { redactCloneUrl, withoutCredentials } from '../../runners/agent/checkout
 import { createIsolatedStore, startTestStore } from '../helpers/dynalite.ts';
 import { startImdsStub, type ImdsStub } from '../helpers/imds-stub.ts';
 import { plan, spec } from '../helpers/plans.ts';
+import { openVisibility } from '../../src/server/auth/visibility.ts';
 
 const SECRET = 's'.repeat(40);
 const AGENT_BIN = path.resolve(import.meta.dirname, '../../bin/spotcheck-agent.js');
@@ -211,7 +212,7 @@ async function startHarness(opts: { spawnAgents?: boolean } = {}): Promise<Harne
   baseUrl = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
   routing.router = createRouter([
     createCallbackRoute({ store, sink: orchestrator, logs, secret: SECRET, now: Date.now }),
-    createLogRoute({ store, logs }),
+    createLogRoute({ store, logs, visibility: openVisibility() }),
     createBootstrapRoute({ store, secret: SECRET, jobFor, reportUrl: `${baseUrl}${AGENT_REPORT_PATH}`, now: Date.now }),
   ]);
 

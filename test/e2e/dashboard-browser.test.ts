@@ -24,6 +24,7 @@ import { startEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded
 import type { LaunchRequest, OrderRef, Route, Runner } from '../../runners/runner.ts';
 import { buildOrderJob } from '../../runners/order-job.ts';
 import { plan, spec } from '../helpers/plans.ts';
+import { openVisibility } from '../../src/server/auth/visibility.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -84,8 +85,8 @@ describe.skipIf(!HAVE_CHROMIUM)(
         jobFor: (run, order, needs) => Promise.resolve(buildOrderJob(run, order, needs, '/dev/null')),
       });
       const router = createRouter([
-        ...createDashboardRoutes({ store: embedded.store, refreshMs: 250 }),
-        createLogRoute({ store: embedded.store, logs, pollMs: 100 }),
+        ...createDashboardRoutes({ store: embedded.store, visibility: openVisibility(), refreshMs: 250 }),
+        createLogRoute({ store: embedded.store, logs, visibility: openVisibility(), pollMs: 100 }),
       ]);
       server = await listenHttp(createHttpServer(router, { logger }), { port: 0, host: '127.0.0.1' });
       // playwright-core starts Chromium with a fresh temporary profile (user-data dir) and removes it on close.

@@ -13,6 +13,7 @@ import { buildOrderJob } from '../../runners/order-job.ts';
 import { createIsolatedStore, makeOrder, makeRun } from '../helpers/dynalite.ts';
 import { createInstantRunner } from '../helpers/instant-runner.ts';
 import { plan, spec } from '../helpers/plans.ts';
+import { openVisibility } from '../../src/server/auth/visibility.ts';
 
 const logger = pino({ level: 'silent' });
 const routes = new Map<string, Route>([['local', { label: 'local', runner: 'local', settings: {} }]]);
@@ -93,7 +94,9 @@ async function dashboard(opts: Partial<DashboardOptions> = {}): Promise<{
     jobFor: (run, order, needs) => Promise.resolve(buildOrderJob(run, order, needs, '/dev/null')),
   });
   sinks.push(orchestrator);
-  const router = createRouter(createDashboardRoutes({ store, now: () => NOW + 65_000, ...opts }));
+  const router = createRouter(
+    createDashboardRoutes({ store, visibility: openVisibility(), now: () => NOW + 65_000, ...opts }),
+  );
   return { store, router, orchestrator, instant };
 }
 

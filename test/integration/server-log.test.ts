@@ -11,6 +11,7 @@ import { createRouter } from '../../src/server/router.ts';
 import { logPath } from '../../runners/local.ts';
 import type { OrderRef } from '../../runners/runner.ts';
 import { makeOrder, makeRun } from '../helpers/dynalite.ts';
+import { openVisibility } from '../../src/server/auth/visibility.ts';
 
 const logger = pino({ level: 'silent' });
 let embedded: EmbeddedStore;
@@ -30,7 +31,13 @@ afterAll(async () => {
 });
 
 async function serve(opts: Partial<LogRouteOptions> = {}): Promise<string> {
-  const route = createLogRoute({ store: embedded.store, logs: createFileLogStore(dataDir), pollMs: 20, ...opts });
+  const route = createLogRoute({
+    store: embedded.store,
+    logs: createFileLogStore(dataDir),
+    visibility: openVisibility(),
+    pollMs: 20,
+    ...opts,
+  });
   const server = await listenHttp(createHttpServer(createRouter([route]), { logger }), {
     port: 0,
     host: '127.0.0.1',

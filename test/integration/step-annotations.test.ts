@@ -20,6 +20,7 @@ import { startEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded
 import { STEP_SUMMARY_KIND } from '../../src/store/step-summaries.ts';
 import { createOrchestratorHarness, testRunInput } from '../helpers/orchestrator-harness.ts';
 import { plan, spec } from '../helpers/plans.ts';
+import { openVisibility } from '../../src/server/auth/visibility.ts';
 
 const SECRET = 'k'.repeat(32);
 const SHA = 'c'.repeat(40);
@@ -47,7 +48,7 @@ beforeAll(async () => {
     secret: SECRET,
     now: () => clock,
   });
-  const routes = [route, ...createDashboardRoutes({ store: embedded.store })];
+  const routes = [route, ...createDashboardRoutes({ store: embedded.store, visibility: openVisibility() })];
   listening = await listenHttp(createHttpServer(createRouter(routes), { logger }), { port: 0, host: '127.0.0.1' });
 });
 afterAll(async () => {

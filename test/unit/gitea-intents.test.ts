@@ -48,6 +48,7 @@ describe('toGiteaIntent: push', () => {
       pusher: 'test-user',
       // Gitea's User has no type: the owner's kind is unknown here.
       ownerIsOrg: false,
+      repoPrivate: false,
     });
   });
 
@@ -190,6 +191,7 @@ describe('toGiteaIntent: pull_request', () => {
       author: 'test-user',
       headRepo: 'Test-CI/multi-line-secrets',
       ownerIsOrg: false,
+      repoPrivate: false,
     });
   });
 
@@ -252,6 +254,7 @@ describe('toGiteaIntent: !testme comments', () => {
     commenter: 'test-user',
     commentCreatedAt: Date.parse('2022-05-15T18:57:29Z'),
     ownerIsOrg: false,
+    repoPrivate: false,
   };
 
   it.each([

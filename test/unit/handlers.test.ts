@@ -81,6 +81,7 @@ describe('toPushIntent', () => {
       after: PUSH['after'],
       pusher: 'Codertocat',
       ownerIsOrg: false,
+      repoPrivate: false,
     });
   });
 
@@ -94,6 +95,7 @@ describe('toPushIntent', () => {
     set('repository.html_url', 'https://GHE.example.com/Codertocat/Hello-World')(p);
     expect(toPushIntent(asEvent('push', p), CTX)).toMatchObject({
       ownerIsOrg: true,
+      repoPrivate: false,
       install: { host: 'ghe.example.com' },
       repo: { host: 'ghe.example.com' },
     });
@@ -139,6 +141,7 @@ describe('toPullRequestIntent', () => {
         author: 'Codertocat',
         headRepo: pr.head.repo.full_name,
         ownerIsOrg: false,
+        repoPrivate: false,
       });
     },
   );
@@ -183,6 +186,7 @@ describe('toTestmeIntent', () => {
       commenter: 'Codertocat',
       commentCreatedAt: Date.parse(comment.created_at),
       ownerIsOrg: false,
+      repoPrivate: false,
     });
   });
 

@@ -13,6 +13,10 @@ import { createMetricsRoute } from '../../src/server/metrics-route.ts';
 import { createRouter, json, text, type IncomingRequest, type RouterResponse } from '../../src/server/router.ts';
 import type { Runner } from '../../runners/runner.ts';
 
+const METRICS_TOKEN = 'metrics-token-0123456789';
+const scrape = (token = METRICS_TOKEN): IncomingRequest =>
+  request('GET', '/metrics', { authorization: `Bearer ${token}` });
+
 const log = pino({ level: 'silent' });
 
 function request(method: string, path: string, headers: Record<string, string> = {}): IncomingRequest {
@@ -158,15 +162,28 @@ describe('metrics', () => {
           ? Promise.reject(new Error('down'))
           : Promise.resolve({ waiting: 7, live: { running: 3, dispatching: 1 } }),
     });
-    const router = createRouter([createMetricsRoute({ metrics })]);
-    const ok = await router.handle(request('GET', '/metrics'));
+    const router = createRouter([createMetricsRoute({ metrics, token: METRICS_TOKEN })]);
+    const ok = await router.handle(scrape());
     expect(ok.status).toBe(200);
     expect(ok.headers?.['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(ok.body).toContain('spotcheck_queue_depth 7');
     expect(ok.body).toContain('spotcheck_orders{state="running"} 3');
     expect(ok.body).toContain('spotcheck_orders{state="interrupted"} 0');
     fail = true;
-    expect((await router.handle(request('GET', '/metrics'))).status).toBe(503);
+    expect((await router.handle(scrape())).status).toBe(503);
+  });
+
+  it('GET /metrics wants the bearer token, and serves nobody when none is configured', async () => {
+    const metrics = createMetrics({ orderCounts: () => Promise.resolve({ waiting: 0, live: {} }) });
+    const guarded = createRouter([createMetricsRoute({ metrics, token: METRICS_TOKEN })]);
+    const anonymous = await guarded.handle(request('GET', '/metrics'));
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers?.['www-authenticate']).toBe('Bearer realm="metrics"');
+    expect((await guarded.handle(scrape(`${METRICS_TOKEN}x`))).status).toBe(401);
+    expect((await guarded.handle(scrape('metrics-token-012345678X'))).status).toBe(401);
+    expect((await guarded.handle(scrape())).status).toBe(200);
+    const off = createRouter([createMetricsRoute({ metrics, token: undefined })]);
+    expect((await off.handle(scrape())).status).toBe(403);
   });
 
   it('flushEmf: one EMF line per metric and dimension set, deltas since the last flush only', () => {

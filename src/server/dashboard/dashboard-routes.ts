@@ -19,7 +19,9 @@ import type { ForgeKind, OrderRecord, RepoRef, RunRecord } from '../../core/type
 import { readStepSummaries } from '../../store/step-summaries.ts';
 import type { Store } from '../../store/store.ts';
 import type { RouteDefinition, RouteParams, RouterRequest, RouterResponse } from '../router.ts';
-import { htmlResponse, messagePage } from './page.ts';
+import { htmlResponse, messagePage, type Account } from './page.ts';
+import { isPublicRun, loginPath, refusalFor, type Visibility } from '../auth/visibility.ts';
+import { LOGOUT_PATH } from '../auth/login-routes.ts';
 import { renderOrderLive, renderOrderPage, type OrderPageInput } from './order-page.ts';
 import { renderRunLive, renderRunPage, type RunPageInput } from './run-page.ts';
 import { parseRunCursor, renderRunsLive, renderRunsPage, runCursor, type RunsPageInput } from './runs-page.ts';
@@ -27,6 +29,8 @@ import { RUNS_PATH, orderPath, runPath } from './view-parts.ts';
 
 export interface DashboardOptions {
   readonly store: Pick<Store, 'getRun' | 'getOrder' | 'getOrders' | 'listOrders' | 'listRuns' | 'getDoc'>;
+  /** Who may read which run (auth/visibility.ts): every page, list and badge asks it. */
+  readonly visibility: Visibility;
   readonly now?: () => number;
   /** How often live parts refresh in the browser. */
   readonly refreshMs?: number;
@@ -62,6 +66,7 @@ const BADGE_HEADERS = {
 /** What every dashboard handler reads: the store, the clock, the page sizes and the kept graph layouts. */
 interface Dashboard {
   readonly store: DashboardOptions['store'];
+  readonly visibility: Visibility;
   readonly now: () => number;
   readonly refreshMs: number;
   readonly runsPerPage: number;
@@ -72,6 +77,7 @@ interface Dashboard {
 export function createDashboardRoutes(options: DashboardOptions): RouteDefinition[] {
   const dashboard: Dashboard = {
     store: options.store,
+    visibility: options.visibility,
     now: options.now ?? Date.now,
     refreshMs: options.refreshMs ?? DEFAULT_REFRESH_MS,
     runsPerPage: options.runsPerPage ?? DEFAULT_RUNS_PER_PAGE,
@@ -139,11 +145,13 @@ async function handleRunsPage(dashboard: Dashboard, req: RouterRequest): Promise
   const query = parseRunsQuery(req.query, dashboard.runsPerPage);
   if ('problem' in query) return messagePage(400, 'Bad request', query.problem);
   const { repo, host, before, limit } = query;
+  const repos = repo === undefined ? undefined : await candidateRepos(store, repo.owner, repo.name, host);
   // One more than a page: whether there is an older page is then known without a second query.
-  const fetched =
-    repo === undefined
-      ? await store.listRuns({ limit: limit + 1, ...(before === undefined ? {} : { before }) })
-      : await listRepoRuns(store, await candidateRepos(store, repo.owner, repo.name, host), limit + 1, before);
+  const fetched = await listVisibleRuns(dashboard, req, limit + 1, before, (batch, from) =>
+    repos === undefined
+      ? store.listRuns({ limit: batch, ...(from === undefined ? {} : { before: from }) })
+      : listRepoRuns(store, repos, batch, from),
+  );
   const runs = fetched.slice(0, limit);
   const last = runs[runs.length - 1];
   const hosts = new Set(runs.map((r) => `${r.repo.forge}\n${r.repo.host.toLowerCase()}`));
@@ -158,6 +166,7 @@ async function handleRunsPage(dashboard: Dashboard, req: RouterRequest): Promise
     ...(query.askedLimit ? { askedLimit: limit } : {}),
     severalHosts: hosts.size > 1,
     refreshMs: dashboard.refreshMs,
+    ...(await accountOf(dashboard, req)),
   };
   if (req.query.get('part') === 'live') return htmlResponse(200, renderRunsLive(input));
   return htmlResponse(200, renderRunsPage(input));
@@ -170,7 +179,10 @@ async function handleRunPage(dashboard: Dashboard, req: RouterRequest, params: R
   if (pageParam !== null && !/^[1-9]\d{0,5}$/.test(pageParam))
     return messagePage(400, 'Bad request', 'page must be a positive number.');
   const run = await store.getRun(runId);
-  if (run === undefined) return messagePage(404, 'Run not found', 'No run has this id (it may have expired).');
+  const notFound = (): RouterResponse => messagePage(404, 'Run not found', 'No run has this id (it may have expired).');
+  if (run === undefined) return notFound();
+  const refused = await refusalFor(dashboard.visibility, req, run, notFound);
+  if (refused !== undefined) return refused;
   const orders = sortOrdersForDisplay(await store.listOrders(runId));
   const job = req.query.get('job') ?? undefined;
   const input: RunPageInput = {
@@ -185,7 +197,9 @@ async function handleRunPage(dashboard: Dashboard, req: RouterRequest, params: R
   };
   if (req.query.get('part') === 'live') return htmlResponse(200, renderRunLive(input));
   const summaries = await summariesOf(store, orders);
-  return htmlResponse(200, renderRunPage({ ...input, ...summaries }));
+  // Only someone who may read the private repository gets here: its badge key is theirs to see.
+  const badge = isPublicRun(run) ? {} : { badgePath: badgePathOf(dashboard.visibility, run) };
+  return htmlResponse(200, renderRunPage({ ...input, ...summaries, ...badge, ...(await accountOf(dashboard, req)) }));
 }
 
 /**
@@ -218,17 +232,27 @@ async function handleOrderPage(dashboard: Dashboard, req: RouterRequest, params:
   const runId = params.run ?? '';
   const orderId = params.order ?? '';
   const [run, order] = await Promise.all([store.getRun(runId), store.getOrder(runId, orderId)]);
-  if (run === undefined || order === undefined)
-    return messagePage(404, 'Order not found', 'No order has this id in this run (it may have expired).');
+  const notFound = (): RouterResponse =>
+    messagePage(404, 'Order not found', 'No order has this id in this run (it may have expired).');
+  if (run === undefined || order === undefined) return notFound();
+  const refused = await refusalFor(dashboard.visibility, req, run, notFound);
+  if (refused !== undefined) return refused;
   const needs = sortOrdersForDisplay(await store.getOrders(runId, order.needsOrders));
-  const input: OrderPageInput = { run, order, needs, now: dashboard.now(), refreshMs: dashboard.refreshMs };
+  const input: OrderPageInput = {
+    run,
+    order,
+    needs,
+    now: dashboard.now(),
+    refreshMs: dashboard.refreshMs,
+    ...(await accountOf(dashboard, req)),
+  };
   if (req.query.get('part') === 'live') return htmlResponse(200, renderOrderLive(input));
   return htmlResponse(200, renderOrderPage(input));
 }
 
 /** `/badge/<owner>/<repo>.svg`, or `/badge/<owner>/<repo>/<workflow>.svg`: the last segment carries `.svg`. */
 async function handleBadge(
-  { store }: Dashboard,
+  { store, visibility }: Dashboard,
   req: RouterRequest,
   owner: string,
   repoSegment: string,
@@ -252,11 +276,62 @@ async function handleBadge(
   }
   const branch = req.query.get('branch')?.trim() || undefined;
   const runs = await listRepoRuns(store, repos, RECENT_RUNS);
+  // A private repository's badge needs its key; without it, the answer is the one for a repository never seen.
+  const key = req.query.get('key') ?? '';
+  const hidden = runs.find((r) => !isPublicRun(r) && !visibility.isBadgeKey(r.repo, key));
+  if (hidden !== undefined)
+    return { status: 200, headers: BADGE_HEADERS, body: renderBadge(stateBadge(label, 'unknown')) };
   const state = latestBadgeState(runs, {
     branches: branch === undefined ? DEFAULT_BADGE_BRANCHES : [branch],
     ...(workflow === undefined ? {} : { workflow }),
   });
   return { status: 200, headers: BADGE_HEADERS, body: renderBadge(stateBadge(label, state)) };
+}
+
+/** Runs per read while the runs list looks for runs the viewer may see; reads per page are capped. */
+const VISIBLE_BATCH = 100;
+const MAX_VISIBLE_READS = 5;
+
+/**
+ * Up to `wanted` runs the viewer may read, newest first, from `read(batch, before)`. Runs of repositories hidden
+ * from the viewer are skipped; a page may come out short after MAX_VISIBLE_READS reads (the "Older runs" link then
+ * goes on from the last run shown).
+ */
+async function listVisibleRuns(
+  { visibility }: Dashboard,
+  req: RouterRequest,
+  wanted: number,
+  before: { createdAt: number; runId: string } | undefined,
+  read: (batch: number, before?: { createdAt: number; runId: string }) => Promise<RunRecord[]>,
+): Promise<RunRecord[]> {
+  const shown: RunRecord[] = [];
+  let from = before;
+  for (let reads = 0; reads < MAX_VISIBLE_READS && shown.length < wanted; reads++) {
+    const batch = await read(Math.max(wanted, VISIBLE_BATCH), from);
+    for (const run of batch) {
+      if (shown.length >= wanted) break;
+      if (await visibility.mayRead(req, run)) shown.push(run);
+    }
+    const last = batch[batch.length - 1];
+    if (last === undefined || batch.length < Math.max(wanted, VISIBLE_BATCH)) break;
+    from = { createdAt: last.createdAt, runId: last.runId };
+  }
+  return shown;
+}
+
+/** The header's account corner: nothing when there is no login, else the viewer or a login link back here. */
+async function accountOf({ visibility }: Dashboard, req: RouterRequest): Promise<{ account?: Account }> {
+  if (visibility.loginForges.length === 0) return {};
+  const viewer = await visibility.viewerOf(req);
+  if (viewer !== undefined) return { account: { login: viewer.login, logoutPath: LOGOUT_PATH } };
+  const query = req.query.toString();
+  return { account: { loginHref: loginPath(`${req.path}${query === '' ? '' : `?${query}`}`) } };
+}
+
+/** `/badge/<owner>/<repo>.svg?host=…&key=…`. */
+function badgePathOf(visibility: Visibility, run: RunRecord): string {
+  const query = new URLSearchParams({ host: run.repo.host, key: visibility.badgeKey(run.repo) });
+  return `/badge/${encodeURIComponent(run.repo.owner)}/${encodeURIComponent(run.repo.name)}.svg?${query.toString()}`;
 }
 
 /** Distinct forge hosts among the newest runs (a store usually holds one). */

@@ -14,7 +14,7 @@ import {
 } from '../../core/types.ts';
 import { orderLogPath } from '../log-route.ts';
 import { html, type SafeHtml } from './html.ts';
-import { renderPage } from './page.ts';
+import { renderPage, type Account } from './page.ts';
 import {
   RUNS_PATH,
   commitLink,
@@ -28,6 +28,8 @@ import {
 } from './view-parts.ts';
 
 export interface OrderPageInput {
+  /** The header's account corner (page.ts). */
+  readonly account?: Account;
   readonly run: RunRecord;
   readonly order: OrderRecord;
   /** The orders this one needs (those still in the store). */
@@ -223,6 +225,7 @@ export function renderOrderPage(input: OrderPageInput): string {
       ></noscript>
     </section>`;
   return renderPage({
+    ...(input.account === undefined ? {} : { account: input.account }),
     title: `${order.name} · ${run.workflowName}`,
     crumbs: [
       { label: 'Runs', href: RUNS_PATH },

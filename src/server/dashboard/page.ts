@@ -18,7 +18,8 @@ const STYLE = `
 body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:#fff}
 a{color:var(--link)}
 .skip{position:absolute;left:-9999px}.skip:focus{left:8px;top:8px;background:#fff;padding:4px 8px;z-index:1}
-header.top{border-bottom:1px solid var(--border);background:var(--soft);padding:8px 16px}
+header.top{border-bottom:1px solid var(--border);background:var(--soft);padding:8px 16px;display:flex;justify-content:space-between;gap:8px}
+header.top .account{margin:0}
 header.top ol{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:4px 6px}
 header.top li{overflow-wrap:anywhere}
 header.top li+li::before{content:"\\203A";margin-right:6px;color:var(--muted)}
@@ -268,6 +269,20 @@ export interface PageInput {
   readonly main: SafeHtml;
   /** With JavaScript off, reload the page this often (seconds) while something on it can change. */
   readonly noscriptRefreshSeconds?: number;
+  /** Who is logged in, or where to log in; absent when the server offers no login. */
+  readonly account?: Account;
+}
+
+/** The header's account corner: the logged-in user and a logout button, or a login link. */
+export type Account = { readonly login: string; readonly logoutPath: string } | { readonly loginHref: string };
+
+function renderAccount(account: Account | undefined): SafeHtml | string {
+  if (account === undefined) return '';
+  if ('loginHref' in account) return html`<a class="account" href="${account.loginHref}">Log in</a>`;
+  // A POST form: a cross-site page cannot log anyone out (SameSite=Lax keeps the cookie off its POSTs).
+  return html`<form class="account" method="post" action="${account.logoutPath}">
+    <span>${account.login}</span> <button type="submit">Log out</button>
+  </form>`;
 }
 
 export function renderPage(input: PageInput): string {
@@ -298,6 +313,7 @@ export function renderPage(input: PageInput): string {
               ${crumbs}
             </ol>
           </nav>
+          ${renderAccount(input.account)}
         </header>
         <main id="main">${input.main}</main>
         <footer>spotcheck · pages refresh themselves while something runs · times in UTC</footer>
@@ -320,7 +336,7 @@ export function htmlResponse(status: number, body: string | SafeHtml): RouterRes
 }
 
 /** A whole page that says one thing (404, a bad parameter), with the same shell as the others. */
-export function messagePage(status: number, title: string, message: string): RouterResponse {
+export function messagePage(status: number, title: string, message: string, account?: Account): RouterResponse {
   return htmlResponse(
     status,
     renderPage({
@@ -328,6 +344,7 @@ export function messagePage(status: number, title: string, message: string): Rou
       crumbs: [{ label: title }],
       main: html`<h1>${title}</h1>
         <p>${message}</p>`,
+      ...(account === undefined ? {} : { account }),
     }),
   );
 }

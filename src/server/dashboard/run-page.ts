@@ -10,7 +10,7 @@ import type { StoredStepSummary } from '../../store/step-summaries.ts';
 import { orderLogPath } from '../log-route.ts';
 import { html, trusted, type SafeHtml } from './html.ts';
 import { renderSummaryMarkdown } from './markdown.ts';
-import { renderPage } from './page.ts';
+import { renderPage, type Account } from './page.ts';
 import {
   RUNS_PATH,
   commitLink,
@@ -27,6 +27,10 @@ import {
 } from './view-parts.ts';
 
 export interface RunPageInput {
+  /** The header's account corner (page.ts). */
+  readonly account?: Account;
+  /** A private repository's badge path with its key, shown only to someone who may read the repository. */
+  readonly badgePath?: string;
   readonly run: RunRecord;
   /** Every order, in display order. */
   readonly orders: readonly OrderRecord[];
@@ -225,13 +229,24 @@ export function renderRunPage(input: RunPageInput): string {
   const { run } = input;
   const active = isRunActive(run.status) || input.orders.some((o) => !isFinalOrderState(o.state));
   return renderPage({
+    ...(input.account === undefined ? {} : { account: input.account }),
     title: `${run.workflowName} · ${repoName(run.repo)}`,
     crumbs: [
       { label: 'Runs', href: RUNS_PATH },
       { label: repoName(run.repo), href: repoRunsPath(run.repo, true) },
       { label: run.workflowName },
     ],
-    main: html`${renderRunLive(input)}${summariesSection(input.summaries ?? [], input.summariesLeftOut ?? 0)}`,
+    main: html`${renderRunLive(input)}${summariesSection(input.summaries ?? [], input.summariesLeftOut ?? 0)}${badgeSection(input.badgePath)}`,
     ...(active ? { noscriptRefreshSeconds: Math.max(2, Math.round((input.refreshMs * 2) / 1000)) } : {}),
   });
+}
+
+/** The private repository's badge, with its key: whoever has the link sees the state of its default branch. */
+function badgeSection(path: string | undefined): SafeHtml | string {
+  if (path === undefined) return '';
+  return html`<section aria-labelledby="badge-heading">
+    <h2 id="badge-heading">Badge</h2>
+    <p>This repository is private: its badge needs this key (anyone with the link sees the badge, nothing else).</p>
+    <p><code id="badge-path">${path}</code></p>
+  </section>`;
 }

@@ -2,7 +2,7 @@
 import { formatDuration } from '../../core/render/format.ts';
 import type { RunRecord } from '../../core/types.ts';
 import { html, type SafeHtml } from './html.ts';
-import { renderPage } from './page.ts';
+import { renderPage, type Account } from './page.ts';
 import {
   RUNS_PATH,
   commitLink,
@@ -16,6 +16,8 @@ import {
 } from './view-parts.ts';
 
 export interface RunsPageInput {
+  /** The header's account corner (page.ts). */
+  readonly account?: Account;
   /** This page's runs, newest first. */
   readonly runs: readonly RunRecord[];
   readonly now: number;
@@ -121,6 +123,7 @@ export function renderRunsPage(input: RunsPageInput): string {
     </form>
     ${renderRunsLive(input)}`;
   return renderPage({
+    ...(input.account === undefined ? {} : { account: input.account }),
     title,
     crumbs:
       input.repo === undefined ? [{ label: 'Runs' }] : [{ label: 'Runs', href: RUNS_PATH }, { label: input.repo }],
