@@ -1,0 +1,62 @@
+/**
+ * The DynamoDB engines the store suites run on: dynalite (the embedded store's engine, in-process) and AWS's own
+ * DynamoDB Local (a JVM started once per test run by test/helpers/dynamodb-local-setup.ts). A suite written with
+ * `describeEachEngine` runs its describe blocks once per engine; its file must be listed in the `engines` project of
+ * vitest.config.ts, whose global setup starts DynamoDB Local.
+ */
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { describe, inject } from 'vitest';
+import { createDynamoStore } from '../../src/store/dynamodb.ts';
+import {
+  createEmbeddedClient,
+  DEFAULT_TABLE,
+  startEmbeddedStore,
+  type EmbeddedStore,
+} from '../../src/store/embedded.ts';
+
+export const ENGINES = ['dynalite', 'dynamodb-local'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+/** A store on an engine, as the embedded store gives it, and the name of its table (for a second client). */
+export interface TestEngine extends EmbeddedStore {
+  readonly table: string;
+}
+
+function dynamodbLocalEndpoint(): string | null {
+  // undefined in a project without the global setup, whatever the declared type says.
+  const endpoint = inject('dynamodbLocal') as string | null | undefined;
+  if (endpoint === undefined) {
+    throw new Error('this file runs on every engine: list it in the engines project of vitest.config.ts');
+  }
+  return endpoint;
+}
+
+/** Each engine's describe block; DynamoDB Local's is skipped where it cannot run (the global setup said why). */
+export function describeEachEngine(body: (engine: EngineName) => void): void {
+  const available = (engine: EngineName): boolean => engine === 'dynalite' || dynamodbLocalEndpoint() !== null;
+  for (const engine of ENGINES) describe.skipIf(!available(engine))(`on ${engine}`, () => body(engine));
+}
+
+let tables = 0;
+
+/**
+ * A store on a fresh table of the engine: dynalite starts in-process per file (as `serve` runs it); DynamoDB Local is
+ * shared by every file of the run, so each gets its own table, deleted on close.
+ */
+export async function startTestEngine(engine: EngineName): Promise<TestEngine> {
+  if (engine === 'dynalite') return { ...(await startEmbeddedStore({})), table: DEFAULT_TABLE };
+  const endpoint = dynamodbLocalEndpoint();
+  if (endpoint === null) throw new Error('DynamoDB Local is not available');
+  const client = createEmbeddedClient(endpoint);
+  const table = `spotcheck-${String(process.pid)}-${String(++tables)}`;
+  const store = createDynamoStore({ client, table });
+  await store.ensureTable();
+  const close = async (): Promise<void> => {
+    try {
+      await client.send(new DeleteTableCommand({ TableName: table }));
+    } finally {
+      client.destroy();
+    }
+  };
+  return { store, client, endpoint, table, close };
+}
