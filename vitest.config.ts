@@ -29,7 +29,14 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'engines', include: ENGINE_SUITES, globalSetup: ['test/helpers/dynamodb-local-setup.ts'] },
+        test: {
+          name: 'engines',
+          include: ENGINE_SUITES,
+          globalSetup: ['test/helpers/dynamodb-local-setup.ts'],
+          // The heaviest integration tests (hundreds of orders through the orchestrator), now beside a JVM: on a
+          // busy two-core machine one took over 30 s. A guard against hangs, not a measure of speed.
+          testTimeout: 90_000,
+        },
       },
       {
         extends: true,

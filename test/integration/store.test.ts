@@ -1,3 +1,4 @@
+import { DescribeTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { startEmbeddedStore } from '../../src/store/embedded.ts';
 import { repoKey } from '../../src/store/item-keys.ts';
 import { countRequests } from '../../src/store/request-counter.ts';
 import type { Store } from '../../src/store/store.ts';
+import { TTL_ATTRIBUTE } from '../../src/store/table-schema.ts';
 import { createIsolatedStore, makeFlatRun, makeOrder, makeRun, REPO, T0 } from '../helpers/dynalite.ts';
 import { describeEachEngine, startTestEngine, type TestEngine } from '../helpers/engines.ts';
 
@@ -434,6 +436,12 @@ describeEachEngine((engine) => {
       const counter = countRequests(embedded.client);
       await s.ensureTable();
       expect(counter.byCommand()['CreateTable']).toBeUndefined();
+    });
+
+    // dynalite has no TTL API (ensureTable's UpdateTimeToLive fails there, on purpose silently); DynamoDB Local has.
+    it.runIf(engine === 'dynamodb-local')('ensureTable enables TTL on the ttl attribute', async () => {
+      const out = await embedded.client.send(new DescribeTimeToLiveCommand({ TableName: embedded.table }));
+      expect(out.TimeToLiveDescription).toEqual({ AttributeName: TTL_ATTRIBUTE, TimeToLiveStatus: 'ENABLED' });
     });
 
     it('costs one request per order completion step', async () => {
