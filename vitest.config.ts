@@ -1,4 +1,15 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * The store suites that run on every DynamoDB engine (test/helpers/engines.ts): dynalite and AWS's DynamoDB Local.
+ * Their project's global setup starts DynamoDB Local once per run, and only when one of them is selected.
+ */
+const ENGINE_SUITES = [
+  'test/integration/store.test.ts',
+  'test/integration/store-docs.test.ts',
+  'test/integration/store-race.test.ts',
+  'test/integration/orchestrator.test.ts',
+];
 
 export default defineConfig({
   test: {
@@ -8,7 +19,25 @@ export default defineConfig({
     pool: 'forks',
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
     projects: [
-      { extends: true, test: { name: 'spotcheck', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'spotcheck',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...ENGINE_SUITES],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'engines',
+          include: ENGINE_SUITES,
+          globalSetup: ['test/helpers/dynamodb-local-setup.ts'],
+          // The heaviest integration tests (hundreds of orders through the orchestrator), now beside a JVM: on a
+          // busy two-core machine one took over 30 s. A guard against hangs, not a measure of speed.
+          testTimeout: 90_000,
+        },
+      },
       {
         extends: true,
         test: {
