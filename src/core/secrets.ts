@@ -3,7 +3,7 @@
  * is, and which secrets an order gets. Pure: the store keeps sealed values; the server decides here which of them
  * to open for an order, and opens only those.
  */
-import type { ForgeKind, RepoRef, RunTrust } from './types.ts';
+import type { CallSecrets, ForgeKind, RepoRef, RunTrust } from './types.ts';
 
 /**
  * Where a secret is defined. GitHub's three levels: an organization's (every repository of the owner), a
@@ -113,4 +113,29 @@ export function describeSecretScope(scope: SecretScope): string {
     case 'environment':
       return `environment ${scope.environment} of ${scope.repo.owner}/${scope.repo.name}`;
   }
+}
+
+/**
+ * What a called workflow's job sees of its caller's secrets (GitHub, "Reusing workflows" › "Passing inputs and
+ * secrets"): each enclosing call, outermost first, passes `inherit` (all it has) or a map whose values are
+ * expressions over its own `secrets` (`NAME: ${{ secrets.X }}`); a call without `secrets:` passes none. A value
+ * that does not evaluate is left out. Environment secrets are not passed: a called job naming an environment gets
+ * that environment's own (added by the caller of this function). Pure; evaluated in memory, never logged.
+ */
+export function passSecretsThroughCalls(
+  callerSecrets: Readonly<Record<string, string>>,
+  passed: readonly CallSecrets[] | undefined,
+  evaluate: (template: string, secrets: Readonly<Record<string, string>>) => string | undefined,
+): Readonly<Record<string, string>> {
+  let current = callerSecrets;
+  for (const layer of passed ?? []) {
+    if (layer === 'inherit') continue;
+    const next: Record<string, string> = {};
+    for (const [name, template] of Object.entries(layer)) {
+      const value = evaluate(template, current);
+      if (value !== undefined) next[name.toUpperCase()] = value;
+    }
+    current = next;
+  }
+  return current;
 }

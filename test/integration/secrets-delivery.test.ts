@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunTrust } from '../../src/core/types.ts';
+import type { CallSecrets, RunTrust } from '../../src/core/types.ts';
 import { mintBootstrapToken } from '../../src/server/bootstrap-tokens.ts';
 import { AGENT_BOOTSTRAP_PATH, createBootstrapRoute, type BootstrapAnswer } from '../../src/server/bootstrap-route.ts';
 import { orderSecretsReader } from '../../src/server/order-secrets.ts';
@@ -63,13 +63,18 @@ afterAll(async () => {
 });
 
 let runs = 0;
-async function exchange(trust: RunTrust | undefined, environment?: string): Promise<BootstrapAnswer> {
+async function exchange(
+  trust: RunTrust | undefined,
+  environment?: string,
+  secretsPassed?: readonly CallSecrets[],
+): Promise<BootstrapAnswer> {
   const runId = `run-${String(++runs)}`;
   const run = makeRun(runId, { orderCount: 1, ...(trust === undefined ? {} : { trust }) });
   await store.createRun(run, [
     makeOrder(runId, 'deploy', {
       state: 'dispatching',
       ...(environment ? { environment: { name: environment } } : {}),
+      ...(secretsPassed ? { secretsPassed } : {}),
     }),
   ]);
   const token = await mintBootstrapToken(store, { runId, orderId: 'deploy', attempt: 1 }, 60_000);
@@ -95,6 +100,23 @@ describe('secrets in the bootstrap exchange', () => {
   it('a member run without an environment gets org and repo secrets', async () => {
     expect((await exchange('member')).job.secrets).toEqual({
       ORG_TOKEN: VALUES.ORG_TOKEN,
+      REPO_PUBLIC: VALUES.REPO_PUBLIC,
+    });
+  });
+
+  it('a called workflow’s job gets what each call passes: inherit, a renaming map, none; its environment’s own', async () => {
+    expect((await exchange('member', undefined, ['inherit'])).job.secrets).toEqual({
+      ORG_TOKEN: VALUES.ORG_TOKEN,
+      REPO_PUBLIC: VALUES.REPO_PUBLIC,
+    });
+    // `secrets: { token: ${{ secrets.ORG_TOKEN }} }` one level up, then `inherit`: only the renamed one arrives.
+    const renamed = await exchange('member', undefined, [{ token: '${{ secrets.ORG_TOKEN }}' }, 'inherit']);
+    expect(renamed.job.secrets).toEqual({ TOKEN: VALUES.ORG_TOKEN });
+    // A call without `secrets:` passes none; the called job's environment still gives its own.
+    expect((await exchange('member', undefined, [{}])).job.secrets ?? {}).toEqual({});
+    expect((await exchange('member', 'prod', [{}])).job.secrets).toEqual({ DEPLOY_KEY: VALUES.DEPLOY_KEY });
+    // An outsider's run passes only what it was given.
+    expect((await exchange('approved-outsider', undefined, ['inherit'])).job.secrets).toEqual({
       REPO_PUBLIC: VALUES.REPO_PUBLIC,
     });
   });
