@@ -88,6 +88,10 @@ jobs:
           echo "::notice file=$TOKEN,title=n::noticed"
           echo "::debug::debugged $TOKEN"
           echo "::endgroup::"
+      - name: a long line
+        run: |
+          head -c $((1024 * 1024 - 5)) /dev/zero | tr '\\0' x
+          sleep 0.3; printf %s "\${TOKEN:0:10}"; sleep 0.3; printf '%s\\n' "\${TOKEN:10}"
       - name: a bad expression
         continue-on-error: true
         run: echo \${{ fromJSON(secrets.DEPLOY_TOKEN) }}
@@ -283,6 +287,7 @@ describe('the leak hunt', () => {
       'lines',
       'deploy as ***',
       'split, stderr, groups',
+      'a long line',
       'a bad expression',
       'fails with ***',
     ]);
@@ -304,6 +309,7 @@ describe('the leak hunt', () => {
       'lines',
       'deploy as ',
       'split, stderr, groups',
+      'a long line',
       'a bad expression',
       'fails with ',
     ]);
@@ -315,7 +321,11 @@ describe('the leak hunt', () => {
       found.push(...leaksIn(`${report.type} report of ${ref.runId}`, JSON.stringify(report)));
     const files = await filesUnder(join(dir, 'data'));
     expect(files.length).toBeGreaterThanOrEqual(2);
-    for (const file of files) found.push(...leaksIn(`file ${file}`, await readFile(file, 'utf8')));
+    for (const file of files) {
+      const text = await readFile(file, 'utf8');
+      // A value cut in two by a line break is a leak too.
+      found.push(...leaksIn(`file ${file}`, text), ...leaksIn(`file ${file}, lines joined`, text.replaceAll('\n', '')));
+    }
     const items = await scanTable();
     expect(items.length).toBeGreaterThan(0);
     for (const item of items) found.push(...leaksIn('table item', item));
