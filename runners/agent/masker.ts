@@ -25,6 +25,8 @@ interface Automaton {
   readonly fail: Int32Array;
   /** Length of the longest registered string that ends at this state (0: none). */
   readonly out: Int32Array;
+  /** Length of the string this state stands for (a prefix of some registered string). */
+  readonly depth: Int32Array;
 }
 
 export class Masker {
@@ -71,6 +73,35 @@ export class Masker {
   /** `text` with every registered value and encoding replaced by `***`; overlapping or touching matches merge. */
   mask(text: string): string {
     if (this.#patterns.size === 0 || text === '') return text;
+    const { starts, ends } = this.#scan(text);
+    if (starts.length === 0) return text;
+    let result = '';
+    let from = 0;
+    for (let k = 0; k < starts.length; k++) {
+      result += text.slice(from, starts[k]) + MASK;
+      from = ends[k] ?? text.length;
+    }
+    return result + text.slice(from);
+  }
+
+  /**
+   * Where `text`, the start of a longer stream, may be cut so that masking the two parts apart masks the same: before
+   * any registered value that crosses the cut, and before the longest end of `text` that begins a registered value
+   * (what follows may complete it). A line too long to wait for is cut here, never through a value.
+   */
+  safeCut(text: string): number {
+    if (this.#patterns.size === 0) return text.length;
+    const { starts, ends, state } = this.#scan(text);
+    let cut = text.length - (this.#automaton?.depth[state] ?? 0);
+    for (let k = starts.length - 1; k >= 0; k--) {
+      const start = starts[k] ?? 0;
+      if ((ends[k] ?? 0) > cut && start < cut) cut = start;
+    }
+    return cut;
+  }
+
+  /** The merged match ranges in `text`, in order, and the automaton's state at its end. */
+  #scan(text: string): { starts: number[]; ends: number[]; state: number } {
     const automaton = (this.#automaton ??= buildAutomaton(this.#patterns));
     const { next, fail, out } = automaton;
     // Matches arrive in order of their end; a new one swallows the earlier ranges it overlaps or touches.
@@ -99,14 +130,7 @@ export class Masker {
       ends.push(i + 1);
     }
     this.#operations += operations;
-    if (starts.length === 0) return text;
-    let result = '';
-    let from = 0;
-    for (let k = 0; k < starts.length; k++) {
-      result += text.slice(from, starts[k]) + MASK;
-      from = ends[k] ?? text.length;
-    }
-    return result + text.slice(from);
+    return { starts, ends, state };
   }
 }
 
@@ -183,5 +207,5 @@ function buildAutomaton(patterns: ReadonlySet<string>): Automaton {
       queue.push(child);
     }
   }
-  return { next, fail, out };
+  return { next, fail, out, depth: Int32Array.from(depth) };
 }

@@ -186,7 +186,8 @@ async function waitForProcess(
   let killedFor: 'order' | 'step-timeout' | undefined;
   const scope = c.commands.forStep(env);
   // A buffer per stream, as the runner reads stdout and stderr line by line each: their partial lines never mix.
-  const buffers = { stdout: new LineBuffer(), stderr: new LineBuffer() };
+  const safeCut = (text: string): number => c.commands.safeCut(text);
+  const buffers = { stdout: new LineBuffer(safeCut), stderr: new LineBuffer(safeCut) };
   const print = (printed: readonly string[]): void => {
     if (printed.length > 0) c.log.output(`${printed.join('\n')}\n`);
   };

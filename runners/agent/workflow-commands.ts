@@ -180,6 +180,10 @@ export class WorkflowCommands {
     this.#masker = opts.masker;
     this.#workspace = opts.workspace;
   }
+  /** Where a line too long to wait for may be cut without cutting a value to mask (Masker.safeCut). */
+  safeCut(text: string): number {
+    return this.#masker.safeCut(text);
+  }
 
   /**
    * The scope of one step, whose process has `env`: `ACTIONS_STEP_DEBUG=true` shows `::debug::` and turns echo on
@@ -379,10 +383,16 @@ export function fixPositions(props: Readonly<Record<string, string>>): Position 
 /**
  * Splits a process's output into lines as they complete, keeping a partial line until its newline comes (a value
  * to mask may be split across two reads) or the stream ends. A partial line over MAX_PARTIAL_LINE is let out as it
- * stands.
+ * stands, cut where no value to mask crosses.
  */
 export class LineBuffer {
   #partial = '';
+  /** Where an over-long partial line may be cut (Masker.safeCut); default: all of it. */
+  readonly #safeCut: (text: string) => number;
+
+  constructor(safeCut: (text: string) => number = (text) => text.length) {
+    this.#safeCut = safeCut;
+  }
 
   /** The complete lines in `chunk` (with what was kept before), without their newlines. */
   push(chunk: string): string[] {
@@ -396,8 +406,12 @@ export class LineBuffer {
       this.#partial = last;
     }
     if (this.#partial.length > MAX_PARTIAL_LINE) {
-      lines.push(this.#partial);
-      this.#partial = '';
+      // Cut where no value to mask crosses, so neither half lets a part of it out; the rest waits for more.
+      const cut = this.#safeCut(this.#partial);
+      if (cut > 0) {
+        lines.push(this.#partial.slice(0, cut));
+        this.#partial = this.#partial.slice(cut);
+      }
     }
     return lines;
   }

@@ -8,7 +8,7 @@ import pino, { type Logger } from 'pino';
 import { DEFAULT_LIMITS, type Limits } from '../../src/config.ts';
 import { buildGithubContext } from '../../src/core/github-context.ts';
 import type { RepoRef, RunPlan } from '../../src/core/types.ts';
-import { Orchestrator, type Reporter, type StartRunInput } from '../../src/orchestrator.ts';
+import { Orchestrator, type OrchestratorOptions, type Reporter, type StartRunInput } from '../../src/orchestrator.ts';
 import type { Store } from '../../src/store/store.ts';
 import { buildOrderJob } from '../../runners/order-job.ts';
 import type { ReportSink, Route, Runner } from '../../runners/runner.ts';
@@ -33,6 +33,8 @@ export interface OrchestratorHarnessOptions {
   readonly runner?: Runner;
   readonly now?: () => number;
   readonly logger?: Logger;
+  /** Builds the jobs in place of buildOrderJob alone (the server's adds the order's token and secrets). */
+  readonly jobFor?: OrchestratorOptions['jobFor'];
 }
 
 export interface OrchestratorHarness {
@@ -57,7 +59,7 @@ export function createOrchestratorHarness(options: OrchestratorHarnessOptions): 
     reporter: options.reporter ?? NULL_REPORTER,
     logger: options.logger ?? pino({ level: 'silent' }),
     ...(options.now === undefined ? {} : { now: options.now }),
-    jobFor: (run, order, needs) => Promise.resolve(buildOrderJob(run, order, needs, '/dev/null')),
+    jobFor: options.jobFor ?? ((run, order, needs) => Promise.resolve(buildOrderJob(run, order, needs, '/dev/null'))),
   });
   sinks.push(orchestrator);
   return { orchestrator, instant, sinks };
