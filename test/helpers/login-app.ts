@@ -49,11 +49,33 @@ export interface Answer {
   readonly body: string;
 }
 
-export async function startLoginApp(
-  options: { readonly login?: LoginSettings; readonly publicUrl?: string } = {},
-): Promise<LoginApp> {
+/** Where GitHub is: github.com by default, or (a browser test) a stand-in on loopback, as a GitHub Enterprise. */
+export interface GitHubSite {
+  readonly host: string;
+  readonly protocol: 'http' | 'https';
+  readonly baseUrl: string;
+}
+
+export interface LoginAppOptions {
+  readonly login?: LoginSettings;
+  readonly publicUrl?: string;
+  readonly github?: GitHubSite;
+  /** The world the forge stand-in answers from (one of startLoginApp's own by default). */
+  readonly world?: ForgeWorld;
+  /** How the app reaches the forges for login: the in-process stand-in by default. */
+  readonly loginFetch?: typeof fetch;
+}
+
+const GITHUB_COM: GitHubSite = { host: 'github.com', protocol: 'https', baseUrl: 'https://api.github.com' };
+
+export function createForgeWorld(): ForgeWorld {
+  return { codes: new Map(), tokens: new Map(), pull: new Set(), calls: [], problems: [] };
+}
+
+export async function startLoginApp(options: LoginAppOptions = {}): Promise<LoginApp> {
   const dir = await mkdtemp(join(tmpdir(), 'spotcheck-login-'));
-  const world: ForgeWorld = { codes: new Map(), tokens: new Map(), pull: new Set(), calls: [], problems: [] };
+  const world = options.world ?? createForgeWorld();
+  const github = options.github ?? GITHUB_COM;
   const logger = pino({ level: 'silent' });
   const app = await createSpotcheckApp({
     settings: {
@@ -62,9 +84,9 @@ export async function startLoginApp(
         appId: '1',
         privateKey: testPrivateKey(),
         webhookSecret: 'hook-secret',
-        baseUrl: 'https://api.github.com',
-        host: 'github.com',
-        protocol: 'https',
+        baseUrl: github.baseUrl,
+        host: github.host,
+        protocol: github.protocol,
         appSlug: 'spotcheck-test',
       },
       gitea: { url: GITEA_URL, token: 'bot-token', webhookSecret: 'gitea-hook', botLogin: 'spotcheck-bot' },
@@ -76,9 +98,9 @@ export async function startLoginApp(
     },
     config: defaultConfig({ dataDir: dir, publicUrl: options.publicUrl ?? 'http://127.0.0.1:3000' }),
     logger,
-    loginFetch: forgeStandIn(world),
+    loginFetch: options.loginFetch ?? forgeStandIn(world),
   });
-  await seed(app);
+  await seed(app, github.host);
   const call = async (
     method: string,
     target: string,
@@ -132,10 +154,10 @@ async function bodyText(body: RouterResponse['body']): Promise<string> {
   return out;
 }
 
-async function seed(app: SpotcheckApp): Promise<void> {
+async function seed(app: SpotcheckApp, githubHost: string): Promise<void> {
   const runs: RunRecord[] = [
-    makeRun({ runId: PUBLIC_RUN, repo: repo('github', 'github.com', 'octo', 'open'), repoPrivate: false }),
-    makeRun({ runId: PRIVATE_RUN, repo: repo('github', 'github.com', 'octo', 'secret'), repoPrivate: true }),
+    makeRun({ runId: PUBLIC_RUN, repo: repo('github', githubHost, 'octo', 'open'), repoPrivate: false }),
+    makeRun({ runId: PRIVATE_RUN, repo: repo('github', githubHost, 'octo', 'secret'), repoPrivate: true }),
     makeRun({ runId: GITEA_PRIVATE_RUN, repo: repo('gitea', 'gitea.test', 'team', 'hidden'), repoPrivate: true }),
   ];
   for (const [i, run] of runs.entries()) {
@@ -157,8 +179,11 @@ function repo(forge: 'github' | 'gitea', host: string, owner: string, name: stri
   return { forge, host, owner, name };
 }
 
-/** GitHub (github.com + api.github.com) and Gitea (gitea.test) as far as login and access checks go. */
-function forgeStandIn(world: ForgeWorld): typeof fetch {
+/**
+ * GitHub (github.com + api.github.com, or any other origin, its REST API at the root or under GitHub Enterprise's
+ * `/api/v3`) and Gitea (gitea.test) as far as login and access checks go.
+ */
+export function forgeStandIn(world: ForgeWorld): typeof fetch {
   const json = (status: number, value: unknown): Response =>
     new Response(JSON.stringify(value), { status, headers: { 'content-type': 'application/json' } });
   return (input, init) => {
@@ -186,7 +211,7 @@ function forgeStandIn(world: ForgeWorld): typeof fetch {
     const token = (headers.get('authorization') ?? '').replace(/^Bearer /, '');
     const login = world.tokens.get(token);
     if (login === undefined) return Promise.resolve(json(401, { message: 'Bad credentials' }));
-    const path = gitea ? url.pathname.replace(/^\/api\/v1/, '') : url.pathname;
+    const path = url.pathname.replace(gitea ? /^\/api\/v1/ : /^\/api\/v3/, '');
     if (path === '/user') return Promise.resolve(json(200, { login, id: 7 }));
     const m = /^\/repos\/([^/]+)\/([^/]+)$/.exec(path);
     if (m !== null) {

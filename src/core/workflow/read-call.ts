@@ -1,7 +1,7 @@
 /**
  * Reusable workflows, both sides (GitHub's "Reusing workflows"): a calling job's `uses:`, `with:` and `secrets:`,
  * and a callable file's `on.workflow_call` (`inputs` with `type`/`required`/`default`, `outputs` with `value`,
- * `secrets` with `required`). Whether a call matches its callee is checked when both are read (resolve-calls.ts).
+ * `secrets` with `required`). Whether a call matches its callee is checked when both are read (plan.ts, plan-calls.ts).
  */
 import type { CallSecrets, SourcePos, WorkflowCall, WorkflowCallInput, WorkflowCallSpec } from '../types.ts';
 import { clip } from './diagnostics.ts';
