@@ -79,21 +79,16 @@ export class StoreTable {
     keep: (item: Item) => boolean,
     limit = Infinity,
   ): Promise<Item[]> {
-    const items: Item[] = [];
-    let start: Item | undefined;
-    do {
-      const page = await this.send('Query', () =>
-        this.doc.send(
-          new QueryCommand({ ...input, TableName: this.name, ...(start ? { ExclusiveStartKey: start } : {}) }),
+    return this.#pages(
+      (start) =>
+        this.send('Query', () =>
+          this.doc.send(
+            new QueryCommand({ ...input, TableName: this.name, ...(start ? { ExclusiveStartKey: start } : {}) }),
+          ),
         ),
-      );
-      for (const item of page.Items ?? []) {
-        if (keep(item)) items.push(item);
-        if (items.length >= limit) return items;
-      }
-      start = page.LastEvaluatedKey;
-    } while (start !== undefined);
-    return items;
+      keep,
+      limit,
+    );
   }
 
   /**
@@ -105,19 +100,33 @@ export class StoreTable {
     keep: (item: Item) => boolean,
     limit = Infinity,
   ): Promise<Item[]> {
+    return this.#pages(
+      (start) =>
+        this.send('Scan', () =>
+          this.doc.send(
+            new ScanCommand({ ...input, TableName: this.name, ...(start ? { ExclusiveStartKey: start } : {}) }),
+          ),
+        ),
+      keep,
+      limit,
+    );
+  }
+
+  /** Follows `LastEvaluatedKey` from page to page, keeping what passes `keep`, until `limit` items or the end. */
+  async #pages(
+    page: (start: Item | undefined) => Promise<{ Items?: Item[] | undefined; LastEvaluatedKey?: Item | undefined }>,
+    keep: (item: Item) => boolean,
+    limit: number,
+  ): Promise<Item[]> {
     const items: Item[] = [];
     let start: Item | undefined;
     do {
-      const page = await this.send('Scan', () =>
-        this.doc.send(
-          new ScanCommand({ ...input, TableName: this.name, ...(start ? { ExclusiveStartKey: start } : {}) }),
-        ),
-      );
-      for (const item of page.Items ?? []) {
+      const out = await page(start);
+      for (const item of out.Items ?? []) {
         if (keep(item)) items.push(item);
         if (items.length >= limit) return items;
       }
-      start = page.LastEvaluatedKey;
+      start = out.LastEvaluatedKey;
     } while (start !== undefined);
     return items;
   }
