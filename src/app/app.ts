@@ -42,6 +42,7 @@ import { Orchestrator } from '../orchestrator.ts';
 import { createBootstrapRoute } from '../server/bootstrap-route.ts';
 import { AGENT_REPORT_PATH, createCallbackRoute } from '../server/callback-route.ts';
 import { deliveryClaimKeyOf } from '../server/delivery-claims.ts';
+import { createGitHubRedelivery, REDELIVERY_LEASE_KIND } from '../server/github-redelivery.ts';
 import { createGiteaWebhookRoute, GITEA_WEBHOOK_PATH } from '../server/gitea-webhook-route.ts';
 import { createGithubWebhookRoute, GITHUB_WEBHOOK_PATH } from '../server/github-webhook-route.ts';
 import { createHealthRoute } from '../server/health-route.ts';
@@ -107,6 +108,10 @@ export interface SpotcheckAppOptions {
   readonly metrics?: SpotcheckMetrics;
   /** Pauses between attempts to read the app's slug when APP_SLUG is unset (tests shorten them). */
   readonly appSlugRetry?: AppSlugRetry;
+  /**
+   * How often the tick asks GitHub for the App's failed deliveries to redeliver them (5 minutes by default; 0: never).
+   */
+  readonly redeliveryMs?: number;
 }
 
 /** What one tick did, for the scheduled handler's summary and its metrics. */
@@ -115,6 +120,8 @@ export interface TickSummary {
   readonly reconciled: number;
   /** Instances and builds the janitor terminated (undefined: no cloud runner, no janitor). */
   readonly swept?: number;
+  /** Failed GitHub deliveries GitHub was asked to redeliver (undefined: no GitHub App, or not this tick). */
+  readonly redelivered?: number;
 }
 
 /** Everything `spotcheck serve` is but the HTTP server and the timer: what the Node and Lambda transports share. */
@@ -247,16 +254,22 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
 
   const sweepIndex = indexSweeper(base, inbox);
   await sweepIndex();
+  const redeliver = redeliverer(base, forgeSet);
   const tick = async (): Promise<TickSummary> => {
     await orchestrator.tick();
     await sweepIndex();
     const reconciled = await inbox.reconcile();
+    const redelivered = await redeliver();
     const swept = await janitor?.sweep();
     if (capacity) {
       await capacity.reconcile().catch((error: unknown) => logger.error({ err: error }, 'capacity reconcile failed'));
       await capacity.sweep().catch((error: unknown) => logger.error({ err: error }, 'capacity sweep failed'));
     }
-    return { reconciled, ...(swept === undefined ? {} : { swept: swept.terminated.length }) };
+    return {
+      reconciled,
+      ...(swept === undefined ? {} : { swept: swept.terminated.length }),
+      ...(redelivered === undefined ? {} : { redelivered }),
+    };
   };
   const idle = async (): Promise<void> => {
     await inbox.idle();
@@ -504,6 +517,43 @@ function indexSweeper({ config, logger, now }: Base, inbox: Inbox): () => Promis
     if (last !== undefined && at - last < INDEX_SWEEP_MS) return;
     last = at;
     await inbox.sweep().catch((error: unknown) => logger.error({ err: error }, 'inbox index sweep failed'));
+  };
+}
+
+/** How often GitHub's failed deliveries are looked for by default (a request or a few as the App, plus redeliveries). */
+const REDELIVERY_MS = 5 * 60_000;
+
+/**
+ * The reconcile of lost GitHub deliveries (server/github-redelivery.ts), from the tick at most every `redeliveryMs`
+ * across replicas and Lambda containers: a lease document in the store, taken only when absent or expired, says
+ * when it last ran. The first tick after a restart usually runs it, so deliveries lost while the server was down are
+ * asked for again when it comes back. A failed reconcile is logged and tried at the next interval; it never stops the
+ * tick.
+ */
+function redeliverer({ options, store, logger, now }: Base, forgeSet: ForgeSet): () => Promise<number | undefined> {
+  const { probot } = forgeSet;
+  const github = options.settings.github;
+  const intervalMs = options.redeliveryMs ?? REDELIVERY_MS;
+  if (!probot || !github || intervalMs <= 0) return () => Promise.resolve(undefined);
+  const redelivery = createGitHubRedelivery({
+    app: () => probot.auth(),
+    store,
+    host: github.host,
+    logger: logger.child({ name: 'redelivery' }),
+    now,
+  });
+  return async () => {
+    try {
+      const at = now();
+      const lease = await store.putDoc(REDELIVERY_LEASE_KIND, github.host, { at }, { expiresAt: at + intervalMs });
+      if (lease === undefined) return undefined;
+      const summary = await redelivery.reconcile();
+      if (summary.lost > 0) logger.info(summary, 'failed GitHub deliveries reconciled');
+      return summary.redelivered;
+    } catch (error) {
+      logger.error({ err: error }, 'cannot reconcile failed GitHub deliveries');
+      return undefined;
+    }
   };
 }
 

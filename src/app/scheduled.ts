@@ -1,5 +1,6 @@
 /**
- * The scheduled Lambda (an EventBridge rule, every minute): one watchdog tick, inbox reconcile and janitor sweep —
+ * The scheduled Lambda (an EventBridge rule, every minute): one watchdog tick, inbox reconcile, janitor sweep and,
+ * every few minutes, the redelivery of GitHub's failed webhook deliveries —
  * what `spotcheck serve`'s timer does — then a summary, and the counts as CloudWatch EMF lines. Intents an HTTP
  * invocation accepted but could not finish (its budget ran out, its container froze) are picked up here.
  */
@@ -43,6 +44,9 @@ export function createScheduledHandler(opts: ScheduledHandlerOptions): Scheduled
       emfLine(at, {}, [
         { name: 'IntentsReconciled', unit: 'Count', value: [summary.reconciled] },
         ...(summary.swept === undefined ? [] : [{ name: 'Swept', unit: 'Count' as const, value: [summary.swept] }]),
+        ...(summary.redelivered === undefined
+          ? []
+          : [{ name: 'Redelivered', unit: 'Count' as const, value: [summary.redelivered] }]),
       ]),
     );
     const result: TickResult = { ...summary, orders };

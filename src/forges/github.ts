@@ -58,9 +58,14 @@ export const GITHUB_TOKEN_ENDPOINTS = ['DELETE /installation/token'] as const sa
 
 /**
  * Endpoints the server calls as the app outside the adapter: `GET /app` reads the app's slug at start-up (its
- * comments are `<slug>[bot]`'s) unless APP_SLUG is set. App (JWT) endpoints need no installation permission.
+ * comments are `<slug>[bot]`'s) unless APP_SLUG is set; the hook deliveries are read and redelivered by the tick. App (JWT) endpoints need no installation permission.
  */
-export const GITHUB_SERVER_ENDPOINTS = ['GET /app'] as const;
+export const GITHUB_SERVER_ENDPOINTS = [
+  'GET /app',
+  // The reconcile of lost deliveries (src/server/github-redelivery.ts).
+  'GET /app/hook/deliveries',
+  'POST /app/hook/deliveries/{delivery_id}/attempts',
+] as const;
 
 /** GitHub's limit on a commit status description ("Create a commit status": longer ones are rejected with 422). */
 export const GITHUB_MAX_STATUS_DESCRIPTION = 140;

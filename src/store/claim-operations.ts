@@ -6,7 +6,7 @@ import type { Store } from './store.ts';
 import type { StoreTable } from './store-table.ts';
 import { TTL_ATTRIBUTE } from './table-schema.ts';
 
-export type ClaimOperations = Pick<Store, 'claim' | 'release'>;
+export type ClaimOperations = Pick<Store, 'claim' | 'release' | 'isClaimed'>;
 
 /** Claims taken once (webhook deliveries, bootstrap tokens): a conditional put, released by a flag. */
 export function claimOperations(t: StoreTable): ClaimOperations {
@@ -41,6 +41,11 @@ export function claimOperations(t: StoreTable): ClaimOperations {
           }),
         ),
       );
+    },
+
+    async isClaimed(key) {
+      const item = await t.getItem(claimKey(key));
+      return t.live(item) && item['released'] !== true;
     },
   };
 }

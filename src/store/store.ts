@@ -105,6 +105,8 @@ export interface Store {
    */
   claim(key: string, expiresAt: number): Promise<boolean>;
   release(key: string): Promise<void>;
+  /** Whether the key is claimed now: taken, not released, not expired (what a second `claim` would refuse). */
+  isClaimed(key: string): Promise<boolean>;
   /**
    * Writes a document iff the `ifVersion` condition holds; returns its new version, or undefined when the condition
    * failed (an expected outcome: another writer won). A numeric `value.due` puts it in the listing of its kind.

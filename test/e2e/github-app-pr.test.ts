@@ -102,6 +102,8 @@ async function start(): Promise<SpotcheckServer> {
     logger: pino({ level: 'silent' }),
     now: () => Date.now() + skew,
     tickMs: 0,
+    // The ticks here are the inbox's; the redelivery reconcile has its own tests (contract/github-redelivery).
+    redeliveryMs: 0,
     stepEnv: () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir }),
     cloneUrlFor: () => Promise.resolve(repo),
     // Probot's retry stays on (3 retries of a 5xx or a network error), with millisecond pauses. Throttling is off:

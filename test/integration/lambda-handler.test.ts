@@ -309,20 +309,47 @@ describe('the scheduled Lambda', () => {
       .post(new RegExp(`^${repoPath}/statuses/${SHA_AFTER}$`))
       .times(STATUSES)
       .reply(201, { id: 1 });
+    // The tick also asks, as the App, for failed deliveries: one lost push, redelivered once.
+    const lostAt = new Date(clock - 3_600_000).toISOString();
+    api()
+      .get('/app/hook/deliveries')
+      .query({ per_page: '100' })
+      .reply(200, [
+        hookDelivery({ id: 12, guid: 'lost-push', delivered_at: lostAt, status_code: 0 }),
+        hookDelivery({ id: 11, guid: 'd-late', delivered_at: lostAt, status_code: 202 }),
+      ]);
+    api().post('/app/hook/deliveries/12/attempts').reply(202, {});
     const tick = createScheduledHandler({ app: container(), emit: (l) => emitted.push(l), now: () => clock });
     const summary = await tick(
       { id: 'evt-1', time: '2025-10-09T12:00:00Z' },
       { getRemainingTimeInMillis: () => 55_000 },
     );
     expect(apps).toHaveLength(2);
-    expect(summary).toEqual({ reconciled: 1, orders: { waiting: 0, live: {} } });
+    expect(summary).toEqual({ reconciled: 1, redelivered: 1, orders: { waiting: 0, live: {} } });
     expect(await httpApp.store.listRuns({})).toHaveLength(1);
     expect((await httpApp.store.getDoc(INBOX_KIND, pending!.key))?.value).toMatchObject({ status: 'done' });
     const lines = emitted.map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.find((l) => 'IntentsReconciled' in l)).toMatchObject({ IntentsReconciled: 1 });
+    expect(lines.find((l) => 'IntentsReconciled' in l)).toMatchObject({ IntentsReconciled: 1, Redelivered: 1 });
     expect(lines.find((l) => 'QueueDepth' in l)).toMatchObject({ QueueDepth: 0 });
 
-    // Nothing left: the next tick takes nothing.
-    expect((await tick({ id: 'evt-2', time: '2025-10-09T12:01:00Z' })).reconciled).toBe(0);
+    // Nothing left: the next tick takes nothing, and does not ask GitHub again within the interval.
+    expect(await tick({ id: 'evt-2', time: '2025-10-09T12:01:00Z' })).toMatchObject({ reconciled: 0 });
   });
 });
+
+/** One attempt of "List deliveries for an app webhook", as GitHub answers it. */
+function hookDelivery(
+  d: Pick<Record<string, unknown>, 'id' | 'guid' | 'delivered_at' | 'status_code'>,
+): Record<string, unknown> {
+  const ok = typeof d['status_code'] === 'number' && d['status_code'] >= 200 && d['status_code'] < 400;
+  return {
+    redelivery: false,
+    duration: 0.5,
+    status: ok ? 'OK' : 'Timed out',
+    event: 'push',
+    action: null,
+    installation_id: 1,
+    repository_id: 1,
+    ...d,
+  };
+}

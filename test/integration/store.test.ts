@@ -290,13 +290,17 @@ describeEachEngine((engine) => {
   describe('claims', () => {
     it('claims once, can be re-taken after release, and after expiry', async () => {
       const far = Date.now() + 60_000;
+      expect(await store.isClaimed('delivery-1')).toBe(false);
       expect(await store.claim('delivery-1', far)).toBe(true);
+      expect(await store.isClaimed('delivery-1')).toBe(true);
       expect(await store.claim('delivery-1', far)).toBe(false);
       await store.release('delivery-1');
+      expect(await store.isClaimed('delivery-1')).toBe(false);
       expect(await store.claim('delivery-1', far)).toBe(true);
       expect(await store.claim('delivery-1', far)).toBe(false);
 
       expect(await store.claim('token-1', Date.now() - 1)).toBe(true);
+      expect(await store.isClaimed('token-1')).toBe(false);
       expect(await store.claim('token-1', far)).toBe(true);
       expect(await store.claim('token-1', far)).toBe(false);
     });
