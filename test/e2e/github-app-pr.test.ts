@@ -82,6 +82,7 @@ afterEach(async () => {
 });
 
 async function start(): Promise<SpotcheckServer> {
+  orderTokens();
   const config = defaultConfig({ dataDir: join(dir, 'data'), publicUrl: 'https://ci.example.com' });
   server = await startSpotcheckServer({
     settings: {
@@ -232,6 +233,32 @@ function installationToken(): void {
   api()
     .post(`/app/installations/${String(INSTALLATION)}/access_tokens`)
     .reply(201, { token: INSTALL_TOKEN, expires_at: '2099-01-01T00:00:00Z', permissions: {} });
+}
+
+/**
+ * Each order's own token (issue 15): the installation's permissions read, a token narrowed to the repository, and
+ * its revocation when the order ends. How many an order makes is the order-token tests' business (unit and
+ * contract); here they may be used any number of times up to a bound.
+ */
+function orderTokens(max = 50): void {
+  const installation = `/app/installations/${String(INSTALLATION)}`;
+  bounded.push(`GET ${installation}`, `POST ${installation}/access_tokens`, 'DELETE /installation/token');
+  api()
+    .get(installation)
+    .times(max)
+    .reply(200, {
+      id: INSTALLATION,
+      app_id: 1,
+      target_type: 'Organization',
+      permissions: { contents: 'read', metadata: 'read', statuses: 'write', pull_requests: 'write', issues: 'write' },
+      events: ['push', 'pull_request', 'issue_comment'],
+    });
+  api()
+    .post(`${installation}/access_tokens`)
+    .body((body) => typeof body === 'object' && body !== null && 'repositories' in body)
+    .times(max)
+    .reply(201, { token: 'ghs_order', expires_at: '2099-01-01T00:00:00Z', permissions: { contents: 'read' } });
+  api().delete('/installation/token').times(max).reply(204);
 }
 
 function membership(user: string, status: number, times = 1): void {
