@@ -378,6 +378,8 @@ function buildRunners({ options, config, logger, now, store }: Base, sink: Repor
               // Steps never inherit the bot's environment: no private key, webhook secret, token or AWS credentials.
               baseEnv: options.stepEnv ?? (() => cleanStepEnv(process.env)),
               logger: logger.child({ name: 'local-runner' }),
+              // The server owns its data folder: what a crashed start left goes before any order is retried.
+              sweepLeftovers: true,
               ...localIsolation(options.settings.local),
             },
           }),
