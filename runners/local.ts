@@ -67,7 +67,12 @@ const MAX_REMEMBERED = 10_000;
 
 /** Where the log of one attempt of one order is written; the server's log page and the CLI read it. */
 export function logPath(dataDir: string, ref: OrderRef): string {
-  return path.join(dataDir, 'logs', safeSegment(ref.runId), `${safeSegment(ref.orderId)}.${ref.attempt}.log`);
+  return path.join(runLogDir(dataDir, ref.runId), `${safeSegment(ref.orderId)}.${ref.attempt}.log`);
+}
+
+/** The folder of one run's logs (removed with the run when it expires). */
+export function runLogDir(dataDir: string, runId: string): string {
+  return path.join(dataDir, 'logs', safeSegment(runId));
 }
 
 interface Execution {

@@ -4,6 +4,7 @@
  * intake, capacity mode, GitHub's handlers, routes. The settings come from ./settings.ts; the Node transport and the
  * timer are ./start-server.ts's, the Lambda's ./lambda-app.ts's.
  */
+import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ProbotOctokit } from 'probot';
 import { registerHandlers } from '../../handlers/index.ts';
@@ -20,7 +21,7 @@ import { createJanitor, type Janitor } from '../../runners/janitor.ts';
 import { codeBuildProjects, createRunners } from '../../runners/registry.ts';
 import { actionsSourceFor, type ForgeSite } from '../../runners/actions-source.ts';
 import { buildOrderJob, type OrderAccess } from '../../runners/order-job.ts';
-import type { LocalRunnerOptions } from '../../runners/local.ts';
+import { runLogDir, type LocalRunnerOptions } from '../../runners/local.ts';
 import type { ActionsSource, ReportSink, Runner } from '../../runners/runner.ts';
 import type { OperatorConfig } from '../config.ts';
 import { needsContext } from '../core/engine.ts';
@@ -64,6 +65,7 @@ import { createOidcRoutes, idTokenRequestFor } from '../server/oidc-routes.ts';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { join } from 'node:path';
 import { createRouter, type RouteDefinition, type Router } from '../server/router.ts';
+import type { ExpiredItems } from '../store/expiry-sweep.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
 import { joinUrl } from '../core/url.ts';
@@ -247,9 +249,11 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
 
   const sweepIndex = indexSweeper(base, inbox);
   await sweepIndex();
+  const sweepExpired = expirySweeper(base, opened.deleteExpired);
   const tick = async (): Promise<TickSummary> => {
     await orchestrator.tick();
     await sweepIndex();
+    await sweepExpired();
     const reconciled = await inbox.reconcile();
     const swept = await janitor?.sweep();
     if (capacity) {
@@ -506,6 +510,36 @@ function indexSweeper({ config, logger, now }: Base, inbox: Inbox): () => Promis
     if (last !== undefined && at - last < INDEX_SWEEP_MS) return;
     last = at;
     await inbox.sweep().catch((error: unknown) => logger.error({ err: error }, 'inbox index sweep failed'));
+  };
+}
+
+/** How often the embedded store is swept for expired items (retention is days; an hour late is nothing). */
+const EXPIRY_SWEEP_MS = 60 * 60_000;
+
+/**
+ * Retention for the embedded store, from the tick at most every EXPIRY_SWEEP_MS (the first tick sweeps): expired
+ * runs, orders and documents are deleted, and the log folders of the expired runs with them. A DynamoDB table does
+ * this itself (TTL), so there is nothing to call. A failed sweep is logged and retried next time.
+ */
+function expirySweeper(
+  { config, logger, now }: Base,
+  deleteExpired: ((now: number) => Promise<ExpiredItems>) | undefined,
+): () => Promise<void> {
+  let last: number | undefined;
+  return async () => {
+    if (deleteExpired === undefined) return;
+    const at = now();
+    if (last !== undefined && at - last < EXPIRY_SWEEP_MS) return;
+    last = at;
+    try {
+      const expired = await deleteExpired(at);
+      for (const runId of expired.runIds)
+        await rm(runLogDir(config.store.dir, runId), { recursive: true, force: true });
+      if (expired.deleted > 0)
+        logger.info({ deleted: expired.deleted, runs: expired.runIds.length }, 'expired items deleted');
+    } catch (error) {
+      logger.error({ err: error }, 'expiry sweep failed');
+    }
   };
 }
 
