@@ -46,6 +46,7 @@ import { deliveryClaimKeyOf } from '../server/delivery-claims.ts';
 import { createGiteaWebhookRoute, GITEA_WEBHOOK_PATH } from '../server/gitea-webhook-route.ts';
 import { createGithubWebhookRoute, GITHUB_WEBHOOK_PATH } from '../server/github-webhook-route.ts';
 import { createHealthRoute } from '../server/health-route.ts';
+import { pruneLogs } from '../server/log-pruning.ts';
 import { createFileLogStore, type LogStore } from '../server/log-store.ts';
 import { createLogRoute } from '../server/log-route.ts';
 import { createDashboardRoutes } from '../server/dashboard/dashboard-routes.ts';
@@ -250,10 +251,13 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const sweepIndex = indexSweeper(base, inbox);
   await sweepIndex();
   const sweepExpired = expirySweeper(base, opened.deleteExpired);
+  // Only the log files this server writes (the default file store); a store passed in keeps its own logs.
+  const pruneLogFolder = options.logs === undefined ? logPruner(base) : () => Promise.resolve();
   const tick = async (): Promise<TickSummary> => {
     await orchestrator.tick();
     await sweepIndex();
     await sweepExpired();
+    await pruneLogFolder();
     const reconciled = await inbox.reconcile();
     const swept = await janitor?.sweep();
     if (capacity) {
@@ -539,6 +543,25 @@ function expirySweeper(
         logger.info({ deleted: expired.deleted, runs: expired.runIds.length }, 'expired items deleted');
     } catch (error) {
       logger.error({ err: error }, 'expiry sweep failed');
+    }
+  };
+}
+
+/** How often the log folder's total is checked against `limits.logsTotalMb`. */
+const LOG_PRUNE_MS = 5 * 60_000;
+
+/** The log folder's total cap, from the tick at most every LOG_PRUNE_MS; a failure is logged and retried. */
+function logPruner({ config, logger, now }: Base): () => Promise<void> {
+  let last: number | undefined;
+  return async () => {
+    const at = now();
+    if (last !== undefined && at - last < LOG_PRUNE_MS) return;
+    last = at;
+    try {
+      const pruned = await pruneLogs(config.store.dir, config.limits.logsTotalMb * 1024 * 1024);
+      if (pruned.removed > 0) logger.warn(pruned, 'order logs over limits.logsTotalMb: the oldest were removed');
+    } catch (error) {
+      logger.error({ err: error }, 'log pruning failed');
     }
   };
 }
