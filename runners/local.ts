@@ -8,6 +8,7 @@ import { createRemoteActionFetcher } from './agent/actions/remote-action-fetcher
 import { checkoutCommit } from './agent/checkout.ts';
 import { executeOrder, finishedReport } from './agent/execute-order.ts';
 import { handOver, type RunAs } from './agent/run-as.ts';
+import { recordUserRoot, sweepLocalLeftovers, USER_ROOT_PREFIX } from './local-leftovers.ts';
 import type { AgentReport, LaunchRequest, LaunchResult, OrderJob, OrderRef, ReportSink, Runner } from './runner.ts';
 
 export interface LocalRunnerOptions {
@@ -44,6 +45,11 @@ export interface LocalRunnerOptions {
   readonly user?: { readonly name: string } & RunAs;
   /** When set, pull_request and testme orders fail with this reason instead of running (PR code as the server). */
   readonly refusePullRequests?: string;
+  /**
+   * At creation, kill and remove what an earlier runner on this data folder left (`sweepLocalLeftovers`): for the
+   * one server that owns the folder, whose orders are retried after a crash; never for runners that may share it.
+   */
+  readonly sweepLeftovers?: boolean;
 }
 
 /** Events whose code comes from a pull request, which anyone may open. */
@@ -61,7 +67,12 @@ const MAX_REMEMBERED = 10_000;
 
 /** Where the log of one attempt of one order is written; the server's log page and the CLI read it. */
 export function logPath(dataDir: string, ref: OrderRef): string {
-  return path.join(dataDir, 'logs', safeSegment(ref.runId), `${safeSegment(ref.orderId)}.${ref.attempt}.log`);
+  return path.join(runLogDir(dataDir, ref.runId), `${safeSegment(ref.orderId)}.${ref.attempt}.log`);
+}
+
+/** The folder of one run's logs (removed with the run when it expires). */
+export function runLogDir(dataDir: string, runId: string): string {
+  return path.join(dataDir, 'logs', safeSegment(runId));
 }
 
 interface Execution {
@@ -78,7 +89,9 @@ interface Execution {
  */
 export function createLocalRunner(options: LocalRunnerOptions): LocalRunner {
   const dataDir = path.resolve(options.dataDir);
+  const owner = options.sweepLeftovers === true && sweepLocalLeftovers(dataDir, options.logger);
   const userRoot = options.user === undefined ? undefined : createUserRoot();
+  if (userRoot !== undefined && owner) recordUserRoot(dataDir, userRoot);
   const opts: RunnerOptions = {
     ...options,
     dataDir,
@@ -150,7 +163,7 @@ type RunnerOptions = LocalRunnerOptions & { readonly actionCache: ActionCache; r
  * only (0711): the step user reaches their own folders in it but cannot list it.
  */
 function createUserRoot(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'spotcheck-local-'));
+  const dir = mkdtempSync(path.join(tmpdir(), USER_ROOT_PREFIX));
   chmodSync(dir, 0o711);
   return dir;
 }

@@ -28,6 +28,8 @@ export interface Limits {
   readonly maxAttempts: number;
   /** Days a run's records are kept (expiresAt). */
   readonly retentionDays: number;
+  /** MiB all order logs in the data folder may take together; over it, the oldest logs are removed first. */
+  readonly logsTotalMb: number;
 }
 
 export interface StoreConfig {
@@ -94,6 +96,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxOrdersPerRun: 1000,
   maxAttempts: 3,
   retentionDays: 30,
+  logsTotalMb: 2048,
 };
 
 /** Where the server is reached when neither PUBLIC_URL nor `publicUrl` says otherwise. */

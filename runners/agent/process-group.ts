@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -53,6 +53,7 @@ export function startProcessGroup(command: string, args: readonly string[], opts
   });
   const stopStdout = forward(child.stdout, (chunk) => opts.onOutput(chunk, 'stdout'));
   const stopStderr = forward(child.stderr, (chunk) => opts.onOutput(chunk, 'stderr'));
+  const stopWatchdog = child.pid === undefined ? () => undefined : startWatchdog(child.pid);
   return {
     pid: child.pid,
     exited,
@@ -60,7 +61,44 @@ export function startProcessGroup(command: string, args: readonly string[], opts
     detach() {
       stopStdout();
       stopStderr();
+      stopWatchdog();
     },
+  };
+}
+
+/** Seconds between the watchdog's SIGTERM and SIGKILL: a server that died cannot wait for a long grace. */
+const WATCHDOG_GRACE_SECONDS = 3;
+
+/**
+ * The group dies with this process, however it dies (SIGKILL and OOM kills included). A step's group is in its own
+ * session, so nothing reaches it when the server goes; Node cannot set PR_SET_PDEATHSIG (prctl(2)) on a child, so
+ * a small `sh` — in a session of its own, running as the server, so it may signal a step user's group — blocks
+ * reading a pipe only this process writes to. Every pipe libuv makes is close-on-exec, so no step holds the write
+ * end: the kernel closes it when this process dies, `read` sees end of file, and the watchdog sends the group
+ * SIGTERM, then SIGKILL after a short grace. The returned function stops the watchdog (once the group is done);
+ * the watchdog holds no reference to the event loop, so a CLI run can still exit.
+ */
+function startWatchdog(pgid: number): () => void {
+  const script = `read _; kill -s TERM -- "-$1" 2>/dev/null || exit 0; sleep "$2"; kill -s KILL -- "-$1" 2>/dev/null`;
+  const watchdog = spawn(
+    '/bin/sh',
+    ['-c', script, 'spotcheck-watchdog', String(pgid), String(WATCHDOG_GRACE_SECONDS)],
+    {
+      env: { PATH: '/usr/bin:/bin' },
+      cwd: '/',
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    },
+  );
+  // Without /bin/sh the step still runs, unwatched, as it did before; the start-up sweep is the backstop.
+  watchdog.on('error', () => undefined);
+  watchdog.stdin.on('error', () => undefined);
+  watchdog.unref();
+  (watchdog.stdin as unknown as { unref?: () => void }).unref?.();
+  return () => {
+    // SIGKILL, not closing the pipe: closing would make it signal a group whose id may be reused by then.
+    if (watchdog.exitCode === null && watchdog.signalCode === null) watchdog.kill('SIGKILL');
+    watchdog.stdin.destroy();
   };
 }
 
@@ -132,8 +170,11 @@ function procGroupMembers(pgid: number): { pid: number; state: string }[] | unde
   return members;
 }
 
-/** Fields 3 (state) and 5 (pgrp) of /proc/<pid>/stat (proc(5)); the command name may hold spaces and parens. */
-function readStat(pid: number): { state: string; pgrp: number } | undefined {
+/**
+ * Fields 3 (state), 5 (pgrp) and 22 (starttime) of /proc/<pid>/stat (proc(5)); the command name may hold spaces
+ * and parens.
+ */
+function readStat(pid: number): { state: string; pgrp: number; startTime: string } | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -144,7 +185,16 @@ function readStat(pid: number): { state: string; pgrp: number } | undefined {
   const state = fields[0];
   const pgrp = Number(fields[2]);
   if (state === undefined || !Number.isInteger(pgrp)) return undefined;
-  return { state, pgrp };
+  return { state, pgrp, startTime: fields[19] ?? '' };
+}
+
+/**
+ * Who a live process is, for telling it apart from a later process given the same pid: its pid and start time
+ * (since boot). Undefined where there is no /proc or the process is gone.
+ */
+export function processIdentity(pid: number): string | undefined {
+  const stat = readStat(pid);
+  return stat === undefined || stat.state === 'Z' || stat.state === 'X' ? undefined : `${pid}@${stat.startTime}`;
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
@@ -170,4 +220,43 @@ export async function killProcessGroup(pgid: number, graceMs: number, pollMs = 5
     if (!groupExists(pgid)) return;
   }
   signalGroup(pgid, 'SIGKILL');
+}
+
+/**
+ * SIGKILLs the process group of every process whose working directory is one of `folders` or inside one (per
+ * /proc; nothing where there is none), never this process's own group. What a crashed server's steps left running
+ * in their order folders: the start-up sweep ends them before it removes the folders. Returns how many processes
+ * were found.
+ */
+export function killProcessesIn(folders: readonly string[]): number {
+  if (folders.length === 0) return 0;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 0;
+  }
+  const ownGroup = readStat(process.pid)?.pgrp;
+  let found = 0;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    if (pid === process.pid) continue;
+    let cwd: string;
+    try {
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      continue;
+    }
+    if (!folders.some((folder) => cwd === folder || cwd.startsWith(`${folder}/`))) continue;
+    found++;
+    const group = readStat(pid)?.pgrp;
+    if (group !== undefined && group > 1 && group !== ownGroup) signalGroup(group, 'SIGKILL');
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone with its group already.
+    }
+  }
+  return found;
 }

@@ -4,6 +4,7 @@
  * intake, capacity mode, GitHub's handlers, routes. The settings come from ./settings.ts; the Node transport and the
  * timer are ./start-server.ts's, the Lambda's ./lambda-app.ts's.
  */
+import { rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ProbotOctokit } from 'probot';
 import { registerHandlers } from '../../handlers/index.ts';
@@ -20,7 +21,7 @@ import { createJanitor, type Janitor } from '../../runners/janitor.ts';
 import { codeBuildProjects, createRunners } from '../../runners/registry.ts';
 import { actionsSourceFor, type ForgeSite } from '../../runners/actions-source.ts';
 import { buildOrderJob, type OrderAccess } from '../../runners/order-job.ts';
-import type { LocalRunnerOptions } from '../../runners/local.ts';
+import { runLogDir, type LocalRunnerOptions } from '../../runners/local.ts';
 import type { ActionsSource, ReportSink, Runner } from '../../runners/runner.ts';
 import type { OperatorConfig } from '../config.ts';
 import { needsContext } from '../core/engine.ts';
@@ -46,6 +47,7 @@ import { createGitHubRedelivery, REDELIVERY_LEASE_KIND } from '../server/github-
 import { createGiteaWebhookRoute, GITEA_WEBHOOK_PATH } from '../server/gitea-webhook-route.ts';
 import { createGithubWebhookRoute, GITHUB_WEBHOOK_PATH } from '../server/github-webhook-route.ts';
 import { createHealthRoute } from '../server/health-route.ts';
+import { pruneLogs } from '../server/log-pruning.ts';
 import { createFileLogStore, type LogStore } from '../server/log-store.ts';
 import { createLogRoute } from '../server/log-route.ts';
 import { createDashboardRoutes } from '../server/dashboard/dashboard-routes.ts';
@@ -65,6 +67,7 @@ import { createOidcRoutes, idTokenRequestFor } from '../server/oidc-routes.ts';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { join } from 'node:path';
 import { createRouter, type RouteDefinition, type Router } from '../server/router.ts';
+import type { ExpiredItems } from '../store/expiry-sweep.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
 import { joinUrl } from '../core/url.ts';
@@ -255,9 +258,14 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const sweepIndex = indexSweeper(base, inbox);
   await sweepIndex();
   const redeliver = redeliverer(base, forgeSet);
+  const sweepExpired = expirySweeper(base, opened.deleteExpired);
+  // Only the log files this server writes (the default file store); a store passed in keeps its own logs.
+  const pruneLogFolder = options.logs === undefined ? logPruner(base) : () => Promise.resolve();
   const tick = async (): Promise<TickSummary> => {
     await orchestrator.tick();
     await sweepIndex();
+    await sweepExpired();
+    await pruneLogFolder();
     const reconciled = await inbox.reconcile();
     const redelivered = await redeliver();
     const swept = await janitor?.sweep();
@@ -391,6 +399,8 @@ function buildRunners({ options, config, logger, now, store }: Base, sink: Repor
               // Steps never inherit the bot's environment: no private key, webhook secret, token or AWS credentials.
               baseEnv: options.stepEnv ?? (() => cleanStepEnv(process.env)),
               logger: logger.child({ name: 'local-runner' }),
+              // The server owns its data folder: what a crashed start left goes before any order is retried.
+              sweepLeftovers: true,
               ...localIsolation(options.settings.local),
             },
           }),
@@ -553,6 +563,55 @@ function redeliverer({ options, store, logger, now }: Base, forgeSet: ForgeSet):
     } catch (error) {
       logger.error({ err: error }, 'cannot reconcile failed GitHub deliveries');
       return undefined;
+    }
+  };
+}
+
+/** How often the embedded store is swept for expired items (retention is days; an hour late is nothing). */
+const EXPIRY_SWEEP_MS = 60 * 60_000;
+
+/**
+ * Retention for the embedded store, from the tick at most every EXPIRY_SWEEP_MS (the first tick sweeps): expired
+ * runs, orders and documents are deleted, and the log folders of the expired runs with them. A DynamoDB table does
+ * this itself (TTL), so there is nothing to call. A failed sweep is logged and retried next time.
+ */
+function expirySweeper(
+  { config, logger, now }: Base,
+  deleteExpired: ((now: number) => Promise<ExpiredItems>) | undefined,
+): () => Promise<void> {
+  let last: number | undefined;
+  return async () => {
+    if (deleteExpired === undefined) return;
+    const at = now();
+    if (last !== undefined && at - last < EXPIRY_SWEEP_MS) return;
+    last = at;
+    try {
+      const expired = await deleteExpired(at);
+      for (const runId of expired.runIds)
+        await rm(runLogDir(config.store.dir, runId), { recursive: true, force: true });
+      if (expired.deleted > 0)
+        logger.info({ deleted: expired.deleted, runs: expired.runIds.length }, 'expired items deleted');
+    } catch (error) {
+      logger.error({ err: error }, 'expiry sweep failed');
+    }
+  };
+}
+
+/** How often the log folder's total is checked against `limits.logsTotalMb`. */
+const LOG_PRUNE_MS = 5 * 60_000;
+
+/** The log folder's total cap, from the tick at most every LOG_PRUNE_MS; a failure is logged and retried. */
+function logPruner({ config, logger, now }: Base): () => Promise<void> {
+  let last: number | undefined;
+  return async () => {
+    const at = now();
+    if (last !== undefined && at - last < LOG_PRUNE_MS) return;
+    last = at;
+    try {
+      const pruned = await pruneLogs(config.store.dir, config.limits.logsTotalMb * 1024 * 1024);
+      if (pruned.removed > 0) logger.warn(pruned, 'order logs over limits.logsTotalMb: the oldest were removed');
+    } catch (error) {
+      logger.error({ err: error }, 'log pruning failed');
     }
   };
 }

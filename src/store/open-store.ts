@@ -11,6 +11,8 @@ import { createSecretStore, type SecretStore } from './secret-store.ts';
 import type { Store } from './store.ts';
 
 /** The local key file that wraps an embedded store's secrets: in the data folder, beside `db`. */
+import { deleteExpiredItems, type ExpiredItems } from './expiry-sweep.ts';
+
 export const SECRETS_KEY_FILE = 'secrets.key';
 
 export interface OpenedStore {
@@ -18,6 +20,11 @@ export interface OpenedStore {
   readonly secrets: SecretStore;
   /** For health checks: why the store is not the one it started as, when it can tell (store/store-identity.ts). */
   readonly identityProblem: () => Promise<string | undefined>;
+  /**
+   * Deletes expired items (`expiresAt` before `now`, epoch ms): the embedded store only, whose engine has no TTL;
+   * a DynamoDB table deletes them itself (TTL on `ttl`).
+   */
+  readonly deleteExpired?: (now: number) => Promise<ExpiredItems>;
   close(): Promise<void>;
 }
 
@@ -59,6 +66,7 @@ export async function openStore(config: OperatorConfig, dataDir: string): Promis
     store: embedded.store,
     secrets: createSecretStore({ client: embedded.client, table, keys }),
     identityProblem: () => embedded.identityProblem(),
+    deleteExpired: (now) => deleteExpiredItems({ client: embedded.client, table }, now),
     close: () => embedded.close(),
   };
 }

@@ -367,7 +367,7 @@ describe('parseConfig: every problem at once', () => {
         'routes.big.runner: must be one of local, spot, codebuild, skip',
         'routes.long.projcet: unknown key for codebuild (allowed: project, computeType, image, timeoutMinutes, region)',
         'routes.long.project: required (the CodeBuild project to start builds in)',
-        'limits.maxRetries: unknown key (allowed: maxConcurrentOrders, maxOrdersPerRun, maxAttempts, retentionDays)',
+        'limits.maxRetries: unknown key (allowed: maxConcurrentOrders, maxOrdersPerRun, maxAttempts, retentionDays, logsTotalMb)',
         'limits.maxConcurrentOrders: must be a positive whole number',
         'limits.maxOrdersPerRun: must be a positive whole number',
         'store.dri: unknown key (allowed: kind, dir, table, region, endpoint, kmsKeyId)',
