@@ -59,7 +59,8 @@ commands:
   validate [dir] [--config FILE] [--workflows-dir DIR]... [-v|--verbose]
       check the workflow files in dir's workflow folders (the files run reads); with --config, a runs-on
       label no route serves is an error, otherwise a warning; GitHub events spotcheck does not act on get a
-      notice; -v also lists the keys spotcheck accepts but ignores
+      notice; actions' with: keys are checked against ./path and cached actions' inputs (warnings), Docker
+      actions are errors unless the route declares docker: true; -v also lists the keys spotcheck accepts but ignores
   plan (--workflow FILE | --dir DIR) [--event push|pull_request|testme] [--action TYPE] [--ref REF]
        [--base-ref BRANCH] [--deleted] [--changed-file LIST] [--config FILE] [--workflows-dir DIR]... [--json]
       show which workflows an event runs and their orders, without running anything
