@@ -5,11 +5,14 @@
  * previous `spotcheck run` leaves it. Asserts what the user sees: the streamed step logs (-v), the exit code and the comment.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeGitHubRequest } from '../helpers/github-api.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(REPO, 'bin', 'spotcheck.js');
@@ -158,8 +161,8 @@ afterAll(async () => {
 });
 
 /** The streamed lines of one job (`[ci/job] text`), prefix removed. */
-function jobLines(stdout: string, job: string): string[] {
-  const prefix = `[ci/${job}] `;
+function jobLines(stdout: string, job: string, workflow = 'ci'): string[] {
+  const prefix = `[${workflow}/${job}] `;
   return stdout
     .split('\n')
     .filter((l) => l.startsWith(prefix))
@@ -205,6 +208,100 @@ describe('spotcheck run: actions', () => {
       expect(comment).toMatch(/✅ succeeded \| good \|/);
       expect(comment).toMatch(/❌ failed \| bad \| .*\*\*1 error\*\* · step 'Run \.\/actions\/fail' failed/);
       expect(comment).toContain('- ❌ **bad** · **Boom** · it broke');
+    },
+    RUN_TIMEOUT,
+  );
+});
+
+/**
+ * A GitHub-shaped actions source on loopback (GitHub Enterprise's `/api/v3`): `GET /repos/{owner}/{repo}/commits/{ref}`
+ * answers the commit id, `GET /repos/{owner}/{repo}/tarball/{ref}` redirects to the archive, as GitHub does. Every
+ * API request is checked against GitHub's API description.
+ */
+describe('spotcheck run: a remote action from the configured source', () => {
+  const REMOTE_SHA = 'feed'.padEnd(40, '1');
+  const problems: string[] = [];
+  const requests: string[] = [];
+  let server: Server;
+  let archive: Buffer;
+
+  beforeAll(async () => {
+    const top = join(root, 'archive', `acme-remote-${REMOTE_SHA.slice(0, 7)}`);
+    await mkdir(top, { recursive: true });
+    await writeFile(
+      join(top, 'action.yml'),
+      'name: remote\ninputs:\n  word: { required: true }\nruns:\n  using: node20\n  main: index.js\n',
+    );
+    await writeFile(join(top, 'index.js'), "console.log('remote says ' + process.env.INPUT_WORD);\n");
+    await run(
+      'tar',
+      ['-czf', join(root, 'remote.tar.gz'), '-C', join(root, 'archive'), `acme-remote-${REMOTE_SHA.slice(0, 7)}`],
+      root,
+    );
+    archive = await readFile(join(root, 'remote.tar.gz'));
+    server = createServer((req, res) => {
+      const url = req.url ?? '';
+      if (url.startsWith('/codeload/')) {
+        requests.push(`codeload ${url}`);
+        res.writeHead(200, { 'content-type': 'application/x-gzip' }).end(archive);
+        return;
+      }
+      const check = describeGitHubRequest(req.method ?? '', url.replace(/^\/api\/v3/, ''), undefined);
+      problems.push(...check.problems);
+      requests.push(check.endpoint ?? url);
+      if (url === '/api/v3/repos/acme/remote/commits/v1')
+        return void res.writeHead(200, { 'content-type': 'application/vnd.github.sha' }).end(REMOTE_SHA);
+      if (url === `/api/v3/repos/acme/remote/tarball/${REMOTE_SHA}`)
+        return void res.writeHead(302, { location: `/codeload/acme/remote/legacy.tar.gz/${REMOTE_SHA}` }).end();
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it(
+    'downloads owner/repo@v1 through the archive endpoint, runs it, and validate then checks it from the cache',
+    async () => {
+      const { port } = server.address() as AddressInfo;
+      const dir = join(root, 'remote-repo');
+      await mkdir(join(dir, '.spotcheck', 'workflows'), { recursive: true });
+      await writeFile(
+        join(dir, '.spotcheck', 'workflows', 'ci.yml'),
+        'on: push\njobs:\n  r:\n    runs-on: local\n    steps:\n      - uses: acme/remote@v1\n        with: { word: ahoy, extra: 1 }\n',
+      );
+      const git = ['-c', 'user.name=t', '-c', 'user.email=t@spotcheck.invalid'];
+      await run('git', [...git, 'init', '-q', '-b', 'main'], dir);
+      await run('git', [...git, 'add', '-A'], dir);
+      await run('git', [...git, 'commit', '-q', '-m', 'remote'], dir);
+      const config = join(root, 'remote-source.yml');
+      await writeFile(
+        config,
+        `actions:\n  url: http://127.0.0.1:${port}\n  kind: github\n  apiUrl: http://127.0.0.1:${port}/api/v3\n`,
+      );
+
+      const before = await run(process.execPath, [BIN, 'validate', dir, '--config', config], root);
+      expect(before.stderr).toContain('`acme/remote@v1`: not checked: not downloaded yet');
+
+      const result = await run(process.execPath, [BIN, 'run', dir, '-v', '--config', config], root);
+      expect(result.code).toBe(0);
+      const lines = jobLines(result.stdout, 'r', '.spotcheck/workflows/ci.yml');
+      expect(lines).toContain(`Download action repository 'acme/remote@v1' (SHA:${REMOTE_SHA})`);
+      expect(lines).toContain('remote says ahoy');
+      expect(requests).toEqual([
+        'GET /repos/{owner}/{repo}/commits/{ref}',
+        'GET /repos/{owner}/{repo}/tarball/{ref}',
+        `codeload /codeload/acme/remote/legacy.tar.gz/${REMOTE_SHA}`,
+      ]);
+      expect(problems).toEqual([]);
+
+      const after = await run(process.execPath, [BIN, 'validate', dir, '--config', config], root);
+      expect(after.code).toBe(0);
+      expect(after.stderr).toContain(
+        "warning: `acme/remote@v1`: Unexpected input(s) 'extra', valid inputs are ['word']",
+      );
+      expect(requests).toHaveLength(3);
     },
     RUN_TIMEOUT,
   );
