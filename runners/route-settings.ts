@@ -110,8 +110,9 @@ const SPOT_KEYS = [
   'region',
   'capacity',
   'idleMinutes',
+  'docker',
 ] as const;
-const CODEBUILD_KEYS = ['project', 'computeType', 'image', 'timeoutMinutes', 'region'] as const;
+const CODEBUILD_KEYS = ['project', 'computeType', 'image', 'timeoutMinutes', 'region', 'docker'] as const;
 
 /**
  * Keys refused with a reason rather than "unknown": they would weaken the security model (docs/architecture.md:
@@ -128,6 +129,8 @@ export function parseRouteSettings(route: Pick<Route, 'label' | 'runner' | 'sett
   const where = `routes.${route.label}`;
   const errors: string[] = [];
   const raw = route.settings;
+  if (raw.docker !== undefined && typeof raw.docker !== 'boolean')
+    errors.push(`${where}.docker: must be true or false`);
   switch (route.runner) {
     case 'spot': {
       const spot = parseSpot(raw, where, errors);
@@ -143,8 +146,17 @@ export function parseRouteSettings(route: Pick<Route, 'label' | 'runner' | 'sett
     }
     case 'local':
     case 'skip':
-      return { ok: true, settings: { runner: route.runner } };
+      return errors.length > 0 ? { ok: false, errors } : { ok: true, settings: { runner: route.runner } };
   }
+}
+
+/**
+ * Whether a route's runner declares a Docker engine (`docker: true` in its settings, any runner kind): only then are
+ * Docker actions (`docker://image`, `runs.using: docker`) accepted by `spotcheck validate`. The agent on such a
+ * route needs Docker on its machine (or image).
+ */
+export function declaresDocker(route: Pick<Route, 'settings'>): boolean {
+  return route.settings.docker === true;
 }
 
 /** For runners: the settings of a route the config loader already validated (throws on a route it did not). */

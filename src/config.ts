@@ -458,10 +458,15 @@ function parseRoute(label: string, raw: unknown, errors: string[]): Route | unde
   const route: Route = { label, runner: kind, settings };
   // Each runner kind owns its settings schema (runners/route-settings.ts); its messages name the key and what it
   // must be, never the value, so a secret pasted into a route does not end up in a log. `local` and `skip` routes
-  // take no settings at all, so anything beside `runner` is a mistake.
+  // take no settings but `docker` (whether the runner has a Docker engine), so anything else is a mistake.
   const problems =
     kind === 'local' || kind === 'skip'
-      ? Object.keys(settings).map((key) => `${where}.${key}: unknown key for a ${kind} route (it takes only runner)`)
+      ? [
+          ...Object.keys(settings)
+            .filter((key) => key !== 'docker')
+            .map((key) => `${where}.${key}: unknown key for a ${kind} route (it takes only runner and docker)`),
+          ...routeSettingsErrors(route),
+        ]
       : routeSettingsErrors(route);
   errors.push(...problems);
   return problems.length === 0 ? route : undefined;

@@ -35,6 +35,8 @@ import { SECRETS_USAGE } from './secrets-help.ts';
 import type { SecretInput } from './secrets-command.ts';
 import { findUnroutedJobs } from '../core/route-check.ts';
 import { noRouteMessage } from '../core/route-match.ts';
+import { checkActions } from './check-actions.ts';
+import { userActionsCacheDir } from './action-cache-dir.ts';
 
 export interface CliIo {
   /** stdin: only `secrets set` reads it (the value). */
@@ -57,7 +59,8 @@ commands:
   validate [dir] [--config FILE] [--workflows-dir DIR]... [-v|--verbose]
       check the workflow files in dir's workflow folders (the files run reads); with --config, a runs-on
       label no route serves is an error, otherwise a warning; GitHub events spotcheck does not act on get a
-      notice; -v also lists the keys spotcheck accepts but ignores
+      notice; actions' with: keys are checked against ./path and cached actions' inputs (warnings), Docker
+      actions are errors unless the route declares docker: true; -v also lists the keys spotcheck accepts but ignores
   plan (--workflow FILE | --dir DIR) [--event push|pull_request|testme] [--action TYPE] [--ref REF]
        [--base-ref BRANCH] [--deleted] [--changed-file LIST] [--config FILE] [--workflows-dir DIR]... [--json]
       show which workflows an event runs and their orders, without running anything
@@ -282,8 +285,14 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
     ...pos,
     message: `${configPath === undefined ? 'warning (default routes; a server uses its own operator config): ' : ''}job \`${job}\`: ${noRouteMessage(labels, [...config.routes.keys()])}`,
   }));
-  const errors = [...diagnostics, ...(configPath === undefined ? [] : routeProblems)];
-  const warnings = configPath === undefined ? routeProblems : [];
+  const actions = await checkActions(workflows, {
+    root: dir,
+    cacheDir: userActionsCacheDir(io.env),
+    routes: config.routes,
+    ...opt('actions', config.actions),
+  });
+  const errors = [...diagnostics, ...(configPath === undefined ? [] : routeProblems), ...actions.errors];
+  const warnings = [...(configPath === undefined ? routeProblems : []), ...actions.warnings];
   for (const d of [...errors, ...warnings]) io.err.write(`${formatDiagnostic(d)}\n`);
   // The closing line counts the problems listed; a "… and N more" note stands for problems that are not.
   const listed = errors.filter((d) => d.omitted === undefined).length;
@@ -295,7 +304,8 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
     return 2;
   }
   if (warnings.length > 0) io.err.write(`${plural(warnings.length, 'warning')}\n`);
-  for (const n of notices) if (n.level === 'notice' || values.verbose === true) io.err.write(`${formatNotice(n)}\n`);
+  for (const n of [...notices, ...actions.notices])
+    if (n.level === 'notice' || values.verbose === true) io.err.write(`${formatNotice(n)}\n`);
   for (const w of workflows) {
     // A file shared with GitHub Actions may list only events spotcheck does not act on: valid, and never run here.
     const never = Object.keys(w.on).length === 0 ? '; never run by spotcheck: no push, pull_request or testme' : '';
@@ -374,10 +384,8 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
   const dir = str(values.dir);
   if (files.length === 0 && dir === undefined) throw new UsageError('plan needs --workflow FILE or --dir DIR');
   const configPath = str(values.config);
-  const folders = workflowFolders(
-    values['workflows-dir'],
-    configPath === undefined ? undefined : await loadConfig(resolve(io.cwd, configPath)),
-  );
+  const config = configPath === undefined ? undefined : await loadConfig(resolve(io.cwd, configPath));
+  const folders = workflowFolders(values['workflows-dir'], config);
   const dirSources = dir === undefined ? [] : await readWorkflowDir(resolve(io.cwd, dir), folders);
   // An empty folder is almost always the wrong folder: say so rather than print an empty plan.
   if (dir !== undefined && dirSources.length === 0)
@@ -416,12 +424,21 @@ async function planCommand(argv: readonly string[], io: CliIo): Promise<number> 
     undefined,
     callees,
   );
-  const { decisions, diagnostics } = planned;
-  const notices = planned.notices.filter((n) => n.level === 'notice');
+  const { decisions } = planned;
+  // The actions the steps use, read as `validate` reads them (the working tree, the user's action cache).
+  const actions = await checkActions(parseWorkflowFiles(sources).workflows, {
+    root: resolve(io.cwd, dir ?? '.'),
+    cacheDir: userActionsCacheDir(io.env),
+    routes: (config ?? (await loadConfig(undefined))).routes,
+    ...opt('actions', config?.actions),
+  });
+  const diagnostics = [...planned.diagnostics, ...actions.errors];
+  const notices = [...planned.notices.filter((n) => n.level === 'notice'), ...actions.notices];
   if (diagnostics.length > 0) {
     for (const d of diagnostics) io.err.write(`${formatDiagnostic(d)}\n`);
     return 2;
   }
+  for (const w of actions.warnings) io.err.write(`${formatDiagnostic(w)}\n`);
   const workflows = decisions.map((d) => ({
     file: d.file,
     matched: d.matched,

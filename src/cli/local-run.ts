@@ -3,8 +3,8 @@
  * the embedded store, the local runner, live progress, and the sticky comment the bot would post.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { renderComment, type RunView } from '../core/render/comment.ts';
@@ -26,6 +26,7 @@ import {
 } from './local-repo.ts';
 import { Orchestrator } from '../orchestrator.ts';
 import { ProgressReporter } from './progress-reporter.ts';
+import { userActionsCacheDir } from './action-cache-dir.ts';
 import { localCalleeReader, readWorkflowDir } from './read-workflow-dir.ts';
 import { readCallees } from '../intake/read-callees.ts';
 import { startEmbeddedStore } from '../store/embedded.ts';
@@ -212,16 +213,6 @@ async function planLocal(
 
 function actorOf(options: LocalRunOptions): string {
   return options.env.USER ?? 'local';
-}
-
-/**
- * Where `spotcheck run` keeps downloaded actions: the user's cache folder (XDG Base Directory: `$XDG_CACHE_HOME`, an
- * absolute path, else `~/.cache`).
- */
-export function userActionsCacheDir(env: Readonly<Record<string, string | undefined>>, home = homedir()): string {
-  const xdg = env.XDG_CACHE_HOME;
-  const base = xdg !== undefined && isAbsolute(xdg) ? xdg : join(env.HOME || home, '.cache');
-  return join(base, 'spotcheck', 'actions');
 }
 
 /** Runs the plans on the embedded store and the local runner, with live progress; prints logs and the comment. */

@@ -13,7 +13,11 @@ import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ActionFetchError, type RemoteActionRef } from '../../runners/agent/actions/action-fetcher.ts';
-import { createActionCache, type ActionCacheOptions } from '../../runners/agent/actions/action-cache.ts';
+import {
+  cachedActionFolder,
+  createActionCache,
+  type ActionCacheOptions,
+} from '../../runners/agent/actions/action-cache.ts';
 import { createRemoteActionFetcher, sourceForRef } from '../../runners/agent/actions/remote-action-fetcher.ts';
 import type { ActionsSource } from '../../runners/runner.ts';
 import { describeGitHubRequest } from '../helpers/github-api.ts';
@@ -277,6 +281,15 @@ describe('GitHub source', () => {
     expect(again[1]).toBe(`Using the cached copy of acme/hello at ${SHA_A}`);
     // Nothing left behind but the commit's folder.
     expect(await readdir(path.join(cacheDir, '.staging'))).toEqual([]);
+
+    // What `spotcheck validate` finds without asking the source: the ref's last commit, a commit id's own folder.
+    const offline = (at: string, owner = 'acme') =>
+      cachedActionFolder(cacheDir, 'https://github.example', { owner, repo: 'hello', ref: at });
+    expect(await offline('v1', 'Acme')).toBe(first.dir);
+    expect(await offline(SHA_A)).toBe(first.dir);
+    expect(await offline('v2')).toBeUndefined();
+    expect(await offline(SHA_B)).toBeUndefined();
+    expect(standIn.requests).toHaveLength(4);
   });
 
   it('a full commit id is not resolved; a path inside the repository is the action folder', async () => {

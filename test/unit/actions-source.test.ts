@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { actionsSourceFor, GITHUB_COM, type ActionsConfig, type ForgeSite } from '../../runners/actions-source.ts';
-import { userActionsCacheDir } from '../../src/cli/local-run.ts';
+import { userActionsCacheDir } from '../../src/cli/action-cache-dir.ts';
 
 const giteaForge: ForgeSite = { kind: 'gitea', url: 'https://gitea.example', apiUrl: 'https://gitea.example/api/v1' };
 const gheForge: ForgeSite = { kind: 'github', url: 'https://ghe.example', apiUrl: 'https://ghe.example/api/v3' };

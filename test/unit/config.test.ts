@@ -169,12 +169,12 @@ describe('parseConfig: routes', () => {
     [
       'settings on a local route',
       'routes: { go: { runner: local, project: p } }',
-      'routes.go.project: unknown key for a local route (it takes only runner)',
+      'routes.go.project: unknown key for a local route (it takes only runner and docker)',
     ],
     [
       'settings on a skip route',
       'routes: { off: { runner: skip, reason: later } }',
-      'routes.off.reason: unknown key for a skip route (it takes only runner)',
+      'routes.off.reason: unknown key for a skip route (it takes only runner and docker)',
     ],
     [
       'instance types not a list',
@@ -365,7 +365,7 @@ describe('parseConfig: every problem at once', () => {
       [
         'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes, workflows, actions, vars, oidc)',
         'routes.big.runner: must be one of local, spot, codebuild, skip',
-        'routes.long.projcet: unknown key for codebuild (allowed: project, computeType, image, timeoutMinutes, region)',
+        'routes.long.projcet: unknown key for codebuild (allowed: project, computeType, image, timeoutMinutes, region, docker)',
         'routes.long.project: required (the CodeBuild project to start builds in)',
         'limits.maxRetries: unknown key (allowed: maxConcurrentOrders, maxOrdersPerRun, maxAttempts, retentionDays, logsTotalMb)',
         'limits.maxConcurrentOrders: must be a positive whole number',

@@ -5,11 +5,16 @@
  * requests for one commit share one download.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ActionsSource } from '../../runner.ts';
 import { ActionFetchError } from './action-fetcher.ts';
-import { createActionSourceClient, type ActionSourceClient, type RepoAtRef } from './action-source-client.ts';
+import {
+  COMMIT_ID,
+  createActionSourceClient,
+  type ActionSourceClient,
+  type RepoAtRef,
+} from './action-source-client.ts';
 import { DEFAULT_ARCHIVE_BOUNDS, unpackArchive, type ArchiveBounds } from './safe-unpack.ts';
 
 export interface ActionCacheOptions {
@@ -29,6 +34,11 @@ export interface ActionCache {
   readonly client: ActionSourceClient;
   /** The repository's files at `sha`, downloaded and unpacked unless already cached. */
   commitFolder(source: ActionsSource, at: RepoAtRef, sha: string): Promise<CachedCommit>;
+  /**
+   * Notes which commit `at.ref` resolved to, so `spotcheck validate` can find a tag's or branch's cached copy
+   * without asking the source (`cachedActionFolder`). Best effort: a failure to write it is ignored.
+   */
+  rememberRef(source: ActionsSource, at: RepoAtRef, sha: string): Promise<void>;
 }
 
 /** Owner and repository names as GitHub and Gitea allow them; anything else never becomes a path. */
@@ -70,7 +80,7 @@ export function createActionCache(options: ActionCacheOptions): ActionCache {
       if (!named(at.owner) || !named(at.repo))
         throw new ActionFetchError(`${at.owner}/${at.repo} is not an owner/repository name.`);
       // Names are case-insensitive on both forges: one folder for `Actions/Checkout` and `actions/checkout`.
-      const folder = path.join(root, hostOf(source), at.owner.toLowerCase(), at.repo.toLowerCase(), sha);
+      const folder = path.join(repoFolder(root, source.url, at), sha);
       const pending = inFlight.get(folder);
       if (pending !== undefined) return { dir: await pending, downloaded: false };
       let downloaded = false;
@@ -83,12 +93,52 @@ export function createActionCache(options: ActionCacheOptions): ActionCache {
       inFlight.set(folder, work);
       return { dir: await work, downloaded };
     },
+    async rememberRef(source, at, sha) {
+      const file = refFile(root, source.url, at);
+      if (file === undefined) return;
+      const staging = `${file}.${randomUUID()}`;
+      try {
+        await mkdir(path.dirname(file), { recursive: true });
+        await writeFile(staging, sha);
+        await rename(staging, file);
+      } catch {
+        await rm(staging, { force: true });
+      }
+    },
   };
 }
 
+/**
+ * The cached folder of `owner/repo@ref` from the source at `sourceUrl`, or undefined when it is not in the cache
+ * under `dir`: a commit id names its folder, a tag or branch the commit it last resolved to. Asks no source.
+ */
+export async function cachedActionFolder(dir: string, sourceUrl: string, at: RepoAtRef): Promise<string | undefined> {
+  const root = path.resolve(dir);
+  if (!NAME.test(at.owner) || !NAME.test(at.repo) || at.owner === '..' || at.repo === '..') return undefined;
+  const full = at.ref.toLowerCase();
+  let sha: string | undefined = COMMIT_ID.test(full) ? full : undefined;
+  if (sha === undefined) {
+    const file = refFile(root, sourceUrl, at);
+    sha = file === undefined ? undefined : (await readFile(file, 'utf8').catch(() => '')).trim();
+  }
+  if (sha === undefined || !COMMIT_ID.test(sha)) return undefined;
+  const folder = path.join(repoFolder(root, sourceUrl, at), sha);
+  return (await isFolder(folder)) ? folder : undefined;
+}
+
+function repoFolder(root: string, sourceUrl: string, at: RepoAtRef): string {
+  return path.join(root, hostOf(sourceUrl), at.owner.toLowerCase(), at.repo.toLowerCase());
+}
+
+/** `<repo folder>/.refs/<ref>`, the ref percent-encoded into one file name (a ref may hold `/`). */
+function refFile(root: string, sourceUrl: string, at: RepoAtRef): string | undefined {
+  if (!NAME.test(at.owner) || !NAME.test(at.repo)) return undefined;
+  return path.join(repoFolder(root, sourceUrl, at), '.refs', encodeURIComponent(at.ref));
+}
+
 /** `github.com`, `gitea.example:3000` → `gitea.example_3000` (a folder name on every file system). */
-function hostOf(source: ActionsSource): string {
-  return new URL(source.url).host.toLowerCase().replace(/:/g, '_');
+function hostOf(sourceUrl: string): string {
+  return new URL(sourceUrl).host.toLowerCase().replace(/:/g, '_');
 }
 
 async function isFolder(p: string): Promise<boolean> {

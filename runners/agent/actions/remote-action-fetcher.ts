@@ -29,6 +29,7 @@ export function createRemoteActionFetcher(options: RemoteActionFetcherOptions): 
       // GitHub's runner prints this line for each action repository in "Set up job".
       log(`Download action repository '${ref.owner}/${ref.repo}@${ref.ref}' (SHA:${commit})`);
       const cached = await cache.commitFolder(source, at, commit);
+      if (commit !== full) await cache.rememberRef(source, at, commit);
       if (!cached.downloaded) log(`Using the cached copy of ${ref.owner}/${ref.repo} at ${commit}`);
       const dir = ref.path === undefined ? cached.dir : path.join(cached.dir, ref.path);
       if (path.relative(cached.dir, dir).startsWith('..') || !(await isFolder(dir)))
