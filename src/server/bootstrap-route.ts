@@ -62,7 +62,7 @@ export function createBootstrapRoute(opts: BootstrapRouteOptions): RouteDefiniti
     async handle(req) {
       const auth = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
       const now = opts.now();
-      const redeemed = auth ? await redeemBootstrapToken(opts.store, auth[1]!, now) : undefined;
+      const redeemed = auth ? await redeemBootstrapToken(opts.store, 'order', auth[1]!, now) : undefined;
       if (!redeemed?.ok) {
         req.log.info({ reason: redeemed?.reason ?? 'missing' }, 'agent bootstrap refused: token');
         // One answer for unknown, expired and used tokens: nothing for a prober to tell apart.
