@@ -571,7 +571,7 @@ export async function measureAwsCalls(
     const stepAgents = async (): Promise<void> => {
       for (const agent of agents.values()) {
         if (agent.phase === 'booting' && now >= agent.bootAt) {
-          const redeemed = await redeemBootstrapToken(store, agent.token, now);
+          const redeemed = await redeemBootstrapToken(store, 'order', agent.token, now);
           if (!redeemed.ok) {
             powerOff(agent); // the agent powers off on every path
             continue;

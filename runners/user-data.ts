@@ -5,6 +5,7 @@
  * refused), and the agent's start command. Steps, clone credentials and report tokens come from that exchange.
  */
 import type { ForgeKind } from '../src/core/types.ts';
+import { isLoopbackHost } from '../src/core/url.ts';
 
 /** The agent launcher the AMI installs (ami/provision.sh). */
 export const DEFAULT_AGENT_COMMAND: readonly string[] = ['/opt/spotcheck/agent/bin/spotcheck-agent'];
@@ -84,6 +85,9 @@ export function checkedUrl(raw: string): string {
     throw new TypeError('the bootstrap URL is not a URL');
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('the bootstrap URL must be http(s)');
+  // The one-time token travels to it in a header: plain http only where nothing is on the path (issue 16).
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname))
+    throw new TypeError('the bootstrap URL must be https unless its host is loopback');
   if (url.username !== '' || url.password !== '') throw new TypeError('the bootstrap URL must not carry credentials');
   if (url.search !== '' || url.hash !== '') throw new TypeError('the bootstrap URL must not carry a query');
   return url.href;

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse, YAMLError } from 'yaml';
 import { ConfigError } from './errors.ts';
-import { trimTrailingSlashes } from './core/url.ts';
+import { isLoopbackHost, trimTrailingSlashes } from './core/url.ts';
 import { varNameProblem, type VarsSettings } from './core/vars.ts';
 import type { ActionsConfig } from '../runners/actions-source.ts';
 import { parseRouteSettings } from '../runners/route-settings.ts';
@@ -188,6 +188,9 @@ export function parseConfig(
   const actions = doc.actions === undefined ? base.actions : parseActions(doc.actions, baseDir, errors);
   const vars = doc.vars === undefined ? undefined : parseVars(doc.vars, errors);
   const oidc = doc.oidc === undefined ? base.oidc : parseOidc(doc.oidc, errors);
+  // A public URL from the base (PUBLIC_URL) is checked by loadOperatorConfig, which names it.
+  const insecure = doc.publicUrl === undefined ? undefined : insecureBootstrapProblem(publicUrl, routes);
+  if (insecure !== undefined) errors.push(`publicUrl: ${insecure}`);
   if (errors.length > 0) {
     throw new ConfigError(
       `${source}: ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n  - ${errors.join('\n  - ')}`,
@@ -286,7 +289,31 @@ export async function loadOperatorConfig(
   const base = defaultConfig({ dataDir, ...(publicUrl === undefined ? {} : { publicUrl }) });
   const file = configPath ?? (env.SPOTCHECK_CONFIG ? env.SPOTCHECK_CONFIG : undefined);
   const loaded = await loadConfig(file === undefined ? undefined : resolve(cwd, file), base);
-  return publicUrl === undefined ? loaded : { ...loaded, publicUrl };
+  if (publicUrl === undefined) return loaded;
+  const insecure = insecureBootstrapProblem(publicUrl, loaded.routes);
+  if (insecure !== undefined) throw new ConfigError(`environment: PUBLIC_URL: ${insecure}`, { source: 'environment' });
+  return { ...loaded, publicUrl };
+}
+
+/** Runners whose agents fetch their order from the public URL with a one-time bootstrap token. */
+const CLOUD_RUNNERS: readonly string[] = ['spot', 'codebuild'] satisfies readonly (typeof RUNNER_KINDS)[number][];
+
+/**
+ * Cloud agents present their bootstrap token at `<publicUrl>/api/agent/bootstrap` (and capacity runners at
+ * `/api/capacity/bootstrap`): over plain http anyone on the path reads the token and takes the order's job, clone
+ * credentials and secrets. So with a cloud route the public URL must be https, unless its host is loopback.
+ */
+export function insecureBootstrapProblem(publicUrl: string, routes: ReadonlyMap<string, Route>): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(publicUrl);
+  } catch {
+    return undefined; // reported as not a URL already
+  }
+  if (url.protocol !== 'http:' || isLoopbackHost(url.hostname)) return undefined;
+  const cloud = [...routes.values()].find((route) => CLOUD_RUNNERS.includes(route.runner));
+  if (cloud === undefined) return undefined;
+  return `must be https:// (or http on a loopback host): the ${cloud.runner} route "${cloud.label}" hands agents a one-time bootstrap token for ${url.origin}, which plain http would show to anyone on the path`;
 }
 
 /**

@@ -13,6 +13,6 @@ export function createBootstrapMinter(store: Store, publicUrl: string, now: () =
   const url = joinUrl(publicUrl, AGENT_BOOTSTRAP_PATH);
   return async ({ job, order }) => ({
     url,
-    token: await mintBootstrapToken(store, job.ref, (order.timeoutMinutes + 30) * 60_000, now()),
+    token: await mintBootstrapToken(store, 'order', job.ref, (order.timeoutMinutes + 30) * 60_000, now()),
   });
 }

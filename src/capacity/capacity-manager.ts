@@ -352,7 +352,7 @@ async function terminateOrphans(ctx: ManagerContext, now: number): Promise<strin
 
 async function exchangeBootstrapToken(ctx: ManagerContext, token: string): Promise<ExchangeResult> {
   const { store, clock, log } = ctx;
-  const redeemed = await redeemBootstrapToken(store, token, clock());
+  const redeemed = await redeemBootstrapToken(store, 'capacity', token, clock());
   if (!redeemed.ok) return { ok: false, status: 401, reason: 'invalid bootstrap token' };
   if (redeemed.ref.runId !== CAPACITY_BOOTSTRAP_RUN) return { ok: false, status: 409, reason: 'not a capacity runner' };
   const name = redeemed.ref.orderId;

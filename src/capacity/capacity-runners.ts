@@ -201,6 +201,7 @@ export async function launchRunner(
   try {
     const token = await mintBootstrapToken(
       store,
+      'capacity',
       { runId: CAPACITY_BOOTSTRAP_RUN, orderId: name, attempt: 1 },
       idleMs + graceMs,
       now,

@@ -4,6 +4,7 @@
  * read-only credentials), the per-order report token, and where to report. The token is good for one exchange
  * (docs/architecture.md, "Security model"); an order that is finished or at another attempt gets nothing.
  */
+import { bearerCredential } from './auth-header.ts';
 import type { OrderRecord, RunRecord } from '../core/types.ts';
 import { isFinalOrderState } from '../core/types.ts';
 import type { OrderJob } from '../../runners/runner.ts';
@@ -60,9 +61,10 @@ export function createBootstrapRoute(opts: BootstrapRouteOptions): RouteDefiniti
     // The token travels in the header; a body is not expected.
     maxBodyBytes: 1024,
     async handle(req) {
-      const auth = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
+      const credential = bearerCredential(req.headers.authorization);
       const now = opts.now();
-      const redeemed = auth ? await redeemBootstrapToken(opts.store, auth[1]!, now) : undefined;
+      const redeemed =
+        credential === undefined ? undefined : await redeemBootstrapToken(opts.store, 'order', credential, now);
       if (!redeemed?.ok) {
         req.log.info({ reason: redeemed?.reason ?? 'missing' }, 'agent bootstrap refused: token');
         // One answer for unknown, expired and used tokens: nothing for a prober to tell apart.

@@ -3,6 +3,7 @@
  * the bearer token names the order (run, order, attempt, SHA) and the body is one strictly checked `AgentReport` that
  * cannot name another. Nothing changes a finished order, a superseded attempt, or an order of another commit.
  */
+import { bearerCredential } from './auth-header.ts';
 import {
   MAX_ANNOTATION_FILE_LENGTH,
   MAX_ANNOTATION_MESSAGE_LENGTH,
@@ -42,8 +43,8 @@ export function createCallbackRoute(opts: CallbackRouteOptions): RouteDefinition
     pattern: AGENT_REPORT_PATH,
     maxBodyBytes: MAX_REPORT_BODY_BYTES,
     async handle(req) {
-      const auth = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
-      const verdict = auth ? verifyOrderToken(opts.secret, auth[1]!, opts.now()) : undefined;
+      const credential = bearerCredential(req.headers.authorization);
+      const verdict = credential === undefined ? undefined : verifyOrderToken(opts.secret, credential, opts.now());
       if (!verdict?.ok) {
         req.log.info({ reason: verdict?.reason ?? 'missing' }, 'agent report refused: token');
         return unauthorized(verdict?.reason === 'expired' ? 'token expired' : 'invalid token');

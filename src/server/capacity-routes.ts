@@ -4,6 +4,7 @@
  * webhook the operator adds for `workflow_job` and `push`, verified like the order webhook: X-Gitea-Signature,
  * plain hex HMAC-SHA256 of the body, services/webhook/deliver.go).
  */
+import { bearerCredential } from './auth-header.ts';
 import type { Route } from '../../runners/runner.ts';
 import type { CapacityIntent } from '../intake/intents.ts';
 import { json, text, type RouteDefinition } from './router.ts';
@@ -27,10 +28,9 @@ export function createCapacityBootstrapRoute(manager: Pick<CapacityManager, 'exc
     pattern: CAPACITY_BOOTSTRAP_PATH,
     maxBodyBytes: 1024,
     async handle(req) {
-      // The auth scheme is case-insensitive (RFC 9110 §11.1): `bearer <token>` is the same credential.
-      const auth = /^Bearer ([^\s]+)$/i.exec(req.headers.authorization ?? '');
-      if (!auth) return text(401, 'invalid bootstrap token', { 'www-authenticate': 'Bearer' });
-      const result = await manager.exchange(auth[1]!);
+      const credential = bearerCredential(req.headers.authorization);
+      if (credential === undefined) return text(401, 'invalid bootstrap token', { 'www-authenticate': 'Bearer' });
+      const result = await manager.exchange(credential);
       if (!result.ok) {
         req.log.info({ reason: result.reason }, 'capacity bootstrap refused');
         if (result.status === 401) return text(401, 'invalid bootstrap token', { 'www-authenticate': 'Bearer' });

@@ -3,6 +3,7 @@
  * prom-client's registry names). Counters are this replica's; the order gauges are read from the shared store, so
  * every replica answers the same for them.
  */
+import { bearerCredential } from './auth-header.ts';
 import { timingSafeEqual } from 'node:crypto';
 import type { OrderCounts, SpotcheckMetrics } from './metrics.ts';
 import { LIVE_ORDER_STATES } from './metrics.ts';
@@ -23,15 +24,15 @@ export interface MetricsRouteOptions {
 }
 
 export function createMetricsRoute(opts: MetricsRouteOptions): RouteDefinition {
-  const wanted = opts.token === undefined ? undefined : Buffer.from(`Bearer ${opts.token}`);
+  const wanted = opts.token === undefined ? undefined : Buffer.from(opts.token);
   return {
     method: 'GET',
     pattern: METRICS_PATH,
     async handle(req) {
       if (wanted === undefined)
         return text(403, 'metrics are off: set METRICS_TOKEN and scrape with it as a bearer token');
-      const given = Buffer.from(req.headers.authorization ?? '');
-      if (given.length !== wanted.length || !timingSafeEqual(given, wanted))
+      const given = Buffer.from(bearerCredential(req.headers.authorization) ?? '');
+      if (given.length === 0 || given.length !== wanted.length || !timingSafeEqual(given, wanted))
         return text(401, 'a bearer token is required', { 'www-authenticate': 'Bearer realm="metrics"' });
       try {
         const body = await opts.metrics.render();

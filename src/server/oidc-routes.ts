@@ -13,6 +13,7 @@
  * from the agents' secret for this one purpose, so it is not a report token (a step holding it cannot report for
  * its order) and a report token is not a request token. It is good while its order attempt runs.
  */
+import { bearerCredential } from './auth-header.ts';
 import { createHmac, randomUUID } from 'node:crypto';
 import {
   idTokenClaims,
@@ -113,9 +114,9 @@ export function createOidcRoutes(opts: OidcRoutesOptions): RouteDefinition[] {
       method: 'GET',
       pattern: ID_TOKEN_REQUEST_PATH,
       async handle(req) {
-        const auth = /^Bearer ([^\s]+)$/.exec(req.headers.authorization ?? '');
+        const credential = bearerCredential(req.headers.authorization);
         const now = opts.now();
-        const verdict = auth ? verifyOrderToken(requestKey, auth[1]!, now) : undefined;
+        const verdict = credential === undefined ? undefined : verifyOrderToken(requestKey, credential, now);
         if (!verdict?.ok) {
           req.log.info({ reason: verdict?.reason ?? 'missing' }, 'id token refused: request token');
           return unauthorized(verdict?.reason === 'expired' ? 'token expired' : 'invalid token');

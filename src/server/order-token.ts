@@ -4,6 +4,7 @@
  * the MAC computed with HMAC-SHA256 over a versioned prefix and the encoded claims, and compared in constant time
  * (`crypto.timingSafeEqual`). The claims are read only after the MAC checks out.
  */
+import { isWellFormedId } from './ids.ts';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export interface OrderTokenClaims {
@@ -23,7 +24,6 @@ export type OrderTokenVerdict =
 export const MIN_SECRET_BYTES = 32;
 /** Far above any real token (a few hundred bytes): a bound before any decoding work. */
 const MAX_TOKEN_LENGTH = 4096;
-const MAX_ID_LENGTH = 512;
 /** Domain separation: a MAC made with the same secret for another purpose never verifies here. */
 const MAC_PREFIX = 'spotcheck-order-token.v1.';
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -89,5 +89,5 @@ function parseClaims(payload: string): OrderTokenClaims | undefined {
 }
 
 function isId(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH;
+  return typeof value === 'string' && isWellFormedId(value);
 }

@@ -4,6 +4,7 @@
  * answers every route shares: 404, 405 with `Allow`, 413 for a body over the route's cap, and a 500 that says
  * nothing about what failed (the log says it).
  */
+import { isWellFormedId } from './ids.ts';
 import type { Logger } from 'pino';
 import { SpotcheckError } from '../errors.ts';
 
@@ -149,7 +150,8 @@ function match(pattern: readonly Segment[], segments: readonly string[]): Record
     if ('literal' in segment) {
       if (segment.literal !== value) return undefined;
     } else {
-      if (value === '') return undefined;
+      // Every parameter is an id or a name: a malformed one names nothing here (ids.ts).
+      if (!isWellFormedId(value)) return undefined;
       params[segment.param] = value;
     }
   }

@@ -140,7 +140,7 @@ async function startHarness(opts: { spawnAgents?: boolean } = {}): Promise<Harne
   const harness: { cloneUrl: string } = { cloneUrl: repo };
 
   const spawnAgent = async (ref: OrderRef): Promise<Instance> => {
-    const token = await mintBootstrapToken(store, ref, 10 * 60_000);
+    const token = await mintBootstrapToken(store, 'order', ref, 10 * 60_000);
     const imds = await startImdsStub();
     const marker = path.join(dataDir, `power-off-${ref.orderId}-${String(ref.attempt)}`);
     const workdir = path.join(dataDir, `instance-${ref.orderId}-${String(ref.attempt)}`);
@@ -449,7 +449,7 @@ describe('runAgent in-process', () => {
         (await h.store.getOrder(runId, 'build'))?.handle !== undefined,
       'dispatch',
     );
-    return { runId, token: await mintBootstrapToken(h.store, ref, 60_000), ref };
+    return { runId, token: await mintBootstrapToken(h.store, 'order', ref, 60_000), ref };
   }
 
   function options(h: Harness, token: string, extra: Partial<AgentOptions> = {}): AgentOptions & { offs: number[] } {
@@ -566,7 +566,7 @@ describe('runAgent in-process', () => {
     });
     const ref = { runId, orderId: 'build', attempt: 1 };
     await until(async () => (await h.store.getOrder(runId, 'build'))?.handle !== undefined, 'dispatch');
-    const token = await mintBootstrapToken(h.store, ref, 60_000);
+    const token = await mintBootstrapToken(h.store, 'order', ref, 60_000);
     const opts = options(h, token, { killGraceMs: 200 });
     const agent = runAgent(opts);
     await until(async () => (await logOf(h, ref)).includes('started'), 'the step to start');

@@ -60,7 +60,7 @@ beforeEach(async () => {
 async function seed(order: Partial<OrderRecord> = {}): Promise<{ run: RunRecord; token: string }> {
   const run = makeRun('run-1', { orderCount: 1 });
   await store.createRun(run, [makeOrder('run-1', 'build', { state: 'dispatching', ...order })]);
-  const token = await mintBootstrapToken(store, { runId: 'run-1', orderId: 'build', attempt: 1 }, TTL, NOW);
+  const token = await mintBootstrapToken(store, 'order', { runId: 'run-1', orderId: 'build', attempt: 1 }, TTL, NOW);
   return { run, token };
 }
 
@@ -160,7 +160,7 @@ describe('POST /api/agent/bootstrap', () => {
   });
 
   it('refuses a token whose order does not exist with 409', async () => {
-    const token = await mintBootstrapToken(store, { runId: 'gone', orderId: 'x', attempt: 1 }, TTL, NOW);
+    const token = await mintBootstrapToken(store, 'order', { runId: 'gone', orderId: 'x', attempt: 1 }, TTL, NOW);
     expect((await post(`Bearer ${token}`)).status).toBe(409);
   });
 
@@ -180,13 +180,15 @@ describe('POST /api/agent/bootstrap', () => {
     const { token } = await seed();
     expect(await store.getDoc(BOOTSTRAP_DOC_KIND, token)).toBeUndefined();
     const doc = await store.getDoc(BOOTSTRAP_DOC_KIND, hashBootstrapToken(token));
-    expect(doc?.value).toEqual({ runId: 'run-1', orderId: 'build', attempt: 1, expiresAt: NOW + TTL });
+    expect(doc?.value).toEqual({ kind: 'order', runId: 'run-1', orderId: 'build', attempt: 1, expiresAt: NOW + TTL });
     expect(JSON.stringify(doc)).not.toContain(token);
   });
 
   it('mints distinct 256-bit base64url tokens', async () => {
     const ref = { runId: 'r', orderId: 'o', attempt: 1 };
-    const tokens = await Promise.all(Array.from({ length: 5 }, () => mintBootstrapToken(store, ref, TTL, NOW)));
+    const tokens = await Promise.all(
+      Array.from({ length: 5 }, () => mintBootstrapToken(store, 'order', ref, TTL, NOW)),
+    );
     expect(new Set(tokens).size).toBe(5);
     for (const token of tokens) expect(Buffer.from(token, 'base64url')).toHaveLength(32);
   });

@@ -536,7 +536,7 @@ describe('a simulated day of faults', { timeout: DAY_TIMEOUT }, () => {
         }
         if (agent.phase === 'booting' && now >= agent.bootAt) {
           // The bootstrap exchange, as the server's route does it: the token once, then the order's own state.
-          const redeemed = await redeemBootstrapToken(store, agent.token, now);
+          const redeemed = await redeemBootstrapToken(store, 'order', agent.token, now);
           expect(redeemed.ok, `${agent.id} exchanges its token`).toBe(true);
           if (redeemed.ok) expect(redeemed.ref).toEqual(agent.ref);
           const order = await store.getOrder(agent.ref.runId, agent.ref.orderId);

@@ -371,7 +371,7 @@ describe('forge reporter: the sticky comment', () => {
   });
 
   it('re-renders on an order change only with refreshMs, when the last render is old enough', async () => {
-    for (const refreshMs of [undefined, 0]) {
+    for (const [i, refreshMs] of [undefined, 0].entries()) {
       const forge = new FakeForge();
       const runId = `r-refresh-${String(refreshMs)}`;
       const reporter = createForgeReporter({
@@ -382,7 +382,8 @@ describe('forge reporter: the sticky comment', () => {
         now: () => NOW,
         ...(refreshMs === undefined ? {} : { refreshMs }),
       });
-      const run = makeRun(runId, { repo: REPO, pr: 30, status: 'running', orderCount: 1 });
+      // A PR of its own per forge: the store remembers the claim to create the first comment of each PR.
+      const run = makeRun(runId, { repo: REPO, pr: 30 + i, status: 'running', orderCount: 1 });
       const order = makeOrder(runId, 'build', { state: 'dispatching', dispatchedAt: NOW - 2000 });
       await store.createRun(run, [order]);
       await reporter.orderChanged(run, order); // wave 0 first dispatched: a render

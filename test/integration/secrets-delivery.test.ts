@@ -77,7 +77,7 @@ async function exchange(
       ...(secretsPassed ? { secretsPassed } : {}),
     }),
   ]);
-  const token = await mintBootstrapToken(store, { runId, orderId: 'deploy', attempt: 1 }, 60_000);
+  const token = await mintBootstrapToken(store, 'order', { runId, orderId: 'deploy', attempt: 1 }, 60_000);
   const log = pino({ level: 'debug' }, { write: (line: string) => void logLines.push(line) });
   const res = await router.handle({
     method: 'POST',

@@ -24,6 +24,7 @@ function retryable(): ForgeError {
 
 function fakeStore(runs: RunRecord[], orders: OrderRecord[]) {
   let reads = 0;
+  const claims = new Set<string>();
   return {
     get reads() {
       return reads;
@@ -33,6 +34,9 @@ function fakeStore(runs: RunRecord[], orders: OrderRecord[]) {
       return Promise.resolve(runs);
     },
     listOrders: (runId: string) => Promise.resolve(orders.filter((o) => o.runId === runId)),
+    // Claims as the store makes them: once per key until released (expiry is the store's concern).
+    claim: (key: string) => Promise.resolve(claims.has(key) ? false : (claims.add(key), true)),
+    release: (key: string) => Promise.resolve(void claims.delete(key)),
   };
 }
 

@@ -3,20 +3,35 @@
  * store, written only when its text changed, found again by its marker and the bot's authorship when its id is not
  * known (a restart) or the comment was deleted. Renders of one PR are single-flight with a dirty flag: concurrent
  * triggers make one render in flight plus at most one follow-up.
+ *
+ * Creating the comment is claimed in the store first (issue 16): two replicas that both find no comment would each
+ * create one, so only the claim's holder creates it and the other waits to find it by its marker.
  */
+import { setImmediate as setImmediateAsync, setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { COMMENT_MARKER, renderComment, type RunView } from '../../core/render/comment.ts';
 import type { RepoRef } from '../../core/types.ts';
 import { ForgeError } from '../../errors.ts';
 import { withForgeRetries, type BackgroundTasks, type RetryPolicy } from './forge-calls.ts';
-import type { Forge } from '../forge.ts';
+import type { Forge, IssueComment } from '../forge.ts';
 import type { Store } from '../../store/store.ts';
 
 /** Per-PR state kept in memory; the oldest idle entries go first. Losing one costs one extra find, never a wrong edit. */
 export const MAX_TRACKED_PRS = 1000;
 
+/**
+ * How long a claim to create a PR's comment holds. Long enough for a create with its retries; short enough that a
+ * replica that died between claim and create only delays the comment, and a comment deleted by hand is recreated.
+ */
+export const STICKY_CLAIM_MS = 10 * 60_000;
+
+/** The store key of the claim to create a PR's comment; `replaces` is the id of a comment found deleted, if any. */
+export function stickyClaimKey(prKeyText: string, replaces: number | undefined): string {
+  return `sticky-comment:${prKeyText}:${replaces === undefined ? 'first' : String(replaces)}`;
+}
+
 export interface StickyCommentsOptions {
-  readonly store: Pick<Store, 'listRuns' | 'listOrders'>;
+  readonly store: Pick<Store, 'listRuns' | 'listOrders' | 'claim' | 'release'>;
   readonly logger: Logger;
   readonly now: () => number;
   readonly retry: RetryPolicy;
@@ -125,6 +140,7 @@ export class StickyComments {
     const text = clampComment(rendered, forge.maxCommentLength);
     if (text === pr.text) return;
     const retry = this.#options.retry;
+    let deleted: number | undefined;
     if (pr.commentId !== undefined) {
       try {
         await withForgeRetries(() => forge.updateComment(pr.repo, pr.commentId!, text), retry);
@@ -133,21 +149,53 @@ export class StickyComments {
       } catch (error) {
         // Someone deleted the comment: find or create it again below. Anything else is the caller's to log.
         if (!(error instanceof ForgeError && (error.status === 404 || error.status === 410))) throw error;
+        deleted = pr.commentId;
         pr.commentId = undefined;
         pr.text = undefined;
       }
     }
     // Found by the marker AND the bot's own authorship (Forge.findStickyComment): a user who pastes the marker
     // into their own comment never gets it edited.
-    const found = await withForgeRetries(() => forge.findStickyComment(pr.repo, pr.pr, COMMENT_MARKER), retry);
-    if (found) {
-      pr.commentId = found.id;
-      if (found.body !== text) await withForgeRetries(() => forge.updateComment(pr.repo, found.id, text), retry);
-    } else {
-      const created = await withForgeRetries(() => forge.createComment(pr.repo, pr.pr, text), retry);
-      pr.commentId = created.id;
+    const find = (): Promise<IssueComment | undefined> =>
+      withForgeRetries(() => forge.findStickyComment(pr.repo, pr.pr, COMMENT_MARKER), retry);
+    let found = await find();
+    if (!found) {
+      const claimKey = stickyClaimKey(pr.key, deleted);
+      const { store, now } = this.#options;
+      if (await store.claim(claimKey, now() + STICKY_CLAIM_MS)) {
+        try {
+          const created = await withForgeRetries(() => forge.createComment(pr.repo, pr.pr, text), retry);
+          pr.commentId = created.id;
+          pr.text = text;
+          return;
+        } catch (error) {
+          // Not created: another render (here or on another replica) may try again at once.
+          await store.release(claimKey);
+          throw error;
+        }
+      }
+      found = await this.#awaitCreated(find);
+      if (!found) {
+        // Still being created elsewhere: that replica writes it, and this PR's next render edits it.
+        pr.log.info('sticky comment left to the replica creating it');
+        return;
+      }
     }
+    pr.commentId = found.id;
+    if (found.body !== text) await withForgeRetries(() => forge.updateComment(pr.repo, found.id, text), retry);
     pr.text = text;
+  }
+
+  /** Another replica holds the claim to create the comment: looks for it a few times with a doubling pause. */
+  async #awaitCreated(find: () => Promise<IssueComment | undefined>): Promise<IssueComment | undefined> {
+    const { attempts, retryDelayMs } = this.#options.retry;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (retryDelayMs > 0) await sleep(retryDelayMs * 2 ** (attempt - 1));
+      else await setImmediateAsync();
+      const found = await find();
+      if (found) return found;
+    }
+    return undefined;
   }
 
   /** Reads the PR's runs at its newest SHA and renders the comment text (or undefined: nothing to show). */
