@@ -33,6 +33,8 @@ const GITEA_HOST = 'gitea.example.org';
 const GITHUB_REPO: RepoRef = { forge: 'github', host: 'github.com', owner: OWNER, name: NAME };
 const GITEA_REPO: RepoRef = { forge: 'gitea', host: GITEA_HOST, owner: OWNER, name: NAME };
 const WORKFLOW = `name: ci
+# No order token (permissions: {}): this test counts the push path's requests; order tokens have their own tests.
+permissions: {}
 on:
   push:
     branches: [main]

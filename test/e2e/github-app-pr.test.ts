@@ -261,6 +261,12 @@ function orderTokens(max = 50): void {
   api().delete('/installation/token').times(max).reply(204);
 }
 
+/** What an order's launch asks for its own token: the installation's grant, a token narrowed to the repository. */
+function isOrderTokenRequest(r: { method: string; path: string; body: unknown }): boolean {
+  if (r.method === 'GET' && r.path === `/app/installations/${String(INSTALLATION)}`) return true;
+  return r.path.endsWith('/access_tokens') && typeof r.body === 'object' && r.body !== null && 'repositories' in r.body;
+}
+
 function membership(user: string, status: number, times = 1): void {
   api()
     .get(`/orgs/${ORG}/members/${user}`)
@@ -442,7 +448,10 @@ defineForgeScenarios('the GitHub App', {
       case 'pull request reads':
         return count({ method: 'GET', path: `${REPO_PATH}/pulls/${String(PR)}` });
       case 'authorizations':
-        return count({ method: 'POST', path: /\/access_tokens$/ });
+        // The app's own installation token; each order's token (orderTokens) is the launch's, not the authorizer's.
+        return api()
+          .requests({ method: 'POST', path: /\/access_tokens$/ })
+          .filter((r) => !isOrderTokenRequest(r)).length;
       case 'membership checks':
         return count({ path: new RegExp(`^/orgs/${ORG}/members/`) });
       case 'public membership reads':
@@ -450,6 +459,7 @@ defineForgeScenarios('the GitHub App', {
       case 'reads':
         return api()
           .requests()
+          .filter((r) => !isOrderTokenRequest(r))
           .filter((r) => (r.method === 'GET' && !r.path.endsWith('/comments')) || r.path.endsWith('/access_tokens'))
           .length;
     }

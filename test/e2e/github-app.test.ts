@@ -22,6 +22,8 @@ import { makeTwoCommitRepo } from '../helpers/e2e-repo.ts';
 const SECRET = 'e2e-webhook-secret';
 const INSTALLATION = 4242;
 const WORKFLOW = `name: ci
+# No order token (permissions: {}): this test counts the push path's requests; order tokens have their own tests.
+permissions: {}
 on:
   push:
     branches: [main]

@@ -29,6 +29,8 @@ const SECRET = 'lambda-webhook-secret';
 const INSTALLATION = 5151;
 const BUCKET = 'spotcheck-logs';
 const WORKFLOW = `name: ci
+# No order token (permissions: {}): this test counts the push path's requests; order tokens have their own tests.
+permissions: {}
 on: push
 jobs:
   build:
