@@ -82,6 +82,8 @@ async function startGitHubStandIn(): Promise<{ host: string; log: Logged[]; clos
   const answer = (method: string, path: string): { status: number; body: string; raw?: boolean } => {
     if (method === 'POST' && /^\/api\/v3\/app\/installations\/\d+\/access_tokens$/.test(path))
       return json(201, { token: 'ghs_two_servers', expires_at: '2099-01-01T00:00:00Z', permissions: {} });
+    // The servers' reconcile of lost deliveries (one of them per interval, a lease in the store): none were lost.
+    if (method === 'GET' && path.startsWith('/api/v3/app/hook/deliveries')) return json(200, []);
     const repo = /^\/api\/v3\/repos\/[^/]+\/[^/]+\/(.+)$/.exec(path)?.[1];
     if (repo === undefined) return json(404, { message: 'Not Found' });
     if (method === 'POST' && repo.startsWith('statuses/')) return json(201, { id: 1 });
@@ -338,7 +340,11 @@ describe('two spotcheck serve processes on one store', () => {
     expect(count('GET', /\/contents\/\.spotcheck\/workflows\/.+\.yml$/)).toBe(PUSHES * Object.keys(WORKFLOWS).length);
     // Installation tokens are cached per process: at most one per server.
     expect(count('POST', /\/access_tokens$/)).toBeLessThanOrEqual(servers.length);
-    expect(github.log.filter((r) => !/access_tokens|contents|compare|statuses/.test(r.path))).toEqual([]);
+    expect(github.log.filter((r) => !/access_tokens|contents|compare|statuses|hook\/deliveries/.test(r.path))).toEqual(
+      [],
+    );
+    // One reconcile of lost deliveries for the two servers: the lease in the shared store lets one of them run it.
+    expect(count('GET', /\/app\/hook\/deliveries/)).toBe(1);
 
     // One commit status per order and state, and every order's context reported.
     const statuses = github.log
