@@ -30,6 +30,11 @@ const ALLOWED = new Set([
   'eslint.config.js ../store/*',
   'eslint.config.js ../forges/*',
   'eslint.config.js ../server/*',
+  // Hostile inputs the tests feed the agent and the archive unpacker (refused, never read).
+  'test/integration/actions-javascript.test.ts ../../../../etc/passwd',
+  'test/integration/remote-action-fetcher.test.ts ../../../escaped',
+  // A workspace path the workflow-command parser is told about (a string it relativizes annotation paths against).
+  'test/unit/workflow-commands.test.ts /work/ws',
 ]);
 
 interface Finding {
