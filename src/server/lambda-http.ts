@@ -91,6 +91,7 @@ export function toIncomingRequest(
     headers,
     signal: ctx.signal,
     log: ctx.log,
+    ...(event.requestContext?.http?.sourceIp === undefined ? {} : { client: event.requestContext.http.sourceIp }),
     readBody(limit) {
       // The event holds the whole body already; the cap still applies, so a route never sees more than it allows.
       if (raw === undefined || raw === '') return Promise.resolve(Buffer.alloc(0));

@@ -28,9 +28,15 @@ export interface LogRouteOptions {
   /** How long one live session may last; the reader reloads to go on. */
   readonly maxSessionMs?: number;
   readonly now?: () => number;
+  /** Live logs one client (address) may follow at once; beyond, 429. */
+  readonly maxTailsPerClient?: number;
+  /** Live logs followed at once in all; beyond, 429 (each holds a connection and polls the store). */
+  readonly maxTails?: number;
 }
 
 export const DEFAULT_POLL_MS = 500;
+export const DEFAULT_MAX_TAILS_PER_CLIENT = 8;
+export const DEFAULT_MAX_TAILS = 256;
 export const DEFAULT_MAX_SESSION_MS = 10 * 60_000;
 
 const HEADERS = {
@@ -43,6 +49,10 @@ export function createLogRoute(opts: LogRouteOptions): RouteDefinition {
   const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
   const maxSessionMs = opts.maxSessionMs ?? DEFAULT_MAX_SESSION_MS;
   const now = opts.now ?? Date.now;
+  const slots = new TailSlots(
+    opts.maxTailsPerClient ?? DEFAULT_MAX_TAILS_PER_CLIENT,
+    opts.maxTails ?? DEFAULT_MAX_TAILS,
+  );
 
   return {
     method: 'GET',
@@ -66,7 +76,18 @@ export function createLogRoute(opts: LogRouteOptions): RouteDefinition {
         return { status: 200, headers: HEADERS, body: `${order.name}: waiting to start (${why})\n` };
       }
       const ref: OrderRef = { runId, orderId, attempt };
-      return { status: 200, headers: HEADERS, body: tail(ref, order, req.signal) };
+      // A HEAD never reads the body: no live session, so no slot to hold.
+      if (req.method === 'HEAD') return { status: 200, headers: HEADERS, body: '' };
+      const release = slots.take(req.client ?? 'unknown');
+      if (release === undefined) {
+        return {
+          ...text(429, 'too many live logs are open; close some, or wait for them to end'),
+          headers: { ...HEADERS, 'retry-after': '30' },
+        };
+      }
+      // The slot is released when the session ends, the client goes away, or the transport stops reading.
+      req.signal.addEventListener('abort', release, { once: true });
+      return { status: 200, headers: HEADERS, body: released(tail(ref, order, req.signal), release) };
     },
   };
 
@@ -121,4 +142,45 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }
   });
+}
+
+/** Runs `release` once the session is over, however it ends (done, thrown, or returned early by the transport). */
+async function* released(body: AsyncGenerator<string>, release: () => void): AsyncGenerator<string> {
+  try {
+    yield* body;
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Open live sessions per client and in all: a client cannot hold every connection (or make the store poll for each
+ * of hundreds of tails). A release counts once, however many ways the session ends.
+ */
+class TailSlots {
+  readonly #perClient = new Map<string, number>();
+  #total = 0;
+  readonly #maxPerClient: number;
+  readonly #max: number;
+
+  constructor(maxPerClient: number, max: number) {
+    this.#maxPerClient = maxPerClient;
+    this.#max = max;
+  }
+
+  take(client: string): (() => void) | undefined {
+    const held = this.#perClient.get(client) ?? 0;
+    if (held >= this.#maxPerClient || this.#total >= this.#max) return undefined;
+    this.#perClient.set(client, held + 1);
+    this.#total++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#total--;
+      const left = (this.#perClient.get(client) ?? 1) - 1;
+      if (left === 0) this.#perClient.delete(client);
+      else this.#perClient.set(client, left);
+    };
+  }
 }

@@ -61,6 +61,7 @@ async function serve(
     signal: controller.signal,
     log,
     readBody: (limit) => readBody(req, limit),
+    ...(req.socket.remoteAddress === undefined ? {} : { client: req.socket.remoteAddress }),
   };
   let response: RouterResponse;
   try {

@@ -27,6 +27,8 @@ export interface RouterRequest {
   readonly signal: AbortSignal;
   /** A child logger for this request (carries the request id). */
   readonly log: Logger;
+  /** The peer's address as the transport saw it (the socket's, or API Gateway's source IP); absent when unknown. */
+  readonly client?: string;
 }
 
 export interface RouterResponse {
@@ -111,6 +113,7 @@ export function createRouter(routes: readonly RouteDefinition[]): Router {
         headers: req.headers,
         signal: req.signal,
         log: req.log,
+        ...(req.client === undefined ? {} : { client: req.client }),
         body: () => (body ??= req.readBody(limit)),
       };
       try {
