@@ -511,7 +511,7 @@ export interface StepResult {
   readonly conclusion: 'success' | 'failure' | 'cancelled' | 'skipped';
   readonly exitCode?: number;
   readonly durationMs: number;
-  /** `::error|warning|notice::` lines the step printed (masked by the agent; at most MAX_ANNOTATIONS_PER_STEP). */
+  /** `::error|warning|notice::` lines the step printed (masked by the agent; at most MAX_ANNOTATIONS_PER_STEP per level, as the runner keeps them). */
   readonly annotations?: readonly Annotation[];
   /** What the step wrote to `$GITHUB_STEP_SUMMARY` (Markdown as written, masked, capped; sanitized when shown). */
   readonly summary?: string;

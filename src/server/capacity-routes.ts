@@ -49,7 +49,7 @@ export interface GiteaCapacityWebhookOptions {
   readonly store: Pick<Store, 'claim' | 'release'>;
   /** The operator's routes: a queued job no capacity route claims is answered at once and never persisted. */
   readonly routes: ReadonlyMap<string, Route>;
-  /** The inbox's accept: persists the intent. A rejection answers 500 and frees the delivery for a redelivery. */
+  /** The inbox's accept: persists the intent. A store failure answers 503 (another rejection 500) and frees the delivery for a redelivery. */
   readonly onIntent: (intent: CapacityIntent) => Promise<void>;
   readonly now: () => number;
 }

@@ -31,7 +31,7 @@ export interface GiteaWebhookRouteOptions {
   readonly store: Pick<Store, 'claim' | 'release'>;
   /** The Gitea host from `GITEA_URL`, so two Gitea hosts (or GitHub and Gitea) never share delivery keys. */
   readonly host: string;
-  /** The inbox's accept: persists the intent. A rejection answers 500 and frees the delivery for a redelivery. */
+  /** The inbox's accept: persists the intent. A store failure answers 503 (another rejection 500) and frees the delivery for a redelivery. */
   readonly onIntent: (intent: Intent) => Promise<void>;
   /** The bot user's login: its own comments are never a request. */
   readonly botLogin: string;
