@@ -10,6 +10,7 @@
  * call, and passes its own options through: `installDynaliteErrorGuard` wraps that function once, and a server
  * started with `levelFaults` (tests) gets those failures injected in front of the real database.
  */
+import { Readable } from 'node:stream';
 import dynaliteDb, { type DynaliteLevel, type DynaliteStore } from 'dynalite/db/index.js';
 
 /** The database operations a fault can be injected into; `iterate` is a key or value stream (Query, Scan). */
@@ -59,7 +60,12 @@ function guardCallbacks(db: DynaliteLevel, operation: 'get' | 'put' | 'del' | 'b
     const guarded: Callback = (err, ...rest) => {
       callback(err ? toRequestError(err) : err, ...rest);
     };
-    return original(...args.slice(0, -1), guarded);
+    try {
+      return original(...args.slice(0, -1), guarded);
+    } catch (error) {
+      setImmediate(callback, toRequestError(error));
+      return undefined;
+    }
   };
 }
 
@@ -72,7 +78,13 @@ function guardStreams(db: DynaliteLevel, faults?: LevelFaults): void {
   for (const name of ['createKeyStream', 'createValueStream'] as const) {
     const original = db[name].bind(db);
     db[name] = (options?: Record<string, unknown>) => {
-      const stream = original(options);
+      let stream: ReturnType<typeof original>;
+      try {
+        stream = original(options);
+      } catch (error) {
+        // A closed database throws at once ("Database is not open"), inside a dynalite callback: answered instead.
+        return failedStream(toRequestError(error));
+      }
       const emit = stream.emit.bind(stream);
       stream.emit = (event: string | symbol, ...args: unknown[]): boolean =>
         event === 'error' ? emit('error', toRequestError(args[0])) : emit(event, ...args);
@@ -82,6 +94,13 @@ function guardStreams(db: DynaliteLevel, faults?: LevelFaults): void {
       return stream;
     };
   }
+}
+
+/** A stream that fails with `error` as soon as it is read, as dynalite's own streams fail. */
+function failedStream(error: unknown): Readable {
+  const stream = new Readable({ objectMode: true, read() {} });
+  setImmediate(() => stream.destroy(error instanceof Error ? error : new Error(String(error))));
+  return stream;
 }
 
 const GUARDED = Symbol.for('spotcheck.dynaliteErrorGuard');

@@ -10,7 +10,8 @@ import { StoreError } from '../../src/errors.ts';
 import { createInbox, INBOX_KIND } from '../../src/intake/inbox.ts';
 import type { Intent } from '../../src/intake/intents.ts';
 import { claimAndHand } from '../../src/server/webhook-verify.ts';
-import type { LevelFaults, LevelOperation } from '../../src/store/dynalite-errors.ts';
+import dynaliteDb from 'dynalite/db/index.js';
+import { installDynaliteErrorGuard, type LevelFaults, type LevelOperation } from '../../src/store/dynalite-errors.ts';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded.ts';
 
 const logger = pino({ level: 'silent' });
@@ -135,5 +136,28 @@ describe('a full disk under the embedded store', () => {
     expect(await inbox.sweep()).toBe(1);
     expect((await store.listDocs(INBOX_KIND, { limit: 10 })).map((d) => d.key)).toEqual(['k']);
     expect(await inbox.sweep()).toBe(0);
+  });
+});
+
+describe('a database closed under a request', () => {
+  it('fails the stream and the callback, instead of throwing in a dynalite callback', async () => {
+    // CI once died here: a retried Query reached dynalite after its database closed, `values()` threw "Database is
+    // not open" inside a dynalite callback, and the process had an uncaught exception.
+    installDynaliteErrorGuard();
+    const { db } = dynaliteDb.create({});
+    await new Promise<void>((resolve) => {
+      (db as unknown as { close(cb: () => void): void }).close(resolve);
+    });
+    const streamError = await new Promise<unknown>((resolve) => {
+      db.createValueStream({}).on('error', resolve).resume();
+    });
+    expect(streamError).toMatchObject({ statusCode: 500 });
+    expect((streamError as { body: { message: string } }).body.message).toMatch(/not open/);
+    const getError = await new Promise<unknown>((resolve) => {
+      db.get('item-x', (err: unknown) => {
+        resolve(err);
+      });
+    });
+    expect(getError).toMatchObject({ statusCode: 500 });
   });
 });
