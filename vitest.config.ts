@@ -9,6 +9,7 @@ const ENGINE_SUITES = [
   'test/integration/store-docs.test.ts',
   'test/integration/store-race.test.ts',
   'test/integration/orchestrator.test.ts',
+  'test/integration/job-concurrency.test.ts',
 ];
 
 export default defineConfig({

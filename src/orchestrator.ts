@@ -35,6 +35,23 @@ import {
   watchAction,
   type NewRun,
 } from './core/orchestration.ts';
+import {
+  enterJobGroup,
+  isOrderOf,
+  JOB_GROUP_DOC,
+  jobGroupDoc,
+  jobGroupKey,
+  memberOf,
+  membersOf,
+  readJobGroupDoc,
+  sameMember,
+  settleJobGroup,
+  waitingReason,
+  type GroupEnding,
+  type GroupMember,
+  type JobGroupState,
+  type Liveness,
+} from './core/job-concurrency.ts';
 import { keptStepResults, summariesOf } from './core/step-results.ts';
 import {
   isFinalOrderState,
@@ -45,7 +62,7 @@ import {
   type StepResult,
 } from './core/types.ts';
 import type { Limits } from './config.ts';
-import { isRetryable } from './errors.ts';
+import { isRetryable, StoreError } from './errors.ts';
 import type { AgentReport, ExecutionStatus, OrderJob, OrderRef, ReportSink, Route, Runner } from '../runners/runner.ts';
 import { LiveSteps } from './store/live-steps.ts';
 import { writeStepSummary } from './store/step-summaries.ts';
@@ -92,6 +109,10 @@ export interface OrchestratorOptions {
 }
 
 const RUN_CACHE_SIZE = 1000;
+/** Conditional writes of a job group's document tried before giving up (each loss means another writer moved on). */
+const GROUP_WRITE_ATTEMPTS = 20;
+/** Job groups the watchdog settles per tick (oldest write first). */
+const GROUP_TICK_LIMIT = 100;
 
 export class Orchestrator implements ReportSink {
   readonly #store: Store;
@@ -266,6 +287,15 @@ export class Orchestrator implements ReportSink {
       }
     }
     await this.#pullWaiting();
+    // Job groups written a while ago: a member that ended without releasing the group (a crash between writes) is
+    // dropped and the waiting one dispatched; a holder whose dispatch was lost is dispatched again.
+    const settledBefore = now - redriveAfter;
+    for (const doc of await this.#store.listDocs(JOB_GROUP_DOC, {
+      dueBefore: settledBefore,
+      limit: GROUP_TICK_LIMIT,
+    })) {
+      await this.#settleGroup(doc.key, { redriveBefore: settledBefore });
+    }
     for (const run of await this.#store.listRuns({ status: 'pending', limit: 100 })) {
       await this.#startNextInGroup(run); // a promotion lost to a crash
     }
@@ -316,10 +346,17 @@ export class Orchestrator implements ReportSink {
 
   async #applyOne(run: RunRecord, decision: Decision, slice: ReadonlyMap<string, OrderRecord>): Promise<void> {
     const before = slice.get(decision.orderId);
+    // A job concurrency group is asked before capacity: a waiting order holds no slot.
+    const grouped = decision.group !== undefined && before?.state === 'queued' ? decision.group : undefined;
+    if (grouped !== undefined && before !== undefined && !(await this.#enterGroup(run, before, grouped))) return;
     const { changes, effects, held, startsWaiting } = await this.#takeCapacity(decision, before);
     const order = await this.#store.updateOrder(run.runId, decision.orderId, decision.expect, changes);
     if (!order) {
       await this.#releaseKeys(held); // lost the race: someone else made this transition
+      // The group may now name a holder that was cancelled meanwhile: release it if so.
+      if (grouped !== undefined && before !== undefined) {
+        await this.#settleGroup(jobGroupKey(run.repo, grouped.name), { concerning: memberOf(before, 0) });
+      }
       return;
     }
     // The `waiting` counter says whether a release needs to look for waiting orders at all (one read, instead of
@@ -505,6 +542,9 @@ export class Orchestrator implements ReportSink {
         await this.#drive(run, [result.order, ...needs], { type: 'ready', orderId: dependentId });
       }),
     );
+    if (order.concurrency !== undefined) {
+      await this.#settleGroup(jobGroupKey(run.repo, order.concurrency.group), { concerning: memberOf(order, 0) });
+    }
     if (triggersFailFast(order)) {
       const siblings = (await this.#store.listOrders(run.runId)).filter((o) => o.job === order.job);
       await this.#drive(run, siblings, { type: 'fail-fast', failedOrderId: order.id });
@@ -514,6 +554,127 @@ export class Orchestrator implements ReportSink {
     const finals = order.cellOf === undefined ? await this.#store.addCounter(finalCountKey(run.runId), 1) : undefined;
     if (finals !== undefined && finals >= run.orderCount) await this.#maybeFinishRun(run, 'none');
     if (heldCapacity && (await this.#store.getCounter(WAITING)) > 0) await this.#pullWaiting();
+  }
+
+  /**
+   * A ready order of a job concurrency group asks the group (src/core/job-concurrency.ts): true to dispatch it; false
+   * when it waits, queued, as the group's pending member (its reason says so). The group's document is written with
+   * its version as condition, so two replicas never both take the group; members the entry ends are cancelled after
+   * the write (and again by the next writer or the watchdog while they are live).
+   */
+  async #enterGroup(run: RunRecord, order: OrderRecord, group: NonNullable<Decision['group']>): Promise<boolean> {
+    const key = jobGroupKey(run.repo, group.name);
+    const candidate = memberOf(order, this.#now());
+    for (let attempt = 0; attempt < GROUP_WRITE_ATTEMPTS; attempt++) {
+      const read = await this.#readGroup(key);
+      const live = await this.#liveness(membersOf(read.state));
+      const entry = enterJobGroup(read.state, group.name, candidate, group.cancelInProgress, live);
+      if (entry.changed && !(await this.#writeGroup(key, entry.next, read.version))) continue;
+      await this.#endMembers(entry.ending);
+      if (entry.verdict === 'run') return true;
+      // Stored as evaluated, so the order's end (a cancellation, its run's) settles this group.
+      const waiting = await this.#store.updateOrder(
+        run.runId,
+        order.id,
+        { states: ['queued'] },
+        {
+          reason: waitingReason(group.name),
+          concurrency: { group: group.name, cancelInProgress: group.cancelInProgress },
+        },
+      );
+      if (waiting) await this.#options.reporter.orderChanged(run, waiting);
+      return false;
+    }
+    throw new StoreError(`job concurrency group "${group.name}" kept changing under ${GROUP_WRITE_ATTEMPTS} writes`, {
+      retryable: true,
+      context: { operation: 'enterGroup', runId: run.runId, orderId: order.id },
+    });
+  }
+
+  /**
+   * Settles a job group: members whose orders are all final are dropped, the pending member is promoted and its ready
+   * orders dispatched when the group is free, and members the group ended are cancelled. `concerning`: only when the
+   * document names that member (an order's end). `redriveBefore` (the watchdog): a holder that took the group before
+   * then and still has ready orders queued lost its dispatch to a crash; dispatch them.
+   */
+  async #settleGroup(
+    key: string,
+    options: { readonly concerning?: GroupMember; readonly redriveBefore?: number },
+  ): Promise<void> {
+    for (let attempt = 0; attempt < GROUP_WRITE_ATTEMPTS; attempt++) {
+      const read = await this.#readGroup(key);
+      if (read.state === undefined) return;
+      const members = membersOf(read.state);
+      if (options.concerning !== undefined && !members.some((m) => sameMember(m, options.concerning))) return;
+      const settled = settleJobGroup(read.state, await this.#liveness(members), this.#now());
+      if (settled.changed && !(await this.#writeGroup(key, settled.next, read.version))) continue;
+      await this.#endMembers(settled.ending);
+      const holder = settled.next.running;
+      if (settled.promote !== undefined) {
+        this.#log.info({ group: settled.next.group, runId: settled.promote.runId }, 'job group passed on');
+        await this.#dispatchMember(settled.promote);
+      } else if (holder !== undefined && options.redriveBefore !== undefined && holder.since <= options.redriveBefore) {
+        await this.#dispatchMember(holder);
+      }
+      return;
+    }
+    this.#log.warn({ key }, 'job group kept changing; the watchdog settles it');
+  }
+
+  async #readGroup(key: string): Promise<{ state?: JobGroupState; version?: number }> {
+    const doc = await this.#store.getDoc(JOB_GROUP_DOC, key);
+    const state = doc === undefined ? undefined : readJobGroupDoc(doc.value);
+    return doc === undefined ? {} : { ...(state ? { state } : {}), version: doc.version };
+  }
+
+  /** The group's document, conditional on the version read (absent: on its absence). False when another writer won. */
+  async #writeGroup(key: string, state: JobGroupState, version: number | undefined): Promise<boolean> {
+    const now = this.#now();
+    const written = await this.#store.putDoc(JOB_GROUP_DOC, key, jobGroupDoc(state, now), {
+      expiresAt: now + this.#options.limits.retentionDays * 86_400_000,
+      ...(version === undefined ? {} : { ifVersion: version }),
+    });
+    return written !== undefined;
+  }
+
+  /** The orders of a group member (one order, or every order of a called workflow). */
+  async #memberOrders(member: GroupMember): Promise<OrderRecord[]> {
+    if (member.whole === true) return (await this.#store.listOrders(member.runId)).filter((o) => isOrderOf(member, o));
+    const order = await this.#store.getOrder(member.runId, member.unit);
+    return order === undefined ? [] : [order];
+  }
+
+  /** Whether each member still has an order that is not final, from their orders read now. */
+  async #liveness(members: readonly GroupMember[]): Promise<Liveness> {
+    const live = new Set<string>();
+    await Promise.all(
+      members.map(async (m) => {
+        if ((await this.#memberOrders(m)).some((o) => !isFinalOrderState(o.state))) live.add(`${m.runId}\n${m.unit}`);
+      }),
+    );
+    return (m) => live.has(`${m.runId}\n${m.unit}`);
+  }
+
+  /** Cancels what is left of members a group ended (idempotent: final orders are left alone). */
+  async #endMembers(ending: readonly GroupEnding[]): Promise<void> {
+    for (const { member, reason } of ending) {
+      const run = await this.#runFor(member.runId);
+      const orders = (await this.#memberOrders(member)).filter((o) => !isFinalOrderState(o.state));
+      if (!run || orders.length === 0) continue;
+      this.#log.info({ runId: member.runId, unit: member.unit, reason }, 'job group member cancelled');
+      await this.#drive(run, orders, { type: 'cancel', reason });
+    }
+  }
+
+  /** A member's turn in its group: its ready orders are dispatched (each asks the group, which it now holds). */
+  async #dispatchMember(member: GroupMember): Promise<void> {
+    const run = await this.#runFor(member.runId);
+    if (!run) return;
+    for (const order of await this.#memberOrders(member)) {
+      if (order.state !== 'queued' || order.pendingNeeds !== 0) continue;
+      const needs = await this.#store.getOrders(run.runId, order.needsOrders);
+      await this.#drive(run, [order, ...needs], { type: 'ready', orderId: order.id });
+    }
   }
 
   /**

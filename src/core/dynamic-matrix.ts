@@ -59,7 +59,15 @@ export function expandDynamicMatrix(order: OrderSpec, contexts: MatrixContexts):
       id: `${order.id}.${index + 1}`,
       needsOrders: order.needsOrders,
     });
-    if (planned.ok) cells.push({ ...planned.order, ...(order.inputs === undefined ? {} : { inputs: order.inputs }) });
+    if (planned.ok)
+      cells.push({
+        ...planned.order,
+        ...(order.inputs === undefined ? {} : { inputs: order.inputs }),
+        // A calling job's concurrency holds every order of its callee, these cells too (job-concurrency.ts).
+        ...(order.concurrencyUnit === undefined
+          ? {}
+          : { concurrency: order.concurrency, concurrencyUnit: order.concurrencyUnit }),
+      });
     else problems.push(...planned.problems.map((p) => `matrix cell ${index + 1}: ${p}`));
   });
   if (problems.length > 0) return { ok: false, error: problems.join('; ') };

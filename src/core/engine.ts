@@ -50,6 +50,11 @@ export interface Decision {
   readonly expect: OrderExpectation;
   readonly changes: OrderChanges;
   readonly effects: readonly Effect[];
+  /**
+   * Set on the dispatch of a ready order of a job concurrency group (its group evaluated): the orchestrator asks the
+   * group first (src/core/job-concurrency.ts), and the order may wait instead.
+   */
+  readonly group?: { readonly name: string; readonly cancelInProgress: boolean };
 }
 
 export interface EngineOptions {
@@ -234,12 +239,52 @@ function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
     const needs = needsContext(order, (id) => slice.orders.get(id));
     return expandOrder(slice, order, needs, { upstream: ownUpstream }, now);
   }
-  return {
+  const group = concurrencyGroupOf(slice, order);
+  if (group !== undefined && !group.ok) {
+    return finish(order, 'failed', 'failure', now, { upstream: ownUpstream, reason: group.error });
+  }
+  const dispatch: Decision = {
     orderId: order.id,
     expect: { states: ['queued'] },
     changes: { upstream: ownUpstream, state: 'dispatching', dispatchedAt: now, waitingSince: undefined },
     effects: [{ type: 'launch' }, { type: 'notify' }],
   };
+  if (group === undefined) return dispatch;
+  const { name, cancelInProgress } = group;
+  return {
+    ...dispatch,
+    // Stored as evaluated: the order's end releases the group by this name.
+    changes: { ...dispatch.changes, reason: undefined, concurrency: { group: name, cancelInProgress } },
+    group: { name, cancelInProgress },
+  };
+}
+
+/**
+ * The job concurrency group of a ready order, evaluated now when the plan could not (it reads `needs`): with the
+ * order's own needs and matrix, or, for a calling job's concurrency (`concurrencyUnit`), that calling job's (its gate).
+ * GitHub allows `github`, `inputs`, `vars`, `needs`, `strategy` and `matrix` there; an empty group is an error.
+ */
+function concurrencyGroupOf(
+  slice: RunSlice,
+  order: OrderRecord,
+): { ok: true; name: string; cancelInProgress: boolean } | { ok: false; error: string } | undefined {
+  const spec = order.concurrency;
+  if (spec === undefined) return undefined;
+  const gate = order.gates?.find((g) => g.caller === order.concurrencyUnit);
+  const from = order.concurrencyUnit !== undefined && gate !== undefined ? gate : order;
+  const lookup = (id: string): OrderRecord | undefined => slice.orders.get(id);
+  const needs = needsContext({ ...from, needsOrders: order.needsOrders }, lookup);
+  const value = interpolate(spec.group, {
+    github: { ...slice.run.github },
+    vars: slice.run.vars ?? {},
+    inputs: order.inputs ?? {},
+    matrix: from.matrix,
+    ...(from === order && order.strategy !== undefined ? { strategy: order.strategy } : {}),
+    needs,
+  });
+  if (!value.ok) return { ok: false, error: `invalid concurrency.group: ${value.error}` };
+  if (value.value.trim() === '') return { ok: false, error: `concurrency.group '${spec.group}' evaluated to ''` };
+  return { ok: true, name: value.value, cancelInProgress: spec.cancelInProgress };
 }
 
 /** What decides whether a job runs: its needs (named in its own scope) and `if`, read in its matrix cell. */

@@ -29,6 +29,7 @@ import type {
   CallGate,
   CallNeed,
   CallSecrets,
+  ConcurrencySpec,
   Diagnostic,
   EnvironmentSpec,
   GithubContext,
@@ -204,6 +205,8 @@ interface Scope {
   readonly chain: readonly string[];
   /** Where this workflow was read from, for its own `./` calls. */
   readonly within?: WorkflowRef;
+  /** The outermost calling job's `concurrency` that governs this scope's orders, and that calling order's id. */
+  readonly concurrency?: { readonly spec: ConcurrencySpec; readonly unit: string };
 }
 
 interface PlannedScope {
@@ -271,6 +274,9 @@ function scopeFields(scope: Scope, calls: Readonly<Record<string, CallNeed>> | u
     ...(scope.gates.length > 0 ? { gates: scope.gates } : {}),
     ...(scope.inputs !== undefined ? { inputs: scope.inputs } : {}),
     ...(scope.secretsPassed.length > 0 ? { secretsPassed: scope.secretsPassed } : {}),
+    ...(scope.concurrency !== undefined
+      ? { concurrency: scope.concurrency.spec, concurrencyUnit: scope.concurrency.unit }
+      : {}),
   };
 }
 
@@ -383,6 +389,7 @@ function planCallCell(
     ...withPermissions(narrowPermissions(scope.permissions, job.permissions ?? scope.workflow.permissions)),
     chain: [...scope.chain, key],
     within: resolveWorkflowRef(call.workflow, scope.within),
+    ...callerConcurrency(scope, job, { ...baseContext(state, scope.inputs), matrix, strategy }, cell.id),
   });
   const jobs = Object.fromEntries(
     callee.jobs.map((j) => {
@@ -395,6 +402,24 @@ function planCallCell(
     orders: callee.jobs.flatMap((j) => inner.ordersByJob.get(j.id) ?? []),
     need: { jobs, outputs: callee.call.outputs },
   };
+}
+
+/**
+ * A calling job's `concurrency` governs its called workflow as a unit (GitHub applies it to the calling job, which is
+ * the whole called workflow): every order of the callee carries it, with the calling order's id as the group member
+ * they form together (src/core/job-concurrency.ts). A callee job's own `concurrency` gives way to it (an order is in
+ * one group), and an enclosing call's concurrency to an outer one.
+ */
+function callerConcurrency(
+  scope: Scope,
+  job: JobSpec,
+  ctx: ExpressionContext,
+  caller: string,
+): Pick<Scope, 'concurrency'> {
+  if (scope.concurrency !== undefined) return { concurrency: scope.concurrency };
+  if (job.concurrency === undefined) return {};
+  const spec = { ...job.concurrency, group: planEnvValue(job.concurrency.group, ctx) };
+  return { concurrency: { spec, unit: caller } };
 }
 
 function withPermissions(permissions: Permissions | undefined): { permissions?: Permissions } {

@@ -204,7 +204,10 @@ export interface JobSpec {
   /** The job's own `permissions`; the workflow's apply when absent. */
   readonly permissions?: Permissions;
   readonly environment?: EnvironmentSpec;
-  /** The job's own `concurrency`: stored, not enforced yet (no order is held back or cancelled for it). */
+  /**
+   * The job's own `concurrency` (src/core/job-concurrency.ts). On a calling job it governs the called workflow's jobs
+   * as one unit.
+   */
   readonly concurrency?: ConcurrencySpec;
   /** A calling job (`uses:` a reusable workflow): no `runs-on` nor `steps` (`runsOn` is '', `steps` empty). */
   readonly call?: WorkflowCall;
@@ -258,7 +261,7 @@ export interface WorkflowCallSpec {
 }
 
 export interface ConcurrencySpec {
-  /** May hold expressions over `github` (and `inputs`, unsupported). */
+  /** May hold expressions: a workflow's over `github`, `inputs` and `vars`; a job's also over `needs`, `matrix`, `strategy`. */
   readonly group: string;
   readonly cancelInProgress: boolean;
 }
@@ -384,8 +387,18 @@ export interface OrderSpec {
   readonly permissions?: Permissions;
   /** The job's environment, evaluated when it reads only plan-time contexts (else kept as written). */
   readonly environment?: EnvironmentSpec;
-  /** The job's `concurrency`, its group evaluated when it reads only plan-time contexts; stored, not enforced. */
+  /**
+   * The job's `concurrency` (or its calling job's, see `concurrencyUnit`), its group evaluated when it reads only
+   * plan-time contexts, else when the order becomes ready (then stored as evaluated). Enforced when the order is
+   * ready to dispatch: src/core/job-concurrency.ts.
+   */
   readonly concurrency?: ConcurrencySpec;
+  /**
+   * Set when `concurrency` is a calling job's: that calling order's id. The group then holds every order of the called
+   * workflow as one member (GitHub: the calling job's concurrency governs the called workflow as a unit); the callee
+   * job's own `concurrency` gives way to it.
+   */
+  readonly concurrencyUnit?: string;
   /** The `inputs` context of the order's job (a called workflow's: the call's `with:`, defaults applied); absent: empty. */
   readonly inputs?: InputValues;
   /**

@@ -62,10 +62,12 @@ function describe(order: OrderRecord, now: number): { state: CommitState; descri
     case 'cancelled':
       return { state: 'error', description: prefixed('cancelled', reason) };
     case 'queued':
+      // A queued order has a reason only while it waits for its job concurrency group.
+      return { state: 'pending', description: prefixed('queued', reason) };
     case 'dispatching':
     case 'running':
     case 'interrupted':
-      return { state: 'pending', description: order.state === 'queued' ? 'queued' : order.state };
+      return { state: 'pending', description: order.state };
   }
 }
 
