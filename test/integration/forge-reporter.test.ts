@@ -223,6 +223,22 @@ describe('forge reporter: commit statuses', () => {
     const base = makeOrder('r', 'test.2', { name: 'test (2)', startedAt: NOW - 65_000, finishedAt: NOW });
     const cases: [string, Partial<OrderRecord>, string, string][] = [
       ['queued', { state: 'queued' }, 'pending', 'queued'],
+      [
+        'waiting for its job concurrency group',
+        { state: 'queued', reason: 'waiting for concurrency group "deploy"' },
+        'pending',
+        'queued: waiting for concurrency group "deploy"',
+      ],
+      [
+        'cancelled by its job concurrency group',
+        {
+          state: 'cancelled',
+          result: 'cancelled',
+          reason: 'cancelled: a newer job in concurrency group "deploy" is waiting',
+        },
+        'error',
+        'cancelled: a newer job in concurrency group "deploy" is waiting',
+      ],
       ['running', { state: 'running' }, 'pending', 'running'],
       ['succeeded', { state: 'succeeded', result: 'success' }, 'success', 'succeeded in 1m 05s'],
       [

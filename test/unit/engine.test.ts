@@ -488,3 +488,64 @@ describe('results', () => {
     });
   });
 });
+
+describe('job concurrency groups on ready orders', () => {
+  const needA = { needs: ['a'], needsOrders: ['a'] };
+  const a = done('a', 'success', { outputs: { env: 'Prod' } });
+  const ready = (o: OrderRecord, ...needs: OrderRecord[]) =>
+    only(step([o, ...needs], { type: 'ready', orderId: o.id }));
+
+  it.each([
+    { name: 'a plan-time group as planned', group: 'deploy-main', want: 'deploy-main' },
+    { name: 'a group reading needs, evaluated now', group: 'deploy-${{ needs.a.outputs.env }}', want: 'deploy-Prod' },
+    { name: 'a group reading the matrix', group: 'shard-${{ matrix.shard }}', want: 'shard-2' },
+  ])('the dispatch asks its group first: $name', ({ group, want }) => {
+    const decision = ready(
+      order('b', { ...needA, matrix: { shard: 2 }, concurrency: { group, cancelInProgress: true }, reason: 'waiting' }),
+      a,
+    );
+    expect(decision.changes.state).toBe('dispatching');
+    expect(decision.group).toEqual({ name: want, cancelInProgress: true });
+    // Stored as evaluated (the order's end releases the group by it), the waiting reason cleared.
+    expect(decision.changes.concurrency).toEqual({ group: want, cancelInProgress: true });
+    expect('reason' in decision.changes && decision.changes.reason === undefined).toBe(true);
+  });
+
+  it('an order without a group dispatches as before', () => {
+    const decision = ready(order('b', needA), a);
+    expect(decision.group).toBeUndefined();
+    expect('concurrency' in decision.changes).toBe(false);
+  });
+
+  it.each([
+    { group: '${{ needs.a.outputs.nope }}', reason: "concurrency.group '${{ needs.a.outputs.nope }}' evaluated to ''" },
+    { group: '${{ fromJSON(needs.a.outputs.env) }}', reason: /^invalid concurrency.group: / },
+  ])('a group that does not evaluate fails the order: $group', ({ group, reason }) => {
+    const decision = ready(order('b', { ...needA, concurrency: { group, cancelInProgress: false } }), a);
+    expect(decision.changes.state).toBe('failed');
+    expect(decision.changes.reason).toMatch(reason);
+    expect(decision.group).toBeUndefined();
+  });
+
+  it("a calling job's group reads the calling job's needs and matrix (its gate), not the callee job's", () => {
+    const callee = order('call.2.build', {
+      job: 'call.2.build',
+      scope: 'call.2',
+      needsOrders: ['a'],
+      matrix: { os: 'callee' },
+      concurrency: { group: '${{ needs.a.outputs.env }}-${{ matrix.os }}', cancelInProgress: false },
+      concurrencyUnit: 'call.2',
+      gates: [{ caller: 'call.2', needs: ['a'], matrix: { os: 'linux' } }],
+    });
+    expect(ready(callee, a).group).toEqual({ name: 'Prod-linux', cancelInProgress: false });
+  });
+
+  it('a skipped order never asks its group', () => {
+    const decision = ready(
+      order('b', { ...needA, if: 'false', concurrency: { group: 'g', cancelInProgress: false } }),
+      a,
+    );
+    expect(decision.changes.state).toBe('skipped');
+    expect(decision.group).toBeUndefined();
+  });
+});

@@ -10,7 +10,10 @@ import {
   type GroupMember,
   type JobGroupState,
 } from '../../src/core/job-concurrency.ts';
-import type { RepoRef } from '../../src/core/types.ts';
+import { planWorkflows } from '../../src/core/plan-workflows.ts';
+import type { RepoRef, WorkflowRef } from '../../src/core/types.ts';
+import { formatDiagnostic } from '../../src/core/workflow/parse-workflow.ts';
+import { readCallees, type DEFERRED } from '../../src/intake/read-callees.ts';
 
 const A: GroupMember = { runId: 'r1', unit: 'deploy', since: 1 };
 const B: GroupMember = { runId: 'r2', unit: 'deploy', since: 2 };
@@ -222,5 +225,70 @@ describe('group keys, members and documents', () => {
     expect(readJobGroupDoc(JSON.parse(JSON.stringify(doc)) as Record<string, unknown>)).toEqual(busy);
     expect(jobGroupDoc(state(), NOW)['due']).toBeUndefined();
     expect(readJobGroupDoc({ group: 1 })).toBeUndefined();
+  });
+});
+
+describe("planning a calling job's concurrency", () => {
+  const CALLEE = [
+    'on: {workflow_call: {}}',
+    'jobs:',
+    '  build: {runs-on: linux, steps: [{run: make}]}',
+    '  test:',
+    '    needs: build',
+    '    runs-on: linux',
+    '    concurrency: own-${{ github.ref }}',
+    '    steps: [{run: make test}]',
+  ].join('\n');
+
+  async function planCaller(caller: string) {
+    const sources = [{ path: '.spotcheck/workflows/ci.yml', text: caller }];
+    const read = (ref: WorkflowRef): Promise<string | undefined | typeof DEFERRED> =>
+      Promise.resolve(ref.kind === 'local' && ref.path === '.github/workflows/build.yml' ? CALLEE : undefined);
+    const result = planWorkflows(
+      sources,
+      { kind: 'push', ref: 'refs/heads/main', deleted: false, changedFiles: null },
+      {
+        event: 'push',
+        ref: 'refs/heads/main',
+        sha: 'a'.repeat(40),
+        repository: 'acme/app',
+        actor: 'mona',
+        serverUrl: 'https://github.com',
+      },
+      undefined,
+      await readCallees(sources, read),
+    );
+    expect(result.diagnostics.map(formatDiagnostic)).toEqual([]);
+    return result.decisions[0]?.plan?.orders ?? [];
+  }
+
+  it("puts every order of the callee in the caller's group, as one member named by the calling order", async () => {
+    const orders = await planCaller(
+      [
+        'on: push',
+        'jobs:',
+        '  deploy:',
+        '    strategy: {matrix: {env: [staging, prod]}}',
+        '    concurrency: {group: "deploy-${{ matrix.env }}", cancel-in-progress: true}',
+        '    uses: ./.github/workflows/build.yml',
+      ].join('\n'),
+    );
+    expect(orders.map((o) => [o.id, o.concurrency?.group, o.concurrencyUnit])).toEqual([
+      ['deploy.1.build', 'deploy-staging', 'deploy.1'],
+      ['deploy.1.test', 'deploy-staging', 'deploy.1'],
+      ['deploy.2.build', 'deploy-prod', 'deploy.2'],
+      ['deploy.2.test', 'deploy-prod', 'deploy.2'],
+    ]);
+    expect(orders.every((o) => o.concurrency?.cancelInProgress === true)).toBe(true);
+  });
+
+  it("leaves a callee job's own concurrency alone when the calling job declares none", async () => {
+    const orders = await planCaller(
+      ['on: push', 'jobs:', '  ci:', '    uses: ./.github/workflows/build.yml'].join('\n'),
+    );
+    expect(orders.map((o) => [o.id, o.concurrency?.group, o.concurrencyUnit])).toEqual([
+      ['ci.build', undefined, undefined],
+      ['ci.test', 'own-refs/heads/main', undefined],
+    ]);
   });
 });
