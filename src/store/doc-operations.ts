@@ -8,7 +8,7 @@ import { TTL_ATTRIBUTE } from './table-schema.ts';
 
 export type DocOperations = Pick<Store, 'putDoc' | 'getDoc' | 'deleteDoc' | 'listDocs' | 'scanDocs'>;
 
-/** Versioned documents by kind and key (inbox intents, PR heads, capacity records), listable by `due`. */
+/** Versioned documents by kind and key (inbox intents, PR heads, capacity records, job groups), listable by `due`. */
 export function docOperations(t: StoreTable): DocOperations {
   return {
     async putDoc(kind, key, value, options) {

@@ -138,7 +138,7 @@ function readJob(
   const perms = permissions ? readPermissions(sink, permissions.value, `${path}.permissions`) : undefined;
   const jobDefaults = defaults ? readDefaults(sink, defaults.value, `${path}.defaults`, false) : {};
   const env_ = environment ? readEnvironment(sink, environment.value, `${path}.environment`) : undefined;
-  // Accepted and stored, not enforced: orders of one job-level group are not yet held back or cancelled (README).
+  // Enforced when the job's orders become ready (src/core/job-concurrency.ts; README "Concurrency").
   const conc = concurrency ? readConcurrency(sink, concurrency.value, `${path}.concurrency`) : undefined;
   const stepSpecs = steps ? readSteps(sink, steps.value, path, { ...workflowDefaults, ...jobDefaults }) : [];
 
