@@ -5,6 +5,7 @@
  * update with its `expect` condition, and executes the effects of the updates that won.
  */
 import { cellIds, expandDynamicMatrix } from './dynamic-matrix.ts';
+import { MAX_CONCURRENCY_GROUP_BYTES } from './limits.ts';
 import { evaluateCondition, interpolate, type ExpressionContext, type JobStatus } from './workflow/expressions.ts';
 import {
   isFinalOrderState,
@@ -284,6 +285,13 @@ function concurrencyGroupOf(
   });
   if (!value.ok) return { ok: false, error: `invalid concurrency.group: ${value.error}` };
   if (value.value.trim() === '') return { ok: false, error: `concurrency.group '${spec.group}' evaluated to ''` };
+  const bytes = new TextEncoder().encode(value.value).length;
+  if (bytes > MAX_CONCURRENCY_GROUP_BYTES) {
+    return {
+      ok: false,
+      error: `concurrency.group is ${bytes} bytes once evaluated; spotcheck allows at most ${MAX_CONCURRENCY_GROUP_BYTES}`,
+    };
+  }
   return { ok: true, name: value.value, cancelInProgress: spec.cancelInProgress };
 }
 

@@ -65,3 +65,10 @@ export const MAX_DIAGNOSTICS_PER_FILE = 50;
  */
 export const MAX_WORKFLOW_LEVELS = 10;
 export const MAX_UNIQUE_CALLED_WORKFLOWS = 50;
+
+/**
+ * spotcheck's bound on a job concurrency group, in UTF-8 bytes once evaluated: the group names a store document
+ * whose key, URL-encoded (at most 3 characters per byte) after the repository, must stay within DynamoDB's 2,048-byte
+ * partition key. GitHub documents no limit; real groups are a few dozen characters.
+ */
+export const MAX_CONCURRENCY_GROUP_BYTES = 400;

@@ -520,6 +520,10 @@ describe('job concurrency groups on ready orders', () => {
   it.each([
     { group: '${{ needs.a.outputs.nope }}', reason: "concurrency.group '${{ needs.a.outputs.nope }}' evaluated to ''" },
     { group: '${{ fromJSON(needs.a.outputs.env) }}', reason: /^invalid concurrency.group: / },
+    {
+      group: `${'é'.repeat(200)}\${{ needs.a.outputs.env }}`,
+      reason: /is 404 bytes once evaluated; spotcheck allows at most 400$/,
+    },
   ])('a group that does not evaluate fails the order: $group', ({ group, reason }) => {
     const decision = ready(order('b', { ...needA, concurrency: { group, cancelInProgress: false } }), a);
     expect(decision.changes.state).toBe('failed');
