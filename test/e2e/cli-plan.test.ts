@@ -16,7 +16,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+// Every case spawns `node bin/spotcheck.js plan` (the triggers all at once): on a loaded two-core machine one spawn,
+// tsx compiling the CLI, took over 30 s. The timeout guards against a hang; it is not a measure of speed.
+vi.setConfig({ testTimeout: 180_000 });
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(REPO, 'bin', 'spotcheck.js');
