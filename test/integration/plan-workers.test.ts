@@ -297,7 +297,7 @@ describe('intake through the pool', () => {
       forges,
       orchestrator,
       store,
-      authorizer: createAuthorizer({ forges }),
+      authorizer: createAuthorizer({ forges, now: Date.now }),
       config: { limits, publicUrl: 'https://ci.example.com', workflows: DEFAULT_WORKFLOW_FOLDER_SETTINGS },
       notices: () => Promise.resolve(),
       planner: workers.planner,
