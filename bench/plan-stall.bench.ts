@@ -11,9 +11,10 @@
  * with nothing to plan, so they measure the answer and add no parsing of their own.
  *
  * Shapes tried for the costly file, each 512 KiB and within every parser bound, parsed and planned in one process
- * (2-core VM under other load, one run each): one map of ~35,000 keys 12.8 s (yaml's duplicate-key check compares
- * each key with those before it), a flow map of as many keys 13.5 s, 22,000 steps 1.7 s, 7,000 jobs 2.4 s, 512 KiB
- * of blank lines 1.9 s, nesting 60 deep 0.5 s, one 512 KiB line 0.4 s, one long expression 0.04 s.
+ * (wall time on the 2-core VM under other load, one run each): one block map of ~35,000 keys 12.8 s (yaml's
+ * duplicate-key check compares each key with those before it; ~57,000 shorter keys, the file used: 32 s of CPU), a
+ * flow map of as many keys 13.5 s, 22,000 steps 1.7 s, 7,000 jobs 2.4 s, 512 KiB of blank lines 1.9 s, nesting 60
+ * deep 0.5 s, one 512 KiB line 0.4 s, one long expression 0.04 s.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -48,10 +49,12 @@ export const STALL_PROBES = { count: 20, intervalMs: 100 } as const;
 /** The issue's criterion for a webhook's answer while a hostile file is parsed. */
 const ANSWER_CRITERION_MS = 1000;
 /** A probe with no answer by then counts as unanswered (well past any stall the in-process case shows). */
-const PROBE_TIMEOUT_MS = 120_000;
+const PROBE_TIMEOUT_MS = 600_000;
 /** How long the bench waits for the server to fetch the file, and then for planning to end. */
-const FETCH_TIMEOUT_MS = 30_000;
-const PLAN_TIMEOUT_MS = 180_000;
+const FETCH_TIMEOUT_MS = 60_000;
+const PLAN_TIMEOUT_MS = 600_000;
+/** Longer than serve.bench.ts's: this bench runs its three servers one after another on a machine that may be busy. */
+const READY_TIMEOUT_MS = 60_000;
 
 export interface StallCase {
   readonly id: string;
@@ -184,6 +187,7 @@ async function measureStall(stallCase: StallCase, context: BenchContext, private
       },
       logPath,
       '/healthz',
+      READY_TIMEOUT_MS,
     );
     const { url } = server;
     const pushId = `${tag}-costly`;
@@ -228,7 +232,10 @@ async function measureStall(stallCase: StallCase, context: BenchContext, private
   }
 }
 
-/** The criterion: with plan workers, every probe answered, the slowest within 1 s; the costly file stopped. */
+/**
+ * The criteria, on the plan worker case: every webhook answered 2xx, the slowest within 1 s (the issue's); every
+ * health check answered 2xx (their time is reported; on a loaded machine the baseline's are near 1 s too).
+ */
 export function judgeStall(results: readonly StallResult[]): string[] {
   const failures: string[] = [];
   const worker = results.find((r) => r.case.id === 'worker');
@@ -239,9 +246,9 @@ export function judgeStall(results: readonly StallResult[]): string[] {
   ] as const) {
     if (probe.answered < probe.sent)
       failures.push(`${String(probe.sent - probe.answered)} of ${String(probe.sent)} ${name} were not answered 2xx`);
-    else if (probe.maxMs > ANSWER_CRITERION_MS)
-      failures.push(`the slowest of the ${name} took ${formatNumber(probe.maxMs)} ms (criterion: 1 s)`);
   }
+  if (worker.webhooks.answered === worker.webhooks.sent && worker.webhooks.maxMs > ANSWER_CRITERION_MS)
+    failures.push(`the slowest webhook took ${formatNumber(worker.webhooks.maxMs)} ms (criterion: 1 s)`);
   return failures;
 }
 
@@ -271,7 +278,7 @@ export function renderStallSection(results: readonly StallResult[], failures: re
         ` (${r.invalid > 0 ? 'the file stopped at the time budget, its status failed' : `${String(r.runs)} run started`}).`,
     );
   return [
-    `One push whose workflow file is the costliest 512 KiB file found for the parser (a map of ~35,000 keys); while ` +
+    `One push whose workflow file is the costliest 512 KiB file found for the parser (a map of ~57,000 keys); while ` +
       `it is parsed, ${String(STALL_PROBES.count)} webhooks (pushes of a deleted branch) and ${String(STALL_PROBES.count)} ` +
       `health checks, one of each every ${String(STALL_PROBES.intervalMs)} ms, each timed to its answer. ` +
       `\`spotcheck serve\` as a child process, its GitHub a stand-in on loopback. The baseline sends the same probes ` +
@@ -295,7 +302,8 @@ export function renderStallSection(results: readonly StallResult[], failures: re
     '### Criteria',
     '',
     failures.length === 0
-      ? '- With plan workers, every webhook and health check was answered within 1 s while the file was parsed: held.'
+      ? '- With plan workers, every webhook was answered within 1 s and every health check answered while the file ' +
+        'was parsed: held.'
       : failures.map((f) => `- FAILED: ${f}`).join('\n'),
   ].join('\n');
 }

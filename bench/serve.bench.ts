@@ -252,6 +252,7 @@ export async function startChild(
   env: Record<string, string>,
   logPath: string,
   readyPath: string,
+  readyTimeoutMs: number = READY_TIMEOUT_MS,
 ): Promise<ChildServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${String(port)}`;
@@ -268,7 +269,7 @@ export async function startChild(
     closeSync(fd);
   }
   const server = { url, child, logPath };
-  const deadline = performance.now() + READY_TIMEOUT_MS;
+  const deadline = performance.now() + readyTimeoutMs;
   try {
     while (performance.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) break;

@@ -2,7 +2,8 @@
  * The plan worker pool (src/intake/plan-worker-pool.ts): it plans what in-process planning plans, ends a request at
  * its time budget or its heap cap with a diagnostic on the file being read, replaces a worker that crashed, and
  * leaves the server's thread free while a worker is busy. Budgets here are far from the work measured against them
- * (a small file against 1 s, the costly file's seconds against 1 s), so a busy machine does not change the outcome.
+ * (a small file's milliseconds and the costly file's many seconds against 2 s), so a busy machine does not change
+ * the outcome.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -186,7 +187,7 @@ describe('a plan worker', () => {
 
 describe('the time budget and the heap cap', () => {
   it('ends a request at its budget, names the file, and plans the other files in a new worker', async () => {
-    const workers = pool({ budgetMs: 1000 });
+    const workers = pool({ budgetMs: 2000 });
     const [push] = await workers.planner(request([TINY, COSTLY]), calleeReader().read);
 
     expect(push!.diagnostics).toEqual([
@@ -194,7 +195,7 @@ describe('the time budget and the heap cap', () => {
         file: COSTLY_WORKFLOW_PATH,
         line: 1,
         col: 1,
-        message: `spotcheck stopped reading ${COSTLY_WORKFLOW_PATH} after 1 s: the file is too costly to parse`,
+        message: `spotcheck stopped reading ${COSTLY_WORKFLOW_PATH} after 2 s: the file is too costly to parse`,
       },
     ]);
     expect(push!.decisions.map((d) => [d.file, d.plan?.orders.length])).toEqual([[TINY.path, 1]]);
@@ -286,7 +287,7 @@ describe('intake through the pool', () => {
   });
 
   it('fails the costly file with a status that says why, from `limits.planSeconds`, and starts the other run', async () => {
-    const { limits } = parseConfig('limits:\n  planSeconds: 0.5\n', 'spotcheck.yml');
+    const { limits } = parseConfig('limits:\n  planSeconds: 2\n', 'spotcheck.yml');
     const workers = pool({ budgetMs: limits.planSeconds * 1000 });
     const store = await createIsolatedStore(embedded.client);
     const forge = new FakeForge();
@@ -320,7 +321,7 @@ describe('intake through the pool', () => {
     const status = forge.statusesAt(SHA).get('spotcheck/costly.yml');
     expect(status).toMatchObject({
       state: 'failure',
-      description: `1:1 spotcheck stopped reading ${COSTLY_WORKFLOW_PATH} after 0.5 s: the file is too costly to parse`,
+      description: `1:1 spotcheck stopped reading ${COSTLY_WORKFLOW_PATH} after 2 s: the file is too costly to parse`,
     });
     expect((await store.listRuns({ repo: REPO, limit: 10 })).map((r) => r.file)).toEqual([TINY.path]);
   });
