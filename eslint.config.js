@@ -24,7 +24,9 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', '.*.cjs', 'bin/*.js', 'scripts/*.mjs'] },
+        projectService: {
+          allowDefaultProject: ['*.js', '.*.cjs', 'bin/*.js', 'scripts/*.mjs', 'test/fixtures/plan-worker/*.js'],
+        },
         tsconfigRootDir: import.meta.dirname,
       },
     },

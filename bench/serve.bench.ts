@@ -52,13 +52,13 @@ const STOP_GRACE_MS = 3_000;
  */
 const GITHUB_DELIVERY_TIMEOUT_MS = 10_000;
 
-const SECRET = 'spotcheck-bench-webhook-secret';
+export const SECRET = 'spotcheck-bench-webhook-secret';
 const INSTALLATION = 4242;
 /** The installation the bench's payload names (its repository's html_url host is github.com). */
 const BENCH_INSTALL = { forge: 'github', host: 'github.com', installationId: INSTALLATION } as const;
-const APP_SLUG = 'spotcheck-bench';
+export const APP_SLUG = 'spotcheck-bench';
 /** A label routed to `skip` (SPOTCHECK_CONFIG below): the order is planned, stored and reported, never executed. */
-const SKIP_LABEL = 'bench-skip';
+export const SKIP_LABEL = 'bench-skip';
 export const BENCH_WORKFLOW: StandInWorkflow = {
   path: '.spotcheck/workflows/bench.yml',
   text: `name: bench
@@ -228,7 +228,7 @@ export function summarizeLoad(sample: LoadSample): LoadSummary {
 // Child processes
 // ---------------------------------------------------------------------------------------------------------------
 
-interface ChildServer {
+export interface ChildServer {
   readonly url: string;
   readonly child: ChildProcess;
   readonly logPath: string;
@@ -247,11 +247,12 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-async function startChild(
+export async function startChild(
   args: readonly string[],
   env: Record<string, string>,
   logPath: string,
   readyPath: string,
+  readyTimeoutMs: number = READY_TIMEOUT_MS,
 ): Promise<ChildServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${String(port)}`;
@@ -268,7 +269,7 @@ async function startChild(
     closeSync(fd);
   }
   const server = { url, child, logPath };
-  const deadline = performance.now() + READY_TIMEOUT_MS;
+  const deadline = performance.now() + readyTimeoutMs;
   try {
     while (performance.now() < deadline) {
       if (child.exitCode !== null || child.signalCode !== null) break;
@@ -288,7 +289,7 @@ async function startChild(
 }
 
 /** SIGTERM, then SIGKILL after the grace period; resolves once the process is gone, with how it went. */
-async function stopChild(server: ChildServer): Promise<'exited' | 'killed' | 'gone'> {
+export async function stopChild(server: ChildServer): Promise<'exited' | 'killed' | 'gone'> {
   const { child } = server;
   if (child.exitCode !== null || child.signalCode !== null) return 'gone';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -458,7 +459,7 @@ export function benchDelivery(): Delivery {
 }
 
 /** The environment each child gets: nothing of this process's own (no credentials, no AWS settings). */
-function baseEnv(privateKey: string): Record<string, string> {
+export function baseEnv(privateKey: string): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: tmpdir(),

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Bundles the two Lambda handlers (src/app/lambda.ts → dist/lambda/lambda.mjs, scheduled.ts →
- * dist/lambda/scheduled.mjs) with esbuild: ESM for nodejs22.x, minified, no source maps.
+ * dist/lambda/scheduled.mjs) and their plan worker (src/intake/plan-worker.ts → dist/lambda/plan-worker.mjs) with
+ * esbuild: ESM for nodejs22.x, minified, no source maps.
  *
  * The AWS SDK v3 is bundled, not left to the runtime's copy. Measured both ways (bench/lambda.bench.ts, on the
  * build machine, node start-up subtracted): with `@aws-sdk/*` and `@smithy/*` external, lambda.mjs is 0.85 MB
@@ -29,7 +30,15 @@ const sdk = args.get('aws-sdk') ?? 'bundle';
 if (sdk !== 'bundle' && sdk !== 'external') throw new Error('--aws-sdk must be bundle or external');
 const outdir = args.get('outdir') ?? join(root, 'dist', 'lambda');
 
-export const ENTRIES = { lambda: 'src/app/lambda.ts', scheduled: 'src/app/scheduled.ts' };
+/**
+ * `plan-worker` is not a handler: both handlers plan workflows in a worker thread started from this file, beside
+ * them (src/app/lambda-app.ts, src/intake/plan-worker-pool.ts).
+ */
+export const ENTRIES = {
+  lambda: 'src/app/lambda.ts',
+  scheduled: 'src/app/scheduled.ts',
+  'plan-worker': 'src/intake/plan-worker.ts',
+};
 
 /**
  * The embedded store (dynalite, on LevelDB's native addon) is never started on Lambda — the store is DynamoDB

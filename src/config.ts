@@ -30,6 +30,15 @@ export interface Limits {
   readonly retentionDays: number;
   /** MiB all order logs in the data folder may take together; over it, the oldest logs are removed first. */
   readonly logsTotalMb: number;
+  /**
+   * Seconds of a plan worker's time one commit's workflows may take to parse and plan (fractions allowed); past it
+   * the file being read fails with a status that says so (src/intake/plan-worker-pool.ts).
+   */
+  readonly planSeconds: number;
+  /** Plan worker threads at most (never more than the cores); 0: plan in the server's own thread. */
+  readonly planWorkers: number;
+  /** A plan worker's heap cap, MiB: a file that needs more fails with a status that says so. */
+  readonly planMemoryMb: number;
 }
 
 export interface StoreConfig {
@@ -97,6 +106,9 @@ export const DEFAULT_LIMITS: Limits = {
   maxAttempts: 3,
   retentionDays: 30,
   logsTotalMb: 2048,
+  planSeconds: 10,
+  planWorkers: 2,
+  planMemoryMb: 256,
 };
 
 /** Where the server is reached when neither PUBLIC_URL nor `publicUrl` says otherwise. */
@@ -157,9 +169,9 @@ export function parseConfig(
       for (const key of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) {
         const value = doc.limits[key];
         if (value === undefined) continue;
-        if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
-          errors.push(`limits.${key}: must be a positive whole number`);
-        else limits[key] = value;
+        const problem = limitProblem(key, value);
+        if (problem === undefined) limits[key] = value as number;
+        else errors.push(`limits.${key}: ${problem}`);
       }
     }
   }
@@ -535,6 +547,17 @@ function yamlErrorSummary(error: unknown): string {
   // may still end with source text (`Unresolved alias ...: name`): keep only the description here too.
   const message = error instanceof Error ? error.message : 'unreadable';
   return `not valid YAML: ${message.split('\n')[0]?.split(': ')[0] ?? 'unreadable'}`;
+}
+
+/** Limits are positive whole numbers, but for `planSeconds` (fractions too) and `planWorkers` (0 too). */
+function limitProblem(key: keyof Limits, value: unknown): string | undefined {
+  if (key === 'planSeconds')
+    return typeof value === 'number' && Number.isFinite(value) && value > 0 ? undefined : 'must be a positive number';
+  if (key === 'planWorkers')
+    return typeof value === 'number' && Number.isInteger(value) && value >= 0 ? undefined : 'must be a whole number';
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1
+    ? undefined
+    : 'must be a positive whole number';
 }
 
 function checkKeys(map: Record<string, unknown>, allowed: readonly string[], prefix: string, errors: string[]): void {

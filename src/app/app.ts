@@ -33,6 +33,8 @@ import { createForgeReporter, type ForgeReporter } from '../forges/reporter/forg
 import { createGiveUp } from '../intake/give-up.ts';
 import { createInbox, type Inbox } from '../intake/inbox.ts';
 import { createIntake, type Notices } from '../intake/intake.ts';
+import { createPlanWorkerPool, type PlanWorkerPool } from '../intake/plan-worker-pool.ts';
+import { planInProcess, type Planner } from '../intake/planner.ts';
 import { isCapacityIntent, type Intent } from '../intake/intents.ts';
 import { createBootstrapMinter } from './agent-bootstrap.ts';
 import { createOrderTokens, forgeUrlsFor, type OrderTokens } from './order-tokens.ts';
@@ -115,6 +117,11 @@ export interface SpotcheckAppOptions {
    * How often the tick asks GitHub for the App's failed deliveries to redeliver them (5 minutes by default; 0: never).
    */
   readonly redeliveryMs?: number;
+  /**
+   * The plan worker's entry module: the tsx entry of the sources by default; the Lambda bundle passes its own. Plan
+   * workers are used when `limits.planWorkers` is above 0 (src/intake/plan-worker-pool.ts).
+   */
+  readonly planWorkerEntry?: URL;
 }
 
 /** What one tick did, for the scheduled handler's summary and its metrics. */
@@ -229,7 +236,8 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     revokeOrderToken: (run, order) => tokens.revoke(run, order),
   });
   const capacity = buildCapacity(base, forgeSet, aws);
-  const inbox = buildInbox(base, forgeSet, reporter, orchestrator, capacity);
+  const planWorkers = buildPlanWorkers(base);
+  const inbox = buildInbox(base, forgeSet, reporter, orchestrator, capacity, planWorkers?.planner ?? planInProcess);
   await loadGitHubHandlers(base, forgeSet, inbox, capacity);
   const auth = await createDashboardAuth({
     settings,
@@ -305,6 +313,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       // First, so that work waiting for a slug GitHub never told fails rather than holding `idle` forever.
       forgeSet.close();
       await idle();
+      await planWorkers?.close();
       await opened.close();
       aws.destroy();
       idTokens.close();
@@ -463,6 +472,21 @@ function buildCapacity(
   });
 }
 
+/**
+ * The plan workers: parsing and planning repository content off this thread, under `limits.planSeconds` and
+ * `limits.planMemoryMb` (issue 16); none with `limits.planWorkers: 0` (planning then shares this thread).
+ */
+function buildPlanWorkers({ options, config, logger }: Base): PlanWorkerPool | undefined {
+  if (config.limits.planWorkers === 0) return undefined;
+  return createPlanWorkerPool({
+    workers: config.limits.planWorkers,
+    budgetMs: config.limits.planSeconds * 1000,
+    memoryMb: config.limits.planMemoryMb,
+    logger: logger.child({ name: 'plan-workers' }),
+    ...(options.planWorkerEntry ? { entry: options.planWorkerEntry } : {}),
+  });
+}
+
 /** The inbox, processing order intents through the intake and capacity intents through capacity mode. */
 function buildInbox(
   { options, config, logger, now, store }: Base,
@@ -470,6 +494,7 @@ function buildInbox(
   reporter: ForgeReporter,
   orchestrator: Orchestrator,
   capacity: CapacityManager | undefined,
+  planner: Planner,
 ): Inbox {
   const forges = forgeSet.lookup;
   const notices: Notices = async (install, repo, pr, line) =>
@@ -487,6 +512,7 @@ function buildInbox(
       ...(config.vars === undefined ? {} : { vars: config.vars }),
     },
     notices,
+    planner,
     logger: logger.child({ name: 'intake' }),
     now,
   });

@@ -12,6 +12,7 @@
  * - SPOTCHECK_CONFIG_JSON (the operator config as text; JSON is YAML) or SPOTCHECK_CONFIG (a path);
  * - SPOTCHECK_DYNAMODB_ENDPOINT, SPOTCHECK_S3_ENDPOINT: for a local stand-in (tests); unset on AWS.
  */
+import { existsSync } from 'node:fs';
 import { S3Client } from '@aws-sdk/client-s3';
 import pino, { type Logger } from 'pino';
 import type { ProbotOctokit } from 'probot';
@@ -23,6 +24,14 @@ import { createS3LogStore } from '../server/s3-log-store.ts';
 import type { RunRecord } from '../core/types.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * The plan worker in the Lambda bundle: scripts/bundle-lambda.mjs writes it beside the handlers. On Lambda too a
+ * workflow file is parsed off the handler's thread: a file that took seconds in it would hold the invocation's
+ * answer past GitHub's 10 s, and the time budget could not end it. From the sources (tests) the file does not exist,
+ * and the pool's default entry (tsx) is used.
+ */
+const BUNDLED_PLAN_WORKER = new URL('./plan-worker.mjs', import.meta.url);
 
 /** Reads a secret's string by ARN. The default uses the AWS SDK the nodejs22.x runtime ships. */
 export type SecretReader = (arn: string) => Promise<string>;
@@ -115,6 +124,7 @@ export async function createLambdaApp(options: LambdaAppOptions): Promise<Lambda
     config,
     logger,
     localRunner: false,
+    ...(existsSync(BUNDLED_PLAN_WORKER) ? { planWorkerEntry: BUNDLED_PLAN_WORKER } : {}),
     logs: createS3LogStore({ client: s3, bucket: env.SPOTCHECK_LOG_BUCKET! }),
     ...(options.now ? { now: options.now } : {}),
     ...(options.Octokit ? { Octokit: options.Octokit } : {}),

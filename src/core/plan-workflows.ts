@@ -8,7 +8,7 @@ import type { CalleeFile } from './plan-calls.ts';
 import { matchTrigger } from './workflow/triggers.ts';
 import { parseWorkflowFiles } from './workflow/parse-workflow.ts';
 import type { WorkflowNotice } from './workflow/diagnostics.ts';
-import type { Diagnostic, GithubContext, RunPlan, TriggerEvent } from './types.ts';
+import type { Diagnostic, GithubContext, RunPlan, TriggerEvent, Workflow } from './types.ts';
 
 export interface WorkflowDecision {
   readonly file: string;
@@ -40,7 +40,29 @@ export function planWorkflows(
   callees: ReadonlyMap<string, CalleeFile> = new Map(),
   vars: Readonly<Record<string, string>> = {},
 ): PlanWorkflowsResult {
-  const { workflows, diagnostics, notices } = parseWorkflowFiles(sources);
+  return planParsedWorkflows(parseWorkflowFiles(sources), event, context, limits, callees, vars);
+}
+
+/** What `parseWorkflowFiles` made of a commit's files. */
+export interface ParsedWorkflows {
+  readonly workflows: readonly Workflow[];
+  readonly diagnostics: readonly Diagnostic[];
+  readonly notices: readonly WorkflowNotice[];
+}
+
+/**
+ * `planWorkflows` for files parsed already: a commit's files are parsed once and planned for each event that
+ * applies (a pull request's `pull_request` and `testme`), and the parse can be watched (src/intake/planner.ts).
+ */
+export function planParsedWorkflows(
+  parsed: ParsedWorkflows,
+  event: TriggerEvent,
+  context: Omit<GithubContextInput, 'workflow'>,
+  limits: { readonly maxOrdersPerRun: number } = { maxOrdersPerRun: Number.POSITIVE_INFINITY },
+  callees: ReadonlyMap<string, CalleeFile> = new Map(),
+  vars: Readonly<Record<string, string>> = {},
+): PlanWorkflowsResult {
+  const { workflows, diagnostics, notices } = parsed;
   const all: Diagnostic[] = [...diagnostics];
   const decisions: WorkflowDecision[] = [];
   for (const workflow of workflows) {

@@ -1,18 +1,19 @@
 /**
  * The path every intent kind shares once it is allowed to run: read the workflows at the SHA through the Forge, plan
- * them with the same pure `planWorkflows` as `spotcheck plan`, report invalid files as failed statuses, and start one
- * run per planned workflow with a deterministic run id. Also cancelling a pull request's runs.
+ * them with the same pure `planWorkflows` as `spotcheck plan` (through intake's `planner`), report invalid files as
+ * failed statuses, and start one run per planned workflow with a deterministic run id. Also cancelling a pull
+ * request's runs.
  */
 import { createHash } from 'node:crypto';
 import type { Limits } from '../config.ts';
 import { oneLine } from '../core/render/format.ts';
 import type { GithubContextInput } from '../core/github-context.ts';
 import type { WorkflowDecision } from '../core/plan-workflows.ts';
-import { planWorkflows } from '../core/plan-workflows.ts';
 import type { Diagnostic, EventName, RepoRef, RunTrust, WorkflowSource } from '../core/types.ts';
 import type { WorkflowFolder } from '../core/workflow/workflow-files.ts';
 import type { Forge } from '../forges/forge.ts';
-import { forgeCalleeReader, readCallees } from './read-callees.ts';
+import { forgeCalleeReader } from './read-callees.ts';
+import type { Planner } from './planner.ts';
 import type { ForgeInstallation, OrderIntent } from './intents.ts';
 import type { Orchestrator } from '../orchestrator.ts';
 import type { Store } from '../store/store.ts';
@@ -137,10 +138,12 @@ export async function cancelPrRuns(
 export async function planPullRequest(
   forge: Forge,
   {
+    planner,
     limits,
     folders,
     vars,
   }: {
+    readonly planner: Planner;
     readonly limits: PlanLimits;
     readonly folders: readonly WorkflowFolder[];
     readonly vars?: Readonly<Record<string, string>>;
@@ -152,7 +155,6 @@ export async function planPullRequest(
   const sources: WorkflowSource[] = await forge.readWorkflows(intent.repo, at.sha, folders);
   if (sources.length === 0) return { decisions: [], diagnostics: [] };
   const changedFiles = await forge.pullRequestFiles(intent.repo, at.pr);
-  const callees = await readCallees(sources, forgeCalleeReader(forge, intent.repo, at.sha));
   const ref = `refs/pull/${String(at.pr)}/head`;
   // A pull_request intent's activity type is matched against `on.pull_request.types`; `!testme` runs at the head,
   // as a new head would (no action: synchronize).
@@ -160,32 +162,37 @@ export async function planPullRequest(
   const decisions: PlannedWorkflow[] = [];
   const diagnostics = new Map<string, Diagnostic>();
   const planned = new Set<string>();
-  for (const event of events) {
-    const result = planWorkflows(
+  const results = await planner(
+    {
       sources,
-      {
-        kind: event,
-        baseRef: at.baseRef,
-        changedFiles,
-        ...(event === 'pull_request' && action !== undefined ? { action } : {}),
-      },
-      contextFor(intent, {
-        event,
-        ref,
-        sha: at.sha,
-        actor: at.actor,
-        baseRef: at.baseRef,
-        headRef: at.headRef,
-        payload: {
+      events: events.map((event) => ({
+        event: {
+          kind: event,
+          baseRef: at.baseRef,
+          changedFiles,
           ...(event === 'pull_request' && action !== undefined ? { action } : {}),
-          number: at.pr,
-          pull_request: { number: at.pr, head: { sha: at.sha, ref: at.headRef } },
         },
-      }),
+        context: contextFor(intent, {
+          event,
+          ref,
+          sha: at.sha,
+          actor: at.actor,
+          baseRef: at.baseRef,
+          headRef: at.headRef,
+          payload: {
+            ...(event === 'pull_request' && action !== undefined ? { action } : {}),
+            number: at.pr,
+            pull_request: { number: at.pr, head: { sha: at.sha, ref: at.headRef } },
+          },
+        }),
+      })),
       limits,
-      callees,
-      vars,
-    );
+      vars: vars ?? {},
+    },
+    forgeCalleeReader(forge, intent.repo, at.sha),
+  );
+  for (const [i, event] of events.entries()) {
+    const result = results[i] ?? { decisions: [], diagnostics: [] };
     for (const d of result.diagnostics) diagnostics.set(`${d.file}:${d.line}:${d.col}:${d.message}`, d);
     for (const decision of result.decisions) {
       if (decision.plan === undefined || planned.has(decision.file)) continue;

@@ -1,8 +1,9 @@
 /**
  * Intake: an Intent from the inbox → runs. Reads the workflows at the SHA in as few forge requests as the Forge
- * allows, plans them with the same pure `planWorkflows` as `spotcheck plan`, and starts one run per matched workflow
- * with a deterministic run id (so processing an intent twice starts nothing new). Invalid workflow files become a
- * failed commit status, never silently dropped. Authorization and the `!testme` head rule follow docs/architecture.md
+ * allows, plans them with the same pure `planWorkflows` as `spotcheck plan` (through the `planner` it is given: off
+ * the server's thread under `serve`, planner.ts), and starts one run per matched workflow with a deterministic run id
+ * (so processing an intent twice starts nothing new). Invalid workflow files become a failed commit status, never
+ * silently dropped. Authorization and the `!testme` head rule follow docs/architecture.md
  * "Security model".
  *
  * Here: one named function per intent kind. The shared read-plan-start path is in intake-runs.ts, the PR head record
@@ -12,12 +13,12 @@ import type { Logger } from 'pino';
 import type { Authorizer } from './authorize.ts';
 import type { Limits } from '../config.ts';
 import { shortSha } from '../core/render/format.ts';
-import { planWorkflows } from '../core/plan-workflows.ts';
 import { DEFAULT_PULL_REQUEST_TYPES } from '../core/types.ts';
 import type { TriggerEvent } from '../core/types.ts';
 import { resolveWorkflowFolders, type WorkflowFolderSettings } from '../core/workflow/workflow-files.ts';
 import type { Forge } from '../forges/forge.ts';
-import { forgeCalleeReader, readCallees } from './read-callees.ts';
+import { forgeCalleeReader } from './read-callees.ts';
+import { planInProcess, type Planner } from './planner.ts';
 import { noticeOnce, testmeRefusedNotice, unauthorizedAuthorNotice, type Notices } from './intake-notices.ts';
 import { headMovedSinceComment, readHead, recordHead, type PrDocs } from './intake-pr-head.ts';
 import {
@@ -60,6 +61,8 @@ export interface IntakeOptions {
   };
   /** A one-line notice in the PR's sticky comment (the reporter's). */
   readonly notices: Notices;
+  /** Parses and plans the workflows (the plan worker pool under `serve`); in this thread when unset. */
+  readonly planner?: Planner;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -108,21 +111,27 @@ async function processPush({ options }: IntakeContext, intent: PushIntent): Prom
     ? null
     : await forge.changedFiles(intent.repo, intent.before, intent.after);
   const event: TriggerEvent = { kind: 'push', ref: intent.ref, deleted: false, changedFiles };
-  const callees = await readCallees(sources, forgeCalleeReader(forge, intent.repo, intent.after));
-  const { decisions, diagnostics } = planWorkflows(
-    sources,
-    event,
-    contextFor(intent, {
-      event: 'push',
-      ref: intent.ref,
-      sha: intent.after,
-      actor: intent.pusher,
-      payload: { ref: intent.ref, before: intent.before, after: intent.after },
-    }),
-    options.config.limits,
-    callees,
-    resolveVars(options.config.vars ?? new Map(), intent.repo),
+  const [planned] = await (options.planner ?? planInProcess)(
+    {
+      sources,
+      events: [
+        {
+          event,
+          context: contextFor(intent, {
+            event: 'push',
+            ref: intent.ref,
+            sha: intent.after,
+            actor: intent.pusher,
+            payload: { ref: intent.ref, before: intent.before, after: intent.after },
+          }),
+        },
+      ],
+      limits: options.config.limits,
+      vars: resolveVars(options.config.vars ?? new Map(), intent.repo),
+    },
+    forgeCalleeReader(forge, intent.repo, intent.after),
   );
+  const { decisions, diagnostics } = planned ?? { decisions: [], diagnostics: [] };
   await reportDiagnostics(forge, options.config.publicUrl, { repo: intent.repo, sha: intent.after }, diagnostics);
   const created = await startRuns(options.orchestrator, intent, decisions, {
     event: 'push',
@@ -244,6 +253,7 @@ async function planAndStart(
   const { decisions, diagnostics } = await planPullRequest(
     forge,
     {
+      planner: options.planner ?? planInProcess,
       limits: options.config.limits,
       folders: resolveWorkflowFolders(options.config.workflows, intent.repo),
       vars: resolveVars(options.config.vars ?? new Map(), intent.repo),

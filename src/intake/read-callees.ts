@@ -21,10 +21,19 @@ export async function readCallees(
   sources: readonly WorkflowSource[],
   read: CalleeReader,
 ): Promise<Map<string, CalleeFile>> {
+  return readCalleesOf(parseWorkflowFiles(sources).workflows, read);
+}
+
+/** `readCallees` for workflows parsed already. */
+export async function readCalleesOf(
+  workflows: readonly Workflow[],
+  read: CalleeReader,
+): Promise<Map<string, CalleeFile>> {
   const callees = new Map<string, CalleeFile>();
-  let level: { workflow: Workflow; within: WorkflowRef | undefined }[] = parseWorkflowFiles(sources).workflows.map(
-    (workflow) => ({ workflow, within: undefined }),
-  );
+  let level: { workflow: Workflow; within: WorkflowRef | undefined }[] = workflows.map((workflow) => ({
+    workflow,
+    within: undefined,
+  }));
   for (let depth = 1; depth < MAX_WORKFLOW_LEVELS + 1 && level.length > 0; depth++) {
     const next: typeof level = [];
     for (const { workflow, within } of level) {

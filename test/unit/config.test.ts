@@ -74,6 +74,22 @@ describe('parseConfig: defaults', () => {
     expect(config.limits).toEqual({ ...DEFAULT_LIMITS, maxConcurrentOrders: 16 });
   });
 
+  it('plans in two workers for 10 s and 256 MiB each by default; planSeconds takes fractions, planWorkers 0', () => {
+    expect(DEFAULT_LIMITS).toMatchObject({ planSeconds: 10, planWorkers: 2, planMemoryMb: 256 });
+    const config = parseConfig('limits: { planSeconds: 0.05, planWorkers: 0, planMemoryMb: 64 }\n', 'spotcheck.yml');
+    expect(config.limits).toEqual({ ...DEFAULT_LIMITS, planSeconds: 0.05, planWorkers: 0, planMemoryMb: 64 });
+    expect(() =>
+      parseConfig('limits: { planSeconds: 0, planWorkers: 1.5, planMemoryMb: 0.5 }\n', 'spotcheck.yml'),
+    ).toThrow(
+      [
+        'spotcheck.yml: 3 problems:',
+        '  - limits.planSeconds: must be a positive number',
+        '  - limits.planWorkers: must be a whole number',
+        '  - limits.planMemoryMb: must be a positive whole number',
+      ].join('\n'),
+    );
+  });
+
   it('reads store, org and publicUrl', () => {
     const config = parseConfig(
       [
@@ -367,7 +383,7 @@ describe('parseConfig: every problem at once', () => {
         'routes.big.runner: must be one of local, spot, codebuild, skip',
         'routes.long.projcet: unknown key for codebuild (allowed: project, computeType, image, timeoutMinutes, region, docker)',
         'routes.long.project: required (the CodeBuild project to start builds in)',
-        'limits.maxRetries: unknown key (allowed: maxConcurrentOrders, maxOrdersPerRun, maxAttempts, retentionDays, logsTotalMb)',
+        'limits.maxRetries: unknown key (allowed: maxConcurrentOrders, maxOrdersPerRun, maxAttempts, retentionDays, logsTotalMb, planSeconds, planWorkers, planMemoryMb)',
         'limits.maxConcurrentOrders: must be a positive whole number',
         'limits.maxOrdersPerRun: must be a positive whole number',
         'store.dri: unknown key (allowed: kind, dir, table, region, endpoint, kmsKeyId)',

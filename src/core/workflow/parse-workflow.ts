@@ -39,9 +39,14 @@ export function formatNotice(n: WorkflowNotice): string {
 /**
  * Parses every workflow file; `workflows` holds the valid ones, `diagnostics` the problems of all the others. A
  * file whose `size` (bytes, as its source listed it) is over the cap is reported with that size and not parsed: a
- * reader that did not download it (the forge adapters, `spotcheck run`/`validate`) passes `text: ''`.
+ * reader that did not download it (the forge adapters, `spotcheck run`/`validate`) passes `text: ''`. `onFile` is
+ * told each path just before that file is parsed (the plan worker reports it, so a file that exhausts the time budget
+ * is named: src/intake/plan-worker-pool.ts).
  */
-export function parseWorkflowFiles(files: readonly WorkflowSource[]): {
+export function parseWorkflowFiles(
+  files: readonly WorkflowSource[],
+  onFile: (path: string) => void = () => undefined,
+): {
   workflows: Workflow[];
   diagnostics: Diagnostic[];
   notices: WorkflowNotice[];
@@ -68,6 +73,7 @@ export function parseWorkflowFiles(files: readonly WorkflowSource[]): {
       });
       return;
     }
+    onFile(f.path);
     const result = parseWorkflow(f.path, f.text);
     if (result.workflow) workflows.push(result.workflow);
     diagnostics.push(...result.diagnostics);
