@@ -32,6 +32,8 @@ import { openForges, type ForgeSet } from '../forges/registry.ts';
 import { createForgeReporter, type ForgeReporter } from '../forges/reporter/forge-reporter.ts';
 import { createGiveUp } from '../intake/give-up.ts';
 import { createInbox, type Inbox } from '../intake/inbox.ts';
+import { createGiteaPoller } from '../intake/gitea-poll.ts';
+import { createGiteaPollSource } from '../forges/gitea-poll-source.ts';
 import { createIntake, type Notices } from '../intake/intake.ts';
 import { isCapacityIntent, type Intent } from '../intake/intents.ts';
 import { createBootstrapMinter } from './agent-bootstrap.ts';
@@ -125,6 +127,8 @@ export interface TickSummary {
   readonly swept?: number;
   /** Failed GitHub deliveries GitHub was asked to redeliver (undefined: no GitHub App, or not this tick). */
   readonly redelivered?: number;
+  /** Events the poll of Gitea found and stored (undefined: no poll configured, or not this tick). */
+  readonly polled?: number;
 }
 
 /** Everything `spotcheck serve` is but the HTTP server and the timer: what the Node and Lambda transports share. */
@@ -258,6 +262,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const sweepIndex = indexSweeper(base, inbox);
   await sweepIndex();
   const redeliver = redeliverer(base, forgeSet);
+  const pollGitea = giteaPoller(base, forgeSet, inbox);
   const sweepExpired = expirySweeper(base, opened.deleteExpired);
   // Only the log files this server writes (the default file store); a store passed in keeps its own logs.
   const pruneLogFolder = options.logs === undefined ? logPruner(base) : () => Promise.resolve();
@@ -268,6 +273,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     await pruneLogFolder();
     const reconciled = await inbox.reconcile();
     const redelivered = await redeliver();
+    const polled = await pollGitea();
     const swept = await janitor?.sweep();
     if (capacity) {
       await capacity.reconcile().catch((error: unknown) => logger.error({ err: error }, 'capacity reconcile failed'));
@@ -277,6 +283,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       reconciled,
       ...(swept === undefined ? {} : { swept: swept.terminated.length }),
       ...(redelivered === undefined ? {} : { redelivered }),
+      ...(polled === undefined ? {} : { polled }),
     };
   };
   const idle = async (): Promise<void> => {
@@ -562,6 +569,54 @@ function redeliverer({ options, store, logger, now }: Base, forgeSet: ForgeSet):
       return summary.redelivered;
     } catch (error) {
       logger.error({ err: error }, 'cannot reconcile failed GitHub deliveries');
+      return undefined;
+    }
+  };
+}
+
+/** The document kind whose one document per Gitea host says a poll ran within the interval (its lease). */
+export const GITEA_POLL_LEASE_KIND = 'gitea-poll-lease';
+
+/**
+ * The poll of Gitea (intake/gitea-poll.ts), when `gitea.poll` is configured: from the tick at most every
+ * `intervalSeconds` across replicas and Lambda containers, through a lease document as the GitHub reconcile has. The
+ * tick's own period (15 s) is the finest grain. A failed poll is logged and tried at the next interval; it never
+ * stops the tick.
+ */
+function giteaPoller({ options, config, store, logger, now }: Base, forgeSet: ForgeSet, inbox: Inbox) {
+  const settings = options.settings.gitea;
+  const poll = config.gitea?.poll;
+  const { gitea, giteaBot } = forgeSet;
+  if (!poll || !settings || !gitea || !giteaBot) return () => Promise.resolve(undefined);
+  const intervalMs = poll.intervalSeconds * 1000;
+  const poller = createGiteaPoller({
+    source: createGiteaPollSource({
+      baseUrl: settings.url,
+      token: settings.token,
+      ...(options.giteaFetch ? { fetch: options.giteaFetch } : {}),
+    }),
+    store,
+    accept: (intent) => inbox.accept(intent),
+    host: gitea.host,
+    botLogin: giteaBot,
+    settings: {
+      maxReposPerInterval: poll.maxReposPerInterval,
+      maxRequestsPerInterval: poll.maxRequestsPerInterval,
+      ...(poll.repos === undefined ? {} : { repos: poll.repos }),
+    },
+    logger: logger.child({ name: 'gitea-poll' }),
+    now,
+  });
+  return async (): Promise<number | undefined> => {
+    try {
+      const at = now();
+      const lease = await store.putDoc(GITEA_POLL_LEASE_KIND, gitea.host, { at }, { expiresAt: at + intervalMs });
+      if (lease === undefined) return undefined;
+      const summary = await poller.poll();
+      if (summary.accepted > 0 || summary.failed > 0) logger.info(summary, 'Gitea polled');
+      return summary.accepted;
+    } catch (error) {
+      logger.error({ err: error }, 'cannot poll Gitea');
       return undefined;
     }
   };
