@@ -574,9 +574,6 @@ function redeliverer({ options, store, logger, now }: Base, forgeSet: ForgeSet):
   };
 }
 
-/** The document kind whose one document per Gitea host says a poll ran within the interval (its lease). */
-export const GITEA_POLL_LEASE_KIND = 'gitea-poll-lease';
-
 /**
  * The poll of Gitea (intake/gitea-poll.ts), when `gitea.poll` is configured: from the tick at most every
  * `intervalSeconds` across replicas and Lambda containers, through a lease document as the GitHub reconcile has. The
@@ -588,7 +585,6 @@ function giteaPoller({ options, config, store, logger, now }: Base, forgeSet: Fo
   const poll = config.gitea?.poll;
   const { gitea, giteaBot } = forgeSet;
   if (!poll || !settings || !gitea || !giteaBot) return () => Promise.resolve(undefined);
-  const intervalMs = poll.intervalSeconds * 1000;
   const poller = createGiteaPoller({
     source: createGiteaPollSource({
       baseUrl: settings.url,
@@ -604,15 +600,14 @@ function giteaPoller({ options, config, store, logger, now }: Base, forgeSet: Fo
       maxRequestsPerInterval: poll.maxRequestsPerInterval,
       ...(poll.repos === undefined ? {} : { repos: poll.repos }),
     },
+    intervalMs: poll.intervalSeconds * 1000,
     logger: logger.child({ name: 'gitea-poll' }),
     now,
   });
   return async (): Promise<number | undefined> => {
     try {
-      const at = now();
-      const lease = await store.putDoc(GITEA_POLL_LEASE_KIND, gitea.host, { at }, { expiresAt: at + intervalMs });
-      if (lease === undefined) return undefined;
-      const summary = await poller.poll();
+      const summary = await poller.pollIfDue();
+      if (summary === undefined) return undefined;
       if (summary.accepted > 0 || summary.failed > 0) logger.info(summary, 'Gitea polled');
       return summary.accepted;
     } catch (error) {

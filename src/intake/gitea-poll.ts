@@ -19,6 +19,8 @@ import type { Intent } from './intents.ts';
 
 /** The document kind of a repository's poll state, keyed by host and repository. */
 export const GITEA_POLL_STATE_KIND = 'gitea-poll-repo';
+/** The document kind whose one document per Gitea host says a poll ran within the interval (its lease). */
+export const GITEA_POLL_LEASE_KIND = 'gitea-poll-lease';
 /** The document kind of the poll's turn cursor, one per Gitea host. */
 export const GITEA_POLL_CURSOR_KIND = 'gitea-poll-cursor';
 
@@ -52,6 +54,8 @@ export interface GiteaPollerOptions {
   readonly host: string;
   readonly botLogin: string;
   readonly settings: GiteaPollSettings;
+  /** How often to poll, across replicas (`pollIfDue`'s lease). */
+  readonly intervalMs: number;
   readonly logger: Logger;
   readonly now: () => number;
 }
@@ -66,7 +70,13 @@ export interface GiteaPollSummary {
 }
 
 export interface GiteaPoller {
+  /** One poll, now. */
   poll(): Promise<GiteaPollSummary>;
+  /**
+   * One poll unless one ran within the interval, here or on another replica: a lease document, taken only when absent
+   * or expired, says when. Undefined when it was not due.
+   */
+  pollIfDue(): Promise<GiteaPollSummary | undefined>;
 }
 
 export function createGiteaPoller(opts: GiteaPollerOptions): GiteaPoller {
@@ -147,27 +157,34 @@ export function createGiteaPoller(opts: GiteaPollerOptions): GiteaPoller {
     return accepted;
   }
 
-  return {
-    async poll() {
-      const turn = await thisTurn(await enrolment());
-      const spentBefore = source.requests();
-      let repos = 0;
-      let accepted = 0;
-      let failed = 0;
-      for (const repo of turn) {
-        if (source.requests() - spentBefore >= settings.maxRequestsPerInterval) {
-          logger.warn({ left: turn.length - repos }, 'Gitea poll: request budget spent; the rest wait a turn');
-          break;
-        }
-        repos++;
-        try {
-          accepted += await pollRepo(repo);
-        } catch (error) {
-          failed++;
-          logger.warn({ err: error, repo: `${repo.owner}/${repo.name}` }, 'cannot poll a Gitea repository');
-        }
+  async function poll(): Promise<GiteaPollSummary> {
+    const turn = await thisTurn(await enrolment());
+    const spentBefore = source.requests();
+    let repos = 0;
+    let accepted = 0;
+    let failed = 0;
+    for (const repo of turn) {
+      if (source.requests() - spentBefore >= settings.maxRequestsPerInterval) {
+        logger.warn({ left: turn.length - repos }, 'Gitea poll: request budget spent; the rest wait a turn');
+        break;
       }
-      return { repos, accepted, failed };
+      repos++;
+      try {
+        accepted += await pollRepo(repo);
+      } catch (error) {
+        failed++;
+        logger.warn({ err: error, repo: `${repo.owner}/${repo.name}` }, 'cannot poll a Gitea repository');
+      }
+    }
+    return { repos, accepted, failed };
+  }
+
+  return {
+    poll,
+    async pollIfDue() {
+      const at = now();
+      const lease = await store.putDoc(GITEA_POLL_LEASE_KIND, hostKey, { at }, { expiresAt: at + opts.intervalMs });
+      return lease === undefined ? undefined : poll();
     },
   };
 }
