@@ -70,7 +70,35 @@ export interface OperatorConfig {
   readonly actions?: ActionsConfig;
   /** ID tokens (src/server/oidc-routes.ts); absent: a local key in the data folder, tokens valid five minutes. */
   readonly oidc?: OidcConfig;
+  /** Gitea's own settings: its poll (src/intake/gitea-poll.ts); absent: no poll. */
+  readonly gitea?: GiteaConfig;
 }
+
+/** `gitea: { poll: { … } }`. */
+export interface GiteaConfig {
+  readonly poll?: GiteaPollConfig;
+}
+
+/**
+ * `gitea.poll`: poll the enrolled repositories every `intervalSeconds` for what their webhook may have lost (or as
+ * the only intake, with no webhook). `repos`: `owner/name` and `owner/*` entries; absent: every repository the bot
+ * user can see.
+ */
+export interface GiteaPollConfig {
+  readonly intervalSeconds: number;
+  readonly repos?: readonly string[];
+  readonly maxReposPerInterval: number;
+  readonly maxRequestsPerInterval: number;
+}
+
+/** The poll's defaults: cc-ci polled every 30 s; a minute leaves Gitea room with many repositories. */
+export const DEFAULT_GITEA_POLL = {
+  intervalSeconds: 60,
+  maxReposPerInterval: 50,
+  maxRequestsPerInterval: 500,
+} as const;
+/** Below this the poll would cost Gitea more than it saves; the tick (15 s) is the finer grain anyway. */
+const MIN_GITEA_POLL_SECONDS = 15;
 
 /**
  * `oidc: { kmsKeyId?, previousKmsKeyIds?, region?, tokenMinutes? }`: with `kmsKeyId` ID tokens are signed by that KMS
@@ -147,7 +175,7 @@ export function parseConfig(
   if (!isMap(doc)) throw new ConfigError(`${source}: the top level must be a map`, { source });
   checkKeys(
     doc,
-    ['routes', 'limits', 'store', 'org', 'publicUrl', 'defaultRoutes', 'workflows', 'actions', 'vars', 'oidc'],
+    ['routes', 'limits', 'store', 'org', 'publicUrl', 'defaultRoutes', 'workflows', 'actions', 'vars', 'oidc', 'gitea'],
     '',
     errors,
   );
@@ -200,6 +228,7 @@ export function parseConfig(
   const actions = doc.actions === undefined ? base.actions : parseActions(doc.actions, baseDir, errors);
   const vars = doc.vars === undefined ? undefined : parseVars(doc.vars, errors);
   const oidc = doc.oidc === undefined ? base.oidc : parseOidc(doc.oidc, errors);
+  const gitea = doc.gitea === undefined ? base.gitea : parseGitea(doc.gitea, errors);
   // A public URL from the base (PUBLIC_URL) is checked by loadOperatorConfig, which names it.
   const insecure = doc.publicUrl === undefined ? undefined : insecureBootstrapProblem(publicUrl, routes);
   if (insecure !== undefined) errors.push(`publicUrl: ${insecure}`);
@@ -221,7 +250,64 @@ export function parseConfig(
     ...optional('org', org),
     ...optional('vars', vars),
     ...optional('oidc', oidc),
+    ...optional('gitea', gitea),
   };
+}
+
+/** `gitea: { poll: { intervalSeconds?, repos?, maxReposPerInterval?, maxRequestsPerInterval? } }`. */
+function parseGitea(raw: unknown, errors: string[]): GiteaConfig | undefined {
+  if (!isMap(raw)) {
+    errors.push('gitea: must be a map with poll');
+    return undefined;
+  }
+  checkKeys(raw, ['poll'], 'gitea.', errors);
+  if (raw.poll === undefined) return {};
+  // `poll: {}` (or `poll:` with nothing under it) turns the poll on with every default.
+  const poll = raw.poll === null ? {} : raw.poll;
+  if (!isMap(poll)) {
+    errors.push('gitea.poll: must be a map (intervalSeconds, repos, maxReposPerInterval, maxRequestsPerInterval)');
+    return {};
+  }
+  checkKeys(poll, ['intervalSeconds', 'repos', 'maxReposPerInterval', 'maxRequestsPerInterval'], 'gitea.poll.', errors);
+  const whole = (key: keyof typeof DEFAULT_GITEA_POLL, min: number): number => {
+    const value = poll[key];
+    if (value === undefined) return DEFAULT_GITEA_POLL[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      errors.push(`gitea.poll.${key}: must be a whole number of at least ${String(min)}`);
+      return DEFAULT_GITEA_POLL[key];
+    }
+    return value;
+  };
+  return {
+    poll: {
+      intervalSeconds: whole('intervalSeconds', MIN_GITEA_POLL_SECONDS),
+      maxReposPerInterval: whole('maxReposPerInterval', 1),
+      // A repository costs three requests at least (branches, pull requests, comments).
+      maxRequestsPerInterval: whole('maxRequestsPerInterval', 3),
+      ...optional('repos', poll.repos === undefined ? undefined : repoPatterns(poll.repos, 'gitea.poll.repos', errors)),
+    },
+  };
+}
+
+/** A non-empty list of `owner/name` and `owner/*`, each once (case-insensitively). */
+function repoPatterns(raw: unknown, where: string, errors: string[]): readonly string[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    errors.push(`${where}: must be a non-empty list of owner/name or owner/*`);
+    return [];
+  }
+  const seen = new Set<string>();
+  const patterns: string[] = [];
+  raw.forEach((value: unknown, i) => {
+    if (typeof value !== 'string' || value.includes('..') || !REPO_PATTERN.test(value)) {
+      errors.push(`${where}[${String(i)}]: must be owner/name or owner/*`);
+      return;
+    }
+    if (seen.has(value.toLowerCase()))
+      errors.push(`${where}[${String(i)}]: written twice (names are case-insensitive)`);
+    seen.add(value.toLowerCase());
+    patterns.push(value);
+  });
+  return patterns;
 }
 
 function parseOidc(raw: unknown, errors: string[]): OidcConfig | undefined {

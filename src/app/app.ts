@@ -32,6 +32,8 @@ import { openForges, type ForgeSet } from '../forges/registry.ts';
 import { createForgeReporter, type ForgeReporter } from '../forges/reporter/forge-reporter.ts';
 import { createGiveUp } from '../intake/give-up.ts';
 import { createInbox, type Inbox } from '../intake/inbox.ts';
+import { createGiteaPoller } from '../intake/gitea-poll.ts';
+import { createGiteaPollSource } from '../forges/gitea-poll-source.ts';
 import { createIntake, type Notices } from '../intake/intake.ts';
 import { createPlanWorkerPool, type PlanWorkerPool } from '../intake/plan-worker-pool.ts';
 import { planInProcess, type Planner } from '../intake/planner.ts';
@@ -132,6 +134,8 @@ export interface TickSummary {
   readonly swept?: number;
   /** Failed GitHub deliveries GitHub was asked to redeliver (undefined: no GitHub App, or not this tick). */
   readonly redelivered?: number;
+  /** Events the poll of Gitea found and stored (undefined: no poll configured, or not this tick). */
+  readonly polled?: number;
 }
 
 /** Everything `spotcheck serve` is but the HTTP server and the timer: what the Node and Lambda transports share. */
@@ -266,6 +270,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const sweepIndex = indexSweeper(base, inbox);
   await sweepIndex();
   const redeliver = redeliverer(base, forgeSet);
+  const pollGitea = giteaPoller(base, forgeSet, inbox);
   const sweepExpired = expirySweeper(base, opened.deleteExpired);
   // Only the log files this server writes (the default file store); a store passed in keeps its own logs.
   const pruneLogFolder = options.logs === undefined ? logPruner(base) : () => Promise.resolve();
@@ -276,6 +281,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     await pruneLogFolder();
     const reconciled = await inbox.reconcile();
     const redelivered = await redeliver();
+    const polled = await pollGitea();
     const swept = await janitor?.sweep();
     if (capacity) {
       await capacity.reconcile().catch((error: unknown) => logger.error({ err: error }, 'capacity reconcile failed'));
@@ -285,6 +291,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       reconciled,
       ...(swept === undefined ? {} : { swept: swept.terminated.length }),
       ...(redelivered === undefined ? {} : { redelivered }),
+      ...(polled === undefined ? {} : { polled }),
     };
   };
   const idle = async (): Promise<void> => {
@@ -588,6 +595,49 @@ function redeliverer({ options, store, logger, now }: Base, forgeSet: ForgeSet):
       return summary.redelivered;
     } catch (error) {
       logger.error({ err: error }, 'cannot reconcile failed GitHub deliveries');
+      return undefined;
+    }
+  };
+}
+
+/**
+ * The poll of Gitea (intake/gitea-poll.ts), when `gitea.poll` is configured: from the tick at most every
+ * `intervalSeconds` across replicas and Lambda containers, through a lease document as the GitHub reconcile has. The
+ * tick's own period (15 s) is the finest grain. A failed poll is logged and tried at the next interval; it never
+ * stops the tick.
+ */
+function giteaPoller({ options, config, store, logger, now }: Base, forgeSet: ForgeSet, inbox: Inbox) {
+  const settings = options.settings.gitea;
+  const poll = config.gitea?.poll;
+  const { gitea, giteaBot } = forgeSet;
+  if (!poll || !settings || !gitea || !giteaBot) return () => Promise.resolve(undefined);
+  const poller = createGiteaPoller({
+    source: createGiteaPollSource({
+      baseUrl: settings.url,
+      token: settings.token,
+      ...(options.giteaFetch ? { fetch: options.giteaFetch } : {}),
+    }),
+    store,
+    accept: (intent) => inbox.accept(intent),
+    host: gitea.host,
+    botLogin: giteaBot,
+    settings: {
+      maxReposPerInterval: poll.maxReposPerInterval,
+      maxRequestsPerInterval: poll.maxRequestsPerInterval,
+      ...(poll.repos === undefined ? {} : { repos: poll.repos }),
+    },
+    intervalMs: poll.intervalSeconds * 1000,
+    logger: logger.child({ name: 'gitea-poll' }),
+    now,
+  });
+  return async (): Promise<number | undefined> => {
+    try {
+      const summary = await poller.pollIfDue();
+      if (summary === undefined) return undefined;
+      if (summary.accepted > 0 || summary.failed > 0) logger.info(summary, 'Gitea polled');
+      return summary.accepted;
+    } catch (error) {
+      logger.error({ err: error }, 'cannot poll Gitea');
       return undefined;
     }
   };

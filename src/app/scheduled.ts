@@ -47,6 +47,9 @@ export function createScheduledHandler(opts: ScheduledHandlerOptions): Scheduled
         ...(summary.redelivered === undefined
           ? []
           : [{ name: 'Redelivered', unit: 'Count' as const, value: [summary.redelivered] }]),
+        ...(summary.polled === undefined
+          ? []
+          : [{ name: 'GiteaPolled', unit: 'Count' as const, value: [summary.polled] }]),
       ]),
     );
     const result: TickResult = { ...summary, orders };

@@ -10,9 +10,13 @@
  * Unlike GitHub, Gitea's "Replay" (models/webhook/hooktask.go ReplayHookTask) copies the payload into a new hook task
  * with a new UUID: the delivery claim stops the same task arriving twice (a retrying proxy, a task re-sent after a
  * crash), while a deliberate replay is a new delivery and is processed.
+ *
+ * Besides the delivery id, the event itself is claimed (src/intake/gitea-event-keys.ts), shared with the poll of
+ * Gitea (src/intake/gitea-poll.ts): an event the poll found first is answered 202 and not handed over again.
  */
+import { claimGiteaEvent, giteaEventKey, releaseGiteaEvent } from '../intake/gitea-event-keys.ts';
 import { toGiteaIntent } from '../intake/gitea-intents.ts';
-import type { Intent } from '../intake/intents.ts';
+import { isCapacityIntent, type Intent } from '../intake/intents.ts';
 import type { Store } from '../store/store.ts';
 import { json, type RouteDefinition } from './router.ts';
 import { claimAndHand, giteaDeliveryClaimKey, readGiteaDelivery } from './webhook-verify.ts';
@@ -28,7 +32,7 @@ export const MAX_GITEA_WEBHOOK_BYTES = 5 * 1024 * 1024;
 export interface GiteaWebhookRouteOptions {
   /** The webhook secret (`GITEA_WEBHOOK_SECRET`), the key of `X-Gitea-Signature`. */
   readonly secret: string;
-  readonly store: Pick<Store, 'claim' | 'release'>;
+  readonly store: Pick<Store, 'claim' | 'release' | 'putDoc' | 'getDoc' | 'deleteDoc'>;
   /** The Gitea host from `GITEA_URL`, so two Gitea hosts (or GitHub and Gitea) never share delivery keys. */
   readonly host: string;
   /** The inbox's accept: persists the intent. A store failure answers 503 (another rejection 500) and frees the delivery for a redelivery. */
@@ -69,7 +73,24 @@ export function createGiteaWebhookRoute(opts: GiteaWebhookRouteOptions): RouteDe
         claimKey: giteaDeliveryClaimKey(opts.host, id),
         now: opts.now,
         log,
-        hand: () => opts.onIntent(result),
+        hand: async () => {
+          // The same event may have been found by the poll first (src/intake/gitea-poll.ts): it runs once.
+          const eventKey = isCapacityIntent(result) ? undefined : giteaEventKey(result);
+          if (eventKey === undefined) return opts.onIntent(result);
+          const claim = { by: 'webhook' as const, deliveryId: id, now: opts.now() };
+          if ((await claimGiteaEvent(opts.store, eventKey, claim)) === 'duplicate') {
+            log.info('event already found by polling Gitea');
+            return;
+          }
+          try {
+            await opts.onIntent(result);
+          } catch (error) {
+            await releaseGiteaEvent(opts.store, eventKey, claim).catch((err: unknown) =>
+              log.error({ err }, 'cannot release the event claim'),
+            );
+            throw error;
+          }
+        },
       });
     },
   };

@@ -379,7 +379,7 @@ describe('parseConfig: every problem at once', () => {
     expect(error.message).toMatch(/^spotcheck\.yml: 10 problems:\n/);
     expect(problems(error).sort()).toEqual(
       [
-        'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes, workflows, actions, vars, oidc)',
+        'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes, workflows, actions, vars, oidc, gitea)',
         'routes.big.runner: must be one of local, spot, codebuild, skip',
         'routes.long.projcet: unknown key for codebuild (allowed: project, computeType, image, timeoutMinutes, region, docker)',
         'routes.long.project: required (the CodeBuild project to start builds in)',
@@ -615,5 +615,41 @@ describe('parseConfig: actions', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('gitea.poll', () => {
+  it('is off unless written, and on with every default for `poll: {}`', () => {
+    expect(parseConfig('org: acme\n', 'spotcheck.yml').gitea).toBeUndefined();
+    expect(parseConfig('gitea: { poll: {} }\n', 'spotcheck.yml').gitea).toEqual({
+      poll: { intervalSeconds: 60, maxReposPerInterval: 50, maxRequestsPerInterval: 500 },
+    });
+  });
+
+  it('takes an interval, bounds and owner/name or owner/* entries', () => {
+    const config = parseConfig(
+      "gitea:\n  poll:\n    intervalSeconds: 30\n    repos: ['acme/*', 'bob/tool']\n    maxReposPerInterval: 5\n    maxRequestsPerInterval: 60\n",
+      'spotcheck.yml',
+    );
+    expect(config.gitea?.poll).toEqual({
+      intervalSeconds: 30,
+      repos: ['acme/*', 'bob/tool'],
+      maxReposPerInterval: 5,
+      maxRequestsPerInterval: 60,
+    });
+  });
+
+  it('reports every mistake at once', () => {
+    const error = configError(
+      "gitea:\n  poll:\n    intervalSeconds: 5\n    repos: ['acme', 'a/*', 'A/*', '../x']\n    maxRequestsPerInterval: 2\n    every: 1\n",
+    );
+    expect(problems(error).sort()).toEqual([
+      'gitea.poll.every: unknown key (allowed: intervalSeconds, repos, maxReposPerInterval, maxRequestsPerInterval)',
+      'gitea.poll.intervalSeconds: must be a whole number of at least 15',
+      'gitea.poll.maxRequestsPerInterval: must be a whole number of at least 3',
+      'gitea.poll.repos[0]: must be owner/name or owner/*',
+      'gitea.poll.repos[2]: written twice (names are case-insensitive)',
+      'gitea.poll.repos[3]: must be owner/name or owner/*',
+    ]);
   });
 });

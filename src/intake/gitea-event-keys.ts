@@ -1,0 +1,77 @@
+/**
+ * One Gitea event seen twice, by its webhook and by the poll (gitea-poll.ts), runs once. Delivery ids cannot tell
+ * (the poll has none, and Gitea's Replay makes a new one), so both paths claim the event by what it is: a branch's
+ * new head, a pull request's head, a comment. Whichever path claims first hands its intent to the inbox; the other
+ * finds the claim and drops its copy.
+ *
+ * A claim is a store document that names who took it. A webhook delivery with another id finding the webhook's own
+ * claim is a deliberate Replay (Gitea copies the payload into a new hook task) and is processed again, as before the
+ * poll existed; finding the poll's claim, it is a duplicate. The poll never takes an event claimed by anyone.
+ */
+import type { Store } from '../store/store.ts';
+import type { OrderIntent } from './intents.ts';
+
+/** The document kind of the event claims. */
+export const GITEA_EVENT_KIND = 'gitea-event';
+
+/**
+ * How long a claim is kept: past the poll's interval and Gitea's delivery of a late webhook by far (a week, as a
+ * delivery claim), so a delayed copy is still recognised.
+ */
+export const GITEA_EVENT_CLAIM_MS = 7 * 86_400_000;
+
+export type GiteaEventSource = 'webhook' | 'poll';
+
+type EventClaim = {
+  readonly by: GiteaEventSource;
+  readonly deliveryId: string;
+};
+
+/**
+ * The event's key, for the events the poll can see: a push to a branch (by ref and new head), a pull request opened
+ * or synchronized (by head), a `!testme` comment (by comment id). Other events (a tag push, a reopen, an edit, a
+ * close) have none: only the webhook reports them, so there is nothing to de-duplicate.
+ */
+export function giteaEventKey(intent: OrderIntent): string | undefined {
+  const repo = `${intent.repo.host}/${intent.repo.owner}/${intent.repo.name}`.toLowerCase();
+  switch (intent.kind) {
+    case 'push':
+      return intent.ref.startsWith('refs/heads/') ? `${repo}:push:${intent.ref}:${intent.after}` : undefined;
+    case 'pull_request':
+      return intent.action === 'opened' || intent.action === 'synchronize'
+        ? `${repo}:pr:${String(intent.pr)}:${intent.headSha}`
+        : undefined;
+    case 'testme':
+      return `${repo}:comment:${String(intent.commentId)}`;
+  }
+}
+
+export type EventClaimOutcome = 'claimed' | 'duplicate';
+
+/**
+ * Claims the event for `by`. `claimed`: this path hands the intent over (and must `releaseGiteaEvent` if it cannot).
+ * A webhook's replay of an event the webhook claimed before is `claimed` too (the claim is left as it was).
+ */
+export async function claimGiteaEvent(
+  store: Pick<Store, 'putDoc' | 'getDoc'>,
+  key: string,
+  claim: { readonly by: GiteaEventSource; readonly deliveryId: string; readonly now: number },
+): Promise<EventClaimOutcome> {
+  const value: EventClaim = { by: claim.by, deliveryId: claim.deliveryId };
+  const created = await store.putDoc(GITEA_EVENT_KIND, key, value, { expiresAt: claim.now + GITEA_EVENT_CLAIM_MS });
+  if (created !== undefined) return 'claimed';
+  if (claim.by === 'poll') return 'duplicate';
+  const held = (await store.getDoc(GITEA_EVENT_KIND, key))?.value as EventClaim | undefined;
+  return held?.by === 'webhook' && held.deliveryId !== claim.deliveryId ? 'claimed' : 'duplicate';
+}
+
+/** Frees a claim whose intent could not be stored, so that the other path (or a retry) can take the event. */
+export async function releaseGiteaEvent(
+  store: Pick<Store, 'getDoc' | 'deleteDoc'>,
+  key: string,
+  claim: { readonly by: GiteaEventSource; readonly deliveryId: string },
+): Promise<void> {
+  const held = (await store.getDoc(GITEA_EVENT_KIND, key))?.value as EventClaim | undefined;
+  // Only our own claim: a replay must not free the claim of the delivery that stored the event.
+  if (held?.by === claim.by && held.deliveryId === claim.deliveryId) await store.deleteDoc(GITEA_EVENT_KIND, key);
+}
