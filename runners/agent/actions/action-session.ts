@@ -122,9 +122,8 @@ export class ActionSession {
       return { ok: false, error: `${key}: this agent has no actions source, so it can only run local (./) actions` };
     }
     try {
+      // The fetcher prints the runner's "Download action repository '…' (SHA:…)" line, once.
       const fetched = await this.#fetcher.fetch(ref, log);
-      // actions/runner's line, with the commit the ref resolved to.
-      log(`Download action repository '${ref.owner}/${ref.repo}@${ref.ref}' (SHA:${fetched.commit})`);
       const manifest = await readActionManifest(fetched.dir);
       return checked({ dir: fetched.dir, manifest, repository: `${ref.owner}/${ref.repo}`, ref: ref.ref }, key);
     } catch (err) {
