@@ -81,8 +81,7 @@ export function createActionForge(options: ActionForgeOptions): ActionForge {
         await mkdir(path.join(dir, fixture.repo), { recursive: true });
         await extract({ file: fileURLToPath(fixture.file), cwd: path.join(dir, fixture.repo), strip: 1 });
         const chunks: Buffer[] = [];
-        for await (const chunk of create({ gzip: true, cwd: dir, portable: true }, [fixture.repo]))
-          chunks.push(chunk);
+        for await (const chunk of create({ gzip: true, cwd: dir, portable: true }, [fixture.repo])) chunks.push(chunk);
         return Buffer.concat(chunks);
       })();
       giteaArchives.set(fixture.repo, archive);
