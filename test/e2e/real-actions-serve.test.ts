@@ -15,7 +15,7 @@ import {
   checkoutAuthorization,
   expectRealActionsLog,
   makeRealActionsRepo,
-  REAL_ACTIONS_WORKFLOW,
+  realActionsWorkflow,
 } from '../helpers/real-actions.ts';
 import {
   postPush,
@@ -76,7 +76,7 @@ describe('real public actions through serve', () => {
     const actionForge = forge;
     const gitea = await startGiteaStandIn({
       repo: made.repo,
-      workflow: REAL_ACTIONS_WORKFLOW,
+      workflow: realActionsWorkflow({ api: true }),
       first,
       second,
       extra: (req, body, res) => actionForge.handle(req, body, res),
@@ -132,7 +132,7 @@ describe('real public actions through serve', () => {
     const github = await startGitHubStandIn({
       owner: SERVE_OWNER,
       name: SERVE_NAME,
-      workflow: REAL_ACTIONS_WORKFLOW,
+      workflow: realActionsWorkflow({ api: true }),
       first,
       second,
       extra: (req, body, res) => actionForge.handle(req, body, res),

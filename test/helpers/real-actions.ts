@@ -47,7 +47,23 @@ const RUSTC_VERBOSE = [
   'LLVM version: 21.1.8',
 ];
 
-export const REAL_ACTIONS_WORKFLOW = `name: ci
+const API_STEPS = `      - id: api
+        uses: ${GITHUB_SCRIPT.owner}/${GITHUB_SCRIPT.repo}@${GITHUB_SCRIPT.ref}
+        with:
+          result-encoding: string
+          script: |
+            const { data } = await github.rest.repos.get(context.repo);
+            core.setOutput('branch', data.default_branch);
+            return data.full_name;
+      - run: echo "the API says \${{ steps.api.outputs.result }} has the default branch \${{ steps.api.outputs.branch }}"
+`;
+
+/**
+ * The workflow; `api: false` leaves out the API-calling action (`spotcheck run` has no forge, so no `github.token`
+ * and no API to call).
+ */
+export function realActionsWorkflow(options: { readonly api: boolean }): string {
+  return `name: ci
 on:
   push:
     branches: [main]
@@ -63,16 +79,7 @@ jobs:
           echo "checked out $(git log -1 --format=%H)"
           test "$(git log -1 --format=%H)" = "$GITHUB_SHA"
           echo "extraheader lines while the job runs: $(grep -ci extraheader .git/config)"
-      - id: api
-        uses: ${GITHUB_SCRIPT.owner}/${GITHUB_SCRIPT.repo}@${GITHUB_SCRIPT.ref}
-        with:
-          result-encoding: string
-          script: |
-            const { data } = await github.rest.repos.get(context.repo);
-            core.setOutput('branch', data.default_branch);
-            return data.full_name;
-      - run: echo "the API says \${{ steps.api.outputs.result }} has the default branch \${{ steps.api.outputs.branch }}"
-      - name: Stand-in rustup and rustc
+${options.api ? API_STEPS : ''}      - name: Stand-in rustup and rustc
         run: |
           bin="$RUNNER_TEMP/rust-bin"
           mkdir -p "$bin"
@@ -84,6 +91,7 @@ jobs:
         uses: ${RUST_TOOLCHAIN.owner}/${RUST_TOOLCHAIN.repo}@${RUST_TOOLCHAIN.ref}
       - run: echo "toolchain \${{ steps.rust.outputs.name }}, cache key \${{ steps.rust.outputs.cachekey }}, CARGO_INCREMENTAL=$CARGO_INCREMENTAL"
 `;
+}
 
 export interface RealActionsRepo {
   readonly dir: string;
@@ -113,18 +121,31 @@ export function checkoutAuthorization(token: string): string {
   return `basic ${Buffer.from(`x-access-token:${token}`, 'utf8').toString('base64')}`;
 }
 
-/** What the job's log shows when every real action did its part. */
-export function expectRealActionsLog(log: string, facts: { sha: string; repository: string; token: string }): void {
-  for (const action of [CHECKOUT, GITHUB_SCRIPT, RUST_TOOLCHAIN]) {
+/**
+ * What the job's log shows when every real action did its part. `token`: the order's (`serve`), which must not
+ * show; none in a local run, where actions/checkout is skipped and there is no API-calling step.
+ */
+export function expectRealActionsLog(log: string, facts: { sha: string; repository: string; token?: string }): void {
+  const local = facts.token === undefined;
+  for (const action of local ? [CHECKOUT, RUST_TOOLCHAIN] : [CHECKOUT, GITHUB_SCRIPT, RUST_TOOLCHAIN]) {
     const line = `Download action repository '${action.owner}/${action.repo}@${action.ref}' (SHA:${action.commit})`;
-    expect(log.split('\n').filter((l) => l === line)).toHaveLength(1);
+    expect(log.split('\n').filter((l) => l.endsWith(line))).toHaveLength(1);
   }
   expect(log).toContain(`checked out ${facts.sha}`);
-  expect(log).toContain('extraheader lines while the job runs: 1');
-  expect(log).toContain('extraheader lines in .git/config after the job: 0');
-  expect(log).toContain(`the API says ${facts.repository} has the default branch main`);
   expect(log).toContain('toolchain stable, cache key 202603024a4e, CARGO_INCREMENTAL=0');
   expect(log).toContain('rustup toolchain install stable --profile minimal --no-self-update');
+  expect(log).toContain('extraheader lines in .git/config after the job: 0');
+  if (facts.token === undefined) {
+    expect(log).toContain(
+      `The workspace already holds the working tree at ${facts.sha}: ${CHECKOUT.owner}/${CHECKOUT.repo}@${CHECKOUT.ref} is skipped in a local run`,
+    );
+    expect(log).toContain('extraheader lines while the job runs: 0');
+    expect(log).not.toContain('Post Run actions/checkout');
+    return;
+  }
+  expect(log).toContain('extraheader lines while the job runs: 1');
+  expect(log).toContain('Post Run actions/checkout@v4.2.2');
+  expect(log).toContain(`the API says ${facts.repository} has the default branch main`);
   // The order's token, and the credentials actions/checkout makes of it, never reach the log.
   expect(log).not.toContain(facts.token);
   expect(log).not.toContain(checkoutAuthorization(facts.token).slice('basic '.length));
