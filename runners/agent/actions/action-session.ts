@@ -9,6 +9,7 @@ import { formatActionRef } from '../../../src/core/workflow/action-ref.ts';
 import type { ActionRef, UsesStepSpec } from '../../../src/core/types.ts';
 import type { OrderStop } from '../order-stop.ts';
 import type { StepRun } from '../step-process.ts';
+import type { Reported } from '../steps-state.ts';
 import { ActionFetchError, type ActionFetcher, type RemoteActionRef } from './action-fetcher.ts';
 import { ActionManifestError, readActionManifest, type ActionManifest } from './action-manifest.ts';
 
@@ -32,6 +33,8 @@ export interface PostStep {
   readonly condition: string;
   /** `stop`: what stops the post (the order's, or the grace posts get once the order was stopped). */
   readonly run: (stop: OrderStop) => Promise<StepRun>;
+  /** Hands the post's annotations and summary to the step that used the action (`StepsState.attach`). */
+  readonly report: (reported: Reported) => void;
 }
 
 export class ActionSession {

@@ -27,7 +27,7 @@ export async function runPreSteps(steps: readonly StepSpec[], state: StepsState,
     const { runs } = action.manifest;
     if (runs.using === 'composite' || runs.using === 'docker' || runs.pre === undefined) continue;
     const name = `Pre ${stepName(step, state.ctx(state.envCtx()))}`;
-    await runStage({ name, condition: runs.preIf, status: state.jobStatus }, state, deps, async () => {
+    const ran = await runStage({ name, condition: runs.preIf, status: state.jobStatus }, state, deps, async () => {
       const envCtx = state.envCtx();
       const evaluated = evaluateActionStep(step, action.manifest, (env) => state.ctx(env), envCtx);
       if (!evaluated.ok) {
@@ -46,6 +46,7 @@ export async function runPreSteps(steps: readonly StepSpec[], state: StepsState,
       if (run.commands) state.apply(run.commands);
       return run;
     });
+    if (ran !== undefined) state.attach(step, ran);
   }
 }
 
@@ -65,24 +66,28 @@ export async function runPostSteps(posts: readonly PostStep[], state: StepsState
   const postDeps = { ...deps, stop };
   try {
     for (const post of [...posts].reverse()) {
-      await runStage({ name: post.name, condition: post.condition, status }, state, postDeps, async () => {
+      const ran = await runStage({ name: post.name, condition: post.condition, status }, state, postDeps, async () => {
         const run = await post.run(stop);
         if (run.commands) state.apply(run.commands);
         return run;
       });
+      if (ran !== undefined) post.report(ran);
     }
   } finally {
     if (stop !== deps.stop) stop.dispose();
   }
 }
 
-/** A pre or post stage: its header, condition, run and end line; a failure fails the scope as GitHub's does. */
+/**
+ * A pre or post stage: its header, condition, run and end line; a failure fails the scope as GitHub's does. The run,
+ * for its annotations and summary (undefined when it did not run).
+ */
 async function runStage(
   stage: { readonly name: string; readonly condition: string; readonly status: JobStatus },
   state: StepsState,
   deps: StepDeps,
   run: () => Promise<StepRun>,
-): Promise<void> {
+): Promise<StepRun | undefined> {
   const { log } = deps;
   const { name, condition } = stage;
   const header = deps.depth === 0 ? '##[step]' : '##[sub-step]';
@@ -93,14 +98,15 @@ async function runStage(
     log.meta(`##[error] ${verdict.error}`);
     state.fail(name);
     log.meta(`${end} failure`);
-    return;
+    return undefined;
   }
   if (!verdict.value) {
     log.meta(`##[skipped] condition is false: ${condition}`);
     log.meta(`${end} skipped`);
-    return;
+    return undefined;
   }
   const ran = await run();
   if (ran.outcome === 'failure') state.fail(name);
   log.meta(`${end} ${ran.outcome}${ran.exitCode === undefined ? '' : `, exit code ${ran.exitCode}`}`);
+  return ran;
 }

@@ -9,7 +9,7 @@ import { parseActionRef } from '../../../src/core/workflow/action-ref.ts';
 import { interpolate } from '../../../src/core/workflow/expressions.ts';
 import type { StepResult, StepSpec, UsesStepSpec } from '../../../src/core/types.ts';
 import type { StepDeps, UsesRun } from '../step-deps.ts';
-import type { StepsState } from '../steps-state.ts';
+import { joinReported, type StepsState } from '../steps-state.ts';
 import type { EvaluatedAction } from './action-inputs.ts';
 import type { CompositeRuns, CompositeStep } from './action-manifest.ts';
 import type { PostStep, ResolvedAction } from './action-session.ts';
@@ -57,12 +57,7 @@ export async function runComposite(
  * own outside the action, as on GitHub, where their annotations and summaries show for the job).
  */
 function reportedOf(results: readonly StepResult[]): Pick<UsesRun, 'annotations' | 'summary'> {
-  const annotations = results.flatMap((result) => result.annotations ?? []);
-  const summaries = results.flatMap((result) => (result.summary === undefined ? [] : [result.summary]));
-  return {
-    ...(annotations.length === 0 ? {} : { annotations }),
-    ...(summaries.length === 0 ? {} : { summary: summaries.join('\n') }),
-  };
+  return joinReported(results);
 }
 
 /** The manifest's steps as StepSpecs (a nested `uses:` parsed as the workflow parser parses one). */

@@ -86,6 +86,7 @@ async function runNodeMain(
       condition: runs.postIf,
       run: (stop) =>
         runNodeStage(action, runs, 'post', launch, { ...processContext(state, state.envCtx(), deps), stop }),
+      report: (reported) => state.attach(step, reported),
     });
   }
   if (run.commands) state.apply(run.commands);
