@@ -44,6 +44,7 @@ export class ActionSession {
   readonly #states = new WeakMap<UsesStepSpec, Record<string, string>>();
   readonly #names = new Map<string, number>();
   readonly #stepNames = new WeakMap<UsesStepSpec, string>();
+  readonly #compositeSteps = new WeakMap<UsesStepSpec, unknown>();
 
   constructor(fetcher: ActionFetcher | undefined, workspace: string) {
     this.#fetcher = fetcher;
@@ -80,6 +81,15 @@ export class ActionSession {
       this.#states.set(step, state);
     }
     return state;
+  }
+
+  /**
+   * The steps of the composite action `step` uses, made once (`make`) per use, so the use's pre stage and its main
+   * run the same step objects and share their state (`stateOf`); another use of the same action has its own.
+   */
+  compositeSteps<T>(step: UsesStepSpec, make: () => T): T {
+    if (!this.#compositeSteps.has(step)) this.#compositeSteps.set(step, make());
+    return this.#compositeSteps.get(step) as T;
   }
 
   /**

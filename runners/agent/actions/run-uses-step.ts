@@ -10,12 +10,10 @@ import type { StepsState } from '../steps-state.ts';
 import { evaluateActionStep } from './action-inputs.ts';
 import type { NodeRuns } from './action-manifest.ts';
 import type { ResolvedAction } from './action-session.ts';
+import { MAX_ACTION_DEPTH } from './composite-steps.ts';
 import { isLocalCheckout } from './local-checkout.ts';
 import { runComposite } from './run-composite.ts';
 import { runNodeStage } from './run-node-action.ts';
-
-/** actions/runner `Constants.CompositeActionsMaxDepth`: the job's actions are depth 0, their steps' actions 1, … */
-export const MAX_ACTION_DEPTH = 9;
 
 /** `timeoutMinutes`: the step's, evaluated. */
 export async function runUsesStep(
