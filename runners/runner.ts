@@ -52,6 +52,11 @@ export interface OrderJob {
   /** The forge the run came from, for GITHUB_SERVER_URL, GITHUB_API_URL and GITHUB_GRAPHQL_URL. */
   readonly forgeUrls?: ForgeUrls;
   /**
+   * `spotcheck run`: the workspace is the local working tree, which no forge serves, so a step checking the run's
+   * own repository out with actions/checkout is skipped (`local-checkout.ts`, as act skips it).
+   */
+  readonly localRepository?: true;
+  /**
    * `github.token` / `secrets.GITHUB_TOKEN` for the order's steps: on GitHub an installation token narrowed to the
    * repository and the job's `permissions`, revoked when the order ends; on Gitea the configured token. Absent:
    * no token (`permissions: {}`, or none configured). Present only where `actionsSource.token` may be.

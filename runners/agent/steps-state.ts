@@ -4,6 +4,7 @@
  * additions (a composite's steps change the env of the job's later steps, as on GitHub).
  */
 import type { ExpressionContext } from '../../src/core/workflow/expressions.ts';
+import { MAX_ANNOTATIONS_PER_STEP } from '../../src/core/step-results.ts';
 import type { StepResult, StepSpec } from '../../src/core/types.ts';
 import type { OrderJob } from '../runner.ts';
 import { hashFiles } from './hash-files.ts';
@@ -22,6 +23,22 @@ export interface PreparedOrder {
 }
 
 type Outcome = StepResult['outcome'];
+/** What a step reports besides its outcome: annotations and step summary (both masked by the time they get here). */
+export type Reported = Pick<StepResult, 'annotations' | 'summary'>;
+
+/**
+ * Several runs' annotations and summaries as one step's (a composite's steps, an action's pre, main and post): in
+ * order, the annotations capped at what one step result may carry (the server's edge refuses more).
+ */
+export function joinReported(parts: readonly Reported[]): Reported {
+  const annotations = parts.flatMap((part) => part.annotations ?? []).slice(0, MAX_ANNOTATIONS_PER_STEP);
+  const summaries = parts.flatMap((part) => (part.summary === undefined ? [] : [part.summary]));
+  return {
+    ...(annotations.length === 0 ? {} : { annotations }),
+    ...(summaries.length === 0 ? {} : { summary: summaries.join('\n') }),
+  };
+}
+
 export type StepsContext = Record<string, { outcome: Outcome; conclusion: Outcome; outputs: Record<string, string> }>;
 
 /** A composite action's scope: its inputs, its folder, where it came from, and the env of the step that used it. */
@@ -49,6 +66,8 @@ export class StepsState {
   readonly #shared: SharedEnv;
   readonly #onStep: ((result: StepResult) => void) | undefined;
   readonly #mask: (text: string) => string;
+  /** What an action's pre reported, by the index of the step that uses the action, until that step's result. */
+  readonly #early = new Map<number, Reported>();
 
   constructor(
     order: PreparedOrder,
@@ -125,6 +144,24 @@ export class StepsState {
     addToPath(this.#shared.prependPath, commands.path);
   }
 
+  /**
+   * An action's pre or post stage reported annotations or a summary: the step that used the action reports them
+   * (GitHub lists a pre's and a post's annotations with the job's, as the main step's). A pre's wait for the step's
+   * result; a post's amend the result recorded already, which is sent again (the server keeps the last one sent).
+   */
+  attach(step: StepSpec, reported: Reported): void {
+    if (reported.annotations === undefined && reported.summary === undefined) return;
+    const at = this.results.findLastIndex((result) => result.index === step.index);
+    if (at === -1) {
+      this.#early.set(step.index, joinReported([this.#early.get(step.index) ?? {}, reported]));
+      return;
+    }
+    const { annotations: _a, summary: _s, ...result } = this.results[at]!;
+    const amended: StepResult = { ...result, ...joinReported([this.results[at]!, reported]) };
+    this.results[at] = amended;
+    this.#onStep?.(amended);
+  }
+
   /** Marks the scope failed by something that is not one of its steps (an action's pre or post). */
   fail(name: string): void {
     this.jobStatus = 'failure';
@@ -147,7 +184,14 @@ export class StepsState {
     },
     startedAt: number,
   ): StepResult {
-    const { outcome, exitCode, annotations, summary } = end;
+    const { outcome, exitCode } = end;
+    const early = this.#early.get(step.index);
+    this.#early.delete(step.index);
+    const own: Reported = {
+      ...(end.annotations === undefined ? {} : { annotations: end.annotations }),
+      ...(end.summary === undefined ? {} : { summary: end.summary }),
+    };
+    const { annotations, summary } = early === undefined ? own : joinReported([early, own]);
     const conclusion: Outcome = outcome === 'failure' && end.continueOnError ? 'success' : outcome;
     const result: StepResult = {
       index: step.index,

@@ -254,7 +254,10 @@ async function executePlans(
     reporter: progress,
     logger: options.logger,
     jobFor: (run, order, needs) =>
-      Promise.resolve(buildOrderJob(run, order, needs, root, actionsSourceFor(config.actions ?? {}, undefined, true))),
+      Promise.resolve({
+        ...buildOrderJob(run, order, needs, root, actionsSourceFor(config.actions ?? {}, undefined, true)),
+        localRepository: true,
+      }),
   });
   const watchdog = setInterval(() => void orchestrator.tick().catch(() => undefined), 1000);
   const onAbort = (): void => {

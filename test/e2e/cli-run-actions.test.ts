@@ -178,7 +178,7 @@ describe('spotcheck run: actions', () => {
       const good = jobLines(result.stdout, 'good');
       const at = (text: string): number[] => good.flatMap((l, i) => (l.includes(text) ? [i] : []));
       // A step's own action: pre before the job's steps, main with the state pre saved, post after every step with
-      // both states (GitHub runs no `pre` for an action nested in a composite: only the top-level one prints it).
+      // both states (GitHub runs no `pre` for an action nested in a local composite: only the top-level one prints it).
       const [pre, ...morePres] = at('js pre: running');
       expect(morePres).toEqual([]);
       const [main] = at('js main: hi, top (state phase=pre-ran)');
@@ -187,11 +187,12 @@ describe('spotcheck run: actions', () => {
       const [outer] = at("outer saw 'hello, world'");
       const [masked] = at('the value is ***');
       const [post] = at('js post: phase=pre-ran token=from-main');
-      // The nested action's post has its own state: main's ::save-state, no pre.
+      // The nested action's post has its own state: main's ::save-state, no pre. It runs with the job's posts (the
+      // composite's post, registered after the top-level action's, so first), not when the composite ends.
       const [nestedPost, ...moreNestedPosts] = at('js post: phase=undefined token=from-main');
       expect(moreNestedPosts).toEqual([]);
       expect(good).toContain(`Using the cached copy of acme/js at ${COMMIT}`);
-      const order = [pre, main, nested, comp, nestedPost, outer, masked, post];
+      const order = [pre, main, nested, comp, outer, masked, nestedPost, post];
       expect(order.every((i) => i !== undefined)).toBe(true);
       expect([...(order as number[])].sort((a, b) => a - b)).toEqual(order);
       // The masked value never reaches the output, however it is printed.

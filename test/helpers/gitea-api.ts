@@ -96,6 +96,21 @@ function loadSpec(): LoadedSpec {
   return loaded;
 }
 
+/** Whether every path parameter of `template` that the description limits to an enum has one of its values. */
+function enumsMatch(spec: SwaggerSpec, template: CompiledTemplate<Parameter>, rawPath: string): boolean {
+  const values = template.regex.exec(rawPath)?.slice(1) ?? [];
+  const params = [
+    template.item.parameters ?? [],
+    ...operationsOf<Operation>(template.item).map(([, op]) => op.parameters ?? []),
+  ]
+    .flat()
+    .map((p) => resolveRef<Parameter>(spec, p));
+  return template.names.every((name, i) => {
+    const allowed = params.find((p) => p.in === 'path' && p.name === name)?.enum;
+    return allowed === undefined || allowed.includes(safeDecode(values[i] ?? ''));
+  });
+}
+
 /** A method + path template that Gitea's description declares (for `GITEA_ENDPOINTS` checks). */
 export function hasGiteaEndpoint(method: string, template: string): boolean {
   const item = loadSpec().spec.paths[template];
@@ -121,7 +136,11 @@ export function describeGiteaRequest(method: string, url: string, body: unknown)
   const rawPath = apiAt === -1 ? parsed.pathname : parsed.pathname.slice(apiAt + spec.basePath.length);
   const verb = method.toLowerCase();
   const label = `${method.toUpperCase()} ${rawPath}`;
-  const matches = templates.filter((t) => t.regex.test(rawPath)).sort((a, b) => b.literal - a.literal);
+  // A path parameter with an enum matches only its values, as Gitea's router constrains it
+  // (`/git/commits/{sha}.{diffType:diff|patch}`: `git/commits/v4.2.2` is a commit, not a diff).
+  const matches = templates
+    .filter((t) => t.regex.test(rawPath) && enumsMatch(spec, t, rawPath))
+    .sort((a, b) => b.literal - a.literal);
   if (matches.length === 0) return { problems: [`${label}: no path in Gitea's API description matches`] };
   const match = matches.find((t) => typeof t.item[verb] === 'object');
   if (match === undefined) {

@@ -46,8 +46,10 @@ export async function startGiteaStandIn(options: {
   readonly workflow: string;
   readonly first: string;
   readonly second: string;
+  /** Requests answered before the stand-in's own (an action forge's archives, git over HTTP); false: not one. */
+  readonly extra?: (req: IncomingMessage, body: Buffer, res: ServerResponse) => Promise<boolean>;
 }): Promise<GiteaStandIn> {
-  const { repo, workflow, first, second } = options;
+  const { repo, workflow, first, second, extra } = options;
   await exec('git', ['-C', repo, 'update-server-info']);
   const statuses: StatusPost[] = [];
   const problems: string[] = [];
@@ -113,16 +115,22 @@ export async function startGiteaStandIn(options: {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const path = req.url ?? '/';
-      if (path.startsWith('/api/v1/')) api(req, Buffer.concat(chunks).toString('utf8'), res);
-      else if (path.startsWith(gitPrefix)) void git(req, res);
-      else {
-        problems.push(`not set up: ${req.method} ${path}`);
-        res.writeHead(404);
+      void answer(Buffer.concat(chunks), req, res).catch((error: unknown) => {
+        problems.push(`the stand-in failed: ${String(error)}`);
+        if (!res.headersSent) res.writeHead(500);
         res.end();
-      }
+      });
     });
   });
+  const answer = async (body: Buffer, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (extra !== undefined && (await extra(req, body, res))) return;
+    const path = req.url ?? '/';
+    if (path.startsWith('/api/v1/')) return api(req, body.toString('utf8'), res);
+    if (path.startsWith(gitPrefix)) return git(req, res);
+    problems.push(`not set up: ${req.method} ${path}`);
+    res.writeHead(404);
+    res.end();
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return { server, url: `http://127.0.0.1:${port}`, statuses, problems, clones };

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeJob, makeSandbox, type Sandbox } from '../helpers/action-sandbox.ts';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fakeFetcher, makeJob, makeSandbox, type Sandbox } from '../helpers/action-sandbox.ts';
 
 let box: Sandbox;
 beforeEach(async () => {
@@ -127,5 +129,63 @@ describe('composite actions', () => {
     const out = await box.run(makeJob([{ uses: './actions/noshell' }]));
     expect(out.conclusion).toBe('failure');
     expect(out.log).toMatch(/noshell\/action\.yml: runs\.steps\[0\]: a composite action's run step needs `shell`/);
+  });
+
+  it('runs the pres of a remote composite’s actions before the first step and its actions’ posts with the job’s, as actions/runner does', async () => {
+    // A stage script: one line in order.txt with the stage, the input and the state the earlier stages saved.
+    const stage = (label: string): string => `const fs = require('node:fs');
+const e = process.env;
+fs.appendFileSync(require('node:path').join(e.GITHUB_WORKSPACE, 'order.txt'), '${label}:' + e.INPUT_LABEL + ':' + (e.STATE_FROM_PRE ?? '-') + '\\n');
+fs.appendFileSync(e.GITHUB_STATE, '${label === 'pre' ? 'FROM_PRE' : 'FROM_MAIN'}=' + e.INPUT_LABEL + '\\n');
+${label === 'pre' ? "console.log('::warning::the nested pre warns');" : ''}
+`;
+    const tool = await box.write('../actions/tool', {
+      'action.yml':
+        'name: tool\ninputs:\n  label: { required: true }\nruns:\n  using: node20\n  pre: pre.js\n  main: main.js\n  post: post.js\n',
+      'pre.js': stage('pre'),
+      'main.js': stage('main'),
+      'post.js': stage('post'),
+    });
+    const composite = (label: string): string => `name: comp
+inputs:
+  name: { required: true }
+runs:
+  using: composite
+  steps:
+    - uses: acme/tool@v1
+      with: { label: '${label}' }
+    - shell: bash
+      run: echo "comp:\${{ inputs.name }}::-" >> order.txt
+`;
+    const remote = await box.write('../actions/comp', { 'action.yml': composite('${{ inputs.name }}') });
+    await box.write('local-comp', { 'action.yml': composite('L') });
+    const fetcher = fakeFetcher({ 'acme/tool@v1': tool, 'acme/comp@v1': remote });
+    const out = await box.run(
+      makeJob([
+        { uses: 'acme/comp@v1', with: { name: 'R' } },
+        { run: 'echo "between::-" >> order.txt' },
+        { uses: './local-comp', with: { name: 'L' } },
+      ]),
+      { actionFetcher: fetcher },
+    );
+
+    expect(out.conclusion).toBe('success');
+    expect((await readFile(path.join(box.workdir, 'order.txt'), 'utf8')).trim().split('\n')).toEqual([
+      // The remote composite's pre stage: its action's pre, with the composite's input.
+      'pre:R:-',
+      'main:R:R',
+      'comp:R::-',
+      'between::-',
+      // A local composite has no pre stage (actions/runner: not supported for a local action).
+      'main:L:-',
+      'comp:L::-',
+      // The nested actions' posts run with the job's posts, last registered first, not when their composite ends.
+      'post:L:-',
+      'post:R:R',
+    ]);
+    expect(out.log).toMatch(/^##\[step\] Pre Run acme\/comp@v1\n##\[sub-step\] Pre Run acme\/tool@v1$/m);
+    expect(out.log).toMatch(/^##\[step\] Post Run \.\/local-comp\n##\[sub-step\] Post Run acme\/tool@v1$/m);
+    // The nested pre's annotation is the composite step's, reported with it.
+    expect(out.stepResults[0]?.annotations).toEqual([{ level: 'warning', message: 'the nested pre warns' }]);
   });
 });

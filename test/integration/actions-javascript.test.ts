@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { countAnnotations } from '../../src/core/step-results.ts';
 import { fakeFetcher, makeJob, makeSandbox, type Sandbox } from '../helpers/action-sandbox.ts';
 
 let box: Sandbox;
@@ -72,7 +73,8 @@ describe('JavaScript actions', () => {
       'post:A:p-A:m-A',
     ]);
     expect(fetcher.calls).toEqual(['acme/tool@v1']);
-    expect(out.log).toContain(`Download action repository 'acme/tool@v1' (SHA:c0ffee${'0'.repeat(34)})`);
+    // The fetcher's own lines, once per reference (the real fetcher's is the runner's "Download action repository").
+    expect(out.log.match(/^fake fetch acme\/tool@v1$/gm)).toHaveLength(1);
     expect(out.log).toContain(`action=a repo=acme/tool ref=v1 path=${toolDir}`);
     expect(out.log).toContain('action=__acme_tool repo=acme/tool');
     expect(out.log).toContain("tool (node20) runs with the agent's Node");
@@ -208,5 +210,35 @@ fs.appendFileSync(process.env.GITHUB_OUTPUT, 'json=' + JSON.stringify(seen) + '\
     expect(out.log).toMatch(/##\[error\] \S+broken\/action\.yml: not valid YAML/);
     expect(out.log).toMatch(/##\[error\] \S+old\/action\.yml: runs.using 'node8' is not one of node12, node16/);
     expect(out.log).toContain("Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under");
+  });
+
+  it("reports a pre's and a post's annotations and summaries with the step that used the action, as its main's", async () => {
+    const loud = await box.write('../actions/loud', {
+      'action.yml': 'name: loud\nruns:\n  using: node20\n  pre: pre.js\n  main: main.js\n  post: post.js\n',
+      'pre.js': `console.log('::error title=Pre::the pre broke');\n`,
+      'main.js': `console.log('::notice::main ran');\n`,
+      'post.js': `console.log('::warning file=a.ts,line=3::the post warns');
+require('node:fs').appendFileSync(process.env.GITHUB_STEP_SUMMARY, '# from the post\\n');
+`,
+    });
+    const fetcher = fakeFetcher({ 'acme/loud@v1': loud });
+    const out = await box.run(makeJob([{ uses: 'acme/loud@v1' }, { run: 'echo "::error::the run step broke"' }]), {
+      actionFetcher: fetcher,
+    });
+
+    // An error annotation fails nothing by itself, on GitHub either.
+    expect(out.conclusion).toBe('success');
+    const [uses, run] = out.stepResults;
+    expect(uses?.annotations).toEqual([
+      { level: 'error', message: 'the pre broke', title: 'Pre' },
+      { level: 'notice', message: 'main ran' },
+      { level: 'warning', message: 'the post warns', file: 'a.ts', line: 3 },
+    ]);
+    expect(uses?.summary).toBe('# from the post\n');
+    expect(run?.annotations).toEqual([{ level: 'error', message: 'the run step broke' }]);
+    expect(countAnnotations(out.stepResults)).toEqual({ error: 2, warning: 1, notice: 1 });
+    // The step's result was sent when it ended and again with the post's part: the server keeps the last one.
+    const sent = out.stepEvents.filter((event) => event.index === 0);
+    expect(sent.map((event) => event.annotations?.length)).toEqual([2, 3]);
   });
 });

@@ -16,7 +16,8 @@ export interface FetchedAction {
 export interface ActionFetcher {
   /**
    * Resolves and fetches one action. Expected failures (no such repository or ref, a download over its bounds, an
-   * archive that escapes its folder) throw `ActionFetchError` with a sentence the step's log shows as it is.
+   * archive that escapes its folder) throw `ActionFetchError` with a sentence the step's log shows as it is. `log`
+   * gets what the runner prints while it sets up the job (its "Download action repository …" line, with the commit).
    */
   fetch(ref: RemoteActionRef, log: (line: string) => void): Promise<FetchedAction>;
 }

@@ -9,6 +9,7 @@ import { formatActionRef } from '../../../src/core/workflow/action-ref.ts';
 import type { ActionRef, UsesStepSpec } from '../../../src/core/types.ts';
 import type { OrderStop } from '../order-stop.ts';
 import type { StepRun } from '../step-process.ts';
+import type { Reported } from '../steps-state.ts';
 import { ActionFetchError, type ActionFetcher, type RemoteActionRef } from './action-fetcher.ts';
 import { ActionManifestError, readActionManifest, type ActionManifest } from './action-manifest.ts';
 
@@ -32,6 +33,8 @@ export interface PostStep {
   readonly condition: string;
   /** `stop`: what stops the post (the order's, or the grace posts get once the order was stopped). */
   readonly run: (stop: OrderStop) => Promise<StepRun>;
+  /** Hands the post's annotations and summary to the step that used the action (`StepsState.attach`). */
+  readonly report: (reported: Reported) => void;
 }
 
 export class ActionSession {
@@ -41,6 +44,7 @@ export class ActionSession {
   readonly #states = new WeakMap<UsesStepSpec, Record<string, string>>();
   readonly #names = new Map<string, number>();
   readonly #stepNames = new WeakMap<UsesStepSpec, string>();
+  readonly #compositeSteps = new WeakMap<UsesStepSpec, unknown>();
 
   constructor(fetcher: ActionFetcher | undefined, workspace: string) {
     this.#fetcher = fetcher;
@@ -77,6 +81,15 @@ export class ActionSession {
       this.#states.set(step, state);
     }
     return state;
+  }
+
+  /**
+   * The steps of the composite action `step` uses, made once (`make`) per use, so the use's pre stage and its main
+   * run the same step objects and share their state (`stateOf`); another use of the same action has its own.
+   */
+  compositeSteps<T>(step: UsesStepSpec, make: () => T): T {
+    if (!this.#compositeSteps.has(step)) this.#compositeSteps.set(step, make());
+    return this.#compositeSteps.get(step) as T;
   }
 
   /**
@@ -122,9 +135,8 @@ export class ActionSession {
       return { ok: false, error: `${key}: this agent has no actions source, so it can only run local (./) actions` };
     }
     try {
+      // The fetcher prints the runner's "Download action repository '…' (SHA:…)" line, once.
       const fetched = await this.#fetcher.fetch(ref, log);
-      // actions/runner's line, with the commit the ref resolved to.
-      log(`Download action repository '${ref.owner}/${ref.repo}@${ref.ref}' (SHA:${fetched.commit})`);
       const manifest = await readActionManifest(fetched.dir);
       return checked({ dir: fetched.dir, manifest, repository: `${ref.owner}/${ref.repo}`, ref: ref.ref }, key);
     } catch (err) {

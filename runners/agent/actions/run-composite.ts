@@ -2,17 +2,18 @@
  * A composite action (docs.github.com › "Metadata syntax" › `runs` for composite actions): its steps run through
  * the same per-step machinery as the job's (`if`, `env`, `continue-on-error`, `working-directory`, timeouts,
  * nested `uses`), in a scope of their own — their own `steps` context and status, the `inputs` context,
- * `github.action_path` / `$GITHUB_ACTION_PATH` — then the posts of the actions they ran, and the outputs from the
- * `value:` expressions over that scope.
+ * `github.action_path` / `$GITHUB_ACTION_PATH` — and the outputs come from the `value:` expressions over that
+ * scope. The posts of the actions its steps ran are the composite's own post, run with the job's posts.
  */
-import { parseActionRef } from '../../../src/core/workflow/action-ref.ts';
 import { interpolate } from '../../../src/core/workflow/expressions.ts';
-import type { StepResult, StepSpec, UsesStepSpec } from '../../../src/core/types.ts';
+import type { StepResult, UsesStepSpec } from '../../../src/core/types.ts';
 import type { StepDeps, UsesRun } from '../step-deps.ts';
-import type { StepsState } from '../steps-state.ts';
+import type { StepRun } from '../step-process.ts';
+import { joinReported, type Reported, type StepsState } from '../steps-state.ts';
 import type { EvaluatedAction } from './action-inputs.ts';
-import type { CompositeRuns, CompositeStep } from './action-manifest.ts';
+import type { CompositeRuns } from './action-manifest.ts';
 import type { PostStep, ResolvedAction } from './action-session.ts';
+import { compositeScope, compositeSteps } from './composite-steps.ts';
 import { runPostSteps } from './run-action-stages.ts';
 
 export async function runComposite(
@@ -23,23 +24,16 @@ export async function runComposite(
   state: StepsState,
   deps: StepDeps,
 ): Promise<UsesRun> {
-  const specs = toStepSpecs(runs.steps, action.manifest.file);
+  const specs = compositeSteps(step, action, runs, deps);
   if (!specs.ok) {
     deps.log.meta(`##[error] ${specs.error}`);
     return { outcome: 'failure', outputs: {} };
   }
-  const scope = state.child({
-    inputs: evaluated.inputs,
-    actionPath: action.dir,
-    env: evaluated.env,
-    ...(action.repository === undefined ? {} : { repository: action.repository }),
-    ...(action.ref === undefined ? {} : { ref: action.ref }),
-  });
+  const scope = compositeScope(action, evaluated, state);
   const posts: PostStep[] = [];
   const inner: StepDeps = { ...deps, depth: deps.depth + 1, posts };
   for (const spec of specs.steps) await deps.runOneStep(spec, scope, inner);
-  // Posts of the actions used inside run when the composite ends (actions/runner's embedded post steps).
-  await runPostSteps(posts, scope, inner);
+  if (posts.length > 0) deps.posts.push(compositePost(step, posts, scope, inner, state));
 
   const outputs: Record<string, string> = {};
   const ctx = scope.ctx(scope.envCtx());
@@ -57,43 +51,47 @@ export async function runComposite(
  * own outside the action, as on GitHub, where their annotations and summaries show for the job).
  */
 function reportedOf(results: readonly StepResult[]): Pick<UsesRun, 'annotations' | 'summary'> {
-  const annotations = results.flatMap((result) => result.annotations ?? []);
-  const summaries = results.flatMap((result) => (result.summary === undefined ? [] : [result.summary]));
-  return {
-    ...(annotations.length === 0 ? {} : { annotations }),
-    ...(summaries.length === 0 ? {} : { summary: summaries.join('\n') }),
-  };
+  return joinReported(results);
 }
 
-/** The manifest's steps as StepSpecs (a nested `uses:` parsed as the workflow parser parses one). */
-function toStepSpecs(
-  steps: readonly CompositeStep[],
-  file: string,
-): { ok: true; steps: StepSpec[] } | { ok: false; error: string } {
-  const specs: StepSpec[] = [];
-  for (const [index, step] of steps.entries()) {
-    const base = {
-      index,
-      env: step.env,
-      continueOnError: step.continueOnError,
-      pos: { line: 0, col: 0 },
-      ...(step.id === undefined ? {} : { id: step.id }),
-      ...(step.name === undefined ? {} : { name: step.name }),
-      ...(step.if === undefined ? {} : { if: step.if }),
-      ...(step.timeoutMinutes === undefined ? {} : { timeoutMinutes: step.timeoutMinutes }),
-    };
-    if (step.uses !== undefined) {
-      const ref = parseActionRef(step.uses);
-      if (!ref.ok) return { ok: false, error: `${file}: runs.steps[${index}].uses: ${ref.error}` };
-      specs.push({ ...base, uses: step.uses, action: ref.ref, with: step.with });
-      continue;
-    }
-    specs.push({
-      ...base,
-      run: step.run ?? '',
-      ...(step.shell === undefined ? {} : { shell: step.shell }),
-      ...(step.workingDirectory === undefined ? {} : { workingDirectory: step.workingDirectory }),
-    });
-  }
-  return { ok: true, steps: specs };
+/**
+ * The posts of the actions a composite's steps ran, as the composite's own post (`Post <step name>`, condition
+ * `always()`), registered with the posts of the scope that used the composite, so they run after the job's last
+ * step with the job's other posts, last registered first — not when the composite ends. actions/runner: an embedded
+ * action's post is only noted on the job (`ExecutionContext.RegisterPostJobStep`, `EmbeddedStepsWithPostRegistered`,
+ * src/Runner.Worker/ExecutionContext.cs), and the composite's post stage runs those that were noted
+ * (`CompositeActionHandler.RunAsync(ActionRunStage.Post)`, src/Runner.Worker/Handlers/CompositeActionHandler.cs).
+ */
+function compositePost(
+  step: UsesStepSpec,
+  posts: readonly PostStep[],
+  scope: StepsState,
+  inner: StepDeps,
+  state: StepsState,
+): PostStep {
+  const reported: Reported[] = [];
+  let failed = false;
+  // Each inner post's part goes to the composite's step too (the step the job reports), as its main's did.
+  const watched = posts.map((post): PostStep => ({
+    ...post,
+    run: async (stop) => {
+      const run = await post.run(stop);
+      if (run.outcome === 'failure') failed = true;
+      return run;
+    },
+    report: (part) => {
+      post.report(part);
+      reported.push(part);
+    },
+  }));
+  return {
+    name: `Post ${step.name ?? `Run ${step.uses}`}`,
+    condition: 'always()',
+    // The inner posts' own conditions see the order's stop, as the job's posts do (runPostSteps).
+    run: async (): Promise<StepRun> => {
+      await runPostSteps(watched, scope, inner);
+      return { outcome: failed ? 'failure' : 'success', ...joinReported(reported) };
+    },
+    report: (part) => state.attach(step, part),
+  };
 }

@@ -10,11 +10,10 @@ import type { StepsState } from '../steps-state.ts';
 import { evaluateActionStep } from './action-inputs.ts';
 import type { NodeRuns } from './action-manifest.ts';
 import type { ResolvedAction } from './action-session.ts';
+import { MAX_ACTION_DEPTH } from './composite-steps.ts';
+import { isLocalCheckout } from './local-checkout.ts';
 import { runComposite } from './run-composite.ts';
 import { runNodeStage } from './run-node-action.ts';
-
-/** actions/runner `Constants.CompositeActionsMaxDepth`: the job's actions are depth 0, their steps' actions 1, … */
-export const MAX_ACTION_DEPTH = 9;
 
 /** `timeoutMinutes`: the step's, evaluated. */
 export async function runUsesStep(
@@ -38,6 +37,15 @@ export async function runUsesStep(
   const evaluated = evaluateActionStep(step, action.manifest, (env) => state.ctx(env), envCtx);
   if (!evaluated.ok) return fail(evaluated.error);
   for (const warning of evaluated.value.warnings) log.meta(`##[warning] ${warning}`);
+  const { github } = state.order;
+  if (
+    deps.opts.job.localRepository === true &&
+    step.action.kind === 'remote' &&
+    isLocalCheckout(step.action, evaluated.value.inputs, github)
+  ) {
+    log.meta(`The workspace already holds the working tree at ${github.sha}: ${step.uses} is skipped in a local run`);
+    return { outcome: 'success', outputs: {} };
+  }
   const { runs } = action.manifest;
   if (runs.using === 'composite') return runComposite(step, action, runs, evaluated.value, state, deps);
   if (runs.using === 'docker') return fail(`${step.uses}: docker actions need a runner that declares Docker`);
@@ -76,6 +84,7 @@ async function runNodeMain(
       condition: runs.postIf,
       run: (stop) =>
         runNodeStage(action, runs, 'post', launch, { ...processContext(state, state.envCtx(), deps), stop }),
+      report: (reported) => state.attach(step, reported),
     });
   }
   if (run.commands) state.apply(run.commands);
