@@ -50,10 +50,6 @@ const REFUSED: Readonly<Record<string, { readonly why: string; readonly errors: 
     errors: [/^unknown key `deployment` in `jobs\.integration-test-registries\.environment`/],
   },
   'astral-sh__uv/test-system.yml': { why: 'system tests in Linux distribution containers', errors: [CONTAINER] },
-  'cli__cli/deployment.yml': {
-    why: 'a spotcheck bug: `run-name`',
-    errors: [/^`run-name` is not supported in the top level of a workflow/],
-  },
   'curl__curl/linux-old.yml': { why: 'builds in a Debian stretch container', errors: [CONTAINER] },
   'curl__curl/linux.yml': {
     why: 'matrix cells in containers (`container: ${{ matrix.build.container }}`)',
@@ -83,6 +79,7 @@ const REFUSED: Readonly<Record<string, { readonly why: string; readonly errors: 
 const UNROUTED: Readonly<Record<string, readonly string[]>> = {
   'BurntSushi__ripgrep/ci.yml': ['macos-latest', 'windows-11-arm', 'windows-latest'],
   'BurntSushi__ripgrep/release.yml': ['macos-latest', 'windows-11-arm', 'windows-latest'],
+  'cli__cli/deployment.yml': ['macos-latest', 'windows-latest'],
   'cli__cli/go.yml': ['macos-latest', 'windows-latest'],
   'curl__curl/checksrc.yml': ['ubuntu-24.04-arm', 'ubuntu-26.04-arm'],
   'curl__curl/http3-linux.yml': ['ubuntu-26.04'],
@@ -112,6 +109,7 @@ const PLANNED: Readonly<Record<string, readonly [number | null, number | null]>>
   'BurntSushi__ripgrep/ci.yml': [22, 22],
   'BurntSushi__ripgrep/release.yml': [null, null],
   'astral-sh__uv/update-pull-request-parent.yml': [null, null],
+  'cli__cli/deployment.yml': [null, null],
   'cli__cli/go.yml': [6, 6],
   'cli__cli/lint.yml': [1, 1],
   'curl__curl/checksrc.yml': [6, 6],
