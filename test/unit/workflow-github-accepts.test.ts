@@ -40,3 +40,50 @@ describe('run-name', () => {
     expect(errors[0]).toContain(says);
   });
 });
+
+describe('environment.deployment', () => {
+  // GitHub, "Using environments without deployments": `deployment: false` opts a job out of the deployment object
+  // GitHub creates for an environment; true is the default, and an expression may decide it.
+  const withEnvironment = (environment: string): string =>
+    `on: push\njobs:\n  a:\n    runs-on: x\n    environment:\n${environment}    steps: [{run: y}]\n`;
+
+  it.each([
+    ['false', '      name: staging\n      deployment: false\n'],
+    ['true', '      name: release-gate\n      deployment: true\n'],
+    [
+      'an expression',
+      "      name: staging\n      deployment: ${{ github.ref_name == 'main' }}\n      url: https://x\n",
+    ],
+  ])('is accepted as %s, and noted as ignored', (_label, environment) => {
+    const { errors, notices } = parsed(withEnvironment(environment));
+    expect(errors).toEqual([]);
+    expect(notices).toEqual([
+      'w.yml:7:7: ignored: `jobs.a.environment.deployment` is accepted but ignored: spotcheck records no deployments',
+    ]);
+  });
+
+  it('keeps the environment’s name and url', () => {
+    const { workflow } = parseWorkflow(
+      'w.yml',
+      withEnvironment('      name: staging\n      url: https://x\n      deployment: false\n'),
+    );
+    expect(workflow?.jobs[0]?.environment).toEqual({ name: 'staging', url: 'https://x' });
+  });
+
+  it.each([
+    [
+      'a string',
+      '      name: staging\n      deployment: no-thanks\n',
+      '`jobs.a.environment.deployment` must be true, false or a `${{ }}` expression',
+    ],
+    [
+      'an unknown key beside it',
+      '      name: staging\n      deploy: false\n',
+      'unknown key `deploy` in `jobs.a.environment`; allowed keys: name, url, deployment',
+    ],
+  ])('is refused with %s', (_label, environment, says) => {
+    const { errors } = parsed(withEnvironment(environment));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toContain(says);
+  });
+});

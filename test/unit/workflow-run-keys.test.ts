@@ -209,8 +209,8 @@ describe('environment', () => {
     ['an empty name', "    environment: ''\n", 'w.yml:5:18: `jobs.a.environment` must not be empty'],
     [
       'an unknown key',
-      '    environment: { name: p, deployment: false }\n',
-      'w.yml:5:29: unknown key `deployment` in `jobs.a.environment`; allowed keys: name, url',
+      '    environment: { name: p, reviewers: [a] }\n',
+      'w.yml:5:29: unknown key `reviewers` in `jobs.a.environment`; allowed keys: name, url, deployment',
     ],
     ['a bad expression', "    environment: '${{ github. }}'\n", 'w.yml:5:18: `jobs.a.environment`'],
   ])('%s is an error with its position', (_label, jobExtra, message) => {
