@@ -38,8 +38,8 @@ const SERVICES = /^`services` is not supported in job `[\w-]+`: `services:` cont
 /** Files spotcheck refuses, and why: every error of the file matches one of `errors`, and each of them matches one. */
 const REFUSED: Readonly<Record<string, { readonly why: string; readonly errors: readonly RegExp[] }>> = {
   'actions__checkout/test.yml': {
-    why: 'jobs in a container, one with a squid proxy service; a Windows-only step (`shell: cmd`, a spotcheck bug)',
-    errors: [CONTAINER, SERVICES, /^`shell: cmd` runs only on Windows runners/],
+    why: 'jobs in a container, one with a squid proxy service',
+    errors: [CONTAINER, SERVICES],
   },
   'astral-sh__uv/promote-pull-request.yml': {
     why: 'a spotcheck bug: GitHub’s self-repository `uses: $/…` call',
@@ -52,13 +52,9 @@ const REFUSED: Readonly<Record<string, { readonly why: string; readonly errors: 
     errors: [CONTAINER],
   },
   'django__django/schedule_tests.yml': { why: 'PostgreSQL as a service container', errors: [SERVICES] },
-  'fmtlib__fmt/windows.yml': {
-    why: 'a spotcheck bug: `shell: cmd` in a Windows job (the job itself gets the no-route message)',
-    errors: [/^`shell: cmd` runs only on Windows runners/],
-  },
   'prometheus__prometheus/ci.yml': {
-    why: 'Go tests in the golang-builder container; a Windows job’s `shell: powershell` (a spotcheck bug)',
-    errors: [CONTAINER, /^`shell: powershell` runs only on Windows runners/],
+    why: 'Go tests in the golang-builder container',
+    errors: [CONTAINER],
   },
   'vitejs__vite/issue-labeled.yml': {
     why: 'a spotcheck bug: GitHub’s self-repository `uses: $/…` action',
@@ -97,6 +93,7 @@ const UNROUTED: Readonly<Record<string, readonly string[]>> = {
   ],
   'fastapi__fastapi/test.yml': ['macos-latest', 'windows-latest'],
   'fmtlib__fmt/macos.yml': ['macos-14'],
+  'fmtlib__fmt/windows.yml': ['windows-2022', 'windows-latest'],
   'pallets__flask/tests.yaml': ['macos-latest', 'windows-latest'],
   'psf__requests/run-tests.yml': ['macOS-latest', 'windows-latest'],
   'pypa__pip/ci.yml': ['Windows-latest', 'macos-latest', 'windows-latest'],
@@ -131,6 +128,7 @@ const PLANNED: Readonly<Record<string, readonly [number | null, number | null]>>
   'fmtlib__fmt/fuzz.yml': [null, 1],
   'fmtlib__fmt/linux.yml': [18, 18],
   'fmtlib__fmt/macos.yml': [9, 9],
+  'fmtlib__fmt/windows.yml': [13, 13],
   'nodejs__node/linters.yml': [10, 10],
   'pallets__flask/lock.yaml': [null, null],
   'pallets__flask/pre-commit.yaml': [1, 1],

@@ -141,7 +141,7 @@ describe('defaults.run', () => {
 
   it.each([
     ['an unknown shell', 'defaults: { run: { shell: zsh } }\n', '', 'w.yml:2:27: unknown shell `zsh`'],
-    ['a Windows shell', '', '    defaults: { run: { shell: cmd } }\n', 'w.yml:5:31: `shell: cmd` runs only on Windows'],
+    ['an unknown job shell', '', '    defaults: { run: { shell: fish } }\n', 'w.yml:5:31: unknown shell `fish`'],
     [
       'an expression shell',
       "defaults: { run: { shell: '${{ matrix.sh }}' } }\n",
