@@ -3,7 +3,12 @@
  * GitHub accepts it, and the limits it keeps. Found by running the real-workflow corpus through `validate`.
  */
 import { describe, expect, it } from 'vitest';
+import { planWorkflows } from '../../src/core/plan-workflows.ts';
+import { isUsesStep, type WorkflowRef } from '../../src/core/types.ts';
+import { formatActionRef, parseActionRef } from '../../src/core/workflow/action-ref.ts';
 import { formatDiagnostic, formatNotice, parseWorkflow } from '../../src/core/workflow/parse-workflow.ts';
+import { formatWorkflowRef, parseWorkflowRef } from '../../src/core/workflow/workflow-ref.ts';
+import { readCallees, type DEFERRED } from '../../src/intake/read-callees.ts';
 
 function parsed(text: string): { errors: string[]; notices: string[] } {
   const result = parseWorkflow('w.yml', text);
@@ -85,5 +90,103 @@ describe('environment.deployment', () => {
     const { errors } = parsed(withEnvironment(environment));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain(says);
+  });
+});
+
+describe('self-repository references: uses: $/path', () => {
+  // GitHub (changelog 2026-07-30, "Reference same-repository actions with self-repository syntax"; actions/runner
+  // `SelfRepositoryPrefix`): a `uses:` starting with `$/` is the workflow's own repository at the commit running, no
+  // checkout needed, wherever `./` works: steps and reusable workflow calls.
+  it.each([
+    ['$/.github/actions/issues-helper', { kind: 'local', path: '.github/actions/issues-helper', self: true }],
+    ['$/', { kind: 'local', path: '.', self: true }],
+    ['$/./tools//lint', { kind: 'local', path: 'tools/lint', self: true }],
+  ])('a step action %j is the repository’s own, written back as it was', (uses, ref) => {
+    const parsed = parseActionRef(uses);
+    expect(parsed).toEqual({ ok: true, ref });
+    if (parsed.ok) expect(formatActionRef(parsed.ref)).toBe(uses === '$/./tools//lint' ? '$/tools/lint' : uses);
+  });
+
+  it.each([
+    ['$/.github/actions/x@v1', 'is read at the commit running; drop the `@`'],
+    ['$/../other', 'must stay inside the repository'],
+    ['$//etc/x', 'drop the leading `/`'],
+  ])('a step action %j is refused', (uses, says) => {
+    const parsed = parseActionRef(uses);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.error).toContain(says);
+  });
+
+  it('a reusable workflow call `$/path` is the caller’s repository at its commit, as `./path` is', () => {
+    expect(parseWorkflowRef('$/.github/workflows/check-fmt.yml')).toEqual({
+      ok: true,
+      ref: { kind: 'local', path: '.github/workflows/check-fmt.yml' },
+    });
+    const ref = parseWorkflowRef('$/.github/workflows/check-fmt.yml');
+    if (ref.ok) expect(formatWorkflowRef(ref.ref)).toBe('./.github/workflows/check-fmt.yml');
+    expect(parseWorkflowRef('$/.github/workflows/x.yml@main')).toMatchObject({ ok: false });
+    expect(parseWorkflowRef('$/../x.yml')).toMatchObject({ ok: false });
+  });
+
+  const CALLEE = [
+    'on: workflow_call',
+    'jobs:',
+    '  lint:',
+    '    runs-on: linux',
+    '    steps:',
+    '      - uses: $/.github/actions/setup',
+    '      - uses: ./.github/actions/in-workspace',
+  ].join('\n');
+
+  async function plan(caller: string, files: Record<string, string>, remote: Record<string, string>) {
+    const sources = [{ path: '.github/workflows/ci.yml', text: caller }];
+    const read = (ref: WorkflowRef): Promise<string | undefined | typeof DEFERRED> =>
+      Promise.resolve(
+        ref.kind === 'local' ? files[ref.path] : remote[`${ref.owner}/${ref.repo}/${ref.path}@${ref.ref}`],
+      );
+    const planned = planWorkflows(
+      sources,
+      { kind: 'push', ref: 'refs/heads/main', deleted: false, changedFiles: null },
+      {
+        event: 'push',
+        ref: 'refs/heads/main',
+        sha: 'a'.repeat(40),
+        repository: 'acme/app',
+        actor: 'mona',
+        serverUrl: 'https://github.com',
+      },
+      undefined,
+      await readCallees(sources, read),
+    );
+    expect(planned.diagnostics.map(formatDiagnostic)).toEqual([]);
+    return (planned.decisions[0]?.plan?.orders ?? []).map((o) => o.steps.filter(isUsesStep).map((s) => s.action));
+  }
+
+  it('a call `$/path` plans the callee from the caller’s repository, its `$/` actions staying the workspace’s', async () => {
+    const actions = await plan(
+      'on: push\njobs:\n  check:\n    uses: $/.github/workflows/lint.yml\n',
+      { '.github/workflows/lint.yml': CALLEE },
+      {},
+    );
+    expect(actions).toEqual([
+      [
+        { kind: 'local', path: '.github/actions/setup', self: true },
+        { kind: 'local', path: '.github/actions/in-workspace' },
+      ],
+    ]);
+  });
+
+  it('in a workflow read from another repository, `$/` actions are that repository’s at its ref; `./` stays the workspace', async () => {
+    const actions = await plan(
+      'on: push\njobs:\n  check:\n    uses: octo/tools/.github/workflows/lint.yml@v2\n',
+      {},
+      { 'octo/tools/.github/workflows/lint.yml@v2': CALLEE },
+    );
+    expect(actions).toEqual([
+      [
+        { kind: 'remote', owner: 'octo', repo: 'tools', path: '.github/actions/setup', ref: 'v2' },
+        { kind: 'local', path: '.github/actions/in-workspace' },
+      ],
+    ]);
   });
 });
