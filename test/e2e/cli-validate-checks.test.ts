@@ -122,8 +122,8 @@ jobs:
       expect(result.code).toBe(0);
       expect(result.stdout).toBe('ok .spotcheck/workflows/ci.yml (2 jobs)\n');
       expect(problems(result.stderr)).toEqual([
-        `.spotcheck/workflows/ci.yml:3:3: warning (default routes; a server uses its own operator config): job \`gpu\`: spotcheck has no route for runs-on label "gpu"; routes serve: linux, local, self-hosted, ubuntu-22.04, ubuntu-24.04, ubuntu-latest, ubuntu-slim; add one to the operator config (spotcheck.yml):`,
-        `.spotcheck/workflows/ci.yml:6:3: warning (default routes; a server uses its own operator config): job \`os\`: spotcheck has no route for runs-on label "big-box"; routes serve: linux, local, self-hosted, ubuntu-22.04, ubuntu-24.04, ubuntu-latest, ubuntu-slim; add one to the operator config (spotcheck.yml):`,
+        `.spotcheck/workflows/ci.yml:3:3: warning (default routes; a server uses its own operator config): job \`gpu\`: spotcheck has no route for runs-on label "gpu"; routes serve: linux, local, self-hosted, ubuntu-22.04, ubuntu-24.04, ubuntu-26.04, ubuntu-latest, ubuntu-slim; add one to the operator config (spotcheck.yml):`,
+        `.spotcheck/workflows/ci.yml:6:3: warning (default routes; a server uses its own operator config): job \`os\`: spotcheck has no route for runs-on label "big-box"; routes serve: linux, local, self-hosted, ubuntu-22.04, ubuntu-24.04, ubuntu-26.04, ubuntu-latest, ubuntu-slim; add one to the operator config (spotcheck.yml):`,
       ]);
       expect(result.stderr).toContain('(spotcheck.yml):\nroutes:\n  gpu: { runner: local }\n');
       expect(result.stderr.trimEnd().split('\n').at(-1)).toBe('2 warnings');

@@ -67,7 +67,7 @@ const REFUSED: Readonly<Record<string, { readonly why: string; readonly errors: 
 /**
  * The runs-on labels of accepted files that no default route serves, each with spotcheck's no-route message (a
  * warning without `--config`, the order's failure when it runs): GitHub's macOS and Windows images, which spotcheck
- * cannot stand in for, and Linux labels an operator adds a route for (Arm, Ubuntu 26.04).
+ * cannot stand in for, and Linux labels an operator adds a route for (Arm, custom runners).
  */
 const UNROUTED: Readonly<Record<string, readonly string[]>> = {
   'astral-sh__uv/test-integration.yml': [
@@ -84,7 +84,6 @@ const UNROUTED: Readonly<Record<string, readonly string[]>> = {
   'cli__cli/deployment.yml': ['macos-latest', 'windows-latest'],
   'cli__cli/go.yml': ['macos-latest', 'windows-latest'],
   'curl__curl/checksrc.yml': ['ubuntu-24.04-arm', 'ubuntu-26.04-arm'],
-  'curl__curl/http3-linux.yml': ['ubuntu-26.04'],
   'denoland__deno/ci.generated.yml': [
     'macos-14',
     'macos-15-intel',
