@@ -100,6 +100,7 @@ const UNROUTED: Readonly<Record<string, readonly string[]>> = {
   'pytest-dev__pytest/test.yml': ['macos-latest', 'windows-latest'],
   'serde-rs__serde/ci.yml': ['windows-latest'],
   'square__okhttp/build.yml': ['windows-latest'],
+  'tokio-rs__tokio/ci.yml': ['macos-latest', 'ubuntu-24.04-arm', 'windows-11-arm', 'windows-latest'],
   'vitejs__vite/ci.yml': ['macos-latest', 'windows-latest'],
 };
 

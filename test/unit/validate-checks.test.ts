@@ -128,4 +128,19 @@ jobs:
     );
     expect(findUnroutedJobs(workflows, labels)).toEqual([]);
   });
+
+  it('evaluates matrix labels beside a job that calls a reusable workflow (tokio-rs/tokio ci.yml)', () => {
+    const { workflows, diagnostics } = parse(`on: push
+jobs:
+  os:
+    runs-on: \${{ matrix.os }}
+    strategy: { matrix: { os: [ubuntu-latest, windows-latest] } }
+    steps: [{ run: x }]
+  kernel:
+    needs: os
+    uses: ./.github/workflows/kernel.yml
+`);
+    expect(diagnostics).toEqual([]);
+    expect(findUnroutedJobs(workflows, labels).map((u) => `${u.job}:${u.label}`)).toEqual(['os:windows-latest']);
+  });
 });
