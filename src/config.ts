@@ -123,6 +123,8 @@ export const DEFAULT_LOCAL_LABELS = [
   'self-hosted',
   'linux',
   'ubuntu-latest',
+  // Ubuntu 26.04 is GitHub's newest hosted image (public preview, 2026); real files name it (curl's CI).
+  'ubuntu-26.04',
   'ubuntu-24.04',
   'ubuntu-22.04',
   'ubuntu-slim',

@@ -17,26 +17,21 @@ import { formatDiagnostic, formatNotice, parseWorkflowFiles } from '../core/work
 import {
   EVENT_NAMES,
   PULL_REQUEST_TYPES,
-  type Diagnostic,
   type EventName,
   type PullRequestType,
   type TriggerEvent,
-  type Workflow,
-  type WorkflowSource,
 } from '../core/types.ts';
 import { loadConfig, type OperatorConfig } from '../config.ts';
 import { ConfigError, WorkflowReadError } from '../errors.ts';
 import { localCalleeReader, readWorkflowDir, readWorkflowFile } from './read-workflow-dir.ts';
 import { readCallees } from '../intake/read-callees.ts';
-import { buildGithubContext, normaliseRef } from '../core/github-context.ts';
-import { planRun } from '../core/plan.ts';
+import { normaliseRef } from '../core/github-context.ts';
 import { SERVE_USAGE } from './serve-help.ts';
 import { SECRETS_USAGE } from './secrets-help.ts';
 import type { SecretInput } from './secrets-command.ts';
-import { findUnroutedJobs } from '../core/route-check.ts';
-import { noRouteMessage } from '../core/route-match.ts';
 import { checkActions } from './check-actions.ts';
 import { userActionsCacheDir } from './action-cache-dir.ts';
+import { validateWorkflows } from './validate-workflows.ts';
 
 export interface CliIo {
   /** stdin: only `secrets set` reads it (the value). */
@@ -276,23 +271,12 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
     io.err.write(`spotcheck: no workflow files in ${folders.map((f) => join(dir, f)).join(', ')}\n`);
     return 2;
   }
-  const { workflows, diagnostics: parsed, notices } = parseWorkflowFiles(read);
-  const diagnostics = [...parsed, ...(await callProblems(workflows, read, dir))];
-  const unrouted = findUnroutedJobs(workflows, config.routes);
-  // The message a run would fail the order with; without --config it is a warning about the default routes.
-  const routeProblems: Diagnostic[] = unrouted.map(({ file, job, labels, pos }) => ({
-    file,
-    ...pos,
-    message: `${configPath === undefined ? 'warning (default routes; a server uses its own operator config): ' : ''}job \`${job}\`: ${noRouteMessage(labels, [...config.routes.keys()])}`,
-  }));
-  const actions = await checkActions(workflows, {
+  const { workflows, errors, warnings, notices } = await validateWorkflows(read, {
     root: dir,
+    config,
+    configNamed: configPath !== undefined,
     cacheDir: userActionsCacheDir(io.env),
-    routes: config.routes,
-    ...opt('actions', config.actions),
   });
-  const errors = [...diagnostics, ...(configPath === undefined ? [] : routeProblems), ...actions.errors];
-  const warnings = [...(configPath === undefined ? routeProblems : []), ...actions.warnings];
   for (const d of [...errors, ...warnings]) io.err.write(`${formatDiagnostic(d)}\n`);
   // The closing line counts the problems listed; a "… and N more" note stands for problems that are not.
   const listed = errors.filter((d) => d.omitted === undefined).length;
@@ -304,47 +288,13 @@ async function validateCommand(argv: readonly string[], io: CliIo): Promise<numb
     return 2;
   }
   if (warnings.length > 0) io.err.write(`${plural(warnings.length, 'warning')}\n`);
-  for (const n of [...notices, ...actions.notices])
-    if (n.level === 'notice' || values.verbose === true) io.err.write(`${formatNotice(n)}\n`);
+  for (const n of notices) if (n.level === 'notice' || values.verbose === true) io.err.write(`${formatNotice(n)}\n`);
   for (const w of workflows) {
     // A file shared with GitHub Actions may list only events spotcheck does not act on: valid, and never run here.
     const never = Object.keys(w.on).length === 0 ? '; never run by spotcheck: no push, pull_request or testme' : '';
     io.out.write(`ok ${w.file} (${plural(w.jobs.length, 'job')}${never})\n`);
   }
   return 0;
-}
-
-/**
- * What is wrong with the workflows' calls (a callee missing, invalid or not callable, inputs and secrets it does not
- * declare, cycles, GitHub's nesting limits), found by planning each calling workflow as a push to the default
- * branch; only the calls' problems are kept (the rest of a plan depends on the event, which `plan` shows).
- */
-async function callProblems(
-  workflows: readonly Workflow[],
-  read: readonly WorkflowSource[],
-  root: string,
-): Promise<Diagnostic[]> {
-  const calling = workflows.filter((w) => w.jobs.some((j) => j.call !== undefined));
-  if (calling.length === 0) return [];
-  const callees = await readCallees(read, localCalleeReader(root));
-  return calling.flatMap((workflow) => {
-    const github = buildGithubContext({
-      event: 'push',
-      ref: 'refs/heads/main',
-      sha: '0'.repeat(40),
-      repository: 'local/repo',
-      actor: 'local',
-      serverUrl: 'https://github.com',
-      workflow: workflow.name,
-    });
-    const planned = planRun({ workflow, github, callees: (key) => callees.get(key) });
-    const callJobs = workflow.jobs.filter((j) => j.call !== undefined).map((j) => `Job '${j.id}'`);
-    return planned.ok
-      ? []
-      : planned.diagnostics.filter(
-          (d) => d.file !== workflow.file || callJobs.some((prefix) => d.message.startsWith(prefix)),
-        );
-  });
 }
 
 /**

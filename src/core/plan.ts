@@ -15,6 +15,7 @@ import {
 import { displaySegments, expand, type ExpandedCell } from './matrix-expansion.ts';
 import { evaluateMinutes } from './workflow/evaluate-setting.ts';
 import { validateNeedsGraph } from './workflow/needs-graph.ts';
+import { resolveSelfActions } from './self-actions.ts';
 import { MAX_UNIQUE_CALLED_WORKFLOWS, MAX_WORKFLOW_LEVELS } from './limits.ts';
 import {
   callInputs,
@@ -217,7 +218,7 @@ interface PlannedScope {
 
 /** Plans a workflow's jobs in needs order (a job's needs' order ids must be known), each into its orders. */
 function planScope(state: PlanState, scope: Scope): PlannedScope {
-  const { workflow } = scope;
+  const workflow = resolveSelfActions(scope.workflow, scope.within);
   const out: PlannedScope = { ordersByJob: new Map(), idsByJob: new Map(), callNeeds: new Map() };
   const expandedByJob = expandJobs(workflow, state.diagnostics);
   for (const job of needsOrder(workflow.jobs)) {

@@ -51,7 +51,9 @@ function evaluatedLabels(workflow: Workflow): Map<string, string[]> {
     serverUrl: 'https://github.com',
     workflow: workflow.name,
   });
-  const planned = planRun({ workflow, github });
+  // A call's workflow is read elsewhere (its jobs have their own runs-on): deferred here, so the jobs beside it are
+  // still planned and their labels seen.
+  const planned = planRun({ workflow, github, callees: () => ({ kind: 'deferred' }) });
   if (!planned.ok) return byJob;
   for (const order of planned.plan.orders) {
     // An expression that read an empty context evaluates to '': that is not a label anyone wrote.

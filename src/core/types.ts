@@ -100,13 +100,16 @@ export interface RunStepSpec extends StepBase {
 
 /**
  * Where a `uses:` names its action (GitHub's workflow syntax, `jobs.<job_id>.steps[*].uses`):
- * - `local`: `./path` in the workspace (after a checkout), relative to `GITHUB_WORKSPACE`;
+ * - `local`: `./path` in the workspace (after a checkout), relative to `GITHUB_WORKSPACE`; `self` when written
+ *   `$/path`, GitHub's self-repository reference (the workflow's own repository at the commit running, no checkout
+ *   needed): in the run's own repository that is the commit the agent checks out as the workspace, and in a workflow
+ *   read from another repository the planner makes it a `remote` action of that repository at its ref;
  * - `remote`: `owner/repo[/path]@ref` from the operator's actions source, or from `source` (`https://host`) when the
  *   step names one (`uses: https://host/owner/repo@ref`, as Gitea allows);
  * - `docker`: `docker://image[:tag|@digest]`, run only on a runner that declares Docker.
  */
 export type ActionRef =
-  | { readonly kind: 'local'; readonly path: string }
+  | { readonly kind: 'local'; readonly path: string; readonly self?: true }
   | {
       readonly kind: 'remote';
       /** `https://host` (no trailing slash) when the `uses:` names its source; absent means the operator's default. */
@@ -215,8 +218,9 @@ export interface JobSpec {
 }
 
 /**
- * Where a calling job's `uses:` names its reusable workflow (GitHub's `jobs.<job_id>.uses`): `./path/file.yml` in the
- * caller's repository at the same commit, or `owner/repo/path/file.yml@ref` in another repository of the same forge.
+ * Where a calling job's `uses:` names its reusable workflow (GitHub's `jobs.<job_id>.uses`): `./path/file.yml` (or
+ * GitHub's self-repository `$/path/file.yml`) in the caller's repository at the same commit, or
+ * `owner/repo/path/file.yml@ref` in another repository of the same forge.
  */
 export type WorkflowRef =
   | { readonly kind: 'local'; readonly path: string }

@@ -13,6 +13,7 @@ describe('matchRoute: one route must have every label (GitHub self-hosted rule),
 
   it.each([
     ['ubuntu-latest', local],
+    ['ubuntu-26.04', local],
     ['ubuntu-24.04', local],
     ['ubuntu-22.04', local],
     ['ubuntu-slim', local],

@@ -1,7 +1,7 @@
 /** What `spotcheck validate` catches before anything runs: shells, unrouted labels, one error per problem. */
 import { describe, expect, it } from 'vitest';
 import { findUnroutedJobs } from '../../src/core/route-check.ts';
-import { shellProblem } from '../../src/core/workflow/shells.ts';
+import { shellProblem, windowsShellNotice } from '../../src/core/workflow/shells.ts';
 import { parseWorkflowFiles } from '../../src/core/workflow/parse-workflow.ts';
 import { resolveShell } from '../../runners/agent/resolve-shell.ts';
 
@@ -22,18 +22,36 @@ describe('shellProblem', () => {
 
   it.each([
     ['zsh', /^unknown shell `zsh`: use one of bash, sh, python, pwsh or a command template with \{0\}/],
-    ['cmd', /^`shell: cmd` runs only on Windows runners/],
-    ['powershell', /^`shell: powershell` runs only on Windows runners/],
     ['${{ matrix.shell }}', /^`shell` cannot use `\$\{\{ \}\}` expressions/],
   ])('refuses %j', (shell, says) => {
     expect(shellProblem(shell)).toMatch(says);
     expect(resolveShell(shell, '/tmp/s').ok).toBe(shell.includes('{0}'));
   });
 
-  it('is reported by the parser at the value, once', () => {
-    const { diagnostics } = parse(withStep("      - run: 'true'\n        shell: cmd\n"));
+  // GitHub lists cmd and powershell for Windows runners and accepts a file naming them whatever its runners: real
+  // files use them in Windows jobs and in steps guarded by `if: runner.os == 'Windows'`.
+  it.each(['cmd', 'powershell'])('accepts %j with a notice, and the agent refuses to start it', (shell) => {
+    expect(shellProblem(shell)).toBeUndefined();
+    expect(windowsShellNotice(shell)).toMatch(new RegExp(`^\`shell: ${shell}\` runs only on Windows runners`));
+    expect(resolveShell(shell, '/tmp/s').ok).toBe(false);
+  });
+
+  it('a Windows shell is a notice at the value, once, and the file stays valid', () => {
+    const { workflows, diagnostics, notices } = parse(
+      withStep("      - if: runner.os == 'Windows'\n        run: rmdir /s /q basic\n        shell: cmd\n"),
+    );
+    expect(diagnostics).toEqual([]);
+    expect(workflows).toHaveLength(1);
+    expect(notices.map((n) => `${n.level} ${n.line}:${n.col}`)).toEqual(['notice 8:16']);
+    expect(notices[0]?.message).toMatch(
+      /runs only on Windows runners, and spotcheck's runners are Linux: a step that runs with it fails/,
+    );
+  });
+
+  it('an unknown shell is reported by the parser at the value, once', () => {
+    const { diagnostics } = parse(withStep("      - run: 'true'\n        shell: zsh\n"));
     expect(diagnostics.map((d) => `${d.line}:${d.col}`)).toEqual(['7:16']);
-    expect(diagnostics[0]?.message).toMatch(/runs only on Windows runners/);
+    expect(diagnostics[0]?.message).toMatch(/^unknown shell `zsh`/);
   });
 });
 
@@ -109,5 +127,20 @@ jobs:
       'on: push\njobs:\n  a:\n    runs-on: ${{ github.event.inputs.where }}\n    steps: [{ run: x }]\n',
     );
     expect(findUnroutedJobs(workflows, labels)).toEqual([]);
+  });
+
+  it('evaluates matrix labels beside a job that calls a reusable workflow (tokio-rs/tokio ci.yml)', () => {
+    const { workflows, diagnostics } = parse(`on: push
+jobs:
+  os:
+    runs-on: \${{ matrix.os }}
+    strategy: { matrix: { os: [ubuntu-latest, windows-latest] } }
+    steps: [{ run: x }]
+  kernel:
+    needs: os
+    uses: ./.github/workflows/kernel.yml
+`);
+    expect(diagnostics).toEqual([]);
+    expect(findUnroutedJobs(workflows, labels).map((u) => `${u.job}:${u.label}`)).toEqual(['os:windows-latest']);
   });
 });

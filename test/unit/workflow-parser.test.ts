@@ -217,7 +217,7 @@ describe('parseWorkflow: errors, with positions', () => {
       'on: push\npermissionz: {}\njobs: {a: {runs-on: x, steps: [{run: y}]}}',
       2,
       1,
-      'unknown key `permissionz` in the top level of a workflow; allowed keys: name, on, env, concurrency, permissions, defaults, jobs',
+      'unknown key `permissionz` in the top level of a workflow; allowed keys: name, run-name, on, env, concurrency, permissions, defaults, jobs',
     ],
     ['missing on', 'jobs: {a: {runs-on: x, steps: [{run: y}]}}', 1, 1, 'missing `on:`'],
     ['missing jobs', 'on: push', 1, 1, 'missing `jobs:`'],

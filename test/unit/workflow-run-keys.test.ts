@@ -141,7 +141,7 @@ describe('defaults.run', () => {
 
   it.each([
     ['an unknown shell', 'defaults: { run: { shell: zsh } }\n', '', 'w.yml:2:27: unknown shell `zsh`'],
-    ['a Windows shell', '', '    defaults: { run: { shell: cmd } }\n', 'w.yml:5:31: `shell: cmd` runs only on Windows'],
+    ['an unknown job shell', '', '    defaults: { run: { shell: fish } }\n', 'w.yml:5:31: unknown shell `fish`'],
     [
       'an expression shell',
       "defaults: { run: { shell: '${{ matrix.sh }}' } }\n",
@@ -209,8 +209,8 @@ describe('environment', () => {
     ['an empty name', "    environment: ''\n", 'w.yml:5:18: `jobs.a.environment` must not be empty'],
     [
       'an unknown key',
-      '    environment: { name: p, deployment: false }\n',
-      'w.yml:5:29: unknown key `deployment` in `jobs.a.environment`; allowed keys: name, url',
+      '    environment: { name: p, reviewers: [a] }\n',
+      'w.yml:5:29: unknown key `reviewers` in `jobs.a.environment`; allowed keys: name, url, deployment',
     ],
     ['a bad expression', "    environment: '${{ github. }}'\n", 'w.yml:5:18: `jobs.a.environment`'],
   ])('%s is an error with its position', (_label, jobExtra, message) => {

@@ -1,6 +1,7 @@
 /**
  * `uses:` of a step, read the way GitHub's runner reads it (workflow syntax, `jobs.<job_id>.steps[*].uses`): `./path`
- * is a local action, `docker://image` a container action, `{owner}/{repo}[/path]@{ref}` a repository's action.
+ * is a local action, `$/path` one of the workflow's own repository at the commit running (GitHub's self-repository
+ * reference), `docker://image` a container action, `{owner}/{repo}[/path]@{ref}` a repository's action.
  * Gitea (and Forgejo) also take a full URL, `https://host/{owner}/{repo}[/path]@{ref}`, naming the source. Pure.
  */
 import type { ActionRef } from '../types.ts';
@@ -14,13 +15,16 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
 // eslint-disable-next-line no-control-regex -- control characters are exactly what a ref may not hold
 const GIT_REF = /^[^\s~^:?*[\\\x00-\x1f\x7f]+$/;
 const SOURCE = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$/;
-const EXPECTED = 'expected `./path/to/action`, `docker://image`, or `{owner}/{repo}[/path]@{ref}`';
+const EXPECTED = 'expected `./path/to/action`, `$/path/to/action`, `docker://image`, or `{owner}/{repo}[/path]@{ref}`';
+/** GitHub's self-repository prefix (actions/runner `PipelineConstants.SelfRepositoryPrefix`). */
+const SELF = '$/';
 
 export function parseActionRef(uses: string): ActionRefResult {
   const text = uses.trim();
   if (text === '') return fail('`uses` is empty: ' + EXPECTED);
   if (text.includes('${{')) return fail('`uses` cannot hold an expression (GitHub reads it before the job runs)');
   if (text.startsWith('./') || text === '.') return local(text);
+  if (text.startsWith(SELF)) return self(text);
   if (text.startsWith('docker://')) {
     const image = text.slice('docker://'.length);
     if (image === '' || /\s/.test(image)) return fail(`\`${text}\` names no image: expected \`docker://image[:tag]\``);
@@ -65,6 +69,22 @@ function local(text: string): ActionRefResult {
   return { ok: true, ref: { kind: 'local', path: segments.length === 0 ? '.' : segments.join('/') } };
 }
 
+/**
+ * `$/path`: the workflow's own repository at the commit running. The path is inside that repository, as a local
+ * action's is inside the workspace: no `..`, no `@ref` (the commit is the one running), not rooted (`$//x`).
+ */
+function self(text: string): ActionRefResult {
+  const rest = text.slice(SELF.length);
+  if (rest.includes('@'))
+    return fail(`\`${text}\`: a self-repository action is read at the commit running; drop the \`@\``);
+  if (rest.startsWith('/'))
+    return fail(`\`${text}\`: the path after \`$/\` is inside the repository: drop the leading \`/\``);
+  const segments = rest.split('/').filter((s) => s !== '' && s !== '.');
+  if (segments.includes('..'))
+    return fail(`\`${text}\`: a self-repository action must stay inside the repository (no \`..\`)`);
+  return { ok: true, ref: { kind: 'local', path: segments.length === 0 ? '.' : segments.join('/'), self: true } };
+}
+
 function fail(error: string): ActionRefResult {
   return { ok: false, error };
 }
@@ -73,7 +93,7 @@ function fail(error: string): ActionRefResult {
 export function formatActionRef(ref: ActionRef): string {
   switch (ref.kind) {
     case 'local':
-      return ref.path === '.' ? './' : `./${ref.path}`;
+      return `${ref.self === true ? '$' : '.'}/${ref.path === '.' ? '' : ref.path}`;
     case 'docker':
       return `docker://${ref.image}`;
     case 'remote':

@@ -261,7 +261,11 @@ function readLabel(sink: DiagnosticSink, v: YValue, path: string): string | unde
   return undefined;
 }
 
-/** `environment`: a name, or `{name, url}`; both may use expressions (GitHub evaluates them before the job). */
+/**
+ * `environment`: a name, or `{name, url, deployment}`; name and url may use expressions (GitHub evaluates them before
+ * the job). `deployment` (true, false or an expression) says whether GitHub records a deployment for the job
+ * ("Using environments without deployments"): checked and ignored, since spotcheck records none either way.
+ */
 function readEnvironment(sink: DiagnosticSink, v: YValue, path: string): EnvironmentSpec | undefined {
   if (v.kind === 'scalar') {
     const name = readString(sink, v, path, { nonEmpty: true });
@@ -274,15 +278,22 @@ function readEnvironment(sink: DiagnosticSink, v: YValue, path: string): Environ
     );
     return undefined;
   }
-  checkKeys(sink, v, ['name', 'url'], `\`${path}\``, {});
+  checkKeys(sink, v, ['name', 'url', 'deployment'], `\`${path}\``, {});
   const name = field(v, 'name');
   const url = field(v, 'url');
+  const deployment = field(v, 'deployment');
   if (!name) {
     sink.error(v.pos, `\`${path}\` needs a \`name\``);
     return undefined;
   }
   const nameText = readString(sink, name.value, `${path}.name`, { nonEmpty: true });
   const urlText = url ? readString(sink, url.value, `${path}.url`, { nonEmpty: true }) : undefined;
+  if (deployment && readFlag(sink, deployment.value, `${path}.deployment`) !== undefined)
+    sink.notice(
+      deployment.keyPos,
+      `\`${path}.deployment\` is accepted but ignored: spotcheck records no deployments`,
+      'ignored',
+    );
   if (nameText === undefined || (url && urlText === undefined)) return undefined;
   return { name: nameText, ...(urlText !== undefined ? { url: urlText } : {}) };
 }

@@ -8,7 +8,7 @@ import type { SourcePos } from '../types.ts';
 import { clip } from './diagnostics.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
 import { expressionError } from './expressions.ts';
-import { shellProblem } from './shells.ts';
+import { shellProblem, windowsShellNotice } from './shells.ts';
 import { describeValue } from './yaml-tree.ts';
 import type { YMap, YValue } from './yaml-tree.ts';
 
@@ -145,7 +145,10 @@ export function checkExpression(
   return problem === undefined;
 }
 
-/** A step's `shell` (or a `defaults.run.shell`): one the runner can start (src/core/workflow/shells.ts), caught here rather than when the step runs. */
+/**
+ * A step's `shell` (or a `defaults.run.shell`): one GitHub knows (src/core/workflow/shells.ts), caught here rather than
+ * when the step runs; a Windows-only one gets a notice.
+ */
 export function readShell(sink: DiagnosticSink, v: YValue, path: string): string | undefined {
   if (v.kind === 'scalar' && typeof v.value === 'string' && v.value.includes('${{')) {
     sink.error(v.pos, shellProblem(v.value) ?? `\`${path}\` cannot use \`\${{ }}\` expressions`);
@@ -155,5 +158,7 @@ export function readShell(sink: DiagnosticSink, v: YValue, path: string): string
   if (text === undefined) return undefined;
   const problem = shellProblem(text);
   if (problem !== undefined) sink.error(v.pos, problem);
+  const windowsOnly = windowsShellNotice(text);
+  if (windowsOnly !== undefined) sink.notice(v.pos, windowsOnly);
   return problem === undefined ? text : undefined;
 }

@@ -1,5 +1,5 @@
 /**
- * The top level of a workflow file (name, on, env, concurrency, permissions, defaults, jobs): stage 2 of parsing, from the positioned tree
+ * The top level of a workflow file (name, run-name, on, env, concurrency, permissions, defaults, jobs): stage 2 of parsing, from the positioned tree
  * (yaml-tree.ts) to the Workflow model. Strict: anything outside spotcheck's GitHub Actions subset is a diagnostic
  * with its position, never silently dropped.
  */
@@ -13,15 +13,36 @@ import { readPermissions } from './read-permissions.ts';
 import { readConcurrency } from './read-concurrency.ts';
 import { checkKeys, readString } from './read-scalars.ts';
 import { readTriggers } from './read-triggers.ts';
+import { contextsUsed } from './expressions.ts';
 import { describeValue, field } from './yaml-tree.ts';
-import type { YValue } from './yaml-tree.ts';
+import type { YEntry, YValue } from './yaml-tree.ts';
 
-const WORKFLOW_KEYS = ['name', 'on', 'env', 'concurrency', 'permissions', 'defaults', 'jobs'] as const;
+const WORKFLOW_KEYS = ['name', 'run-name', 'on', 'env', 'concurrency', 'permissions', 'defaults', 'jobs'] as const;
 
-/** Why GitHub keys outside the subset are refused; the generic message lists the allowed keys instead. */
-const UNSUPPORTED_WORKFLOW_KEYS: Readonly<Record<string, string>> = {
-  'run-name': 'spotcheck names runs after the workflow and the event',
-};
+/** The contexts `run-name` may read (actions/runner's workflow schema: `run-name` has github, inputs and vars). */
+const RUN_NAME_CONTEXTS: ReadonlySet<string> = new Set(['github', 'inputs', 'vars']);
+
+/**
+ * `run-name`: GitHub's name for the runs of the workflow (workflow syntax, `run-name`), a string whose expressions
+ * may read `github`, `inputs` and `vars`. Checked, then ignored: spotcheck names a run after its workflow and event.
+ */
+function readRunName(sink: DiagnosticSink, entry: YEntry): void {
+  const text = readString(sink, entry.value, 'run-name', { nonEmpty: true });
+  if (text === undefined) return;
+  const other = [...(contextsUsed(text) ?? [])].filter((c) => !RUN_NAME_CONTEXTS.has(c));
+  if (other.length > 0) {
+    sink.error(
+      entry.value.pos,
+      `\`run-name\` can read only the github, inputs and vars contexts, not ${other.map((c) => `\`${c}\``).join(', ')}`,
+    );
+    return;
+  }
+  sink.notice(
+    entry.keyPos,
+    '`run-name` is accepted but ignored: spotcheck names runs after the workflow and the event',
+    'ignored',
+  );
+}
 
 export function readWorkflow(sink: DiagnosticSink, root: YValue): Workflow | undefined {
   if (root.kind !== 'map') {
@@ -31,8 +52,9 @@ export function readWorkflow(sink: DiagnosticSink, root: YValue): Workflow | und
     );
     return undefined;
   }
-  checkKeys(sink, root, WORKFLOW_KEYS, 'the top level of a workflow', UNSUPPORTED_WORKFLOW_KEYS);
+  checkKeys(sink, root, WORKFLOW_KEYS, 'the top level of a workflow', {});
   const name = field(root, 'name');
+  const runName = field(root, 'run-name');
   const on = field(root, 'on');
   const env = field(root, 'env');
   const concurrency = field(root, 'concurrency');
@@ -43,6 +65,7 @@ export function readWorkflow(sink: DiagnosticSink, root: YValue): Workflow | und
   if (!jobs) sink.error(root.pos, 'missing `jobs:`: a workflow needs at least one job');
 
   const workflowName = name ? readString(sink, name.value, 'name', { nonEmpty: true }) : sink.file;
+  if (runName) readRunName(sink, runName);
   const triggers = on ? readTriggers(sink, on.value) : undefined;
   const workflowEnv = env ? readEnv(sink, env.value, 'env') : {};
   const conc = concurrency ? readConcurrency(sink, concurrency.value, 'concurrency') : undefined;

@@ -1,7 +1,8 @@
 /**
  * `jobs.<id>.uses:` of a calling job, read as GitHub reads it (workflow syntax, `jobs.<job_id>.uses`):
- * `./path/to/workflow.yml` in the caller's repository at the same commit, or `{owner}/{repo}/{path}@{ref}` in
- * another repository (on the same forge). Pure.
+ * `./path/to/workflow.yml` in the caller's repository at the same commit (`$/path/to/workflow.yml`, GitHub's
+ * self-repository reference, is the same place), or `{owner}/{repo}/{path}@{ref}` in another repository (on the same
+ * forge). Pure.
  */
 import type { WorkflowRef } from '../types.ts';
 
@@ -11,13 +12,16 @@ export type WorkflowRefResult =
 const NAME = /^[A-Za-z0-9_.-]+$/;
 // eslint-disable-next-line no-control-regex -- control characters are exactly what a ref may not hold
 const GIT_REF = /^[^\s~^:?*[\\\x00-\x1f\x7f]+$/;
-const EXPECTED = 'expected `./path/to/workflow.yml` or `{owner}/{repo}/{path}/workflow.yml@{ref}`';
+const EXPECTED =
+  'expected `./path/to/workflow.yml`, `$/path/to/workflow.yml` or `{owner}/{repo}/{path}/workflow.yml@{ref}`';
 
 export function parseWorkflowRef(uses: string): WorkflowRefResult {
   const text = uses.trim();
   if (text === '') return fail(`\`uses\` is empty: ${EXPECTED}`);
   if (text.includes('${{')) return fail('`uses` cannot hold an expression (GitHub reads it before the run starts)');
-  if (text.startsWith('./')) {
+  // GitHub's `$/` ("self-repository": the workflow's own repository at the commit running) names the same file as
+  // `./`: spotcheck reads a local callee from the repository of the workflow that calls it, at that commit.
+  if (text.startsWith('./') || text.startsWith('$/')) {
     // GitHub: a local reusable workflow is read at the caller's commit and takes no `@ref`.
     if (text.includes('@')) return fail(`\`${text}\`: a local workflow is read at the caller's commit; drop the \`@\``);
     const path = cleanPath(text.slice(2));
