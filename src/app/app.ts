@@ -764,7 +764,8 @@ function buildWebhookRoutes(
     ...(probot && github
       ? [createGithubWebhookRoute({ probot, secret: github.webhookSecret, store, host: github.host, now })]
       : []),
-    ...(gitea && giteaSettings && giteaBot
+    // Without a webhook secret Gitea is only polled: no route, so nothing unsigned is ever taken as a delivery.
+    ...(gitea && giteaSettings?.webhookSecret !== undefined && giteaBot
       ? [
           createGiteaWebhookRoute({
             secret: giteaSettings.webhookSecret,
@@ -777,7 +778,7 @@ function buildWebhookRoutes(
         ]
       : []),
     ...(capacity ? [createCapacityBootstrapRoute(capacity)] : []),
-    ...(capacity && gitea && giteaSettings
+    ...(capacity && gitea && giteaSettings?.webhookSecret !== undefined
       ? [
           createGiteaCapacityWebhookRoute({
             secret: giteaSettings.webhookSecret,

@@ -112,7 +112,7 @@ export async function createLambdaApp(options: LambdaAppOptions): Promise<Lambda
   const env = await readLambdaEnv(options.env, options.readSecret ?? readSecretFromRuntimeSdk);
   const logger = options.logger ?? pino({ level: env.LOG_LEVEL ?? 'info', base: { app: 'spotcheck' } });
   const config = await readLambdaConfig(env);
-  const settings = await readServerSettings(env);
+  const settings = await readServerSettings(env, undefined, { giteaPoll: config.gitea?.poll !== undefined });
   const s3 =
     options.s3 ??
     new S3Client({

@@ -204,7 +204,8 @@ async function openForgeReporter(
     import('../forges/registry.ts'),
     import('../forges/reporter/forge-reporter.ts'),
   ]);
-  const forges = await openForges(await readServerSettings(env), { logger, now });
+  const settings = await readServerSettings(env, undefined, { giteaPoll: config.gitea?.poll !== undefined });
+  const forges = await openForges(settings, { logger, now });
   const reporter = createForgeReporter({
     store,
     forges: { forRun: (run) => forges.forRun(run) ?? Promise.resolve(undefined) },

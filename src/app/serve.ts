@@ -36,10 +36,10 @@ export async function serveCommand(io: ServeIo): Promise<number> {
   try {
     logger = createServeLogger(io.env, io.out ?? process.stdout);
     const config = await loadOperatorConfig(io.env, io.cwd ?? process.cwd());
-    const settings = await readServerSettings(io.env);
+    const settings = await readServerSettings(io.env, undefined, { giteaPoll: config.gitea?.poll !== undefined });
     // Held by the settings now: nothing the server starts may inherit them (see scrubSecretVariables's limits).
     scrubSecretVariables(process.env);
-    server = await startSpotcheckServer({ settings, config, logger });
+    server = await startSpotcheckServer({ settings, config, logger, tickMs: readTickSeconds(io.env) * 1000 });
     announce(logger, settings, config, server.url, Boolean(io.env.PUBLIC_URL));
     announceLocalIsolation(logger, settings, config);
   } catch (error) {
@@ -60,6 +60,25 @@ export async function serveCommand(io: ServeIo): Promise<number> {
   // not keep a stopped server alive past a container's stop timeout.
   if (io.stopped === undefined) setTimeout(() => process.exit(0), 2000).unref();
   return 0;
+}
+
+/** The watchdog tick's period (and so the finest grain of the Gitea poll): 15 s, as the scheduled Lambda's minute. */
+export const DEFAULT_TICK_SECONDS = 15;
+
+/**
+ * SPOTCHECK_TICK_SECONDS: a shorter tick, for tests and demos, never a longer one (the watchdog repairs crashes and
+ * reclaims capacity on it). Only the tick: the Gitea poll still waits its `intervalSeconds` (at least 15) between
+ * polls, so this cannot make the poll cost Gitea more.
+ */
+export function readTickSeconds(env: Env): number {
+  const raw = env.SPOTCHECK_TICK_SECONDS;
+  if (raw === undefined || raw === '') return DEFAULT_TICK_SECONDS;
+  const seconds = Number(raw);
+  if (!/^\d+$/.test(raw) || seconds < 1 || seconds > DEFAULT_TICK_SECONDS)
+    throw new ConfigError(`SPOTCHECK_TICK_SECONDS must be a whole number from 1 to ${String(DEFAULT_TICK_SECONDS)}`, {
+      source: 'environment',
+    });
+  return seconds;
 }
 
 const LOG_FORMATS = ['json', 'pretty'] as const;
@@ -97,7 +116,9 @@ function announce(
   const base = configured ? config.publicUrl : listening.replace(/\/\/(0\.0\.0\.0|\[::\]|::)(?=:)/, '//localhost');
   logger.info({ url: joinUrl(base, RUNS_PATH) }, 'dashboard');
   if (settings.github) logger.info({ url: joinUrl(base, GITHUB_WEBHOOK_PATH) }, 'GitHub App webhook URL');
-  if (settings.gitea) logger.info({ url: joinUrl(base, GITEA_WEBHOOK_PATH) }, 'Gitea webhook URL');
+  if (settings.gitea?.webhookSecret !== undefined)
+    logger.info({ url: joinUrl(base, GITEA_WEBHOOK_PATH) }, 'Gitea webhook URL');
+  else if (settings.gitea) logger.info('Gitea: polled, no webhook (GITEA_WEBHOOK_SECRET is unset)');
   logger.info({ url: joinUrl(base, HEALTH_PATH) }, 'health check');
   logger.info({ url: joinUrl(base, METRICS_PATH) }, 'Prometheus metrics');
 }

@@ -82,7 +82,11 @@ type Env = Readonly<Record<string, string | undefined>>;
  * GITEA_CLONE_TOKEN, GITEA_ACTIONS_TOKEN), PORT, HOST and SPOTCHECK_AGENT_SECRET. A forge is configured when any of its variables is set;
  * at least one must be. Every problem is reported at once; no value is ever printed.
  */
-export async function readServerSettings(given: Env, host: HostUsers = THIS_HOST): Promise<ServerSettings> {
+export async function readServerSettings(
+  given: Env,
+  host: HostUsers = THIS_HOST,
+  uses: SettingsUses = {},
+): Promise<ServerSettings> {
   const problems: string[] = [];
   const env = await withSecretFiles(given, problems);
   const wantsGitHub = Boolean(env.APP_ID || env.PRIVATE_KEY || env.PRIVATE_KEY_PATH || env.WEBHOOK_SECRET);
@@ -94,7 +98,7 @@ export async function readServerSettings(given: Env, host: HostUsers = THIS_HOST
     );
   }
   const github = wantsGitHub ? await readGitHubSettings(env, problems) : undefined;
-  const gitea = wantsGitea ? readGiteaSettings(env, problems) : undefined;
+  const gitea = wantsGitea ? readGiteaSettings(env, problems, uses.giteaPoll === true) : undefined;
   const port = Number(env.PORT ?? '3000');
   if (!Number.isInteger(port) || port < 0 || port > 65_535) problems.push('PORT must be a port number');
   const agentSecret = env.SPOTCHECK_AGENT_SECRET;
@@ -109,7 +113,11 @@ export async function readServerSettings(given: Env, host: HostUsers = THIS_HOST
   if (metricsToken !== undefined && Buffer.byteLength(metricsToken) < 16)
     problems.push('METRICS_TOKEN must be at least 16 bytes');
   const webhookSecret = github?.webhookSecret ?? gitea?.webhookSecret;
-  if (problems.length > 0 || webhookSecret === undefined) {
+  // Polled without a webhook there is nothing to derive it from, and a value made up here would differ per replica
+  // and per restart (every agent in flight would then be refused): the operator sets one, as every replica must share it.
+  if (agentSecret === undefined && webhookSecret === undefined && (github !== undefined || gitea !== undefined))
+    problems.push('SPOTCHECK_AGENT_SECRET is required when no webhook secret is set (Gitea polled without a webhook)');
+  if (problems.length > 0 || (agentSecret ?? webhookSecret) === undefined) {
     throw new ConfigError(`cannot start the server:\n  - ${problems.join('\n  - ')}`, { source: 'environment' });
   }
   return {
@@ -118,12 +126,22 @@ export async function readServerSettings(given: Env, host: HostUsers = THIS_HOST
     ...(github ? { github } : {}),
     ...(gitea ? { gitea } : {}),
     // Agents' tokens need a secret every replica shares; derived from a webhook secret unless set on its own.
-    agentSecret: agentSecret ?? createHmac('sha256', webhookSecret).update('spotcheck agent tokens').digest('hex'),
+    agentSecret: agentSecret ?? agentSecretFrom(webhookSecret!),
     local,
     ...(login.github || login.gitea ? { login } : {}),
     ...(sessionSecret ? { sessionSecret } : {}),
     ...(metricsToken ? { metricsToken } : {}),
   };
+}
+
+/** What the operator config says that the settings depend on. */
+export interface SettingsUses {
+  /** `gitea.poll` is configured: Gitea may then go without a webhook (GITEA_WEBHOOK_SECRET unset). */
+  readonly giteaPoll?: boolean;
+}
+
+function agentSecretFrom(webhookSecret: string): string {
+  return createHmac('sha256', webhookSecret).update('spotcheck agent tokens').digest('hex');
 }
 
 /** `<NAME>_FILE` read into `<NAME>` for each secret variable; both set is a problem, as is an unreadable file. */
@@ -229,7 +247,11 @@ async function readGitHubSettings(env: Env, problems: string[]): Promise<GitHubS
   };
 }
 
-function readGiteaSettings(env: Env, problems: string[]): GiteaSettings | undefined {
+/**
+ * Gitea's variables. GITEA_WEBHOOK_SECRET may be left unset only when Gitea is polled (`gitea.poll`): then no webhook
+ * route is served at all, so nothing unsigned is ever taken as a delivery.
+ */
+function readGiteaSettings(env: Env, problems: string[], polled: boolean): GiteaSettings | undefined {
   const before = problems.length;
   let url: URL | undefined;
   try {
@@ -241,12 +263,15 @@ function readGiteaSettings(env: Env, problems: string[]): GiteaSettings | undefi
   const token = env.GITEA_TOKEN;
   if (!token) problems.push("GITEA_TOKEN is required (the bot user's access token)");
   const webhookSecret = env.GITEA_WEBHOOK_SECRET;
-  if (!webhookSecret) problems.push('GITEA_WEBHOOK_SECRET is required (the webhook secret set in Gitea)');
-  if (problems.length > before || !url || !token || !webhookSecret) return undefined;
+  if (!webhookSecret && !polled)
+    problems.push(
+      'GITEA_WEBHOOK_SECRET is required (the webhook secret set in Gitea), unless gitea.poll is configured',
+    );
+  if (problems.length > before || !url || !token) return undefined;
   return {
     url: trimTrailingSlashes(url.href),
     token,
-    webhookSecret,
+    ...(webhookSecret ? { webhookSecret } : {}),
     ...(env.GITEA_BOT_LOGIN ? { botLogin: env.GITEA_BOT_LOGIN } : {}),
     ...(env.GITEA_CLONE_TOKEN ? { cloneToken: env.GITEA_CLONE_TOKEN } : {}),
     ...(env.GITEA_ACTIONS_TOKEN ? { actionsToken: env.GITEA_ACTIONS_TOKEN } : {}),

@@ -18,7 +18,8 @@ GitHub App (set any of them and the App is configured; Probot's names):
 Gitea (set any of them and Gitea is configured):
   GITEA_URL              the Gitea web root, e.g. https://gitea.example.org
   GITEA_TOKEN            the bot user's token
-  GITEA_WEBHOOK_SECRET   the webhook's secret
+  GITEA_WEBHOOK_SECRET   the webhook's secret; may be unset when the config polls Gitea (gitea.poll): then no
+                         Gitea webhook route is served and SPOTCHECK_AGENT_SECRET is required
   GITEA_BOT_LOGIN        the bot user's login; unset: read with GET /api/v1/user at start-up
   GITEA_CLONE_TOKEN      a read-only token of the bot user, for checkouts
   GITEA_ACTIONS_TOKEN    the read-only token steps get as github.token / secrets.GITHUB_TOKEN (default:
@@ -31,7 +32,10 @@ The server:
                          agent callbacks, the start-up lines); wins over publicUrl in the config file
   SPOTCHECK_CONFIG       the operator config file (routes, limits, store, org); paths in it are relative to it
   SPOTCHECK_DATA_DIR     the data folder (embedded store, logs, checkouts); default ./.spotcheck-data
-  SPOTCHECK_AGENT_SECRET secret for agents' per-order tokens (>= 32 bytes; default: derived from a webhook secret)
+  SPOTCHECK_AGENT_SECRET secret for agents' per-order tokens (>= 32 bytes; default: derived from a webhook secret;
+                         required without one; every replica must have the same)
+  SPOTCHECK_TICK_SECONDS the watchdog tick's period, 1 to 15 (default 15); shorter for tests and demos (the Gitea
+                         poll still waits its intervalSeconds)
   SPOTCHECK_LOCAL_USER   the unprivileged user local-runner steps and checkouts run as (the server must run as
                          root); unset: as the server's own user, and then pull_request and testme orders on
                          local routes are refused

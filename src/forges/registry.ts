@@ -29,7 +29,8 @@ export interface GiteaSettings {
   /** Web base URL, e.g. `https://gitea.example.org` (the API is `<url>/api/v1`). */
   readonly url: string;
   readonly token: string;
-  readonly webhookSecret: string;
+  /** Unset: Gitea is only polled (`gitea.poll`) and no webhook route is served. */
+  readonly webhookSecret?: string;
   /** The bot user's login (its own comments are never a request); read with `GET /user` when unset. */
   readonly botLogin?: string;
   /** A read-only token (`read:repository`) for agents' clones; without it cloud runners cannot clone on Gitea. */

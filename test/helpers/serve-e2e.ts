@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { GITEA_ENDPOINTS, GITEA_SERVER_ENDPOINTS } from '../../src/forges/gitea.ts';
+import { GITEA_POLL_ENDPOINTS } from '../../src/forges/gitea-poll-source.ts';
 import { describeGiteaRequest } from './gitea-api.ts';
 
 const exec = promisify(execFile);
@@ -38,6 +39,12 @@ export interface GiteaStandIn {
   readonly statuses: StatusPost[];
   readonly problems: string[];
   readonly clones: string[];
+  /**
+   * What the poll reads (src/forges/gitea-poll-source.ts): the repository's branch heads (main at `first` until a test
+   * moves it), and how many times its branches were listed.
+   */
+  readonly branches: Map<string, string>;
+  readonly branchListings: () => number;
 }
 
 /** The Gitea stand-in for one push of `repo` from `first` to `second`, its one workflow file `workflow`. */
@@ -54,7 +61,9 @@ export async function startGiteaStandIn(options: {
   const statuses: StatusPost[] = [];
   const problems: string[] = [];
   const clones: string[] = [];
-  const declared: readonly string[] = [...GITEA_ENDPOINTS, ...GITEA_SERVER_ENDPOINTS];
+  const branches = new Map([['main', first]]);
+  let branchListings = 0;
+  const declared: readonly string[] = [...GITEA_ENDPOINTS, ...GITEA_SERVER_ENDPOINTS, ...GITEA_POLL_ENDPOINTS];
   const repoPath = `/api/v1/repos/${SERVE_OWNER}/${SERVE_NAME}`;
   const gitPrefix = `/${SERVE_OWNER}/${SERVE_NAME}.git/`;
 
@@ -86,6 +95,18 @@ export async function startGiteaStandIn(options: {
       statuses.push({ sha: path.slice(`${repoPath}/statuses/`.length), state: posted.state, context: posted.context });
       return reply(201, { id: statuses.length, ...posted });
     }
+    if (req.method === 'GET' && path === repoPath)
+      return reply(200, { id: 1, name: SERVE_NAME, owner: { id: 2, login: SERVE_OWNER }, private: false });
+    if (req.method === 'GET' && path === `${repoPath}/branches`) {
+      branchListings++;
+      const listed = [...branches].map(([name, sha]) => ({
+        name,
+        commit: { id: sha, committer: { name: 'alice', email: 'alice@example.com', username: 'alice' } },
+      }));
+      return reply(200, listed);
+    }
+    if (req.method === 'GET' && (path === `${repoPath}/pulls` || path === `${repoPath}/issues/comments`))
+      return reply(200, []);
     problems.push(`not set up: ${req.method} ${path}`);
     reply(404, { message: 'not found' });
   };
@@ -133,7 +154,15 @@ export async function startGiteaStandIn(options: {
   };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { server, url: `http://127.0.0.1:${port}`, statuses, problems, clones };
+  return {
+    server,
+    url: `http://127.0.0.1:${port}`,
+    statuses,
+    problems,
+    clones,
+    branches,
+    branchListings: () => branchListings,
+  };
 }
 
 /** The environment `serve` needs for the stand-in, with loopback on a free port and JSON logs. */
