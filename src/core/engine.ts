@@ -5,12 +5,14 @@
  * update with its `expect` condition, and executes the effects of the updates that won.
  */
 import { cellIds, expandDynamicMatrix } from './dynamic-matrix.ts';
+import { evaluateLateWith } from './plan-calls.ts';
 import { evaluateCondition, interpolate, type ExpressionContext, type JobStatus } from './workflow/expressions.ts';
 import {
   isFinalOrderState,
   type CallGate,
   type CallNeed,
   type FinalOrderState,
+  type InputValues,
   type JobResult,
   type OrderRecord,
   type OrderSpec,
@@ -211,39 +213,68 @@ function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
   const upstream = upstreamOf(order, slice);
   const carry: OrderChanges = { upstream };
   // A called workflow's job runs only where each calling job would have: their needs and `if` first, outermost first.
+  // Each call's `with:` values that read `needs` are evaluated then, with the calling job's needs and inputs: the
+  // inputs of one level are the `inputs` context of the calling job one level in.
+  let late: InputValues = {};
   for (const gate of order.gates ?? []) {
-    const verdict = gateVerdict(slice, order, gate, upstream, { inputs: {} });
-    if (verdict === undefined) continue;
-    const reason = `${verdict.reason} (calling job "${gate.caller}")`;
-    return verdict.failed
-      ? finish(order, 'failed', 'failure', now, { ...carry, reason })
-      : finish(order, 'skipped', 'skipped', now, { ...carry, reason });
+    const needs = needsContext({ ...gate, needsOrders: order.needsOrders }, (id) => slice.orders.get(id));
+    const inputs = { ...gate.inputs, ...late };
+    // The calling job sees what came before it, not its callee's own jobs (those answer to the callee's rules).
+    const verdict = gateVerdict(slice, gate, needs, upstreamOf(order, slice, { outside: `${gate.caller}.` }), {
+      inputs,
+    });
+    if (verdict !== undefined) {
+      const reason = `${verdict.reason} (calling job "${gate.caller}")`;
+      return verdict.failed
+        ? finish(order, 'failed', 'failure', now, { ...carry, reason })
+        : finish(order, 'skipped', 'skipped', now, { ...carry, reason });
+    }
+    if (gate.lateWith === undefined) {
+      late = {};
+      continue;
+    }
+    const ctx = { ...contextsOf(slice.run), matrix: gate.matrix, strategy: gate.lateWith.strategy, needs, inputs };
+    const evaluated = evaluateLateWith(gate.lateWith, ctx);
+    if (!evaluated.ok)
+      return finish(order, 'failed', 'failure', now, {
+        ...carry,
+        reason: `${evaluated.error} (calling job "${gate.caller}")`,
+      });
+    late = evaluated.inputs;
   }
+  const inputs = Object.keys(late).length === 0 ? order.inputs : { ...order.inputs, ...late };
+  const resolved: OrderChanges = inputs === order.inputs ? {} : { inputs };
   // Once its calling jobs let it run, a callee's job answers only to the callee's own jobs (GitHub runs the callee as a
   // workflow of its own: a caller that ran under `if: always()` starts its jobs whatever failed before it).
-  const ownUpstream = order.scope === undefined ? upstream : upstreamOf(order, slice, `${order.scope}.`);
-  const own = gateVerdict(slice, order, order, ownUpstream, {
+  const ownUpstream = order.scope === undefined ? upstream : upstreamOf(order, slice, { within: `${order.scope}.` });
+  const needs = needsContext(order, (id) => slice.orders.get(id));
+  const own = gateVerdict(slice, order, needs, ownUpstream, {
     env: order.env,
-    ...(order.inputs !== undefined ? { inputs: order.inputs } : {}),
+    ...(inputs !== undefined ? { inputs } : {}),
   });
   if (own !== undefined)
     return own.failed
       ? finish(order, 'failed', 'failure', now, { upstream: ownUpstream, reason: own.reason })
       : finish(order, 'skipped', 'skipped', now, { upstream: ownUpstream, reason: own.reason });
   if (order.dynamicMatrix !== undefined) {
-    const needs = needsContext(order, (id) => slice.orders.get(id));
-    return expandOrder(slice, order, needs, { upstream: ownUpstream }, now);
+    const withInputs = inputs === undefined ? order : { ...order, inputs };
+    return expandOrder(slice, withInputs, needs, { upstream: ownUpstream, ...resolved }, now);
   }
   return {
     orderId: order.id,
     expect: { states: ['queued'] },
-    changes: { upstream: ownUpstream, state: 'dispatching', dispatchedAt: now, waitingSince: undefined },
+    changes: { upstream: ownUpstream, ...resolved, state: 'dispatching', dispatchedAt: now, waitingSince: undefined },
     effects: [{ type: 'launch' }, { type: 'notify' }],
   };
 }
 
+/** The contexts every server-side evaluation of a run has: `github` and `vars`. */
+function contextsOf(run: RunRecord): Pick<ExpressionContext, 'github' | 'vars'> {
+  return { github: { ...run.github }, vars: run.vars ?? {} };
+}
+
 /** What decides whether a job runs: its needs (named in its own scope) and `if`, read in its matrix cell. */
-type Gate = Pick<CallGate, 'needs' | 'scope' | 'calls' | 'if' | 'matrix'>;
+type Gate = Pick<CallGate, 'needs' | 'if' | 'matrix'>;
 
 /**
  * Why a job (or a calling job, for its callee's orders) does not run, or undefined when it does: a need did not
@@ -251,12 +282,11 @@ type Gate = Pick<CallGate, 'needs' | 'scope' | 'calls' | 'if' | 'matrix'>;
  */
 function gateVerdict(
   slice: RunSlice,
-  order: OrderRecord,
   gate: Gate,
+  needs: NeedsContext,
   upstream: OrderRecord['upstream'],
   extra: Pick<ExpressionContext, 'env' | 'inputs'>,
 ): { readonly failed: boolean; readonly reason: string } | undefined {
-  const needs = needsContext({ ...gate, needsOrders: order.needsOrders }, (id) => slice.orders.get(id));
   const results = gate.needs.map((job) => needs[job]?.result ?? 'skipped');
   const status: JobStatus = upstream?.result ?? 'success';
   const condition = gate.if;
@@ -273,7 +303,7 @@ function gateVerdict(
   }
   const verdict = evaluateCondition(
     condition,
-    { github: { ...slice.run.github }, matrix: gate.matrix, needs, vars: slice.run.vars ?? {}, ...extra },
+    { ...contextsOf(slice.run), matrix: gate.matrix, needs, ...extra },
     status,
   );
   if (!verdict.ok) return { failed: true, reason: `invalid if: ${verdict.error}` };
@@ -350,10 +380,16 @@ const RESULT_STATES = {
  * count, as on GitHub; a skipped job does not count either ("a job that is skipped will report its status as
  * Success").
  */
-function upstreamOf(order: OrderRecord, slice: RunSlice, within?: string): OrderRecord['upstream'] {
+function upstreamOf(
+  order: OrderRecord,
+  slice: RunSlice,
+  jobs: { readonly within?: string; readonly outside?: string } = {},
+): OrderRecord['upstream'] {
+  const { within, outside } = jobs;
   const needOrders = order.needsOrders
     .flatMap((id) => slice.orders.get(id) ?? [])
-    .filter((need) => within === undefined || need.job.startsWith(within));
+    .filter((need) => within === undefined || need.job.startsWith(within))
+    .filter((need) => outside === undefined || !need.job.startsWith(outside));
   const seen = needOrders.flatMap((need) => [
     ...(need.result === 'failure' || need.result === 'cancelled' ? [{ job: need.job, result: need.result }] : []),
     ...(need.upstream === undefined ? [] : [need.upstream]),
