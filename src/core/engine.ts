@@ -105,6 +105,11 @@ export type EngineEvent =
   | { readonly type: 'timeout'; readonly orderId: string; readonly attempt: number }
   /** A matrix cell failed under fail-fast: the slice holds its siblings. */
   | { readonly type: 'fail-fast'; readonly failedOrderId: string }
+  /**
+   * A job of one cell of a matrix of calls (calling order `caller`) failed under the calling job's fail-fast: the
+   * slice holds the orders of the other cells.
+   */
+  | { readonly type: 'call-fail-fast'; readonly failedOrderId: string; readonly caller: string }
   /** Cancel every non-final order of the slice (PR closed, superseded by concurrency, user request). */
   | { readonly type: 'cancel'; readonly reason: string };
 
@@ -187,6 +192,20 @@ export function transition(
       const reason = `cancelled by fail-fast: ${failed.name} failed`;
       return accept(siblings.map((o) => cancel(o, reason, now)));
     }
+    case 'call-fail-fast': {
+      const failed = slice.orders.get(event.failedOrderId);
+      const job = failed?.gates?.find((g) => g.caller === event.caller)?.strategy?.job;
+      if (!failed || job === undefined) return reject(`order ${event.failedOrderId} is not in a matrix of calls`);
+      // Every other cell's orders, but not an expanded dynamic matrix's order: it ends when its cells do.
+      const others = [...slice.orders.values()].filter(
+        (o) =>
+          !isFinalOrderState(o.state) &&
+          o.cells === undefined &&
+          (o.gates ?? []).some((g) => g.strategy?.job === job && g.caller !== event.caller),
+      );
+      const reason = `cancelled by fail-fast: ${failed.name} failed`;
+      return accept(others.map((o) => cancel(o, reason, now)));
+    }
     case 'cancel':
       return accept(
         [...slice.orders.values()].filter((o) => !isFinalOrderState(o.state)).map((o) => cancel(o, event.reason, now)),
@@ -202,6 +221,15 @@ export function triggersFailFast(order: OrderRecord): boolean {
     !order.continueOnError &&
     (order.state === 'failed' || order.state === 'timed_out')
   );
+}
+
+/**
+ * The calling orders whose other cells a finished order's failure cancels: each enclosing matrix of calls under
+ * fail-fast (GitHub: a failed job fails its calling job's cell, and the cell's failure cancels the other cells).
+ */
+export function callsFailingFast(order: OrderRecord): string[] {
+  if (order.result !== 'failure') return [];
+  return (order.gates ?? []).filter((g) => g.strategy?.failFast === true).map((g) => g.caller);
 }
 
 /**

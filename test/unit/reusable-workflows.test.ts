@@ -220,6 +220,34 @@ describe('planning a call', () => {
       'build.2.compile',
       'build.2.package',
     ]);
+    // Each cell's orders know the calling job's strategy, and how many orders their cell has.
+    expect(orders.find((o) => o.id === 'build.2.package')?.gates).toEqual([
+      {
+        caller: 'build.2',
+        needs: ['lint'],
+        matrix: { t: 'x86' },
+        strategy: { job: 'build', failFast: true, orders: 2 },
+      },
+    ]);
+  });
+
+  it('gives a nested matrix of calls its own strategy, keyed by the calling job inside its cell', async () => {
+    const outer = [
+      'on: workflow_call',
+      'jobs:',
+      '  inner:',
+      '    strategy: {matrix: {n: [1, 2]}, max-parallel: 1, fail-fast: false}',
+      '    uses: ./leaf.yml',
+    ].join('\n');
+    const leaf = 'on: workflow_call\njobs:\n  l: {runs-on: linux, steps: [{run: x}]}';
+    const caller = 'on: push\njobs:\n  ci:\n    strategy: {matrix: {t: [a, b]}}\n    uses: ./outer.yml';
+    const { orders, errors } = await plan(caller, { 'outer.yml': outer, 'leaf.yml': leaf });
+    expect(errors).toEqual([]);
+    expect(orders.map((o) => o.id)).toEqual(['ci.1.inner.1.l', 'ci.1.inner.2.l', 'ci.2.inner.1.l', 'ci.2.inner.2.l']);
+    expect(orders[3]!.gates?.map((g) => [g.caller, g.strategy])).toEqual([
+      ['ci.2', { job: 'ci', failFast: true, orders: 2 }],
+      ['ci.2.inner.2', { job: 'ci.2.inner', failFast: false, maxParallel: 1, orders: 1 }],
+    ]);
   });
 
   it('reads a remote callee and a local call inside it from that repository at that ref', async () => {
