@@ -236,7 +236,7 @@ function planScope(state: PlanState, scope: Scope): PlannedScope {
     ];
     const calls = callsOf(job, out.callNeeds);
     if (job.matrixTemplate !== undefined && job.call === undefined) {
-      const placeholder = planDynamicMatrixJob(workflow, job, needsOrders, scope.inputs);
+      const placeholder = planDynamicMatrixJob(workflow, job, needsOrders, scope);
       out.ordersByJob.set(job.id, [{ ...placeholder, id: key, ...scopeFields(scope, calls) }]);
       out.idsByJob.set(job.id, [key]);
       continue;
@@ -633,12 +633,14 @@ function planDynamicMatrixJob(
   workflow: Workflow,
   job: JobSpec,
   needsOrders: readonly string[],
-  inputs: InputValues | undefined,
+  scope: Pick<Scope, 'prefix' | 'namePrefix' | 'permissions' | 'inputs'>,
 ): OrderSpec {
+  const key = scope.prefix === undefined ? job.id : `${scope.prefix}.${job.id}`;
+  const name = job.name !== undefined && !hasExpression(job.name) ? job.name : job.id;
   return {
-    id: job.id,
-    job: job.id,
-    name: job.name !== undefined && !hasExpression(job.name) ? job.name : job.id,
+    id: key,
+    job: key,
+    name: `${scope.namePrefix ?? ''}${name}`,
     needs: job.needs,
     needsOrders,
     runsOn: job.runsOn,
@@ -651,11 +653,13 @@ function planDynamicMatrixJob(
     env: {},
     steps: [],
     outputExprs: job.outputs,
-    ...(inputs !== undefined ? { inputs } : {}),
+    ...(scope.inputs !== undefined ? { inputs: scope.inputs } : {}),
     dynamicMatrix: {
       job,
       workflowEnv: workflow.env,
       ...(workflow.permissions !== undefined ? { workflowPermissions: workflow.permissions } : {}),
+      ...(scope.namePrefix !== undefined ? { namePrefix: scope.namePrefix } : {}),
+      ...(scope.permissions !== undefined ? { callerPermissions: scope.permissions } : {}),
     },
   };
 }

@@ -341,6 +341,10 @@ export interface DynamicMatrix {
   readonly job: JobSpec;
   readonly workflowEnv: Readonly<Record<string, string>>;
   readonly workflowPermissions?: Permissions;
+  /** Inside a called workflow: the `caller / ` display-name prefix of its cells, outermost first. */
+  readonly namePrefix?: string;
+  /** Inside a called workflow: the calling job's token permissions, which the cells' can only narrow. */
+  readonly callerPermissions?: Permissions;
 }
 
 /** GitHub's `strategy` context: `job-index` is 0-based in the matrix's expansion order, `job-total` counts the cells. */

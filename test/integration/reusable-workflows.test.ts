@@ -268,6 +268,45 @@ describe('reusable workflows through intake', () => {
     });
   });
 
+  it("names a dynamic matrix's cells inside a callee `caller / job (a)`, and its later jobs see the matrix job", async () => {
+    const callee = [
+      'on: workflow_call',
+      'jobs:',
+      '  gen:',
+      '    runs-on: local',
+      '    outputs: {m: "${{ steps.s.outputs.m }}"}',
+      '    steps: [{id: s, run: x}]',
+      '  test:',
+      '    needs: gen',
+      '    strategy: {matrix: "${{ fromJSON(needs.gen.outputs.m) }}"}',
+      '    runs-on: local',
+      '    outputs: {seen: "${{ steps.s.outputs.seen }}"}',
+      '    steps: [{id: s, run: x}]',
+      '  after: {needs: test, runs-on: local, steps: [{run: x}]}',
+    ].join('\n');
+    const { orders, launched, runStatus } = await runPush(
+      'on: push\njobs:\n  build:\n    uses: ./m.yml\n    secrets: inherit',
+      { 'm.yml': callee },
+      undefined,
+      (request) =>
+        request.order.id === 'build.gen'
+          ? { m: '{"os": ["a", "b"]}' }
+          : { seen: JSON.stringify(request.order.matrix['os']) },
+    );
+    expect(runStatus).toBe('succeeded');
+    expect(orders.map((o) => [o.id, o.job, o.name, o.state]).sort()).toEqual([
+      ['build.after', 'build.after', 'build / after', 'succeeded'],
+      ['build.gen', 'build.gen', 'build / gen', 'succeeded'],
+      ['build.test', 'build.test', 'build / test', 'succeeded'],
+      ['build.test.1', 'build.test', 'build / test (a)', 'succeeded'],
+      ['build.test.2', 'build.test', 'build / test (b)', 'succeeded'],
+    ]);
+    expect(orders.find((o) => o.id === 'build.test.2')).toMatchObject({ scope: 'build', secretsPassed: ['inherit'] });
+    expect(launched.find((r) => r.order.id === 'build.after')?.job.needs).toEqual({
+      test: { result: 'success', outputs: { seen: '"b"' } },
+    });
+  });
+
   it('fails the caller file with a status when a remote callee cannot be read, and starts nothing', async () => {
     const store = await createIsolatedStore(embedded.client);
     const forge = new FakeForge();
