@@ -49,6 +49,7 @@ function cells() {
     repository: 'acme/app',
     actor: 'mona',
     serverUrl: 'https://github.com',
+    workflow: 'ci',
   });
   const planned = planRun({ workflow: caller, github, callees: () => ({ kind: 'workflow', workflow: callee }) });
   if (!planned.ok) throw new Error(JSON.stringify(planned.diagnostics));
