@@ -9,6 +9,7 @@
  */
 import type { RepoRef } from '../core/types.ts';
 import {
+  eventFieldsOf,
   isZeroSha,
   TESTME_COMMAND,
   type ForgeInstallation,
@@ -167,6 +168,7 @@ function toGiteaPushIntent(p: Json, ctx: GiteaIntentContext): IntentResult<PushI
     before: before.toLowerCase(),
     after: after.toLowerCase(),
     pusher,
+    ...eventFieldsOf(p),
   };
 }
 
@@ -204,6 +206,7 @@ function toGiteaPullRequestIntent(p: Json, ctx: GiteaIntentContext): IntentResul
     author: loginOf(pr['user']) ?? '',
     // A deleted fork leaves `head.repo` null.
     headRepo: stringOf(objectOf(head?.['repo'])?.['full_name']) ?? '',
+    ...eventFieldsOf(p),
   };
 }
 
@@ -258,5 +261,6 @@ function toGiteaTestmeIntent(event: string, p: Json, ctx: GiteaIntentContext): I
     commentId,
     commenter,
     commentCreatedAt: timeOf(comment['created_at'], ctx.now),
+    ...eventFieldsOf(p),
   };
 }

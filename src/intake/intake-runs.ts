@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Limits } from '../config.ts';
 import { oneLine } from '../core/render/format.ts';
+import type { EventPayload } from '../core/event-payload.ts';
 import type { GithubContextInput } from '../core/github-context.ts';
 import type { WorkflowDecision } from '../core/plan-workflows.ts';
 import { planWorkflows } from '../core/plan-workflows.ts';
@@ -39,6 +40,8 @@ export interface PullRequestAt {
   readonly actor: string;
   /** `member` when the pull request's author is one; `approved-outsider` for a `!testme` on a non-member's. */
   readonly trust: RunTrust;
+  /** `github.event` of the runs (src/intake/run-events.ts). */
+  readonly event: EventPayload;
 }
 
 /** Deterministic: one run per delivery and workflow file, whoever processes the delivery and however often. */
@@ -176,11 +179,7 @@ export async function planPullRequest(
         actor: at.actor,
         baseRef: at.baseRef,
         headRef: at.headRef,
-        payload: {
-          ...(event === 'pull_request' && action !== undefined ? { action } : {}),
-          number: at.pr,
-          pull_request: { number: at.pr, head: { sha: at.sha, ref: at.headRef } },
-        },
+        payload: at.event,
       }),
       limits,
       callees,

@@ -11,6 +11,7 @@
 import type { Logger } from 'pino';
 import type { Authorizer } from './authorize.ts';
 import type { Limits } from '../config.ts';
+import { MAX_EVENT_PAYLOAD_BYTES } from '../core/event-payload.ts';
 import { shortSha } from '../core/render/format.ts';
 import { planWorkflows } from '../core/plan-workflows.ts';
 import { DEFAULT_PULL_REQUEST_TYPES } from '../core/types.ts';
@@ -18,6 +19,7 @@ import type { TriggerEvent } from '../core/types.ts';
 import { resolveWorkflowFolders, type WorkflowFolderSettings } from '../core/workflow/workflow-files.ts';
 import type { Forge } from '../forges/forge.ts';
 import { forgeCalleeReader, readCallees } from './read-callees.ts';
+import { pullRequestEvent, pushEvent, testmeEvent } from './run-events.ts';
 import { noticeOnce, testmeRefusedNotice, unauthorizedAuthorNotice, type Notices } from './intake-notices.ts';
 import { headMovedSinceComment, readHead, recordHead, type PrDocs } from './intake-pr-head.ts';
 import {
@@ -85,6 +87,11 @@ export function createIntake(options: IntakeOptions): Intake {
   };
   return {
     process(intent) {
+      if (intent.eventCutFrom !== undefined)
+        options.logger.warn(
+          { deliveryId: intent.deliveryId, bytes: intent.eventCutFrom, kept: MAX_EVENT_PAYLOAD_BYTES },
+          'webhook payload too large for github.event: its essential fields are kept',
+        );
       switch (intent.kind) {
         case 'push':
           return processPush(ctx, intent);
@@ -117,7 +124,7 @@ async function processPush({ options }: IntakeContext, intent: PushIntent): Prom
       ref: intent.ref,
       sha: intent.after,
       actor: intent.pusher,
-      payload: { ref: intent.ref, before: intent.before, after: intent.after },
+      payload: pushEvent(intent),
     }),
     options.config.limits,
     callees,
@@ -178,6 +185,7 @@ async function processPullRequest(ctx: IntakeContext, intent: PullRequestIntent)
     actor: intent.author,
     // Only an authorized author's pull request gets here.
     trust: 'member',
+    event: pullRequestEvent(intent),
   };
   const forge = await options.forges.forInstallation(intent.install);
   const created = await planAndStart(ctx, forge, intent, at, ['pull_request']);
@@ -228,6 +236,7 @@ async function processTestme(ctx: IntakeContext, intent: TestmeIntent): Promise<
     baseRef: pull.baseRef,
     actor: intent.commenter,
     trust: author.allowed ? 'member' : 'approved-outsider',
+    event: testmeEvent(intent, pull),
   };
   const created = await planAndStart(ctx, forge, intent, at, ['testme', 'pull_request']);
   log.info({ runs: created.runs, invalid: created.invalid }, '!testme planned');

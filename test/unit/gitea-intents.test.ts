@@ -49,6 +49,7 @@ describe('toGiteaIntent: push', () => {
       // Gitea's User has no type: the owner's kind is unknown here.
       ownerIsOrg: false,
       repoPrivate: false,
+      event: pushMulti,
     });
   });
 
@@ -192,6 +193,8 @@ describe('toGiteaIntent: pull_request', () => {
       headRepo: 'Test-CI/multi-line-secrets',
       ownerIsOrg: false,
       repoPrivate: false,
+      // Gitea's payload as it came (its `action` stays Gitea's word there; intake gives the runs GitHub's).
+      event: payload,
     });
   });
 
@@ -266,7 +269,7 @@ describe('toGiteaIntent: !testme comments', () => {
     ['issue_comment (top-level pull_request only, Gitea ≥ 1.23)', newerGitea()],
     ['pull_request_comment (padded body)', with_(testme, ['comment', 'body'], '  \n!testme\r\n ')],
   ])('%s → a testme intent', (event, payload) => {
-    expect(toGiteaIntent(event.split(' ')[0]!, payload, ctx)).toEqual(expected);
+    expect(toGiteaIntent(event.split(' ')[0]!, payload, ctx)).toEqual({ ...expected, event: payload });
   });
 
   it('takes the comment author, not the sender', () => {

@@ -82,6 +82,8 @@ describe('toPushIntent', () => {
       pusher: 'Codertocat',
       ownerIsOrg: false,
       repoPrivate: false,
+      // GitHub's push payload, whole: `github.event` of the runs.
+      event: PUSH,
     });
   });
 
@@ -142,6 +144,7 @@ describe('toPullRequestIntent', () => {
         headRepo: pr.head.repo.full_name,
         ownerIsOrg: false,
         repoPrivate: false,
+        event: p,
       });
     },
   );
@@ -187,6 +190,7 @@ describe('toTestmeIntent', () => {
       commentCreatedAt: Date.parse(comment.created_at),
       ownerIsOrg: false,
       repoPrivate: false,
+      event: p,
     });
   });
 
