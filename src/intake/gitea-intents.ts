@@ -206,8 +206,17 @@ function toGiteaPullRequestIntent(p: Json, ctx: GiteaIntentContext): IntentResul
     author: loginOf(pr['user']) ?? '',
     // A deleted fork leaves `head.repo` null.
     headRepo: stringOf(objectOf(head?.['repo'])?.['full_name']) ?? '',
+    ...mergeShaOf(action, pr),
     ...eventFieldsOf(p),
   };
+}
+
+/** A merged pull request's `closed`: its merge commit (Gitea's PullRequest has `merged` and `merge_commit_sha`). */
+function mergeShaOf(action: PullRequestAction, pr: Json): { mergeSha?: string } {
+  const sha = stringOf(pr['merge_commit_sha']);
+  return action === 'closed' && pr['merged'] === true && sha !== undefined && OBJECT_ID.test(sha)
+    ? { mergeSha: sha.toLowerCase() }
+    : {};
 }
 
 /**

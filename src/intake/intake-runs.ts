@@ -34,6 +34,8 @@ export interface PlannedWorkflow {
 /** Where a pull request's runs start: its head SHA, number, branches and the user it runs for. */
 export interface PullRequestAt {
   readonly sha: string;
+  /** The runs' ref: `refs/pull/<n>/head` (`pullRequestRef`), or the base branch for a merged pull request's `closed`. */
+  readonly ref: string;
   readonly pr: number;
   readonly headRef: string;
   readonly baseRef: string;
@@ -42,6 +44,11 @@ export interface PullRequestAt {
   readonly trust: RunTrust;
   /** `github.event` of the runs (src/intake/run-events.ts). */
   readonly event: EventPayload;
+}
+
+/** Where a pull request's runs are: its head, as spotcheck builds pull requests (not GitHub's merge ref). */
+export function pullRequestRef(pr: number): string {
+  return `refs/pull/${String(pr)}/head`;
 }
 
 /** Deterministic: one run per delivery and workflow file, whoever processes the delivery and however often. */
@@ -156,7 +163,7 @@ export async function planPullRequest(
   if (sources.length === 0) return { decisions: [], diagnostics: [] };
   const changedFiles = await forge.pullRequestFiles(intent.repo, at.pr);
   const callees = await readCallees(sources, forgeCalleeReader(forge, intent.repo, at.sha));
-  const ref = `refs/pull/${String(at.pr)}/head`;
+  const ref = at.ref;
   // A pull_request intent's activity type is matched against `on.pull_request.types`; `!testme` runs at the head,
   // as a new head would (no action: synchronize).
   const action = intent.kind === 'pull_request' ? intent.action : undefined;
@@ -200,14 +207,14 @@ export async function startPrRuns(
   orchestrator: Pick<Orchestrator, 'startRun'>,
   intent: OrderIntent,
   planned: readonly PlannedWorkflow[],
-  at: Pick<PullRequestAt, 'sha' | 'pr' | 'actor' | 'trust'>,
+  at: Pick<PullRequestAt, 'sha' | 'ref' | 'pr' | 'actor' | 'trust'>,
 ): Promise<number> {
   let created = 0;
   for (const event of ['testme', 'pull_request'] as const) {
     const decisions = planned.filter((p) => p.event === event).map((p) => p.decision);
     created += await startRuns(orchestrator, intent, decisions, {
       event,
-      ref: `refs/pull/${String(at.pr)}/head`,
+      ref: at.ref,
       sha: at.sha,
       actor: at.actor,
       trust: at.trust,

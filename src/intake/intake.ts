@@ -26,6 +26,7 @@ import {
   cancelPrRuns,
   contextFor,
   planPullRequest,
+  pullRequestRef,
   reportDiagnostics,
   startPrRuns,
   startRuns,
@@ -150,8 +151,13 @@ async function processPush({ options }: IntakeContext, intent: PushIntent): Prom
 async function processPullRequest(ctx: IntakeContext, intent: PullRequestIntent): Promise<void> {
   const { options } = ctx;
   const log = options.logger.child({ deliveryId: intent.deliveryId, pr: intent.pr, action: intent.action });
+  // GitHub runs a merged pull request's `closed` at the merge commit, on the base branch ("Events that trigger
+  // workflows": GITHUB_SHA the merge commit, GITHUB_REF `refs/heads/<base>`); a pull request closed unmerged at its
+  // head, as spotcheck runs pull requests (GitHub: the last merge commit of `refs/pull/<n>/merge`).
+  const merged = intent.action === 'closed' ? intent.mergeSha : undefined;
   if (intent.action === 'closed') {
-    const cancelled = await cancelPrRuns(options, intent.repo, intent.pr, 'the pull request was closed');
+    // A retried delivery must not cancel the runs it started at the merge commit the first time.
+    const cancelled = await cancelPrRuns(options, intent.repo, intent.pr, 'the pull request was closed', merged);
     log.info({ cancelled }, 'pull request closed');
   } else {
     if (!(await recordHead(ctx.docs, intent))) {
@@ -178,7 +184,8 @@ async function processPullRequest(ctx: IntakeContext, intent: PullRequestIntent)
     return;
   }
   const at: PullRequestAt = {
-    sha: intent.headSha,
+    sha: merged ?? intent.headSha,
+    ref: merged === undefined ? pullRequestRef(intent.pr) : `refs/heads/${intent.baseRef}`,
     pr: intent.pr,
     headRef: intent.headRef,
     baseRef: intent.baseRef,
@@ -231,6 +238,7 @@ async function processTestme(ctx: IntakeContext, intent: TestmeIntent): Promise<
   const author = await options.authorizer.authorize(intent.install, intent.repo, pull.author, intent.ownerIsOrg);
   const at: PullRequestAt = {
     sha: pull.headSha,
+    ref: pullRequestRef(intent.pr),
     pr: intent.pr,
     headRef: pull.headRef,
     baseRef: pull.baseRef,

@@ -56,6 +56,8 @@ export type OrderIntent =
       readonly baseRef: string;
       readonly author: string;
       readonly headRepo: string;
+      /** `closed` of a merged pull request: its merge commit (`pull_request.merge_commit_sha`), where it runs. */
+      readonly mergeSha?: string;
       readonly ownerIsOrg: boolean;
       /** `repository.private` of the payload (absent in intents stored before it was kept: read as private). */
       readonly repoPrivate?: boolean;
@@ -239,6 +241,12 @@ export function toPullRequestIntent(
     author: pr.user?.login ?? '',
     // A fork that was deleted leaves `head.repo` null.
     headRepo: pr.head.repo?.full_name ?? '',
+    ...(action === 'closed' &&
+    pr.merged === true &&
+    typeof pr.merge_commit_sha === 'string' &&
+    pr.merge_commit_sha !== ''
+      ? { mergeSha: pr.merge_commit_sha }
+      : {}),
     ownerIsOrg: where.ownerIsOrg,
     ...(where.repoPrivate === undefined ? {} : { repoPrivate: where.repoPrivate }),
     ...eventFieldsOf(p),

@@ -407,6 +407,49 @@ describe('pull_request activity types', () => {
     expect(runs.map((r) => `${r.workflowName}:${r.status}`).sort()).toEqual(['ci:cancelled', 'on-close:running']);
   });
 
+  it('closed unmerged runs at the head, as spotcheck runs pull requests', async () => {
+    const s = await setup({ hang: true });
+    s.forge.addMember('acme', 'bob');
+    s.forge.workflows.set(SHA_A, [ON_CLOSE]);
+    await s.intake.process(pullRequest({ action: 'closed', at: T0 + 1000 }));
+    const [run] = await s.runs();
+    expect([run?.sha, run?.ref, run?.github.ref]).toEqual([SHA_A, 'refs/pull/7/head', 'refs/pull/7/head']);
+  });
+
+  it("closed merged runs at the merge commit on the base branch, the merge commit's workflows, as GitHub does", async () => {
+    const s = await setup({ hang: true });
+    s.forge.addMember('acme', 'bob');
+    const MERGE = 'd'.repeat(40);
+    s.forge.workflows.set(SHA_A, [CI, ON_CLOSE]);
+    s.forge.workflows.set(MERGE, [ON_CLOSE]);
+    await s.intake.process(pullRequest());
+    const closed = pullRequest({ action: 'closed', at: T0 + 1000, mergeSha: MERGE });
+    await s.intake.process(closed);
+    // The delivery again (a retry after a crash): the run it started is kept, and nothing new starts.
+    await s.intake.process(closed);
+    const runs = await s.runs();
+    expect(runs.map((r) => `${r.workflowName}:${r.sha.slice(0, 1)}:${r.status}`).sort()).toEqual([
+      'ci:a:cancelled',
+      'on-close:d:running',
+    ]);
+    const merged = runs.find((r) => r.workflowName === 'on-close');
+    expect(merged?.ref).toBe('refs/heads/main');
+    expect(merged?.pr).toBe(7);
+    expect(merged?.github).toMatchObject({
+      sha: MERGE,
+      ref: 'refs/heads/main',
+      ref_name: 'main',
+      base_ref: 'main',
+      head_ref: 'feature',
+      event: { action: 'closed' },
+    });
+    expect(s.forge.calls.filter((c) => c.method === 'readWorkflows').map((c) => c.args[1])).toEqual([
+      SHA_A,
+      MERGE,
+      MERGE,
+    ]);
+  });
+
   it("an outsider's labeled pull request: nothing runs, no notice", async () => {
     const s = await setup();
     s.forge.workflows.set(SHA_A, [ON_LABEL]);

@@ -198,6 +198,18 @@ describe('toGiteaIntent: pull_request', () => {
     });
   });
 
+  it('takes the merge commit of a merged pull request on closed (Gitea: merged, merge_commit_sha)', () => {
+    expect(toGiteaIntent('pull_request', closed, ctx)).not.toHaveProperty('mergeSha');
+    const merge = 'D'.repeat(40);
+    const merged = with_(with_(closed, ['pull_request', 'merged'], true), ['pull_request', 'merge_commit_sha'], merge);
+    expect(toGiteaIntent('pull_request', merged, ctx)).toMatchObject({
+      action: 'closed',
+      mergeSha: merge.toLowerCase(),
+    });
+    const notAnId = with_(merged, ['pull_request', 'merge_commit_sha'], 'main');
+    expect(toGiteaIntent('pull_request', notAnId, ctx)).not.toHaveProperty('mergeSha');
+  });
+
   it('takes pull_request.number when the top-level number is missing, and the receive time without updated_at', () => {
     const payload = with_(with_(opened, ['number'], undefined), ['pull_request', 'updated_at'], undefined);
     expect(toGiteaIntent('pull_request', payload, ctx)).toMatchObject({ pr: 2, at: NOW });

@@ -167,6 +167,18 @@ describe('toPullRequestIntent', () => {
     expect(toPullRequestIntent(asEvent('pull_request', p), CTX)).toEqual({ ignore: 'the pull request is not open' });
   });
 
+  it('closed of a merged pull request carries its merge commit; unmerged, none', () => {
+    const p = PR('closed');
+    expect(toPullRequestIntent(asEvent('pull_request', p), CTX)).not.toHaveProperty('mergeSha');
+    set('pull_request.merged', true)(p);
+    const merge = (p['pull_request'] as { merge_commit_sha: string }).merge_commit_sha;
+    expect(toPullRequestIntent(asEvent('pull_request', p), CTX)).toMatchObject({ action: 'closed', mergeSha: merge });
+    // Only `closed` runs at the merge commit.
+    expect(toPullRequestIntent(asEvent('pull_request', { ...p, action: 'edited' }), CTX)).not.toHaveProperty(
+      'mergeSha',
+    );
+  });
+
   it('a deleted fork leaves headRepo empty', () => {
     const p = PR('opened');
     set('pull_request.head.repo', null)(p);
