@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import {
+  callsFailingFast,
   DEFAULT_ENGINE_OPTIONS,
   matrixContexts,
   needsContext,
@@ -20,6 +21,7 @@ import {
 } from './core/engine.ts';
 import { cellIds, expandDynamicMatrix } from './core/dynamic-matrix.ts';
 import {
+  callSlots,
   capacityCounters,
   cellRecords,
   executionEvent,
@@ -452,6 +454,7 @@ export class Orchestrator implements ReportSink {
 
   /** Capacity: the global cap and the job's max-parallel, as bounded counters. Returns the keys taken. */
   async #acquire(order: OrderRecord): Promise<string[] | undefined> {
+    if (!(await this.#takeCallSlots(order))) return undefined;
     const taken: string[] = [];
     for (const [key, max] of capacityCounters(order, this.#options.limits.maxConcurrentOrders)) {
       if ((await this.#store.addCounter(key, 1, max)) === undefined) {
@@ -465,6 +468,39 @@ export class Orchestrator implements ReportSink {
 
   async #releaseKeys(keys: readonly string[]): Promise<void> {
     for (const key of keys) await this.#store.addCounter(key, -1);
+  }
+
+  /**
+   * A matrix of calls under max-parallel: the order's cell takes a place in its group unless it holds one, and keeps it
+   * until the cell is over (`#releaseCallSlots`), even while this order waits for other capacity. Of two orders of one
+   * cell racing for the place, one marks the cell; the other gives back what it took.
+   */
+  async #takeCallSlots(order: OrderRecord): Promise<boolean> {
+    for (const cell of callSlots(order)) {
+      if ((await this.#store.getCounter(cell.slot)) > 0) continue;
+      if ((await this.#store.addCounter(cell.group, 1, cell.max)) === undefined) {
+        // The group is full, perhaps with this very cell (another of its orders marking it now).
+        if ((await this.#store.getCounter(cell.slot)) > 0) continue;
+        return false;
+      }
+      if ((await this.#store.addCounter(cell.slot, 1, 1)) === undefined) await this.#store.addCounter(cell.group, -1);
+    }
+    return true;
+  }
+
+  /** The order is final: a cell of a matrix of calls whose orders are now all final gives its place back. */
+  async #releaseCallSlots(order: OrderRecord): Promise<boolean> {
+    // A dynamic matrix's cells are not counted: the order that stands for them becomes final after them.
+    if (order.cellOf !== undefined) return false;
+    let released = false;
+    for (const cell of callSlots(order)) {
+      if ((await this.#store.addCounter(cell.finals, 1)) !== cell.orders) continue;
+      // A cell that never ran (its calling job skipped) held no place.
+      if ((await this.#store.addCounter(cell.slot, -1)) !== 0) continue;
+      await this.#store.addCounter(cell.group, -1);
+      released = true;
+    }
+    return released;
   }
 
   /** `loaded` may hold the order's needs already (the slice that made it ready), saving a read. */
@@ -549,11 +585,16 @@ export class Orchestrator implements ReportSink {
       const siblings = (await this.#store.listOrders(run.runId)).filter((o) => o.job === order.job);
       await this.#drive(run, siblings, { type: 'fail-fast', failedOrderId: order.id });
     }
+    for (const caller of callsFailingFast(order)) {
+      const cells = (await this.#store.listOrders(run.runId)).filter((o) => o.gates !== undefined);
+      await this.#drive(run, [order, ...cells], { type: 'call-fail-fast', failedOrderId: order.id, caller });
+    }
+    const releasedCell = await this.#releaseCallSlots(order);
     // The run's order count is the plan's: a dynamic matrix's cells are not in it (their expanded order is, and it
     // becomes final only after them), so they do not count towards the run's end.
     const finals = order.cellOf === undefined ? await this.#store.addCounter(finalCountKey(run.runId), 1) : undefined;
     if (finals !== undefined && finals >= run.orderCount) await this.#maybeFinishRun(run, 'none');
-    if (heldCapacity && (await this.#store.getCounter(WAITING)) > 0) await this.#pullWaiting();
+    if ((heldCapacity || releasedCell) && (await this.#store.getCounter(WAITING)) > 0) await this.#pullWaiting();
   }
 
   /**

@@ -93,7 +93,25 @@ async function callProblems(
     return planned.ok
       ? []
       : planned.diagnostics.filter(
-          (d) => d.file !== workflow.file || callJobs.some((prefix) => d.message.startsWith(prefix)),
+          (d) =>
+            (d.file !== workflow.file || callJobs.some((prefix) => d.message.startsWith(prefix))) &&
+            !isRunTimeType(workflow, d.message),
         );
   });
+}
+
+/**
+ * Whether a diagnostic is a `with:` value's type found wrong only because validate planned a push: a value computed by
+ * an expression (`${{ inputs.pr }}` of a workflow_dispatch, null on a push) has its type when the run happens, where
+ * the check applies again. A literal of the wrong type stays an error.
+ */
+function isRunTimeType(workflow: Workflow, message: string): boolean {
+  for (const job of workflow.jobs) {
+    if (job.call === undefined) continue;
+    for (const [name, value] of Object.entries(job.call.with)) {
+      if (typeof value !== 'string' || !value.includes('${{')) continue;
+      if (message.startsWith(`Job '${job.id}': with.${name} must be `)) return true;
+    }
+  }
+  return false;
 }

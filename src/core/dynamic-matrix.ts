@@ -52,26 +52,46 @@ export function expandDynamicMatrix(order: OrderSpec, contexts: MatrixContexts):
       env: dynamic.workflowEnv,
       ...(dynamic.workflowPermissions === undefined ? {} : { permissions: dynamic.workflowPermissions }),
     };
-    const planned = planCell(workflow, job, base, {
-      expanded: cell,
-      index,
-      total: expanded.cells.length,
-      id: `${order.id}.${index + 1}`,
-      needsOrders: order.needsOrders,
-    });
-    if (planned.ok)
-      cells.push({
-        ...planned.order,
-        ...(order.inputs === undefined ? {} : { inputs: order.inputs }),
-        // A calling job's concurrency holds every order of its callee, these cells too (job-concurrency.ts).
-        ...(order.concurrencyUnit === undefined
-          ? {}
-          : { concurrency: order.concurrency, concurrencyUnit: order.concurrencyUnit }),
-      });
+    const planned = planCell(
+      workflow,
+      job,
+      base,
+      {
+        expanded: cell,
+        index,
+        total: expanded.cells.length,
+        id: `${order.id}.${index + 1}`,
+        needsOrders: order.needsOrders,
+      },
+      {
+        ...(order.scope === undefined ? {} : { prefix: order.scope }),
+        ...(dynamic.namePrefix === undefined ? {} : { namePrefix: dynamic.namePrefix }),
+        ...(dynamic.callerPermissions === undefined ? {} : { permissions: dynamic.callerPermissions }),
+      },
+    );
+    if (planned.ok) cells.push({ ...planned.order, ...calledFields(order) });
     else problems.push(...planned.problems.map((p) => `matrix cell ${index + 1}: ${p}`));
   });
   if (problems.length > 0) return { ok: false, error: problems.join('; ') };
   return { ok: true, cells };
+}
+
+/**
+ * What a cell inside a called workflow keeps of the order it expands (plan.ts `scopeFields`): its inputs, its scope
+ * (whose job keys its needs name), its needs that are calls, its calling jobs, the secrets passed to it.
+ */
+function calledFields(order: OrderSpec): Partial<OrderSpec> {
+  return {
+    ...(order.inputs === undefined ? {} : { inputs: order.inputs }),
+    ...(order.scope === undefined ? {} : { scope: order.scope }),
+    ...(order.calls === undefined ? {} : { calls: order.calls }),
+    ...(order.gates === undefined ? {} : { gates: order.gates }),
+    ...(order.secretsPassed === undefined ? {} : { secretsPassed: order.secretsPassed }),
+    // A calling job's concurrency holds every order of its callee, these cells too (job-concurrency.ts).
+    ...(order.concurrencyUnit === undefined
+      ? {}
+      : { concurrency: order.concurrency, concurrencyUnit: order.concurrencyUnit }),
+  };
 }
 
 /** The ids of an expanded order's cells. */

@@ -6,12 +6,14 @@
  */
 import { cellIds, expandDynamicMatrix } from './dynamic-matrix.ts';
 import { MAX_CONCURRENCY_GROUP_BYTES } from './limits.ts';
+import { evaluateLateWith } from './plan-calls.ts';
 import { evaluateCondition, interpolate, type ExpressionContext, type JobStatus } from './workflow/expressions.ts';
 import {
   isFinalOrderState,
   type CallGate,
   type CallNeed,
   type FinalOrderState,
+  type InputValues,
   type JobResult,
   type OrderRecord,
   type OrderSpec,
@@ -109,6 +111,11 @@ export type EngineEvent =
   | { readonly type: 'timeout'; readonly orderId: string; readonly attempt: number }
   /** A matrix cell failed under fail-fast: the slice holds its siblings. */
   | { readonly type: 'fail-fast'; readonly failedOrderId: string }
+  /**
+   * A job of one cell of a matrix of calls (calling order `caller`) failed under the calling job's fail-fast: the
+   * slice holds the orders of the other cells.
+   */
+  | { readonly type: 'call-fail-fast'; readonly failedOrderId: string; readonly caller: string }
   /** Cancel every non-final order of the slice (PR closed, superseded by concurrency, user request). */
   | { readonly type: 'cancel'; readonly reason: string };
 
@@ -191,6 +198,20 @@ export function transition(
       const reason = `cancelled by fail-fast: ${failed.name} failed`;
       return accept(siblings.map((o) => cancel(o, reason, now)));
     }
+    case 'call-fail-fast': {
+      const failed = slice.orders.get(event.failedOrderId);
+      const job = failed?.gates?.find((g) => g.caller === event.caller)?.strategy?.job;
+      if (!failed || job === undefined) return reject(`order ${event.failedOrderId} is not in a matrix of calls`);
+      // Every other cell's orders, but not an expanded dynamic matrix's order: it ends when its cells do.
+      const others = [...slice.orders.values()].filter(
+        (o) =>
+          !isFinalOrderState(o.state) &&
+          o.cells === undefined &&
+          (o.gates ?? []).some((g) => g.strategy?.job === job && g.caller !== event.caller),
+      );
+      const reason = `cancelled by fail-fast: ${failed.name} failed`;
+      return accept(others.map((o) => cancel(o, reason, now)));
+    }
     case 'cancel':
       return accept(
         [...slice.orders.values()].filter((o) => !isFinalOrderState(o.state)).map((o) => cancel(o, event.reason, now)),
@@ -209,6 +230,15 @@ export function triggersFailFast(order: OrderRecord): boolean {
 }
 
 /**
+ * The calling orders whose other cells a finished order's failure cancels: each enclosing matrix of calls under
+ * fail-fast (GitHub: a failed job fails its calling job's cell, and the cell's failure cancels the other cells).
+ */
+export function callsFailingFast(order: OrderRecord): string[] {
+  if (order.result !== 'failure') return [];
+  return (order.gates ?? []).filter((g) => g.strategy?.failFast === true).map((g) => g.caller);
+}
+
+/**
  * An order whose needs are all final: skip it (its `if` says so, or a need did not succeed and the `if` does not
  * ask for that), or dispatch it. GitHub's rule: "If a job fails or is skipped, all jobs that need it are skipped
  * unless the jobs use a conditional expression that causes the job to continue."
@@ -217,28 +247,52 @@ function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
   const upstream = upstreamOf(order, slice);
   const carry: OrderChanges = { upstream };
   // A called workflow's job runs only where each calling job would have: their needs and `if` first, outermost first.
+  // Each call's `with:` values that read `needs` are evaluated then, with the calling job's needs and inputs: the
+  // inputs of one level are the `inputs` context of the calling job one level in.
+  let late: InputValues = {};
   for (const gate of order.gates ?? []) {
-    const verdict = gateVerdict(slice, order, gate, upstream, { inputs: {} });
-    if (verdict === undefined) continue;
-    const reason = `${verdict.reason} (calling job "${gate.caller}")`;
-    return verdict.failed
-      ? finish(order, 'failed', 'failure', now, { ...carry, reason })
-      : finish(order, 'skipped', 'skipped', now, { ...carry, reason });
+    const needs = needsContext({ ...gate, needsOrders: order.needsOrders }, (id) => slice.orders.get(id));
+    const inputs = { ...gate.inputs, ...late };
+    // The calling job sees what came before it, not its callee's own jobs (those answer to the callee's rules).
+    const verdict = gateVerdict(slice, gate, needs, upstreamOf(order, slice, { outside: `${gate.caller}.` }), {
+      inputs,
+    });
+    if (verdict !== undefined) {
+      const reason = `${verdict.reason} (calling job "${gate.caller}")`;
+      return verdict.failed
+        ? finish(order, 'failed', 'failure', now, { ...carry, reason })
+        : finish(order, 'skipped', 'skipped', now, { ...carry, reason });
+    }
+    if (gate.lateWith === undefined) {
+      late = {};
+      continue;
+    }
+    const ctx = { ...contextsOf(slice.run), matrix: gate.matrix, strategy: gate.lateWith.strategy, needs, inputs };
+    const evaluated = evaluateLateWith(gate.lateWith, ctx);
+    if (!evaluated.ok)
+      return finish(order, 'failed', 'failure', now, {
+        ...carry,
+        reason: `${evaluated.error} (calling job "${gate.caller}")`,
+      });
+    late = evaluated.inputs;
   }
+  const inputs = Object.keys(late).length === 0 ? order.inputs : { ...order.inputs, ...late };
+  const resolved: OrderChanges = inputs === order.inputs ? {} : { inputs };
   // Once its calling jobs let it run, a callee's job answers only to the callee's own jobs (GitHub runs the callee as a
   // workflow of its own: a caller that ran under `if: always()` starts its jobs whatever failed before it).
-  const ownUpstream = order.scope === undefined ? upstream : upstreamOf(order, slice, `${order.scope}.`);
-  const own = gateVerdict(slice, order, order, ownUpstream, {
+  const ownUpstream = order.scope === undefined ? upstream : upstreamOf(order, slice, { within: `${order.scope}.` });
+  const needs = needsContext(order, (id) => slice.orders.get(id));
+  const own = gateVerdict(slice, order, needs, ownUpstream, {
     env: order.env,
-    ...(order.inputs !== undefined ? { inputs: order.inputs } : {}),
+    ...(inputs !== undefined ? { inputs } : {}),
   });
   if (own !== undefined)
     return own.failed
       ? finish(order, 'failed', 'failure', now, { upstream: ownUpstream, reason: own.reason })
       : finish(order, 'skipped', 'skipped', now, { upstream: ownUpstream, reason: own.reason });
   if (order.dynamicMatrix !== undefined) {
-    const needs = needsContext(order, (id) => slice.orders.get(id));
-    return expandOrder(slice, order, needs, { upstream: ownUpstream }, now);
+    const withInputs = inputs === undefined ? order : { ...order, inputs };
+    return expandOrder(slice, withInputs, needs, { upstream: ownUpstream, ...resolved }, now);
   }
   const group = concurrencyGroupOf(slice, order);
   if (group !== undefined && !group.ok) {
@@ -247,7 +301,7 @@ function ready(slice: RunSlice, order: OrderRecord, now: number): Decision {
   const dispatch: Decision = {
     orderId: order.id,
     expect: { states: ['queued'] },
-    changes: { upstream: ownUpstream, state: 'dispatching', dispatchedAt: now, waitingSince: undefined },
+    changes: { upstream: ownUpstream, ...resolved, state: 'dispatching', dispatchedAt: now, waitingSince: undefined },
     effects: [{ type: 'launch' }, { type: 'notify' }],
   };
   if (group === undefined) return dispatch;
@@ -295,8 +349,13 @@ function concurrencyGroupOf(
   return { ok: true, name: value.value, cancelInProgress: spec.cancelInProgress };
 }
 
+/** The contexts every server-side evaluation of a run has: `github` and `vars`. */
+function contextsOf(run: RunRecord): Pick<ExpressionContext, 'github' | 'vars'> {
+  return { github: { ...run.github }, vars: run.vars ?? {} };
+}
+
 /** What decides whether a job runs: its needs (named in its own scope) and `if`, read in its matrix cell. */
-type Gate = Pick<CallGate, 'needs' | 'scope' | 'calls' | 'if' | 'matrix'>;
+type Gate = Pick<CallGate, 'needs' | 'if' | 'matrix'>;
 
 /**
  * Why a job (or a calling job, for its callee's orders) does not run, or undefined when it does: a need did not
@@ -304,12 +363,11 @@ type Gate = Pick<CallGate, 'needs' | 'scope' | 'calls' | 'if' | 'matrix'>;
  */
 function gateVerdict(
   slice: RunSlice,
-  order: OrderRecord,
   gate: Gate,
+  needs: NeedsContext,
   upstream: OrderRecord['upstream'],
   extra: Pick<ExpressionContext, 'env' | 'inputs'>,
 ): { readonly failed: boolean; readonly reason: string } | undefined {
-  const needs = needsContext({ ...gate, needsOrders: order.needsOrders }, (id) => slice.orders.get(id));
   const results = gate.needs.map((job) => needs[job]?.result ?? 'skipped');
   const status: JobStatus = upstream?.result ?? 'success';
   const condition = gate.if;
@@ -326,7 +384,7 @@ function gateVerdict(
   }
   const verdict = evaluateCondition(
     condition,
-    { github: { ...slice.run.github }, matrix: gate.matrix, needs, vars: slice.run.vars ?? {}, ...extra },
+    { ...contextsOf(slice.run), matrix: gate.matrix, needs, ...extra },
     status,
   );
   if (!verdict.ok) return { failed: true, reason: `invalid if: ${verdict.error}` };
@@ -403,10 +461,16 @@ const RESULT_STATES = {
  * count, as on GitHub; a skipped job does not count either ("a job that is skipped will report its status as
  * Success").
  */
-function upstreamOf(order: OrderRecord, slice: RunSlice, within?: string): OrderRecord['upstream'] {
+function upstreamOf(
+  order: OrderRecord,
+  slice: RunSlice,
+  jobs: { readonly within?: string; readonly outside?: string } = {},
+): OrderRecord['upstream'] {
+  const { within, outside } = jobs;
   const needOrders = order.needsOrders
     .flatMap((id) => slice.orders.get(id) ?? [])
-    .filter((need) => within === undefined || need.job.startsWith(within));
+    .filter((need) => within === undefined || need.job.startsWith(within))
+    .filter((need) => outside === undefined || !need.job.startsWith(outside));
   const seen = needOrders.flatMap((need) => [
     ...(need.result === 'failure' || need.result === 'cancelled' ? [{ job: need.job, result: need.result }] : []),
     ...(need.upstream === undefined ? [] : [need.upstream]),

@@ -325,6 +325,37 @@ export function jobInflightKey(order: Pick<OrderRecord, 'runId' | 'job'>): strin
   return `run#${order.runId}#job#${order.job}#inflight`;
 }
 
+/**
+ * A cell of a matrix of calls under `max-parallel`, as one of its callee's orders sees it. GitHub counts the calling
+ * job's cells, not their jobs: a cell takes a place in its `group` (at most `max`) when its first order dispatches
+ * and marks it in `slot` (0 or 1), and gives it back when its last order is final (`finals` reaching `orders`).
+ */
+export interface CallSlot {
+  readonly slot: string;
+  readonly group: string;
+  readonly max: number;
+  readonly finals: string;
+  readonly orders: number;
+}
+
+/** The cells of matrices of calls under `max-parallel` that an order is inside, outermost first. */
+export function callSlots(order: Pick<OrderRecord, 'runId' | 'gates'>): CallSlot[] {
+  return (order.gates ?? []).flatMap((gate) => {
+    const strategy = gate.strategy;
+    if (strategy?.maxParallel === undefined) return [];
+    const cell = `run#${order.runId}#call#${gate.caller}`;
+    return [
+      {
+        slot: `${cell}#slot`,
+        group: jobInflightKey({ runId: order.runId, job: strategy.job }),
+        max: strategy.maxParallel,
+        finals: `${cell}#final`,
+        orders: strategy.orders,
+      },
+    ];
+  });
+}
+
 export function finalCountKey(runId: string): string {
   return `run#${runId}#final`;
 }

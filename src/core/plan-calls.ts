@@ -2,16 +2,24 @@
  * The pure parts of planning a call to a reusable workflow (GitHub's "Reusing workflows"): where the callee lives,
  * the `inputs` it gets from the call's `with:`, the `secrets:` it is passed, and the token permissions it may have.
  */
-import { contextsUsed, evaluateValue, hasExpression, type ExpressionContext } from './workflow/expressions.ts';
+import {
+  contextsUsed,
+  evaluateValue,
+  hasExpression,
+  propertiesRead,
+  type ExpressionContext,
+} from './workflow/expressions.ts';
 import { typeProblem } from './workflow/read-call.ts';
 import { formatWorkflowRef } from './workflow/workflow-ref.ts';
 import {
   PERMISSION_SCOPES,
   type CallNeed,
   type Diagnostic,
+  type LateWith,
   type PermissionLevel,
   type Permissions,
   type WorkflowCall,
+  type WorkflowCallInput,
   type Workflow,
   type WorkflowCallSpec,
   type WorkflowRef,
@@ -52,24 +60,34 @@ export function callKeysOf(workflow: Workflow, within: WorkflowRef | undefined):
 
 type InputValue = string | number | boolean;
 
-/** Contexts a `with:` value may read when the run is planned. */
-const PLAN_TIME: ReadonlySet<string> = new Set(['github', 'matrix', 'strategy', 'inputs']);
+/** GitHub's contexts for `jobs.<job_id>.with.<with_id>` ("Context availability"). */
+const WITH_CONTEXTS: ReadonlySet<string> = new Set(['github', 'needs', 'strategy', 'matrix', 'inputs', 'vars']);
+
+/** A call's inputs: those known when the run is planned, and those left for when the calling job is ready. */
+export interface CallInputs {
+  /** Values known now, defaults applied for inputs left out. */
+  readonly inputs: Record<string, InputValue>;
+  /** Values that read `needs` (or an input of the caller's that does): evaluated when the calling job is ready. */
+  readonly late: LateWith['values'];
+  readonly problems: string[];
+}
 
 /**
  * The callee's `inputs` context from the call's `with:` (GitHub's rules): an input the callee does not declare is an
  * error, a required one without a value or default is an error, a value of another type is an error; inputs left
  * out take their default (a string input with none is '', a number 0, a boolean false, as GitHub fills them).
+ * GitHub evaluates `with:` when the calling job is ready; here a value is evaluated when the run is planned unless
+ * it reads `needs`, or one of `lateNames` (the caller's own inputs that are late), which waits for the engine.
  */
 export function callInputs(
   spec: WorkflowCallSpec,
   call: WorkflowCall,
   ctx: ExpressionContext,
-): { inputs: Record<string, InputValue>; problems: string[] } {
+  lateNames: ReadonlySet<string> = new Set(),
+): CallInputs {
   const problems: string[] = [];
   const inputs: Record<string, InputValue> = {};
-  const set = (name: string, value: InputValue): void => {
-    Object.defineProperty(inputs, name, { value, enumerable: true, writable: true, configurable: true });
-  };
+  const late: Record<string, LateWith['values'][string]> = {};
   const declared = Object.keys(spec.inputs);
   for (const [name, written] of Object.entries(call.with)) {
     const input = Object.hasOwn(spec.inputs, name) ? spec.inputs[name] : undefined;
@@ -79,41 +97,95 @@ export function callInputs(
       );
       continue;
     }
-    const value = evaluateInput(written, ctx);
+    const value = evaluateInput(written, ctx, lateNames);
+    if (value.kind === 'error') problems.push(`with.${name}: ${value.error}`);
+    else if (value.kind === 'late') setOwn(late, name, { value: value.template, type: input.type });
+    else {
+      const checked = checkInput(name, input.type, value.value, call.uses);
+      if (checked.ok) setOwn(inputs, name, checked.value);
+      else problems.push(checked.error);
+    }
+  }
+  for (const [name, input] of Object.entries(spec.inputs)) {
+    if (Object.hasOwn(inputs, name) || Object.hasOwn(call.with, name)) continue;
+    if (input.default !== undefined) setOwn(inputs, name, input.default);
+    else if (input.required) problems.push(`with: input \`${name}\` is required by \`${call.uses}\` and has no value`);
+    else setOwn(inputs, name, input.type === 'string' ? '' : input.type === 'number' ? 0 : false);
+  }
+  return { inputs, late, problems };
+}
+
+/**
+ * The late `with:` values of a call, evaluated now that the calling job is ready (`ctx` holds its `needs`) and
+ * checked against the callee's input types, or every problem, joined.
+ */
+export function evaluateLateWith(
+  late: LateWith,
+  ctx: ExpressionContext,
+): { ok: true; inputs: Record<string, InputValue> } | { ok: false; error: string } {
+  const inputs: Record<string, InputValue> = {};
+  const problems: string[] = [];
+  for (const [name, { value: template, type }] of Object.entries(late.values)) {
+    const value = evaluateValue(template, ctx);
     if (!value.ok) {
       problems.push(`with.${name}: ${value.error}`);
       continue;
     }
-    const problem = typeProblem(input.type, value.value);
-    if (problem !== undefined) {
-      problems.push(`with.${name} must be ${problem} (input \`${name}\` of \`${call.uses}\` is a ${input.type})`);
-      continue;
-    }
-    set(name, input.type === 'string' ? String(value.value) : (value.value as InputValue));
+    const checked = checkInput(name, type, value.value, late.uses);
+    if (checked.ok) setOwn(inputs, name, checked.value);
+    else problems.push(checked.error);
   }
-  for (const [name, input] of Object.entries(spec.inputs)) {
-    if (Object.hasOwn(inputs, name) || Object.hasOwn(call.with, name)) continue;
-    if (input.default !== undefined) set(name, input.default);
-    else if (input.required) problems.push(`with: input \`${name}\` is required by \`${call.uses}\` and has no value`);
-    else set(name, input.type === 'string' ? '' : input.type === 'number' ? 0 : false);
-  }
-  return { inputs, problems };
+  return problems.length === 0 ? { ok: true, inputs } : { ok: false, error: problems.join('; ') };
 }
 
-function evaluateInput(
-  written: InputValue,
-  ctx: ExpressionContext,
-): { ok: true; value: unknown } | { ok: false; error: string } {
-  if (typeof written !== 'string' || !hasExpression(written)) return { ok: true, value: written };
+/** A value against its input's type: a string input takes a number or boolean as its text. */
+function checkInput(
+  name: string,
+  type: WorkflowCallInput['type'],
+  value: unknown,
+  uses: string,
+): { ok: true; value: InputValue } | { ok: false; error: string } {
+  const problem = typeProblem(type, value);
+  if (problem !== undefined)
+    return { ok: false, error: `with.${name} must be ${problem} (input \`${name}\` of \`${uses}\` is a ${type})` };
+  return { ok: true, value: type === 'string' ? String(value) : (value as InputValue) };
+}
+
+type WithValue =
+  | { readonly kind: 'now'; readonly value: unknown }
+  | { readonly kind: 'late'; readonly template: string }
+  | { readonly kind: 'error'; readonly error: string };
+
+function evaluateInput(written: InputValue, ctx: ExpressionContext, lateNames: ReadonlySet<string>): WithValue {
+  if (typeof written !== 'string' || !hasExpression(written)) return { kind: 'now', value: written };
   const used = contextsUsed(written);
-  const late = used === undefined ? [] : [...used].filter((name) => !PLAN_TIME.has(name));
-  if (late.length > 0)
-    return {
-      ok: false,
-      error: `reads \`${late.join('`, `')}\`; spotcheck evaluates a call's \`with:\` when the run is planned, from github, matrix, strategy and inputs only`,
-    };
+  if (used !== undefined) {
+    const unavailable = [...used].filter((name) => !WITH_CONTEXTS.has(name));
+    if (unavailable.length > 0)
+      return {
+        kind: 'error',
+        error: `reads \`${unavailable.join('`, `')}\`; a call's \`with:\` may read github, needs, strategy, matrix, inputs and vars (GitHub's context availability)`,
+      };
+    if (used.has('needs') || readsLateInputs(written, lateNames).length > 0) return { kind: 'late', template: written };
+  }
   const value = evaluateValue(written, ctx);
-  return value.ok ? { ok: true, value: value.value } : value;
+  return value.ok ? { kind: 'now', value: value.value } : { kind: 'error', error: value.error };
+}
+
+/**
+ * The late inputs (of `lateNames`) a template reads: every one when it reads `inputs` whole or by a computed name.
+ * Names compare as GitHub's contexts do, without regard to case.
+ */
+export function readsLateInputs(template: string, lateNames: ReadonlySet<string>): string[] {
+  if (lateNames.size === 0 || !hasExpression(template)) return [];
+  const read = propertiesRead(template, 'inputs');
+  if (read === undefined || read.size === 0) return [];
+  if (read.has('*')) return [...lateNames];
+  return [...lateNames].filter((name) => read.has(name.toLowerCase()));
+}
+
+function setOwn<T>(record: Record<string, T>, name: string, value: T): void {
+  Object.defineProperty(record, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** `secrets:` of a call against what the callee declares: undeclared names and missing required ones are errors. */

@@ -22,6 +22,7 @@ import {
   callKey,
   mergeCallNeeds,
   narrowPermissions,
+  readsLateInputs,
   resolveWorkflowRef,
   secretProblems,
   type CalleeLookup,
@@ -29,6 +30,7 @@ import {
 import type {
   CallGate,
   CallNeed,
+  CallStrategy,
   CallSecrets,
   ConcurrencySpec,
   Diagnostic,
@@ -98,8 +100,8 @@ function at(file: string, pos: SourcePos, message: string): Diagnostic {
  * evaluates env again, so a result such as a commit message containing `${{` must not be handed on as a template).
  * Anything else (steps, needs, runner, a parse error for the runner to report) is kept verbatim.
  */
-function planEnvValue(value: string, ctx: ExpressionContext): string {
-  if (!hasExpression(value)) return value;
+function planEnvValue(value: string, ctx: ExpressionContext, late?: ReadonlySet<string>): string {
+  if (!hasExpression(value) || (late !== undefined && readsLateInputs(value, late).length > 0)) return value;
   const used = contextsUsed(value);
   if (used === undefined || [...used].some((name) => !PLAN_TIME_CONTEXTS.has(name))) return value;
   const result = interpolate(value, ctx);
@@ -110,9 +112,14 @@ function displayName(
   job: JobSpec,
   ctx: ExpressionContext,
   shown: readonly MatrixValue[] | undefined,
+  late?: ReadonlySet<string>,
 ): { ok: true; name: string } | { ok: false; error: string } {
   let name: string;
-  if (job.name !== undefined && hasExpression(job.name)) {
+  if (job.name !== undefined && late !== undefined && readsLateInputs(job.name, late).length > 0) {
+    // A name that reads an input known only when the calling job is ready is shown as written, as GitHub shows a
+    // job's name before the job starts.
+    name = job.name;
+  } else if (job.name !== undefined && hasExpression(job.name)) {
     // A name built from expressions (`Test ${{ matrix.os }}`) already says which cell it is: GitHub shows it as
     // evaluated, without appending the matrix values.
     const result = interpolate(job.name, ctx);
@@ -204,6 +211,8 @@ interface Scope {
   readonly permissions?: Permissions;
   /** Callee keys from the top-level workflow down to this one (cycles, nesting depth). */
   readonly chain: readonly string[];
+  /** Inputs of this scope that the call's `with:` sets from `needs`: unknown until the calling job is ready. */
+  readonly lateInputs?: ReadonlySet<string>;
   /** Where this workflow was read from, for its own `./` calls. */
   readonly within?: WorkflowRef;
   /** The outermost calling job's `concurrency` that governs this scope's orders, and that calling order's id. */
@@ -231,7 +240,7 @@ function planScope(state: PlanState, scope: Scope): PlannedScope {
     ];
     const calls = callsOf(job, out.callNeeds);
     if (job.matrixTemplate !== undefined && job.call === undefined) {
-      const placeholder = planDynamicMatrixJob(workflow, job, needsOrders, scope.inputs);
+      const placeholder = planDynamicMatrixJob(workflow, job, needsOrders, scope);
       out.ordersByJob.set(job.id, [{ ...placeholder, id: key, ...scopeFields(scope, calls) }]);
       out.idsByJob.set(job.id, [key]);
       continue;
@@ -361,16 +370,19 @@ function planCallCell(
   const strategy = strategyOf(job, cell);
   const ctx: ExpressionContext = {
     github: state.github,
+    vars: state.vars,
     matrix,
     strategy,
     ...(scope.inputs ? { inputs: scope.inputs } : {}),
   };
-  const name = displayName(job, ctx, cell.expanded?.shown);
-  const { inputs, problems } = callInputs(callee.call, call, ctx);
+  const name = displayName(job, ctx, cell.expanded?.shown, scope.lateInputs);
+  const { inputs, late, problems } = callInputs(callee.call, call, ctx, scope.lateInputs);
   problems.push(...secretProblems(callee.call, call));
   if (!name.ok) problems.push(name.error);
   if (problems.length > 0 || !name.ok) return { ok: false, problems };
 
+  const lateNames = new Set(Object.keys(late));
+  const jobKey = scope.prefix === undefined ? job.id : `${scope.prefix}.${job.id}`;
   const gate: CallGate = {
     caller: cell.id,
     needs: job.needs,
@@ -378,6 +390,18 @@ function planCallCell(
     ...(calls !== undefined ? { calls } : {}),
     ...(job.if !== undefined ? { if: job.if } : {}),
     matrix,
+    ...(scope.inputs !== undefined && Object.keys(scope.inputs).length > 0 ? { inputs: scope.inputs } : {}),
+    ...(lateNames.size > 0 ? { lateWith: { uses: call.uses, strategy, values: late } } : {}),
+    ...(cell.expanded !== undefined
+      ? {
+          strategy: {
+            job: jobKey,
+            failFast: job.failFast,
+            ...(job.maxParallel !== undefined ? { maxParallel: job.maxParallel } : {}),
+            orders: 0,
+          },
+        }
+      : {}),
   };
   const inner = planScope(state, {
     workflow: callee,
@@ -385,6 +409,7 @@ function planCallCell(
     namePrefix: `${scope.namePrefix ?? ''}${name.name} / `,
     gates: [...scope.gates, gate],
     inputs,
+    ...(lateNames.size > 0 ? { lateInputs: lateNames } : {}),
     secretsPassed: [...scope.secretsPassed, call.secrets ?? {}],
     implicitNeeds: cell.needsOrders,
     ...withPermissions(narrowPermissions(scope.permissions, job.permissions ?? scope.workflow.permissions)),
@@ -398,9 +423,10 @@ function planCallCell(
       return [j.id, { orders: inner.idsByJob.get(j.id) ?? [], ...(nested ? { call: nested } : {}) }];
     }),
   );
+  const orders = callee.jobs.flatMap((j) => inner.ordersByJob.get(j.id) ?? []);
   return {
     ok: true,
-    orders: callee.jobs.flatMap((j) => inner.ordersByJob.get(j.id) ?? []),
+    orders: gate.strategy === undefined ? orders : withCellSize(orders, cell.id, gate.strategy),
     need: { jobs, outputs: callee.call.outputs },
   };
 }
@@ -421,6 +447,15 @@ function callerConcurrency(
   if (job.concurrency === undefined) return {};
   const spec = { ...job.concurrency, group: planEnvValue(job.concurrency.group, ctx) };
   return { concurrency: { spec, unit: caller } };
+}
+
+/** The orders of one cell of a matrix of calls, their gate for that cell told how many orders the cell has. */
+function withCellSize(orders: readonly OrderSpec[], caller: string, strategy: CallStrategy): OrderSpec[] {
+  const sized = { ...strategy, orders: orders.length };
+  return orders.map((order) => ({
+    ...order,
+    gates: (order.gates ?? []).map((g) => (g.caller === caller ? { ...g, strategy: sized } : g)),
+  }));
 }
 
 function withPermissions(permissions: Permissions | undefined): { permissions?: Permissions } {
@@ -482,14 +517,24 @@ export function planCell(
   job: JobSpec,
   base: ExpressionContext,
   cell: CellInput,
-  scope: Pick<Scope, 'prefix' | 'namePrefix' | 'permissions'> = {},
+  scope: Pick<Scope, 'prefix' | 'namePrefix' | 'permissions' | 'lateInputs'> = {},
 ): PlannedCell {
   const matrix: MatrixCell = cell.expanded?.cell ?? {};
   const strategy = strategyOf(job, cell);
   const ctx: ExpressionContext = { ...base, matrix, strategy };
+  const late = scope.lateInputs;
   const problems: string[] = [];
+  for (const [key, value] of [
+    ['runs-on', job.runsOn],
+    ['timeout-minutes', job.timeoutMinutes],
+    ['continue-on-error', job.continueOnError],
+  ] as const) {
+    const problem = lateProblem(key, value, late);
+    if (problem !== undefined) problems.push(problem);
+  }
+  if (problems.length > 0) return { ok: false, problems };
 
-  const name = displayName(job, ctx, cell.expanded?.shown);
+  const name = displayName(job, ctx, cell.expanded?.shown, late);
   if (!name.ok) problems.push(name.error);
 
   const runsOn = interpolate(job.runsOn, ctx);
@@ -499,7 +544,7 @@ export function planCell(
   const continueOnError = continueOnErrorOf(job, ctx, problems);
   const timeout = evaluateMinutes(job.timeoutMinutes, ctx);
   if (!timeout.ok) problems.push(`timeout-minutes ${timeout.error}`);
-  const env = planEnv(workflow, job, ctx);
+  const env = planEnv(workflow, job, ctx, late);
   const permissions = narrowPermissions(scope.permissions, job.permissions ?? workflow.permissions);
   if (problems.length > 0 || !name.ok || !runsOn.ok || !timeout.ok) return { ok: false, problems };
   return {
@@ -522,18 +567,37 @@ export function planCell(
       steps: job.steps,
       outputExprs: job.outputs,
       ...(permissions !== undefined ? { permissions } : {}),
-      ...(job.environment !== undefined ? { environment: planEnvironment(job.environment, ctx) } : {}),
+      ...(job.environment !== undefined ? { environment: planEnvironment(job.environment, ctx, late) } : {}),
       ...(job.concurrency !== undefined
-        ? { concurrency: { ...job.concurrency, group: planEnvValue(job.concurrency.group, ctx) } }
+        ? { concurrency: { ...job.concurrency, group: planEnvValue(job.concurrency.group, ctx, late) } }
         : {}),
     },
   };
 }
 
 /** The job's environment, its name and URL evaluated now when they read only plan-time contexts (`planEnvValue`). */
-function planEnvironment(environment: EnvironmentSpec, ctx: ExpressionContext): EnvironmentSpec {
-  const name = planEnvValue(environment.name, ctx);
-  return environment.url === undefined ? { name } : { name, url: planEnvValue(environment.url, ctx) };
+function planEnvironment(
+  environment: EnvironmentSpec,
+  ctx: ExpressionContext,
+  late: ReadonlySet<string> | undefined,
+): EnvironmentSpec {
+  const name = planEnvValue(environment.name, ctx, late);
+  return environment.url === undefined ? { name } : { name, url: planEnvValue(environment.url, ctx, late) };
+}
+
+/**
+ * Why a value the planner must evaluate cannot be: it reads an input that the call's `with:` sets from `needs`,
+ * which is known only when the calling job is ready.
+ */
+function lateProblem(
+  key: string,
+  value: string | number | boolean,
+  late: ReadonlySet<string> | undefined,
+): string | undefined {
+  if (late === undefined || typeof value !== 'string') return undefined;
+  const [name] = readsLateInputs(value, late);
+  if (name === undefined) return undefined;
+  return `${key} reads \`inputs.${name}\`, which the call's \`with:\` sets from \`needs\`; spotcheck evaluates ${key} when the run is planned, from inputs known then`;
 }
 
 /** A job's `continue-on-error`: a boolean, or an expression that must evaluate to one (else a problem, and false). */
@@ -550,13 +614,18 @@ function continueOnErrorOf(job: JobSpec, ctx: ExpressionContext, problems: strin
 }
 
 /** The workflow's env, then the job's, each value evaluated now when it can be (`planEnvValue`). */
-function planEnv(workflow: Pick<Workflow, 'env'>, job: JobSpec, ctx: ExpressionContext): Record<string, string> {
+function planEnv(
+  workflow: Pick<Workflow, 'env'>,
+  job: JobSpec,
+  ctx: ExpressionContext,
+  late?: ReadonlySet<string>,
+): Record<string, string> {
   const env: Record<string, string> = {};
   for (const source of [workflow.env, job.env]) {
     for (const [key, value] of Object.entries(source)) {
       // defineProperty, not assignment: a key such as `__proto__` is an env name like any other.
       Object.defineProperty(env, key, {
-        value: planEnvValue(value, ctx),
+        value: planEnvValue(value, ctx, late),
         enumerable: true,
         writable: true,
         configurable: true,
@@ -590,12 +659,14 @@ function planDynamicMatrixJob(
   workflow: Workflow,
   job: JobSpec,
   needsOrders: readonly string[],
-  inputs: InputValues | undefined,
+  scope: Pick<Scope, 'prefix' | 'namePrefix' | 'permissions' | 'inputs'>,
 ): OrderSpec {
+  const key = scope.prefix === undefined ? job.id : `${scope.prefix}.${job.id}`;
+  const name = job.name !== undefined && !hasExpression(job.name) ? job.name : job.id;
   return {
-    id: job.id,
-    job: job.id,
-    name: job.name !== undefined && !hasExpression(job.name) ? job.name : job.id,
+    id: key,
+    job: key,
+    name: `${scope.namePrefix ?? ''}${name}`,
     needs: job.needs,
     needsOrders,
     runsOn: job.runsOn,
@@ -608,11 +679,13 @@ function planDynamicMatrixJob(
     env: {},
     steps: [],
     outputExprs: job.outputs,
-    ...(inputs !== undefined ? { inputs } : {}),
+    ...(scope.inputs !== undefined ? { inputs: scope.inputs } : {}),
     dynamicMatrix: {
       job,
       workflowEnv: workflow.env,
       ...(workflow.permissions !== undefined ? { workflowPermissions: workflow.permissions } : {}),
+      ...(scope.namePrefix !== undefined ? { namePrefix: scope.namePrefix } : {}),
+      ...(scope.permissions !== undefined ? { callerPermissions: scope.permissions } : {}),
     },
   };
 }

@@ -240,7 +240,10 @@ export interface WorkflowCall {
   /** As written (`./.github/workflows/build.yml`, `acme/shared/.github/workflows/ci.yml@v1`). */
   readonly uses: string;
   readonly workflow: WorkflowRef;
-  /** Values as written; they may hold expressions (evaluated when the run is planned). */
+  /**
+   * Values as written; they may hold expressions, evaluated when the run is planned, or when the calling job is
+   * ready for those that read `needs` (`CallGate.lateWith`).
+   */
   readonly with: Readonly<Record<string, string | number | boolean>>;
   readonly secrets?: CallSecrets;
   /** Where `uses:` is, for diagnostics about the callee. */
@@ -345,6 +348,10 @@ export interface DynamicMatrix {
   readonly job: JobSpec;
   readonly workflowEnv: Readonly<Record<string, string>>;
   readonly workflowPermissions?: Permissions;
+  /** Inside a called workflow: the `caller / ` display-name prefix of its cells, outermost first. */
+  readonly namePrefix?: string;
+  /** Inside a called workflow: the calling job's token permissions, which the cells' can only narrow. */
+  readonly callerPermissions?: Permissions;
 }
 
 /** GitHub's `strategy` context: `job-index` is 0-based in the matrix's expansion order, `job-total` counts the cells. */
@@ -448,6 +455,35 @@ export interface CallGate {
   readonly calls?: Readonly<Record<string, CallNeed>>;
   readonly if?: string;
   readonly matrix: MatrixCell;
+  /** The calling job's own `inputs` context (of the workflow it is in), as known when the run is planned; absent: empty. */
+  readonly inputs?: InputValues;
+  /**
+   * The call's `with:` values that read `needs` (GitHub evaluates `with:` when the calling job is ready): the engine
+   * evaluates them when a callee order becomes ready, checks them against the callee's input types and adds them to
+   * the order's `inputs`. Absent: every value was known when the run was planned.
+   */
+  readonly lateWith?: LateWith;
+  /** Set when the calling job has a matrix: its `fail-fast` and `max-parallel` apply to its calls as to cells. */
+  readonly strategy?: CallStrategy;
+}
+
+/** `with:` values of a call that are evaluated when the calling job is ready, as written, with the input's type. */
+export interface LateWith {
+  /** The call's `uses:`, for messages. */
+  readonly uses: string;
+  /** The calling job's `strategy` context (its matrix is the gate's). */
+  readonly strategy: StrategyContext;
+  readonly values: Readonly<Record<string, { readonly value: string; readonly type: WorkflowCallInput['type'] }>>;
+}
+
+/** The strategy of a matrix of calls, as each cell's callee orders see it. */
+export interface CallStrategy {
+  /** The calling job's key (`build`, `build.2.inner`): the cells of one matrix of calls share it. */
+  readonly job: string;
+  readonly failFast: boolean;
+  readonly maxParallel?: number;
+  /** How many orders the cell's call planned (nested calls' included, a dynamic matrix's cells not). */
+  readonly orders: number;
 }
 
 export interface RunPlan {

@@ -22,6 +22,11 @@ export interface PullRequestInfo {
    * comparable with a comment's `created_at`.
    */
   readonly updatedAt: number;
+  /**
+   * The pull request object as the forge answered it (GitHub's "Get a pull request"; Gitea's is GitHub-shaped for
+   * the fields workflows read): `github.event.pull_request` of a `!testme` run. Absent where the forge gives none.
+   */
+  readonly payload?: Readonly<Record<string, unknown>>;
 }
 
 export type CommitState = 'pending' | 'success' | 'failure' | 'error';

@@ -310,6 +310,7 @@ async function readGiteaPullRequest(
     // `head.repo` is null when the fork was deleted after the pull request was opened.
     headRepo: data.head.repo?.full_name ?? '',
     updatedAt,
+    payload: data as unknown as Readonly<Record<string, unknown>>,
   };
   return info;
 }

@@ -308,6 +308,7 @@ async function readGitHubPullRequest(
     // `head.repo` is null when the fork was deleted after the pull request was opened.
     headRepo: data.head.repo?.full_name ?? '',
     updatedAt: Date.parse(data.updated_at),
+    payload: data,
   };
   return info;
 }

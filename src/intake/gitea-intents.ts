@@ -9,6 +9,7 @@
  */
 import type { RepoRef } from '../core/types.ts';
 import {
+  eventFieldsOf,
   isZeroSha,
   TESTME_COMMAND,
   type ForgeInstallation,
@@ -167,6 +168,7 @@ function toGiteaPushIntent(p: Json, ctx: GiteaIntentContext): IntentResult<PushI
     before: before.toLowerCase(),
     after: after.toLowerCase(),
     pusher,
+    ...eventFieldsOf(p),
   };
 }
 
@@ -204,7 +206,17 @@ function toGiteaPullRequestIntent(p: Json, ctx: GiteaIntentContext): IntentResul
     author: loginOf(pr['user']) ?? '',
     // A deleted fork leaves `head.repo` null.
     headRepo: stringOf(objectOf(head?.['repo'])?.['full_name']) ?? '',
+    ...mergeShaOf(action, pr),
+    ...eventFieldsOf(p),
   };
+}
+
+/** A merged pull request's `closed`: its merge commit (Gitea's PullRequest has `merged` and `merge_commit_sha`). */
+function mergeShaOf(action: PullRequestAction, pr: Json): { mergeSha?: string } {
+  const sha = stringOf(pr['merge_commit_sha']);
+  return action === 'closed' && pr['merged'] === true && sha !== undefined && OBJECT_ID.test(sha)
+    ? { mergeSha: sha.toLowerCase() }
+    : {};
 }
 
 /**
@@ -258,5 +270,6 @@ function toGiteaTestmeIntent(event: string, p: Json, ctx: GiteaIntentContext): I
     commentId,
     commenter,
     commentCreatedAt: timeOf(comment['created_at'], ctx.now),
+    ...eventFieldsOf(p),
   };
 }

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Limits } from '../config.ts';
 import { oneLine } from '../core/render/format.ts';
+import type { EventPayload } from '../core/event-payload.ts';
 import type { GithubContextInput } from '../core/github-context.ts';
 import type { WorkflowDecision } from '../core/plan-workflows.ts';
 import type { Diagnostic, EventName, RepoRef, RunTrust, WorkflowSource } from '../core/types.ts';
@@ -34,12 +35,21 @@ export interface PlannedWorkflow {
 /** Where a pull request's runs start: its head SHA, number, branches and the user it runs for. */
 export interface PullRequestAt {
   readonly sha: string;
+  /** The runs' ref: `refs/pull/<n>/head` (`pullRequestRef`), or the base branch for a merged pull request's `closed`. */
+  readonly ref: string;
   readonly pr: number;
   readonly headRef: string;
   readonly baseRef: string;
   readonly actor: string;
   /** `member` when the pull request's author is one; `approved-outsider` for a `!testme` on a non-member's. */
   readonly trust: RunTrust;
+  /** `github.event` of the runs (src/intake/run-events.ts). */
+  readonly event: EventPayload;
+}
+
+/** Where a pull request's runs are: its head, as spotcheck builds pull requests (not GitHub's merge ref). */
+export function pullRequestRef(pr: number): string {
+  return `refs/pull/${String(pr)}/head`;
 }
 
 /** Deterministic: one run per delivery and workflow file, whoever processes the delivery and however often. */
@@ -155,7 +165,7 @@ export async function planPullRequest(
   const sources: WorkflowSource[] = await forge.readWorkflows(intent.repo, at.sha, folders);
   if (sources.length === 0) return { decisions: [], diagnostics: [] };
   const changedFiles = await forge.pullRequestFiles(intent.repo, at.pr);
-  const ref = `refs/pull/${String(at.pr)}/head`;
+  const ref = at.ref;
   // A pull_request intent's activity type is matched against `on.pull_request.types`; `!testme` runs at the head,
   // as a new head would (no action: synchronize).
   const action = intent.kind === 'pull_request' ? intent.action : undefined;
@@ -179,11 +189,7 @@ export async function planPullRequest(
           actor: at.actor,
           baseRef: at.baseRef,
           headRef: at.headRef,
-          payload: {
-            ...(event === 'pull_request' && action !== undefined ? { action } : {}),
-            number: at.pr,
-            pull_request: { number: at.pr, head: { sha: at.sha, ref: at.headRef } },
-          },
+          payload: at.event,
         }),
       })),
       limits,
@@ -208,14 +214,14 @@ export async function startPrRuns(
   orchestrator: Pick<Orchestrator, 'startRun'>,
   intent: OrderIntent,
   planned: readonly PlannedWorkflow[],
-  at: Pick<PullRequestAt, 'sha' | 'pr' | 'actor' | 'trust'>,
+  at: Pick<PullRequestAt, 'sha' | 'ref' | 'pr' | 'actor' | 'trust'>,
 ): Promise<number> {
   let created = 0;
   for (const event of ['testme', 'pull_request'] as const) {
     const decisions = planned.filter((p) => p.event === event).map((p) => p.decision);
     created += await startRuns(orchestrator, intent, decisions, {
       event,
-      ref: `refs/pull/${String(at.pr)}/head`,
+      ref: at.ref,
       sha: at.sha,
       actor: at.actor,
       trust: at.trust,

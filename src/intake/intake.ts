@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import type { Authorizer } from './authorize.ts';
 import type { Limits } from '../config.ts';
+import { MAX_EVENT_PAYLOAD_BYTES } from '../core/event-payload.ts';
 import { shortSha } from '../core/render/format.ts';
 import { DEFAULT_PULL_REQUEST_TYPES } from '../core/types.ts';
 import type { TriggerEvent } from '../core/types.ts';
@@ -19,12 +20,14 @@ import { resolveWorkflowFolders, type WorkflowFolderSettings } from '../core/wor
 import type { Forge } from '../forges/forge.ts';
 import { forgeCalleeReader } from './read-callees.ts';
 import { planInProcess, type Planner } from './planner.ts';
+import { pullRequestEvent, pushEvent, testmeEvent } from './run-events.ts';
 import { noticeOnce, testmeRefusedNotice, unauthorizedAuthorNotice, type Notices } from './intake-notices.ts';
 import { headMovedSinceComment, readHead, recordHead, type PrDocs } from './intake-pr-head.ts';
 import {
   cancelPrRuns,
   contextFor,
   planPullRequest,
+  pullRequestRef,
   reportDiagnostics,
   startPrRuns,
   startRuns,
@@ -88,6 +91,11 @@ export function createIntake(options: IntakeOptions): Intake {
   };
   return {
     process(intent) {
+      if (intent.eventCutFrom !== undefined)
+        options.logger.warn(
+          { deliveryId: intent.deliveryId, bytes: intent.eventCutFrom, kept: MAX_EVENT_PAYLOAD_BYTES },
+          'webhook payload too large for github.event: its essential fields are kept',
+        );
       switch (intent.kind) {
         case 'push':
           return processPush(ctx, intent);
@@ -122,7 +130,7 @@ async function processPush({ options }: IntakeContext, intent: PushIntent): Prom
             ref: intent.ref,
             sha: intent.after,
             actor: intent.pusher,
-            payload: { ref: intent.ref, before: intent.before, after: intent.after },
+            payload: pushEvent(intent),
           }),
         },
       ],
@@ -152,8 +160,13 @@ async function processPush({ options }: IntakeContext, intent: PushIntent): Prom
 async function processPullRequest(ctx: IntakeContext, intent: PullRequestIntent): Promise<void> {
   const { options } = ctx;
   const log = options.logger.child({ deliveryId: intent.deliveryId, pr: intent.pr, action: intent.action });
+  // GitHub runs a merged pull request's `closed` at the merge commit, on the base branch ("Events that trigger
+  // workflows": GITHUB_SHA the merge commit, GITHUB_REF `refs/heads/<base>`); a pull request closed unmerged at its
+  // head, as spotcheck runs pull requests (GitHub: the last merge commit of `refs/pull/<n>/merge`).
+  const merged = intent.action === 'closed' ? intent.mergeSha : undefined;
   if (intent.action === 'closed') {
-    const cancelled = await cancelPrRuns(options, intent.repo, intent.pr, 'the pull request was closed');
+    // A retried delivery must not cancel the runs it started at the merge commit the first time.
+    const cancelled = await cancelPrRuns(options, intent.repo, intent.pr, 'the pull request was closed', merged);
     log.info({ cancelled }, 'pull request closed');
   } else {
     if (!(await recordHead(ctx.docs, intent))) {
@@ -180,13 +193,15 @@ async function processPullRequest(ctx: IntakeContext, intent: PullRequestIntent)
     return;
   }
   const at: PullRequestAt = {
-    sha: intent.headSha,
+    sha: merged ?? intent.headSha,
+    ref: merged === undefined ? pullRequestRef(intent.pr) : `refs/heads/${intent.baseRef}`,
     pr: intent.pr,
     headRef: intent.headRef,
     baseRef: intent.baseRef,
     actor: intent.author,
     // Only an authorized author's pull request gets here.
     trust: 'member',
+    event: pullRequestEvent(intent),
   };
   const forge = await options.forges.forInstallation(intent.install);
   const created = await planAndStart(ctx, forge, intent, at, ['pull_request']);
@@ -232,11 +247,13 @@ async function processTestme(ctx: IntakeContext, intent: TestmeIntent): Promise<
   const author = await options.authorizer.authorize(intent.install, intent.repo, pull.author, intent.ownerIsOrg);
   const at: PullRequestAt = {
     sha: pull.headSha,
+    ref: pullRequestRef(intent.pr),
     pr: intent.pr,
     headRef: pull.headRef,
     baseRef: pull.baseRef,
     actor: intent.commenter,
     trust: author.allowed ? 'member' : 'approved-outsider',
+    event: testmeEvent(intent, pull),
   };
   const created = await planAndStart(ctx, forge, intent, at, ['testme', 'pull_request']);
   log.info({ runs: created.runs, invalid: created.invalid }, '!testme planned');

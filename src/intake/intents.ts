@@ -5,6 +5,7 @@
  */
 import type { EmitterWebhookEvent } from '@octokit/webhooks';
 import type { CapacityJobEvent } from '../core/capacity.ts';
+import { boundEventPayload, type EventPayload } from '../core/event-payload.ts';
 import { PULL_REQUEST_TYPES } from '../core/types.ts';
 import type { ForgeKind, PullRequestType, RepoRef } from '../core/types.ts';
 import type { Forge } from '../forges/forge.ts';
@@ -28,7 +29,7 @@ export type Intent = OrderIntent | CapacityIntent;
 
 /** What asks for orders: a push, a pull request event, a `!testme` comment (intake.ts processes these). */
 export type OrderIntent =
-  | {
+  | ({
       readonly kind: 'push';
       readonly deliveryId: string;
       readonly at: number;
@@ -41,8 +42,8 @@ export type OrderIntent =
       readonly ownerIsOrg: boolean;
       /** `repository.private` of the payload (absent in intents stored before it was kept: read as private). */
       readonly repoPrivate?: boolean;
-    }
-  | {
+    } & EventFields)
+  | ({
       readonly kind: 'pull_request';
       readonly deliveryId: string;
       readonly at: number;
@@ -55,11 +56,13 @@ export type OrderIntent =
       readonly baseRef: string;
       readonly author: string;
       readonly headRepo: string;
+      /** `closed` of a merged pull request: its merge commit (`pull_request.merge_commit_sha`), where it runs. */
+      readonly mergeSha?: string;
       readonly ownerIsOrg: boolean;
       /** `repository.private` of the payload (absent in intents stored before it was kept: read as private). */
       readonly repoPrivate?: boolean;
-    }
-  | {
+    } & EventFields)
+  | ({
       readonly kind: 'testme';
       readonly deliveryId: string;
       readonly at: number;
@@ -72,7 +75,23 @@ export type OrderIntent =
       readonly ownerIsOrg: boolean;
       /** `repository.private` of the payload (absent in intents stored before it was kept: read as private). */
       readonly repoPrivate?: boolean;
-    };
+    } & EventFields);
+
+/**
+ * The webhook payload an order intent keeps for `github.event` (src/core/event-payload.ts: bounded, its essential
+ * fields only above 64 KiB). Absent in intents stored before it was kept: intake then builds the few fields it knew.
+ */
+export interface EventFields {
+  readonly event?: EventPayload;
+  /** The payload's size in bytes when it was cut to its essential fields (intake logs a warning). */
+  readonly eventCutFrom?: number;
+}
+
+/** The payload as an intent keeps it. */
+export function eventFieldsOf(payload: object): EventFields {
+  const bounded = boundEventPayload(payload as EventPayload);
+  return { event: bounded.payload, ...(bounded.cutFrom === undefined ? {} : { eventCutFrom: bounded.cutFrom }) };
+}
 
 /**
  * What asks for capacity-mode runners (src/capacity/): a `workflow_job` of either forge, or Gitea's push path (a
@@ -192,6 +211,7 @@ export function toPushIntent(event: EmitterWebhookEvent<'push'>, ctx: IntentCont
     pusher: p.sender?.login ?? p.pusher.name,
     ownerIsOrg: where.ownerIsOrg,
     ...(where.repoPrivate === undefined ? {} : { repoPrivate: where.repoPrivate }),
+    ...eventFieldsOf(p),
   };
 }
 
@@ -221,8 +241,15 @@ export function toPullRequestIntent(
     author: pr.user?.login ?? '',
     // A fork that was deleted leaves `head.repo` null.
     headRepo: pr.head.repo?.full_name ?? '',
+    ...(action === 'closed' &&
+    pr.merged === true &&
+    typeof pr.merge_commit_sha === 'string' &&
+    pr.merge_commit_sha !== ''
+      ? { mergeSha: pr.merge_commit_sha }
+      : {}),
     ownerIsOrg: where.ownerIsOrg,
     ...(where.repoPrivate === undefined ? {} : { repoPrivate: where.repoPrivate }),
+    ...eventFieldsOf(p),
   };
 }
 
@@ -256,5 +283,6 @@ export function toTestmeIntent(
     commentCreatedAt: timeOf(p.comment.created_at, ctx.now),
     ownerIsOrg: where.ownerIsOrg,
     ...(where.repoPrivate === undefined ? {} : { repoPrivate: where.repoPrivate }),
+    ...eventFieldsOf(p),
   };
 }

@@ -12,13 +12,14 @@ import { ForgeError } from '../../src/errors.ts';
 import type { VarsSettings } from '../../src/core/vars.ts';
 import { createInbox, INBOX_KIND, inboxKey, type InboxEntry } from '../../src/intake/inbox.ts';
 import { createIntake, PR_HEAD_KIND, prKey, runIdFor } from '../../src/intake/intake.ts';
-import type { ForgeInstallation, Intent, OrderIntent } from '../../src/intake/intents.ts';
+import { toPushIntent, type ForgeInstallation, type Intent, type OrderIntent } from '../../src/intake/intents.ts';
 import { createDynamoStore, type DynamoStore } from '../../src/store/dynamodb.ts';
 import type { EmbeddedStore } from '../../src/store/embedded.ts';
 import type { Store } from '../../src/store/store.ts';
 import { createIsolatedStore, secondClient, startTestStore } from '../helpers/dynalite.ts';
 import { createOrchestratorHarness } from '../helpers/orchestrator-harness.ts';
 import { FakeForge } from '../helpers/fake-forge.ts';
+import { githubExample } from '../helpers/webhook-examples.ts';
 
 // Near the real clock: the store filters expired records against its own (real) clock.
 const T0 = Math.floor(Date.now() / 1000) * 1000;
@@ -67,7 +68,13 @@ interface Setup {
 }
 
 async function setup(
-  opts: { hang?: boolean; store?: DynamoStore; workflows?: WorkflowFolderSettings; vars?: VarsSettings } = {},
+  opts: {
+    hang?: boolean;
+    store?: DynamoStore;
+    workflows?: WorkflowFolderSettings;
+    vars?: VarsSettings;
+    logger?: pino.Logger;
+  } = {},
 ): Promise<Setup> {
   const clock = { now: T0 + 3_600_000 };
   const store = opts.store ?? (await createIsolatedStore(embedded.client));
@@ -94,7 +101,7 @@ async function setup(
       notices.push({ pr, line });
       return Promise.resolve();
     },
-    logger: silent,
+    logger: opts.logger ?? silent,
     now: () => clock.now,
   });
   return { store, forge, notices, intake, runs: () => store.listRuns({ repo: REPO, limit: 100 }), clock };
@@ -398,6 +405,49 @@ describe('pull_request activity types', () => {
     await s.intake.process(pullRequest({ action: 'closed', at: T0 + 1000 }));
     const runs = await s.runs();
     expect(runs.map((r) => `${r.workflowName}:${r.status}`).sort()).toEqual(['ci:cancelled', 'on-close:running']);
+  });
+
+  it('closed unmerged runs at the head, as spotcheck runs pull requests', async () => {
+    const s = await setup({ hang: true });
+    s.forge.addMember('acme', 'bob');
+    s.forge.workflows.set(SHA_A, [ON_CLOSE]);
+    await s.intake.process(pullRequest({ action: 'closed', at: T0 + 1000 }));
+    const [run] = await s.runs();
+    expect([run?.sha, run?.ref, run?.github.ref]).toEqual([SHA_A, 'refs/pull/7/head', 'refs/pull/7/head']);
+  });
+
+  it("closed merged runs at the merge commit on the base branch, the merge commit's workflows, as GitHub does", async () => {
+    const s = await setup({ hang: true });
+    s.forge.addMember('acme', 'bob');
+    const MERGE = 'd'.repeat(40);
+    s.forge.workflows.set(SHA_A, [CI, ON_CLOSE]);
+    s.forge.workflows.set(MERGE, [ON_CLOSE]);
+    await s.intake.process(pullRequest());
+    const closed = pullRequest({ action: 'closed', at: T0 + 1000, mergeSha: MERGE });
+    await s.intake.process(closed);
+    // The delivery again (a retry after a crash): the run it started is kept, and nothing new starts.
+    await s.intake.process(closed);
+    const runs = await s.runs();
+    expect(runs.map((r) => `${r.workflowName}:${r.sha.slice(0, 1)}:${r.status}`).sort()).toEqual([
+      'ci:a:cancelled',
+      'on-close:d:running',
+    ]);
+    const merged = runs.find((r) => r.workflowName === 'on-close');
+    expect(merged?.ref).toBe('refs/heads/main');
+    expect(merged?.pr).toBe(7);
+    expect(merged?.github).toMatchObject({
+      sha: MERGE,
+      ref: 'refs/heads/main',
+      ref_name: 'main',
+      base_ref: 'main',
+      head_ref: 'feature',
+      event: { action: 'closed' },
+    });
+    expect(s.forge.calls.filter((c) => c.method === 'readWorkflows').map((c) => c.args[1])).toEqual([
+      SHA_A,
+      MERGE,
+      MERGE,
+    ]);
   });
 
   it("an outsider's labeled pull request: nothing runs, no notice", async () => {
@@ -746,5 +796,105 @@ describe('inbox with intake', () => {
     } finally {
       client2.destroy();
     }
+  });
+});
+
+describe('github.event', () => {
+  it("is a push's webhook payload, and a cut one is logged as a warning", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const s = await setup({ logger, hang: true });
+    s.forge.workflows.set(SHA_A, [CI]);
+    const event = {
+      ref: 'refs/heads/main',
+      after: SHA_A,
+      head_commit: { id: SHA_A, message: 'fix' },
+      pusher: { name: 'a' },
+    };
+    await s.intake.process(push({ event, eventCutFrom: 3_000_000 }));
+    const [run] = await s.runs();
+    expect(run?.github.event).toEqual(event);
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
+      expect.objectContaining({
+        msg: 'webhook payload too large for github.event: its essential fields are kept',
+        bytes: 3_000_000,
+        kept: 65_536,
+      }),
+    ]);
+  });
+
+  it("is a pull request's webhook payload, its action in GitHub's word", async () => {
+    const s = await setup({ hang: true });
+    s.forge.addMember('acme', 'bob');
+    s.forge.workflows.set(SHA_A, [CI]);
+    const event = {
+      action: 'synchronized',
+      number: 7,
+      pull_request: { number: 7, title: 'Fix', head: { sha: SHA_A } },
+    };
+    await s.intake.process(pullRequest({ action: 'synchronize', event }));
+    const [run] = await s.runs();
+    expect(run?.github.event).toEqual({ ...event, action: 'synchronize' });
+  });
+
+  it('is pull_request-shaped for !testme: the pull request as fetched, the comment, its sender; no action', async () => {
+    const s = await setup({ hang: true });
+    s.forge.addMember('acme', 'carol');
+    openPull(s.forge);
+    const fetched = {
+      number: 7,
+      title: 'Fix',
+      head: { sha: SHA_A, ref: 'feature' },
+      base: { ref: 'main', sha: SHA_0 },
+    };
+    s.forge.pulls.set(7, { ...s.forge.pulls.get(7)!, payload: fetched });
+    s.forge.workflows.set(SHA_A, [E2E, PR_ONLY]);
+    await headSeen(s);
+    const comment = {
+      action: 'created',
+      issue: { number: 7, pull_request: { url: 'u' } },
+      comment: { id: 555, body: '!testme', user: { login: 'carol' } },
+      repository: { full_name: 'acme/app' },
+      sender: { login: 'carol' },
+      installation: { id: 42 },
+    };
+    await s.intake.process(testme({ event: comment }));
+    const runs = await s.runs();
+    expect(runs.map((r) => r.event).sort()).toEqual(['pull_request', 'testme']);
+    for (const run of runs)
+      expect(run.github.event).toEqual({
+        repository: { full_name: 'acme/app' },
+        installation: { id: 42 },
+        sender: { login: 'carol' },
+        comment: { id: 555, body: '!testme', user: { login: 'carol' } },
+        number: 7,
+        pull_request: fetched,
+      });
+  });
+
+  it('survives the inbox: a real GitHub push payload, stored and read back, is the run’s github.event', async () => {
+    const s = await setup({ hang: true });
+    s.forge.workflows.set(SHA_A, [CI]);
+    const payload = githubExample('push', (p) => p['ref'] === 'refs/heads/master' && p['installation'] !== undefined);
+    Object.assign(payload, { ref: 'refs/heads/main', before: ZERO, after: SHA_A });
+    const intent = toPushIntent({ id: nextDelivery(), name: 'push', payload } as never, { now: T0, appSlug: 'x' });
+    if ('ignore' in intent) throw new Error(intent.ignore);
+    const inbox = createInbox<OrderIntent>({ store: s.store, process: (i) => s.intake.process(i), logger: silent });
+    await inbox.accept({ ...intent, repo: REPO, install: INSTALL });
+    await inbox.idle();
+    const stored = (await s.store.getDoc(INBOX_KIND, inboxKey({ ...intent, install: INSTALL })))
+      ?.value as unknown as InboxEntry;
+    expect(stored.status).toBe('done');
+    expect(stored.intent).toMatchObject({ event: payload });
+    const [run] = await s.runs();
+    expect(run?.github.event).toEqual(payload);
+  });
+
+  it('is built from what the intent knew when it kept no payload (an intent stored before it did)', async () => {
+    const s = await setup({ hang: true });
+    s.forge.workflows.set(SHA_A, [CI]);
+    await s.intake.process(push());
+    const [run] = await s.runs();
+    expect(run?.github.event).toEqual({ ref: 'refs/heads/main', before: SHA_0, after: SHA_A });
   });
 });

@@ -192,6 +192,121 @@ describe('reusable workflows through intake', () => {
     ]);
   });
 
+  describe('a with: that reads needs', () => {
+    const caller = (shards: string) =>
+      [
+        'on: push',
+        'jobs:',
+        '  setup:',
+        '    runs-on: local',
+        '    outputs: {version: "${{ steps.s.outputs.version }}", shards: "${{ steps.s.outputs.shards }}"}',
+        '    steps: [{id: s, run: x}]',
+        '  release:',
+        '    needs: setup',
+        '    uses: ./r.yml',
+        `    with: {version: "\${{ needs.setup.outputs.version }}", shards: "${shards}"}`,
+      ].join('\n');
+    const callee = [
+      'on:',
+      '  workflow_call:',
+      '    inputs: {version: {type: string, required: true}, shards: {type: number, required: true}}',
+      'jobs:',
+      '  build:',
+      '    runs-on: local',
+      '    env: {VERSION: "${{ inputs.version }}"}',
+      '    steps: [{run: x}]',
+      '  publish:',
+      '    needs: build',
+      "    if: startsWith(inputs.version, '1.')",
+      '    runs-on: local',
+      '    steps: [{run: x}]',
+      '  never:',
+      "    if: inputs.version == 'nope'",
+      '    runs-on: local',
+      '    steps: [{run: x}]',
+    ].join('\n');
+    const outputs = (request: LaunchRequest) =>
+      request.order.id === 'setup' ? { version: '1.4.0', shards: 'three' } : {};
+
+    it("evaluates it when the calling job is ready: the callee's jobs, their env and if, see the values", async () => {
+      const { orders, launched, runStatus } = await runPush(
+        caller("${{ fromJSON('3') }}"),
+        { 'r.yml': callee },
+        undefined,
+        outputs,
+      );
+      expect(runStatus).toBe('succeeded');
+      expect(orders.map((o) => [o.id, o.state]).sort()).toEqual([
+        ['release.build', 'succeeded'],
+        ['release.never', 'skipped'],
+        ['release.publish', 'succeeded'],
+        ['setup', 'succeeded'],
+      ]);
+      const build = launched.find((r) => r.order.id === 'release.build')!;
+      expect(build.job.inputs).toEqual({ version: '1.4.0', shards: 3 });
+      expect(build.order.env).toEqual({ VERSION: '${{ inputs.version }}' });
+      expect(orders.find((o) => o.id === 'release.publish')?.inputs).toEqual({ version: '1.4.0', shards: 3 });
+    });
+
+    it('fails every job of the call with the reason when a value is of the wrong type, and the run', async () => {
+      const { orders, launched, runStatus } = await runPush(
+        caller('${{ needs.setup.outputs.shards }}'),
+        { 'r.yml': callee },
+        undefined,
+        outputs,
+      );
+      expect(runStatus).toBe('failed');
+      expect(launched.map((r) => r.order.id)).toEqual(['setup']);
+      const reason =
+        'with.shards must be a number, not the string \'three\' (input `shards` of `./r.yml` is a number) (calling job "release")';
+      expect(orders.map((o) => [o.id, o.state, o.reason]).sort()).toEqual([
+        ['release.build', 'failed', reason],
+        ['release.never', 'failed', reason],
+        ['release.publish', 'failed', reason],
+        ['setup', 'succeeded', undefined],
+      ]);
+    });
+  });
+
+  it("names a dynamic matrix's cells inside a callee `caller / job (a)`, and its later jobs see the matrix job", async () => {
+    const callee = [
+      'on: workflow_call',
+      'jobs:',
+      '  gen:',
+      '    runs-on: local',
+      '    outputs: {m: "${{ steps.s.outputs.m }}"}',
+      '    steps: [{id: s, run: x}]',
+      '  test:',
+      '    needs: gen',
+      '    strategy: {matrix: "${{ fromJSON(needs.gen.outputs.m) }}"}',
+      '    runs-on: local',
+      '    outputs: {seen: "${{ steps.s.outputs.seen }}"}',
+      '    steps: [{id: s, run: x}]',
+      '  after: {needs: test, runs-on: local, steps: [{run: x}]}',
+    ].join('\n');
+    const { orders, launched, runStatus } = await runPush(
+      'on: push\njobs:\n  build:\n    uses: ./m.yml\n    secrets: inherit',
+      { 'm.yml': callee },
+      undefined,
+      (request) =>
+        request.order.id === 'build.gen'
+          ? { m: '{"os": ["a", "b"]}' }
+          : { seen: JSON.stringify(request.order.matrix['os']) },
+    );
+    expect(runStatus).toBe('succeeded');
+    expect(orders.map((o) => [o.id, o.job, o.name, o.state]).sort()).toEqual([
+      ['build.after', 'build.after', 'build / after', 'succeeded'],
+      ['build.gen', 'build.gen', 'build / gen', 'succeeded'],
+      ['build.test', 'build.test', 'build / test', 'succeeded'],
+      ['build.test.1', 'build.test', 'build / test (a)', 'succeeded'],
+      ['build.test.2', 'build.test', 'build / test (b)', 'succeeded'],
+    ]);
+    expect(orders.find((o) => o.id === 'build.test.2')).toMatchObject({ scope: 'build', secretsPassed: ['inherit'] });
+    expect(launched.find((r) => r.order.id === 'build.after')?.job.needs).toEqual({
+      test: { result: 'success', outputs: { seen: '"b"' } },
+    });
+  });
+
   it('fails the caller file with a status when a remote callee cannot be read, and starts nothing', async () => {
     const store = await createIsolatedStore(embedded.client);
     const forge = new FakeForge();
@@ -232,12 +347,19 @@ async function runPush(
   caller: string,
   files: Record<string, string>,
   conclude: (request: LaunchRequest) => 'success' | 'failure' = () => 'success',
+  outputs?: (request: LaunchRequest) => Record<string, string>,
 ) {
   const store = await createIsolatedStore(embedded.client);
   const forge = new FakeForge();
   forge.workflows.set(SHA, [{ path: '.spotcheck/workflows/ci.yml', text: caller }]);
   for (const [path, text] of Object.entries(files)) forge.files.set(`acme/app@${SHA}:${path}`, text);
-  const { orchestrator, instant } = createOrchestratorHarness({ store, logger: silent, conclude });
+  const launched: LaunchRequest[] = [];
+  const { orchestrator, instant } = createOrchestratorHarness({
+    store,
+    logger: silent,
+    conclude: (request) => (launched.push(request), conclude(request)),
+    ...(outputs === undefined ? {} : { outputs }),
+  });
   const forges = { forInstallation: () => Promise.resolve(forge) };
   const intake = createIntake({
     forges,
@@ -257,5 +379,5 @@ async function runPush(
   await instant.idle();
   const [run] = await store.listRuns({ repo: REPO, limit: 10 });
   if (run === undefined) throw new Error(`no run: ${JSON.stringify(forge.statuses)}`);
-  return { orders: await store.listOrders(run.runId), runStatus: run.status };
+  return { orders: await store.listOrders(run.runId), runStatus: run.status, launched };
 }

@@ -10,6 +10,7 @@ import {
   fromExpressionData,
   hasExpression,
   interpolate,
+  propertiesRead,
   toExpressionData,
   type ExpressionContext,
   type JobStatus,
@@ -301,6 +302,24 @@ describe('hasExpression and contextsUsed', () => {
     );
     expect(contextsUsed('${{ github.event.*.x }}')).toEqual(new Set(['github']));
     expect(contextsUsed('${{ broken')).toBeUndefined();
+  });
+});
+
+describe('propertiesRead', () => {
+  it.each([
+    ['${{ inputs.Version }}', ['version']],
+    ["${{ inputs['os'] }}-${{ format('{0}', inputs.arch) }}", ['os', 'arch']],
+    ['${{ inputs.a.b }}', ['a']],
+    ['${{ toJSON(inputs) }}', ['*']],
+    ['${{ inputs[matrix.key] }}', ['*']],
+    ['${{ github.event.inputs.x }}', []],
+    ['${{ always() && inputs.deploy }}', ['deploy']],
+  ])('%s reads %j of inputs', (template, names) => {
+    expect([...(propertiesRead(template, 'inputs') ?? [])]).toEqual(names);
+  });
+
+  it('is undefined for a template that does not parse', () => {
+    expect(propertiesRead('${{ inputs. }}', 'inputs')).toBeUndefined();
   });
 });
 

@@ -49,6 +49,7 @@ describe('toGiteaIntent: push', () => {
       // Gitea's User has no type: the owner's kind is unknown here.
       ownerIsOrg: false,
       repoPrivate: false,
+      event: pushMulti,
     });
   });
 
@@ -192,7 +193,21 @@ describe('toGiteaIntent: pull_request', () => {
       headRepo: 'Test-CI/multi-line-secrets',
       ownerIsOrg: false,
       repoPrivate: false,
+      // Gitea's payload as it came (its `action` stays Gitea's word there; intake gives the runs GitHub's).
+      event: payload,
     });
+  });
+
+  it('takes the merge commit of a merged pull request on closed (Gitea: merged, merge_commit_sha)', () => {
+    expect(toGiteaIntent('pull_request', closed, ctx)).not.toHaveProperty('mergeSha');
+    const merge = 'D'.repeat(40);
+    const merged = with_(with_(closed, ['pull_request', 'merged'], true), ['pull_request', 'merge_commit_sha'], merge);
+    expect(toGiteaIntent('pull_request', merged, ctx)).toMatchObject({
+      action: 'closed',
+      mergeSha: merge.toLowerCase(),
+    });
+    const notAnId = with_(merged, ['pull_request', 'merge_commit_sha'], 'main');
+    expect(toGiteaIntent('pull_request', notAnId, ctx)).not.toHaveProperty('mergeSha');
   });
 
   it('takes pull_request.number when the top-level number is missing, and the receive time without updated_at', () => {
@@ -266,7 +281,7 @@ describe('toGiteaIntent: !testme comments', () => {
     ['issue_comment (top-level pull_request only, Gitea ≥ 1.23)', newerGitea()],
     ['pull_request_comment (padded body)', with_(testme, ['comment', 'body'], '  \n!testme\r\n ')],
   ])('%s → a testme intent', (event, payload) => {
-    expect(toGiteaIntent(event.split(' ')[0]!, payload, ctx)).toEqual(expected);
+    expect(toGiteaIntent(event.split(' ')[0]!, payload, ctx)).toEqual({ ...expected, event: payload });
   });
 
   it('takes the comment author, not the sender', () => {

@@ -82,6 +82,8 @@ describe('toPushIntent', () => {
       pusher: 'Codertocat',
       ownerIsOrg: false,
       repoPrivate: false,
+      // GitHub's push payload, whole: `github.event` of the runs.
+      event: PUSH,
     });
   });
 
@@ -142,6 +144,7 @@ describe('toPullRequestIntent', () => {
         headRepo: pr.head.repo.full_name,
         ownerIsOrg: false,
         repoPrivate: false,
+        event: p,
       });
     },
   );
@@ -162,6 +165,18 @@ describe('toPullRequestIntent', () => {
     const p = PR('synchronize');
     set('pull_request.state', 'closed')(p);
     expect(toPullRequestIntent(asEvent('pull_request', p), CTX)).toEqual({ ignore: 'the pull request is not open' });
+  });
+
+  it('closed of a merged pull request carries its merge commit; unmerged, none', () => {
+    const p = PR('closed');
+    expect(toPullRequestIntent(asEvent('pull_request', p), CTX)).not.toHaveProperty('mergeSha');
+    set('pull_request.merged', true)(p);
+    const merge = (p['pull_request'] as { merge_commit_sha: string }).merge_commit_sha;
+    expect(toPullRequestIntent(asEvent('pull_request', p), CTX)).toMatchObject({ action: 'closed', mergeSha: merge });
+    // Only `closed` runs at the merge commit.
+    expect(toPullRequestIntent(asEvent('pull_request', { ...p, action: 'edited' }), CTX)).not.toHaveProperty(
+      'mergeSha',
+    );
   });
 
   it('a deleted fork leaves headRepo empty', () => {
@@ -187,6 +202,7 @@ describe('toTestmeIntent', () => {
       commentCreatedAt: Date.parse(comment.created_at),
       ownerIsOrg: false,
       repoPrivate: false,
+      event: p,
     });
   });
 

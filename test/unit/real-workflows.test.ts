@@ -41,15 +41,6 @@ const REFUSED: Readonly<Record<string, { readonly why: string; readonly errors: 
     why: 'jobs in a container, one with a squid proxy service',
     errors: [CONTAINER, SERVICES],
   },
-  'astral-sh__uv/promote-pull-request.yml': {
-    // GitHub evaluates a call's `with:` when the calling job starts; spotcheck at plan time (src/core/plan-calls.ts),
-    // so `needs.*.outputs` there are refused, and `inputs.*` of a workflow_dispatch read as null by validate's push.
-    why: 'a spotcheck limitation: its `$/` call passes `with:` values from `needs.prepare.outputs` and dispatch inputs',
-    errors: [
-      /^Job 'update-pull-request-parent': with\.[\w-]+: reads `needs`; spotcheck evaluates a call's `with:` when the run is planned/,
-      /^Job 'update-pull-request-parent': with\.[\w-]+ must be a string, not the object null/,
-    ],
-  },
   'astral-sh__uv/test-system.yml': { why: 'system tests in Linux distribution containers', errors: [CONTAINER] },
   'curl__curl/linux-old.yml': { why: 'builds in a Debian stretch container', errors: [CONTAINER] },
   'curl__curl/linux.yml': {
@@ -111,6 +102,7 @@ const UNROUTED: Readonly<Record<string, readonly string[]>> = {
 const PLANNED: Readonly<Record<string, readonly [number | null, number | null]>> = {
   'BurntSushi__ripgrep/ci.yml': [22, 22],
   'BurntSushi__ripgrep/release.yml': [null, null],
+  'astral-sh__uv/promote-pull-request.yml': [null, null],
   'astral-sh__uv/test-integration.yml': [null, null],
   'astral-sh__uv/update-pull-request-parent.yml': [null, null],
   'cli__cli/deployment.yml': [null, null],

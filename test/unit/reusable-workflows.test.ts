@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { needsContext } from '../../src/core/engine.ts';
+import { needsContext, transition } from '../../src/core/engine.ts';
+import { newRunRecords } from '../../src/core/orchestration.ts';
 import { planWorkflows } from '../../src/core/plan-workflows.ts';
 import { narrowPermissions } from '../../src/core/plan-calls.ts';
-import type { OrderRecord, OrderSpec, WorkflowRef } from '../../src/core/types.ts';
+import type { OrderRecord, OrderSpec, RunRecord, WorkflowRef } from '../../src/core/types.ts';
 import { formatDiagnostic, parseWorkflow } from '../../src/core/workflow/parse-workflow.ts';
 import { parseWorkflowRef } from '../../src/core/workflow/workflow-ref.ts';
 import { readCallees, type DEFERRED } from '../../src/intake/read-callees.ts';
@@ -219,6 +220,34 @@ describe('planning a call', () => {
       'build.2.compile',
       'build.2.package',
     ]);
+    // Each cell's orders know the calling job's strategy, and how many orders their cell has.
+    expect(orders.find((o) => o.id === 'build.2.package')?.gates).toEqual([
+      {
+        caller: 'build.2',
+        needs: ['lint'],
+        matrix: { t: 'x86' },
+        strategy: { job: 'build', failFast: true, orders: 2 },
+      },
+    ]);
+  });
+
+  it('gives a nested matrix of calls its own strategy, keyed by the calling job inside its cell', async () => {
+    const outer = [
+      'on: workflow_call',
+      'jobs:',
+      '  inner:',
+      '    strategy: {matrix: {n: [1, 2]}, max-parallel: 1, fail-fast: false}',
+      '    uses: ./leaf.yml',
+    ].join('\n');
+    const leaf = 'on: workflow_call\njobs:\n  l: {runs-on: linux, steps: [{run: x}]}';
+    const caller = 'on: push\njobs:\n  ci:\n    strategy: {matrix: {t: [a, b]}}\n    uses: ./outer.yml';
+    const { orders, errors } = await plan(caller, { 'outer.yml': outer, 'leaf.yml': leaf });
+    expect(errors).toEqual([]);
+    expect(orders.map((o) => o.id)).toEqual(['ci.1.inner.1.l', 'ci.1.inner.2.l', 'ci.2.inner.1.l', 'ci.2.inner.2.l']);
+    expect(orders[3]!.gates?.map((g) => [g.caller, g.strategy])).toEqual([
+      ['ci.2', { job: 'ci', failFast: true, orders: 2 }],
+      ['ci.2.inner.2', { job: 'ci.2.inner', failFast: false, maxParallel: 1, orders: 1 }],
+    ]);
   });
 
   it('reads a remote callee and a local call inside it from that repository at that ref', async () => {
@@ -258,9 +287,14 @@ describe('planning a call', () => {
       'secrets: `pat` is not defined',
     ],
     [
-      'a with reading needs',
-      '    uses: ./.github/workflows/build.yml\n    with: {target: "${{ needs.lint.result }}"}',
-      'with.target: reads `needs`',
+      'a with reading steps',
+      '    uses: ./.github/workflows/build.yml\n    with: {target: "${{ steps.a.outputs.b }}"}',
+      "with.target: reads `steps`; a call's `with:` may read github, needs, strategy, matrix, inputs and vars",
+    ],
+    [
+      'a with reading secrets',
+      '    uses: ./.github/workflows/build.yml\n    with: {target: "${{ secrets.token }}"}',
+      'with.target: reads `secrets`',
     ],
     [
       'a missing file',
@@ -348,3 +382,146 @@ function record(spec: OrderSpec, outputs: Record<string, string>): OrderRecord {
     createdAt: 0,
   };
 }
+
+describe('a call whose with: reads needs (evaluated when the calling job is ready)', () => {
+  const CALLEE = [
+    'on:',
+    '  workflow_call:',
+    '    inputs:',
+    '      version: {type: string, required: true}',
+    '      shards: {type: number, default: 1}',
+    '      os: {type: string, default: linux}',
+    'jobs:',
+    '  release:',
+    '    name: Release ${{ inputs.version }}',
+    "    if: inputs.version != '0.0.0'",
+    '    runs-on: ${{ inputs.os }}',
+    '    env: {V: "${{ inputs.version }}", OS: "${{ inputs.os }}"}',
+    '    steps: [{run: "echo ${{ inputs.version }}"}]',
+  ].join('\n');
+  const caller = (values: string) =>
+    [
+      'on: push',
+      'jobs:',
+      '  setup:',
+      '    runs-on: linux',
+      '    outputs: {v: "${{ steps.s.outputs.v }}"}',
+      '    steps: [{id: s, run: x}]',
+      '  rel:',
+      '    needs: setup',
+      '    uses: ./c.yml',
+      `    with: ${values}`,
+    ].join('\n');
+
+  it('keeps those values on the callee orders, and plans what does not read them', async () => {
+    const { orders, errors } = await plan(caller('{version: "${{ needs.setup.outputs.v }}", os: docker}'), {
+      'c.yml': CALLEE,
+    });
+    expect(errors).toEqual([]);
+    const release = orders.find((o) => o.id === 'rel.release')!;
+    // GitHub shows a name it cannot evaluate yet as written, until the job starts.
+    expect(release.name).toBe('rel / Release ${{ inputs.version }}');
+    expect(release.runsOn).toBe('docker');
+    expect(release.inputs).toEqual({ shards: 1, os: 'docker' });
+    expect(release.env).toEqual({ V: '${{ inputs.version }}', OS: 'docker' });
+    expect(release.gates?.[0]?.lateWith?.values).toEqual({
+      version: { value: '${{ needs.setup.outputs.v }}', type: 'string' },
+    });
+  });
+
+  it('refuses a runs-on that reads such an input, at the callee job', async () => {
+    const { errors } = await plan(caller('{version: "1", os: "${{ needs.setup.outputs.v }}"}'), { 'c.yml': CALLEE });
+    expect(errors).toEqual([
+      "c.yml:8:3: Job 'release': runs-on reads `inputs.os`, which the call's `with:` sets from `needs`; spotcheck evaluates runs-on when the run is planned, from inputs known then",
+    ]);
+  });
+
+  it('passes a late input on through a nested call, and refuses what reads it at plan time there', async () => {
+    const outer = [
+      'on:',
+      '  workflow_call:',
+      '    inputs: {v: {type: string, required: true}}',
+      'jobs:',
+      '  inner:',
+      "    if: inputs.v != ''",
+      '    uses: ./leaf.yml',
+      '    with: {version: "${{ inputs.v }}"}',
+    ].join('\n');
+    const leaf =
+      'on:\n  workflow_call:\n    inputs: {version: {type: string}}\njobs:\n  l: {runs-on: linux, steps: [{run: x}]}';
+    const { orders, errors } = await plan(
+      caller('{v: "${{ needs.setup.outputs.v }}"}').replace('./c.yml', './outer.yml'),
+      { 'outer.yml': outer, 'leaf.yml': leaf },
+    );
+    expect(errors).toEqual([]);
+    const l = orders.find((o) => o.id === 'rel.inner.l')!;
+    expect(l.gates?.map((g) => g.lateWith?.values)).toEqual([
+      { v: { value: '${{ needs.setup.outputs.v }}', type: 'string' } },
+      { version: { value: '${{ inputs.v }}', type: 'string' } },
+    ]);
+    expect(l.inputs).toEqual({});
+  });
+
+  /** The callee order `rel.release` made ready after `setup` succeeded with `outputs`. */
+  async function readyRelease(values: string, outputs: Record<string, string>, files = { 'c.yml': CALLEE }) {
+    const { decisions, errors } = await plan(caller(values), files);
+    expect(errors).toEqual([]);
+    const github = { ...context, event_name: 'push' } as unknown as RunRecord['github'];
+    const { run, orders } = newRunRecords(
+      {
+        runId: 'r',
+        repo: { forge: 'github', host: 'github.com', owner: 'acme', name: 'app' },
+        plan: decisions[0]!.plan!,
+        event: 'push',
+        ref: context.ref,
+        sha: context.sha,
+        actor: 'mona',
+        github,
+      },
+      0,
+      1,
+    );
+    const records = new Map(orders.map((o) => [o.id, o]));
+    records.set('setup', { ...records.get('setup')!, state: 'succeeded', result: 'success', outputs });
+    records.set('rel.release', { ...records.get('rel.release')!, pendingNeeds: 0 });
+    const [decision] = transition({ run, orders: records }, { type: 'ready', orderId: 'rel.release' }, 5).decisions;
+    return decision!;
+  }
+
+  it('evaluates them with the needs, and the callee job runs with them (its if included)', async () => {
+    const decision = await readyRelease('{version: "${{ needs.setup.outputs.v }}"}', { v: '1.2.3' });
+    expect(decision.changes).toMatchObject({
+      state: 'dispatching',
+      inputs: { version: '1.2.3', shards: 1, os: 'linux' },
+    });
+    const skipped = await readyRelease('{version: "${{ needs.setup.outputs.v }}"}', { v: '0.0.0' });
+    expect(skipped.changes).toMatchObject({
+      state: 'skipped',
+      reason: "skipped: if: inputs.version != '0.0.0' was false",
+    });
+  });
+
+  it.each([
+    [
+      'a string output for a number input',
+      '{version: "1", shards: "${{ needs.setup.outputs.v }}"}',
+      'with.shards must be a number, not the string \'3\' (input `shards` of `./c.yml` is a number) (calling job "rel")',
+    ],
+    [
+      'an expression that does not evaluate',
+      '{version: "${{ fromJSON(needs.setup.outputs.v) == fromJSON(\'{\') }}"}',
+      'with.version: ',
+    ],
+  ])('fails the callee job with the reason on %s', async (_label, values, reason) => {
+    const decision = await readyRelease(values, { v: '3' });
+    expect(decision.changes.state).toBe('failed');
+    expect(decision.changes.reason).toContain(reason);
+  });
+
+  it('takes a number from fromJSON of an output, as GitHub does', async () => {
+    const decision = await readyRelease('{version: "1", shards: "${{ fromJSON(needs.setup.outputs.v) }}"}', {
+      v: '3',
+    });
+    expect(decision.changes).toMatchObject({ state: 'dispatching', inputs: { version: '1', shards: 3 } });
+  });
+});

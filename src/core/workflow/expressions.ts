@@ -11,16 +11,14 @@
  * Pure: no I/O, no clock.
  */
 import { Evaluator, Lexer, Parser, data } from '@actions/expressions';
-import { Star } from '@actions/expressions/ast';
+import { ContextAccess, Literal, Star } from '@actions/expressions/ast';
 import type {
   Binary,
-  ContextAccess,
   Expr,
   ExprVisitor,
   FunctionCall,
   Grouping,
   IndexAccess,
-  Literal,
   Logical,
   Unary,
 } from '@actions/expressions/ast';
@@ -252,14 +250,23 @@ function parseExpression(
   }
 }
 
-/** What an expression refers to: lower-cased context names and function names. */
+/**
+ * What an expression refers to: lower-cased context names and function names, and per context the properties it
+ * reads (`inputs.version`, `inputs['version']`: `version`; the whole context or a computed property: `*`).
+ */
 interface References {
   readonly contexts: Set<string>;
   readonly functions: Set<string>;
+  readonly properties: Map<string, Set<string>>;
 }
 
 class ReferenceCollector implements ExprVisitor<void> {
-  readonly refs: References = { contexts: new Set(), functions: new Set() };
+  readonly refs: References = { contexts: new Set(), functions: new Set(), properties: new Map() };
+  #property(context: string, name: string): void {
+    const names = this.refs.properties.get(context) ?? new Set<string>();
+    names.add(name);
+    this.refs.properties.set(context, names);
+  }
   visitLiteral(_literal: Literal): void {}
   visitUnary(unary: Unary): void {
     unary.expr.accept(this);
@@ -275,12 +282,20 @@ class ReferenceCollector implements ExprVisitor<void> {
     grouping.group.accept(this);
   }
   visitContextAccess(contextAccess: ContextAccess): void {
-    this.refs.contexts.add(contextAccess.name.lexeme.toLowerCase());
+    const name = contextAccess.name.lexeme.toLowerCase();
+    this.refs.contexts.add(name);
+    this.#property(name, '*');
   }
   visitIndexAccess(indexAccess: IndexAccess): void {
-    indexAccess.expr.accept(this);
+    const { expr, index } = indexAccess;
+    const key = index instanceof Literal ? index.literal : undefined;
+    if (expr instanceof ContextAccess && key instanceof data.StringData) {
+      const name = expr.name.lexeme.toLowerCase();
+      this.refs.contexts.add(name);
+      this.#property(name, key.value.toLowerCase());
+    } else expr.accept(this);
     // `[*]` is a Star node: no children, and its accept() is not meant to be called.
-    if (!(indexAccess.index instanceof Star)) indexAccess.index.accept(this);
+    if (!(index instanceof Star)) index.accept(this);
   }
   visitFunctionCall(functionCall: FunctionCall): void {
     this.refs.functions.add(functionCall.functionName.lexeme.toLowerCase());
@@ -525,4 +540,21 @@ export function contextsUsed(template: string): ReadonlySet<string> | undefined 
     for (const name of referencesOf(parsed.tree).contexts) used.add(name);
   }
   return used;
+}
+
+/**
+ * The properties of one context a template's expressions read, lower-cased (`inputs.version` → `version`); `*` when
+ * an expression reads the context whole or by a computed name. Undefined when the template does not parse.
+ */
+export function propertiesRead(template: string, context: string): ReadonlySet<string> | undefined {
+  const split = splitTemplate(template);
+  if (!split.ok) return undefined;
+  const read = new Set<string>();
+  for (const segment of split.segments) {
+    if ('literal' in segment) continue;
+    const parsed = parseExpression(segment.expression, true);
+    if (!parsed.ok) return undefined;
+    for (const name of referencesOf(parsed.tree).properties.get(context) ?? []) read.add(name);
+  }
+  return read;
 }
