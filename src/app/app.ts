@@ -50,7 +50,9 @@ import { createHealthRoute } from '../server/health-route.ts';
 import { pruneLogs } from '../server/log-pruning.ts';
 import { createFileLogStore, type LogStore } from '../server/log-store.ts';
 import { createLogRoute } from '../server/log-route.ts';
-import { createDashboardRoutes } from '../server/dashboard/dashboard-routes.ts';
+import { createDashboardRoutes, type DashboardOptions } from '../server/dashboard/dashboard-routes.ts';
+import { createSecretsRoutes } from '../server/dashboard/secrets-routes.ts';
+import { secretsPath } from '../server/dashboard/secrets-page.ts';
 import {
   createMetrics,
   instrumentReporter,
@@ -70,6 +72,7 @@ import { createRouter, type RouteDefinition, type Router } from '../server/route
 import type { ExpiredItems } from '../store/expiry-sweep.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
+import type { SecretStore } from '../store/secret-store.ts';
 import { joinUrl } from '../core/url.ts';
 
 export interface SpotcheckAppOptions {
@@ -131,6 +134,8 @@ export interface TickSummary {
 export interface SpotcheckApp {
   readonly router: Router;
   readonly store: Store;
+  /** The sealed secrets (`spotcheck secrets` and the dashboard's secrets pages write them). */
+  readonly secrets: SecretStore;
   readonly orchestrator: Orchestrator;
   readonly logs: LogStore;
   readonly metrics: SpotcheckMetrics;
@@ -153,6 +158,8 @@ interface Base {
   readonly identityProblem: () => Promise<string | undefined>;
   /** The order's secrets, opened: only for a job an agent holds (local launch, bootstrap exchange). */
   readonly secretsFor: (run: RunRecord, order: OrderRecord) => Promise<Readonly<Record<string, string>>>;
+  /** The sealed secrets, for the dashboard's secrets pages (names and flags; they never open a value). */
+  readonly secrets: SecretStore;
 }
 
 type Runners = Partial<Record<Runner['kind'], Runner>>;
@@ -173,6 +180,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     store: opened.store,
     identityProblem: opened.identityProblem,
     secretsFor: orderSecretsReader(opened.secrets),
+    secrets: opened.secrets,
   };
   const { store } = opened;
   const metrics = options.metrics ?? createMetrics({ orderCounts: () => readOrderCounts(store) });
@@ -296,6 +304,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   return {
     router,
     store,
+    secrets: opened.secrets,
     orchestrator,
     logs,
     metrics,
@@ -660,8 +669,11 @@ function buildRoutes(base: Base, forgeSet: ForgeSet, parts: RouteParts): RouteDe
     createCallbackRoute({ store, sink: parts.orchestrator, logs, secret: base.options.settings.agentSecret, now }),
     buildBootstrapRoute(base, parts.cloneUrlFor, parts.access),
     createLogRoute({ store, logs, visibility, now }),
-    ...createDashboardRoutes({ store, visibility, now }),
+    ...createDashboardRoutes({ store, visibility, now, ...secretsLinkOf(auth) }),
     ...auth.routes,
+    ...(auth.secretAdmins === undefined
+      ? []
+      : createSecretsRoutes({ secrets: base.secrets, admins: auth.secretAdmins })),
     ...createOidcRoutes({
       publicUrl: base.config.publicUrl,
       signer: parts.signer,
@@ -673,6 +685,15 @@ function buildRoutes(base: Base, forgeSet: ForgeSet, parts: RouteParts): RouteDe
     createHealthRoute({ store, identityProblem: base.identityProblem }),
     createMetricsRoute({ metrics, token: base.options.settings.metricsToken }),
   ];
+}
+
+/** A run page links to its repository's secrets for someone the forge says administers it. */
+function secretsLinkOf({ secretAdmins, visibility }: DashboardAuth): Pick<DashboardOptions, 'secretsLink'> {
+  if (secretAdmins === undefined) return {};
+  return {
+    secretsLink: async (req, run) =>
+      (await visibility.administers(req, run.repo)) ? secretsPath(run.repo.owner, run.repo.name) : undefined,
+  };
 }
 
 /** One webhook route per configured forge, and capacity mode's when it is on. */

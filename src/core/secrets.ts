@@ -50,6 +50,31 @@ export function secretNameError(name: string): string | undefined {
 
 export const normalizeSecretName = (name: string): string => name.toUpperCase();
 
+/** GitHub's longest environment name ("Creating an environment"). */
+export const MAX_ENVIRONMENT_NAME_LENGTH = 255;
+
+/**
+ * A secret's value: not empty (always a mistake, an empty pipe or field, and an empty string cannot be masked in
+ * logs) and at most GitHub's 48 KB. Returns a sentence, or undefined when the value may be stored.
+ */
+export function secretValueError(value: string): string | undefined {
+  if (value === '') return 'a secret value must not be empty';
+  // A string has at least as many UTF-8 bytes as UTF-16 units: a long one is refused before it is encoded.
+  if (value.length > MAX_SECRET_VALUE_BYTES || new TextEncoder().encode(value).length > MAX_SECRET_VALUE_BYTES)
+    return `a secret value may be at most ${String(MAX_SECRET_VALUE_BYTES / 1024)} KB`;
+  return undefined;
+}
+
+/** An environment's name (already trimmed): 1 to 255 characters. A sentence, or undefined when valid. */
+export function environmentNameError(name: string): string | undefined {
+  if (name === '' || name.length > MAX_ENVIRONMENT_NAME_LENGTH || name.trim() !== name)
+    return `an environment name must be 1 to ${String(MAX_ENVIRONMENT_NAME_LENGTH)} characters, without spaces around`;
+  return undefined;
+}
+
+/** An owner's or a repository's name as a scope takes it: not empty, no `/`, no spaces around. */
+export const isScopeNamePart = (s: string): boolean => s !== '' && s.trim() === s && !s.includes('/');
+
 /** GitHub's environment names are case-insensitive. */
 const sameEnvironment = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
