@@ -67,6 +67,9 @@ import { localIdTokenSigner, type IdTokenSigner } from '../server/id-token-signe
 import { kmsIdTokenSigner } from '../server/kms-id-token-signer.ts';
 import { createOidcRoutes, idTokenRequestFor } from '../server/oidc-routes.ts';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { awsExternalSecrets, type ExternalSecrets } from '../server/external-secrets.ts';
 import { join } from 'node:path';
 import { createRouter, type RouteDefinition, type Router } from '../server/router.ts';
 import type { ExpiredItems } from '../store/expiry-sweep.ts';
@@ -110,6 +113,11 @@ export interface SpotcheckAppOptions {
    * configuration error, reported at start-up like every other one.
    */
   readonly localRunner?: boolean;
+  /** The clients secrets are read through with (`secrets:` in the operator config); tests pass mocked ones. */
+  readonly externalSecretClients?: {
+    readonly secretsManager?: SecretsManagerClient;
+    readonly ssm?: SSMClient;
+  };
   /** The app's metrics (a registry of its own); one is made when unset. */
   readonly metrics?: SpotcheckMetrics;
   /** Pauses between attempts to read the app's slug when APP_SLUG is unset (tests shorten them). */
@@ -172,6 +180,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const { settings, config, logger } = options;
   const now = options.now ?? Date.now;
   const opened = await openStore(config, config.store.dir);
+  const external = buildExternalSecrets(options);
   const base: Base = {
     options,
     config,
@@ -179,7 +188,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     now,
     store: opened.store,
     identityProblem: opened.identityProblem,
-    secretsFor: orderSecretsReader(opened.secrets),
+    secretsFor: orderSecretsReader(opened.secrets, external.secrets),
     secrets: opened.secrets,
   };
   const { store } = opened;
@@ -317,8 +326,41 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       await opened.close();
       aws.destroy();
       idTokens.close();
+      external.close();
     },
   };
+}
+
+/**
+ * Secrets read through from AWS when the operator config's `secrets:` names a Secrets Manager or SSM prefix; the
+ * clients made here (in the prefix's region) are closed with the app, those the options passed are their owner's.
+ */
+function buildExternalSecrets({ config, externalSecretClients: given }: SpotcheckAppOptions): {
+  readonly secrets?: ExternalSecrets;
+  close(): void;
+} {
+  const { awsSecretsManager, ssm } = config.secrets ?? {};
+  if (awsSecretsManager === undefined && ssm === undefined) return { close: () => undefined };
+  const regionOf = (region: string | undefined) => (region === undefined ? {} : { region });
+  const made: { destroy(): void }[] = [];
+  const own = <T extends { destroy(): void }>(client: T): T => {
+    made.push(client);
+    return client;
+  };
+  const secrets = awsExternalSecrets({
+    ...(awsSecretsManager === undefined
+      ? {}
+      : {
+          secretsManager: {
+            prefix: awsSecretsManager.prefix,
+            client: given?.secretsManager ?? own(new SecretsManagerClient(regionOf(awsSecretsManager.region))),
+          },
+        }),
+    ...(ssm === undefined
+      ? {}
+      : { ssm: { prefix: ssm.prefix, client: given?.ssm ?? own(new SSMClient(regionOf(ssm.region))) } }),
+  });
+  return { secrets, close: () => made.forEach((client) => client.destroy()) };
 }
 
 /** Where a run's actions come from: the operator's `actions:` source, or by default per the run's forge. */
