@@ -271,6 +271,7 @@ function scopeFields(scope: Scope, calls: Readonly<Record<string, CallNeed>> | u
     ...(scope.gates.length > 0 ? { gates: scope.gates } : {}),
     ...(scope.inputs !== undefined ? { inputs: scope.inputs } : {}),
     ...(scope.secretsPassed.length > 0 ? { secretsPassed: scope.secretsPassed } : {}),
+    ...(scope.prefix !== undefined && scope.within !== undefined ? { calledWorkflow: scope.within } : {}),
   };
 }
 
