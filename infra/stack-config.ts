@@ -5,6 +5,13 @@
 import { Fn, type Stack } from 'aws-cdk-lib';
 import type { StackParameters } from './stack-parameters.ts';
 
+/**
+ * Where the Lambdas read through secrets the spotcheck store does not hold (the operator config's `secrets:`,
+ * src/server/external-secrets.ts): Secrets Manager names and SSM parameters under these prefixes, and nothing else
+ * (stack-policy.ts grants exactly these).
+ */
+export const READ_THROUGH_PREFIXES = { secretsManager: 'spotcheck/', ssm: '/spotcheck/' } as const;
+
 /** The labels of the two routes this stack writes into the operator config. */
 export const STACK_ROUTES = { spot: 'spot', codebuild: 'codebuild' } as const;
 
@@ -43,6 +50,10 @@ export function lambdaEnvironment(
       store: { kind: 'dynamodb', table: r.tableName, region: stack.region, kmsKeyId: r.secretsKeyArn },
       publicUrl: r.publicBase,
       oidc: { kmsKeyId: r.idTokenKeyArn, region: stack.region },
+      secrets: {
+        awsSecretsManager: { prefix: READ_THROUGH_PREFIXES.secretsManager, region: stack.region },
+        ssm: { prefix: READ_THROUGH_PREFIXES.ssm, region: stack.region },
+      },
       defaultRoutes: false,
       routes: {
         [STACK_ROUTES.spot]: {

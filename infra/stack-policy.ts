@@ -1,6 +1,7 @@
 /**
  * The Lambdas' IAM statements, written out for review (least privilege; no grant helpers with broader defaults): the
- * table, the log bucket, the secret, the secrets' KMS key, the CodeBuild project, and EC2 only for instances that carry the run tag.
+ * table, the log bucket, the secret, the secrets' KMS key, secrets read through under their prefixes, the CodeBuild
+ * project, and EC2 only for instances that carry the run tag.
  * infra/test/spotcheck-stack.test.ts checks that every AWS command the code sends is granted.
  */
 import type { Stack } from 'aws-cdk-lib';
@@ -11,6 +12,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { READ_THROUGH_PREFIXES } from './stack-config.ts';
 
 /** The tag every runner instance carries (runners/spot.ts, `<prefix>:run`); IAM conditions key on it. */
 export const RUN_TAG = 'spotcheck:run';
@@ -67,6 +69,24 @@ export function runtimeStatements(
       sid: 'Secrets',
       actions: ['secretsmanager:GetSecretValue'],
       resources: [r.secret.secretArn],
+    }),
+    // Secrets read through by name (src/server/external-secrets.ts): only under the stack config's prefixes. A
+    // SecureString or secret under the AWS managed key needs no KMS grant here (its key policy allows use through
+    // the service); one under a key of the operator's needs kms:Decrypt on that key, added by the operator.
+    new iam.PolicyStatement({
+      sid: 'ReadThroughSecrets',
+      actions: ['secretsmanager:GetSecretValue'],
+      resources: [
+        `arn:${stack.partition}:secretsmanager:${stack.region}:${stack.account}:secret:${READ_THROUGH_PREFIXES.secretsManager}*`,
+      ],
+    }),
+    new iam.PolicyStatement({
+      sid: 'ReadThroughParameters',
+      actions: ['ssm:GetParameter'],
+      resources: [
+        // The ARN of /a/b is parameter/a/b: the path's leading slash is the separator's.
+        `arn:${stack.partition}:ssm:${stack.region}:${stack.account}:parameter${READ_THROUGH_PREFIXES.ssm}*`,
+      ],
     }),
     // Workflow secrets: data keys generated and unwrapped under the one key, only with spotcheck's encryption context
     // (a data key sealed for a secret never opens without it; KMS refuses a context other than the one it was made under).

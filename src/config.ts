@@ -72,6 +72,24 @@ export interface OperatorConfig {
   readonly oidc?: OidcConfig;
   /** Gitea's own settings: its poll (src/intake/gitea-poll.ts); absent: no poll. */
   readonly gitea?: GiteaConfig;
+  /** Where secrets not in spotcheck's store are read through (src/server/external-secrets.ts); absent: nowhere. */
+  readonly secrets?: ExternalSecretsConfig;
+}
+
+/**
+ * `secrets: { awsSecretsManager?: { prefix, region? }, ssm?: { prefix, region? } }`: a secret a job names that
+ * spotcheck's own store does not give it is read from AWS Secrets Manager (the secret's string) and then SSM
+ * Parameter Store (decrypted) under `<prefix><owner>/<repo>/<NAME>`, then `<prefix><owner>/<NAME>`.
+ */
+export interface ExternalSecretsConfig {
+  readonly awsSecretsManager?: ExternalSecretSource;
+  readonly ssm?: ExternalSecretSource;
+}
+
+export interface ExternalSecretSource {
+  /** Ends with `/`; SSM's starts with `/` too (a parameter hierarchy). */
+  readonly prefix: string;
+  readonly region?: string;
 }
 
 /** `gitea: { poll: { … } }`. */
@@ -177,7 +195,20 @@ export function parseConfig(
   if (!isMap(doc)) throw new ConfigError(`${source}: the top level must be a map`, { source });
   checkKeys(
     doc,
-    ['routes', 'limits', 'store', 'org', 'publicUrl', 'defaultRoutes', 'workflows', 'actions', 'vars', 'oidc', 'gitea'],
+    [
+      'routes',
+      'limits',
+      'store',
+      'org',
+      'publicUrl',
+      'defaultRoutes',
+      'workflows',
+      'actions',
+      'vars',
+      'oidc',
+      'gitea',
+      'secrets',
+    ],
     '',
     errors,
   );
@@ -231,6 +262,7 @@ export function parseConfig(
   const vars = doc.vars === undefined ? undefined : parseVars(doc.vars, errors);
   const oidc = doc.oidc === undefined ? base.oidc : parseOidc(doc.oidc, errors);
   const gitea = doc.gitea === undefined ? base.gitea : parseGitea(doc.gitea, errors);
+  const secrets = doc.secrets === undefined ? base.secrets : parseExternalSecrets(doc.secrets, errors);
   // A public URL from the base (PUBLIC_URL) is checked by loadOperatorConfig, which names it.
   const insecure = doc.publicUrl === undefined ? undefined : insecureBootstrapProblem(publicUrl, routes);
   if (insecure !== undefined) errors.push(`publicUrl: ${insecure}`);
@@ -253,7 +285,54 @@ export function parseConfig(
     ...optional('vars', vars),
     ...optional('oidc', oidc),
     ...optional('gitea', gitea),
+    ...optional('secrets', secrets),
   };
+}
+
+/**
+ * Secrets Manager's name characters (`A-Za-z0-9/_+=.@-`, "CreateSecret" Name) and SSM's (`a-zA-Z0-9_.-/`, a
+ * hierarchy starting with `/`, no `aws`/`ssm` prefix: "Creating Parameter Store parameters"). A prefix ends with `/`,
+ * so it is a folder the IAM policy can grant (`<prefix>*`) and owners cannot reach past.
+ */
+const SECRETS_MANAGER_PREFIX = /^[\w/+=.@-]+\/$/;
+const SSM_PREFIX = /^\/[\w/.-]*\/$/;
+
+function parseExternalSecrets(raw: unknown, errors: string[]): ExternalSecretsConfig | undefined {
+  if (!isMap(raw)) {
+    errors.push('secrets: must be a map');
+    return undefined;
+  }
+  checkKeys(raw, ['awsSecretsManager', 'ssm'], 'secrets.', errors);
+  const source = (key: 'awsSecretsManager' | 'ssm', pattern: RegExp, what: string) => {
+    const value = raw[key];
+    if (value === undefined) return undefined;
+    if (!isMap(value)) {
+      errors.push(`secrets.${key}: must be a map with a prefix`);
+      return undefined;
+    }
+    checkKeys(value, ['prefix', 'region'], `secrets.${key}.`, errors);
+    const prefix = str(value.prefix, `secrets.${key}.prefix`, errors);
+    if (prefix === undefined) {
+      errors.push(`secrets.${key}.prefix: is required`);
+      return undefined;
+    }
+    if (!pattern.test(prefix) || prefix.length > 256 || /^\/?(aws|ssm)/i.test(prefix)) {
+      errors.push(`secrets.${key}.prefix: must be ${what}`);
+      return undefined;
+    }
+    return { prefix, ...optional('region', str(value.region, `secrets.${key}.region`, errors)) };
+  };
+  const awsSecretsManager = source(
+    'awsSecretsManager',
+    SECRETS_MANAGER_PREFIX,
+    "a Secrets Manager name prefix ending in / (letters, digits and /_+=.@-, not starting with aws), e.g. 'spotcheck/'",
+  );
+  const ssm = source(
+    'ssm',
+    SSM_PREFIX,
+    "a parameter path starting and ending with / (letters, digits and _.-, not starting with /aws or /ssm), e.g. '/spotcheck/'",
+  );
+  return { ...optional('awsSecretsManager', awsSecretsManager), ...optional('ssm', ssm) };
 }
 
 /** `gitea: { poll: { intervalSeconds?, repos?, maxReposPerInterval?, maxRequestsPerInterval? } }`. */

@@ -473,6 +473,32 @@ describe('IAM', () => {
       Action: 'secretsmanager:GetSecretValue',
       Resource: { Ref: idOf('AWS::SecretsManager::Secret', 'Secrets') },
     });
+    // Secrets read through only under the prefixes the operator config names.
+    const arn = (service: string, resource: string) => ({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          `:${service}:`,
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          resource,
+        ],
+      ],
+    });
+    expect(statement('ReadThroughSecrets')).toMatchObject({
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: arn('secretsmanager', ':secret:spotcheck/*'),
+    });
+    expect(statement('ReadThroughParameters')).toMatchObject({
+      Action: 'ssm:GetParameter',
+      Resource: arn('ssm', ':parameter/spotcheck/*'),
+    });
+    expect(JSON.stringify(resources)).toContain(
+      '\\"secrets\\":{\\"awsSecretsManager\\":{\\"prefix\\":\\"spotcheck/\\"',
+    );
     expect(statement('SecretsDataKeys').Resource).toEqual({
       'Fn::GetAtt': [idOf('AWS::KMS::Key', 'SecretsKey'), 'Arn'],
     });
@@ -486,6 +512,7 @@ describe('IAM', () => {
     ['runners/codebuild.ts', 'codebuild', []],
     ['src/server/s3-log-store.ts', 's3', []],
     ['src/server/kms-id-token-signer.ts', 'kms', []],
+    ['src/server/external-secrets.ts', 'secretsmanager', []],
   ])('%s: every command it sends is allowed', (file, service, notNeeded) => {
     // A folder stands for every module in it (the store's operations live in one module per aggregate).
     const files = file.endsWith('/')
@@ -511,7 +538,13 @@ describe('IAM', () => {
     // The store's data keys come from KMS (src/store/data-keys.ts), beside its DynamoDB calls.
     const KMS_COMMANDS = ['GenerateDataKey', 'Decrypt'];
     const serviceOf = (command: string): string =>
-      /Build/.test(command) ? 'codebuild' : KMS_COMMANDS.includes(command) ? 'kms' : service;
+      /Build/.test(command)
+        ? 'codebuild'
+        : KMS_COMMANDS.includes(command)
+          ? 'kms'
+          : /Parameter/.test(command)
+            ? 'ssm'
+            : service;
     const needed = commands
       .filter((c) => !notNeeded.includes(c))
       .map((c) => `${serviceOf(c)}:${documentNames[c] ?? c}`);

@@ -54,7 +54,9 @@ import { createHealthRoute } from '../server/health-route.ts';
 import { pruneLogs } from '../server/log-pruning.ts';
 import { createFileLogStore, type LogStore } from '../server/log-store.ts';
 import { createLogRoute } from '../server/log-route.ts';
-import { createDashboardRoutes } from '../server/dashboard/dashboard-routes.ts';
+import { createDashboardRoutes, type DashboardOptions } from '../server/dashboard/dashboard-routes.ts';
+import { createSecretsRoutes } from '../server/dashboard/secrets-routes.ts';
+import { secretsPath } from '../server/dashboard/secrets-page.ts';
 import {
   createMetrics,
   instrumentReporter,
@@ -69,11 +71,15 @@ import { localIdTokenSigner, type IdTokenSigner } from '../server/id-token-signe
 import { kmsIdTokenSigner } from '../server/kms-id-token-signer.ts';
 import { createOidcRoutes, idTokenRequestFor } from '../server/oidc-routes.ts';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { awsExternalSecrets, type ExternalSecrets } from '../server/external-secrets.ts';
 import { join } from 'node:path';
 import { createRouter, type RouteDefinition, type Router } from '../server/router.ts';
 import type { ExpiredItems } from '../store/expiry-sweep.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
+import type { SecretStore } from '../store/secret-store.ts';
 import { joinUrl } from '../core/url.ts';
 
 export interface SpotcheckAppOptions {
@@ -111,6 +117,11 @@ export interface SpotcheckAppOptions {
    * configuration error, reported at start-up like every other one.
    */
   readonly localRunner?: boolean;
+  /** The clients secrets are read through with (`secrets:` in the operator config); tests pass mocked ones. */
+  readonly externalSecretClients?: {
+    readonly secretsManager?: SecretsManagerClient;
+    readonly ssm?: SSMClient;
+  };
   /** The app's metrics (a registry of its own); one is made when unset. */
   readonly metrics?: SpotcheckMetrics;
   /** Pauses between attempts to read the app's slug when APP_SLUG is unset (tests shorten them). */
@@ -142,6 +153,8 @@ export interface TickSummary {
 export interface SpotcheckApp {
   readonly router: Router;
   readonly store: Store;
+  /** The sealed secrets (`spotcheck secrets` and the dashboard's secrets pages write them). */
+  readonly secrets: SecretStore;
   readonly orchestrator: Orchestrator;
   readonly logs: LogStore;
   readonly metrics: SpotcheckMetrics;
@@ -164,6 +177,8 @@ interface Base {
   readonly identityProblem: () => Promise<string | undefined>;
   /** The order's secrets, opened: only for a job an agent holds (local launch, bootstrap exchange). */
   readonly secretsFor: (run: RunRecord, order: OrderRecord) => Promise<Readonly<Record<string, string>>>;
+  /** The sealed secrets, for the dashboard's secrets pages (names and flags; they never open a value). */
+  readonly secrets: SecretStore;
 }
 
 type Runners = Partial<Record<Runner['kind'], Runner>>;
@@ -176,6 +191,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   const { settings, config, logger } = options;
   const now = options.now ?? Date.now;
   const opened = await openStore(config, config.store.dir);
+  const external = buildExternalSecrets(options);
   const base: Base = {
     options,
     config,
@@ -183,7 +199,8 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
     now,
     store: opened.store,
     identityProblem: opened.identityProblem,
-    secretsFor: orderSecretsReader(opened.secrets),
+    secretsFor: orderSecretsReader(opened.secrets, external.secrets),
+    secrets: opened.secrets,
   };
   const { store } = opened;
   const metrics = options.metrics ?? createMetrics({ orderCounts: () => readOrderCounts(store) });
@@ -311,6 +328,7 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
   return {
     router,
     store,
+    secrets: opened.secrets,
     orchestrator,
     logs,
     metrics,
@@ -324,8 +342,41 @@ export async function createSpotcheckApp(options: SpotcheckAppOptions): Promise<
       await opened.close();
       aws.destroy();
       idTokens.close();
+      external.close();
     },
   };
+}
+
+/**
+ * Secrets read through from AWS when the operator config's `secrets:` names a Secrets Manager or SSM prefix; the
+ * clients made here (in the prefix's region) are closed with the app, those the options passed are their owner's.
+ */
+function buildExternalSecrets({ config, externalSecretClients: given }: SpotcheckAppOptions): {
+  readonly secrets?: ExternalSecrets;
+  close(): void;
+} {
+  const { awsSecretsManager, ssm } = config.secrets ?? {};
+  if (awsSecretsManager === undefined && ssm === undefined) return { close: () => undefined };
+  const regionOf = (region: string | undefined) => (region === undefined ? {} : { region });
+  const made: { destroy(): void }[] = [];
+  const own = <T extends { destroy(): void }>(client: T): T => {
+    made.push(client);
+    return client;
+  };
+  const secrets = awsExternalSecrets({
+    ...(awsSecretsManager === undefined
+      ? {}
+      : {
+          secretsManager: {
+            prefix: awsSecretsManager.prefix,
+            client: given?.secretsManager ?? own(new SecretsManagerClient(regionOf(awsSecretsManager.region))),
+          },
+        }),
+    ...(ssm === undefined
+      ? {}
+      : { ssm: { prefix: ssm.prefix, client: given?.ssm ?? own(new SSMClient(regionOf(ssm.region))) } }),
+  });
+  return { secrets, close: () => made.forEach((client) => client.destroy()) };
 }
 
 /** Where a run's actions come from: the operator's `actions:` source, or by default per the run's forge. */
@@ -736,8 +787,11 @@ function buildRoutes(base: Base, forgeSet: ForgeSet, parts: RouteParts): RouteDe
     createCallbackRoute({ store, sink: parts.orchestrator, logs, secret: base.options.settings.agentSecret, now }),
     buildBootstrapRoute(base, parts.cloneUrlFor, parts.access),
     createLogRoute({ store, logs, visibility, now }),
-    ...createDashboardRoutes({ store, visibility, now }),
+    ...createDashboardRoutes({ store, visibility, now, ...secretsLinkOf(auth) }),
     ...auth.routes,
+    ...(auth.secretAdmins === undefined
+      ? []
+      : createSecretsRoutes({ secrets: base.secrets, admins: auth.secretAdmins })),
     ...createOidcRoutes({
       publicUrl: base.config.publicUrl,
       signer: parts.signer,
@@ -749,6 +803,15 @@ function buildRoutes(base: Base, forgeSet: ForgeSet, parts: RouteParts): RouteDe
     createHealthRoute({ store, identityProblem: base.identityProblem }),
     createMetricsRoute({ metrics, token: base.options.settings.metricsToken }),
   ];
+}
+
+/** A run page links to its repository's secrets for someone the forge says administers it. */
+function secretsLinkOf({ secretAdmins, visibility }: DashboardAuth): Pick<DashboardOptions, 'secretsLink'> {
+  if (secretAdmins === undefined) return {};
+  return {
+    secretsLink: async (req, run) =>
+      (await visibility.administers(req, run.repo)) ? secretsPath(run.repo.owner, run.repo.name) : undefined,
+  };
 }
 
 /** One webhook route per configured forge, and capacity mode's when it is on. */

@@ -9,6 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createGiteaLogin, createGitHubLogin, type LoginForge } from '../server/auth/login-forges.ts';
 import { createLoginRoutes } from '../server/auth/login-routes.ts';
+import { createSecretAdmins, type SecretAdmins } from '../server/auth/secret-admins.ts';
 import { createSessions } from '../server/auth/sessions.ts';
 import { createVisibility, type Visibility } from '../server/auth/visibility.ts';
 import type { RouteDefinition } from '../server/router.ts';
@@ -20,6 +21,8 @@ export const SESSION_SECRET_FILE = 'session-secret';
 export interface DashboardAuth {
   readonly visibility: Visibility;
   readonly routes: RouteDefinition[];
+  /** Who may manage secrets, and the forms' CSRF tokens; undefined when nobody can log in. */
+  readonly secretAdmins: SecretAdmins | undefined;
 }
 
 export interface DashboardAuthOptions {
@@ -40,12 +43,13 @@ export async function createDashboardAuth(opts: DashboardAuthOptions): Promise<D
       : Buffer.from(settings.sessionSecret, 'utf8');
   const loginForges = loginForgesOf(settings, opts.fetch ?? fetch);
   const sessions = createSessions({ store: opts.store, secret, secure: opts.publicUrl.startsWith('https:'), now });
+  const noLogin = loginForges.length === 0;
   return {
     visibility: createVisibility({ sessions, loginForges, secret, now }),
-    routes:
-      loginForges.length === 0
-        ? []
-        : createLoginRoutes({ forges: loginForges, sessions, secret, publicUrl: opts.publicUrl, now }),
+    routes: noLogin ? [] : createLoginRoutes({ forges: loginForges, sessions, secret, publicUrl: opts.publicUrl, now }),
+    secretAdmins: noLogin
+      ? undefined
+      : createSecretAdmins({ sessions, loginForges, secret, publicUrl: opts.publicUrl }),
   };
 }
 

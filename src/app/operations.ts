@@ -5,7 +5,7 @@
  * Built from the operator config alone: the store (embedded folder or DynamoDB), the runners of the routes (the
  * bootstrap minter needs only the public URL: agents exchange their token with the server, not with this process),
  * and an Orchestrator whose Reporter reaches the forge when the GitHub App's variables are in the environment and
- * is off otherwise. GitHub credentials are never required: a re-drive needs none (cloud agents get their clone
+ * is off otherwise; with them, an order the watchdog ends has its `GITHUB_TOKEN` revoked, as at serve's own ends. GitHub credentials are never required: a re-drive needs none (cloud agents get their clone
  * credentials at the bootstrap exchange, from the server).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +20,7 @@ import { loadOperatorConfig, type OperatorConfig } from '../config.ts';
 import { ConfigError, RunnerError } from '../errors.ts';
 import { createBootstrapMinter } from './agent-bootstrap.ts';
 import { createAwsClients } from './aws-clients.ts';
+import { createOrderTokens, type OrderTokens } from './order-tokens.ts';
 import { Orchestrator, type Reporter } from '../orchestrator.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/store.ts';
@@ -93,7 +94,9 @@ export async function openOperations(options: OperationsOptions): Promise<Operat
     const hasLocal = [...config.routes.values()].some((r) => r.runner === 'local');
     const runners: Partial<Record<RunnerKind, Runner>> = { ...cloud, ...(hasLocal ? { local: serveOnlyLocal } : {}) };
 
-    const forgeReporter = options.reporter ? undefined : await openForgeReporter(options, store, now);
+    const forgeSide = await openForgeSide(options, store, now);
+    if (forgeSide) closers.push(() => Promise.resolve(forgeSide.close()));
+    const forgeReporter = options.reporter ? undefined : forgeSide;
     if (forgeReporter) closers.push(() => forgeReporter.idle());
     const reporter = options.reporter ?? forgeReporter?.reporter ?? silentReporter;
 
@@ -127,6 +130,9 @@ export async function openOperations(options: OperationsOptions): Promise<Operat
       // Cloud runners put only the one-time bootstrap token in a launch; the agent gets its clone credentials from
       // the server at the exchange. No clone URL is minted (nor a GitHub credential needed) to re-drive a launch.
       jobFor: (run, order, needs) => Promise.resolve(buildOrderJob(run, order, needs, '')),
+      // An order this tick ends (timed out, its instance gone) gives its GITHUB_TOKEN back, as serve's ends do: the
+      // token was kept sealed under the agents' secret, which the forge settings give this process too.
+      ...(forgeSide === undefined ? {} : { revokeOrderToken: (run, order) => forgeSide.tokens.revoke(run, order) }),
       ...(options.redriveAfterMs === undefined ? {} : { redriveAfterMs: options.redriveAfterMs }),
     });
 
@@ -188,11 +194,15 @@ const FORGE_VARIABLES = [
   'GITEA_WEBHOOK_SECRET',
 ] as const;
 
-async function openForgeReporter(
+/**
+ * The forge side, when the forges' variables are set: the reporter (statuses, the sticky comment) and the orders'
+ * kept `GITHUB_TOKEN`s (order-tokens.ts), which the watchdog revokes when it ends an order.
+ */
+async function openForgeSide(
   options: OperationsOptions,
   store: Store,
   now: () => number,
-): Promise<{ reporter: Reporter; idle(): Promise<void> } | undefined> {
+): Promise<{ reporter: Reporter; tokens: OrderTokens; idle(): Promise<void>; close(): void } | undefined> {
   const { env, logger, config } = options;
   if (!FORGE_VARIABLES.some((name) => env[name] !== undefined && env[name] !== '')) {
     logger.info('reporting is off: no forge credentials (GitHub App or Gitea) in the environment');
@@ -213,7 +223,14 @@ async function openForgeReporter(
     logger: logger.child({ name: 'reporter' }),
     now,
   });
-  return { reporter, idle: () => reporter.idle() };
+  const tokens = createOrderTokens({
+    store,
+    forgeFor: (run) => forges.forRun(run) ?? forges.notConfigured(run.repo.forge),
+    secret: settings.agentSecret,
+    logger: logger.child({ name: 'order-tokens' }),
+    now,
+  });
+  return { reporter, tokens, idle: () => reporter.idle(), close: () => forges.close() };
 }
 
 function regionOf(routes: readonly Route[], runner: 'spot' | 'codebuild'): string | undefined {

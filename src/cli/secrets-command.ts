@@ -8,9 +8,13 @@ import { parseArgs } from 'node:util';
 import { loadOperatorConfig } from '../config.ts';
 import {
   describeSecretScope,
+  environmentNameError,
+  isScopeNamePart,
+  MAX_ENVIRONMENT_NAME_LENGTH,
   MAX_SECRET_VALUE_BYTES,
   normalizeSecretName,
   secretNameError,
+  secretValueError,
   type SecretScope,
 } from '../core/secrets.ts';
 import type { ForgeKind } from '../core/types.ts';
@@ -33,8 +37,6 @@ export interface SecretsIo {
 }
 
 const FORGES = ['github', 'gitea'] as const satisfies readonly ForgeKind[];
-/** GitHub's longest environment name ("Creating an environment"). */
-const MAX_ENVIRONMENT_LENGTH = 255;
 
 export class SecretsUsageError extends Error {
   override name = 'SecretsUsageError';
@@ -156,24 +158,28 @@ export function secretScope(flags: ScopeFlags, env: Readonly<Record<string, stri
     throw new SecretsUsageError('give one of --repo OWNER/NAME or --org OWNER');
   if (flags.org !== undefined) {
     if (flags.env !== undefined) throw new SecretsUsageError('--env needs --repo: environments are a repository’s');
-    if (!isNamePart(flags.org)) throw new SecretsUsageError(`--org must be an owner's name (got "${flags.org}")`);
+    if (!isScopeNamePart(flags.org)) throw new SecretsUsageError(`--org must be an owner's name (got "${flags.org}")`);
     return { level: 'org', forge: forge as ForgeKind, host, owner: flags.org };
   }
   const parts = (flags.repo ?? '').split('/');
   const [owner, name] = parts;
-  if (parts.length !== 2 || owner === undefined || name === undefined || !isNamePart(owner) || !isNamePart(name))
+  if (
+    parts.length !== 2 ||
+    owner === undefined ||
+    name === undefined ||
+    !isScopeNamePart(owner) ||
+    !isScopeNamePart(name)
+  )
     throw new SecretsUsageError(`--repo must be OWNER/NAME (got "${flags.repo ?? ''}")`);
   const repo = { forge: forge as ForgeKind, host, owner, name };
   if (flags.env === undefined) return { level: 'repo', repo };
   const environment = flags.env.trim();
-  if (environment === '' || environment.length > MAX_ENVIRONMENT_LENGTH)
+  if (environmentNameError(environment) !== undefined)
     throw new SecretsUsageError(
-      `--env must be an environment name of 1 to ${String(MAX_ENVIRONMENT_LENGTH)} characters`,
+      `--env must be an environment name of 1 to ${String(MAX_ENVIRONMENT_NAME_LENGTH)} characters`,
     );
   return { level: 'environment', repo, environment };
 }
-
-const isNamePart = (s: string): boolean => s !== '' && s.trim() === s && !s.includes('/');
 
 /** The host key runs of that forge carry: GitHub's GHE_HOST or github.com, Gitea's GITEA_URL host (with its port). */
 function forgeHost(forge: ForgeKind, flag: string | undefined, env: Readonly<Record<string, string | undefined>>) {
@@ -203,6 +209,8 @@ export async function readSecretValue(input: SecretInput, err: NodeJS.WritableSt
   const raw = input.isTTY === true ? await readWithoutEcho(input, err) : await readAll(input);
   const value = raw.endsWith('\r\n') ? raw.slice(0, -2) : raw.endsWith('\n') ? raw.slice(0, -1) : raw;
   if (value === '') throw new SecretsUsageError('the secret value on stdin is empty');
+  const problem = secretValueError(value);
+  if (problem !== undefined) throw new SecretsUsageError(problem);
   return value;
 }
 

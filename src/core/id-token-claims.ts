@@ -91,8 +91,8 @@ export function idTokenClaims(run: RunRecord, order: OrderRecord, input: IdToken
     input.audience === undefined || input.audience === ''
       ? `${github.server_url}/${github.repository_owner}`
       : input.audience;
-  // A called workflow's jobs carry the run's file here: the callee's own path is not kept on the order.
   const workflowRef = `${repository}/${run.file}@${github.ref}`;
+  const jobWorkflow = jobWorkflowOf(run, order, workflowRef);
   return {
     jti: input.jti,
     sub: subjectFor(run, environment),
@@ -112,14 +112,33 @@ export function idTokenClaims(run: RunRecord, order: OrderRecord, input: IdToken
     event_name: github.event_name,
     ref_type: github.ref_type,
     ...(environment === undefined ? {} : { environment }),
-    job_workflow_ref: workflowRef,
-    job_workflow_sha: run.sha,
+    job_workflow_ref: jobWorkflow.ref,
+    ...(jobWorkflow.sha === undefined ? {} : { job_workflow_sha: jobWorkflow.sha }),
     runner_environment: 'self-hosted',
     iss: input.issuer,
     nbf: input.now - NOT_BEFORE_SKEW_SECONDS,
     iat: input.now,
     exp: input.now + input.lifetimeSeconds,
   };
+}
+
+/**
+ * `job_workflow_ref`/`_sha`: the workflow file the job is written in (GitHub: "the ref path to the reusable workflow
+ * used by this job"), while `workflow_ref` stays the run's top-level file. A `./` callee is in the run's repository
+ * at its commit; another repository's is named at the ref its `uses:` wrote (GitHub writes a branch or tag as its
+ * full `refs/…` name, which spotcheck does not look up), with a `_sha` only when that ref is a commit SHA.
+ */
+function jobWorkflowOf(
+  run: RunRecord,
+  order: OrderRecord,
+  workflowRef: string,
+): { readonly ref: string; readonly sha?: string } {
+  const called = order.calledWorkflow;
+  if (called === undefined) return { ref: workflowRef, sha: run.sha };
+  if (called.kind === 'local')
+    return { ref: `${run.github.repository}/${called.path}@${run.github.ref}`, sha: run.sha };
+  const ref = `${called.owner}/${called.repo}/${called.path}@${called.ref}`;
+  return /^[0-9a-f]{40}$/.test(called.ref) ? { ref, sha: called.ref } : { ref };
 }
 
 /** GitHub's default `sub` (no repository-level customisation). */

@@ -287,6 +287,7 @@ function scopeFields(scope: Scope, calls: Readonly<Record<string, CallNeed>> | u
     ...(scope.concurrency !== undefined
       ? { concurrency: scope.concurrency.spec, concurrencyUnit: scope.concurrency.unit }
       : {}),
+    ...(scope.prefix !== undefined && scope.within !== undefined ? { calledWorkflow: scope.within } : {}),
   };
 }
 

@@ -3,7 +3,8 @@
  * is, and which secrets an order gets. Pure: the store keeps sealed values; the server decides here which of them
  * to open for an order, and opens only those.
  */
-import type { CallSecrets, ForgeKind, RepoRef, RunTrust } from './types.ts';
+import type { CallSecrets, ForgeKind, OrderSpec, RepoRef, RunTrust } from './types.ts';
+import { secretNamesUsed } from './workflow/expressions.ts';
 
 /**
  * Where a secret is defined. GitHub's three levels: an organization's (every repository of the owner), a
@@ -49,6 +50,31 @@ export function secretNameError(name: string): string | undefined {
 }
 
 export const normalizeSecretName = (name: string): string => name.toUpperCase();
+
+/** GitHub's longest environment name ("Creating an environment"). */
+export const MAX_ENVIRONMENT_NAME_LENGTH = 255;
+
+/**
+ * A secret's value: not empty (always a mistake, an empty pipe or field, and an empty string cannot be masked in
+ * logs) and at most GitHub's 48 KB. Returns a sentence, or undefined when the value may be stored.
+ */
+export function secretValueError(value: string): string | undefined {
+  if (value === '') return 'a secret value must not be empty';
+  // A string has at least as many UTF-8 bytes as UTF-16 units: a long one is refused before it is encoded.
+  if (value.length > MAX_SECRET_VALUE_BYTES || new TextEncoder().encode(value).length > MAX_SECRET_VALUE_BYTES)
+    return `a secret value may be at most ${String(MAX_SECRET_VALUE_BYTES / 1024)} KB`;
+  return undefined;
+}
+
+/** An environment's name (already trimmed): 1 to 255 characters. A sentence, or undefined when valid. */
+export function environmentNameError(name: string): string | undefined {
+  if (name === '' || name.length > MAX_ENVIRONMENT_NAME_LENGTH || name.trim() !== name)
+    return `an environment name must be 1 to ${String(MAX_ENVIRONMENT_NAME_LENGTH)} characters, without spaces around`;
+  return undefined;
+}
+
+/** An owner's or a repository's name as a scope takes it: not empty, no `/`, no spaces around. */
+export const isScopeNamePart = (s: string): boolean => s !== '' && s.trim() === s && !s.includes('/');
 
 /** GitHub's environment names are case-insensitive. */
 const sameEnvironment = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
@@ -138,4 +164,66 @@ export function passSecretsThroughCalls(
     current = next;
   }
   return current;
+}
+
+/** Deepest nesting walked in an order's fields when looking for secret references (steps are a few levels deep). */
+const MAX_WALK_DEPTH = 16;
+
+/**
+ * The secrets an order's job reads by name (`secrets.NAME`, `secrets['NAME']`), upper-cased and sorted: in its env,
+ * its steps (every field: `run`, `with`, `env`, names) and its outputs, and in the `secrets:` its calls pass. A job
+ * that reads `secrets` whole (`toJSON(secrets)`) names no more than it names this way: what cannot be listed is not
+ * fetched from outside stores.
+ */
+export function secretNamesOfOrder(
+  order: Pick<OrderSpec, 'env' | 'steps' | 'outputExprs' | 'secretsPassed'>,
+): string[] {
+  const names = new Set<string>();
+  const walk = (value: unknown, depth: number): void => {
+    if (depth > MAX_WALK_DEPTH) return;
+    if (typeof value === 'string') {
+      if (!value.includes('${{')) return;
+      for (const name of secretNamesUsed(value)?.names ?? []) names.add(name);
+    } else if (Array.isArray(value)) {
+      for (const item of value as unknown[]) walk(item, depth + 1);
+    } else if (typeof value === 'object' && value !== null) {
+      for (const item of Object.values(value)) walk(item, depth + 1);
+    }
+  };
+  walk([order.env, order.steps, order.outputExprs, order.secretsPassed ?? []], 0);
+  return [...names].sort();
+}
+
+/** Where a secret read through from an outside store was found: the level it stands at, as a stored one would. */
+export type ExternalSecretLevel = 'environment' | 'repo' | 'org';
+
+/** An environment name usable in an outside store's path: AWS parameter names allow only these characters. */
+const PATH_SAFE = /^[\w.-]+$/;
+
+/**
+ * Where an outside store (AWS Secrets Manager, SSM Parameter Store) is asked for `name`, most specific first, as
+ * stored secrets take precedence: `<prefix><owner>/<repo>/environments/<environment>/<NAME>` for a job naming an
+ * environment (a name of letters, digits and `_.-` only), then `<prefix><owner>/<repo>/<NAME>`, then
+ * `<prefix><owner>/<NAME>`. Owner, repository and environment are lower-cased (the forges treat them
+ * case-insensitively, as the store's keys do); the name is upper-case, as secret names are kept.
+ */
+export function externalSecretPaths(
+  prefix: string,
+  repo: Pick<RepoRef, 'owner' | 'name'>,
+  environment: string | undefined,
+  name: string,
+): { readonly path: string; readonly level: ExternalSecretLevel }[] {
+  const owner = repo.owner.toLowerCase();
+  const repoPath = `${prefix}${owner}/${repo.name.toLowerCase()}`;
+  const upper = normalizeSecretName(name);
+  // A part AWS would refuse in a name asks nothing (GitHub's and Gitea's names fit; this is for odd ones).
+  if (!PATH_SAFE.test(owner) || !PATH_SAFE.test(upper)) return [];
+  const paths: { path: string; level: ExternalSecretLevel }[] = [];
+  if (PATH_SAFE.test(repo.name)) {
+    if (environment !== undefined && PATH_SAFE.test(environment))
+      paths.push({ path: `${repoPath}/environments/${environment.toLowerCase()}/${upper}`, level: 'environment' });
+    paths.push({ path: `${repoPath}/${upper}`, level: 'repo' });
+  }
+  paths.push({ path: `${prefix}${owner}/${upper}`, level: 'org' });
+  return paths;
 }

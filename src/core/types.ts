@@ -430,6 +430,11 @@ export interface OrderSpec {
   readonly gates?: readonly CallGate[];
   /** The `secrets:` each enclosing call passes, outermost first: kept for the secrets work to honour. */
   readonly secretsPassed?: readonly CallSecrets[];
+  /**
+   * On a called workflow's order: the reusable workflow its job is in (a `./` one in the run's repository at its
+   * commit, or another repository's at a ref), which names it in the ID token's `job_workflow_ref`.
+   */
+  readonly calledWorkflow?: WorkflowRef;
 }
 
 /**

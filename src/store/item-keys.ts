@@ -12,6 +12,7 @@ import type { RepoRef, RunRecord } from '../core/types.ts';
  * | claim   | `CLAIM#<key>`     | `CLAIM`           | `expiresAt`, `released`                                     |
  * | doc     | `DOC#<kind>#<key>`| `DOC`             | `value` (a map), `version`, `expiresAt`, `docKind`, `docKey`  |
  * | secret  | `SECRETS#<scope>` | `SECRET#<NAME>`   | `name`, `scope`, `outsiders`, `updatedAt`, sealed value + wrapped data key; no expiry |
+ * | secret environment | `SECRETS#repo#<repo>` | `ENVIRONMENT#<env>` | `environment`: a repository environment that has (had) secrets |
  *
  * Every caller-given part is URI-encoded, so a `#` inside an id can never forge another key.
  */
@@ -117,3 +118,7 @@ export function secretsPk(scope: SecretScope): string {
 export const SECRET_SK_PREFIX = 'SECRET#';
 /** `name` is already upper-case (normalizeSecretName). */
 export const secretSk = (name: string): string => `${SECRET_SK_PREFIX}${part(name)}`;
+/** Beside a repository's own secrets: one item per environment of it that was given a secret (lower-cased). */
+export const SECRET_ENVIRONMENT_SK_PREFIX = 'ENVIRONMENT#';
+export const secretEnvironmentSk = (environment: string): string =>
+  `${SECRET_ENVIRONMENT_SK_PREFIX}${part(environment.toLowerCase())}`;

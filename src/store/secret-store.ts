@@ -6,12 +6,19 @@
  */
 import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { normalizeSecretName, secretNameError, MAX_SECRET_VALUE_BYTES } from '../core/secrets.ts';
+import { normalizeSecretName, secretNameError, secretValueError } from '../core/secrets.ts';
 import type { SecretInfo, SecretScope } from '../core/secrets.ts';
+import type { RepoRef } from '../core/types.ts';
 import { SecretError } from '../errors.ts';
 import { openBytes, sealBytes, type DataKeys } from './data-keys.ts';
 import { Expr } from './expr.ts';
-import { SECRET_SK_PREFIX, secretSk, secretsPk } from './item-keys.ts';
+import {
+  SECRET_ENVIRONMENT_SK_PREFIX,
+  SECRET_SK_PREFIX,
+  secretEnvironmentSk,
+  secretSk,
+  secretsPk,
+} from './item-keys.ts';
 import type { Item } from './item-mapping.ts';
 import { StoreTable } from './store-table.ts';
 
@@ -22,6 +29,11 @@ export interface SecretStore {
   list(scope: SecretScope): Promise<SecretInfo[]>;
   /** Whether a secret was there to remove. */
   remove(scope: SecretScope, name: string): Promise<boolean>;
+  /**
+   * The environments of a repository that were given secrets (as first named; an environment whose secrets were all
+   * removed may still be listed), by name: what a page listing a repository's secrets needs to find them.
+   */
+  environments(repo: RepoRef): Promise<string[]>;
   /** The values of these secrets by name (for an order, at launch or at the bootstrap exchange). */
   open(secrets: readonly SecretInfo[]): Promise<Record<string, string>>;
 }
@@ -49,9 +61,8 @@ export function createSecretStore(opts: SecretStoreOptions): SecretStore {
     async set(scope, rawName, value, options) {
       const problem = secretNameError(rawName);
       if (problem !== undefined) throw new SecretError(problem);
-      if (Buffer.byteLength(value, 'utf8') > MAX_SECRET_VALUE_BYTES) {
-        throw new SecretError(`a secret value may be at most ${String(MAX_SECRET_VALUE_BYTES / 1024)} KB`);
-      }
+      const valueProblem = secretValueError(value);
+      if (valueProblem !== undefined) throw new SecretError(valueProblem);
       const name = normalizeSecretName(rawName);
       const pk = secretsPk(scope);
       const context = contextOf(pk, name);
@@ -79,7 +90,37 @@ export function createSecretStore(opts: SecretStoreOptions): SecretStore {
           }),
         ),
       );
+      if (scope.level === 'environment') {
+        // Put only when missing: a second writer keeps the first spelling, and the common case writes nothing.
+        const marker = {
+          pk: secretsPk({ level: 'repo', repo: scope.repo }),
+          sk: secretEnvironmentSk(scope.environment),
+        };
+        if ((await t.getItem(marker)) === undefined) {
+          await t.send('PutItem', () =>
+            t.doc.send(
+              new PutCommand({
+                TableName: t.name,
+                Item: { ...marker, kind: 'secret-environment', environment: scope.environment },
+              }),
+            ),
+          );
+        }
+      }
       return info;
+    },
+
+    async environments(repo) {
+      const e = new Expr();
+      const items = await t.query(
+        {
+          KeyConditionExpression: `${e.name('pk')} = ${e.value(secretsPk({ level: 'repo', repo }))} AND begins_with(${e.name('sk')}, ${e.value(SECRET_ENVIRONMENT_SK_PREFIX)})`,
+          ConsistentRead: true,
+          ...e.params(),
+        },
+        (item) => item['kind'] === 'secret-environment' && typeof item['environment'] === 'string',
+      );
+      return items.map((item) => item['environment'] as string).sort();
     },
 
     async list(scope) {

@@ -7,12 +7,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { createSpotcheckApp, type SpotcheckApp } from '../../src/app/app.ts';
 import type { LoginSettings } from '../../src/app/settings.ts';
 import { defaultConfig } from '../../src/config.ts';
 import type { RunRecord } from '../../src/core/types.ts';
-import type { RouterResponse } from '../../src/server/router.ts';
+import { BodyTooLargeError, type RouterResponse } from '../../src/server/router.ts';
 import { checkGiteaRequest } from './gitea-api.ts';
 import { checkGitHubRequest, testPrivateKey } from './github-api.ts';
 import { makeOrder, makeRun } from './records.ts';
@@ -29,6 +29,12 @@ export interface ForgeWorld {
   readonly tokens: Map<string, string>;
   /** `login owner/name` → may pull. */
   readonly pull: Set<string>;
+  /** `login owner/name` → administers the repository (and may pull it). */
+  readonly admin: Set<string>;
+  /** `login org` → owns the organization. */
+  readonly orgOwners: Set<string>;
+  /** `login org` → a member of the organization, not an owner. */
+  readonly orgMembers: Set<string>;
   readonly calls: string[];
   readonly problems: string[];
 }
@@ -37,7 +43,8 @@ export interface LoginApp {
   readonly app: SpotcheckApp;
   readonly world: ForgeWorld;
   get(path: string, cookie?: string, headers?: Record<string, string>): Promise<Answer>;
-  post(path: string, cookie?: string): Promise<Answer>;
+  /** A form post (`application/x-www-form-urlencoded` when `form` is given). */
+  post(path: string, cookie?: string, form?: Record<string, string>, headers?: Record<string, string>): Promise<Answer>;
   /** Logs in through the router as the user `code` stands for: /login → forge → callback; answers the cookie. */
   login(forge: 'github' | 'gitea', code: string, redirect?: string): Promise<{ cookie: string; location: string }>;
   close(): Promise<void>;
@@ -64,19 +71,30 @@ export interface LoginAppOptions {
   readonly world?: ForgeWorld;
   /** How the app reaches the forges for login: the in-process stand-in by default. */
   readonly loginFetch?: typeof fetch;
+  /** The app's logger and the requests' (silent by default): a test reads what was logged. */
+  readonly logger?: Logger;
 }
 
 const GITHUB_COM: GitHubSite = { host: 'github.com', protocol: 'https', baseUrl: 'https://api.github.com' };
 
 export function createForgeWorld(): ForgeWorld {
-  return { codes: new Map(), tokens: new Map(), pull: new Set(), calls: [], problems: [] };
+  return {
+    codes: new Map(),
+    tokens: new Map(),
+    pull: new Set(),
+    admin: new Set(),
+    orgOwners: new Set(),
+    orgMembers: new Set(),
+    calls: [],
+    problems: [],
+  };
 }
 
 export async function startLoginApp(options: LoginAppOptions = {}): Promise<LoginApp> {
   const dir = await mkdtemp(join(tmpdir(), 'spotcheck-login-'));
   const world = options.world ?? createForgeWorld();
   const github = options.github ?? GITHUB_COM;
-  const logger = pino({ level: 'silent' });
+  const logger = options.logger ?? pino({ level: 'silent' });
   const app = await createSpotcheckApp({
     settings: {
       agentSecret: 'a'.repeat(40),
@@ -106,6 +124,7 @@ export async function startLoginApp(options: LoginAppOptions = {}): Promise<Logi
     target: string,
     cookie: string | undefined,
     headers: Record<string, string> = {},
+    body = '',
   ): Promise<Answer> => {
     const url = new URL(target, 'http://127.0.0.1:3000');
     const res: RouterResponse = await app.router.handle({
@@ -115,7 +134,10 @@ export async function startLoginApp(options: LoginAppOptions = {}): Promise<Logi
       headers: { ...(cookie === undefined ? {} : { cookie }), ...headers },
       signal: AbortSignal.timeout(5000),
       log: logger,
-      readBody: () => Promise.resolve(Buffer.alloc(0)),
+      readBody: (limit) =>
+        Buffer.byteLength(body) > limit
+          ? Promise.reject(new BodyTooLargeError(limit))
+          : Promise.resolve(Buffer.from(body, 'utf8')),
     });
     return { status: res.status, headers: res.headers ?? {}, body: await bodyText(res.body) };
   };
@@ -125,7 +147,16 @@ export async function startLoginApp(options: LoginAppOptions = {}): Promise<Logi
     app,
     world,
     get,
-    post: (path, cookie) => call('POST', path, cookie),
+    post: (path, cookie, form, headers = {}) =>
+      form === undefined
+        ? call('POST', path, cookie, headers)
+        : call(
+            'POST',
+            path,
+            cookie,
+            { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+            new URLSearchParams(form).toString(),
+          ),
     async login(forge, code, redirect = '/runs') {
       const start = await get(`/login?${new URLSearchParams({ forge, redirect }).toString()}`);
       const authorize = new URL(start.headers.location ?? '');
@@ -216,9 +247,30 @@ export function forgeStandIn(world: ForgeWorld): typeof fetch {
     const m = /^\/repos\/([^/]+)\/([^/]+)$/.exec(path);
     if (m !== null) {
       const full = `${decodeURIComponent(m[1]!)}/${decodeURIComponent(m[2]!)}`;
-      if (!world.pull.has(`${login} ${full}`)) return Promise.resolve(json(404, { message: 'Not Found' }));
+      const admin = world.admin.has(`${login} ${full}`);
+      if (!admin && !world.pull.has(`${login} ${full}`)) return Promise.resolve(json(404, { message: 'Not Found' }));
       return Promise.resolve(
-        json(200, { full_name: full, private: true, permissions: { admin: false, push: false, pull: true } }),
+        json(200, { full_name: full, private: true, permissions: { admin, push: admin, pull: true } }),
+      );
+    }
+    // GitHub: the user's own membership (404 when not a member); an owner's role is `admin`.
+    const membership = /^\/user\/memberships\/orgs\/([^/]+)$/.exec(path);
+    if (!gitea && membership !== null) {
+      const org = decodeURIComponent(membership[1]!);
+      const owner = world.orgOwners.has(`${login} ${org}`);
+      if (!owner && !world.orgMembers.has(`${login} ${org}`))
+        return Promise.resolve(json(404, { message: 'Not Found' }));
+      const role = owner ? 'admin' : 'member';
+      return Promise.resolve(json(200, { state: 'active', role, organization: { login: org } }));
+    }
+    // Gitea: a user's permissions in an organization.
+    const permissions = /^\/users\/([^/]+)\/orgs\/([^/]+)\/permissions$/.exec(path);
+    if (gitea && permissions !== null) {
+      const [user, org] = [decodeURIComponent(permissions[1]!), decodeURIComponent(permissions[2]!)];
+      if (user !== login) return Promise.resolve(json(403, { message: 'forbidden' }));
+      const owner = world.orgOwners.has(`${login} ${org}`);
+      return Promise.resolve(
+        json(200, { is_owner: owner, is_admin: owner, can_write: owner, can_read: true, can_create_repository: owner }),
       );
     }
     return Promise.resolve(json(404, { message: 'Not Found' }));

@@ -97,6 +97,18 @@ describe('secrets on dynalite with the local key file', () => {
     expect((await secrets.list(repo)).map((s) => s.name)).toEqual(['REPO_VALUE']);
   });
 
+  it("lists a repository's environments that have secrets, once each, first spelling kept", async () => {
+    const repoRef = { forge: 'github', host: 'github.com', owner: 'envs', name: 'app' } as const;
+    expect(await secrets.environments(repoRef)).toEqual([]);
+    await secrets.set({ level: 'environment', repo: repoRef, environment: 'Prod' }, 'A', 'a', { outsiders: false });
+    await secrets.set({ level: 'environment', repo: repoRef, environment: 'prod' }, 'B', 'b', { outsiders: false });
+    await secrets.set({ level: 'environment', repo: repoRef, environment: 'staging' }, 'C', 'c', { outsiders: false });
+    await secrets.set({ level: 'repo', repo: repoRef }, 'D', 'd', { outsiders: false });
+    expect(await secrets.environments(repoRef)).toEqual(['Prod', 'staging']);
+    // The marker is not a secret of the repository.
+    expect((await secrets.list({ level: 'repo', repo: repoRef })).map((s) => s.name)).toEqual(['D']);
+  });
+
   it('refuses names GitHub refuses, and values over 48 KB', async () => {
     await expect(secrets.set(repo, 'GITHUB_X', 'v', { outsiders: false })).rejects.toThrow(SecretError);
     await expect(secrets.set(repo, '9LIVES', 'v', { outsiders: false })).rejects.toThrow(/digit/);

@@ -75,6 +75,7 @@ const store: SecretStore = {
         : [],
     ),
   open: (secrets) => Promise.resolve(Object.fromEntries(secrets.map((s) => [s.name, `value-of-${s.name}`]))),
+  environments: () => Promise.resolve([]),
 };
 
 describe("a dynamic matrix's cells inside a called workflow", () => {

@@ -30,6 +30,7 @@ import type { AgentReport, OrderRef } from '../../runners/runner.ts';
 import { makeTwoCommitRepo } from '../helpers/e2e-repo.ts';
 import { REPO, startTestStore } from '../helpers/dynalite.ts';
 import { FakeForge } from '../helpers/fake-forge.ts';
+import { leaksIn as scanForLeaks } from '../helpers/leak-forms.ts';
 import { createOrchestratorHarness, testRunInput } from '../helpers/orchestrator-harness.ts';
 
 /** Characters that URL-encoding and JSON escaping change, so each form differs from the value. */
@@ -199,30 +200,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Every form a leak could take: the value, its base64, URL and JSON-escaped forms, and the same of each line. */
-function formsOf(value: string): Map<string, string> {
-  const forms = new Map<string, string>();
-  const lines = value
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '');
-  for (const [label, part] of [['value', value], ...lines.map((line, i) => [`line ${String(i + 1)}`, line])]) {
-    if (part === undefined || label === undefined) continue;
-    forms.set(part, label);
-    forms.set(Buffer.from(part).toString('base64'), `${label}, base64`);
-    forms.set(encodeURIComponent(part), `${label}, URL-encoded`);
-    forms.set(JSON.stringify(part).slice(1, -1), `${label}, JSON-escaped`);
-  }
-  return forms;
-}
-
 /** `channel: SECRET (form)` for each secret form found in the text. */
 function leaksIn(channel: string, text: string): string[] {
-  const found: string[] = [];
-  for (const [name, value] of Object.entries(SECRETS)) {
-    for (const [form, label] of formsOf(value)) if (text.includes(form)) found.push(`${channel}: ${name} (${label})`);
-  }
-  return found;
+  return scanForLeaks(channel, text, SECRETS);
 }
 
 async function filesUnder(folder: string): Promise<string[]> {

@@ -379,7 +379,7 @@ describe('parseConfig: every problem at once', () => {
     expect(error.message).toMatch(/^spotcheck\.yml: 10 problems:\n/);
     expect(problems(error).sort()).toEqual(
       [
-        'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes, workflows, actions, vars, oidc, gitea)',
+        'rotues: unknown key (allowed: routes, limits, store, org, publicUrl, defaultRoutes, workflows, actions, vars, oidc, gitea, secrets)',
         'routes.big.runner: must be one of local, spot, codebuild, skip',
         'routes.long.projcet: unknown key for codebuild (allowed: project, computeType, image, timeoutMinutes, region, docker)',
         'routes.long.project: required (the CodeBuild project to start builds in)',
@@ -650,6 +650,45 @@ describe('gitea.poll', () => {
       'gitea.poll.repos[0]: must be owner/name or owner/*',
       'gitea.poll.repos[2]: written twice (names are case-insensitive)',
       'gitea.poll.repos[3]: must be owner/name or owner/*',
+    ]);
+  });
+});
+
+describe('secrets read through from AWS (secrets:)', () => {
+  it('takes a Secrets Manager prefix and an SSM path, each with an optional region', () => {
+    const config = parseConfig(
+      "secrets:\n  awsSecretsManager: { prefix: 'spotcheck/' }\n  ssm: { prefix: /ci/spotcheck/, region: eu-west-1 }\n",
+      'spotcheck.yml',
+    );
+    expect(config.secrets).toEqual({
+      awsSecretsManager: { prefix: 'spotcheck/' },
+      ssm: { prefix: '/ci/spotcheck/', region: 'eu-west-1' },
+    });
+    expect(parseConfig('routes: {}\n', 'spotcheck.yml').secrets).toBeUndefined();
+  });
+
+  it('refuses prefixes AWS would refuse or IAM could not scope, and unknown keys, all at once', () => {
+    const error = configError(
+      [
+        'secrets:',
+        '  awsSecretsManager: { prefix: spotcheck }',
+        '  ssm: { prefix: spotcheck/, regoin: x }',
+        '  vault: {}',
+      ].join('\n'),
+    );
+    expect(problems(error).sort()).toEqual(
+      [
+        "secrets.awsSecretsManager.prefix: must be a Secrets Manager name prefix ending in / (letters, digits and /_+=.@-, not starting with aws), e.g. 'spotcheck/'",
+        "secrets.ssm.prefix: must be a parameter path starting and ending with / (letters, digits and _.-, not starting with /aws or /ssm), e.g. '/spotcheck/'",
+        'secrets.ssm.regoin: unknown key (allowed: prefix, region)',
+        'secrets.vault: unknown key (allowed: awsSecretsManager, ssm)',
+      ].sort(),
+    );
+    for (const prefix of ['/aws/x/', 'has space/', '/ssm/']) {
+      expect(problems(configError(`secrets: { ssm: { prefix: '${prefix}' } }`))).toHaveLength(1);
+    }
+    expect(problems(configError('secrets: { awsSecretsManager: {} }'))).toEqual([
+      'secrets.awsSecretsManager.prefix: is required',
     ]);
   });
 });

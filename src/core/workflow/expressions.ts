@@ -303,6 +303,29 @@ class ReferenceCollector implements ExprVisitor<void> {
   }
 }
 
+/** The secret names an expression reads by name, and whether it reads `secrets` some other way (whole, computed). */
+class SecretNameCollector extends ReferenceCollector {
+  readonly names = new Set<string>();
+  whole = false;
+  override visitContextAccess(contextAccess: ContextAccess): void {
+    super.visitContextAccess(contextAccess);
+    if (isSecretsContext(contextAccess)) this.whole = true;
+  }
+  override visitIndexAccess(indexAccess: IndexAccess): void {
+    const { expr, index } = indexAccess;
+    if (isSecretsContext(expr) && index instanceof Literal && index.literal.kind === data.Kind.String) {
+      // `secrets.NAME` and `secrets['NAME']` parse alike; names are case-insensitive.
+      this.names.add(index.literal.coerceString().toUpperCase());
+      return;
+    }
+    super.visitIndexAccess(indexAccess);
+  }
+}
+
+function isSecretsContext(expr: Expr): boolean {
+  return expr instanceof ContextAccess && expr.name.lexeme.toLowerCase() === 'secrets';
+}
+
 function referencesOf(tree: Expr | undefined): References {
   const collector = new ReferenceCollector();
   tree?.accept(collector);
@@ -523,6 +546,26 @@ export function expressionError(
     if (!parsed.ok) return `${parsed.error} in \${{ ${segment.expression} }}`;
   }
   return undefined;
+}
+
+/**
+ * The secrets a template's expressions read by name (`secrets.NAME`, `secrets['name']`; upper-cased), and whether one
+ * reads `secrets` otherwise (`toJSON(secrets)`, `secrets[format(…)]`), when no list of names is complete. Undefined
+ * when the template does not parse. The server uses it to fetch only the secrets a job names from outside stores.
+ */
+export function secretNamesUsed(
+  template: string,
+): { readonly names: ReadonlySet<string>; readonly whole: boolean } | undefined {
+  const split = splitTemplate(template);
+  if (!split.ok) return undefined;
+  const collector = new SecretNameCollector();
+  for (const segment of split.segments) {
+    if ('literal' in segment) continue;
+    const parsed = parseExpression(segment.expression, false, 'step');
+    if (!parsed.ok) return undefined;
+    parsed.tree?.accept(collector);
+  }
+  return { names: collector.names, whole: collector.whole };
 }
 
 /**

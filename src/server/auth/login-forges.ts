@@ -4,6 +4,11 @@
  * "Generating a user access token for a GitHub App": `GET /login/oauth/authorize`, `POST /login/oauth/access_token`);
  * the App's permissions bound the token, and `GET /repos/{owner}/{repo}` answers 404 for a repository the user
  * cannot see. Gitea: an OAuth2 application (Gitea docs, "OAuth2 provider"), the same two endpoints under the web root.
+ *
+ * Who may manage secrets is asked the same way, with the user's token: a repository's admins (`permissions.admin`
+ * of `GET /repos/{owner}/{repo}` on both forges), an organization's owners (GitHub: `GET /user/memberships/orgs/{org}`
+ * answers `role: admin` for an owner, with `state: active`; Gitea: `GET /users/{username}/orgs/{org}/permissions`
+ * answers `is_owner`, and Gitea's own organization secrets API asks for ownership). Anything else is no.
  */
 import type { ForgeKind } from '../../core/types.ts';
 import { SpotcheckError } from '../../errors.ts';
@@ -24,8 +29,18 @@ export interface LoginForge {
   exchangeCode(code: string, redirectUri: string): Promise<{ readonly token: string; readonly expiresInS?: number }>;
   /** The login the token belongs to. */
   readLogin(token: string): Promise<string>;
-  /** Whether the token's user may read (pull) the repository: 200 with `permissions.pull`; anything else is no. */
-  mayPull(token: string, owner: string, name: string): Promise<boolean>;
+  /**
+   * What the token's user may do with the repository: read it (200 with `permissions.pull`), administer it (200
+   * with `permissions.admin`); anything else is neither.
+   */
+  repoAccess(token: string, owner: string, name: string): Promise<RepoAccess>;
+  /** Whether the token's user (`login`) owns the organization `org`; anything else (a user account too) is no. */
+  isOrgOwner(token: string, login: string, org: string): Promise<boolean>;
+}
+
+export interface RepoAccess {
+  readonly pull: boolean;
+  readonly admin: boolean;
 }
 
 export interface OAuthClient {
@@ -121,11 +136,25 @@ function createLoginForge(opts: LoginForgeOptions): LoginForge {
         throw new ForgeLoginError('the forge did not say who the token is', { context: { status: res.status } });
       return login;
     },
-    async mayPull(token, owner, name) {
+    async repoAccess(token, owner, name) {
       const res = await api(token, `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(name)}`);
+      if (res.status !== 200) return { pull: false, admin: false };
+      const body = (await res.json().catch(() => undefined)) as { permissions?: unknown } | undefined;
+      const permissions = body?.permissions;
+      if (typeof permissions !== 'object' || permissions === null) return { pull: false, admin: false };
+      const { pull, admin } = permissions as Record<string, unknown>;
+      return { pull: pull === true, admin: admin === true };
+    },
+    async isOrgOwner(token, login, org) {
+      const path =
+        opts.forge === 'github'
+          ? `/user/memberships/orgs/${encodeURIComponent(org)}`
+          : `/users/${encodeURIComponent(login)}/orgs/${encodeURIComponent(org)}/permissions`;
+      const res = await api(token, path);
       if (res.status !== 200) return false;
-      const body = (await res.json().catch(() => undefined)) as { permissions?: { pull?: unknown } } | undefined;
-      return body?.permissions?.pull === true;
+      const body = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+      if (opts.forge === 'github') return body?.['role'] === 'admin' && body['state'] === 'active';
+      return body?.['is_owner'] === true;
     },
   };
 }

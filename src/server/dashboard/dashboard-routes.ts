@@ -40,6 +40,8 @@ export interface DashboardOptions {
   readonly ordersPerPage?: number;
   /** Run layouts kept (a layout of 256 orders takes a noticeable fraction of a second; refreshes reuse it). */
   readonly layoutCacheSize?: number;
+  /** The run's repository's secrets page, when the viewer may manage them (asked on a run page's full load only). */
+  readonly secretsLink?: (req: RouterRequest, run: RunRecord) => Promise<string | undefined>;
 }
 
 export const DEFAULT_REFRESH_MS = 2000;
@@ -72,6 +74,7 @@ interface Dashboard {
   readonly runsPerPage: number;
   readonly ordersPerPage: number;
   readonly layouts: LruCache<string, GraphGeometry>;
+  readonly secretsLink: NonNullable<DashboardOptions['secretsLink']>;
 }
 
 export function createDashboardRoutes(options: DashboardOptions): RouteDefinition[] {
@@ -83,6 +86,7 @@ export function createDashboardRoutes(options: DashboardOptions): RouteDefinitio
     runsPerPage: options.runsPerPage ?? DEFAULT_RUNS_PER_PAGE,
     ordersPerPage: options.ordersPerPage ?? DEFAULT_ORDERS_PER_PAGE,
     layouts: new LruCache<string, GraphGeometry>(options.layoutCacheSize ?? 32),
+    secretsLink: options.secretsLink ?? (() => Promise.resolve(undefined)),
   };
   const get = (
     pattern: string,
@@ -199,7 +203,12 @@ async function handleRunPage(dashboard: Dashboard, req: RouterRequest, params: R
   const summaries = await summariesOf(store, orders);
   // Only someone who may read the private repository gets here: its badge key is theirs to see.
   const badge = isPublicRun(run) ? {} : { badgePath: badgePathOf(dashboard.visibility, run) };
-  return htmlResponse(200, renderRunPage({ ...input, ...summaries, ...badge, ...(await accountOf(dashboard, req)) }));
+  const secretsPath = await dashboard.secretsLink(req, run);
+  const settings = secretsPath === undefined ? {} : { secretsPath };
+  return htmlResponse(
+    200,
+    renderRunPage({ ...input, ...summaries, ...badge, ...settings, ...(await accountOf(dashboard, req)) }),
+  );
 }
 
 /**

@@ -71,7 +71,12 @@ iframe.log{width:100%;height:60vh;border:1px solid var(--border);border-radius:6
 .pager{display:flex;flex-wrap:wrap;gap:8px 20px;margin:10px 0}
 form.filter{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-end;margin:0 0 10px}
 form.filter label{display:flex;flex-direction:column;font-size:13px;color:var(--muted)}
-input,button{font:inherit;padding:4px 8px;max-width:100%}
+input,button,select,textarea{font:inherit;padding:4px 8px;max-width:100%}
+form.secret{display:grid;gap:10px;max-width:40em}
+form.secret label{display:flex;flex-direction:column;font-size:13px;color:var(--muted)}
+form.secret label.check{flex-direction:row;gap:6px;align-items:center;color:var(--fg)}
+form.secret textarea{font:13px ui-monospace,"DejaVu Sans Mono",monospace}
+.problem{color:#a40e26}.notice{color:#116329}
 @media (max-width:640px){
 main{padding:10px 10px 20px}
 dl.facts{grid-template-columns:minmax(0,1fr)}

@@ -31,6 +31,8 @@ export interface RunPageInput {
   readonly account?: Account;
   /** A private repository's badge path with its key, shown only to someone who may read the repository. */
   readonly badgePath?: string;
+  /** The repository's secrets page, shown only to someone the forge says administers it. */
+  readonly secretsPath?: string;
   readonly run: RunRecord;
   /** Every order, in display order. */
   readonly orders: readonly OrderRecord[];
@@ -236,9 +238,17 @@ export function renderRunPage(input: RunPageInput): string {
       { label: repoName(run.repo), href: repoRunsPath(run.repo, true) },
       { label: run.workflowName },
     ],
-    main: html`${renderRunLive(input)}${summariesSection(input.summaries ?? [], input.summariesLeftOut ?? 0)}${badgeSection(input.badgePath)}`,
+    main: html`${renderRunLive(input)}${summariesSection(input.summaries ?? [], input.summariesLeftOut ?? 0)}${badgeSection(input.badgePath)}${secretsSection(input.secretsPath)}`,
     ...(active ? { noscriptRefreshSeconds: Math.max(2, Math.round((input.refreshMs * 2) / 1000)) } : {}),
   });
+}
+
+function secretsSection(path: string | undefined): SafeHtml | string {
+  if (path === undefined) return '';
+  return html`<section aria-labelledby="settings-heading">
+    <h2 id="settings-heading">Settings</h2>
+    <p><a id="secrets-link" href="${path}">Secrets of this repository</a> (you administer it)</p>
+  </section>`;
 }
 
 /** The private repository's badge, with its key: whoever has the link sees the state of its default branch. */
