@@ -190,6 +190,7 @@ function toGiteaPullRequestIntent(p: Json, ctx: GiteaIntentContext): IntentResul
   if (headRef === undefined || baseRef === undefined) return { ignore: 'the pull request has no head or base ref' };
   const where = whereOf(p, ctx);
   if (typeof where === 'string') return { ignore: where };
+  const closedAt = action === 'closed' ? timeOf(pr['closed_at'], Number.NaN) : Number.NaN;
   return {
     kind: 'pull_request',
     deliveryId: ctx.deliveryId,
@@ -204,6 +205,7 @@ function toGiteaPullRequestIntent(p: Json, ctx: GiteaIntentContext): IntentResul
     author: loginOf(pr['user']) ?? '',
     // A deleted fork leaves `head.repo` null.
     headRepo: stringOf(objectOf(head?.['repo'])?.['full_name']) ?? '',
+    ...(Number.isFinite(closedAt) ? { closedAt } : {}),
   };
 }
 
