@@ -192,6 +192,8 @@ describe('toGiteaIntent: pull_request', () => {
       headRepo: 'Test-CI/multi-line-secrets',
       ownerIsOrg: false,
       repoPrivate: false,
+      // A close carries its `closed_at` (its event key); the fixture's is its `updated_at`.
+      ...(action === 'closed' ? { closedAt: Date.parse(updatedAt) } : {}),
     });
   });
 
