@@ -1,7 +1,7 @@
 /**
  * What the Gitea poll (src/intake/gitea-poll.ts) reads, over the adapter's client (gitea-client.ts: the bot token,
  * retries on 5xx/429/network, failures as `ForgeError`): the repositories to poll, and per repository its branch
- * heads, its open pull requests and its recent comments, mapped at this edge to spotcheck's own small shapes. Every
+ * heads, its open pull requests (and one by number, to confirm a close) and its recent comments, mapped at this edge to spotcheck's own small shapes. Every
  * list is paged (Gitea's `page`/`limit`, `X-HasMore`) and bounded by the caller's page count; a listing cut short
  * says so (`complete: false`), so the caller never takes "not listed" for "gone".
  */
@@ -23,6 +23,7 @@ export const GITEA_POLL_ENDPOINTS = [
   'GET /user/repos',
   'GET /repos/{owner}/{repo}/branches',
   'GET /repos/{owner}/{repo}/pulls',
+  'GET /repos/{owner}/{repo}/pulls/{index}',
   'GET /repos/{owner}/{repo}/issues/comments',
 ] as const satisfies readonly GiteaEndpointTemplate[];
 
@@ -56,6 +57,14 @@ export interface PolledPull {
   readonly updatedAt: number;
 }
 
+/** One pull request read by its number, whatever its state (the poll confirms a close with it). */
+export interface PolledPullState extends PolledPull {
+  readonly state: 'open' | 'closed';
+  readonly merged: boolean;
+  /** Epoch ms, Gitea's clock; set when closed (Gitea clears it on a reopen). */
+  readonly closedAt?: number;
+}
+
 export interface PolledComment {
   readonly id: number;
   /** The pull request it was written on (from `pull_request_url`); undefined for a comment on an issue. */
@@ -85,6 +94,8 @@ export interface GiteaPollSource {
   listBranches(repo: PolledRepo, maxPages: number): Promise<Listing<PolledBranch>>;
   /** Open pull requests, most recently updated first. */
   listOpenPulls(repo: PolledRepo, maxPages: number): Promise<Listing<PolledPull>>;
+  /** One pull request by number, open or closed; undefined when Gitea has none (404: deleted, or not a pull). */
+  readPull(repo: PolledRepo, number: number): Promise<PolledPullState | undefined>;
   /** Comments on the repository's issues and pull requests updated at or after `since` (Gitea: oldest first). */
   listCommentsSince(repo: PolledRepo, since: number, maxPages: number): Promise<Listing<PolledComment>>;
   /** Requests sent so far. */
@@ -117,6 +128,7 @@ export function createGiteaPollSource(opts: GiteaClientOptions): GiteaPollSource
         maxPages,
         pullOf,
       ),
+    readPull: (repo, number) => readPull(counted, repo, number),
     listCommentsSince: (repo, since, maxPages) =>
       listPages(
         counted,
@@ -217,6 +229,19 @@ function pullOf(value: unknown): PolledPull | undefined {
   };
 }
 
+function pullStateOf(value: unknown): PolledPullState | undefined {
+  const pull = pullOf(value);
+  const p = objectOf(value);
+  if (pull === undefined || (p?.['state'] !== 'open' && p?.['state'] !== 'closed')) return undefined;
+  const closedAt = timeOf(p['closed_at']);
+  return {
+    ...pull,
+    state: p['state'],
+    merged: p['merged'] === true,
+    ...(closedAt === undefined ? {} : { closedAt }),
+  };
+}
+
 /** The pull request number at the end of a comment's `pull_request_url` (`…/{owner}/{repo}/pulls/{n}`). */
 function pullNumberOf(url: string | undefined): number | undefined {
   if (url === undefined) return undefined;
@@ -254,6 +279,21 @@ async function readRepo(client: GiteaClient, owner: string, name: string): Promi
   const repo = repoOf(await client.expectJson(action, response, [200]));
   if (repo === undefined) throw unexpectedShape(action);
   return repo;
+}
+
+async function readPull(client: GiteaClient, repo: PolledRepo, number: number): Promise<PolledPullState | undefined> {
+  const action = 'read pull request';
+  const response = await client.send(action, 'GET /repos/{owner}/{repo}/pulls/{index}', {
+    ...params(repo),
+    index: number,
+  });
+  if (response.status === 404) {
+    await discard(response);
+    return undefined;
+  }
+  const pull = pullStateOf(await client.expectJson(action, response, [200]));
+  if (pull === undefined) throw unexpectedShape(action);
+  return pull;
 }
 
 /** An organization's repositories; Gitea answers 404 for a user's name there, so then the user's. */

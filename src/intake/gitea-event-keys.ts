@@ -29,21 +29,52 @@ type EventClaim = {
 
 /**
  * The event's key, for the events the poll can see: a push to a branch (by ref and new head), a pull request opened
- * or synchronized (by head), a `!testme` comment (by comment id). Other events (a tag push, a reopen, an edit, a
- * close) have none: only the webhook reports them, so there is nothing to de-duplicate.
+ * or synchronized (by head), closed (by its `closed_at`: each close is another event, whatever the head) or reopened
+ * (by pull request alone: a close frees it, see `reopenedKeyFreedBy`), a `!testme` comment (by comment id). Other
+ * events (a tag push, an edit, a close without `closed_at`) have none: only the webhook reports them, so there is
+ * nothing to de-duplicate.
  */
 export function giteaEventKey(intent: OrderIntent): string | undefined {
-  const repo = `${intent.repo.host}/${intent.repo.owner}/${intent.repo.name}`.toLowerCase();
+  const repo = repoKey(intent);
   switch (intent.kind) {
     case 'push':
       return intent.ref.startsWith('refs/heads/') ? `${repo}:push:${intent.ref}:${intent.after}` : undefined;
     case 'pull_request':
-      return intent.action === 'opened' || intent.action === 'synchronize'
-        ? `${repo}:pr:${String(intent.pr)}:${intent.headSha}`
-        : undefined;
+      switch (intent.action) {
+        case 'opened':
+        case 'synchronize':
+          return `${repo}:pr:${String(intent.pr)}:${intent.headSha}`;
+        case 'closed':
+          return intent.closedAt === undefined
+            ? undefined
+            : `${repo}:pr:${String(intent.pr)}:closed:${String(intent.closedAt)}`;
+        case 'reopened':
+          return reopenedKey(repo, intent.pr);
+        default:
+          return undefined;
+      }
     case 'testme':
       return `${repo}:comment:${String(intent.commentId)}`;
   }
+}
+
+/**
+ * The claim a handed-over event frees: a close frees its pull request's `reopened`, so the next reopen (which Gitea
+ * tells apart by nothing: no time, and maybe the same head) is an event again. Whichever path hands the close over
+ * frees it; the other path finds the close claimed and frees nothing.
+ */
+export function reopenedKeyFreedBy(intent: OrderIntent): string | undefined {
+  return intent.kind === 'pull_request' && intent.action === 'closed'
+    ? reopenedKey(repoKey(intent), intent.pr)
+    : undefined;
+}
+
+function repoKey(intent: OrderIntent): string {
+  return `${intent.repo.host}/${intent.repo.owner}/${intent.repo.name}`.toLowerCase();
+}
+
+function reopenedKey(repo: string, pr: number): string {
+  return `${repo}:pr:${String(pr)}:reopened`;
 }
 
 export type EventClaimOutcome = 'claimed' | 'duplicate';
@@ -63,6 +94,12 @@ export async function claimGiteaEvent(
   if (claim.by === 'poll') return 'duplicate';
   const held = (await store.getDoc(GITEA_EVENT_KIND, key))?.value as EventClaim | undefined;
   return held?.by === 'webhook' && held.deliveryId !== claim.deliveryId ? 'claimed' : 'duplicate';
+}
+
+/** Frees the `reopened` claim a handed-over close makes new again (`reopenedKeyFreedBy`); nothing for other events. */
+export async function freeReopenedClaim(store: Pick<Store, 'deleteDoc'>, intent: OrderIntent): Promise<void> {
+  const key = reopenedKeyFreedBy(intent);
+  if (key !== undefined) await store.deleteDoc(GITEA_EVENT_KIND, key);
 }
 
 /** Frees a claim whose intent could not be stored, so that the other path (or a retry) can take the event. */

@@ -192,6 +192,7 @@ function toGiteaPullRequestIntent(p: Json, ctx: GiteaIntentContext): IntentResul
   if (headRef === undefined || baseRef === undefined) return { ignore: 'the pull request has no head or base ref' };
   const where = whereOf(p, ctx);
   if (typeof where === 'string') return { ignore: where };
+  const closedAt = action === 'closed' ? timeOf(pr['closed_at'], Number.NaN) : Number.NaN;
   return {
     kind: 'pull_request',
     deliveryId: ctx.deliveryId,
@@ -208,6 +209,7 @@ function toGiteaPullRequestIntent(p: Json, ctx: GiteaIntentContext): IntentResul
     headRepo: stringOf(objectOf(head?.['repo'])?.['full_name']) ?? '',
     ...mergeShaOf(action, pr),
     ...eventFieldsOf(p),
+    ...(Number.isFinite(closedAt) ? { closedAt } : {}),
   };
 }
 

@@ -10,13 +10,26 @@
  *   branch (`before` all zeros), but only when the listing was complete (a cut-short listing may just have shown a
  *   branch it left out last time).
  * - An open pull request whose head moved: `synchronized`; one not seen before and created since the last poll:
- *   `opened`. A pull request seen again after it was closed is not reopened here (only the webhook says `reopened`).
+ *   `opened`.
+ * - A pull request seen open last time and not listed now is a candidate: the poll reads it by number (the
+ *   snapshot's `confirmed`, a few per interval, `pullsToConfirm`), whether or not the listing was complete (a cut-short
+ *   listing, or one read while it was updated, may just have left it out). Read closed: `closed` (merged or not), and
+ *   it is remembered among the recently closed; read open: it stays; gone (404): it is forgotten. A candidate not read
+ *   yet stays a candidate.
+ * - A recently closed pull request listed (or read) open again: `reopened`, as the webhook says it.
  * - A comment created since the last poll on an open pull request: a `created` comment.
  * - No state (the first poll of a repository, or after it expired): the state is recorded and nothing runs, so
  *   enabling the poll never floods the runners with every branch and pull request.
  */
 import { createHash } from 'node:crypto';
-import type { PolledBranch, PolledComment, PolledPull, PolledRepo, Listing } from '../forges/gitea-poll-source.ts';
+import type {
+  PolledBranch,
+  PolledComment,
+  PolledPull,
+  PolledPullState,
+  PolledRepo,
+  Listing,
+} from '../forges/gitea-poll-source.ts';
 import { toGiteaIntent } from './gitea-intents.ts';
 import { giteaEventKey } from './gitea-event-keys.ts';
 import type { OrderIntent } from './intents.ts';
@@ -27,6 +40,11 @@ export type GiteaPollState = {
   readonly branches: Readonly<Record<string, string>>;
   /** Open pull request number → head SHA. */
   readonly pulls: Readonly<Record<string, string>>;
+  /**
+   * Recently closed pull request number → its `closed_at` (newest last, GITEA_POLL_CLOSED_MAX_ENTRIES at most): one
+   * seen open again is `reopened`. Absent in states written before closes were seen.
+   */
+  readonly closed?: Readonly<Record<string, number>>;
   /** Gitea's clock: comments created from here on are new (the next listing's `since`). */
   readonly commentsFrom: number;
   /** Gitea's clock at the last poll. */
@@ -39,8 +57,15 @@ export interface GiteaRepoSnapshot {
   readonly pulls: Listing<PolledPull>;
   /** Absent on a first poll (nothing to list from). */
   readonly comments?: Listing<PolledComment>;
+  /** The candidates of `pullsToConfirm`, read by number; `pull` undefined when Gitea has none (404). */
+  readonly confirmed?: readonly ConfirmedPull[];
   /** Gitea's clock when the snapshot was read (its `Date` header, else ours). */
   readonly at: number;
+}
+
+export interface ConfirmedPull {
+  readonly number: number;
+  readonly pull: PolledPullState | undefined;
 }
 
 export interface GiteaPollContext {
@@ -73,7 +98,27 @@ export const GITEA_POLL_OVERLAP_MS = 60_000;
 /** Entries a state keeps at most per map, whatever the listings: the document stays small. */
 export const GITEA_POLL_STATE_MAX_ENTRIES = 1000;
 
+/** Recently closed pull requests a state remembers (a reopen of an older one is not seen: nothing runs). */
+export const GITEA_POLL_CLOSED_MAX_ENTRIES = 100;
+
 const ZERO_SHA = '0'.repeat(40);
+
+/**
+ * The pull requests to read by number this interval: open last time, not listed open now (`max` at most, those
+ * recorded longest ago first; the rest wait). None on a first poll.
+ */
+export function pullsToConfirm(
+  previous: GiteaPollState | undefined,
+  listed: Listing<PolledPull>,
+  max: number,
+): number[] {
+  if (previous === undefined) return [];
+  const open = new Set(listed.items.map((p) => String(p.number)));
+  return Object.keys(previous.pulls)
+    .filter((n) => !open.has(n))
+    .slice(0, max)
+    .map(Number);
+}
 
 export function diffGiteaRepo(
   previous: GiteaPollState | undefined,
@@ -84,6 +129,7 @@ export function diffGiteaRepo(
   if (previous === undefined) return { events: [], ignored: [], state };
   const results = [
     ...pushes(previous, snapshot, ctx),
+    ...closes(previous, snapshot, ctx),
     ...pulls(previous, snapshot, ctx),
     ...comments(previous, snapshot, ctx),
   ];
@@ -156,47 +202,89 @@ function pushes(previous: GiteaPollState, snapshot: GiteaRepoSnapshot, ctx: Gite
   return results;
 }
 
+/** The open pull requests: the listed ones, and the candidates read open. */
+function openPulls(snapshot: GiteaRepoSnapshot): PolledPull[] {
+  const listed = new Set(snapshot.pulls.items.map((p) => p.number));
+  const confirmedOpen = (snapshot.confirmed ?? []).flatMap(({ pull }) =>
+    pull?.state === 'open' && !listed.has(pull.number) ? [pull] : [],
+  );
+  return [...snapshot.pulls.items, ...confirmedOpen];
+}
+
+/** The candidates read closed (see `pullsToConfirm`). */
+function closedPulls(snapshot: GiteaRepoSnapshot): PolledPullState[] {
+  return (snapshot.confirmed ?? []).flatMap(({ pull }) => (pull?.state === 'closed' ? [pull] : []));
+}
+
+/** A Gitea `pull_request` webhook payload of this pull request. */
+function pullPayload(action: string, pull: PolledPull | PolledPullState, repo: PolledRepo): unknown {
+  const closed = 'state' in pull && pull.state === 'closed';
+  return {
+    action,
+    number: pull.number,
+    pull_request: {
+      number: pull.number,
+      state: closed ? 'closed' : 'open',
+      head: {
+        sha: pull.headSha,
+        ref: pull.headRef,
+        repo: pull.headRepo === '' ? null : { full_name: pull.headRepo },
+      },
+      base: { ref: pull.baseRef },
+      user: { login: pull.author },
+      updated_at: new Date(pull.updatedAt).toISOString(),
+      ...(closed
+        ? {
+            merged: pull.merged,
+            // Gitea sets `closed_at` on every close; its last change stands in if one ever has none.
+            closed_at: new Date(pull.closedAt ?? pull.updatedAt).toISOString(),
+          }
+        : {}),
+    },
+    repository: repositoryOf(repo),
+  };
+}
+
 function pulls(previous: GiteaPollState, snapshot: GiteaRepoSnapshot, ctx: GiteaPollContext): Result[] {
+  const { owner, name } = snapshot.repo;
   const results: Result[] = [];
-  for (const pull of snapshot.pulls.items) {
+  for (const pull of openPulls(snapshot)) {
     const before = previous.pulls[String(pull.number)];
     if (before === pull.headSha) continue;
+    const closedAt = before === undefined ? previous.closed?.[String(pull.number)] : undefined;
+    if (closedAt !== undefined) {
+      // One reopen per close: the close's time tells this reopen from the next one of the same head.
+      const deliveryId = deliveryIdOf('reopened', owner, name, pull.number, closedAt);
+      results.push(orderResult('pull_request', pullPayload('reopened', pull, snapshot.repo), ctx, deliveryId));
+      continue;
+    }
     let action: 'opened' | 'synchronized';
     if (before !== undefined) action = 'synchronized';
     else if (pull.createdAt >= previous.polledAt - GITEA_POLL_OVERLAP_MS) action = 'opened';
-    else continue; // seen again after a close, or listed again after a cut-short listing: not new
-    const payload = {
-      action,
-      number: pull.number,
-      pull_request: {
-        number: pull.number,
-        state: 'open',
-        head: {
-          sha: pull.headSha,
-          ref: pull.headRef,
-          repo: pull.headRepo === '' ? null : { full_name: pull.headRepo },
-        },
-        base: { ref: pull.baseRef },
-        user: { login: pull.author },
-        updated_at: new Date(pull.updatedAt).toISOString(),
-      },
-      repository: repositoryOf(snapshot.repo),
-    };
+    else continue; // reopened after a close not seen, or listed again after a cut-short listing: not new
     const event = action === 'opened' ? 'pull_request' : 'pull_request_sync';
-    results.push(
-      orderResult(
-        event,
-        payload,
-        ctx,
-        deliveryIdOf('pr', snapshot.repo.owner, snapshot.repo.name, pull.number, pull.headSha),
-      ),
-    );
+    const deliveryId = deliveryIdOf('pr', owner, name, pull.number, pull.headSha);
+    results.push(orderResult(event, pullPayload(action, pull, snapshot.repo), ctx, deliveryId));
   }
   return results;
 }
 
+function closes(previous: GiteaPollState, snapshot: GiteaRepoSnapshot, ctx: GiteaPollContext): Result[] {
+  const { owner, name } = snapshot.repo;
+  return closedPulls(snapshot)
+    .filter((pull) => previous.pulls[String(pull.number)] !== undefined)
+    .map((pull) =>
+      orderResult(
+        'pull_request',
+        pullPayload('closed', pull, snapshot.repo),
+        ctx,
+        deliveryIdOf('closed', owner, name, pull.number, pull.closedAt ?? pull.updatedAt),
+      ),
+    );
+}
+
 function comments(previous: GiteaPollState, snapshot: GiteaRepoSnapshot, ctx: GiteaPollContext): Result[] {
-  const open = new Set(snapshot.pulls.items.map((p) => p.number));
+  const open = new Set(openPulls(snapshot).map((p) => p.number));
   const results: Result[] = [];
   for (const comment of snapshot.comments?.items ?? []) {
     // Only comments created in the window: an older comment edited since is listed too, and an edit never approves.
@@ -229,8 +317,10 @@ function comments(previous: GiteaPollState, snapshot: GiteaRepoSnapshot, ctx: Gi
 }
 
 /**
- * The state after this poll: the heads listed now; entries not listed are dropped when the listing was complete
- * (a deleted branch, a closed pull request) and kept when it was cut short (they may just not have been shown).
+ * The state after this poll: the heads listed now; branches not listed are dropped when the listing was complete
+ * (a deleted branch) and kept when it was cut short (they may just not have been shown). Pull requests not listed
+ * are kept until read by number (`pullsToConfirm`): dropped when read closed (then among the recently closed) or
+ * gone.
  */
 function nextState(previous: GiteaPollState | undefined, snapshot: GiteaRepoSnapshot): GiteaPollState {
   const branches = merged(
@@ -238,12 +328,30 @@ function nextState(previous: GiteaPollState | undefined, snapshot: GiteaRepoSnap
     snapshot.branches.complete,
     snapshot.branches.items.map((b) => [b.name, b.sha]),
   );
-  const pulls = merged(
-    previous?.pulls,
-    snapshot.pulls.complete,
-    snapshot.pulls.items.map((p) => [String(p.number), p.headSha]),
+  const open = openPulls(snapshot);
+  const settled = new Set(
+    (snapshot.confirmed ?? []).flatMap(({ number, pull }) => (pull?.state === 'open' ? [] : [String(number)])),
   );
-  return { branches, pulls, commentsFrom: commentsFrom(previous, snapshot), polledAt: snapshot.at };
+  const kept = Object.fromEntries(Object.entries(previous?.pulls ?? {}).filter(([n]) => !settled.has(n)));
+  const pulls = merged(
+    kept,
+    false,
+    open.map((p) => [String(p.number), p.headSha]),
+  );
+  const closedNow = closedPulls(snapshot).map((p): [string, number] => [String(p.number), p.closedAt ?? p.updatedAt]);
+  const reopened = new Set(open.map((p) => String(p.number)));
+  const closed = new Map(Object.entries(previous?.closed ?? {}).filter(([n]) => !reopened.has(n)));
+  for (const [n, at] of closedNow) {
+    closed.delete(n);
+    closed.set(n, at);
+  }
+  return {
+    branches,
+    pulls,
+    closed: Object.fromEntries([...closed].slice(-GITEA_POLL_CLOSED_MAX_ENTRIES)),
+    commentsFrom: commentsFrom(previous, snapshot),
+    polledAt: snapshot.at,
+  };
 }
 
 function merged(

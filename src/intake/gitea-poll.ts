@@ -7,14 +7,14 @@
  * Enrolled: the configured `owner/name` and `owner/*` entries (an org's, else a user's, repositories), or, with none
  * configured, the repositories the bot user can see (`GET /user/repos`). The list is read again every
  * ENROLMENT_REFRESH_MS. Bounded per interval: repositories (taken in turn, a cursor in the store remembers where the
- * last interval stopped), requests, and pages per list. A repository that fails is logged and read again next
+ * last interval stopped), requests, pages per list, and pull requests read by number to confirm a close. A repository that fails is logged and read again next
  * interval; its state is only advanced when every event it produced was stored.
  */
 import type { Logger } from 'pino';
 import type { GiteaPollSource, PolledRepo } from '../forges/gitea-poll-source.ts';
 import type { Store } from '../store/store.ts';
-import { claimGiteaEvent, releaseGiteaEvent } from './gitea-event-keys.ts';
-import { diffGiteaRepo, type GiteaPollState } from './gitea-poll-diff.ts';
+import { claimGiteaEvent, freeReopenedClaim, releaseGiteaEvent } from './gitea-event-keys.ts';
+import { diffGiteaRepo, pullsToConfirm, type ConfirmedPull, type GiteaPollState } from './gitea-poll-diff.ts';
 import type { Intent } from './intents.ts';
 
 /** The document kind of a repository's poll state, keyed by host and repository. */
@@ -32,6 +32,12 @@ export const GITEA_POLL_STATE_MS = 7 * 86_400_000;
 
 /** Pages of 50 read per list (branches, pull requests, comments, an owner's repositories). */
 export const GITEA_POLL_MAX_PAGES = 5;
+
+/**
+ * Pull requests read by number per repository and interval at most (open last time, not listed now: closed, or
+ * only left out of the listing); the rest are read at the next intervals.
+ */
+export const GITEA_POLL_MAX_CONFIRMS = 5;
 
 /** How often the enrolled repositories are listed again (not every interval: an org's listing costs pages). */
 const ENROLMENT_REFRESH_MS = 10 * 60_000;
@@ -121,10 +127,21 @@ export function createGiteaPoller(opts: GiteaPollerOptions): GiteaPoller {
       previous === undefined
         ? undefined
         : await source.listCommentsSince(repo, previous.commentsFrom, GITEA_POLL_MAX_PAGES);
+    const confirmed: ConfirmedPull[] = [];
+    for (const number of pullsToConfirm(previous, pulls, GITEA_POLL_MAX_CONFIRMS)) {
+      confirmed.push({ number, pull: await source.readPull(repo, number) });
+    }
     const at = now();
     const diff = diffGiteaRepo(
       previous,
-      { repo, branches, pulls, ...(comments === undefined ? {} : { comments }), at: branches.serverTime ?? at },
+      {
+        repo,
+        branches,
+        pulls,
+        ...(comments === undefined ? {} : { comments }),
+        confirmed,
+        at: branches.serverTime ?? at,
+      },
       { host, botLogin: opts.botLogin, now: at },
     );
     const log = logger.child({ repo: `${repo.owner}/${repo.name}` });
@@ -145,7 +162,12 @@ export function createGiteaPoller(opts: GiteaPollerOptions): GiteaPoller {
           { err: error, deliveryId: intent.deliveryId },
           'cannot store an event found by polling; next interval',
         );
+        continue;
       }
+      // A close makes the next reopen an event again (if this fails, that reopen is taken for a duplicate: logged).
+      await freeReopenedClaim(store, intent).catch((err: unknown) =>
+        log.warn({ err }, 'cannot free the reopened claim of a closed pull request'),
+      );
     }
     // Not advanced past an event that was not stored: the next interval sees the same change again.
     if (stored) {

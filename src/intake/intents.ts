@@ -61,6 +61,8 @@ export type OrderIntent =
       readonly ownerIsOrg: boolean;
       /** `repository.private` of the payload (absent in intents stored before it was kept: read as private). */
       readonly repoPrivate?: boolean;
+      /** A `closed` action's `closed_at` (Gitea, epoch ms): tells one close from the next (gitea-event-keys.ts). */
+      readonly closedAt?: number;
     } & EventFields)
   | ({
       readonly kind: 'testme';

@@ -14,7 +14,7 @@
  * Besides the delivery id, the event itself is claimed (src/intake/gitea-event-keys.ts), shared with the poll of
  * Gitea (src/intake/gitea-poll.ts): an event the poll found first is answered 202 and not handed over again.
  */
-import { claimGiteaEvent, giteaEventKey, releaseGiteaEvent } from '../intake/gitea-event-keys.ts';
+import { claimGiteaEvent, freeReopenedClaim, giteaEventKey, releaseGiteaEvent } from '../intake/gitea-event-keys.ts';
 import { toGiteaIntent } from '../intake/gitea-intents.ts';
 import { isCapacityIntent, type Intent } from '../intake/intents.ts';
 import type { Store } from '../store/store.ts';
@@ -75,21 +75,26 @@ export function createGiteaWebhookRoute(opts: GiteaWebhookRouteOptions): RouteDe
         log,
         hand: async () => {
           // The same event may have been found by the poll first (src/intake/gitea-poll.ts): it runs once.
-          const eventKey = isCapacityIntent(result) ? undefined : giteaEventKey(result);
-          if (eventKey === undefined) return opts.onIntent(result);
+          if (isCapacityIntent(result)) return opts.onIntent(result);
+          const eventKey = giteaEventKey(result);
           const claim = { by: 'webhook' as const, deliveryId: id, now: opts.now() };
-          if ((await claimGiteaEvent(opts.store, eventKey, claim)) === 'duplicate') {
+          if (eventKey !== undefined && (await claimGiteaEvent(opts.store, eventKey, claim)) === 'duplicate') {
             log.info('event already found by polling Gitea');
             return;
           }
           try {
             await opts.onIntent(result);
           } catch (error) {
-            await releaseGiteaEvent(opts.store, eventKey, claim).catch((err: unknown) =>
-              log.error({ err }, 'cannot release the event claim'),
-            );
+            if (eventKey !== undefined)
+              await releaseGiteaEvent(opts.store, eventKey, claim).catch((err: unknown) =>
+                log.error({ err }, 'cannot release the event claim'),
+              );
             throw error;
           }
+          // A close makes the next reopen an event again (if this fails, that reopen is taken for a duplicate: logged).
+          await freeReopenedClaim(opts.store, result).catch((err: unknown) =>
+            log.warn({ err }, 'cannot free the reopened claim of a closed pull request'),
+          );
         },
       });
     },

@@ -91,6 +91,32 @@ describe('the Gitea poll source', () => {
     record();
   });
 
+  it('reads one pull request by number, closed or open, and none for a 404', async () => {
+    const base = {
+      number: 4,
+      user: { id: 3, login: 'alice' },
+      head: { ref: 'topic', sha: SHA, repo: { full_name: 'acme/a' } },
+      base: { ref: 'main', sha: SHA },
+      created_at: '2026-01-02T03:04:05Z',
+      updated_at: '2026-01-02T03:05:05Z',
+    };
+    api()
+      .get('/repos/acme/a/pulls/4')
+      .reply(200, { ...base, state: 'closed', merged: true, closed_at: '2026-01-02T03:05:05Z' });
+    api().get('/repos/acme/a/pulls/5').reply(404, { message: 'not found' });
+    const s = source();
+    const where = { owner: 'acme', name: 'a', private: false };
+    expect(await s.readPull(where, 4)).toMatchObject({
+      number: 4,
+      headSha: SHA,
+      state: 'closed',
+      merged: true,
+      closedAt: Date.parse('2026-01-02T03:05:05Z'),
+    });
+    expect(await s.readPull(where, 5)).toBeUndefined();
+    record();
+  });
+
   it('maps open pull requests and comments (the pull request from pull_request_url; issue comments have none)', async () => {
     api()
       .get('/repos/acme/a/pulls?state=open&sort=recentupdate&page=1&limit=50')

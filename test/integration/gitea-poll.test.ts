@@ -49,7 +49,16 @@ const CI: WorkflowSource = {
   text: 'name: ci\non: { push: { branches: [main] }, pull_request: {}, testme: {} }\njobs:\n  build:\n    runs-on: local\n    steps:\n      - run: make\n',
 };
 
+/** Runs when a pull request is closed: shows each close handled, and how often. */
+const ON_CLOSE: WorkflowSource = {
+  path: '.spotcheck/workflows/on-close.yml',
+  text: 'name: on-close\non: { pull_request: { types: [closed] } }\njobs:\n  bye:\n    runs-on: local\n    steps:\n      - run: make\n',
+};
+
 const pushCapture = readFileSync(new URL('../fixtures/gitea/captured/push-multi-commit.json', import.meta.url), 'utf8');
+const prClosed = JSON.parse(
+  readFileSync(new URL('../fixtures/gitea/pull_request-closed.json', import.meta.url), 'utf8'),
+) as Record<string, unknown>;
 const prOpened = JSON.parse(
   readFileSync(new URL('../fixtures/gitea/pull_request-opened.json', import.meta.url), 'utf8'),
 ) as Record<string, unknown>;
@@ -96,7 +105,7 @@ async function world(store?: DynamoStore): Promise<World> {
   const shared = store ?? (await createIsolatedStore(embedded.client));
   const forge = new FakeForge({ kind: 'gitea', host: HOST, botLogin: BOT });
   forge.workflows.set(AFTER, [CI]);
-  forge.workflows.set(PR_HEAD, [CI]);
+  forge.workflows.set(PR_HEAD, [CI, ON_CLOSE]);
   forge.organizations.add(OWNER.toLowerCase());
   forge.addMember(OWNER, MEMBER);
   const { orchestrator, instant } = createOrchestratorHarness({ store: shared, logger: silent });
@@ -323,6 +332,85 @@ describe('polling Gitea', () => {
     expect((await deliver(w, 'pull_request', 'pull_request', body)).status).toBe(202);
     await settle(w);
     expect((await w.runs()).map((r) => [r.event, r.sha])).toEqual([['pull_request', PR_HEAD]]);
+  });
+
+  describe('a closed pull request', () => {
+    const CLOSED_AT = Date.parse('2026-01-02T03:04:05Z');
+
+    /** A member's pull request open at the first poll. */
+    async function openPull(): Promise<World> {
+      const w = await world();
+      gitea({ head: AFTER, pulls: [pull(MEMBER, Date.now() - 60_000)], enrol: true });
+      await w.poller.poll();
+      return w;
+    }
+
+    function readPull(state: 'open' | 'closed'): void {
+      api.get(`${REPO_PATH}/pulls/${String(PR)}`).reply(200, {
+        ...pull(MEMBER, Date.now() - 60_000),
+        state,
+        merged: false,
+        closed_at: state === 'closed' ? iso(CLOSED_AT) : null,
+      });
+    }
+
+    const onClose = async (w: World) => (await w.runs()).filter((r) => r.workflowName === 'on-close');
+
+    it('no webhook told of is handled at the next poll, and its reopen runs the pull request again', async () => {
+      const w = await openPull();
+      gitea({ head: AFTER, pulls: [], comments: [] });
+      readPull('closed');
+      expect((await w.poller.poll()).accepted).toBe(1);
+      await settle(w);
+      expect(await onClose(w)).toHaveLength(1);
+      // Reopened: listed open again.
+      gitea({ head: AFTER, pulls: [pull(MEMBER, Date.now() - 60_000)], comments: [] });
+      expect((await w.poller.poll()).accepted).toBe(1);
+      await settle(w);
+      expect((await w.runs()).filter((r) => r.workflowName === 'ci').map((r) => [r.event, r.sha])).toEqual([
+        ['pull_request', PR_HEAD],
+      ]);
+      // The same close read again (the same closed_at, after the reopen was dropped): claimed already.
+      gitea({ head: AFTER, pulls: [], comments: [] });
+      readPull('closed');
+      expect((await w.poller.poll()).accepted).toBe(0);
+    });
+
+    it('delivered by webhook and then seen by the poll is handled once', async () => {
+      const w = await openPull();
+      const body = JSON.stringify({
+        ...prClosed,
+        number: PR,
+        pull_request: {
+          ...(prClosed['pull_request'] as object),
+          number: PR,
+          user: { id: 9, login: MEMBER },
+          head: { ref: 'add-text', sha: PR_HEAD, repo: repository },
+          closed_at: iso(CLOSED_AT),
+        },
+        repository,
+      });
+      expect((await deliver(w, 'pull_request', 'pull_request', body)).status).toBe(202);
+      await settle(w);
+      expect(await onClose(w)).toHaveLength(1);
+      gitea({ head: AFTER, pulls: [], comments: [] });
+      readPull('closed');
+      expect((await w.poller.poll()).accepted).toBe(0);
+      await settle(w);
+      expect(await onClose(w)).toHaveLength(1);
+    });
+
+    it('a pull request missing from the listing but read open does nothing', async () => {
+      const w = await openPull();
+      gitea({ head: AFTER, pulls: [], comments: [] });
+      readPull('open');
+      expect((await w.poller.poll()).accepted).toBe(0);
+      await settle(w);
+      expect(await w.runs()).toEqual([]);
+      // Still watched: listed again, nothing new either.
+      gitea({ head: AFTER, pulls: [pull(MEMBER, Date.now() - 60_000)], comments: [] });
+      expect((await w.poller.poll()).accepted).toBe(0);
+    });
   });
 
   describe('a !testme comment found by the poll', () => {

@@ -193,6 +193,8 @@ describe('toGiteaIntent: pull_request', () => {
       headRepo: 'Test-CI/multi-line-secrets',
       ownerIsOrg: false,
       repoPrivate: false,
+      // A close carries its `closed_at` (its event key); the fixture's is its `updated_at`.
+      ...(action === 'closed' ? { closedAt: Date.parse(updatedAt) } : {}),
       // Gitea's payload as it came (its `action` stays Gitea's word there; intake gives the runs GitHub's).
       event: payload,
     });

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { PolledComment, PolledPull, PolledRepo } from '../../src/forges/gitea-poll-source.ts';
-import { giteaEventKey } from '../../src/intake/gitea-event-keys.ts';
+import type { PolledComment, PolledPull, PolledPullState, PolledRepo } from '../../src/forges/gitea-poll-source.ts';
+import { giteaEventKey, reopenedKeyFreedBy } from '../../src/intake/gitea-event-keys.ts';
 import {
   diffGiteaRepo,
   GITEA_POLL_OVERLAP_MS,
+  pullsToConfirm,
   type GiteaPollState,
   type GiteaRepoSnapshot,
 } from '../../src/intake/gitea-poll-diff.ts';
@@ -72,6 +73,7 @@ describe('diffGiteaRepo', () => {
     expect(diff.state).toEqual({
       branches: { main: A },
       pulls: { '7': B },
+      closed: {},
       commentsFrom: T + 60_000,
       polledAt: T + 60_000,
     });
@@ -149,6 +151,72 @@ describe('diffGiteaRepo', () => {
     expect(diff.state.pulls).toEqual({ '9': C });
   });
 
+  describe('closed and reopened pull requests', () => {
+    const CLOSED_AT = T + 40_000;
+    const read = (number: number, headSha: string, state: 'open' | 'closed'): PolledPullState => ({
+      ...pull(number, headSha),
+      state,
+      merged: false,
+      ...(state === 'closed' ? { closedAt: CLOSED_AT } : {}),
+    });
+
+    it('reads by number the pull requests open last time and not listed now, a few at a time', () => {
+      const state = { ...STATE, pulls: { '3': A, '4': A, '5': A, '6': A } };
+      const listing = { items: [pull(4, A)], complete: false };
+      expect(pullsToConfirm(state, listing, 2)).toEqual([3, 5]);
+      expect(pullsToConfirm(undefined, listing, 2)).toEqual([]);
+    });
+
+    it('makes closed from one read closed, keyed by its closed_at, and remembers it', () => {
+      const state = { ...STATE, pulls: { '7': A, '8': B } };
+      const diff = diffGiteaRepo(
+        state,
+        snapshot({
+          pulls: { items: [pull(8, B)], complete: true },
+          confirmed: [{ number: 7, pull: read(7, A, 'closed') }],
+        }),
+        CTX,
+      );
+      expect(diff.events.map((e) => e.key)).toEqual([`${HOST}/acme/widgets:pr:7:closed:${String(CLOSED_AT)}`]);
+      expect(diff.events[0]!.intent).toMatchObject({ kind: 'pull_request', action: 'closed', pr: 7, headSha: A });
+      expect(reopenedKeyFreedBy(diff.events[0]!.intent)).toBe(`${HOST}/acme/widgets:pr:7:reopened`);
+      expect(diff.state.pulls).toEqual({ '8': B });
+      expect(diff.state.closed).toEqual({ '7': CLOSED_AT });
+    });
+
+    it('keeps one read open (only left out of the listing) and one not read yet; forgets one gone', () => {
+      const state = { ...STATE, pulls: { '7': A, '8': B, '9': C } };
+      const diff = diffGiteaRepo(
+        state,
+        snapshot({
+          pulls: { items: [], complete: false },
+          confirmed: [
+            { number: 7, pull: read(7, A, 'open') },
+            { number: 8, pull: undefined },
+          ],
+        }),
+        CTX,
+      );
+      expect(diff.events).toEqual([]);
+      expect(diff.state.pulls).toEqual({ '9': C, '7': A });
+      expect(diff.state.closed).toEqual({});
+    });
+
+    it('makes reopened from a recently closed one listed open again, once per close', () => {
+      const state = { ...STATE, pulls: {}, closed: { '7': CLOSED_AT } };
+      const listed = snapshot({ pulls: { items: [pull(7, A)], complete: true } });
+      const diff = diffGiteaRepo(state, listed, CTX);
+      expect(diff.events.map((e) => [(e.intent as { action?: string }).action, e.key])).toEqual([
+        ['reopened', `${HOST}/acme/widgets:pr:7:reopened`],
+      ]);
+      expect(diff.state).toMatchObject({ pulls: { '7': A }, closed: {} });
+      expect(diffGiteaRepo(diff.state, listed, CTX).events).toEqual([]);
+      // Another close and reopen at the same head: another delivery.
+      const again = diffGiteaRepo({ ...state, closed: { '7': CLOSED_AT + 1000 } }, listed, CTX);
+      expect(again.events[0]!.intent.deliveryId).not.toBe(diff.events[0]!.intent.deliveryId);
+    });
+  });
+
   it('makes a testme intent from a new !testme comment on an open pull request', () => {
     const diff = diffGiteaRepo(
       { ...STATE, pulls: { '7': A } },
@@ -219,7 +287,7 @@ describe('diffGiteaRepo', () => {
 });
 
 describe('giteaEventKey', () => {
-  it('has no key for events only the webhook reports (a tag push, a reopen)', () => {
+  it('has no key for events only the webhook reports (a tag push, an edit, a close without closed_at)', () => {
     const base = {
       deliveryId: 'd',
       at: 0,
@@ -240,7 +308,10 @@ describe('giteaEventKey', () => {
       author: 'a',
       headRepo: '',
     };
-    expect(giteaEventKey({ ...pr, action: 'reopened' })).toBeUndefined();
+    expect(giteaEventKey({ ...pr, action: 'edited' })).toBeUndefined();
+    expect(giteaEventKey({ ...pr, action: 'closed' })).toBeUndefined();
+    expect(giteaEventKey({ ...pr, action: 'closed', closedAt: 5000 })).toBe(`${HOST}/acme/widgets:pr:1:closed:5000`);
+    expect(giteaEventKey({ ...pr, action: 'reopened' })).toBe(`${HOST}/acme/widgets:pr:1:reopened`);
     expect(giteaEventKey({ ...pr, action: 'synchronize' })).toBe(`${HOST}/acme/widgets:pr:1:${A}`);
   });
 });
