@@ -133,7 +133,8 @@ function duplicateKeys(doc: Document.Parsed, text: string): YamlProblem[] {
       for (const { key } of map.items) {
         if (!isScalar(key)) continue;
         if (!seen.has(key.value)) seen.add(key.value);
-        else if (key.range) found.push({ code: 'DUPLICATE_KEY', message: 'Map keys must be unique', pos: [keyOffset(key.range, text)] });
+        else if (key.range)
+          found.push({ code: 'DUPLICATE_KEY', message: 'Map keys must be unique', pos: [keyOffset(key.range, text)] });
       }
     },
   });
