@@ -281,7 +281,7 @@ export function renderStallSection(results: readonly StallResult[], failures: re
         ` (${r.invalid > 0 ? 'the file stopped at the time budget, its status failed' : `${String(r.runs)} run started`}).`,
     );
   return [
-    `One push whose workflow file is the costliest 512 KiB file found for the parser (a map of ~57,000 keys); while ` +
+    `One push whose workflow file is the costliest 512 KiB file found for the parser and planner (a 4,096-combination matrix whose exclude entries alias ~100 KB strings); while ` +
       `it is parsed, ${String(STALL_PROBES.count)} webhooks (pushes of a deleted branch) and ${String(STALL_PROBES.count)} ` +
       `health checks, one of each every ${String(STALL_PROBES.intervalMs)} ms, each timed to its answer. ` +
       `\`spotcheck serve\` as a child process, its GitHub a stand-in on loopback. The baseline sends the same probes ` +
