@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: runs every registered benchmark (or those named on the command line) in one process, writes
- * BENCHMARKS.md and exits non-zero when any criterion failed, so CI can gate on it.
+ * BENCHMARKS.md (the sections of the named ones only, keeping the others) and exits non-zero when any criterion
+ * failed, so CI can gate on it.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parseArgs } from 'node:util';
-import { renderBenchReport, type BenchSection } from './bench-report.ts';
+import { mergeBenchReport, renderBenchReport, type BenchSection } from './bench-report.ts';
 import type { BenchContext } from './benchmark.ts';
 import { BENCHMARKS } from './benchmarks.ts';
 import { readCommit, readMachine } from './machine.ts';
@@ -40,7 +41,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     sections.push(await benchmark.run(context));
   }
   const out = values.out ?? DEFAULT_OUT;
-  await writeFile(out, renderBenchReport(machine, sections));
+  // A run of every benchmark writes the file anew; a run of some replaces only their sections, keeping the others.
+  const existing = selected === BENCHMARKS ? undefined : await readFile(out, 'utf8').catch(() => undefined);
+  await writeFile(
+    out,
+    existing === undefined ? renderBenchReport(machine, sections) : mergeBenchReport(existing, machine, sections),
+  );
   const failures = sections.flatMap((s) => s.failures.map((f) => `${s.title}: ${f}`));
   for (const failure of failures) process.stderr.write(`FAILED ${failure}\n`);
   process.stderr.write(`bench: wrote ${out}; ${failures.length === 0 ? 'all criteria held' : 'criteria failed'}\n`);

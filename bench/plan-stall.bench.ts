@@ -11,10 +11,13 @@
  * with nothing to plan, so they measure the answer and add no parsing of their own.
  *
  * Shapes tried for the costly file, each 512 KiB and within every parser bound, parsed and planned in one process
- * (wall time on the 2-core VM under other load, one run each): one block map of ~35,000 keys 12.8 s (yaml's
- * duplicate-key check compares each key with those before it; ~57,000 shorter keys, the file used: 32 s of CPU), a
- * flow map of as many keys 13.5 s, 22,000 steps 1.7 s, 7,000 jobs 2.4 s, 512 KiB of blank lines 1.9 s, nesting 60
- * deep 0.5 s, one 512 KiB line 0.4 s, one long expression 0.04 s.
+ * (CPU time on the 2-core VM under other load, one run each): a 4,096-combination matrix cut to 256 orders by
+ * `exclude` entries that follow 241 fillers aliasing ~170 KB strings, the file used: the planner upper-cases each
+ * filler once per combination (15 s of CPU at 64 KiB, linear in the size, about 2 minutes at 512 KiB); one block map
+ * of ~57,000 keys 2.9 s (32 s before the reader found duplicate keys itself instead of yaml's quadratic check;
+ * test/security/yaml-many-keys.test.ts); before that fix, a flow map of ~35,000 keys 13.5 s, 22,000 steps 1.7 s,
+ * 7,000 jobs 2.4 s, 512 KiB of blank lines 1.9 s, nesting 60 deep 0.5 s, one 512 KiB line 0.4 s, one long expression
+ * 0.04 s (wall time).
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -278,7 +281,7 @@ export function renderStallSection(results: readonly StallResult[], failures: re
         ` (${r.invalid > 0 ? 'the file stopped at the time budget, its status failed' : `${String(r.runs)} run started`}).`,
     );
   return [
-    `One push whose workflow file is the costliest 512 KiB file found for the parser (a map of ~57,000 keys); while ` +
+    `One push whose workflow file is the costliest 512 KiB file found for the parser and planner (a 4,096-combination matrix whose exclude entries alias ~100 KB strings); while ` +
       `it is parsed, ${String(STALL_PROBES.count)} webhooks (pushes of a deleted branch) and ${String(STALL_PROBES.count)} ` +
       `health checks, one of each every ${String(STALL_PROBES.intervalMs)} ms, each timed to its answer. ` +
       `\`spotcheck serve\` as a child process, its GitHub a stand-in on loopback. The baseline sends the same probes ` +

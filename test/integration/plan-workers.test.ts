@@ -26,7 +26,7 @@ import { createHealthRoute } from '../../src/server/health-route.ts';
 import { createHttpServer, listenHttp } from '../../src/server/node-http.ts';
 import { createRouter } from '../../src/server/router.ts';
 import { startEmbeddedStore, type EmbeddedStore } from '../../src/store/embedded.ts';
-import { COSTLY_WORKFLOW_PATH, costlyWorkflow } from '../helpers/costly-workflow.ts';
+import { COSTLY_WORKFLOW_PATH, costlyWorkflow, manyKeysWorkflow } from '../helpers/costly-workflow.ts';
 import { createIsolatedStore, startTestStore } from '../helpers/dynalite.ts';
 import { FakeForge } from '../helpers/fake-forge.ts';
 import { createOrchestratorHarness } from '../helpers/orchestrator-harness.ts';
@@ -87,6 +87,10 @@ const TINY: WorkflowSource = {
   text: 'on: push\njobs:\n  a:\n    runs-on: local\n    steps: [{ run: "true" }]\n',
 };
 const COSTLY: WorkflowSource = { path: COSTLY_WORKFLOW_PATH, text: costlyWorkflow() };
+/** A worker that never finishes reading costly.yml: a file too costly to parse, on any machine. */
+const SLOW_READING = new URL('test/fixtures/plan-worker/slow-reading-entry.js', ROOT);
+/** The shape whose parsed document is the largest in memory. */
+const BULKY: WorkflowSource = { path: COSTLY_WORKFLOW_PATH, text: manyKeysWorkflow() };
 
 const context = {
   ref: 'refs/heads/main',
@@ -187,7 +191,7 @@ describe('a plan worker', () => {
 
 describe('the time budget and the heap cap', () => {
   it('ends a request at its budget, names the file, and plans the other files in a new worker', async () => {
-    const workers = pool({ budgetMs: 2000 });
+    const workers = pool({ budgetMs: 2000, entry: SLOW_READING });
     const [push] = await workers.planner(request([TINY, COSTLY]), calleeReader().read);
 
     expect(push!.diagnostics).toEqual([
@@ -204,7 +208,7 @@ describe('the time budget and the heap cap', () => {
 
   it('ends a worker that needs more heap than its cap, and a new one plans the next request', async () => {
     const workers = pool({ memoryMb: 32 });
-    const [push] = await workers.planner(request([COSTLY]), calleeReader().read);
+    const [push] = await workers.planner(request([BULKY]), calleeReader().read);
     expect(push!.decisions).toEqual([]);
     expect(push!.diagnostics).toEqual([
       {
@@ -288,7 +292,7 @@ describe('intake through the pool', () => {
 
   it('fails the costly file with a status that says why, from `limits.planSeconds`, and starts the other run', async () => {
     const { limits } = parseConfig('limits:\n  planSeconds: 2\n', 'spotcheck.yml');
-    const workers = pool({ budgetMs: limits.planSeconds * 1000 });
+    const workers = pool({ budgetMs: limits.planSeconds * 1000, entry: SLOW_READING });
     const store = await createIsolatedStore(embedded.client);
     const forge = new FakeForge();
     forge.workflows.set(SHA, [TINY, COSTLY]);

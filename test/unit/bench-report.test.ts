@@ -4,7 +4,9 @@ import {
   formatMiB,
   formatNumber,
   median,
+  mergeBenchReport,
   renderBenchReport,
+  renderMeasuredLine,
   renderTable,
   type MachineInfo,
 } from '../../bench/bench-report.ts';
@@ -152,7 +154,9 @@ describe('renderBenchReport', () => {
     expect(md).toContain('| commit   | db93b80                  |');
     expect(md).toContain('All criteria held (2 benchmarks).');
     expect(md.indexOf('| CPU')).toBeLessThan(md.indexOf('## First'));
-    expect(md.indexOf('## First\n\none\n\n## Second\n\ntwo\n')).toBeGreaterThan(0);
+    const measured =
+      '_Measured 2026-01-02T03:04:05.000Z, commit db93b80, on Test CPU @ 2.0GHz (2 cores, 8.0 GiB), Node.js v20.20.2, linux 6.1._';
+    expect(md.indexOf(`## First\n\n${measured}\n\none\n\n## Second\n\n${measured}\n\ntwo\n`)).toBeGreaterThan(0);
   });
 
   it('lists every failed criterion under its benchmark', () => {
@@ -162,6 +166,77 @@ describe('renderBenchReport', () => {
     ]);
     expect(md).toContain('2 criteria failed:\n\n- Engine: ❌ cost\n- Engine: ❌ requests');
     expect(md).not.toContain('All criteria held');
+  });
+});
+
+describe('mergeBenchReport: a run of some benchmarks replaces only their sections', () => {
+  const before: MachineInfo = {
+    cpuModel: 'Old CPU',
+    cores: 4,
+    memoryBytes: 16 * 1_073_741_824,
+    nodeVersion: 'v20.1.0',
+    platform: 'linux 5.0',
+    date: '2025-05-05T05:05:05.000Z',
+    commit: 'aaaaaaa',
+  };
+  const now: MachineInfo = { ...before, cpuModel: 'New CPU', date: '2026-06-06T06:06:06.000Z', commit: 'bbbbbbb' };
+  const full = renderBenchReport(before, [
+    { title: 'First', markdown: 'one\n\n### Criteria\n\n- held', failures: [] },
+    { title: 'Second', markdown: 'two', failures: ['❌ slow'] },
+    { title: 'Third', markdown: 'three', failures: [] },
+  ]);
+  const sectionOf = (md: string, title: string): string => {
+    const start = md.indexOf(`## ${title}\n`);
+    const next = md.indexOf('\n## ', start + 1);
+    return md.slice(start, next < 0 ? md.length : next + 1);
+  };
+
+  it('replaces a section in place and keeps the others as they were, each with its own date', () => {
+    const md = mergeBenchReport(full, now, [{ title: 'Second', markdown: 'two again', failures: [] }]);
+    expect(md.match(/^## .*/gm)).toEqual(['## First', '## Second', '## Third']);
+    expect(sectionOf(md, 'First')).toBe(sectionOf(full, 'First'));
+    expect(sectionOf(md, 'Third')).toBe(sectionOf(full, 'Third'));
+    expect(sectionOf(md, 'Second')).toBe(`## Second\n\n${renderMeasuredLine(now)}\n\ntwo again\n\n`);
+    expect(sectionOf(md, 'First')).toContain('2025-05-05T05:05:05.000Z');
+    expect(md).toContain('| CPU      | New CPU                  |');
+    expect(md).toContain('All criteria held (3 benchmarks).');
+  });
+
+  it('keeps the failed criteria of the sections it keeps, and drops those of the section it replaced', () => {
+    const failing = mergeBenchReport(full, now, [{ title: 'First', markdown: 'one', failures: ['❌ new'] }]);
+    expect(failing).toContain('2 criteria failed:\n\n- First: ❌ new\n- Second: ❌ slow\n');
+    const fixed = mergeBenchReport(full, now, [{ title: 'Second', markdown: 'fast', failures: [] }]);
+    expect(fixed).toContain('All criteria held (3 benchmarks).');
+  });
+
+  it('adds a section the file does not have yet at the end', () => {
+    const md = mergeBenchReport(full, now, [{ title: 'Fourth', markdown: 'four', failures: [] }]);
+    expect(md.match(/^## .*/gm)).toEqual(['## First', '## Second', '## Third', '## Fourth']);
+    expect(md).toContain('1 criterion failed:\n\n- Second: ❌ slow\n');
+  });
+
+  it('is what a full run writes when every section is replaced', () => {
+    const sections = [
+      { title: 'First', markdown: 'one', failures: [] },
+      { title: 'Second', markdown: 'two', failures: [] },
+      { title: 'Third', markdown: 'three', failures: [] },
+    ];
+    expect(mergeBenchReport(full, now, sections)).toBe(renderBenchReport(now, sections));
+  });
+
+  it("dates the sections of a file written before sections had their own line from that file's machine table", () => {
+    const oldStyle = full.replaceAll(`${renderMeasuredLine(before)}\n\n`, '');
+    expect(oldStyle).not.toContain('_Measured');
+    const md = mergeBenchReport(oldStyle, now, [{ title: 'Second', markdown: 'two again', failures: [] }]);
+    expect(sectionOf(md, 'First')).toBe(
+      `## First\n\n${renderMeasuredLine(before)}\n\none\n\n### Criteria\n\n- held\n\n`,
+    );
+    expect(sectionOf(md, 'Second')).toContain(renderMeasuredLine(now));
+  });
+
+  it('writes a whole new file over text that is not a BENCHMARKS.md', () => {
+    const sections = [{ title: 'Only', markdown: 'x', failures: [] }];
+    expect(mergeBenchReport('# notes\n\n## Only\n\nmine\n', now, sections)).toBe(renderBenchReport(now, sections));
   });
 });
 
