@@ -3,7 +3,7 @@
  * `==`, the limits, and the values a cell shows in its job's display name. Pure.
  */
 import { data } from '@actions/expressions';
-import { equals } from '@actions/expressions/result';
+import { equals, toUpperSpecial } from '@actions/expressions/result';
 import { toExpressionData } from './workflow/expressions.ts';
 import { MAX_MATRIX_FILTER_ENTRIES, MAX_MATRIX_ORDERS, MAX_MATRIX_PRODUCT } from './limits.ts';
 import type { MatrixCell, MatrixSpec, MatrixValue } from './types.ts';
@@ -60,8 +60,54 @@ function readPath(cell: data.ExpressionData, path: readonly (string | number)[])
  * (strings case-insensitively, `'12' == 12`): GitHub compiles each leaf to `matrix.<path> == <literal>`.
  * An exclude therefore only has to match partially, down into nested objects.
  */
-function matches(cell: data.ExpressionData, checks: readonly LeafCheck[]): boolean {
-  return checks.every((check) => equals(readPath(cell, check.path), check.expected));
+function matches(cell: data.ExpressionData, checks: readonly LeafCheck[], same: Equals): boolean {
+  return checks.every((check) => same(readPath(cell, check.path), check.expected));
+}
+
+type Equals = (a: data.ExpressionData, b: data.ExpressionData) => boolean;
+
+/**
+ * The expression language's `==` for one expansion, each string's work done once: a string compared with a string by
+ * the id of its case-folded form, a string with another primitive remembered by the pair. Without it a hostile
+ * matrix (long strings, thousands of combinations against hundreds of filters) upper-cased the same strings millions
+ * of times: a 512 KiB file cost minutes of CPU to plan.
+ */
+function memoEquals(): Equals {
+  const raw = new Map<string, number>();
+  const folded = new Map<string, number>();
+  const foldedOf = new Map<number, number>();
+  const mixed = new Map<string, boolean>();
+  const rawId = (text: string): number => {
+    let id = raw.get(text);
+    if (id === undefined) raw.set(text, (id = raw.size));
+    return id;
+  };
+  const foldedId = (text: string): number => {
+    const id = rawId(text);
+    let fold = foldedOf.get(id);
+    if (fold === undefined) {
+      const upper = toUpperSpecial(text);
+      fold = folded.get(upper);
+      if (fold === undefined) folded.set(upper, (fold = folded.size));
+      foldedOf.set(id, fold);
+    }
+    return fold;
+  };
+  return (a, b) => {
+    if (a.kind === data.Kind.String && b.kind === data.Kind.String) return foldedId(a.value) === foldedId(b.value);
+    const text = a.kind === data.Kind.String ? a : b.kind === data.Kind.String ? b : undefined;
+    const other = text === a ? b : a;
+    if (text?.kind !== data.Kind.String || !isPrimitive(other)) return equals(a, b);
+    const value = other.kind === data.Kind.Number ? String(other.number()) : other.coerceString();
+    const key = `${String(rawId(text.value))} ${String(other.kind)} ${value}`;
+    let result = mixed.get(key);
+    if (result === undefined) mixed.set(key, (result = equals(a, b)));
+    return result;
+  };
+}
+
+function isPrimitive(value: data.ExpressionData): boolean {
+  return value.kind === data.Kind.Number || value.kind === data.Kind.Boolean || value.kind === data.Kind.Null;
 }
 
 /** Primitive values of a value, depth-first, as GitHub collects display-name segments (null and '' are skipped). */
@@ -128,6 +174,7 @@ export function expand(spec: MatrixSpec): Expanded {
     return { ok: false, error: 'Matrix include mapping does not contain any values' };
   }
 
+  const same = memoEquals();
   const cells: ExpandedCell[] = [];
   for (let index = 0; index < product; index++) {
     let block = product;
@@ -137,10 +184,10 @@ export function expand(spec: MatrixSpec): Expanded {
       base.push([name, values[Math.floor(index / block) % values.length] as MatrixValue]);
     }
     const baseData = toExpressionData(Object.fromEntries(base));
-    if (excludes.some((checks) => matches(baseData, checks))) continue;
+    if (excludes.some((checks) => matches(baseData, checks, same))) continue;
     const extras = new Map<string, MatrixValue>();
     for (const include of includes) {
-      if (!matches(baseData, include.checks)) continue;
+      if (!matches(baseData, include.checks, same)) continue;
       include.matched = true;
       for (const [key, value] of include.extra) extras.set(key, value);
     }
