@@ -31,3 +31,27 @@ describe('matrix expansion: the values a cell shows in its display name', () => 
     ]);
   });
 });
+
+describe("matrix expansion: filters compare with the expression language's ==", () => {
+  // GitHub compiles each filter leaf to `matrix.<path> == <literal>`: strings case-insensitively (with its special
+  // dotless i), a string and a number or boolean by number, null equal to null only.
+  it('matches as == does, the same string many times over', () => {
+    const expanded = expand({
+      axes: { os: ['Linux', 'mac', 'ıx', 'IX'], n: ['12', '0x10', 'true', 7] },
+      include: [{ n: 16, hex: true }],
+      exclude: [{ os: 'LINUX' }, { n: 12 }, { os: 'ix', n: 7 }],
+    });
+    expect(expanded.ok).toBe(true);
+    if (!expanded.ok) return;
+    expect(expanded.cells.map((c) => c.cell)).toEqual([
+      { os: 'mac', n: '0x10', hex: true },
+      { os: 'mac', n: 'true' },
+      { os: 'mac', n: 7 },
+      { os: 'ıx', n: '0x10', hex: true },
+      { os: 'ıx', n: 'true' },
+      { os: 'ıx', n: 7 },
+      { os: 'IX', n: '0x10', hex: true },
+      { os: 'IX', n: 'true' },
+    ]);
+  });
+});
