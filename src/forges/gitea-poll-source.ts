@@ -270,30 +270,30 @@ function commentOf(value: unknown): PolledComment | undefined {
 }
 
 async function readRepo(client: GiteaClient, owner: string, name: string): Promise<PolledRepo | undefined> {
-  const action = 'read repository';
-  const response = await client.send(action, 'GET /repos/{owner}/{repo}', { owner, repo: name });
-  if (response.status === 404) {
-    await discard(response);
-    return undefined;
-  }
-  const repo = repoOf(await client.expectJson(action, response, [200]));
-  if (repo === undefined) throw unexpectedShape(action);
-  return repo;
+  return readOne(client, 'read repository', 'GET /repos/{owner}/{repo}', { owner, repo: name }, repoOf);
 }
 
 async function readPull(client: GiteaClient, repo: PolledRepo, number: number): Promise<PolledPullState | undefined> {
-  const action = 'read pull request';
-  const response = await client.send(action, 'GET /repos/{owner}/{repo}/pulls/{index}', {
-    ...params(repo),
-    index: number,
-  });
+  const route = 'GET /repos/{owner}/{repo}/pulls/{index}';
+  return readOne(client, 'read pull request', route, { ...params(repo), index: number }, pullStateOf);
+}
+
+/** One resource: undefined when Gitea answers 404, an error when the answer has another shape. */
+async function readOne<T>(
+  client: GiteaClient,
+  action: string,
+  route: Parameters<GiteaClient['send']>[1],
+  values: Parameters<GiteaClient['send']>[2],
+  shapeOf: (body: unknown) => T | undefined,
+): Promise<T | undefined> {
+  const response = await client.send(action, route, values);
   if (response.status === 404) {
     await discard(response);
     return undefined;
   }
-  const pull = pullStateOf(await client.expectJson(action, response, [200]));
-  if (pull === undefined) throw unexpectedShape(action);
-  return pull;
+  const value = shapeOf(await client.expectJson(action, response, [200]));
+  if (value === undefined) throw unexpectedShape(action);
+  return value;
 }
 
 /** An organization's repositories; Gitea answers 404 for a user's name there, so then the user's. */
