@@ -7,7 +7,13 @@
 import { cellIds, expandDynamicMatrix } from './dynamic-matrix.ts';
 import { MAX_CONCURRENCY_GROUP_BYTES } from './limits.ts';
 import { evaluateLateWith } from './plan-calls.ts';
-import { evaluateCondition, interpolate, type ExpressionContext, type JobStatus } from './workflow/expressions.ts';
+import {
+  evaluateCondition,
+  evaluateFlag,
+  interpolate,
+  type ExpressionContext,
+  type JobStatus,
+} from './workflow/expressions.ts';
 import {
   isFinalOrderState,
   type CallGate,
@@ -329,15 +335,19 @@ function concurrencyGroupOf(
   const from = order.concurrencyUnit !== undefined && gate !== undefined ? gate : order;
   const lookup = (id: string): OrderRecord | undefined => slice.orders.get(id);
   const needs = needsContext({ ...from, needsOrders: order.needsOrders }, lookup);
-  const value = interpolate(spec.group, {
+  const ctx = {
     github: { ...slice.run.github },
     vars: slice.run.vars ?? {},
     inputs: order.inputs ?? {},
     matrix: from.matrix,
     ...(from === order && order.strategy !== undefined ? { strategy: order.strategy } : {}),
     needs,
-  });
+  };
+  const value = interpolate(spec.group, ctx);
   if (!value.ok) return { ok: false, error: `invalid concurrency.group: ${value.error}` };
+  const cancelInProgress = evaluateFlag(spec.cancelInProgress, ctx);
+  if (!cancelInProgress.ok)
+    return { ok: false, error: `invalid concurrency.cancel-in-progress: ${cancelInProgress.error}` };
   if (value.value.trim() === '') return { ok: false, error: `concurrency.group '${spec.group}' evaluated to ''` };
   const bytes = new TextEncoder().encode(value.value).length;
   if (bytes > MAX_CONCURRENCY_GROUP_BYTES) {
@@ -346,7 +356,7 @@ function concurrencyGroupOf(
       error: `concurrency.group is ${bytes} bytes once evaluated; spotcheck allows at most ${MAX_CONCURRENCY_GROUP_BYTES}`,
     };
   }
-  return { ok: true, name: value.value, cancelInProgress: spec.cancelInProgress };
+  return { ok: true, name: value.value, cancelInProgress: cancelInProgress.value };
 }
 
 /** The contexts every server-side evaluation of a run has: `github` and `vars`. */

@@ -7,6 +7,7 @@
  */
 import {
   contextsUsed,
+  evaluateFlag,
   evaluateValue,
   hasExpression,
   interpolate,
@@ -649,7 +650,12 @@ function planConcurrency(
     diagnostics.push(at(workflow.file, { line: 1, col: 1 }, `concurrency.group: ${group.error}`));
     return undefined;
   }
-  return { group: group.value, cancelInProgress: workflow.concurrency.cancelInProgress };
+  const cancel = evaluateFlag(workflow.concurrency.cancelInProgress, base);
+  if (!cancel.ok) {
+    diagnostics.push(at(workflow.file, { line: 1, col: 1 }, `concurrency.cancel-in-progress: ${cancel.error}`));
+    return undefined;
+  }
+  return { group: group.value, cancelInProgress: cancel.value };
 }
 
 /**

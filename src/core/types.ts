@@ -270,7 +270,8 @@ export interface WorkflowCallSpec {
 export interface ConcurrencySpec {
   /** May hold expressions: a workflow's over `github`, `inputs` and `vars`; a job's also over `needs`, `matrix`, `strategy`. */
   readonly group: string;
-  readonly cancelInProgress: boolean;
+  /** true, false, or one `${{ }}` over the same contexts as the group, evaluated where the group is. */
+  readonly cancelInProgress: boolean | string;
 }
 
 export interface Workflow {

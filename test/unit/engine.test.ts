@@ -511,6 +511,19 @@ describe('job concurrency groups on ready orders', () => {
     expect('reason' in decision.changes && decision.changes.reason === undefined).toBe(true);
   });
 
+  it.each([
+    { cancel: "${{ needs.a.outputs.env == 'prod' }}", want: true },
+    { cancel: '${{ matrix.shard != 2 }}', want: false },
+    { cancel: '${{ needs.a.outputs.nope }}', want: false },
+  ])('cancel-in-progress as an expression is evaluated with the group: $cancel', ({ cancel, want }) => {
+    const decision = ready(
+      order('b', { ...needA, matrix: { shard: 2 }, concurrency: { group: 'g', cancelInProgress: cancel } }),
+      a,
+    );
+    expect(decision.group).toEqual({ name: 'g', cancelInProgress: want });
+    expect(decision.changes.concurrency).toEqual({ group: 'g', cancelInProgress: want });
+  });
+
   it('an order without a group dispatches as before', () => {
     const decision = ready(order('b', needA), a);
     expect(decision.group).toBeUndefined();

@@ -529,6 +529,17 @@ describe('planRun: concurrency', () => {
     expect(result.ok && result.plan.concurrency).toEqual({ group: 'ci-refs/heads/main', cancelInProgress: true });
   });
 
+  it.each([
+    ["${{ github.ref != 'refs/heads/main' }}", false],
+    ["${{ github.ref == 'refs/heads/main' }}", true],
+  ])('evaluates cancel-in-progress written as an expression: %s', (cancel, want) => {
+    const result = planRun({
+      workflow: workflow([job('a')], { concurrency: { group: 'ci', cancelInProgress: cancel } }),
+      github,
+    });
+    expect(result.ok && result.plan.concurrency).toEqual({ group: 'ci', cancelInProgress: want });
+  });
+
   it('has no concurrency when the workflow declares none', () => {
     const result = planRun({ workflow: workflow([job('a')]), github });
     expect(result.ok && 'concurrency' in result.plan).toBe(false);

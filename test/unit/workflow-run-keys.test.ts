@@ -218,7 +218,7 @@ describe('environment', () => {
   });
 });
 
-describe('job concurrency (stored, not enforced)', () => {
+describe('job concurrency, as planned', () => {
   it.each([
     ['a group name', '    concurrency: deploy\n', { group: 'deploy', cancelInProgress: false }],
     [
@@ -231,6 +231,13 @@ describe('job concurrency (stored, not enforced)', () => {
       '    concurrency: ${{ needs.x.outputs.g }}\n',
       { group: '${{ needs.x.outputs.g }}', cancelInProgress: false },
     ],
+    [
+      // GitHub: "specify cancel-in-progress as an expression with any of the allowed expression contexts"; evaluated
+      // with the group when the order is ready (the engine).
+      'cancel-in-progress as an expression, kept for the dispatch',
+      '    concurrency: { group: g, cancel-in-progress: "${{ github.ref != \'refs/heads/main\' }}" }\n',
+      { group: 'g', cancelInProgress: "${{ github.ref != 'refs/heads/main' }}" },
+    ],
   ])('%s → stored on the order', (_label, jobExtra, expected) => {
     const [order] = orders(wf('', jobExtra));
     expect(order?.concurrency).toEqual(expected);
@@ -242,6 +249,11 @@ describe('job concurrency (stored, not enforced)', () => {
       'cancel-in-progress as a string',
       '    concurrency: { group: g, cancel-in-progress: yes }\n',
       'w.yml:5:50: `jobs.a.concurrency.cancel-in-progress` must be true or false',
+    ],
+    [
+      'cancel-in-progress as a bad expression',
+      '    concurrency: { group: g, cancel-in-progress: "${{ github. }}" }\n',
+      'w.yml:5:50: `jobs.a.concurrency.cancel-in-progress`',
     ],
     ['a list', '    concurrency: [g]\n', 'w.yml:5:18: `jobs.a.concurrency` must be a group name or a mapping'],
     [

@@ -476,6 +476,17 @@ function conditionSource(condition: string): Evaluated<string> {
  * a condition that calls no status function is implicitly `success() && (cond)` (GitHub's rule, see
  * actions/languageservices `if-condition.ts` ensureStatusFunction).
  */
+/**
+ * `concurrency.cancel-in-progress`: true or false as written, or its `${{ }}` evaluated and taken as a condition
+ * (the expression language's truthiness: false, 0, '', null are false).
+ */
+export function evaluateFlag(value: boolean | string, ctx: ExpressionContext): Evaluated<boolean> {
+  if (typeof value === 'boolean') return { ok: true, value };
+  const evaluated = evaluateValue(value, ctx);
+  if (!evaluated.ok) return evaluated;
+  return { ok: true, value: truthy(toExpressionData(evaluated.value)) };
+}
+
 export function evaluateCondition(
   condition: string | undefined,
   ctx: ExpressionContext,

@@ -1,10 +1,12 @@
 /**
  * `concurrency` of a workflow or a job, GitHub's shape: a group name, or `{group, cancel-in-progress}`. The group may
- * use expressions (evaluated when the run is planned); `cancel-in-progress` is true or false.
+ * use expressions (evaluated when the run is planned); `cancel-in-progress` is true, false or one `${{ }}` expression
+ * over the group's contexts (GitHub: "specify `cancel-in-progress` as an expression with any of the allowed expression
+ * contexts"), its value taken as a condition.
  */
 import type { ConcurrencySpec } from '../types.ts';
 import type { DiagnosticSink } from './diagnostics.ts';
-import { checkKeys, readBoolean, readString } from './read-scalars.ts';
+import { checkExpression, checkKeys, isWholeExpression, readBoolean, readString } from './read-scalars.ts';
 import { describeValue, field } from './yaml-tree.ts';
 import type { YValue } from './yaml-tree.ts';
 
@@ -29,6 +31,14 @@ export function readConcurrency(sink: DiagnosticSink, v: YValue, path: string): 
   }
   const g = readString(sink, group.value, `${path}.group`, { nonEmpty: true });
   const cancel = field(v, 'cancel-in-progress');
-  const c = cancel ? readBoolean(sink, cancel.value, `${path}.cancel-in-progress`) : false;
+  const c = cancel ? readCancelInProgress(sink, cancel.value, `${path}.cancel-in-progress`) : false;
   return g === undefined || c === undefined ? undefined : { group: g, cancelInProgress: c };
+}
+
+function readCancelInProgress(sink: DiagnosticSink, v: YValue, path: string): boolean | string | undefined {
+  if (v.kind === 'scalar' && typeof v.value === 'string' && isWholeExpression(v.value)) {
+    checkExpression(sink, v.value, 'template', v.pos, path);
+    return v.value.trim();
+  }
+  return readBoolean(sink, v, path);
 }
