@@ -28,7 +28,16 @@ export interface GitHubStandInOptions {
   readonly tokenLifetimeMs?: number;
 }
 
-export const STAND_IN_ENDPOINTS = ['app', 'token', 'listing', 'file', 'compare', 'status', 'unexpected'] as const;
+export const STAND_IN_ENDPOINTS = [
+  'app',
+  'token',
+  'listing',
+  'file',
+  'compare',
+  'status',
+  'deliveries',
+  'unexpected',
+] as const;
 export type StandInEndpoint = (typeof STAND_IN_ENDPOINTS)[number];
 
 export interface GitHubStandIn {
@@ -67,6 +76,9 @@ export function routeStandInRequest(
   if (!full.startsWith(`${GHE_API_PREFIX}/`)) return notFound;
   const path = full.slice(GHE_API_PREFIX.length);
   if (method === 'GET' && path === '/app') return { endpoint: 'app', status: 200, type: JSON_TYPE, body: answers.app };
+  // The reconcile of lost deliveries (src/server/github-redelivery.ts) on serve's first tick: none failed.
+  if (method === 'GET' && path === '/app/hook/deliveries')
+    return { endpoint: 'deliveries', status: 200, type: JSON_TYPE, body: '[]' };
   if (method === 'POST' && /^\/app\/installations\/\d+\/access_tokens$/.test(path))
     return { endpoint: 'token', status: 201, type: JSON_TYPE, body: answers.token };
   const repo = /^\/repos\/[^/]+\/[^/]+\/(.+)$/.exec(path)?.[1];

@@ -9,8 +9,7 @@
  * (0.26 MB gzip) instead of 2.7 MB (0.72 MB gzip) — but its cold import takes 0.9–1.3 s instead of 0.38 s, because
  * the SDK then loads from hundreds of separate files instead of one parsed bundle; and the clients' versions would
  * be whatever the runtime ships, updated on AWS's schedule, not the pinned ones the tests run against. Lambda's
- * 50 MB package quota is far away either way. One exception: `@aws-sdk/client-secrets-manager`, which the project
- * does not depend on, comes from the runtime at cold start (src/app/lambda-app.ts).
+ * 50 MB package quota is far away either way.
  *
  * Usage: node scripts/bundle-lambda.mjs [--aws-sdk=external] [--outdir=dir] [--json]
  */
@@ -44,13 +43,18 @@ export const ENTRIES = {
  * The embedded store (dynalite, on LevelDB's native addon) is never started on Lambda — the store is DynamoDB
  * there — but app.ts imports it statically. It is replaced by a stub that says so if it is ever called.
  */
+const NOT_HERE = JSON.stringify('the embedded store is not part of the Lambda bundle');
+
 const embeddedStoreStub = {
   name: 'embedded-store-stub',
   setup(b) {
-    b.onResolve({ filter: /^dynalite$/ }, () => ({ path: 'dynalite', namespace: 'stub' }));
-    b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+    // `dynalite` and its database module (`dynalite/db/index.js`, wrapped by src/store/dynalite-errors.ts).
+    b.onResolve({ filter: /^dynalite(?:\/db\/index\.js)?$/ }, (args) => ({ path: args.path, namespace: 'stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'stub' }, (args) => ({
       contents:
-        "export default function dynalite() { throw new Error('the embedded store is not part of the Lambda bundle'); }",
+        args.path === 'dynalite'
+          ? `export default function dynalite() { throw new Error(${NOT_HERE}); }`
+          : `export default { create() { throw new Error(${NOT_HERE}); } };`,
       loader: 'js',
     }));
   },
@@ -72,7 +76,7 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
   legalComments: 'none',
-  external: ['@aws-sdk/client-secrets-manager', ...(sdk === 'external' ? ['@aws-sdk/*', '@smithy/*'] : [])],
+  external: sdk === 'external' ? ['@aws-sdk/*', '@smithy/*'] : [],
   plugins: [embeddedStoreStub],
   // Bundled CommonJS dependencies still call require(); an ES module has none unless it makes one.
   banner: {

@@ -12,6 +12,7 @@
  * - SPOTCHECK_CONFIG_JSON (the operator config as text; JSON is YAML) or SPOTCHECK_CONFIG (a path);
  * - SPOTCHECK_DYNAMODB_ENDPOINT, SPOTCHECK_S3_ENDPOINT: for a local stand-in (tests); unset on AWS.
  */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { existsSync } from 'node:fs';
 import { S3Client } from '@aws-sdk/client-s3';
 import pino, { type Logger } from 'pino';
@@ -109,7 +110,7 @@ export async function readLambdaConfig(env: Readonly<Record<string, string>>): P
 }
 
 export async function createLambdaApp(options: LambdaAppOptions): Promise<LambdaApp> {
-  const env = await readLambdaEnv(options.env, options.readSecret ?? readSecretFromRuntimeSdk);
+  const env = await readLambdaEnv(options.env, options.readSecret ?? readSecretFromSecretsManager);
   const logger = options.logger ?? pino({ level: env.LOG_LEVEL ?? 'info', base: { app: 'spotcheck' } });
   const config = await readLambdaConfig(env);
   const settings = await readServerSettings(env, undefined, { giteaPoll: config.gitea?.poll !== undefined });
@@ -141,18 +142,12 @@ export async function createLambdaApp(options: LambdaAppOptions): Promise<Lambda
 }
 
 /**
- * GetSecretValue through `@aws-sdk/client-secrets-manager`, which the nodejs22.x runtime provides (Lambda
- * developer guide, "Building Lambda functions with Node.js": the runtime includes the AWS SDK for JavaScript v3).
- * Imported by name at run time, so the bundle neither carries nor needs it; the project does not depend on it.
+ * GetSecretValue through `@aws-sdk/client-secrets-manager` (a dependency since secrets are read through from AWS,
+ * bundled with the rest of the SDK: the bundle imports with no `node_modules`).
  */
-const readSecretFromRuntimeSdk: SecretReader = async (arn) => {
-  const name = '@aws-sdk/client-secrets-manager';
-  const sdk = (await import(name)) as {
-    SecretsManagerClient: new (config: object) => { send(command: unknown): Promise<{ SecretString?: string }> };
-    GetSecretValueCommand: new (input: { SecretId: string }) => unknown;
-  };
-  const client = new sdk.SecretsManagerClient({});
-  const answer = await client.send(new sdk.GetSecretValueCommand({ SecretId: arn }));
+const readSecretFromSecretsManager: SecretReader = async (arn) => {
+  const client = new SecretsManagerClient({});
+  const answer = await client.send(new GetSecretValueCommand({ SecretId: arn }));
   if (answer.SecretString === undefined) throw new Error('the secret has no string value');
   return answer.SecretString;
 };

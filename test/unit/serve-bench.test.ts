@@ -27,6 +27,7 @@ describe('routeStandInRequest', () => {
     ['GET', `/api/v3/repos/o/r/contents/.spotcheck/workflows/bench.yml?ref=${SHA}`, 'file', 200],
     ['GET', `/api/v3/repos/o/r/compare/${SHA}...${SHA}?per_page=1`, 'compare', 200],
     ['POST', `/api/v3/repos/o/r/statuses/${SHA}`, 'status', 201],
+    ['GET', '/api/v3/app/hook/deliveries?per_page=100', 'deliveries', 200],
     // Anything else is a request spotcheck should not make here.
     ['GET', '/api/v3/repos/o/r/contents/.spotcheck/workflows/other.yml', 'unexpected', 404],
     ['GET', `/repos/o/r/compare/${SHA}...${SHA}`, 'unexpected', 404],
@@ -84,7 +85,7 @@ const processing: Processing = {
   invalidFiles: 0,
   drainMs: 1000,
   finishMs: 1500,
-  requests: { app: 0, token: 1, listing: 122, file: 122, compare: 122, status: 3, unexpected: 0 },
+  requests: { app: 0, token: 1, listing: 122, file: 122, compare: 122, status: 3, deliveries: 1, unexpected: 0 },
   stopped: 'killed',
 };
 const good: CaseResult[] = [
