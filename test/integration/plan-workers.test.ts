@@ -332,7 +332,7 @@ describe('intake through the pool', () => {
 });
 
 describe('the Lambda bundle', () => {
-  it('carries its own plan worker, which plans what in-process planning plans', async () => {
+  it('carries its own plan worker, which plans what in-process planning plans, and imports on its own', async () => {
     const outdir = await mkdtemp(join(tmpdir(), 'spotcheck-bundle-'));
     try {
       await promisify(execFile)(process.execPath, ['scripts/bundle-lambda.mjs', `--outdir=${outdir}`], {
@@ -341,6 +341,16 @@ describe('the Lambda bundle', () => {
       const workers = pool({ entry: pathToFileURL(join(outdir, 'plan-worker.mjs')) });
       const expected = await planInProcess(request([CI, INVALID]), calleeReader().read);
       expect(await workers.planner(request([CI, INVALID]), calleeReader().read)).toStrictEqual(expected);
+      // The handlers import with no node_modules beside them, as on Lambda (the temporary folder has none above it):
+      // a package the bundle leaves out, or LevelDB's native addon pulled in through the embedded store, fails here.
+      for (const handler of ['lambda.mjs', 'scheduled.mjs']) {
+        const imported = await promisify(execFile)(
+          process.execPath,
+          ['--input-type=module', '-e', `await import(${JSON.stringify(pathToFileURL(join(outdir, handler)).href)})`],
+          { cwd: outdir },
+        );
+        expect(imported.stderr).toBe('');
+      }
     } finally {
       await rm(outdir, { recursive: true, force: true });
     }
