@@ -51,6 +51,7 @@ describe('the GitHub API stand-in', () => {
     const status = await fetch(`${api}/repos/o/r/statuses/${sha}`, { method: 'POST', body: '{"state":"pending"}' });
     expect(status.status).toBe(201);
     expect(((await (await fetch(`${api}/app`)).json()) as { slug: string }).slug).toBe('bench-app');
+    expect(await (await fetch(`${api}/app/hook/deliveries?per_page=100`)).json()).toEqual([]);
     expect((await fetch(`${api}/repos/o/r/pulls/1`)).status).toBe(404);
 
     expect(standIn.counts()).toEqual({
@@ -60,6 +61,7 @@ describe('the GitHub API stand-in', () => {
       file: 1,
       compare: 1,
       status: 1,
+      deliveries: 1,
       unexpected: 1,
     });
   });
